@@ -1,0 +1,114 @@
+// Command-line parsing, compatible with C igmpproxy's getopt("hvdn") plus our long options.
+// Pure: argv in, a decision out; main.ts acts on it.
+
+export type LogVerbosity = 0 | 1 | 2; // 0 = warnings, 1 = info (-v), 2 = debug (-vv)
+
+export type Command =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'check'; readonly configPath: string }
+  | { readonly kind: 'list-interfaces'; readonly role: 'upstream' | 'downstream'; readonly configPath: string }
+  | {
+      readonly kind: 'run';
+      readonly configPath: string;
+      /** -n or -d: stay in the foreground. */
+      readonly foreground: boolean;
+      /** -d: log to stderr instead of syslog. */
+      readonly logToStderr: boolean;
+      readonly verbosity: LogVerbosity;
+    }
+  | { readonly kind: 'usage-error'; readonly message: string };
+
+export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
+       igmpproxy --check <configfile>
+       igmpproxy --list-interfaces upstream|downstream <configfile>
+       igmpproxy --version
+
+   -h   Display this help screen
+   -n   Do not run as a daemon
+   -d   Run in debug mode. Output all messages on stderr. Implies -n.
+   -v   Be verbose. Give twice to see even debug messages.
+   --check            Validate the configuration, print the effective
+                      configuration and warnings; exit 1 on errors.
+   --list-interfaces  Print the upstream or downstream interface names of a
+                      valid configuration, one per line (for scripts).
+   --version          Print the version and exit.
+`;
+
+export function parseArgs(argv: readonly string[]): Command {
+  let foreground = false;
+  let logToStderr = false;
+  let verbosity: LogVerbosity = 0;
+  const positional: string[] = [];
+  let mode: 'run' | 'check' | 'list-interfaces' = 'run';
+  let onlyPositional = false;
+
+  for (const arg of argv) {
+    if (onlyPositional || arg === '-' || !arg.startsWith('-')) {
+      positional.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      onlyPositional = true;
+      continue;
+    }
+    if (arg.startsWith('--')) {
+      switch (arg) {
+        case '--help':
+          return { kind: 'help' };
+        case '--version':
+          return { kind: 'version' };
+        case '--check':
+          mode = 'check';
+          continue;
+        case '--list-interfaces':
+          mode = 'list-interfaces';
+          continue;
+        default:
+          return { kind: 'usage-error', message: `unknown option '${printable(arg)}'` };
+      }
+    }
+    // Bundled short flags as getopt allows them: -dvv, -nv ...
+    for (const flag of arg.slice(1)) {
+      switch (flag) {
+        case 'h':
+          return { kind: 'help' };
+        case 'n':
+          foreground = true;
+          break;
+        case 'd':
+          foreground = true;
+          logToStderr = true;
+          break;
+        case 'v':
+          verbosity = verbosity === 0 ? 1 : 2;
+          break;
+        default:
+          return { kind: 'usage-error', message: `unknown option '-${printable(flag)}'` };
+      }
+    }
+  }
+
+  if (mode === 'list-interfaces') {
+    const [role, configPath, ...rest] = positional;
+    if (role !== 'upstream' && role !== 'downstream') {
+      return { kind: 'usage-error', message: "--list-interfaces needs 'upstream' or 'downstream'" };
+    }
+    if (configPath === undefined || rest.length > 0) {
+      return { kind: 'usage-error', message: '--list-interfaces needs exactly one configuration file' };
+    }
+    return { kind: 'list-interfaces', role, configPath };
+  }
+  if (positional.length === 0) return { kind: 'usage-error', message: 'You must specify the configuration file.' };
+  if (positional.length > 1) {
+    return { kind: 'usage-error', message: `only one configuration file, got ${positional.length} arguments` };
+  }
+  const configPath = positional[0] as string;
+  if (mode === 'check') return { kind: 'check', configPath };
+  return { kind: 'run', configPath, foreground, logToStderr, verbosity };
+}
+
+/** Arguments are echoed in errors; keep control characters out of the terminal. */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+}

@@ -1,0 +1,80 @@
+#!/bin/bash
+# One entry point for a fresh machine: installs what the task needs (Debian packages with
+# apt-get when run as root, npm packages from the lockfile), then builds or tests.
+#   bash scripts/dev.sh build [--all]   dist/x86_64/igmpproxy, dist/*.ipfire, dist/meta-igmpproxy
+#   bash scripts/dev.sh test            the whole test suite (root: namespace tests run too)
+#   bash scripts/dev.sh bench           the benchmark against Debian's C igmpproxy
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages per task; only missing ones are installed.
+build_packages=(gcc libc6-dev linux-libc-dev xz-utils tar git)
+cross_packages=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user-static)
+test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-linux procps tcpdump)
+bench_packages=(igmpproxy)
+
+missing_debs() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || printf '%s\n' "$p"
+  done
+}
+
+ensure_debs() {
+  local missing
+  mapfile -t missing < <(missing_debs "$@")
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "dev.sh: missing Debian packages (install them as root): ${missing[*]}" >&2
+    return 0
+  fi
+  echo "dev.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_npm() {
+  # npm ci whenever the lockfile changed since the last install (stamp = its sha256).
+  local want
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$(cat node_modules/.lockfile-sha256 2>/dev/null)" != "$want" ]; then
+    npm ci --no-audit --no-fund
+    printf '%s\n' "$want" > node_modules/.lockfile-sha256
+  fi
+}
+
+task=${1:-}
+shift || true
+case "$task" in
+  build)
+    ensure_debs "${build_packages[@]}" "${cross_packages[@]}"
+    ensure_npm
+    npm run build -- "$@"
+    ;;
+  test)
+    ensure_debs "${build_packages[@]}" "${cross_packages[@]}" "${test_packages[@]}"
+    ensure_npm
+    npm run typecheck
+    # vitest's own summary is not a line CI reads; print the plain "N passed, N failed" one.
+    mkdir -p .cache
+    rm -f .cache/vitest-results.json
+    status=0
+    npm test -- --reporter=default --reporter=json --outputFile.json=.cache/vitest-results.json "$@" || status=$?
+    node -e '
+      const r = JSON.parse(require("fs").readFileSync(".cache/vitest-results.json", "utf8"));
+      const skipped = r.numPendingTests + r.numTodoTests;
+      console.log(`Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+    ' || echo "dev.sh: no test results were written" >&2
+    exit "$status"
+    ;;
+  bench)
+    ensure_debs "${build_packages[@]}" "${test_packages[@]}" "${bench_packages[@]}"
+    ensure_npm
+    npm run bench -- "$@"
+    ;;
+  *)
+    echo "usage: bash scripts/dev.sh build|test|bench [ARGS...]" >&2
+    exit 2
+    ;;
+esac
