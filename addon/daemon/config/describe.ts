@@ -1,0 +1,27 @@
+// Prints a DaemonConfig back in igmpproxy.conf syntax, normalised: every default spelled
+// out, host bits cleared, no semicolons. Used by `igmpproxy --check` to show what a file
+// means; parsing the output gives the same configuration again.
+import { formatCidr } from '../net/ipv4.ts';
+import type { DaemonConfig, PhyintConfig } from './types.ts';
+
+function describePhyint(phyint: PhyintConfig): string[] {
+  const lines = [`phyint ${phyint.name} ${phyint.role} ratelimit ${phyint.rateLimit} threshold ${phyint.threshold}`];
+  for (const altnet of phyint.altnets) lines.push(`    altnet ${formatCidr(altnet)}`);
+  for (const filter of phyint.groupFilters) {
+    lines.push(`    ${filter.action === 'allow' ? 'whitelist' : 'blacklist'} ${formatCidr(filter.range)}`);
+  }
+  return lines;
+}
+
+export function describeConfig(config: DaemonConfig): string {
+  const lines = [`# Effective configuration read from ${config.file.replace(/[\r\n]/g, ' ')}`];
+  if (config.quickLeave) lines.push('quickleave');
+  if (config.hashTableSize !== undefined) lines.push(`hashtablesize ${config.hashTableSize}`);
+  // Roles below are explicit, so defaultdown only matters for interfaces not listed.
+  if (config.defaultDown) lines.push('defaultdown');
+  if (config.rescanVif) lines.push('rescanvif');
+  if (config.chroot !== undefined) lines.push(`chroot ${config.chroot}`);
+  if (config.user !== undefined) lines.push(`user ${config.user}`);
+  for (const phyint of config.interfaces) lines.push(...describePhyint(phyint));
+  return `${lines.join('\n')}\n`;
+}
