@@ -134,7 +134,8 @@ function parseV3Report(view: DataView): Parsed<IgmpMessage> {
     const end = offset + groupRecordBytes(sourceCount) + 4 * auxWords;
     if (end > length) {
       return reject(
-        `IGMPv3 record ${index + 1} of ${recordCount} (${sourceCount} sources, ${auxWords} aux words) overruns the ${length}-byte report`,
+        `IGMPv3 record ${index + 1} of ${recordCount} (${sourceCount} sources, ${auxWords} aux words) ` +
+          `overruns the ${length}-byte report`,
       );
     }
     const recordType = RECORD_TYPES[typeCode];
@@ -196,7 +197,8 @@ function buildQuery(query: IgmpQuery): Uint8Array {
   view.setUint8(1, encodeMaxRespCode(query.maxResponseMs));
   view.setUint32(4, requireAddress(query.group), false);
   // RFC 3376 4.1.6: a QRV above 7 is sent as 0.
-  const robustness = Number.isInteger(fields.robustness) && fields.robustness >= 0 && fields.robustness <= 7 ? fields.robustness : 0;
+  const { robustness: qrv } = fields;
+  const robustness = Number.isInteger(qrv) && qrv >= 0 && qrv <= 7 ? qrv : 0;
   view.setUint8(8, (fields.suppressRouterSide ? 0x08 : 0) | robustness);
   view.setUint8(9, encodeQqic(fields.queryIntervalSeconds));
   view.setUint16(10, fields.sources.length, false);

@@ -18,7 +18,8 @@ export function describeIgmp(message: IgmpMessage): string {
     case 'v2-leave':
       return `v2 leave ${formatIpv4(message.group)}`;
     case 'v3-report':
-      return message.records.length === 0 ? 'v3 report: no records' : `v3 report: ${message.records.map(describeRecord).join('; ')}`;
+      if (message.records.length === 0) return 'v3 report: no records';
+      return `v3 report: ${message.records.map(describeRecord).join('; ')}`;
   }
 }
 
