@@ -1,6 +1,7 @@
 // Small helpers shared by the config tests.
 import { expect } from 'vitest';
 import { formatCidr } from '../../addon/daemon/net/ipv4.ts';
+import { describeConfig } from '../../addon/daemon/config/describe.ts';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { formatDiagnostic } from '../../addon/daemon/config/types.ts';
 import type { ConfigDiagnostic, ConfigResult, DaemonConfig, PhyintConfig } from '../../addon/daemon/config/types.ts';
@@ -42,4 +43,15 @@ export function isDeepFrozen(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return true;
   if (!Object.isFrozen(value)) return false;
   return Object.values(value).every(isDeepFrozen);
+}
+
+/** The config without source locations, which a round trip cannot keep. */
+export function withoutLocations(config: DaemonConfig): unknown {
+  return JSON.parse(JSON.stringify(config, (key, value: unknown) => (key === 'location' ? undefined : value)));
+}
+
+/** describeConfig's text parses back to the same config. */
+export function expectRoundTrip(config: DaemonConfig): void {
+  const again = parseConfig(describeConfig(config), config.file);
+  expect(withoutLocations(expectOk(again))).toEqual(withoutLocations(config));
 }

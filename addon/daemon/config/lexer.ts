@@ -5,7 +5,7 @@
 // - trailing `;` on a token is dropped and remembered, so one note can explain it;
 // - invisible characters pasted from web pages (no-break spaces etc.) separate tokens;
 // - a NUL byte is reported once and then treated as a separator (C hangs on it);
-// - over-long tokens are reported and handed on "poisoned" so the parser skips them quietly.
+// - over-long tokens and words with invalid UTF-8 are reported and handed on "poisoned" so the parser skips them quietly.
 
 /** Longest token accepted; a chroot path is the longest legitimate value. C stops at 29. */
 export const MAX_TOKEN_LENGTH = 255;
@@ -69,10 +69,13 @@ export class Lexer {
   #line = 1;
   #lineStart = 0;
   #nulReported = false;
+  /** Offset of the first NUL, found up front so comments need not be scanned for it. */
+  readonly #firstNul: number;
 
   constructor(text: string, onError: LexerErrorSink) {
     this.#text = text;
     this.#onError = onError;
+    this.#firstNul = text.indexOf('\0');
     // A UTF-8 byte order mark at the very start is an editor artefact, not content.
     if (text.charCodeAt(0) === BYTE_ORDER_MARK) this.#offset = 1;
   }
@@ -103,7 +106,12 @@ export class Lexer {
         this.#offset++;
       } else if (code === HASH) {
         const end = text.indexOf('\n', this.#offset);
-        this.#offset = end === -1 ? text.length : end;
+        const commentEnd = end === -1 ? text.length : end;
+        if (this.#firstNul >= this.#offset && this.#firstNul < commentEnd) {
+          this.#offset = this.#firstNul;
+          this.#reportNul();
+        }
+        this.#offset = commentEnd;
       } else if (code === NUL) {
         this.#reportNul();
         this.#offset++;
@@ -145,9 +153,17 @@ export class Lexer {
     if (end - start > MAX_TOKEN_LENGTH) {
       this.#onError(
         { line, column },
-        `token of ${end - start} characters is longer than the limit of ${MAX_TOKEN_LENGTH}`,
+        `this word is ${end - start} characters long; the limit is ${MAX_TOKEN_LENGTH}`,
       );
       return { text: text.slice(start, start + MAX_TOKEN_LENGTH), line, column, poisoned: true };
+    }
+
+    const token = text.slice(start, end);
+    if (token.includes('\ufffd')) {
+      // The loader decodes UTF-8 leniently; a replacement character in a token means the
+      // file is in another encoding (latin-1 umlauts) and the word cannot be trusted.
+      this.#onError({ line, column }, 'this word contains bytes that are not valid UTF-8; save the file as UTF-8');
+      return { text: token, line, column, poisoned: true };
     }
 
     let kept = end;

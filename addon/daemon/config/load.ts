@@ -7,7 +7,7 @@ import { parseConfig } from './parser.ts';
 import type { ConfigResult } from './types.ts';
 
 /** Files above this size are refused unread; a real igmpproxy.conf is a few KiB. */
-export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+export const MAX_CONFIG_FILE_BYTES = 256 * 1024;
 
 function failure(file: string, message: string): ConfigResult {
   return Object.freeze({
@@ -59,7 +59,7 @@ async function readBounded(handle: FileHandle, limit: number): Promise<Buffer> {
 }
 
 const sizeMessage = (bytes: string) =>
-  `the config file is ${bytes} bytes; igmpproxy.conf is limited to ${MAX_CONFIG_FILE_BYTES} bytes (1 MiB)`;
+  `the config file is ${bytes} bytes; igmpproxy.conf is limited to ${MAX_CONFIG_FILE_BYTES} bytes (256 KiB)`;
 
 export async function loadConfigFile(path: string): Promise<ConfigResult> {
   let handle: FileHandle;
