@@ -381,12 +381,11 @@ class ConfigParser {
   }
 
   #finishBlock(draft: BlockDraft): void {
+    // As in C, defaultdown counts from where it is written, not for the whole file.
     const role = draft.role ?? (this.#defaultDown ? 'downstream' : 'disabled');
-    if (draft.role === undefined && !this.#defaultDown && this.#firstBlockWithoutRole === undefined && draft.name !== undefined) {
-      this.#firstBlockWithoutRole = draft;
-    }
     const name = draft.name;
     if (name === undefined) return;
+    if (draft.role === undefined && !this.#defaultDown) this.#firstBlockWithoutRole ??= draft;
 
     const first = this.#blocksByName.get(name);
     if (first !== undefined) {
