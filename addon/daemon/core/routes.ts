@@ -1,0 +1,195 @@
+// The kernel's multicast forwarding cache as the core wants it: one entry per (S,G) with
+// its own input interface (C igmpproxy keeps one input per group, so a second source on
+// another upstream broke the first). Routes exist only while some downstream listens:
+// when the last listener of (S,G) goes, the entry is deleted (as C does); packets still
+// arriving then sit in the kernel's unresolved queue and cause one NOCACHE upcall, which
+// we remember for that queue's lifetime so a listener re-joining (zapping back) gets its
+// route at once instead of after the kernel's 10 s unresolved timeout.
+import { formatIpv4 } from '../net/ipv4.ts';
+import type { Ipv4 } from '../net/ipv4.ts';
+import type { CoreContext } from './context.ts';
+import type { RouteOutput } from './effects.ts';
+import type { Timer } from './timers.ts';
+import { UNRESOLVED_MEMORY_MS } from './settings.ts';
+
+export interface RouteRecord {
+  readonly source: Ipv4;
+  readonly group: Ipv4;
+  input: string;
+  outputs: readonly RouteOutput[];
+  rateLimit: number;
+}
+
+interface Unresolved {
+  readonly input: string;
+  readonly timer: Timer;
+}
+
+/** Given (S,G), which downstreams want it (with their thresholds), and an input's rate limit. */
+export interface RouteOracle {
+  outputsFor(source: Ipv4, group: Ipv4): RouteOutput[];
+  rateLimitOf(input: string): number;
+}
+
+export interface RouteSnapshot {
+  readonly source: string;
+  readonly group: string;
+  readonly input: string;
+  readonly outputs: readonly RouteOutput[];
+  readonly rateLimit: number;
+}
+
+export class RouteTable {
+  private readonly byGroup = new Map<Ipv4, Map<Ipv4, RouteRecord>>();
+  private readonly unresolved = new Map<Ipv4, Map<Ipv4, Unresolved>>();
+  private readonly ctx: CoreContext;
+  private readonly oracle: RouteOracle;
+
+  constructor(ctx: CoreContext, oracle: RouteOracle) {
+    this.ctx = ctx;
+    this.oracle = oracle;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const routes of this.byGroup.values()) n += routes.size;
+    return n;
+  }
+
+  get(source: Ipv4, group: Ipv4): RouteRecord | undefined {
+    return this.byGroup.get(group)?.get(source);
+  }
+
+  /** A NOCACHE upcall for (S,G) that arrived on upstream `input`, already checked as acceptable. */
+  resolve(input: string, source: Ipv4, group: Ipv4): void {
+    const outputs = this.oracle.outputsFor(source, group);
+    if (outputs.length === 0) {
+      this.ctx.log('debug', `no listener for (${formatIpv4(source)}, ${formatIpv4(group)}) from ${input}; not routed`);
+      this.remember(input, source, group);
+      return;
+    }
+    this.forget(source, group);
+    this.install(input, source, group, outputs, true);
+  }
+
+  /** Listeners of `group` changed: bring every (S,G) route of it up to date. */
+  refreshGroup(group: Ipv4): void {
+    const routes = this.byGroup.get(group);
+    if (routes !== undefined) {
+      for (const route of [...routes.values()]) {
+        const outputs = this.oracle.outputsFor(route.source, group);
+        if (outputs.length === 0) this.remove(route);
+        else this.install(route.input, route.source, group, outputs, false);
+      }
+    }
+    const waiting = this.unresolved.get(group);
+    if (waiting !== undefined) {
+      for (const [source, entry] of [...waiting]) {
+        const outputs = this.oracle.outputsFor(source, group);
+        if (outputs.length === 0) continue;
+        this.forget(source, group);
+        this.install(entry.input, source, group, outputs, true);
+      }
+    }
+  }
+
+  /** Interface `name` stopped being an input (down or reconfigured): delete its routes. */
+  dropInput(name: string): Ipv4[] {
+    const groups: Ipv4[] = [];
+    for (const routes of this.byGroup.values()) {
+      for (const route of [...routes.values()]) {
+        if (route.input !== name) continue;
+        this.remove(route);
+        groups.push(route.group);
+      }
+    }
+    for (const [group, waiting] of [...this.unresolved]) {
+      for (const [source, entry] of [...waiting]) if (entry.input === name) this.forget(source, group);
+    }
+    return groups;
+  }
+
+  /** Refresh every route whose input is `name` (its rate limit changed). */
+  refreshInput(name: string): void {
+    for (const routes of this.byGroup.values()) {
+      for (const route of routes.values()) {
+        if (route.input === name) this.install(name, route.source, route.group, route.outputs, false);
+      }
+    }
+  }
+
+  deleteAll(): void {
+    for (const routes of [...this.byGroup.values()]) for (const route of [...routes.values()]) this.remove(route);
+    for (const waiting of this.unresolved.values()) for (const entry of waiting.values()) entry.timer.stop();
+    this.unresolved.clear();
+  }
+
+  groupsWithRoutes(): Ipv4[] {
+    return [...this.byGroup.keys()];
+  }
+
+  snapshot(): RouteSnapshot[] {
+    const result: RouteSnapshot[] = [];
+    for (const group of [...this.byGroup.keys()].sort((a, b) => a - b)) {
+      const routes = this.byGroup.get(group)!;
+      for (const source of [...routes.keys()].sort((a, b) => a - b)) {
+        const route = routes.get(source)!;
+        result.push({ source: formatIpv4(source), group: formatIpv4(group), input: route.input, outputs: route.outputs, rateLimit: route.rateLimit });
+      }
+    }
+    return result;
+  }
+
+  private install(input: string, source: Ipv4, group: Ipv4, outputs: readonly RouteOutput[], force: boolean): void {
+    const rateLimit = this.oracle.rateLimitOf(input);
+    let routes = this.byGroup.get(group);
+    if (routes === undefined) {
+      routes = new Map();
+      this.byGroup.set(group, routes);
+    }
+    const existing = routes.get(source);
+    if (existing !== undefined && !force && existing.input === input && existing.rateLimit === rateLimit && sameOutputs(existing.outputs, outputs)) return;
+    if (existing === undefined) {
+      routes.set(source, { source, group, input, outputs, rateLimit });
+    } else {
+      existing.input = input;
+      existing.outputs = outputs;
+      existing.rateLimit = rateLimit;
+    }
+    this.ctx.emit({ type: 'set-route', source, group, input, outputs, rateLimit });
+  }
+
+  private remove(route: RouteRecord): void {
+    const routes = this.byGroup.get(route.group);
+    if (routes === undefined || routes.get(route.source) !== route) return;
+    routes.delete(route.source);
+    if (routes.size === 0) this.byGroup.delete(route.group);
+    this.ctx.emit({ type: 'delete-route', source: route.source, group: route.group, input: route.input });
+  }
+
+  private remember(input: string, source: Ipv4, group: Ipv4): void {
+    this.forget(source, group);
+    let waiting = this.unresolved.get(group);
+    if (waiting === undefined) {
+      waiting = new Map();
+      this.unresolved.set(group, waiting);
+    }
+    const timer = this.ctx.timers.create(() => this.forget(source, group));
+    timer.start(this.ctx.now() + UNRESOLVED_MEMORY_MS);
+    waiting.set(source, { input, timer });
+  }
+
+  private forget(source: Ipv4, group: Ipv4): void {
+    const waiting = this.unresolved.get(group);
+    const entry = waiting?.get(source);
+    if (waiting === undefined || entry === undefined) return;
+    entry.timer.stop();
+    waiting.delete(source);
+    if (waiting.size === 0) this.unresolved.delete(group);
+  }
+}
+
+function sameOutputs(a: readonly RouteOutput[], b: readonly RouteOutput[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((output, i) => output.interface === b[i]!.interface && output.threshold === b[i]!.threshold);
+}

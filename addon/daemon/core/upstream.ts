@@ -1,0 +1,335 @@
+// Host side of one upstream interface: RFC 3376 section 5 (state-change reports 5.1,
+// query responses 5.2) and 7.2.1 (host compatibility with older queriers), as RFC 4605
+// asks of a proxy. The proxy speaks here for all of its downstream listeners; the state
+// it reports per group is the merge computed by the Proxy.
+//
+// Differences from a plain host, on purpose: the first state-change report goes out at
+// once (no random delay; the viewer is waiting), retransmissions follow exactly one
+// Unsolicited Report Interval apart; reports of other hosts are not used to suppress ours.
+import { ALL_ROUTERS, IGMPV3_ROUTERS, formatIpv4 } from '../net/ipv4.ts';
+import type { Ipv4 } from '../net/ipv4.ts';
+import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery } from '../igmp/types.ts';
+import type { CoreContext } from './context.ts';
+import type { Subscription } from './membership.ts';
+import type { Timer } from './timers.ts';
+import { sameSet, sorted } from './sources.ts';
+
+export interface UpstreamPort {
+  readonly name: string;
+  send(message: IgmpMessage, destination: Ipv4): void;
+}
+
+/** The desired state of one group on this upstream; undefined = not a member. */
+export interface DesiredState {
+  readonly group: Ipv4;
+  readonly state: Subscription | undefined;
+}
+
+interface PendingChange {
+  /** Retransmissions left of a TO_IN/TO_EX (v3) or of the join report (v1/v2). */
+  modeLeft: number;
+  /** Retransmissions left per source of ALLOW/BLOCK records (v3). */
+  readonly sourcesLeft: Map<Ipv4, number>;
+}
+
+interface GroupResponse {
+  readonly timer: Timer;
+  /** undefined: group-specific (report the whole state); a set: these sources only (v3). */
+  sources: Set<Ipv4> | undefined;
+}
+
+export interface UpstreamSnapshot {
+  readonly querierVersion: 1 | 2 | 3;
+  readonly olderQuerierUntil: number | null;
+  readonly joined: readonly { readonly group: string; readonly mode: string; readonly sources: readonly string[] }[];
+  readonly pendingRetransmissions: number;
+  readonly generalResponseAt: number | null;
+}
+
+const EMPTY: Subscription = { mode: 'include', sources: new Set() };
+
+export class UpstreamHost {
+  /** What we have told the upstream router, per group; absent = INCLUDE({}). */
+  private readonly reported = new Map<Ipv4, Subscription>();
+  private readonly pending = new Map<Ipv4, PendingChange>();
+  private readonly responses = new Map<Ipv4, GroupResponse>();
+  private robustness: number;
+  private readonly ctx: CoreContext;
+  private readonly port: UpstreamPort;
+  private readonly retransmitTimer: Timer;
+  private readonly generalResponseTimer: Timer;
+  private readonly v1QuerierTimer: Timer;
+  private readonly v2QuerierTimer: Timer;
+
+  constructor(ctx: CoreContext, port: UpstreamPort) {
+    this.ctx = ctx;
+    this.port = port;
+    this.robustness = ctx.settings.robustness;
+    this.retransmitTimer = ctx.timers.create((deadline) => this.retransmit(deadline));
+    this.generalResponseTimer = ctx.timers.create(() => this.answerGeneralQuery());
+    this.v1QuerierTimer = ctx.timers.create(() => this.compatibilityExpired(1));
+    this.v2QuerierTimer = ctx.timers.create(() => this.compatibilityExpired(2));
+  }
+
+  /** 7.2.1: the version we speak, set by the oldest querier heard recently. */
+  get version(): 1 | 2 | 3 {
+    if (this.v1QuerierTimer.running) return 1;
+    if (this.v2QuerierTimer.running) return 2;
+    return 3;
+  }
+
+  isJoined(group: Ipv4): boolean {
+    return this.reported.has(group);
+  }
+
+  joinedGroups(): Ipv4[] {
+    return sorted(this.reported.keys());
+  }
+
+  get joinedCount(): number {
+    return this.reported.size;
+  }
+
+  // ---- state changes (5.1) --------------------------------------------------------------
+
+  /** Moves the reported state of each group to the desired one, reporting the difference at once. */
+  apply(changes: Iterable<DesiredState>): void {
+    const version = this.version;
+    const records: GroupRecord[] = [];
+    for (const { group, state } of changes) {
+      const wanted = state === undefined || isEmpty(state) ? undefined : state;
+      const old = this.reported.get(group) ?? EMPTY;
+      const next = wanted ?? EMPTY;
+      if (old.mode === next.mode && sameSet(old.sources, next.sources)) continue;
+      if (wanted === undefined) this.reported.delete(group);
+      else this.reported.set(group, wanted);
+      if (version === 3) {
+        records.push(...this.v3Change(group, old, next));
+      } else {
+        this.olderVersionChange(version, group, isEmpty(old), wanted === undefined);
+      }
+    }
+    if (records.length > 0) this.port.send({ type: 'v3-report', records }, IGMPV3_ROUTERS);
+    if (this.pending.size > 0 && !this.retransmitTimer.running) {
+      this.retransmitTimer.start(this.ctx.now() + this.unsolicitedReportInterval());
+    }
+  }
+
+  /** Leaves every group now (shutdown or interface removed from the config): no retransmissions. */
+  leaveAll(): void {
+    this.apply(this.joinedGroups().map((group) => ({ group, state: undefined })));
+    this.reset();
+  }
+
+  /** Interface went down: forget what we reported; the querier version is kept, so a quick
+   * PPPoE reconnect still talks IGMPv2 to an IGMPv2-only ISP. */
+  reset(): void {
+    this.reported.clear();
+    this.cancelPending();
+  }
+
+  /** Forget everything, timers included (interface removed from the config). */
+  destroy(): void {
+    this.reset();
+    this.v1QuerierTimer.stop();
+    this.v2QuerierTimer.stop();
+  }
+
+  private v3Change(group: Ipv4, old: Subscription, next: Subscription): GroupRecord[] {
+    const retransmissions = this.robustness - 1;
+    let pending = this.pending.get(group);
+    if (pending === undefined) {
+      pending = { modeLeft: 0, sourcesLeft: new Map() };
+      this.pending.set(group, pending);
+    }
+    if (old.mode !== next.mode || pending.modeLeft > 0) {
+      // A filter-mode change (or a change while one is still being retransmitted):
+      // TO_IN/TO_EX carrying the whole current list supersedes source deltas.
+      pending.modeLeft = retransmissions;
+      pending.sourcesLeft.clear();
+      if (pending.modeLeft <= 0) this.pending.delete(group);
+      return [modeRecord(group, next)];
+    }
+    const added = [...next.sources].filter((s) => !old.sources.has(s));
+    const removed = [...old.sources].filter((s) => !next.sources.has(s));
+    for (const s of [...added, ...removed]) pending.sourcesLeft.set(s, retransmissions);
+    if (retransmissions <= 0) this.pending.delete(group);
+    // In EXCLUDE mode a source added to the list is blocked, a removed one allowed.
+    const [allow, block] = next.mode === 'include' ? [added, removed] : [removed, added];
+    const records: GroupRecord[] = [];
+    if (allow.length > 0) records.push({ recordType: 'allow', group, sources: sorted(allow) });
+    if (block.length > 0) records.push({ recordType: 'block', group, sources: sorted(block) });
+    return records;
+  }
+
+  private olderVersionChange(version: 1 | 2, group: Ipv4, wasEmpty: boolean, nowEmpty: boolean): void {
+    if (wasEmpty === nowEmpty) return; // v1/v2 cannot express source changes
+    if (!nowEmpty) {
+      this.sendOlderReport(version, group);
+      const retransmissions = this.robustness - 1;
+      if (retransmissions > 0) this.pending.set(group, { modeLeft: retransmissions, sourcesLeft: new Map() });
+      return;
+    }
+    this.pending.delete(group);
+    this.cancelResponse(group);
+    // IGMPv1 has no leave; the upstream router times the group out.
+    if (version === 2) this.port.send({ type: 'v2-leave', group }, ALL_ROUTERS);
+  }
+
+  private retransmit(deadline: number): void {
+    const version = this.version;
+    const records: GroupRecord[] = [];
+    for (const [group, pending] of [...this.pending]) {
+      const current = this.reported.get(group) ?? EMPTY;
+      if (version !== 3) {
+        if (pending.modeLeft > 0 && this.reported.has(group)) this.sendOlderReport(version, group);
+        pending.modeLeft--;
+      } else if (pending.modeLeft > 0) {
+        records.push(modeRecord(group, current));
+        pending.modeLeft--;
+      } else {
+        const allow: Ipv4[] = [];
+        const block: Ipv4[] = [];
+        for (const [s, left] of [...pending.sourcesLeft]) {
+          const forwarded = current.mode === 'include' ? current.sources.has(s) : !current.sources.has(s);
+          (forwarded ? allow : block).push(s);
+          if (left <= 1) pending.sourcesLeft.delete(s);
+          else pending.sourcesLeft.set(s, left - 1);
+        }
+        if (allow.length > 0) records.push({ recordType: 'allow', group, sources: sorted(allow) });
+        if (block.length > 0) records.push({ recordType: 'block', group, sources: sorted(block) });
+      }
+      if (pending.modeLeft <= 0 && pending.sourcesLeft.size === 0) this.pending.delete(group);
+    }
+    if (records.length > 0) this.port.send({ type: 'v3-report', records }, IGMPV3_ROUTERS);
+    if (this.pending.size > 0) this.retransmitTimer.start(deadline + this.unsolicitedReportInterval());
+  }
+
+  private unsolicitedReportInterval(): number {
+    const settings = this.ctx.settings;
+    return this.version === 3 ? settings.unsolicitedReportIntervalV3Ms : settings.unsolicitedReportIntervalV2Ms;
+  }
+
+  private sendOlderReport(version: 1 | 2, group: Ipv4): void {
+    this.port.send(version === 1 ? { type: 'v1-report', group } : { type: 'v2-report', group }, group);
+  }
+
+  // ---- queries (5.2, 7.2.1) -----------------------------------------------------------------
+
+  queryHeard(source: Ipv4, query: IgmpQuery): void {
+    const before = this.version;
+    const timeout = this.ctx.now() + this.ctx.settings.olderVersionQuerierPresentTimeoutMs;
+    if (query.version === 1) this.v1QuerierTimer.start(timeout);
+    if (query.version === 2) this.v2QuerierTimer.start(timeout);
+    if (query.v3 !== undefined && query.v3.robustness > 0) this.robustness = query.v3.robustness;
+    const version = this.version;
+    if (version !== before) {
+      // 7.2.1: switching to an older version cancels pending reports and responses.
+      this.ctx.log('info', `${this.port.name}: upstream querier ${formatIpv4(source)} speaks IGMPv${query.version}; reporting in IGMPv${version}`);
+      this.cancelPending();
+    }
+    const delay = Math.floor(this.ctx.random() * Math.max(1, query.maxResponseMs));
+    const at = this.ctx.now() + delay;
+    if (version < 3) {
+      if (query.group === 0) for (const group of this.reported.keys()) this.scheduleResponse(group, at, undefined);
+      else if (this.reported.has(query.group)) this.scheduleResponse(query.group, at, undefined);
+      return;
+    }
+    if (this.generalResponseTimer.running && this.generalResponseTimer.deadline <= at) return;
+    if (query.group === 0) {
+      this.generalResponseTimer.start(at);
+      return;
+    }
+    if (!this.reported.has(query.group)) return;
+    const sources = query.v3?.sources ?? [];
+    this.scheduleResponse(query.group, at, sources.length === 0 ? undefined : new Set(sources));
+  }
+
+  private scheduleResponse(group: Ipv4, at: number, sources: Set<Ipv4> | undefined): void {
+    const existing = this.responses.get(group);
+    if (existing === undefined) {
+      const timer = this.ctx.timers.create(() => this.answerGroupQuery(group));
+      this.responses.set(group, { timer, sources });
+      timer.start(at);
+      return;
+    }
+    // 5.2 merging: a group query absorbs a source query; two source queries add up.
+    if (sources === undefined || existing.sources === undefined) existing.sources = undefined;
+    else for (const s of sources) existing.sources.add(s);
+    if (!existing.timer.running || at < existing.timer.deadline) existing.timer.start(at);
+  }
+
+  private answerGeneralQuery(): void {
+    if (this.version < 3) return;
+    const records: GroupRecord[] = [];
+    for (const group of this.joinedGroups()) records.push(currentStateRecord(group, this.reported.get(group)!));
+    if (records.length > 0) this.port.send({ type: 'v3-report', records }, IGMPV3_ROUTERS);
+  }
+
+  private answerGroupQuery(group: Ipv4): void {
+    const response = this.responses.get(group);
+    this.responses.delete(group);
+    const state = this.reported.get(group);
+    if (response === undefined || state === undefined) return;
+    const version = this.version;
+    if (version !== 3) {
+      this.sendOlderReport(version, group);
+      return;
+    }
+    let record: GroupRecord;
+    if (response.sources === undefined) {
+      record = currentStateRecord(group, state);
+    } else {
+      const asked = [...response.sources];
+      const wanted = state.mode === 'include' ? asked.filter((s) => state.sources.has(s)) : asked.filter((s) => !state.sources.has(s));
+      if (wanted.length === 0) return;
+      record = { recordType: 'is-include', group, sources: sorted(wanted) };
+    }
+    this.port.send({ type: 'v3-report', records: [record] }, IGMPV3_ROUTERS);
+  }
+
+  private cancelResponse(group: Ipv4): void {
+    this.responses.get(group)?.timer.stop();
+    this.responses.delete(group);
+  }
+
+  private cancelPending(): void {
+    this.pending.clear();
+    this.retransmitTimer.stop();
+    this.generalResponseTimer.stop();
+    for (const response of this.responses.values()) response.timer.stop();
+    this.responses.clear();
+  }
+
+  private compatibilityExpired(version: 1 | 2): void {
+    this.ctx.log('info', `${this.port.name}: no IGMPv${version} querier heard for a while; reporting in IGMPv${this.version}`);
+  }
+
+  snapshot(): UpstreamSnapshot {
+    const older = this.v1QuerierTimer.running ? this.v1QuerierTimer : this.v2QuerierTimer.running ? this.v2QuerierTimer : undefined;
+    return {
+      querierVersion: this.version,
+      olderQuerierUntil: older === undefined ? null : older.deadline,
+      joined: this.joinedGroups().map((group) => {
+        const state = this.reported.get(group)!;
+        return { group: formatIpv4(group), mode: state.mode, sources: sorted(state.sources).map(formatIpv4) };
+      }),
+      pendingRetransmissions: this.pending.size,
+      generalResponseAt: this.generalResponseTimer.running ? this.generalResponseTimer.deadline : null,
+    };
+  }
+}
+
+function isEmpty(state: Subscription): boolean {
+  return state.mode === 'include' && state.sources.size === 0;
+}
+
+function modeRecord(group: Ipv4, state: Subscription): GroupRecord {
+  const recordType: GroupRecordType = state.mode === 'include' ? 'to-include' : 'to-exclude';
+  return { recordType, group, sources: sorted(state.sources) };
+}
+
+function currentStateRecord(group: Ipv4, state: Subscription): GroupRecord {
+  const recordType: GroupRecordType = state.mode === 'include' ? 'is-include' : 'is-exclude';
+  return { recordType, group, sources: sorted(state.sources) };
+}
