@@ -181,7 +181,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 static int deliver(receiver *r, size_t argc, napi_value *argv) {
   napi_value callback, self, ignored;
   napi_get_reference_value(r->env, r->callback, &callback);
-  napi_get_undefined(r->env, &self);
+  napi_get_global(r->env, &self); // MakeCallback needs an object as receiver, not undefined
   if (napi_make_callback(r->env, r->async, self, callback, argc, argv, &ignored) == napi_ok) return 1;
   napi_value exception;
   if (napi_get_and_clear_last_exception(r->env, &exception) == napi_ok) napi_fatal_exception(r->env, exception);

@@ -1,0 +1,174 @@
+// The interfaces of this network namespace: name, ifindex, flags from /sys/class/net (so
+// interfaces without an address, like a just-created ppp0, are seen), IPv4 addresses from
+// os.networkInterfaces(). A watcher on rtnetlink (link + IPv4 address groups) rescans when
+// the kernel announces a change: no polling, no CPU while idle.
+import { readdirSync, readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import type { NetworkInterfaceInfo } from 'node:os';
+import { AF_NETLINK, NETLINK_ROUTE, RTMGRP_IPV4_IFADDR, RTMGRP_LINK, SOCK_RAW } from './mroute.ts';
+import { parseIpv4 } from '../net/ipv4.ts';
+import type { Ipv4 } from '../net/ipv4.ts';
+import type { InterfaceInfo } from '../core/effects.ts';
+import type { IgmpShim } from './shim.ts';
+
+/** <linux/if.h> flags as /sys/class/net/<if>/flags shows them (dev->flags). */
+export const IFF_UP = 0x1;
+export const IFF_LOOPBACK = 0x8;
+export const IFF_POINTOPOINT = 0x10;
+export const IFF_MULTICAST = 0x1000;
+
+export interface InterfaceAddress {
+  readonly address: Ipv4;
+  readonly prefixLength: number;
+}
+
+export interface KernelInterface extends InterfaceInfo {
+  /** Administratively up (IFF_UP). */
+  readonly up: boolean;
+  readonly multicast: boolean;
+  readonly loopback: boolean;
+  readonly pointToPoint: boolean;
+  /** All IPv4 addresses, primary first; `address`/`prefixLength` repeat the first one. */
+  readonly addresses: readonly InterfaceAddress[];
+}
+
+/** What /sys says about one interface. */
+export interface SysInterface {
+  readonly name: string;
+  readonly ifindex: number;
+  readonly flags: number;
+}
+
+export type NetworkInterfaceMap = NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+/**
+ * Combines /sys entries and os.networkInterfaces() into the table, sorted by ifindex.
+ * libuv lists addresses only of interfaces that are up with carrier (IFF_RUNNING); others
+ * get address 0 until the link comes up, which the watcher reports as a change.
+ */
+export function buildInterfaceTable(sys: readonly SysInterface[], addressMap: NetworkInterfaceMap): KernelInterface[] {
+  return sys
+    .map((entry): KernelInterface => {
+      const addresses: InterfaceAddress[] = [];
+      for (const info of addressMap[entry.name] ?? []) {
+        if (info.family !== 'IPv4') continue;
+        const address = parseIpv4(info.address);
+        const prefixLength = Number(info.cidr?.split('/')[1]);
+        if (address !== undefined && Number.isInteger(prefixLength)) addresses.push({ address, prefixLength });
+      }
+      return {
+        name: entry.name,
+        ifindex: entry.ifindex,
+        address: addresses[0]?.address ?? 0,
+        prefixLength: addresses[0]?.prefixLength ?? 0,
+        addresses,
+        up: (entry.flags & IFF_UP) !== 0,
+        multicast: (entry.flags & IFF_MULTICAST) !== 0,
+        loopback: (entry.flags & IFF_LOOPBACK) !== 0,
+        pointToPoint: (entry.flags & IFF_POINTOPOINT) !== 0,
+      };
+    })
+    .sort((a, b) => a.ifindex - b.ifindex);
+}
+
+/** Reads /sys/class/net; an interface vanishing between readdir and read is skipped. */
+export function readSysInterfaces(root = '/sys/class/net'): SysInterface[] {
+  const result: SysInterface[] = [];
+  for (const name of readdirSync(root)) {
+    try {
+      const ifindex = Number.parseInt(readFileSync(`${root}/${name}/ifindex`, 'utf8'), 10);
+      const flags = Number.parseInt(readFileSync(`${root}/${name}/flags`, 'utf8'), 16);
+      if (Number.isInteger(ifindex) && Number.isInteger(flags)) result.push({ name, ifindex, flags });
+    } catch {
+      // Gone meanwhile (ENOENT) or not an interface directory: the next scan settles it.
+    }
+  }
+  return result;
+}
+
+/** The current interface table of this process's network namespace. */
+export function readInterfaces(): KernelInterface[] {
+  return buildInterfaceTable(readSysInterfaces(), networkInterfaces());
+}
+
+export interface InterfaceWatcher {
+  /** The table as last reported (or read at start). */
+  readonly current: readonly KernelInterface[];
+  close(): void;
+}
+
+export interface WatchOptions {
+  /** Quiet time after the last netlink message before rescanning (default 100 ms). */
+  readonly debounceMs?: number;
+  /** Upper bound on the delay under a constant stream of messages (default 1000 ms). */
+  readonly maxDelayMs?: number;
+  readonly onError?: (error: Error) => void;
+  /** Injected for tests; defaults to readInterfaces. */
+  readonly read?: () => KernelInterface[];
+}
+
+/**
+ * Watches rtnetlink and calls back with the fresh table whenever it differs from the last
+ * one. A lost-message error (ENOBUFS) also triggers a rescan, so nothing is missed for good.
+ */
+export function watchInterfaces(shim: IgmpShim, onChange: (table: readonly KernelInterface[]) => void,
+  options: WatchOptions = {}): InterfaceWatcher {
+  const debounceMs = options.debounceMs ?? 100;
+  const maxDelayMs = options.maxDelayMs ?? 1_000;
+  const read = options.read ?? readInterfaces;
+  let current: readonly KernelInterface[] = [];
+  let snapshot = '';
+  let timer: NodeJS.Timeout | undefined;
+  let firstPendingAt = 0;
+  let closed = false;
+
+  const rescan = (): void => {
+    timer = undefined;
+    if (closed) return;
+    let table: KernelInterface[];
+    try {
+      table = read();
+    } catch (error) {
+      options.onError?.(error as Error);
+      return;
+    }
+    const next = JSON.stringify(table);
+    if (next === snapshot) return;
+    snapshot = next;
+    current = table;
+    onChange(table);
+  };
+  const schedule = (): void => {
+    const now = Date.now();
+    if (timer === undefined) firstPendingAt = now;
+    else clearTimeout(timer);
+    const wait = Math.max(0, Math.min(debounceMs, firstPendingAt + maxDelayMs - now));
+    timer = setTimeout(rescan, wait);
+  };
+
+  const fd = shim.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+  try {
+    shim.bindNetlink(fd, RTMGRP_LINK | RTMGRP_IPV4_IFADDR);
+    // Subscribed first, read second: a change in between still queues a message.
+    current = read();
+    snapshot = JSON.stringify(current);
+    shim.receive(fd, (error) => {
+      if (error && error.code !== 'ENOBUFS') options.onError?.(error);
+      schedule(); // the message content is not needed: the rescan reads the whole truth
+    });
+  } catch (error) {
+    shim.close(fd);
+    throw error;
+  }
+  return {
+    get current() {
+      return current;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      shim.close(fd);
+    },
+  };
+}
