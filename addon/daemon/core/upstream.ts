@@ -228,13 +228,14 @@ export class UpstreamHost {
       this.ctx.log('info', `${this.port.name}: upstream querier ${formatIpv4(source)} speaks IGMPv${query.version}; reporting in IGMPv${version}`);
       this.cancelPending();
     }
-    const delay = Math.floor(this.ctx.random() * Math.max(1, query.maxResponseMs));
-    const at = this.ctx.now() + delay;
+    // Each answer at its own random time in [0, max resp).
+    const randomTime = (): number => this.ctx.now() + Math.floor(this.ctx.random() * Math.max(1, query.maxResponseMs));
     if (version < 3) {
-      if (query.group === 0) for (const group of this.reported.keys()) this.scheduleResponse(group, at, undefined);
-      else if (this.reported.has(query.group)) this.scheduleResponse(query.group, at, undefined);
+      if (query.group === 0) for (const group of this.joinedGroups()) this.scheduleResponse(group, randomTime(), undefined);
+      else if (this.reported.has(query.group)) this.scheduleResponse(query.group, randomTime(), undefined);
       return;
     }
+    const at = randomTime();
     if (this.generalResponseTimer.running && this.generalResponseTimer.deadline <= at) return;
     if (query.group === 0) {
       this.generalResponseTimer.start(at);
