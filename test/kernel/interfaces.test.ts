@@ -1,0 +1,135 @@
+// Interface table building and the watcher's debounce/compare logic, with a fake shim and
+// fake timers. The real rtnetlink path is proven in watcher.test.ts inside a namespace.
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { buildInterfaceTable, IFF_MULTICAST, IFF_POINTOPOINT, IFF_UP, watchInterfaces } from '../../addon/daemon/kernel/interfaces.ts';
+import type { KernelInterface, NetworkInterfaceMap } from '../../addon/daemon/kernel/interfaces.ts';
+import { AF_NETLINK, RTMGRP_IPV4_IFADDR, RTMGRP_LINK } from '../../addon/daemon/kernel/mroute.ts';
+import type { IgmpShim, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
+
+const ipv4 = (address: string, cidr: string) =>
+  ({ address, cidr, netmask: '', family: 'IPv4', mac: '', internal: false }) as const;
+
+describe('buildInterfaceTable', () => {
+  test('every /sys interface is listed (with or without address), by ifindex, primary address first', () => {
+    const addresses: NetworkInterfaceMap = {
+      eth0: [ipv4('192.168.1.1', '192.168.1.1/24'), { ...ipv4('fe80::1', 'fe80::1/64'), family: 'IPv6', scopeid: 2 }, ipv4('10.0.0.1', '10.0.0.1/8')],
+      stale0: [ipv4('10.9.9.9', '10.9.9.9/32')],
+    };
+    const table = buildInterfaceTable([
+      { name: 'ppp0', ifindex: 9, flags: IFF_UP | IFF_POINTOPOINT | IFF_MULTICAST },
+      { name: 'eth0', ifindex: 2, flags: IFF_UP | IFF_MULTICAST },
+      { name: 'lo', ifindex: 1, flags: IFF_UP | 0x8 },
+    ], addresses);
+    expect(table.map((entry) => [entry.name, entry.ifindex])).toEqual([['lo', 1], ['eth0', 2], ['ppp0', 9]]);
+    expect(table[1]).toEqual({
+      name: 'eth0', ifindex: 2, address: 0xc0a80101, prefixLength: 24, up: true, multicast: true, loopback: false,
+      pointToPoint: false, addresses: [{ address: 0xc0a80101, prefixLength: 24 }, { address: 0x0a000001, prefixLength: 8 }],
+    });
+    expect(table[2]).toMatchObject({ name: 'ppp0', address: 0, prefixLength: 0, addresses: [], pointToPoint: true, up: true });
+    expect(table[0]).toMatchObject({ loopback: true, multicast: false });
+  });
+
+  test('an interface that is down is listed as not up', () => {
+    const [entry] = buildInterfaceTable([{ name: 'eth1', ifindex: 3, flags: IFF_MULTICAST }], {});
+    expect(entry).toMatchObject({ up: false, multicast: true });
+  });
+});
+
+describe('watchInterfaces', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function fakeShim() {
+    const log: string[] = [];
+    let callback: ReceiveCallback | undefined;
+    const shim: IgmpShim = {
+      socket: (domain) => (log.push(`socket ${domain}`), 42),
+      bindNetlink: (_fd, groups) => void log.push(`bind ${groups}`),
+      receive: (_fd, receiver) => {
+        log.push('receive');
+        callback = receiver;
+      },
+      close: (fd) => void log.push(`close ${fd}`),
+      setsockopt: () => {},
+      getsockopt: () => Buffer.alloc(0),
+      send: () => 0,
+    };
+    const message = (): void => callback?.(null, Buffer.alloc(16), 0, 0);
+    const fail = (code: string): void => callback?.(Object.assign(new Error(code), { code }));
+    return { shim, log, message, fail };
+  }
+
+  const table = (...names: string[]): KernelInterface[] => names.map((name, index) => ({
+    name, ifindex: index + 1, address: 0, prefixLength: 0, up: true, multicast: true, loopback: false, pointToPoint: false, addresses: [],
+  }));
+
+  test('subscribes to link + IPv4 address groups before the first read, then rescans 100 ms after the last message', () => {
+    const fake = fakeShim();
+    let current = table('lo', 'eth0');
+    const read = vi.fn(() => {
+      fake.log.push('read');
+      return current;
+    });
+    const changes: string[][] = [];
+    const watcher = watchInterfaces(fake.shim, (next) => changes.push(next.map((entry) => entry.name)), { read });
+    expect(fake.log).toEqual([`socket ${AF_NETLINK}`, `bind ${RTMGRP_LINK | RTMGRP_IPV4_IFADDR}`, 'read', 'receive']);
+    expect(watcher.current.map((entry) => entry.name)).toEqual(['lo', 'eth0']);
+
+    current = table('lo', 'eth0', 'ppp0');
+    fake.message();
+    vi.advanceTimersByTime(60);
+    fake.message(); // a burst restarts the quiet period
+    vi.advanceTimersByTime(60);
+    expect(changes).toEqual([]);
+    vi.advanceTimersByTime(40);
+    expect(changes).toEqual([['lo', 'eth0', 'ppp0']]);
+    expect(read).toHaveBeenCalledTimes(2);
+
+    fake.message(); // nothing changed: no callback
+    vi.advanceTimersByTime(200);
+    expect(changes).toHaveLength(1);
+    expect(read).toHaveBeenCalledTimes(3);
+
+    watcher.close();
+    expect(fake.log.at(-1)).toBe('close 42');
+  });
+
+  test('a constant stream of messages still yields a rescan within maxDelayMs', () => {
+    const fake = fakeShim();
+    let generation = 0;
+    const changes: number[] = [];
+    watchInterfaces(fake.shim, () => changes.push(generation), { read: () => table(`if${generation}`), maxDelayMs: 500 });
+    for (let tick = 0; tick < 12; tick++) {
+      generation++;
+      fake.message();
+      vi.advanceTimersByTime(50);
+    }
+    expect(changes.length).toBeGreaterThanOrEqual(1);
+    expect(changes[0]).toBeLessThanOrEqual(11);
+  });
+
+  test('lost messages (ENOBUFS) cause a rescan; other errors are reported and rescanned too; close cancels', () => {
+    const fake = fakeShim();
+    let names = ['lo'];
+    const errors: string[] = [];
+    const changes: number[] = [];
+    const watcher = watchInterfaces(fake.shim, (next) => changes.push(next.length), {
+      read: () => table(...names), onError: (error) => errors.push((error as NodeJS.ErrnoException).code ?? ''),
+    });
+    names = ['lo', 'eth0'];
+    fake.fail('ENOBUFS');
+    vi.advanceTimersByTime(100);
+    expect(changes).toEqual([2]);
+    expect(errors).toEqual([]);
+    names = ['lo'];
+    fake.fail('EIO');
+    expect(errors).toEqual(['EIO']);
+    watcher.close();
+    vi.advanceTimersByTime(1_000);
+    expect(changes).toEqual([2]);
+  });
+});
