@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { buildInterfaceTable, IFF_MULTICAST, IFF_POINTOPOINT, IFF_UP, watchInterfaces } from '../../addon/daemon/kernel/interfaces.ts';
 import type { KernelInterface, NetworkInterfaceMap } from '../../addon/daemon/kernel/interfaces.ts';
 import { AF_NETLINK, RTMGRP_IPV4_IFADDR, RTMGRP_LINK } from '../../addon/daemon/kernel/mroute.ts';
-import type { IgmpShim, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
+import type { ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
 
 const ipv4 = (address: string, cidr: string) =>
   ({ address, cidr, netmask: '', family: 'IPv4', mac: '', internal: false }) as const;
@@ -46,7 +46,7 @@ describe('watchInterfaces', () => {
   function fakeShim() {
     const log: string[] = [];
     let callback: ReceiveCallback | undefined;
-    const shim: IgmpShim = {
+    const shim: Parameters<typeof watchInterfaces>[0] = {
       socket: (domain) => (log.push(`socket ${domain}`), 42),
       bindNetlink: (_fd, groups) => void log.push(`bind ${groups}`),
       receive: (_fd, receiver) => {
@@ -54,9 +54,6 @@ describe('watchInterfaces', () => {
         callback = receiver;
       },
       close: (fd) => void log.push(`close ${fd}`),
-      setsockopt: () => {},
-      getsockopt: () => Buffer.alloc(0),
-      send: () => 0,
     };
     const message = (): void => callback?.(null, Buffer.alloc(16), 0, 0);
     const fail = (code: string): void => callback?.(Object.assign(new Error(code), { code }));

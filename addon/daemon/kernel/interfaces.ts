@@ -111,7 +111,7 @@ export interface WatchOptions {
  * Watches rtnetlink and calls back with the fresh table whenever it differs from the last
  * one. A lost-message error (ENOBUFS) also triggers a rescan, so nothing is missed for good.
  */
-export function watchInterfaces(shim: IgmpShim, onChange: (table: readonly KernelInterface[]) => void,
+export function watchInterfaces(shim: Pick<IgmpShim, 'socket' | 'bindNetlink' | 'receive' | 'close'>, onChange: (table: readonly KernelInterface[]) => void,
   options: WatchOptions = {}): InterfaceWatcher {
   const debounceMs = options.debounceMs ?? 100;
   const maxDelayMs = options.maxDelayMs ?? 1_000;
