@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <linux/netlink.h>
 #include <node_api.h>
@@ -134,6 +135,20 @@ static napi_value js_bind_netlink(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &groups)) return NULL;
   struct sockaddr_nl address = {.nl_family = AF_NETLINK, .nl_groups = (uint32_t)groups};
   if (bind(fd, (struct sockaddr *)&address, sizeof address) < 0) return throw_errno(env, "bind", errno);
+  return undefined(env);
+}
+
+// connectUnix(fd, path): connect an AF_UNIX socket (the daemon's syslog to /dev/log).
+static napi_value js_connect_unix(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  struct sockaddr_un address = {.sun_family = AF_UNIX};
+  size_t length = 0;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &fd)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[1], address.sun_path, sizeof address.sun_path, &length) != napi_ok)
+    return type_error(env, "expected a path string");
+  if (length == 0 || length >= sizeof address.sun_path - 1) return throw_errno(env, "connect", ENAMETOOLONG);
+  if (connect(fd, (struct sockaddr *)&address, sizeof address) < 0) return throw_errno(env, "connect", errno);
   return undefined(env);
 }
 
@@ -292,6 +307,7 @@ NAPI_MODULE_INIT() {
       {"setsockopt", NULL, js_setsockopt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getsockopt", NULL, js_getsockopt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bindNetlink", NULL, js_bind_netlink, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"connectUnix", NULL, js_connect_unix, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receive", NULL, js_receive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},

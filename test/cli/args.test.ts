@@ -9,7 +9,19 @@ describe('igmpproxy command line (C igmpproxy compatible)', () => {
       foreground: false,
       logToStderr: false,
       verbosity: 0,
+      pidfile: undefined,
+      statusFile: undefined,
     });
+  });
+
+  it('--pidfile and --status-file take a value (several instances, tests)', () => {
+    expect(parseArgs(['-n', '--pidfile', '/run/a.pid', '--status-file', '/run/a.json', 'c.conf'])).toMatchObject({
+      kind: 'run',
+      pidfile: '/run/a.pid',
+      statusFile: '/run/a.json',
+      configPath: 'c.conf',
+    });
+    expect(parseArgs(['c.conf', '--pidfile'])).toEqual({ kind: 'usage-error', message: '--pidfile needs a file name' });
   });
 
   it('-n stays in the foreground, -d also logs to stderr', () => {

@@ -16,6 +16,10 @@ export type Command =
       /** -d: log to stderr instead of syslog. */
       readonly logToStderr: boolean;
       readonly verbosity: LogVerbosity;
+      /** --pidfile FILE (default /var/run/igmpproxy.pid). */
+      readonly pidfile: string | undefined;
+      /** --status-file FILE (default /var/run/igmpproxy.status). */
+      readonly statusFile: string | undefined;
     }
   | { readonly kind: 'usage-error'; readonly message: string };
 
@@ -33,6 +37,9 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
    --list-interfaces  Print the upstream or downstream interface names of a
                       valid configuration, one per line (for scripts).
    --version          Print the version and exit.
+   --pidfile FILE     Pidfile (default /var/run/igmpproxy.pid).
+   --status-file FILE Where SIGUSR1 writes the state as JSON
+                      (default /var/run/igmpproxy.status).
 `;
 
 export function parseArgs(argv: readonly string[]): Command {
@@ -42,8 +49,11 @@ export function parseArgs(argv: readonly string[]): Command {
   const positional: string[] = [];
   let mode: 'run' | 'check' | 'list-interfaces' = 'run';
   let onlyPositional = false;
+  let pidfile: string | undefined;
+  let statusFile: string | undefined;
 
-  for (const arg of argv) {
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
     if (onlyPositional || arg === '-' || !arg.startsWith('-')) {
       positional.push(arg);
       continue;
@@ -64,6 +74,14 @@ export function parseArgs(argv: readonly string[]): Command {
         case '--list-interfaces':
           mode = 'list-interfaces';
           continue;
+        case '--pidfile':
+        case '--status-file': {
+          const value = argv[++index];
+          if (value === undefined || value === '') return { kind: 'usage-error', message: `${arg} needs a file name` };
+          if (arg === '--pidfile') pidfile = value;
+          else statusFile = value;
+          continue;
+        }
         default:
           return { kind: 'usage-error', message: `unknown option '${printable(arg)}'` };
       }
@@ -105,7 +123,7 @@ export function parseArgs(argv: readonly string[]): Command {
   }
   const configPath = positional[0] as string;
   if (mode === 'check') return { kind: 'check', configPath };
-  return { kind: 'run', configPath, foreground, logToStderr, verbosity };
+  return { kind: 'run', configPath, foreground, logToStderr, verbosity, pidfile, statusFile };
 }
 
 /** Arguments are echoed in errors; keep control characters out of the terminal. */

@@ -17,6 +17,8 @@ export interface IgmpShim {
   getsockopt(fd: number, level: number, name: number, maxLength: number): Buffer;
   /** Binds a netlink socket to multicast groups (RTMGRP_* bits). */
   bindNetlink(fd: number, groups: number): void;
+  /** Connects an AF_UNIX socket to a path (syslog's /dev/log). */
+  connectUnix(fd: number, path: string): void;
   /**
    * Sends one datagram. destination: host-order IPv4 (null for netlink: to the kernel).
    * ifindex > 0 selects the outgoing interface per packet (IP_PKTINFO). Returns bytes sent.

@@ -1,0 +1,105 @@
+// The process around the daemon: logging, the native shim, pidfile, signals, start-up
+// report to the waiting foreground process, and an orderly exit.
+import path from 'node:path';
+import type { Command } from '../cli/args.ts';
+import type { ConfigDiagnostic, DaemonConfig } from '../config/types.ts';
+import { formatDiagnostic } from '../config/types.ts';
+import { Logger, StderrSink } from '../log/logger.ts';
+import type { LogSink } from '../log/logger.ts';
+import { SyslogSink } from '../log/syslog-sink.ts';
+import { loadShim } from '../kernel/shim.ts';
+import { isSingleBinary } from '../single-binary.ts';
+import { VERSION } from '../version.ts';
+import { Daemon } from './daemon.ts';
+import { reportStartup } from './detach.ts';
+import { DEFAULT_PIDFILE, removePidfile, writePidfile } from './pidfile.ts';
+import { DEFAULT_STATUS_FILE } from './status.ts';
+
+export interface RunOptions {
+  readonly command: Extract<Command, { kind: 'run' }>;
+  readonly config: DaemonConfig;
+  readonly warnings: readonly ConfigDiagnostic[];
+  readonly ignoredEnvironment: readonly string[];
+  readonly daemonChild: boolean;
+}
+
+/** Where the shim lies when run from source: .cache/native/<arch>/ of the checkout. */
+function developmentShimPath(): string {
+  const script = process.argv[1] ?? '';
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+  return path.resolve(path.dirname(script), '..', '..', '.cache', 'native', arch, 'igmp_shim.node');
+}
+
+export async function runDaemon(options: RunOptions): Promise<number> {
+  const { command } = options;
+  // The kernel's comm (ps, killall, pidof, /proc/PID/comm) says igmpproxy, not MainThread.
+  process.title = 'igmpproxy';
+  const logger = new Logger([], command.verbosity);
+  const sinks: LogSink[] = [];
+  const fail = async (message: string): Promise<number> => {
+    logger.error(message);
+    if (options.daemonChild) await reportStartup({ ok: false, message: `igmpproxy: ${message}` });
+    else if (!command.logToStderr) process.stderr.write(`igmpproxy: ${message}\n`);
+    return 1;
+  };
+
+  let shim;
+  try {
+    shim = loadShim(isSingleBinary() ? {} : { path: developmentShimPath() });
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  if (command.logToStderr) sinks.push(new StderrSink());
+  else sinks.push(new SyslogSink(shim));
+  logger.setSinks(sinks);
+
+  logger.notice(`igmpproxy ${VERSION} starting with ${path.resolve(command.configPath)}`);
+  if (options.ignoredEnvironment.length > 0) {
+    logger.notice(`ignored runtime environment variables: ${options.ignoredEnvironment.join(' ')}`);
+  }
+  for (const warning of options.warnings) logger.warning(formatDiagnostic(warning));
+
+  const pidfile = command.pidfile ?? DEFAULT_PIDFILE;
+  try {
+    writePidfile(pidfile);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+
+  let daemon: Daemon;
+  try {
+    daemon = Daemon.start({
+      configFile: path.resolve(command.configPath),
+      config: options.config,
+      shim,
+      logger,
+      version: VERSION,
+      statusFile: command.statusFile ?? DEFAULT_STATUS_FILE,
+    });
+  } catch (error) {
+    removePidfile(pidfile);
+    return fail((error as Error).message);
+  }
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.notice(`${signal}: stopping; routes deleted, groups left upstream`);
+      daemon.stop();
+      removePidfile(pidfile);
+      for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const) process.removeAllListeners(name);
+      if (sinks[0] instanceof SyslogSink) sinks[0].close();
+      resolve(0);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      logger.notice('SIGHUP: reloading the configuration');
+      daemon.reload().catch((error: unknown) => logger.error(`reload failed: ${(error as Error).message}`));
+    });
+    process.on('SIGUSR1', () => daemon.dumpStatus());
+    // Broken pipes (stderr of a closed terminal) must not kill a daemon.
+    process.on('SIGPIPE', () => undefined);
+    logger.notice('started');
+    if (options.daemonChild) void reportStartup({ ok: true });
+  });
+}

@@ -1,0 +1,102 @@
+// The state dump of SIGUSR1: interfaces, groups, hosts and routes with the kernel's packet
+// counters, as JSON in /var/run/igmpproxy.status (for `deploy --status` and scripts) and as
+// a short summary in the log.
+import { closeSync, openSync, renameSync, writeSync, constants } from 'node:fs';
+import path from 'node:path';
+import { formatIpv4 } from '../net/ipv4.ts';
+import type { ProxySnapshot } from '../core/proxy.ts';
+import type { MfcEntry, VifStats } from '../kernel/mfc-stats.ts';
+import type { VifEntry } from '../kernel/vif-table.ts';
+
+export const DEFAULT_STATUS_FILE = '/var/run/igmpproxy.status';
+
+export interface StatusDocument {
+  readonly version: string;
+  readonly pid: number;
+  readonly configFile: string;
+  readonly startedAt: string;
+  readonly writtenAt: string;
+  readonly vifs: readonly (VifEntry & { packetsIn?: number; packetsOut?: number; bytesIn?: number; bytesOut?: number })[];
+  readonly waitingFor: readonly string[];
+  readonly proxy: ProxySnapshot;
+  readonly kernelRoutes: readonly {
+    readonly source: string;
+    readonly group: string;
+    readonly input: string;
+    readonly outputs: readonly string[];
+    readonly packets: number;
+    readonly bytes: number;
+    readonly wrongInterface: number;
+  }[];
+}
+
+export function buildStatus(input: {
+  version: string;
+  configFile: string;
+  startedAt: Date;
+  now: Date;
+  vifs: readonly VifEntry[];
+  vifStats: readonly VifStats[];
+  mfc: readonly MfcEntry[];
+  waitingFor: readonly string[];
+  proxy: ProxySnapshot;
+}): StatusDocument {
+  const nameOfVif = new Map(input.vifs.map((entry) => [entry.vif, entry.name]));
+  const statsOfVif = new Map(input.vifStats.map((stats) => [stats.vif, stats]));
+  return {
+    version: input.version,
+    pid: process.pid,
+    configFile: input.configFile,
+    startedAt: input.startedAt.toISOString(),
+    writtenAt: input.now.toISOString(),
+    vifs: input.vifs.map((entry) => {
+      const stats = statsOfVif.get(entry.vif);
+      return stats
+        ? { ...entry, packetsIn: stats.packetsIn, packetsOut: stats.packetsOut, bytesIn: stats.bytesIn, bytesOut: stats.bytesOut }
+        : { ...entry };
+    }),
+    waitingFor: input.waitingFor,
+    proxy: input.proxy,
+    kernelRoutes: input.mfc.map((route) => ({
+      source: formatIpv4(route.source),
+      group: formatIpv4(route.group),
+      input: nameOfVif.get(route.inputVif) ?? `vif${route.inputVif}`,
+      outputs: route.outputs.map((out) => nameOfVif.get(out.vif) ?? `vif${out.vif}`),
+      packets: route.packets,
+      bytes: route.bytes,
+      wrongInterface: route.wrongInterface,
+    })),
+  };
+}
+
+/** A few log lines an admin can read in IPFire's log viewer. */
+export function summarizeStatus(status: StatusDocument): string[] {
+  const lines: string[] = [];
+  for (const up of status.proxy.upstreams) {
+    lines.push(`upstream ${up.name} (${up.address}): ${up.joined.length} groups joined, querier IGMPv${up.querierVersion}`);
+  }
+  for (const down of status.proxy.downstreams) {
+    const hosts = new Set(down.groups.flatMap((g) => g.hosts));
+    lines.push(
+      `downstream ${down.name} (${down.address}/${down.prefixLength}): ${down.groups.length} groups, ${hosts.size} hosts, ` +
+        (down.querier.querier ? "we are querier" : `querier is ${down.querier.otherQuerier ?? "another router"}`),
+    );
+  }
+  for (const route of status.kernelRoutes) {
+    lines.push(`route (${route.source}, ${route.group}) ${route.input} -> ${route.outputs.join(' ') || '(none)'}: ${route.packets} packets`);
+  }
+  if (status.waitingFor.length > 0) lines.push(`waiting for: ${status.waitingFor.join(' ')}`);
+  return lines;
+}
+
+/** Atomic write (temp + rename), mode 0644: readers never see half a document. */
+export function writeStatusFile(file: string, status: StatusDocument): void {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  try {
+    writeSync(fd, JSON.stringify(status, null, 2) + '\n');
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+}
