@@ -60,6 +60,8 @@ export interface ProxySnapshot {
   readonly now: number;
   readonly quickLeave: boolean;
   readonly settings: ProtocolSettings;
+  /** Running timers; a number that grows without bound would be a leak. */
+  readonly timers: number;
   readonly downstreams: readonly {
     readonly name: string;
     readonly ifindex: number;
@@ -227,6 +229,7 @@ export class Proxy {
       now: this.deps.now(),
       quickLeave: this.config.quickLeave,
       settings: this.ctx.settings,
+      timers: this.timers.size,
       downstreams: [...this.downstreams.values()].map((d) => ({
         name: d.info.name,
         ifindex: d.info.ifindex,
