@@ -1,0 +1,233 @@
+// A throwaway IPFire "appliance" served by a REAL OpenSSH server: `sshd -D -e -f CONFIG` on
+// 127.0.0.1 (random free port) as root, with `ChrootDirectory` pointing at an appliance root
+// built from test/fixtures/deploy-appliance. sshd runs in its own mount namespace
+// (`unshare -m`): the appliance's /usr is an overlay (the machine's /usr as read-only lower
+// layer, a throwaway upper dir holding the stand-ins and whatever the package installs) and
+// three /dev nodes are bind-mounted; all of it vanishes with the namespace, and the real /opt,
+// /etc, /usr are never written. The root lives under /run (all path components root-owned, 0755, as sshd's
+// ChrootDirectory demands; /tmp would be refused for being world-writable).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/deploy-appliance');
+const DEVICE_BINDS = ['dev/null', 'dev/zero', 'dev/urandom'];
+let counter = 0;
+
+export interface Appliance {
+  /** The appliance's / on disk (as seen from outside the namespace; its usr/ is in usrUpper). */
+  readonly root: string;
+  /** Upper layer of the appliance's /usr: what was added or changed there. */
+  readonly usrUpper: string;
+  readonly port: number;
+  /** `ssh-ed25519 AAAA...` of the server's host key. */
+  readonly hostKeyLine: string;
+  readonly hostKeyPub: string;
+  /** Authorized client key (private key file). */
+  readonly clientKey: string;
+  readonly sshdPid: number;
+  readonly log: () => string;
+  /** Path inside the appliance → path on disk (files under /usr: in the overlay's upper layer). */
+  file(inside: string): string;
+  /** Runs a command inside sshd's mount namespace (e.g. to mount a tmpfs into the root). */
+  inNamespace(args: string[]): { status: number | null; stderr: string };
+  /** Kills the SSH sessions sshd has open (connection lost mid-transfer). */
+  killSessions(): number;
+  stop(): Promise<void>;
+}
+
+function run(command: string, args: string[]): string {
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (let attempt = 0; attempt < 200 && Date.now() < deadline; attempt++) {
+    if (child.exitCode !== null) throw new Error(`sshd exited: ${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`sshd did not listen on ${port}: ${log()}`);
+}
+
+function makeKey(file: string, comment: string): void {
+  run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+}
+
+function buildRoot(root: string, usrUpper: string): void {
+  mkdirSync(root, { mode: 0o755 });
+  for (const dir of [
+    'usr', 'etc/rc.d/init.d', 'etc/rc.d/rc0.d', 'etc/rc.d/rc3.d/off', 'etc/rc.d/rc6.d',
+    'etc/sysconfig', 'opt/pakfire/tmp', 'opt/pakfire/db/installed', 'opt/pakfire/db/rootfiles', 'opt/pakfire/db/meta',
+    'opt/pakfire/logs', 'opt/pakfire/cache', 'opt/pakfire/lib', 'var/run', 'var/log', 'var/lib/iptables-standin',
+    'var/ipfire/backup/addons/includes', 'var/ipfire/backup/addons/backup', 'dev',
+  ]) {
+    mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
+  }
+  for (const dir of ['tmp', 'var/tmp']) {
+    mkdirSync(path.join(root, dir), { recursive: true });
+    chmodSync(path.join(root, dir), 0o1777);
+  }
+  mkdirSync(path.join(root, 'root'), { mode: 0o700 });
+  for (const [link, target] of [['bin', 'usr/bin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64'], ['sbin', 'usr/sbin'], ['etc/init.d', 'rc.d/init.d']] as const) {
+    symlinkSync(target, path.join(root, link));
+  }
+  for (const device of DEVICE_BINDS) writeFileSync(path.join(root, device), '');
+  const notUsr = (source: string): boolean => path.basename(source) !== 'README.md' && source !== path.join(FIXTURE, 'usr');
+  cpSync(FIXTURE, root, { recursive: true, filter: notUsr });
+  mkdirSync(usrUpper, { mode: 0o755 });
+  cpSync(path.join(FIXTURE, 'usr'), usrUpper, { recursive: true });
+  writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
+  writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\n');
+  // IPFire's firewall creates these chains at start; the package only hooks into them.
+  writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVINPUT'), '');
+  writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVFORWARD'), '');
+}
+
+/** Mounts inside the new namespace, then becomes sshd ($1 root, $2 config, $3 upper, $4 work, rest: device binds). */
+const NAMESPACE_SETUP = `set -e
+root=$1 config=$2 upper=$3 work=$4
+shift 4
+mount -t overlay ipd7-usr -o "lowerdir=/usr,upperdir=$upper,workdir=$work" "$root/usr"
+for device in "$@"; do
+  mount --bind "/$device" "$root/$device"
+done
+exec /usr/sbin/sshd -D -e -f "$config"
+`;
+
+export async function startAppliance(name: string): Promise<Appliance> {
+  const base = `/run/ipd7-deploy-${process.pid}-${name}-${counter++}`;
+  rmSync(base, { recursive: true, force: true });
+  mkdirSync(base, { mode: 0o755 });
+  const root = path.join(base, 'root');
+  const keys = path.join(base, 'keys');
+  const usrUpper = path.join(base, 'usr-upper');
+  const usrWork = path.join(base, 'usr-work');
+  mkdirSync(keys, { mode: 0o700 });
+  mkdirSync(usrWork, { mode: 0o700 });
+  buildRoot(root, usrUpper);
+  makeKey(path.join(keys, 'host_ed25519'), 'appliance-host-key');
+  makeKey(path.join(keys, 'client_ed25519'), 'deploy-test-client');
+  cpSync(path.join(keys, 'client_ed25519.pub'), path.join(keys, 'authorized_keys'));
+  if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
+
+  const port = await freePort();
+  const config = path.join(base, 'sshd_config');
+  writeFileSync(config, [
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${path.join(keys, 'host_ed25519')}`,
+    `PidFile ${path.join(base, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${path.join(keys, 'authorized_keys')}`,
+    'PermitRootLogin prohibit-password',
+    'PubkeyAuthentication yes',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'StrictModes no',
+    `ChrootDirectory ${root}`,
+    'Subsystem sftp internal-sftp',
+    'AllowTcpForwarding no',
+    'X11Forwarding no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'UseDNS no',
+    'MaxStartups 50:30:100',
+    'MaxSessions 50',
+    'LogLevel VERBOSE',
+    '',
+  ].join('\n'));
+
+  let output = '';
+  const child = spawn('unshare', ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', NAMESPACE_SETUP, 'ipd7-ns', root, config, usrUpper, usrWork,
+    ...DEVICE_BINDS], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const log = (): string => output;
+  await waitForPort(port, child, log);
+  const sshdPid = child.pid!;
+  const namespace = readlinkSync(`/proc/${sshdPid}/ns/mnt`);
+
+  const processesInNamespace = (): number[] => {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(entry) || Number(entry) === sshdPid) continue;
+      try {
+        if (readlinkSync(`/proc/${entry}/ns/mnt`) === namespace) pids.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return pids;
+  };
+
+  const appliance: Appliance = {
+    root,
+    usrUpper,
+    port,
+    hostKeyLine: readFileSync(path.join(keys, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' '),
+    hostKeyPub: path.join(keys, 'host_ed25519.pub'),
+    clientKey: path.join(keys, 'client_ed25519'),
+    sshdPid,
+    log,
+    file: (inside) => {
+      const relative = inside.replace(/^\/+/, '');
+      return relative.startsWith('usr/') ? path.join(usrUpper, relative.slice(4)) : path.join(root, relative);
+    },
+    inNamespace(args) {
+      const result = spawnSync('nsenter', ['-t', String(sshdPid), '-m', '--', ...args], { encoding: 'utf8' });
+      return { status: result.status, stderr: result.stderr };
+    },
+    killSessions() {
+      let killed = 0;
+      for (const pid of processesInNamespace()) {
+        try {
+          if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sshd:')) {
+            process.kill(pid, 'SIGKILL');
+            killed++;
+          }
+        } catch {
+          // already gone
+        }
+      }
+      return killed;
+    },
+    async stop() {
+      // Everything that lives in the namespace (sessions, the test daemon) goes with it.
+      for (let round = 0; round < 3; round++) {
+        for (const pid of processesInNamespace()) {
+          try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+        }
+      }
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      // Outside the namespace the bind mount points are plain empty directories.
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+  return appliance;
+}
