@@ -145,6 +145,9 @@ export class SimulatedProxy {
       const state = view.get(r.group) ?? { mode: 'include', sources: new Set<Ipv4>() };
       switch (r.recordType) {
         case 'is-include':
+          // A current-state answer (possibly to a source-specific query) only adds sources.
+          for (const s of r.sources) state.mode === 'include' ? state.sources.add(s) : state.sources.delete(s);
+          break;
         case 'to-include':
           state.mode = 'include';
           state.sources = new Set(r.sources);
