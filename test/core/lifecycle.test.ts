@@ -177,6 +177,16 @@ describe('reconfigure (SIGHUP)', () => {
     expect(sim.outputs('203.0.113.1', '239.1.1.2')).toEqual(['lan2:9']);
   });
 
+  it('a changed upstream rate limit re-sets only the routes through it', () => {
+    const sim = populated();
+    const config = standardConfig({ secondUpstream: true });
+    const effects = sim.reconfigure({ ...config, interfaces: config.interfaces.map((p) => (p.name === UP ? { ...p, rateLimit: 2_000 } : p)) });
+    expect(ofType(effects, 'set-route').map((r) => [r.input, r.rateLimit])).toEqual([[UP, 2_000]]);
+    expect(ofType(effects, 'delete-route')).toEqual([]);
+    expect(ofType(effects, 'send-igmp')).toEqual([]);
+    expect(sim.route('203.0.113.1', '239.1.1.2')?.rateLimit).toBe(500);
+  });
+
   it('a removed upstream leaves its groups there and drops its routes', () => {
     const sim = populated();
     const config = standardConfig({ secondUpstream: true });

@@ -129,3 +129,56 @@ describe('IGMPv3 EXCLUDE', () => {
     expect(sim.observed(UP, G2)).toEqual({ mode: 'exclude', sources: new Set() });
   });
 });
+
+describe('RFC 3376 6.4 transitions', () => {
+  const S3 = '203.0.113.1';
+  const G2 = '239.2.2.2';
+
+  it('INCLUDE(A) + IS_EX(B) -> EXCLUDE(A*B, B-A)', () => {
+    const sim = standardSetup();
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', G2, [S1, S2])));
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('is-exclude', G2, [S2, S3])));
+    const group = sim.proxy.snapshot().downstreams[0]!.groups[0]!;
+    expect(group.mode).toBe('exclude');
+    // S2 stays requested (timer running), S3 is excluded (no timer), S1 is dropped
+    expect(group.sources).toEqual([
+      { source: S2, timerAt: 260_000 },
+      { source: S3, timerAt: null },
+    ]);
+    expect(sim.observed(UP, G2)).toEqual({ mode: 'exclude', sources: new Set([ip(S3)]) });
+    sim.upcall(UP, S1, G2);
+    expect(sim.outputs(S1, G2)).toEqual(['lan1:1']);
+    expect(ofType(sim.upcall(UP, S3, G2), 'set-route')).toEqual([]);
+  });
+
+  it('EXCLUDE group timer expiry -> INCLUDE with the sources still requested', () => {
+    const sim = standardSetup();
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', G2, [S3])));
+    sim.runFor(100_000);
+    sim.igmp(LAN1, '192.168.1.21', v3Report(record('allow', G2, [S1])));
+    sim.upcall(UP, S2, G2);
+    expect(sim.outputs(S2, G2)).toEqual(['lan1:1']);
+    sim.runUntil(259_999);
+    expect(sim.observed(UP, G2)?.mode).toBe('exclude');
+    const expiry = sim.runUntil(260_000);
+    expect(recordsOf(expiry, UP)).toEqual([`to-include ${G2} [${S1}]`]);
+    expect(ofType(expiry, 'delete-route').map((d) => d.source)).toEqual([ip(S2)]);
+    sim.runUntil(360_000);
+    expect(sim.observed(UP, G2)).toBeUndefined();
+  });
+
+  it('EXCLUDE + BLOCK(A) keeps forwarding until the source-specific queries go unanswered', () => {
+    const sim = standardSetup();
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', G2, [])));
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', G2, [S1])));
+    sim.runFor(10_000);
+    const t = sim.clock;
+    const block = sim.igmp(LAN1, '192.168.1.20', v3Report(record('block', G2, [S1])));
+    expect(describeSends(block)).toEqual([`lan1 192.168.1.1->${G2} query v3 ${G2} [${S1}]`]);
+    expect(sim.observed(UP, G2)).toEqual({ mode: 'exclude', sources: new Set() });
+    // S1 leaves X for Y after LMQT: now excluded, and so upstream too
+    const expiry = sim.runUntil(t + 2_000);
+    expect(recordsOf(expiry, UP)).toEqual([`block ${G2} [${S1}]`]);
+    expect(sim.observed(UP, G2)).toEqual({ mode: 'exclude', sources: new Set([ip(S1)]) });
+  });
+});

@@ -6,8 +6,8 @@ import { LAN1, LAN2, UP, describeSends, ip, ofType, recordsOf, standardSetup, v1
 describe('joins are reported upstream at once', () => {
   it('IGMPv2 join on a downstream -> v3 TO_EX{} at time 0, repeated once after 1 s', () => {
     const sim = standardSetup();
-    sim.runUntil(5_000);
     const joinedAt = sim.clock;
+    expect(joinedAt).toBe(0);
     const effects = sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1'), '239.1.1.1');
     const reports = ofType(effects, 'send-igmp').filter((e) => e.interface === UP);
     expect(reports).toHaveLength(1);
