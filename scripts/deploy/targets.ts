@@ -66,7 +66,7 @@ export function parseTarget(text: string, defaultUser = 'root'): Parsed<Target> 
 /** Hosts file: one `[user@]host[:port]` per line; `#` starts a comment; blank lines ignored. */
 export function parseHostsFile(text: string, source: string): Parsed<Target[]> {
   const targets: Target[] = [];
-  const lines = text.split('\n');
+  const lines = text.split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {
     const content = (lines[index] ?? '').replace(/#.*$/, '').trim();
     if (content === '') continue;
