@@ -93,10 +93,6 @@ export class Membership {
     this.port = port;
   }
 
-  get groupCount(): number {
-    return this.groups.size;
-  }
-
   groupAddresses(): IterableIterator<Ipv4> {
     return this.groups.keys();
   }
@@ -120,10 +116,6 @@ export class Membership {
     const record = state.sources.get(source);
     if (state.mode === 'include') return record !== undefined;
     return record === undefined || record.timer.running;
-  }
-
-  hostsOf(group: Ipv4): Ipv4[] {
-    return sorted(this.groups.get(group)?.hosts.keys() ?? []);
   }
 
   // ---- reports -------------------------------------------------------------------

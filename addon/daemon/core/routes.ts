@@ -12,7 +12,7 @@ import type { RouteOutput } from './effects.ts';
 import type { Timer } from './timers.ts';
 import { UNRESOLVED_MEMORY_MS } from './settings.ts';
 
-export interface RouteRecord {
+interface RouteRecord {
   readonly source: Ipv4;
   readonly group: Ipv4;
   input: string;
@@ -50,16 +50,6 @@ export class RouteTable {
     this.oracle = oracle;
   }
 
-  get size(): number {
-    let n = 0;
-    for (const routes of this.byGroup.values()) n += routes.size;
-    return n;
-  }
-
-  get(source: Ipv4, group: Ipv4): RouteRecord | undefined {
-    return this.byGroup.get(group)?.get(source);
-  }
-
   /** A NOCACHE upcall for (S,G) that arrived on upstream `input`, already checked as acceptable. */
   resolve(input: string, source: Ipv4, group: Ipv4): void {
     const outputs = this.oracle.outputsFor(source, group);
@@ -94,19 +84,13 @@ export class RouteTable {
   }
 
   /** Interface `name` stopped being an input (down or reconfigured): delete its routes. */
-  dropInput(name: string): Ipv4[] {
-    const groups: Ipv4[] = [];
-    for (const routes of this.byGroup.values()) {
-      for (const route of [...routes.values()]) {
-        if (route.input !== name) continue;
-        this.remove(route);
-        groups.push(route.group);
-      }
+  dropInput(name: string): void {
+    for (const routes of [...this.byGroup.values()]) {
+      for (const route of [...routes.values()]) if (route.input === name) this.remove(route);
     }
     for (const [group, waiting] of [...this.unresolved]) {
       for (const [source, entry] of [...waiting]) if (entry.input === name) this.forget(source, group);
     }
-    return groups;
   }
 
   /** Refresh every route whose input is `name` (its rate limit changed). */
@@ -122,10 +106,6 @@ export class RouteTable {
     for (const routes of [...this.byGroup.values()]) for (const route of [...routes.values()]) this.remove(route);
     for (const waiting of this.unresolved.values()) for (const entry of waiting.values()) entry.timer.stop();
     this.unresolved.clear();
-  }
-
-  groupsWithRoutes(): Ipv4[] {
-    return [...this.byGroup.keys()];
   }
 
   snapshot(): RouteSnapshot[] {

@@ -78,16 +78,8 @@ export class UpstreamHost {
     return 3;
   }
 
-  isJoined(group: Ipv4): boolean {
-    return this.reported.has(group);
-  }
-
   joinedGroups(): Ipv4[] {
     return sorted(this.reported.keys());
-  }
-
-  get joinedCount(): number {
-    return this.reported.size;
   }
 
   // ---- state changes (5.1) --------------------------------------------------------------
