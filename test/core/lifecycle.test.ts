@@ -114,6 +114,27 @@ describe('interfaces going down and up', () => {
     expect(ofType(up, 'send-igmp').map((e) => e.interface)).toEqual([LAN2]);
   });
 
+  it('an upstream re-created with a new ifindex without a down first is restarted', () => {
+    const sim = standardSetup();
+    sim.igmp(LAN1, '192.168.1.20', v2Report(G));
+    sim.upcall(UP, '198.51.100.1', G);
+    sim.runFor(5_000);
+    const effects = sim.up(UP, '100.64.0.2', 24, 77);
+    expect(ofType(effects, 'delete-route')).toHaveLength(1);
+    expect(recordsOf(effects, UP)).toEqual([`to-exclude ${G} []`]);
+    expect(sim.proxy.snapshot().upstreams[0]!.ifindex).toBe(77);
+  });
+
+  it('a quick reconnect keeps talking IGMPv2 to an IGMPv2 upstream querier', () => {
+    const sim = standardSetup();
+    sim.igmp(UP, '100.64.0.1', { type: 'query', version: 2, maxResponseMs: 10_000, group: 0 }, '224.0.0.1');
+    sim.igmp(LAN1, '192.168.1.20', v2Report(G));
+    sim.down(UP);
+    sim.runFor(30_000);
+    const up = sim.up(UP, '100.64.0.3');
+    expect(ofType(up, 'send-igmp').filter((e) => e.interface === UP).map((e) => e.message.type)).toEqual(['v2-report']);
+  });
+
   it('interfaceUp again with the same interface changes nothing', () => {
     const sim = standardSetup();
     sim.igmp(LAN1, '192.168.1.20', v2Report(G));

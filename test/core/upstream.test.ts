@@ -169,6 +169,22 @@ describe('upstream queries are answered', () => {
     expect(recordsOf(answers.map((a) => a.effect))).toEqual(['is-include 232.1.1.1 [198.51.100.10]']);
   });
 
+  it('pending answers merge (RFC 3376 5.2): two source queries add up; a group query absorbs them', () => {
+    const sim = standardSetup({ seed: 11 });
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', '232.1.1.1', ['198.51.100.1', '198.51.100.2', '198.51.100.3'])));
+    sim.runFor(5_000);
+    let at = sim.clock;
+    sim.igmp(UP, '100.64.0.1', v3Query('232.1.1.1', 5_000, ['198.51.100.1']), '232.1.1.1');
+    sim.igmp(UP, '100.64.0.1', v3Query('232.1.1.1', 5_000, ['198.51.100.2']), '232.1.1.1');
+    sim.runFor(10_000);
+    expect(recordsOf(sim.sent({ interface: UP, since: at }).map((s) => s.effect))).toEqual(['is-include 232.1.1.1 [198.51.100.1,198.51.100.2]']);
+    at = sim.clock;
+    sim.igmp(UP, '100.64.0.1', v3Query('232.1.1.1', 5_000, ['198.51.100.1']), '232.1.1.1');
+    sim.igmp(UP, '100.64.0.1', v3Query('232.1.1.1', 5_000), '232.1.1.1');
+    sim.runFor(10_000);
+    expect(recordsOf(sim.sent({ interface: UP, since: at }).map((s) => s.effect))).toEqual(['is-include 232.1.1.1 [198.51.100.1,198.51.100.2,198.51.100.3]']);
+  });
+
   it('queries heard on a downstream are not answered upstream', () => {
     const sim = joinedThree();
     const at = sim.clock;
