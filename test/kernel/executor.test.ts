@@ -3,7 +3,7 @@
 // kernel's reaction is proven in forwarding.test.ts.
 import { describe, expect, test } from 'vitest';
 import type { Effect } from '../../addon/daemon/core/effects.ts';
-import { createEffectExecutor, encodeIgmpDatagram } from '../../addon/daemon/kernel/executor.ts';
+import { createEffectExecutor, encodeIgmpDatagrams, IGMP_DATAGRAM_LIMIT } from '../../addon/daemon/kernel/executor.ts';
 import type { LogLevel } from '../../addon/daemon/kernel/executor.ts';
 import { MFCCTL_OFFSETS, MRT_ADD_MFC, MRT_DEL_MFC } from '../../addon/daemon/kernel/mroute.ts';
 import { parseIpv4Packet } from '../../addon/daemon/igmp/ipv4-header.ts';
@@ -73,7 +73,26 @@ describe('createEffectExecutor', () => {
       source: 0xc0a80101, destination: 0xe0000001, ttl: 1, tos: 0xc0, protocol: 2, routerAlert: true, payload: undefined,
     });
     expect(packet.ok && parseIgmp(packet.value.payload)).toEqual({ ok: true, value: effect.message });
-    expect(encodeIgmpDatagram(effect as Extract<Effect, { type: 'send-igmp' }>)).toEqual(datagram);
+    expect(encodeIgmpDatagrams(effect as Extract<Effect, { type: 'send-igmp' }>)).toEqual([datagram]);
+  });
+
+  test('send-igmp: a v3 report with 500 groups goes out as several datagrams within the PPPoE MTU, all records kept', () => {
+    const { execute, sent } = setup();
+    const records = Array.from({ length: 500 }, (_, i) => ({ recordType: 'is-exclude' as const, group: 0xef010000 + i, sources: [] }));
+    execute([{ type: 'send-igmp', interface: 'ppp0', source: 0x0a000002, destination: 0xe0000016,
+      message: { type: 'v3-report', records } }]);
+    expect(sent.length).toBeGreaterThan(1);
+    const received: number[] = [];
+    for (const { datagram, destination, ifindex } of sent) {
+      expect(datagram.length).toBeLessThanOrEqual(IGMP_DATAGRAM_LIMIT);
+      expect({ destination, ifindex }).toEqual({ destination: 0xe0000016, ifindex: 10 });
+      const packet = parseIpv4Packet(datagram);
+      if (!packet.ok) throw new Error(packet.reason);
+      const message = parseIgmp(packet.value.payload);
+      if (!message.ok || message.value.type !== 'v3-report') throw new Error('not a v3 report');
+      received.push(...message.value.records.map((record) => record.group));
+    }
+    expect(received).toEqual(records.map((record) => record.group));
   });
 
   test('one failing effect is logged as a warning and the following effects still run', () => {

@@ -2,7 +2,8 @@
 // vanished: ENODEV, route already gone: ENOENT, …) is logged and the rest still run: the
 // core's next decision repairs the state, a crash would not.
 import { buildIgmp } from '../igmp/codec.ts';
-import { buildIpv4Packet, IPPROTO_IGMP } from '../igmp/ipv4-header.ts';
+import { buildIpv4Packet, IPPROTO_IGMP, IPV4_HEADER_BYTES_WITH_ROUTER_ALERT } from '../igmp/ipv4-header.ts';
+import { buildV3Reports } from '../igmp/v3-reports.ts';
 import { formatIpv4 } from '../net/ipv4.ts';
 import type { Effect, LogEffect, SendIgmpEffect } from '../core/effects.ts';
 import { MRT_ADD_MFC, MRT_DEL_MFC, packMfcctl } from './mroute.ts';
@@ -20,25 +21,38 @@ export interface ExecutorDependencies {
   /** Current ifindex of an interface name, undefined when it is not present. */
   readonly ifindexOf: (name: string) => number | undefined;
   readonly log: (level: LogLevel, message: string) => void;
-  /** Bytes of a send-igmp effect; defaults to encodeIgmpDatagram. */
-  readonly encode?: (effect: SendIgmpEffect) => Uint8Array;
+  /** Datagrams of a send-igmp effect; defaults to encodeIgmpDatagrams. */
+  readonly encode?: (effect: SendIgmpEffect) => Uint8Array[];
 }
 
+/**
+ * The smallest MTU an IPTV upstream has in practice: PPPoE (1492). An IGMPv3 report with
+ * hundreds of groups (the answer to a general query) is split into datagrams that fit it,
+ * as RFC 3376 4.2.16 asks, instead of being fragmented or refused (EMSGSIZE).
+ */
+export const IGMP_DATAGRAM_LIMIT = 1492;
+
 /** RFC 2236/3376: IGMP goes out with TTL 1, TOS 0xc0 (internetwork control), Router Alert. */
-export function encodeIgmpDatagram(effect: SendIgmpEffect): Uint8Array {
-  return buildIpv4Packet({
-    source: effect.source,
-    destination: effect.destination,
-    ttl: 1,
-    tos: 0xc0,
-    protocol: IPPROTO_IGMP,
-    routerAlert: true,
-    payload: buildIgmp(effect.message),
-  });
+export function encodeIgmpDatagrams(effect: SendIgmpEffect, limit = IGMP_DATAGRAM_LIMIT): Uint8Array[] {
+  const payloads =
+    effect.message.type === 'v3-report'
+      ? buildV3Reports(effect.message.records, limit - IPV4_HEADER_BYTES_WITH_ROUTER_ALERT)
+      : [buildIgmp(effect.message)];
+  return payloads.map((payload) =>
+    buildIpv4Packet({
+      source: effect.source,
+      destination: effect.destination,
+      ttl: 1,
+      tos: 0xc0,
+      protocol: IPPROTO_IGMP,
+      routerAlert: true,
+      payload,
+    }),
+  );
 }
 
 export function createEffectExecutor(deps: ExecutorDependencies): (effects: readonly Effect[]) => void {
-  const encode = deps.encode ?? encodeIgmpDatagram;
+  const encode = deps.encode ?? ((effect: SendIgmpEffect) => encodeIgmpDatagrams(effect));
 
   const runOne = (effect: Effect): void => {
     switch (effect.type) {
@@ -48,7 +62,7 @@ export function createEffectExecutor(deps: ExecutorDependencies): (effects: read
       case 'send-igmp': {
         const ifindex = deps.ifindexOf(effect.interface);
         if (ifindex === undefined) throw new Error(`interface ${effect.interface} is not present`);
-        deps.socket.send(encode(effect), effect.destination, ifindex);
+        for (const datagram of encode(effect)) deps.socket.send(datagram, effect.destination, ifindex);
         return;
       }
       case 'set-route': {
