@@ -32,8 +32,8 @@ export function processExists(pid: number): boolean {
 export function isIgmpproxyProcess(pid: number): boolean {
   try {
     const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    // 'node' when run from source during development and tests.
-    return comm === 'igmpproxy' || comm === 'node';
+    // The daemon names itself igmpproxy (process.title) also when run from source.
+    return comm === 'igmpproxy';
   } catch {
     return false;
   }
