@@ -1,0 +1,37 @@
+// Resource figures of a process from /proc: CPU time (utime + stime) and anonymous
+// resident memory (RssAnon: heap and stacks, without the shared, file-backed binary --
+// the figure that grows with the daemon's state).
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+let clockTicks: number | undefined;
+
+/** sysconf(_SC_CLK_TCK): the unit of utime/stime in /proc/<pid>/stat (100 on Linux). */
+export function clockTicksPerSecond(): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return clockTicks;
+}
+
+/** Parses utime+stime (ticks) from the text of /proc/<pid>/stat; comm may contain spaces and parentheses. */
+export function parseCpuTicks(statText: string): number {
+  const fields = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
+  // After ") ": state is field 3 of stat(5), so utime (14) and stime (15) sit at 11 and 12.
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error('malformed /proc/<pid>/stat');
+  return utime + stime;
+}
+
+/** kB of a "Key:   1234 kB" line of /proc/<pid>/status, undefined when absent. */
+export function parseStatusKb(statusText: string, key: string): number | undefined {
+  const match = new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(statusText);
+  return match ? Number(match[1]) : undefined;
+}
+
+export function cpuSeconds(pid: number): number {
+  return parseCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / clockTicksPerSecond();
+}
+
+export function rssAnonKb(pid: number): number | undefined {
+  return parseStatusKb(readFileSync(`/proc/${pid}/status`, 'utf8'), 'RssAnon');
+}
