@@ -93,6 +93,9 @@ run_package_script() {
   (cd "$tmpdir" && NAME=$name "./$1.sh") >> "$log" 2>&1
   rc=$?
   if [ "$rc" -ne 0 ]; then
+    # Unlike pakfire we empty tmp here too: the log keeps the story, and stale package
+    # scripts in tmp only invite running them by hand.
+    find "$tmpdir" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
     printf 'DEPLOY-SCRIPT-FAILED %s %s\\n' "$rc" "$log"
     tail -n 20 "$log"
     exit 11

@@ -7,7 +7,7 @@
 // /etc, /usr are never written. The root lives under /run (all path components root-owned, 0755, as sshd's
 // ChrootDirectory demands; /tmp would be refused for being world-writable).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,8 @@ export interface Appliance {
   readonly log: () => string;
   /** Path inside the appliance → path on disk (files under /usr: in the overlay's upper layer). */
   file(inside: string): string;
+  /** Whether a path exists as the appliance sees it (overlay whiteouts count as deleted). */
+  exists(inside: string): boolean;
   /** Runs a command inside sshd's mount namespace (e.g. to mount a tmpfs into the root). */
   inNamespace(args: string[]): { status: number | null; stderr: string };
   /** Kills the SSH sessions sshd has open (connection lost mid-transfer). */
@@ -159,7 +161,8 @@ export async function startAppliance(name: string): Promise<Appliance> {
   ].join('\n'));
 
   let output = '';
-  const child = spawn('unshare', ['-m', '--propagation', 'private', '--', '/bin/sh', '-c', NAMESPACE_SETUP, 'ipd7-ns', root, config, usrUpper, usrWork,
+  // setpriv --pdeathsig: should the test process die without afterAll, sshd dies with it.
+  const child = spawn('unshare', ['-m', '--propagation', 'private', '--', 'setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', NAMESPACE_SETUP, 'ipd7-ns', root, config, usrUpper, usrWork,
     ...DEVICE_BINDS], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
@@ -193,6 +196,13 @@ export async function startAppliance(name: string): Promise<Appliance> {
     file: (inside) => {
       const relative = inside.replace(/^\/+/, '');
       return relative.startsWith('usr/') ? path.join(usrUpper, relative.slice(4)) : path.join(root, relative);
+    },
+    exists(inside) {
+      const relative = inside.replace(/^\/+/, '');
+      if (!relative.startsWith('usr/')) return existsSync(path.join(root, relative));
+      const upper = lstatSync(path.join(usrUpper, relative.slice(4)), { throwIfNoEntry: false });
+      if (upper) return !(upper.isCharacterDevice() && upper.rdev === 0);
+      return existsSync(path.join('/', relative));
     },
     inNamespace(args) {
       const result = spawnSync('nsenter', ['-t', String(sshdPid), '-m', '--', ...args], { encoding: 'utf8' });

@@ -5,7 +5,7 @@
 // SIGUSR1 with a JSON status file; an ELF file in the payload carries the architecture.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { create } from 'tar';
@@ -139,8 +139,11 @@ export async function buildTestPackage(options: TestPackageOptions): Promise<Tes
     mkdirSync(options.outDir, { recursive: true });
     const fileName = options.fileName ?? `igmpproxy-${options.version}-${release}.ipfire`;
     const ipfire = path.join(options.outDir, fileName);
-    await create({ cwd: outer, file: ipfire, portable: true, noDirRecurse: true },
+    // Written under a plain name first: the file name may be deliberately hostile.
+    const plain = path.join(work, 'package.ipfire');
+    await create({ cwd: outer, file: plain, portable: true, noDirRecurse: true },
       ['install.sh', 'uninstall.sh', 'update.sh', 'ROOTFILES', 'files.tar.xz']);
+    copyFileSync(plain, ipfire);
     const meta = path.join(options.outDir, 'meta-igmpproxy');
     writeFileSync(meta, [
       'Name: igmpproxy',
