@@ -96,8 +96,9 @@ export class Appliance {
     await symlink('rc.d/init.d', path.join(root, 'etc/init.d'));
 
     // Host bits the host's /usr needs to run inside the root: alternatives symlinks
-    // (awk, iptables...), the loader cache, a root user.
+    // (awk, iptables...), protocol names (iptables -p igmp), the loader cache, a root user.
     await cp('/etc/alternatives', path.join(root, 'etc/alternatives'), { recursive: true, verbatimSymlinks: true });
+    if (existsSync('/etc/protocols')) await copyFile('/etc/protocols', path.join(root, 'etc/protocols'));
     if (existsSync('/etc/ld.so.cache')) await copyFile('/etc/ld.so.cache', path.join(root, 'etc/ld.so.cache'));
     await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
     await writeFile(path.join(root, 'etc/group'), 'root:x:0:\n');
@@ -147,6 +148,8 @@ export class Appliance {
   async write(inside: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
     const target = this.hostPath(inside);
     await mkdir(path.dirname(target), { recursive: true });
+    // Under /usr the upper layer may hold a whiteout (a 0/0 device) where a file was removed.
+    await rm(target, { force: true });
     await writeFile(target, data);
     await chmod(target, mode);
   }
@@ -155,13 +158,15 @@ export class Appliance {
    * Does what Pakfire does with a package (src/pakfire/lib/functions.pl): empty
    * /opt/pakfire/tmp, unpack the .ipfire there, run NAME=igmpproxy ./<action>.sh in it, and
    * on success record (or for uninstall forget) db/rootfiles and db/installed/meta.
-   * `after` runs in the same namespaces right after, e.g. to look at a daemon install started.
+   * `before` and `after` run in the same namespaces around it, e.g. to look at a daemon the
+   * script started (it dies with the run).
    */
-  async pakfire(action: PakfireAction, ipfire: string, meta: string, after = ''): Promise<ExecResult> {
+  async pakfire(action: PakfireAction, ipfire: string, meta: string, after = '', before = ''): Promise<ExecResult> {
     await copyFile(ipfire, path.join(this.root, 'opt/pakfire/cache/package.ipfire'));
     await copyFile(meta, path.join(this.root, 'opt/pakfire/cache/meta-igmpproxy'));
     const script = `
 set -u
+${before}
 rm -rf /opt/pakfire/tmp && mkdir -p /opt/pakfire/tmp && cd /opt/pakfire/tmp || exit 90
 tar xf /opt/pakfire/cache/package.ipfire || exit 91
 NAME=igmpproxy ./${action}.sh

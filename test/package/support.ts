@@ -1,0 +1,38 @@
+// What the appliance and firewall tests need from this machine, checked once.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { checkNetnsSupport } from '../helpers/netns.ts';
+import { readPackageInfo, REPO_ROOT, renderTemplate, templateValues } from '../../build/render.ts';
+
+export const PREFIX = 'ipp6';
+
+export interface Support {
+  readonly available: boolean;
+  readonly reason: string;
+}
+
+let cached: Support | undefined;
+
+/** root, network namespaces, unshare, overlayfs, legacy iptables (IPFire's), xz. */
+export function applianceSupport(): Support {
+  if (cached) return cached;
+  const netns = checkNetnsSupport(PREFIX);
+  if (!netns.available) return (cached = netns);
+  if (!existsSync('/usr/sbin/xtables-legacy-multi')) {
+    return (cached = { available: false, reason: 'legacy iptables missing (Debian package iptables)' });
+  }
+  for (const tool of ['unshare', 'chroot', 'xz']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return (cached = { available: false, reason: `${tool} missing` });
+  }
+  const filesystems = spawnSync('cat', ['/proc/filesystems'], { encoding: 'utf8' }).stdout;
+  if (!/\boverlay\b/.test(filesystems)) return (cached = { available: false, reason: 'no overlayfs' });
+  return (cached = { available: true, reason: '' });
+}
+
+/** The firewall.local hook block exactly as the package renders it. */
+export async function renderedHookBlock(): Promise<Buffer> {
+  const template = await readFile(path.join(REPO_ROOT, 'initscripts/firewall-local-hook.mustache'), 'utf8');
+  return Buffer.from(renderTemplate(template, templateValues(await readPackageInfo())));
+}
