@@ -1,0 +1,206 @@
+// The firewall helper (/usr/lib/igmpproxy/firewall) with real iptables in a network namespace
+// this test creates. IPFire uses legacy iptables; so does this test (xtables-legacy-multi put
+// in front of PATH as "iptables", the way the helper lets a caller choose). The interface
+// names come from the daemon's --list-interfaces; until the real binary exists the stand-in
+// in test/fixtures/appliance/ answers.
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAYOUT, readPackageInfo, renderScripts } from '../../build/render.ts';
+import { NetnsLab, type ExecResult, type Netns } from '../helpers/netns.ts';
+import { FIXTURES } from './appliance.ts';
+import { applianceSupport, PREFIX } from './support.ts';
+
+const support = applianceSupport();
+
+// Names a shell would expand or split if the helper ever let it: they must reach iptables as
+// they are. Names the kernel or iptables would read differently are refused with a warning.
+const UP_PLAIN = 'ipp6up0';
+const UP_DOLLAR = 'ipp6$(id)';
+const DOWN_PLAIN = 'ipp6dn0';
+const DOWN_GLOB = "ipp6*'`x`\"";
+const CONFIG = `# test configuration
+quickleave
+phyint ${UP_PLAIN} upstream ratelimit 0 threshold 1
+    altnet 10.0.0.0/8;
+phyint ${UP_DOLLAR} upstream
+phyint ${DOWN_PLAIN} downstream
+phyint ${DOWN_GLOB} downstream
+phyint ipp6wild+ downstream
+phyint ipp6abcdefghijklm downstream
+phyint ipp6off disabled
+`;
+
+describe.skipIf(!support.available)(`firewall helper with real iptables ${support.reason}`, () => {
+  const lab = new NetnsLab(PREFIX);
+  let ns: Netns;
+  let work = '';
+  let helper = '';
+  let configPath = '';
+  let env: NodeJS.ProcessEnv = {};
+  let initial = '';
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ipp6-fw-'));
+    configPath = path.join(work, 'igmpproxy.conf');
+    await writeFile(configPath, CONFIG);
+    const rendered = await renderScripts(await readPackageInfo(), {
+      ...LAYOUT,
+      daemon: path.join(FIXTURES, 'igmpproxy-standin'),
+      config: configPath,
+    });
+    const script = rendered.payload.find((file) => file.path === 'usr/lib/igmpproxy/firewall');
+    if (!script) throw new Error('no firewall helper rendered');
+    helper = path.join(work, 'firewall');
+    await writeFile(helper, script.content);
+    await chmod(helper, 0o755);
+    await mkdir(path.join(work, 'bin'));
+    await symlink('/usr/sbin/xtables-legacy-multi', path.join(work, 'bin/iptables'));
+    env = { PATH: `${path.join(work, 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin` };
+
+    ns = await lab.createNamespace('fw');
+    // What IPFire's firewall initscript sets up, plus an admin rule that must stay.
+    for (const args of [
+      ['-N', 'IPTVINPUT'], ['-A', 'INPUT', '-j', 'IPTVINPUT'],
+      ['-N', 'IPTVFORWARD'], ['-A', 'FORWARD', '-j', 'IPTVFORWARD'],
+      ['-N', 'CUSTOMINPUT'], ['-A', 'INPUT', '-j', 'CUSTOMINPUT'], ['-A', 'CUSTOMINPUT', '-i', 'blue0', '-j', 'ACCEPT'],
+    ]) {
+      await ns.run(['iptables-legacy', ...args]);
+    }
+    initial = await snapshot();
+  });
+
+  afterAll(async () => {
+    await lab.cleanup();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  function snapshot(): Promise<string> {
+    return ns.run(['iptables-legacy', '-S']);
+  }
+
+  function runHelper(command: string): Promise<ExecResult> {
+    return ns.exec(['env', '-i', `PATH=${env.PATH}`, helper, command]);
+  }
+
+  async function mustHelper(command: string): Promise<ExecResult> {
+    const result = await runHelper(command);
+    expect(result.code, `${command}: ${result.stderr}`).toBe(0);
+    return result;
+  }
+
+  const expectedRules = [
+    '-N IGMPPROXY_IN',
+    '-N IGMPPROXY_FWD',
+    `-A IGMPPROXY_IN -i ${UP_PLAIN} -p igmp -j ACCEPT`,
+    `-A IGMPPROXY_IN -d 224.0.0.0/4 -i ${UP_PLAIN} -j ACCEPT`,
+    `-A IGMPPROXY_IN -i ${UP_DOLLAR} -p igmp -j ACCEPT`,
+    `-A IGMPPROXY_IN -d 224.0.0.0/4 -i ${UP_DOLLAR} -j ACCEPT`,
+    `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_PLAIN} -o ${DOWN_PLAIN} -j ACCEPT`,
+    `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_PLAIN} -o ${DOWN_GLOB} -j ACCEPT`,
+    `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_DOLLAR} -o ${DOWN_PLAIN} -j ACCEPT`,
+    `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_DOLLAR} -o ${DOWN_GLOB} -j ACCEPT`,
+    '-A IPTVINPUT -j IGMPPROXY_IN',
+    '-A IPTVFORWARD -j IGMPPROXY_FWD',
+  ];
+
+  /** `iptables -S` lists chains first, then rules chain by chain: the expected full snapshot. */
+  function expectedSnapshot(): string {
+    const lines = initial.trimEnd().split('\n');
+    const policies = lines.filter((l) => l.startsWith('-P'));
+    const chains = lines.filter((l) => l.startsWith('-N'));
+    const rules = lines.filter((l) => l.startsWith('-A'));
+    const ours = (chain: string) => expectedRules.filter((r) => r.startsWith(`-A ${chain} `));
+    const order = ['INPUT', 'FORWARD', 'OUTPUT', 'CUSTOMINPUT', 'IGMPPROXY_FWD', 'IGMPPROXY_IN', 'IPTVFORWARD', 'IPTVINPUT'];
+    const allChains = [...chains, '-N IGMPPROXY_IN', '-N IGMPPROXY_FWD'];
+    const byChain = (chain: string) => [...rules.filter((r) => r.startsWith(`-A ${chain} `)), ...ours(chain)];
+    const chainOrder = (line: string) => order.indexOf(line.split(' ')[1]!);
+    return [...policies, ...allChains.sort((a, b) => chainOrder(a) - chainOrder(b)), ...order.flatMap(byChain)].join('\n') + '\n';
+  }
+
+  it('start adds exactly the rules for the configured interfaces, names passed literally', async () => {
+    const result = await mustHelper('start');
+    // Unusable names are refused loudly, not passed on.
+    expect(result.stderr).toContain("ignoring unusable interface name 'ipp6wild+'");
+    expect(result.stderr).toContain("ignoring unusable interface name 'ipp6abcdefghijklm'");
+    const now = await snapshot();
+    for (const rule of expectedRules) expect(now.split('\n'), rule).toContain(rule);
+    expect(now).toBe(expectedSnapshot());
+    expect(now).not.toContain('ipp6off');
+  });
+
+  it('start twice, reload and refresh leave the same rules, once', async () => {
+    const once = await snapshot();
+    await mustHelper('start');
+    expect(await snapshot()).toBe(once);
+    await mustHelper('reload');
+    expect(await snapshot()).toBe(once);
+    await mustHelper('refresh');
+    expect(await snapshot()).toBe(once);
+  });
+
+  it('status shows our chains and hooks', async () => {
+    const result = await mustHelper('status');
+    expect(result.stdout).toContain(`-A IGMPPROXY_IN -i ${UP_PLAIN} -p igmp -j ACCEPT`);
+    expect(result.stdout).toContain('IPTVINPUT jumps to IGMPPROXY_IN');
+    expect(result.stdout).toContain('IPTVFORWARD jumps to IGMPPROXY_FWD');
+  });
+
+  it('start repairs a duplicated jump to exactly one', async () => {
+    await ns.run(['iptables-legacy', '-A', 'IPTVINPUT', '-j', 'IGMPPROXY_IN']);
+    await ns.run(['iptables-legacy', '-I', 'IPTVINPUT', '-j', 'IGMPPROXY_IN']);
+    await mustHelper('start');
+    expect(await snapshot()).toBe(expectedSnapshot());
+  });
+
+  it('stop restores the exact initial state, and stop again is no error', async () => {
+    await mustHelper('stop');
+    expect(await snapshot()).toBe(initial);
+    await mustHelper('stop');
+    expect(await snapshot()).toBe(initial);
+    const status = await runHelper('status');
+    expect(status.code).toBe(3);
+    expect(status.stdout).toContain('IPTVINPUT does not jump to IGMPPROXY_IN');
+  });
+
+  it('many reload cycles (what IPFire does on every rule change) never pile rules up', async () => {
+    await mustHelper('start');
+    for (let i = 0; i < 5; i++) await mustHelper('reload');
+    expect(await snapshot()).toBe(expectedSnapshot());
+    await mustHelper('stop');
+    expect(await snapshot()).toBe(initial);
+  });
+
+  it('an invalid config opens nothing and says why', async () => {
+    await writeFile(configPath, 'phyint ipp6up0 upstream\nbogus keyword\n');
+    try {
+      const result = await runHelper('start');
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/igmpproxy\.conf:2:1: unknown keyword 'bogus'/);
+      expect(result.stderr).toContain('no IPTV rules set');
+      // Checked before any chain is made: nothing of ours exists.
+      expect(await snapshot()).toBe(initial);
+    } finally {
+      await writeFile(configPath, CONFIG);
+    }
+  });
+
+  it('without IPFire\'s IPTV chains: start fails and says why, refresh quietly does nothing', async () => {
+    const bare = await lab.createNamespace('bare');
+    const before = await bare.run(['iptables-legacy', '-S']);
+    const start = await bare.exec(['env', '-i', `PATH=${env.PATH}`, helper, 'start']);
+    expect(start.code).toBe(1);
+    expect(start.stderr).toContain('chain IPTVINPUT does not exist');
+    const refresh = await bare.exec(['env', '-i', `PATH=${env.PATH}`, helper, 'refresh']);
+    expect(refresh.code, refresh.stderr).toBe(0);
+    expect(refresh.stderr).toBe('');
+    expect(await bare.run(['iptables-legacy', '-S'])).toBe(before);
+  });
+
+  it('refuses unknown commands with a usage line', async () => {
+    const result = await runHelper('restart');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/Usage: .*\{start\|stop\|reload\|refresh\|status\}/);
+  });
+});
