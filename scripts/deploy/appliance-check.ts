@@ -54,7 +54,8 @@ function megabytes(bytes: number): string {
 
 export interface CheckRequest {
   readonly action: 'install' | 'uninstall';
-  readonly packageArch: string;
+  /** null: the package holds no native code (scripts only), any architecture will do. */
+  readonly packageArch: string | null;
   readonly packageSize: number;
 }
 
@@ -65,7 +66,7 @@ export function applianceProblem(facts: ApplianceFacts, request: CheckRequest): 
   }
   if (!facts.hasPakfire) return 'not an IPFire appliance with pakfire (/opt/pakfire is missing)';
   if (facts.missingTools.length > 0) return `the appliance lacks ${facts.missingTools.join(', ')}`;
-  if (facts.arch !== request.packageArch) {
+  if (request.packageArch !== null && facts.arch !== request.packageArch) {
     return `the package is built for ${request.packageArch} but the appliance is ${facts.arch || 'of unknown architecture'}`;
   }
   if (facts.lockHeld) return 'pakfire is running (/tmp/pakfire_lock exists); try again when it has finished';

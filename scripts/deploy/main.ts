@@ -106,7 +106,7 @@ export async function main(argv: readonly string[], io: DeployIo): Promise<numbe
         distDir: path.join(io.repoRoot, 'dist'),
         defaultName: PACKAGE_NAME,
       });
-      io.out(`package ${path.basename(pkg.packageFile)} (${pkg.meta.name} ${pkg.meta.version}-${pkg.meta.release}, ${pkg.arch}, ${pkg.size} bytes)`);
+      io.out(`package ${path.basename(pkg.packageFile)} (${pkg.meta.name} ${pkg.meta.version}-${pkg.meta.release}, ${pkg.arch ?? 'no native code'}, ${pkg.size} bytes)`);
     }
   } catch (error) {
     io.err(`deploy: ${oneLine(error)}`);

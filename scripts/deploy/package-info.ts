@@ -22,8 +22,8 @@ export interface LocalPackage {
   readonly size: number;
   readonly sha256: string;
   readonly metaSha256: string;
-  /** `uname -m` name of the architecture the binaries are built for. */
-  readonly arch: string;
+  /** `uname -m` name of the architecture the binaries are built for; null: no native code in it. */
+  readonly arch: string | null;
 }
 
 /** Members pakfire expects in every .ipfire. */
@@ -192,7 +192,6 @@ export async function loadLocalPackage(selection: PackageSelection): Promise<Loc
   const contents = await inspectPackage(packageFile);
   const missing = PACKAGE_MEMBERS.filter((member) => !contents.members.includes(member));
   if (missing.length > 0) throw new DeployError(`${packageFile} is not a pakfire package: ${missing.join(', ')} missing`);
-  if (contents.arch === null) throw new DeployError(`${packageFile}: no ELF binary in files.tar.xz to tell its architecture`);
   const [sha256, metaSha256] = await Promise.all([sha256OfFile(packageFile), sha256OfFile(metaFile)]);
   return { meta, metaFile, packageFile, size, sha256, metaSha256, arch: contents.arch };
 }

@@ -122,7 +122,7 @@ export async function uninstall(context: StepContext, pkg: LocalPackage): Promis
   const facts = await checkAppliance(context, pkg.meta.name);
   if (!facts.installed) return `${pkg.meta.name} is not installed; nothing to do`;
   // The architecture does not matter for uninstall.sh, but the appliance checks still do.
-  const problem = applianceProblem({ ...facts, arch: pkg.arch }, { action: 'uninstall', packageArch: pkg.arch, packageSize: pkg.size });
+  const problem = applianceProblem(facts, { action: 'uninstall', packageArch: null, packageSize: pkg.size });
   if (problem !== null) throw new DeployError(problem);
   const installed = `${facts.installed.version}-${facts.installed.release}`;
   context.say(`uninstalling ${pkg.meta.name} ${installed} (configuration is kept)`);

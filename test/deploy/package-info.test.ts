@@ -49,6 +49,12 @@ describe('loadLocalPackage', () => {
     expect(pkg.sha256).toBe(sha);
   });
 
+  it('calls a package without ELF files free of native code (arch null)', async () => {
+    const built = await buildTestPackage({ outDir: path.join(work, 'noarch'), version: '2.0.1', elfMachine: null });
+    const pkg = await loadLocalPackage({ packageFile: null, metaFile: built.meta, distDir: work, defaultName: 'igmpproxy' });
+    expect(pkg.arch).toBeNull();
+  });
+
   it('refuses a meta file whose Size does not match, and a tar without the pakfire members', async () => {
     const built = await buildTestPackage({ outDir: path.join(work, 'bad'), version: '2.0.0' });
     writeFileSync(built.meta, readFileSync(built.meta, 'utf8').replace(/Size: \d+/, 'Size: 5'));

@@ -150,6 +150,7 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
     const log = readFileSync(a!.file('/opt/pakfire/logs/install-igmpproxy.log'), 'utf8');
     expect(log).toContain('Extracting files...');
     expect(log).toContain('Starting igmpproxy...');
+    expect(log).toContain("install.sh: pakfire's lock is held");
     expect(readdirSync(a!.file('/opt/pakfire/tmp'))).toEqual([]);
     expect(existsSync(a!.file('/tmp/pakfire_lock'))).toBe(false);
     expect(readdirSync(a!.file('/var/tmp')).filter((name) => name.startsWith('igmpproxy-deploy.'))).toEqual([]);
@@ -367,6 +368,38 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     }
     expect(cli(['--frobnicate']).code).toBe(2);
     expect(existsSync('/tmp/ipd7-HACKED4')).toBe(false);
+  });
+
+  it('a failing fresh install: log tail shown, exit 1, nothing recorded in pakfire\'s db', async () => {
+    const failing = await buildTestPackage({ outDir: path.join(work, 'failing-install'), version: '0.9.0', failingInstall: true });
+    const file = knownHostsWith('kh-failing-install', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
+    const run = await deploy([...pkgArgs(failing), '-i', b!.clientKey, '--known-hosts', file, `root@127.0.0.1:${b!.port}`]);
+    expect(run.code).toBe(1);
+    expect(run.all).toContain('install.sh: simulated failure after extracting');
+    expect(run.out.at(-1)).toMatch(/FAILED\s+the package script failed with exit 4; see \/opt\/pakfire\/logs\/install-igmpproxy\.log/);
+    expect(installedMeta(b!)).toBeNull();
+    expect(existsSync(b!.file('/opt/pakfire/db/rootfiles/igmpproxy'))).toBe(false);
+    expect(readdirSync(b!.file('/opt/pakfire/tmp'))).toEqual([]);
+    expect(existsSync(b!.file('/tmp/pakfire_lock'))).toBe(false);
+  });
+
+  it('gives up on a server that never speaks SSH after --connect-timeout', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const file = knownHostsWith('silent', []);
+      const started = Date.now();
+      const run = await deploy(['--status', '-i', b!.clientKey, '--known-hosts', file, '--connect-timeout', '1', `root@127.0.0.1:${port}`]);
+      expect(run.code).toBe(1);
+      expect(run.out.at(-1)).toMatch(/FAILED\s+no SSH handshake within 1 s/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('several hosts with one failing: bounded parallel run, one summary line per host, exit 1', async () => {

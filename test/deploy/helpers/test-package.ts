@@ -14,8 +14,10 @@ export interface TestPackageOptions {
   readonly outDir: string;
   readonly version: string;
   readonly release?: number;
-  /** ELF e_machine to stamp into the payload's binary (default: the one of /usr/bin/true). */
-  readonly elfMachine?: number;
+  /** ELF e_machine to stamp into the payload's binary (default: the one of /usr/bin/true); null: no ELF file at all. */
+  readonly elfMachine?: number | null;
+  /** install.sh fails after extracting its files. */
+  readonly failingInstall?: boolean;
   /** Random, incompressible payload bytes (to make uploads take a while). */
   readonly fillerBytes?: number;
   /** update.sh fails before changing anything. */
@@ -58,10 +60,11 @@ case "\${1}" in
 esac
 `;
 
-const INSTALL = `#!/bin/bash
+const INSTALL = (failing: boolean): string => `#!/bin/bash
 . /opt/pakfire/lib/functions.sh
+[ -e /tmp/pakfire_lock ] && echo "install.sh: pakfire's lock is held"
 extract_files || exit 1
-[ -e /etc/igmpproxy.conf ] || restore_backup "\${NAME}"
+${failing ? 'echo "install.sh: simulated failure after extracting"; exit 4\n' : ''}[ -e /etc/igmpproxy.conf ] || restore_backup "\${NAME}"
 [ -e /etc/igmpproxy.conf ] || install -m 0644 /usr/lib/igmpproxy/igmpproxy.conf.default /etc/igmpproxy.conf || exit 1
 mkdir -p /etc/rc.d/rc3.d /etc/rc.d/rc0.d /etc/rc.d/rc6.d
 ln -sfn ../init.d/igmpproxy /etc/rc.d/rc3.d/S65igmpproxy
@@ -122,16 +125,18 @@ export async function buildTestPackage(options: TestPackageOptions): Promise<Tes
     write(payload, 'etc/rc.d/init.d/igmpproxy', INITSCRIPT, 0o754);
     write(payload, 'usr/lib/igmpproxy/igmpproxy.conf.default', `# default configuration ${options.version}\nquickleave\n`, 0o644);
     write(payload, 'var/ipfire/backup/addons/includes/igmpproxy', '/etc/igmpproxy.conf\n', 0o644);
-    const elf = Buffer.from(readFileSync('/usr/bin/true'));
-    if (options.elfMachine !== undefined) elf.writeUInt16LE(options.elfMachine, 18);
-    write(payload, 'usr/lib/igmpproxy/igmp_shim.node', elf, 0o644);
+    if (options.elfMachine !== null) {
+      const elf = Buffer.from(readFileSync('/usr/bin/true'));
+      if (options.elfMachine !== undefined) elf.writeUInt16LE(options.elfMachine, 18);
+      write(payload, 'usr/lib/igmpproxy/igmp_shim.node', elf, 0o644);
+    }
     if (options.fillerBytes) write(payload, 'usr/lib/igmpproxy/filler.bin', randomBytes(options.fillerBytes), 0o644);
 
     const payloadTar = path.join(work, 'files.tar');
     await create({ cwd: payload, file: payloadTar, portable: true }, ['etc', 'usr', 'var']);
     run('xz', ['-T1', '-0', '-f', payloadTar]);
     run('mv', [`${payloadTar}.xz`, path.join(outer, 'files.tar.xz')]);
-    write(outer, 'install.sh', INSTALL, 0o744);
+    write(outer, 'install.sh', INSTALL(options.failingInstall ?? false), 0o744);
     write(outer, 'uninstall.sh', UNINSTALL, 0o744);
     write(outer, 'update.sh', UPDATE(options.failingUpdate ?? false), 0o744);
     write(outer, 'ROOTFILES', `${ROOTFILES.join('\n')}\n`, 0o644);
