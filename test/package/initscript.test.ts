@@ -1,0 +1,250 @@
+// The rendered initscript (/etc/rc.d/init.d/igmpproxy) and red.up hook, run in the throwaway
+// appliance root with IPFire's rc functions as stand-ins, in a network namespace of the test.
+//
+// STAND-IN DAEMON: /usr/sbin/igmpproxy is test/fixtures/appliance/igmpproxy-standin (a script
+// that honours the pidfile, forks, counts SIGHUPs and implements --check/--list-interfaces).
+// Replace it with the real single binary (build/sea.ts) once it exists; the assertions on the
+// events log (/var/run/igmpproxy-standin.log) then become checks of the daemon's own logging.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPackage, type PackageFiles } from '../../build/package.ts';
+import { NetnsLab } from '../helpers/netns.ts';
+import { Appliance, FIXTURES } from './appliance.ts';
+import { applianceSupport, PREFIX } from './support.ts';
+
+const support = applianceSupport();
+
+const INFO = '\x1b[1;36m';
+const WARNING = '\x1b[1;33m';
+const NORMAL = '\x1b[0;39m';
+const NOT_RUNNING = `${INFO}/usr/sbin/igmpproxy is not running.${NORMAL}`;
+const RUNNING = new RegExp(`^${escape(INFO)}igmpproxy is running with Process ID\\(s\\)  (\\d+)\\.${escape(NORMAL)}$`);
+
+const CONFIG = 'quickleave\nphyint ipp6up0 upstream ratelimit 0 threshold 1\nphyint ipp6dn0 downstream\n';
+const BAD_CONFIG = 'phyint ipp6up0 upstream\nbogus keyword\n';
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Splits the output of a STEPS script into { name, output, code } per step. */
+function steps(stdout: string): Array<{ name: string; output: string; code: number }> {
+  const result: Array<{ name: string; output: string; code: number }> = [];
+  const pattern = /^=== (.*)\n([\s\S]*?)^=== rc=(\d+)$/gm;
+  for (const match of stdout.matchAll(pattern)) result.push({ name: match[1]!, output: match[2]!, code: Number(match[3]) });
+  return result;
+}
+
+const STEP_FUNCTION = 'step() { echo "=== $*"; "$@"; echo "=== rc=$?"; }';
+const INIT = '/etc/rc.d/init.d/igmpproxy';
+const HOOK = '/etc/rc.d/init.d/networking/red.up/15-igmpproxy';
+
+describe.skipIf(!support.available)(`initscript and red.up hook ${support.reason}`, () => {
+  const lab = new NetnsLab(PREFIX);
+  let work = '';
+  let pkg: PackageFiles;
+  let a: Appliance;
+
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'ipp6-init-'));
+    pkg = await buildPackage({
+      arch: 'x86_64',
+      binary: path.join(FIXTURES, 'igmpproxy-standin'),
+      outDir: work,
+      version: '1.0.0',
+      release: 100,
+      sourceDateEpoch: 1_700_000_000,
+    });
+    const ns = await lab.createNamespace('init');
+    // veth pairs inside the one namespace stand for red and green (no dummy module here).
+    await ns.ip('link', 'add', 'ipp6up0', 'type', 'veth', 'peer', 'name', 'ipp6up1');
+    await ns.ip('link', 'add', 'ipp6dn0', 'type', 'veth', 'peer', 'name', 'ipp6dn1');
+    await ns.up('ipp6up0');
+    await ns.up('ipp6dn0');
+    a = await Appliance.create(ns);
+    const installed = await a.pakfire('install', pkg.ipfire, pkg.meta);
+    expect(installed.code, installed.stdout + installed.stderr).toBe(0);
+    await a.write('/etc/igmpproxy.conf', CONFIG);
+  });
+
+  afterAll(async () => {
+    await a?.dispose();
+    await lab.cleanup();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  async function session(script: string) {
+    const result = await a.run(`${STEP_FUNCTION}\n${script}`);
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    return { stdout: result.stdout, steps: steps(result.stdout) };
+  }
+
+  it('start, status, start again, reload, stop, status: exit codes, pidfile, the exact status lines', async () => {
+    const { stdout, steps: s } = await session(`
+step ${INIT} status
+step ${INIT} start
+echo "pidfile=$(cat /var/run/igmpproxy.pid)"
+step ${INIT} status
+step ${INIT} start
+step ${INIT} reload
+sleep 0.5
+step ${INIT} stop
+echo "pidfile-left=$([ -e /var/run/igmpproxy.pid ] && echo yes || echo no)"
+step ${INIT} status
+echo "--- events"; cat /var/run/igmpproxy-standin.log
+`);
+    expect(s.map((x) => [x.name, x.code])).toEqual([
+      [`${INIT} status`, 0],
+      [`${INIT} start`, 0],
+      [`${INIT} status`, 0],
+      [`${INIT} start`, 0],
+      [`${INIT} reload`, 0],
+      [`${INIT} stop`, 0],
+      [`${INIT} status`, 0],
+    ]);
+    expect(s[0]!.output).toBe(`${NOT_RUNNING}\n`);
+    expect(s[1]!.output).toMatch(/^Starting IGMP proxy\.\.\.\n.*\[.*  OK  .*\]/);
+    const pid = /pidfile=(\d+)/.exec(stdout)?.[1];
+    expect(pid).toBeDefined();
+    // The first line is what the web UI's Services page reads.
+    const statusLine = s[2]!.output.split('\n')[0]!;
+    expect(statusLine).toMatch(RUNNING);
+    expect(RUNNING.exec(statusLine)?.[1]).toBe(pid);
+    expect(/is running/.test(statusLine) && !/is not running/.test(statusLine)).toBe(true);
+    // A second start does not start a second daemon.
+    expect(s[3]!.output).toContain('Unable to continue: /usr/sbin/igmpproxy is running');
+    expect(s[4]!.output).toMatch(/^Reloading IGMP proxy\.\.\.\n.*  OK  /);
+    expect(s[5]!.output).toMatch(/^Stopping IGMP proxy\.\.\.\n.*  OK  /);
+    expect(stdout).toContain('pidfile-left=no');
+    expect(s[6]!.output).toBe(`${NOT_RUNNING}\n`);
+    expect(stdout.split('--- events\n')[1]).toBe('start /etc/igmpproxy.conf\nhup\nterm\n');
+  });
+
+  it('start refuses an invalid config and shows the parser\'s file:line:col errors', async () => {
+    await a.write('/etc/igmpproxy.conf', BAD_CONFIG);
+    try {
+      const { stdout, steps: s } = await session(`
+step ${INIT} start
+echo "pidfile=$([ -e /var/run/igmpproxy.pid ] && echo yes || echo no)"
+echo "events=$(cat /var/run/igmpproxy-standin.log 2>/dev/null)"
+step ${INIT} status
+`);
+      expect(s[0]!.code).toBe(1);
+      expect(s[0]!.output).toContain(' FAIL ');
+      expect(s[0]!.output).toContain('/etc/igmpproxy.conf has errors, nothing was changed:\n/etc/igmpproxy.conf:2:1: unknown keyword \'bogus\'\n');
+      expect(stdout).toContain('pidfile=no');
+      expect(stdout).toContain('events=\n');
+      expect(s[1]!.output).toBe(`${NOT_RUNNING}\n`);
+    } finally {
+      await a.write('/etc/igmpproxy.conf', CONFIG);
+    }
+  });
+
+  it('reload with an invalid config keeps the running daemon and does not signal it', async () => {
+    const { stdout, steps: s } = await session(`
+step ${INIT} start
+before=$(cat /var/run/igmpproxy.pid)
+cp /etc/igmpproxy.conf /tmp/good.conf
+printf 'phyint ipp6up0 upstream\\nbogus\\n' > /etc/igmpproxy.conf
+step ${INIT} reload
+cp /tmp/good.conf /etc/igmpproxy.conf
+sleep 0.3
+echo "same-pid=$([ "$(cat /var/run/igmpproxy.pid)" = "$before" ] && kill -0 "$before" && echo yes || echo no)"
+echo "--- events"; cat /var/run/igmpproxy-standin.log
+`);
+    expect(s[1]!.code).toBe(1);
+    expect(s[1]!.output).toContain('/etc/igmpproxy.conf:2:1: unknown keyword \'bogus\'');
+    expect(stdout).toContain('same-pid=yes');
+    expect(stdout.split('--- events\n')[1]).toBe('start /etc/igmpproxy.conf\n');
+  });
+
+  it('a stale pidfile (dead pid, or a pid now used by another program) does not block start', async () => {
+    const { stdout, steps: s } = await session(`
+sleep 30 & other=$!
+echo "$other" > /var/run/igmpproxy.pid
+step ${INIT} status
+step ${INIT} start
+echo "other-alive=$(kill -0 "$other" && echo yes || echo no)"
+echo "new-pid=$(cat /var/run/igmpproxy.pid) other=$other"
+${INIT} stop > /dev/null
+echo 999999 > /var/run/igmpproxy.pid
+step ${INIT} status
+step ${INIT} start
+`);
+    // IPFire's statusproc trusts any live pid in the pidfile; start checks /proc/PID/comm.
+    expect(s[1]!.code).toBe(0);
+    expect(stdout).toContain('other-alive=yes');
+    const ids = /new-pid=(\d+) other=(\d+)/.exec(stdout);
+    expect(ids?.[1]).not.toBe(ids?.[2]);
+    expect(s[2]!.output).toBe(`${WARNING}/usr/sbin/igmpproxy is not running but /var/run/igmpproxy.pid exists.${NORMAL}\n`);
+    expect(s[3]!.code).toBe(0);
+    expect(s[3]!.output).toMatch(/  OK  /);
+  });
+
+  it('start switches multicast on for the upstream interfaces (IPFire switches it off on red)', async () => {
+    const { stdout } = await session(`
+ip link set dev ipp6up0 multicast off
+ip link set dev ipp6dn0 multicast off
+${INIT} start > /dev/null
+ip -o link show dev ipp6up0; ip -o link show dev ipp6dn0
+`);
+    const [up, down] = stdout.trim().split('\n');
+    expect(up).toMatch(/<[^>]*MULTICAST[^>]*>/);
+    expect(down).not.toMatch(/<[^>]*MULTICAST[^>]*>/);
+  });
+
+  it('start applies the firewall rules for the current config when IPFire\'s IPTV chains exist', async () => {
+    const { stdout } = await session(`
+iptables -N IPTVINPUT; iptables -A INPUT -j IPTVINPUT; iptables -N IPTVFORWARD; iptables -A FORWARD -j IPTVFORWARD
+${INIT} start > /dev/null
+iptables -S IGMPPROXY_IN; iptables -S IGMPPROXY_FWD
+/usr/lib/igmpproxy/firewall stop
+iptables -D INPUT -j IPTVINPUT; iptables -X IPTVINPUT; iptables -D FORWARD -j IPTVFORWARD; iptables -X IPTVFORWARD
+`);
+    expect(stdout).toBe([
+      '-N IGMPPROXY_IN',
+      '-A IGMPPROXY_IN -i ipp6up0 -p igmp -j ACCEPT',
+      '-A IGMPPROXY_IN -d 224.0.0.0/4 -i ipp6up0 -j ACCEPT',
+      '-N IGMPPROXY_FWD',
+      '-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ipp6up0 -o ipp6dn0 -j ACCEPT',
+      '',
+    ].join('\n'));
+  });
+
+  it('red.up hook: with the daemon running, multicast back on and a SIGHUP; without it, nothing', async () => {
+    const { stdout, steps: s } = await session(`
+ip link set dev ipp6up0 multicast off
+step ${HOOK}
+echo "idle=$(ip -o link show dev ipp6up0)"
+${INIT} start > /dev/null
+ip link set dev ipp6up0 multicast off
+step ${HOOK}
+sleep 0.3
+echo "running=$(ip -o link show dev ipp6up0)"
+echo "--- events"; cat /var/run/igmpproxy-standin.log
+`);
+    expect(s.map((x) => x.code)).toEqual([0, 0]);
+    expect(/idle=.*/.exec(stdout)?.[0]).not.toMatch(/<[^>]*MULTICAST[^>]*>/);
+    expect(/running=.*/.exec(stdout)?.[0]).toMatch(/<[^>]*MULTICAST[^>]*>/);
+    expect(stdout.split('--- events\n')[1]).toBe('start /etc/igmpproxy.conf\nhup\n');
+  });
+
+  it('restart gives a new daemon; an unknown command prints the usage and fails', async () => {
+    const { stdout, steps: s } = await session(`
+${INIT} start > /dev/null; echo "first=$(cat /var/run/igmpproxy.pid)"
+step ${INIT} restart
+echo "second=$(cat /var/run/igmpproxy.pid)"
+step ${INIT} bogus
+`);
+    expect(s[0]!.code).toBe(0);
+    const first = /first=(\d+)/.exec(stdout)?.[1];
+    const second = /second=(\d+)/.exec(stdout)?.[1];
+    expect(first).toBeDefined();
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    expect(s[1]!.code).toBe(1);
+    expect(s[1]!.output).toBe(`Usage: ${INIT} {start|stop|reload|restart|status}\n`);
+  });
+});
