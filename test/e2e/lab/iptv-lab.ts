@@ -276,6 +276,11 @@ export class TvHandle {
     return await this.program.call('leave', { group }) as unknown as GroupStats & { t: number };
   }
 
+  /** Leaves `from` and joins `to` in one step; resolves with the time of the leave. */
+  async zap(from: string, to: string): Promise<number> {
+    return (await this.program.call('zap', { from, to })).t as number;
+  }
+
   async leaveAll(): Promise<{ t: number; count: number }> {
     return await this.program.call('leave-all') as unknown as { t: number; count: number };
   }

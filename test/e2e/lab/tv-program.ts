@@ -226,6 +226,17 @@ serveCommands({
     viewing.delete(group);
     return { t, ...viewStats(view) };
   },
+  /** A channel change: leave one group and join the next in one step, as a TV's zap does. */
+  zap(command) {
+    const previous = parseIpv4(stringField(command, 'from'));
+    const view = previous === undefined ? undefined : viewing.get(previous);
+    if (previous === undefined || !view) throw new Error(`not joined: ${String(command.from)}`);
+    const next = groupOf({ cmd: 'zap', group: command.to });
+    const t = monotonicMs();
+    receiver.dropMembership(formatIpv4(previous), config.address);
+    viewing.delete(previous);
+    return { t, joinedAt: join(next), left: viewStats(view) };
+  },
   'leave-all'() {
     const t = monotonicMs();
     for (const group of viewing.keys()) receiver.dropMembership(formatIpv4(group), config.address);

@@ -1,0 +1,93 @@
+// `npm run bench`: the same IPTV scenarios against Debian's C igmpproxy and ours, each in a
+// fresh network-namespace lab (test/e2e/lab/), one after the other; prints the comparison
+// and writes bench-results.json and bench-results.md. See scripts/bench/ and --help.
+// A proxy that cannot be run or does not forward is reported as "not available (reason)":
+// no number is ever made up.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { checkNetnsSupport } from '../test/helpers/netns.ts';
+import { LAB_PREFIX } from '../test/e2e/lab/iptv-lab.ts';
+import { resolveCandidate } from './bench/candidates.ts';
+import { parseBenchArgs, USAGE } from './bench/options.ts';
+import type { BenchOptions } from './bench/options.ts';
+import { compare, renderMarkdown, renderText } from './bench/report.ts';
+import type { ProxyResult } from './bench/results.ts';
+import { runProxySuite } from './bench/scenarios.ts';
+
+const METHOD = [
+  'Timing: lab clock (CLOCK_MONOTONIC through process.hrtime), read inside the lab programs where the event happens',
+  "(the TV's join call, the TV's report leaving its interface, the packet's arrival, the isp receiving a report);",
+  'every process shares that clock (checked at start), so no pipe latency enters the figures. Latencies include the',
+  "lab's own overhead (Node event loops of the isp and TV programs, veth and bridge) equally for both proxies.",
+  'Proxies run one after the other, each in a fresh lab, with the same flags, on a shared machine: read the ratios.',
+];
+
+async function main(options: BenchOptions): Promise<number> {
+  const support = checkNetnsSupport(LAB_PREFIX);
+  if (!support.available) {
+    console.error(`bench: cannot build the lab: ${support.reason}`);
+    return 1;
+  }
+  const deadlineAt = Date.now() + options.timeLimitSeconds * 1000;
+  const results: ProxyResult[] = [];
+  for (const id of options.proxies) {
+    const candidate = resolveCandidate(id, options.verboseProxy);
+    console.log(`${id}: ${candidate.available ? `${candidate.label}: ${candidate.command.join(' ')} CONFIG` : `not available (${candidate.reason})`}`);
+    const result = await runProxySuite(candidate, options, deadlineAt, (line) => console.log(line));
+    if (!result.available) console.log(`${id}: not available (${result.reason})`);
+    results.push(result);
+  }
+  const c = results.find((result) => result.id === 'c');
+  const ours = results.find((result) => result.id === 'ours');
+  const headers = { c: c?.available ? c.label : 'C igmpproxy', ours: ours?.available ? ours.label.replace(/ \(.*\)$/, '') : 'ours' };
+  const rows = compare(c, ours);
+
+  const lines: string[] = ['', renderText(rows, headers), ''];
+  for (const result of results) {
+    if (!result.available) lines.push(`${result.id}: not available (${result.reason})`);
+    for (const failure of result.failures) lines.push(`${result.id}: FAILED ${failure}`);
+    for (const note of result.notes) lines.push(`${result.id}: ${note}`);
+  }
+  lines.push('', ...METHOD);
+  console.log(lines.join('\n'));
+
+  mkdirSync(options.outDir, { recursive: true });
+  const json = {
+    date: new Date().toISOString(),
+    machine: { kernel: os.release(), cpus: os.cpus().length, node: process.version },
+    options: { ...options, outDir: undefined },
+    method: METHOD.join(' '),
+    proxies: results,
+    comparison: rows,
+  };
+  const jsonPath = path.join(options.outDir, 'bench-results.json');
+  const markdownPath = path.join(options.outDir, 'bench-results.md');
+  writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
+  const markdown = [
+    `# igmpproxy benchmark, ${json.date}`, '',
+    `Kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
+      `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`, '',
+    ...results.map((result) => `- **${result.id}**: ${result.available ? `${result.label}: \`${result.command.join(' ')} CONFIG\`` : `not available (${result.reason})`}`),
+    '', renderMarkdown(rows, headers), '',
+    ...results.flatMap((result) => [...result.failures.map((failure) => `- ${result.id}: FAILED ${failure}`),
+      ...result.notes.map((note) => `- ${result.id}: ${note}`)]),
+    '', METHOD.join(' '), '',
+  ].join('\n');
+  writeFileSync(markdownPath, markdown);
+  console.log(`\nwrote ${jsonPath} and ${markdownPath}`);
+  return results.some((result) => result.failures.length > 0) ? 2 : 0;
+}
+
+let options: BenchOptions;
+try {
+  options = parseBenchArgs(process.argv.slice(2), process.cwd());
+} catch (error) {
+  console.error(`bench: ${(error as Error).message}\n${USAGE}`);
+  process.exit(1);
+}
+if (options.help) {
+  console.log(USAGE);
+} else {
+  process.exitCode = await main(options);
+}

@@ -1,0 +1,41 @@
+// Which proxy binaries the bench measures, and how each is started (the config path is
+// appended by the lab). Both run with the same flags: -d (foreground, log to stderr,
+// warnings only) or, with --verbose-proxy, -d -vv.
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
+import { findCIgmpproxy } from '../../test/e2e/lab/c-igmpproxy.ts';
+import { pinnedNode, repositoryRoot } from '../../test/e2e/lab/iptv-lab.ts';
+import type { ProxyId } from './options.ts';
+
+export interface ProxyCandidate {
+  readonly id: ProxyId;
+  readonly label: string;
+  readonly command: readonly string[];
+  readonly available: boolean;
+  readonly reason?: string;
+}
+
+export const OURS_BINARY = path.join(repositoryRoot, 'dist', 'x86_64', 'igmpproxy');
+export const OURS_ENTRY = path.join(repositoryRoot, 'addon', 'daemon', 'main.ts');
+
+function isExecutableFile(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function resolveCandidate(id: ProxyId, verbose: boolean): ProxyCandidate {
+  const flags = verbose ? ['-d', '-vv'] : ['-d'];
+  if (id === 'c') {
+    const found = findCIgmpproxy({ install: true });
+    if (!found.available) return { id, label: 'C igmpproxy', command: [], available: false, reason: found.reason };
+    return { id, label: `C igmpproxy ${found.version}`, command: [found.path, ...flags], available: true };
+  }
+  if (isExecutableFile(OURS_BINARY)) {
+    return { id, label: 'ours (dist/x86_64/igmpproxy)', command: [OURS_BINARY, ...flags], available: true };
+  }
+  return { id, label: 'ours (node addon/daemon/main.ts)', command: [pinnedNode, OURS_ENTRY, ...flags], available: true };
+}

@@ -1,0 +1,82 @@
+// Command line of `npm run bench` (scripts/bench.ts).
+export type ProxyId = 'c' | 'ours';
+
+export interface BenchOptions {
+  readonly proxies: readonly ProxyId[];
+  /** Joins measured for the first-packet latencies. */
+  readonly joins: number;
+  /** Channel changes measured for the zap latency. */
+  readonly zaps: number;
+  /** Groups one TV joins for the CPU/memory scenario. */
+  readonly manyGroups: number;
+  /** Seconds of the idle CPU window and of the hold at many groups. */
+  readonly windowSeconds: number;
+  readonly ispVersion: 2 | 3;
+  /** Where bench-results.json and bench-results.md go. */
+  readonly outDir: string;
+  /** Pass -vv to the proxies (more log, more CPU: off by default for both). */
+  readonly verboseProxy: boolean;
+  /** Hard limit of the whole run. */
+  readonly timeLimitSeconds: number;
+  readonly help: boolean;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+  --proxy ours|c|both   proxies to measure (default both, side by side)
+  --joins N             joins for first-packet latencies (default 20)
+  --zaps N              channel changes for the zap latency (default 10)
+  --groups N            groups for the CPU/memory scenario (default 500)
+  --window S            seconds of the idle and the hold windows (default 10)
+  --isp-version 2|3     IGMP version of the provider's querier (default 3)
+  --out DIR             where bench-results.json/.md are written (default .)
+  --verbose-proxy       run the proxies with -vv (default: -d only, warnings)
+  --time-limit S        abort what is left after S seconds (default 600)
+Needs root and network namespaces (it makes its own, prefix ipe8, and deletes them).`;
+
+function integer(flag: string, text: string | undefined, min: number, max: number): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${flag} needs an integer ${min}..${max}, got ${text ?? 'nothing'}`);
+  }
+  return value;
+}
+
+export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptions {
+  let proxies: ProxyId[] = ['c', 'ours'];
+  let joins = 20;
+  let zaps = 10;
+  let manyGroups = 500;
+  let windowSeconds = 10;
+  let ispVersion: 2 | 3 = 3;
+  let outDir = cwd;
+  let verboseProxy = false;
+  let timeLimitSeconds = 600;
+  let help = false;
+  for (let index = 0; index < argv.length; index++) {
+    const flag = argv[index] as string;
+    const value = argv[index + 1];
+    switch (flag) {
+      case '--proxy':
+        if (value === 'both') proxies = ['c', 'ours'];
+        else if (value === 'c' || value === 'ours') proxies = [value];
+        else throw new Error(`--proxy must be ours, c or both, got ${value ?? 'nothing'}`);
+        index++;
+        break;
+      case '--joins': joins = integer(flag, value, 1, 1000); index++; break;
+      case '--zaps': zaps = integer(flag, value, 1, 1000); index++; break;
+      case '--groups': manyGroups = integer(flag, value, 1, 1000); index++; break;
+      case '--window': windowSeconds = integer(flag, value, 1, 120); index++; break;
+      case '--isp-version': ispVersion = integer(flag, value, 2, 3) as 2 | 3; index++; break;
+      case '--time-limit': timeLimitSeconds = integer(flag, value, 30, 3600); index++; break;
+      case '--out':
+        if (value === undefined) throw new Error('--out needs a directory');
+        outDir = value;
+        index++;
+        break;
+      case '--verbose-proxy': verboseProxy = true; break;
+      case '-h': case '--help': help = true; break;
+      default: throw new Error(`unknown option ${flag}`);
+    }
+  }
+  return { proxies, joins, zaps, manyGroups, windowSeconds, ispVersion, outDir, verboseProxy, timeLimitSeconds, help };
+}

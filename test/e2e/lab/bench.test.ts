@@ -1,0 +1,91 @@
+// Unit tests of the benchmark's pure parts (scripts/bench/): argument parsing, the
+// latency summaries and the comparison table -- in particular that a proxy that was not
+// measured yields "n/a", never a number or a verdict.
+import { describe, expect, test } from 'vitest';
+import { parseBenchArgs } from '../../../scripts/bench/options.ts';
+import { compare, renderMarkdown, renderText } from '../../../scripts/bench/report.ts';
+import type { ProxyResult } from '../../../scripts/bench/results.ts';
+import { percentile, summarize } from '../../../scripts/bench/stats.ts';
+
+function result(id: 'c' | 'ours', metrics: ProxyResult['metrics'], available = true): ProxyResult {
+  return { id, label: id, command: [], available, metrics, failures: [], notes: [], ...(available ? {} : { reason: 'not built' }) };
+}
+
+describe('bench options', () => {
+  test('defaults: both proxies, 20 joins, 500 groups, output in the working directory', () => {
+    expect(parseBenchArgs([], '/here')).toMatchObject({ proxies: ['c', 'ours'], joins: 20, zaps: 10, manyGroups: 500, outDir: '/here', ispVersion: 3 });
+  });
+
+  test('--proxy picks one side; bad values are refused', () => {
+    expect(parseBenchArgs(['--proxy', 'c'], '/').proxies).toEqual(['c']);
+    expect(parseBenchArgs(['--proxy', 'ours', '--joins', '5', '--isp-version', '2'], '/')).toMatchObject({ proxies: ['ours'], joins: 5, ispVersion: 2 });
+    expect(() => parseBenchArgs(['--proxy', 'mine'], '/')).toThrow(/ours, c or both/);
+    expect(() => parseBenchArgs(['--joins', '0'], '/')).toThrow(/1\.\.1000/);
+    expect(() => parseBenchArgs(['--isp-version', '1'], '/')).toThrow();
+    expect(() => parseBenchArgs(['--frobnicate'], '/')).toThrow(/unknown option/);
+  });
+});
+
+describe('bench statistics', () => {
+  test('nearest-rank percentiles return measured values', () => {
+    expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
+    expect(percentile([7], 50)).toBe(7);
+    expect(() => percentile([], 50)).toThrow();
+  });
+
+  test('summaries keep missed samples apart', () => {
+    expect(summarize([3, 1, 2], 1)).toEqual({ count: 3, missed: 1, p50: 2, min: 1, max: 3 });
+    expect(summarize([], 4)).toEqual({ count: 0, missed: 4 });
+  });
+});
+
+describe('bench comparison', () => {
+  const c = result('c', {
+    reportToFirstPacketMs: summarize([10, 12, 14]),
+    joinToFirstPacketMs: summarize([20, 22, 24]),
+    quickleaveFromWireMs: summarize([15]),
+    leaveUpstreamWithoutQuickleaveMs: summarize([8_000]),
+    cpuIdleSeconds: 0.01,
+    rssAnonKbManyGroups: 200,
+  });
+
+  test('ratios and verdicts against the targets', () => {
+    const ours = result('ours', {
+      reportToFirstPacketMs: summarize([4, 5, 6]),
+      joinToFirstPacketMs: summarize([18, 19, 20]),
+      quickleaveFromWireMs: summarize([3, 20], 0),
+      leaveUpstreamWithoutQuickleaveMs: summarize([2_010]),
+      cpuIdleSeconds: 0,
+      rssAnonKbManyGroups: 40 * 1024,
+    });
+    const rows = compare(c, ours);
+    const row = (metric: string) => rows.find((entry) => entry.metric === metric);
+    expect(row('TV report -> first packet p50')).toMatchObject({ c: '12.0 ms', ours: '5.0 ms', ratio: '0.42x', verdict: 'met' });
+    // 19 / 22 = 0.86 > 0.75
+    expect(row('TV join -> first packet p50')).toMatchObject({ ratio: '0.86x', verdict: 'not met' });
+    expect(row('quickleave: TV leave on the wire -> upstream leave p50')).toMatchObject({ ours: '3.0 ms', verdict: 'met' });
+    expect(row('no quickleave: TV leave -> upstream leave p50')).toMatchObject({ verdict: 'met' });
+    expect(row('CPU (utime+stime) idle window')).toMatchObject({ ours: '0.00 s', verdict: 'met' });
+    expect(row('RssAnon at many groups')).toMatchObject({ ours: '40.0 MB', verdict: 'not met' });
+  });
+
+  test('an unavailable proxy gives n/a everywhere, never a number or a verdict', () => {
+    const rows = compare(c, result('ours', { cpuIdleSeconds: 0 }, false));
+    expect(rows.length).toBeGreaterThan(10);
+    for (const row of rows) {
+      expect(row.ours).toBe('n/a');
+      expect(row.verdict).toBe('n/a');
+    }
+    expect(rows.find((entry) => entry.metric === 'TV report -> first packet p50')?.c).toBe('12.0 ms');
+  });
+
+  test('text and Markdown tables carry every row', () => {
+    const rows = compare(c, undefined);
+    const text = renderText(rows, { c: 'C igmpproxy 0.3-1', ours: 'ours' });
+    expect(text.split('\n')).toHaveLength(rows.length + 2);
+    const markdown = renderMarkdown(rows, { c: 'C', ours: 'ours' });
+    expect(markdown.split('\n')).toHaveLength(rows.length + 2);
+    expect(markdown).toContain('| TV report -> first packet p50 | 12.0 ms | n/a |');
+  });
+});
