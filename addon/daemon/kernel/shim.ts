@@ -93,9 +93,17 @@ export function loadFromAsset(bytes: Buffer, runtimeDirs: readonly string[]): Ig
     ' The daemon needs /run (tmpfs, exec-able, root-writable) as on every IPFire system.');
 }
 
-/** mkdir 0700; refuses a symlink or a directory not owned by us (someone could swap the file). */
+/**
+ * mkdir 0700 (the parent, e.g. /run, must exist: Node 24's recursive mkdir loops forever
+ * where the kernel answers ENOENT under an existing parent, as in /proc); refuses a
+ * symlink or a directory not owned by us or writable by others (the file could be swapped).
+ */
 function preparePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
   const stat = lstatSync(dir);
   if (!stat.isDirectory()) throw new Error('not a directory');
   const uid = process.getuid?.();

@@ -1,0 +1,154 @@
+// The N-API shim itself: errors map to errno codes, receive/close lifecycle, extraction of
+// the SEA asset into a private runtime directory, and raw send/receive across a veth pair
+// inside namespaces (ingress ifindex and source from IP_PKTINFO, bursts beyond one
+// wake-up's read bound all delivered). In-process calls only use harmless UDP/netlink
+// sockets of the host namespace and never send anything there.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { buildIgmp } from '../../addon/daemon/igmp/codec.ts';
+import { buildIpv4Packet } from '../../addon/daemon/igmp/ipv4-header.ts';
+import { AF_INET, AF_NETLINK, NETLINK_ROUTE, SO_RCVBUF, SOCK_RAW, SOL_SOCKET, packInt } from '../../addon/daemon/kernel/mroute.ts';
+import { loadFromAsset, loadShim } from '../../addon/daemon/kernel/shim.ts';
+import type { IgmpShim } from '../../addon/daemon/kernel/shim.ts';
+import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
+import type { Netns } from '../helpers/netns.ts';
+import { ensureShim, LabDriver, NETNS_PREFIX } from './support.ts';
+
+const SOCK_DGRAM = 2;
+const support = checkNetnsSupport(NETNS_PREFIX);
+if (!support.available) console.warn(`shim namespace tests skipped: ${support.reason}`);
+
+let shimPath: string;
+let shim: IgmpShim;
+const scratch: string[] = [];
+
+beforeAll(async () => {
+  shimPath = await ensureShim();
+  shim = loadShim({ path: shimPath });
+});
+
+afterAll(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+function expectSystemError(action: () => unknown, code: string, syscall: string): void {
+  let caught: NodeJS.ErrnoException | undefined;
+  try {
+    action();
+  } catch (error) {
+    caught = error as NodeJS.ErrnoException;
+  }
+  expect(caught).toBeInstanceOf(Error);
+  expect({ code: caught?.code, syscall: caught?.syscall, errno: typeof caught?.errno }).toEqual({ code, syscall, errno: 'number' });
+  expect(caught?.message).toContain(`${syscall} failed: `);
+}
+
+describe('shim errors', () => {
+  test('system call failures carry the errno name, number and call', () => {
+    expectSystemError(() => shim.socket(9999, SOCK_RAW, 0), 'EAFNOSUPPORT', 'socket');
+    expectSystemError(() => shim.setsockopt(1_000_000, SOL_SOCKET, SO_RCVBUF, packInt(1)), 'EBADF', 'setsockopt');
+    expectSystemError(() => shim.close(1_000_000), 'EBADF', 'close');
+    expectSystemError(() => shim.send(1_000_000, Buffer.alloc(1), 0x0a000001, 0), 'EBADF', 'sendmsg');
+  });
+
+  test('wrong argument types are TypeErrors, not crashes', () => {
+    expect(() => shim.socket('x' as unknown as number, 1, 1)).toThrow(TypeError);
+    expect(() => (shim.setsockopt as (...args: unknown[]) => void)(1, 1, 1)).toThrow(TypeError);
+    expect(() => shim.setsockopt(1, 1, 1, 'not a buffer' as unknown as Buffer)).toThrow(TypeError);
+    expect(() => shim.receive(1, 'not a function' as unknown as () => void)).toThrow(TypeError);
+  });
+
+  test('options round-trip; a second receive on one fd is EALREADY; close stops the callbacks', () => {
+    const udp = shim.socket(AF_INET, SOCK_DGRAM, 0);
+    try {
+      shim.setsockopt(udp, SOL_SOCKET, SO_RCVBUF, packInt(65_536));
+      const value = shim.getsockopt(udp, SOL_SOCKET, SO_RCVBUF, 4);
+      expect(value.length).toBe(4);
+      expect(value.readInt32LE()).toBe(131_072); // the kernel doubles SO_RCVBUF for bookkeeping
+    } finally {
+      shim.close(udp);
+    }
+    const netlink = shim.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    const calls: unknown[] = [];
+    shim.receive(netlink, (...args) => calls.push(args));
+    expectSystemError(() => shim.receive(netlink, () => {}), 'EALREADY', 'receive');
+    shim.close(netlink);
+    expectSystemError(() => shim.close(netlink), 'EBADF', 'close');
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('loading the embedded shim (SEA asset path)', () => {
+  const bytes = (): Buffer => readFileSync(shimPath);
+
+  test('extracts into a private 0700 directory, loads, and leaves no file behind', () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'ipk4-shim-'));
+    scratch.push(parent);
+    const runtime = path.join(parent, 'igmpproxy');
+    const loaded = loadFromAsset(bytes(), [path.join('/proc', 'ipk4-not-writable'), runtime]);
+    expect(typeof loaded.socket).toBe('function');
+    expectSystemError(() => loaded.close(1_000_000), 'EBADF', 'close');
+    expect(statSync(runtime).mode & 0o777).toBe(0o700);
+    expect(readdirSync(runtime)).toEqual([]);
+  });
+
+  test('refuses a directory others can write to, and explains when no directory works', () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'ipk4-shim-'));
+    scratch.push(parent);
+    chmodSync(parent, 0o777);
+    expect(() => loadFromAsset(bytes(), [parent, '/proc/ipk4-not-writable'])).toThrow(
+      /writable by group or others.*ipk4-not-writable.*\/run/s);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+});
+
+describe.skipIf(!support.available)('shim send/receive across a veth pair in namespaces', () => {
+  const lab = new NetnsLab(NETNS_PREFIX);
+  let sender: LabDriver;
+  let receiver: LabDriver;
+  let receiverNs: Netns;
+
+  beforeAll(async () => {
+    const senderNs = await lab.createNamespace('shima');
+    receiverNs = await lab.createNamespace('shimb');
+    await lab.connect(senderNs, 'ipk4sa', receiverNs, 'ipk4sb');
+    await senderNs.addAddress('ipk4sa', '10.5.0.1/24');
+    await receiverNs.addAddress('ipk4sb', '10.5.0.2/24');
+    await senderNs.up('ipk4sa');
+    await receiverNs.up('ipk4sb');
+    [sender, receiver] = await Promise.all([LabDriver.start(senderNs), LabDriver.start(receiverNs)]);
+    await receiver.call('sniff');
+  }, 60_000);
+
+  afterAll(() => lab.cleanup(), 30_000);
+
+  const query = (group: number): string => Buffer.from(buildIpv4Packet({
+    source: 0x0a050001, destination: 0xe0000001, ttl: 1, tos: 0xc0, protocol: 2, routerAlert: true,
+    payload: buildIgmp({ type: 'query', version: 2, maxResponseMs: 2_000, group }),
+  })).toString('hex');
+
+  test('a hand-built datagram (IP_HDRINCL) arrives whole, with ingress ifindex and source', async () => {
+    const from = receiver.mark;
+    await sender.call('raw-send', { name: 'ipk4sa', destination: '224.0.0.1', hex: query(0) });
+    const sniffed = await receiver.waitForEvent((event) => event.event === 'sniffed' &&
+      (event.message as { type?: string }).type === 'query', 5_000, from);
+    expect(sniffed).toMatchObject({
+      ifindex: await receiverNs.ifindex('ipk4sb'), source: '10.5.0.1', destination: '224.0.0.1', ttl: 1, tos: 0xc0,
+      routerAlert: true, message: { type: 'query', version: 2, maxResponseMs: 2_000, group: 0 },
+    });
+  });
+
+  test('a burst larger than one wake-up\'s read bound (256) is delivered completely', async () => {
+    const count = 600;
+    const marker = 0xef0a0b0c; // group-specific queries for a group nobody uses mark the burst
+    const from = receiver.mark;
+    const reply = await sender.call('raw-send', { name: 'ipk4sa', destination: '224.0.0.1', hex: query(marker), count });
+    expect(reply.sent).toBe(count * 32);
+    const isBurst = (event: Record<string, unknown>): boolean => event.event === 'sniffed' &&
+      (event.message as { group?: number }).group === marker;
+    await receiver.waitForEvent((event) => isBurst(event) && receiver.events(isBurst, from).length >= count, 10_000, from);
+    expect(receiver.events(isBurst, from)).toHaveLength(count);
+  });
+});
