@@ -8,11 +8,28 @@
 // ChrootDirectory demands; /tmp would be refused for being world-writable).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const FIXTURE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/deploy-appliance');
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
+const FIXTURE = path.join(FIXTURES, 'deploy-appliance');
+/** The package helper's stand-ins (test/fixtures/appliance), used by the 'package' flavour. */
+const PACKAGE_FIXTURE = path.join(FIXTURES, 'appliance');
+
+export interface ApplianceOptions {
+  /**
+   * 'deploy' (default): the stand-ins of test/fixtures/deploy-appliance (pid-file rc
+   * functions, an iptables stand-in), no /proc.
+   * 'package': the package helper's stand-ins (test/fixtures/appliance) as its own harness
+   * uses them: real legacy iptables, /proc, /dev, /sys and a tmpfs /var/run. Their rc functions
+   * find daemons with pidof, so this flavour runs sshd in its own PID namespace, and it needs
+   * `netns` so that iptables changes stay in a network namespace of the test.
+   */
+  readonly flavour?: 'deploy' | 'package';
+  /** Network namespace (already created, lo up) for sshd; it then listens on that 127.0.0.1. */
+  readonly netns?: string;
+}
 const DEVICE_BINDS = ['dev/null', 'dev/zero', 'dev/urandom'];
 let counter = 0;
 
@@ -57,16 +74,12 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+/** sshd -e says "Server listening on ADDR port N." once it accepts connections. */
+async function waitForListening(port: number, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (let attempt = 0; attempt < 200 && Date.now() < deadline; attempt++) {
     if (child.exitCode !== null) throw new Error(`sshd exited: ${log()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
+    if (log().includes(`Server listening on 127.0.0.1 port ${port}.`)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`sshd did not listen on ${port}: ${log()}`);
@@ -74,6 +87,29 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
 
 function makeKey(file: string, comment: string): void {
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+}
+
+/** The package helper's stand-ins, placed the way test/package/appliance.ts places them. */
+function addPackageFlavour(root: string, usrUpper: string): void {
+  for (const dir of ['proc', 'sys', 'run', 'etc/rc.d/init.d/networking/red.up', 'var/ipfire/red']) {
+    mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
+  }
+  // The deploy stand-ins are replaced by the package helper's.
+  rmSync(path.join(root, 'dev'), { recursive: true, force: true });
+  mkdirSync(path.join(root, 'dev'), { mode: 0o755 });
+  cpSync(path.join(PACKAGE_FIXTURE, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'));
+  cpSync(path.join(PACKAGE_FIXTURE, 'rc-functions'), path.join(root, 'etc/rc.d/init.d/functions'));
+  cpSync(path.join(PACKAGE_FIXTURE, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'));
+  cpSync(path.join(PACKAGE_FIXTURE, 'backupctrl'), path.join(usrUpper, 'local/bin/backupctrl'));
+  chmodSync(path.join(usrUpper, 'local/bin/backupctrl'), 0o755);
+  rmSync(path.join(usrUpper, 'sbin/iptables'));
+  symlinkSync('xtables-legacy-multi', path.join(usrUpper, 'sbin/iptables'));
+  cpSync('/etc/alternatives', path.join(root, 'etc/alternatives'), { recursive: true, verbatimSymlinks: true });
+  for (const file of ['/etc/protocols', '/etc/ld.so.cache']) {
+    if (existsSync(file)) cpSync(file, path.join(root, file));
+  }
+  writeFileSync(path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast'), '#!/bin/bash\nexit 0\n', { mode: 0o754 });
+  rmSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, force: true });
 }
 
 function buildRoot(root: string, usrUpper: string): void {
@@ -106,18 +142,52 @@ function buildRoot(root: string, usrUpper: string): void {
   writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVFORWARD'), '');
 }
 
-/** Mounts inside the new namespace, then becomes sshd ($1 root, $2 config, $3 upper, $4 work, rest: device binds). */
+/**
+ * Mounts inside the new namespace, then becomes sshd ($1 root, $2 config, $3 upper, $4 work,
+ * $5 flavour, rest: device binds). The machine may have Debian's igmpproxy in /usr: every
+ * path the packages install under /usr is hidden in the overlay first.
+ */
 const NAMESPACE_SETUP = `set -e
-root=$1 config=$2 upper=$3 work=$4
-shift 4
+root=$1 config=$2 upper=$3 work=$4 flavour=$5
+shift 5
 mount -t overlay ipd7-usr -o "lowerdir=/usr,upperdir=$upper,workdir=$work" "$root/usr"
-for device in "$@"; do
-  mount --bind "/$device" "$root/$device"
-done
+rm -rf "$root/usr/sbin/igmpproxy" "$root/usr/lib/igmpproxy" "$root/usr/share/igmpproxy"
+if [ "$flavour" = package ]; then
+  mount -t proc ipd7-proc "$root/proc"
+  mount --rbind /dev "$root/dev"
+  mount --rbind /sys "$root/sys"
+  mount -t tmpfs -o mode=0755 ipd7-run "$root/var/run"
+else
+  for device in "$@"; do
+    mount --bind "/$device" "$root/$device"
+  done
+fi
 exec /usr/sbin/sshd -D -e -f "$config"
 `;
 
-export async function startAppliance(name: string): Promise<Appliance> {
+/** The sshd process below a wrapper (ip netns exec / unshare --fork), found by its config path. */
+function findSshd(wrapperPid: number, config: string): number {
+  const queue = [wrapperPid];
+  for (let visited = 0; queue.length > 0 && visited < 20; visited++) {
+    const pid = queue.shift()!;
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmdline.includes('sshd') && cmdline.includes(config)) return pid;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      if (children !== '') queue.push(...children.split(' ').map(Number));
+    }
+  }
+  throw new Error(`no sshd below pid ${wrapperPid}`);
+}
+
+export async function startAppliance(name: string, options: ApplianceOptions = {}): Promise<Appliance> {
+  const flavour = options.flavour ?? 'deploy';
+  if (flavour === 'package' && options.netns === undefined) throw new Error('the package flavour needs a network namespace');
   const base = `/run/ipd7-deploy-${process.pid}-${name}-${counter++}`;
   rmSync(base, { recursive: true, force: true });
   mkdirSync(base, { mode: 0o755 });
@@ -128,12 +198,14 @@ export async function startAppliance(name: string): Promise<Appliance> {
   mkdirSync(keys, { mode: 0o700 });
   mkdirSync(usrWork, { mode: 0o700 });
   buildRoot(root, usrUpper);
+  if (flavour === 'package') addPackageFlavour(root, usrUpper);
   makeKey(path.join(keys, 'host_ed25519'), 'appliance-host-key');
   makeKey(path.join(keys, 'client_ed25519'), 'deploy-test-client');
   cpSync(path.join(keys, 'client_ed25519.pub'), path.join(keys, 'authorized_keys'));
   if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
 
-  const port = await freePort();
+  // A fresh network namespace has every port free.
+  const port = options.netns === undefined ? await freePort() : 2222;
   const config = path.join(base, 'sshd_config');
   writeFileSync(config, [
     `Port ${port}`,
@@ -162,13 +234,16 @@ export async function startAppliance(name: string): Promise<Appliance> {
 
   let output = '';
   // setpriv --pdeathsig: should the test process die without afterAll, sshd dies with it.
-  const child = spawn('unshare', ['-m', '--propagation', 'private', '--', 'setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', NAMESPACE_SETUP, 'ipd7-ns', root, config, usrUpper, usrWork,
-    ...DEVICE_BINDS], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // In a new PID namespace sshd is its init: everything started there ends with it.
+  const unshare = ['unshare', '-m', '--propagation', 'private', ...(flavour === 'package' ? ['-p', '--fork', '--kill-child'] : []), '--',
+    'setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', NAMESPACE_SETUP, 'ipd7-ns', root, config, usrUpper, usrWork, flavour, ...DEVICE_BINDS];
+  const argv = options.netns === undefined ? unshare : ['ip', 'netns', 'exec', options.netns, ...unshare];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const log = (): string => output;
-  await waitForPort(port, child, log);
-  const sshdPid = child.pid!;
+  await waitForListening(port, child, log);
+  const sshdPid = flavour === 'package' || options.netns !== undefined ? findSshd(child.pid!, config) : child.pid!;
   const namespace = readlinkSync(`/proc/${sshdPid}/ns/mnt`);
 
   const processesInNamespace = (): number[] => {
@@ -228,6 +303,9 @@ export async function startAppliance(name: string): Promise<Appliance> {
         for (const pid of processesInNamespace()) {
           try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
         }
+      }
+      if (sshdPid !== child.pid) {
+        try { process.kill(sshdPid, 'SIGKILL'); } catch { /* gone */ }
       }
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
