@@ -1,0 +1,48 @@
+// build/native.ts: the shim compiles warning-free for x64 (and arm64 when the cross
+// compiler is installed), exports only the Node-API entry points, and is reproducible:
+// identical bytes from two builds in different directories, no build path inside.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { buildNativeShim } from '../../build/native.ts';
+import type { NativeArch } from '../../build/native.ts';
+import { repositoryRoot } from './support.ts';
+
+const compilerFor: Record<NativeArch, string> = { x64: 'gcc', arm64: 'aarch64-linux-gnu-gcc' };
+const elfMachine: Record<NativeArch, number> = { x64: 0x3e, arm64: 0xb7 };
+const has = (command: string): boolean => spawnSync(command, ['--version']).status === 0;
+const scratch: string[] = [];
+afterAll(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ipk4-native-'));
+  scratch.push(dir);
+  return dir;
+}
+
+describe.each(['x64', 'arm64'] as const)('buildNativeShim(%s)', (arch) => {
+  test.skipIf(!has(compilerFor[arch]))('builds a reproducible shared object for the architecture', async () => {
+    const first = await buildNativeShim(arch, tempDir());
+    const second = await buildNativeShim(arch, path.join(tempDir(), 'nested', 'out'));
+    expect(path.basename(first)).toBe('igmp_shim.node');
+    const bytes = readFileSync(first);
+    expect(bytes.equals(readFileSync(second))).toBe(true);
+    expect([...bytes.subarray(0, 4)]).toEqual([0x7f, 0x45, 0x4c, 0x46]); // ELF
+    expect(bytes.readUInt16LE(18)).toBe(elfMachine[arch]);
+    expect(bytes.includes(Buffer.from(repositoryRoot))).toBe(false);
+    expect(bytes.includes(Buffer.from(path.dirname(first)))).toBe(false);
+    const nm = spawnSync('nm', ['-D', '--defined-only', first], { encoding: 'utf8' });
+    if (nm.status === 0) {
+      const exported = nm.stdout.trim().split('\n').map((line) => line.split(' ').at(-1)).sort();
+      expect(exported).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+    }
+  }, 60_000);
+});
+
+test('an unknown architecture is refused with a clear message', async () => {
+  await expect(buildNativeShim('mips' as NativeArch, tempDir())).rejects.toThrow(/unknown architecture "mips"/);
+});
