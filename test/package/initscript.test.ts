@@ -3,8 +3,10 @@
 //
 // STAND-IN DAEMON: /usr/sbin/igmpproxy is test/fixtures/appliance/igmpproxy-standin (a script
 // that honours the pidfile, forks, counts SIGHUPs and implements --check/--list-interfaces).
-// Replace it with the real single binary (build/sea.ts) once it exists; the assertions on the
-// events log (/var/run/igmpproxy-standin.log) then become checks of the daemon's own logging.
+// Replace it with the real single binary (build/sea.ts) once the test machine always has one;
+// the assertions on the events log (/var/run/igmpproxy-standin.log) then become checks of the
+// daemon's own logging. Until then real-daemon.test.ts runs the same scripts against
+// dist/<arch>/igmpproxy whenever a build left it there.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
