@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # Debian packages per task; only missing ones are installed.
 build_packages=(gcc libc6-dev linux-libc-dev xz-utils tar git)
 cross_packages=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user-static)
-test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-linux procps tcpdump)
+test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-linux procps tcpdump igmpproxy)
 bench_packages=(igmpproxy)
 
 missing_debs() {
