@@ -4,7 +4,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { findCIgmpproxy } from '../../test/e2e/lab/c-igmpproxy.ts';
-import { pinnedNode, repositoryRoot } from '../../test/e2e/lab/iptv-lab.ts';
+import { pinnedNode, PROXY_TEMP_DIR_TOKEN, repositoryRoot } from '../../test/e2e/lab/iptv-lab.ts';
 import type { ProxyId } from './options.ts';
 
 export interface ProxyCandidate {
@@ -34,8 +34,11 @@ export function resolveCandidate(id: ProxyId, verbose: boolean): ProxyCandidate 
     if (!found.available) return { id, label: 'C igmpproxy', command: [], available: false, reason: found.reason };
     return { id, label: `C igmpproxy ${found.version}`, command: [found.path, ...flags], available: true };
   }
+  // Ours keeps a pidfile and a status file (C 0.3 has neither): private ones per lab, so a
+  // daemon running elsewhere on the machine (another test, a real one) does not collide.
+  const ownFiles = ['--pidfile', `${PROXY_TEMP_DIR_TOKEN}/igmpproxy.pid`, '--status-file', `${PROXY_TEMP_DIR_TOKEN}/igmpproxy.status`];
   if (isExecutableFile(OURS_BINARY)) {
-    return { id, label: 'ours (dist/x86_64/igmpproxy)', command: [OURS_BINARY, ...flags], available: true };
+    return { id, label: 'ours (dist/x86_64/igmpproxy)', command: [OURS_BINARY, ...flags, ...ownFiles], available: true };
   }
-  return { id, label: 'ours (node addon/daemon/main.ts)', command: [pinnedNode, OURS_ENTRY, ...flags], available: true };
+  return { id, label: 'ours (node addon/daemon/main.ts)', command: [pinnedNode, OURS_ENTRY, ...flags, ...ownFiles], available: true };
 }

@@ -29,8 +29,10 @@ const JOIN_WARNING = /exceed|ENOBUFS|No buffer space|MEMBERSHIP failed|igmp_max_
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function group(block: number, index: number): string {
-  return `239.${block}.${index >> 8}.${(index & 0xff) + 1}`;
+/** The index-th group (from 0) of a block: 239.<block>.0.1, 239.<block>.0.2, … 239.<block>.1.0, … */
+export function benchGroup(block: number, index: number): string {
+  const number = index + 1;
+  return `239.${block}.${(number >> 8) & 0xff}.${number & 0xff}`;
 }
 
 function message(error: unknown): string {
@@ -144,8 +146,10 @@ export async function runProxySuite(candidate: ProxyCandidate, options: BenchOpt
 
     const stopped = await proxy.stop();
     result.notes.push(`SIGTERM (quickleave run): ${stopped.killed ? 'did not exit, killed' : `exit code ${stopped.code ?? stopped.signal}`}`);
-    await lab.waitFor(async () => (await lab.isp.status()).groups.length === 0, 10_000, 'the isp to stop every stream')
-      .catch(() => result.notes.push('streams still running 10 s after the proxy stopped (upstream memberships not left)'));
+    let streaming: string[] = [];
+    await lab.waitFor(async () => (streaming = (await lab.isp.status()).groups).length === 0, 10_000, 'the isp to stop every stream')
+      .catch(() => result.notes.push(`after SIGTERM: ${streaming.length} upstream memberships not left within 10 s ` +
+        `(e.g. ${streaming.slice(0, 3).join(', ')}); the provider keeps streaming them`));
 
     try {
       proxy = await lab.startProxy({ command: candidate.command, config: lab.proxyConfig({ quickleave: false }), startupGraceMs: 500 });
@@ -176,7 +180,7 @@ async function measureJoins(lab: IptvLab, tv: TvHandle, count: number, deadline:
   const reportTypes = new Set<string>();
   for (let index = 0; index < count; index++) {
     deadline.require(FIRST_PACKET_LIMIT_MS + QUICKLEAVE_LIMIT_MS + 1_000, 'joins');
-    const target = group(10, index);
+    const target = benchGroup(10, index);
     const ispFrom = lab.isp.mark;
     const tvFrom = tv.mark;
     const joinedAt = await tv.join(target);
@@ -228,13 +232,13 @@ async function ownMessage(tv: TvHandle, predicate: (event: LabEvent) => boolean,
 async function measureZaps(tv: TvHandle, count: number, deadline: Deadline, result: ProxyResult): Promise<void> {
   const zaps: number[] = [];
   let missed = 0;
-  let current = group(20, 0);
+  let current = benchGroup(20, 0);
   const from = tv.mark;
   await tv.join(current);
   await tv.waitFirstPacket(current, FIRST_PACKET_LIMIT_MS, from);
   for (let index = 1; index <= count; index++) {
     deadline.require(FIRST_PACKET_LIMIT_MS + 1_000, 'zaps');
-    const next = group(20, index);
+    const next = benchGroup(20, index);
     const tvFrom = tv.mark;
     const leftAt = await tv.zap(current, next);
     current = next;
@@ -253,7 +257,7 @@ async function measureZaps(tv: TvHandle, count: number, deadline: Deadline, resu
 async function measureManyGroups(lab: IptvLab, tv: TvHandle, proxy: ProxyHandle, options: BenchOptions, deadline: Deadline,
   result: ProxyResult): Promise<void> {
   deadline.require(MANY_GROUPS_ARRIVAL_LIMIT_MS + options.windowSeconds * 1000 + 10_000, 'many groups');
-  const groups = Array.from({ length: options.manyGroups }, (_, index) => group(30, index));
+  const groups = Array.from({ length: options.manyGroups }, (_, index) => benchGroup(30, index));
   const intervalMs = Math.max(10, Math.ceil((options.manyGroups * 1000) / MANY_GROUPS_PPS));
   await lab.isp.setPacketInterval(intervalMs);
   const logFrom = proxy.log.length;
@@ -300,7 +304,7 @@ async function measureManyGroups(lab: IptvLab, tv: TvHandle, proxy: ProxyHandle,
 
 async function measureLeaveWithoutQuickleave(lab: IptvLab, tv: TvHandle, deadline: Deadline, result: ProxyResult): Promise<void> {
   deadline.require(NO_QUICKLEAVE_LIMIT_MS + 10_000, 'leave without quickleave');
-  const groups = Array.from({ length: LEAVES_WITHOUT_QUICKLEAVE }, (_, index) => group(40, index));
+  const groups = Array.from({ length: LEAVES_WITHOUT_QUICKLEAVE }, (_, index) => benchGroup(40, index));
   for (const target of groups) {
     const from = tv.mark;
     await tv.join(target);

@@ -95,8 +95,15 @@ export interface IptvLabOptions extends UpstreamOptions {
   readonly secondUpstream?: boolean | UpstreamOptions;
 }
 
+/** In a proxy's argv, replaced by a fresh private directory of that start (pidfiles, state files). */
+export const PROXY_TEMP_DIR_TOKEN = '{tmp}';
+
 export interface ProxyStartOptions {
-  /** argv of the proxy without the config path, e.g. ['/usr/sbin/igmpproxy', '-d', '-vv']. */
+  /**
+   * argv of the proxy without the config path, e.g. ['/usr/sbin/igmpproxy', '-d', '-vv'].
+   * "{tmp}" in an argument becomes the start's private temp dir: files such as a pidfile
+   * must not be shared, since several labs (test files, the bench) may run at once.
+   */
   readonly command: readonly string[];
   /** Config text; written to a temp file whose path is appended to the command. */
   readonly config: string;
@@ -545,7 +552,7 @@ export class IptvLab {
     this.tempDirs.push(dir);
     const configPath = path.join(dir, 'igmpproxy.conf');
     writeFileSync(configPath, options.config);
-    const argv = [...options.command, configPath];
+    const argv = [...options.command.map((arg) => arg.replaceAll(PROXY_TEMP_DIR_TOKEN, dir)), configPath];
     const handle = new ProxyHandle(this.proxyNamespace.spawn(argv, { cwd: repositoryRoot, env: options.env }), argv, configPath);
     this.proxies.push(handle);
     const graceMs = options.startupGraceMs ?? 300;
