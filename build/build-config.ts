@@ -56,12 +56,15 @@ export const VERSION_DEFINE = '__IGMPPROXY_VERSION__';
 export const RELEASE_DEFINE = '__IGMPPROXY_RELEASE__';
 
 /**
- * V8 string-hash seed fixed at blob generation AND at run time. V8's code cache embeds
- * string hashes, so a random seed makes the blob differ on every build; the code cache is
- * kept because it also makes the main script bypass NODE_COMPILE_CACHE (see sea.ts).
- * Hash flooding needs attacker-chosen string keys; the daemon keys its tables by numbers.
+ * Seed of V8's random number generator while the blob (with its code cache) is made.
+ * V8 derives the string-hash seed from it, and the code cache embeds string hashes: with
+ * a random seed the blob differs on every build. --random-seed is not part of V8's flag
+ * hash, so the cache is still accepted by the binary, which keeps a random hash seed at
+ * run time. (A fixed --hash-seed would also work but is part of the flag hash: it would
+ * have to be baked into the binary, where it makes Node reject its own built-in code
+ * cache and costs ~20 ms of start-up.)
  */
-export const V8_HASH_SEED = 0x49_47_4d_50; // "IGMP"
+export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
 
 /**
  * Node options baked into the binary. With execArgvExtension "none" NODE_OPTIONS is
@@ -70,11 +73,7 @@ export const V8_HASH_SEED = 0x49_47_4d_50; // "IGMP"
  * - OPENSSL_CONF can name a config that dlopen()s a provider module: real code injection.
  * - NODE_ICU_DATA makes ICU read data files from any directory ahead of the built-in data.
  */
-export const SEA_EXEC_ARGV: readonly string[] = [
-  '--openssl-config=/dev/null',
-  '--icu-data-dir=/dev/null',
-  `--hash-seed=${V8_HASH_SEED}`,
-];
+export const SEA_EXEC_ARGV: readonly string[] = ['--openssl-config=/dev/null', '--icu-data-dir=/dev/null'];
 
 /** Used when the tree is not a git checkout: 2026-01-01T00:00:00Z. */
 export const FALLBACK_SOURCE_DATE_EPOCH = 1_767_225_600;

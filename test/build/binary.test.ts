@@ -47,6 +47,8 @@ describe.each(ARCHES)('%s single binary', (arch) => {
     const version = await runOnTarget(arch, binaryOf(arch), ['--version'], { env: envWith({}) });
     expect(version.code).toBe(0);
     expect(version.stdout.trim().split(/\s+/)).toContain(identity.version);
+    // Silent: in particular no "Code cache data rejected" (the blob's cache must fit this V8).
+    expect(version.stderr).toBe('');
     const help = await runOnTarget(arch, binaryOf(arch), ['-h'], { env: envWith({}) });
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: igmpproxy/);
