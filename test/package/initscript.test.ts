@@ -43,7 +43,8 @@ const STEP_FUNCTION = 'step() { echo "=== $*"; "$@"; echo "=== rc=$?"; }';
 const INIT = '/etc/rc.d/init.d/igmpproxy';
 const HOOK = '/etc/rc.d/init.d/networking/red.up/15-igmpproxy';
 
-describe.skipIf(!support.available)(`initscript and red.up hook ${support.reason}`, () => {
+// Each step runs real scripts in fresh namespaces; a shared 2-core machine can be slow.
+describe.skipIf(!support.available)(`initscript and red.up hook ${support.reason}`, { timeout: 180_000 }, () => {
   const lab = new NetnsLab(PREFIX);
   let work = '';
   let pkg: PackageFiles;
