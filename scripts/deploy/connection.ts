@@ -117,7 +117,10 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
   };
 
   const authHandler = (methodsLeft: AuthenticationType[] | null, _partial: boolean | null, next: (method: AnyAuthMethod | false) => void): void => {
-    const allowed = (method: AuthenticationType): boolean => methodsLeft === null || methodsLeft.includes(method) ||
+    // Like OpenSSH, ask with "none" first: the answer lists the methods the server allows,
+    // so nothing is tried (or prompted for) that it would refuse anyway.
+    if (methodsLeft === null) return next({ type: 'none', username: request.user });
+    const allowed = (method: AuthenticationType): boolean => methodsLeft.includes(method) ||
       (method === 'agent' && methodsLeft.includes('publickey'));
     while (plan.length > 0) {
       const method = plan.shift()!;

@@ -4,9 +4,10 @@ import type { ReadStream } from 'node:tty';
 
 export function promptHidden(input: ReadStream, output: NodeJS.WriteStream, question: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    output.write(question);
+    // Echo off before the prompt appears, so an answer typed at once is not shown either.
     const wasRaw = input.isRaw;
     input.setRawMode(true);
+    output.write(question);
     input.resume();
     let answer = '';
     const done = (error: Error | null): void => {

@@ -1,12 +1,13 @@
 // End-to-end: the deploy tool against a REAL OpenSSH server (Debian openssh-server) serving
 // a throwaway appliance root through ChrootDirectory (see helpers/appliance-sshd.ts).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type DeployIo } from '../../scripts/deploy/main.ts';
+import { shellCommand } from '../../scripts/deploy/quote.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
 import { buildTestPackage, type TestPackage } from './helpers/test-package.ts';
 
@@ -81,7 +82,7 @@ function binaryVersion(appliance: Appliance): string {
 
 beforeAll(async () => {
   a = await startAppliance('a');
-  b = await startAppliance('b');
+  b = await startAppliance('b', { passwords: true });
   const build = async (key: string, options: Parameters<typeof buildTestPackage>[0]): Promise<void> => {
     packages[key] = await buildTestPackage(options);
   };
@@ -357,6 +358,45 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`[root@127.0.0.1:${b!.port}] error: authentication failed for root@127.0.0.1:${b!.port} (tried publickey)\n`);
     expect(result.stdout).toMatch(/FAILED\s+authentication failed/);
+  });
+
+  it('asks for a password only on a terminal, without echo (real CLI in a pty)', async () => {
+    const file = knownHostsWith('pty', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
+    const command = shellCommand([process.execPath, path.join(REPO, 'scripts/deploy.ts'), '--status', '--known-hosts', file, `root@127.0.0.1:${b!.port}`]);
+    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { PATH: process.env.PATH, HOME: work, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let answered = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!answered && output.includes(`root@127.0.0.1:${b!.port} password: `)) {
+        answered = true;
+        child.stdin.write('not-the-password\r');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('close', (exit) => { clearTimeout(timer); resolve(exit); });
+    });
+    expect(answered, output).toBe(true);
+    expect(code).toBe(1);
+    expect(output).not.toContain('not-the-password');
+    expect(output).toContain(`authentication failed for root@127.0.0.1:${b!.port} (tried password)`);
+  });
+
+  it('a remote step that takes longer than --command-timeout fails with that reason', async () => {
+    // A process of this test that ignores SIGUSR1 poses as the daemon: the status query then
+    // waits (3 s) for a status file that never comes.
+    const stubborn = spawn('/bin/sh', ['-c', 'trap "" USR1; sleep 30'], { stdio: 'ignore' });
+    writeFileSync(b!.file('/var/run/igmpproxy.pid'), `${stubborn.pid}\n`);
+    try {
+      const file = knownHostsWith('timeout', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
+      const run = await deploy(['--status', '-i', b!.clientKey, '--known-hosts', file, '--command-timeout', '1', `root@127.0.0.1:${b!.port}`]);
+      expect(run.code).toBe(1);
+      expect(run.out.at(-1)).toMatch(/FAILED\s+the status query did not finish within 1 s/);
+    } finally {
+      stubborn.kill('SIGKILL');
+      rmSync(b!.file('/var/run/igmpproxy.pid'), { force: true });
+    }
   });
 
   it('usage errors exit 2 with one line, hostile host names included (real CLI)', () => {

@@ -29,6 +29,8 @@ export interface ApplianceOptions {
   readonly flavour?: 'deploy' | 'package';
   /** Network namespace (already created, lo up) for sshd; it then listens on that 127.0.0.1. */
   readonly netns?: string;
+  /** Offer password authentication (root has no usable password here: every password fails). */
+  readonly passwords?: boolean;
 }
 const DEVICE_BINDS = ['dev/null', 'dev/zero', 'dev/urandom'];
 let counter = 0;
@@ -215,7 +217,7 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
     `AuthorizedKeysFile ${path.join(keys, 'authorized_keys')}`,
     'PermitRootLogin prohibit-password',
     'PubkeyAuthentication yes',
-    'PasswordAuthentication no',
+    `PasswordAuthentication ${options.passwords ? 'yes' : 'no'}`,
     'KbdInteractiveAuthentication no',
     'UsePAM no',
     'StrictModes no',
