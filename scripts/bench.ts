@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkNetnsSupport } from '../test/helpers/netns.ts';
-import { LAB_PREFIX } from '../test/e2e/lab/iptv-lab.ts';
+import { LAB_PREFIX, repositoryRoot } from '../test/e2e/lab/iptv-lab.ts';
 import { resolveCandidate } from './bench/candidates.ts';
 import { parseBenchArgs, USAGE } from './bench/options.ts';
 import type { BenchOptions } from './bench/options.ts';
@@ -23,6 +23,11 @@ const METHOD = [
   'Proxies run one after the other, each in a fresh lab, with the same flags, on a shared machine: read the ratios.',
 ];
 
+/** A command line for people: paths inside the repository relative to it. */
+function shown(command: readonly string[]): string {
+  return command.map((arg) => (arg.startsWith(`${repositoryRoot}/`) ? path.relative(repositoryRoot, arg) : arg)).join(' ');
+}
+
 async function main(options: BenchOptions): Promise<number> {
   const support = checkNetnsSupport(LAB_PREFIX);
   if (!support.available) {
@@ -33,7 +38,7 @@ async function main(options: BenchOptions): Promise<number> {
   const results: ProxyResult[] = [];
   for (const id of options.proxies) {
     const candidate = resolveCandidate(id, options.verboseProxy);
-    console.log(`${id}: ${candidate.available ? `${candidate.label}: ${candidate.command.join(' ')} CONFIG` : `not available (${candidate.reason})`}`);
+    console.log(`${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`);
     const result = await runProxySuite(candidate, options, deadlineAt, (line) => console.log(line));
     if (!result.available) console.log(`${id}: not available (${result.reason})`);
     results.push(result);
@@ -68,7 +73,7 @@ async function main(options: BenchOptions): Promise<number> {
     `# igmpproxy benchmark, ${json.date}`, '',
     `Kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
       `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`, '',
-    ...results.map((result) => `- **${result.id}**: ${result.available ? `${result.label}: \`${result.command.join(' ')} CONFIG\`` : `not available (${result.reason})`}`),
+    ...results.map((result) => `- **${result.id}**: ${result.available ? `${result.label}: \`${shown(result.command)} CONFIG\`` : `not available (${result.reason})`}`),
     '', renderMarkdown(rows, headers), '',
     ...results.flatMap((result) => [...result.failures.map((failure) => `- ${result.id}: FAILED ${failure}`),
       ...result.notes.map((note) => `- ${result.id}: ${note}`)]),
