@@ -11,6 +11,8 @@ import { describeConfig } from './config/describe.ts';
 import { formatDiagnostic } from './config/types.ts';
 import { DAEMON_CHILD_FLAG, reportStartup, startInBackground } from './runtime/detach.ts';
 import { runDaemon } from './runtime/run.ts';
+import { expandDefaultDown } from './runtime/interface-roles.ts';
+import { readInterfaces } from './kernel/interfaces.ts';
 
 // First thing: no NODE_*, LD_* or OpenSSL variables take effect in a root daemon.
 const ignoredEnvironment = dropRuntimeEnvironment();
@@ -45,7 +47,9 @@ async function main(argv: string[]): Promise<number> {
       if (command.kind === 'check') {
         process.stdout.write(describeConfig(result.config));
       } else {
-        for (const phyint of result.config.interfaces) {
+        // With defaultdown, the interfaces present now that it makes downstream are listed too.
+        const config = result.config.defaultDown ? expandDefaultDown(result.config, readInterfaces()) : result.config;
+        for (const phyint of config.interfaces) {
           if (phyint.role === command.role) process.stdout.write(`${phyint.name}\n`);
         }
       }
