@@ -110,9 +110,32 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
   if (request.credentials.privateKey) plan.push('publickey');
   if (request.credentials.agentSocket) plan.push('agent');
   if (request.credentials.askPassword) plan.push('keyboard-interactive', 'password');
+  // Our own handshake timer instead of ssh2's readyTimeout: it must stand still while a
+  // person types a password.
+  let handshakeTimer: NodeJS.Timeout | null = null;
+  let timedOut = false;
+  const timeoutReason = `no SSH handshake within ${request.connectTimeoutMs / 1000} s`;
+  const armHandshakeTimer = (): void => {
+    handshakeTimer = setTimeout(() => {
+      timedOut = true;
+      client.destroy();
+    }, request.connectTimeoutMs);
+  };
+  const disarmHandshakeTimer = (): void => {
+    if (handshakeTimer !== null) clearTimeout(handshakeTimer);
+    handshakeTimer = null;
+  };
+
   let passwordAsked: string | null = null;
   const askOnce = async (): Promise<string> => {
-    if (passwordAsked === null) passwordAsked = await request.credentials.askPassword!(`${request.label} password: `);
+    if (passwordAsked === null) {
+      disarmHandshakeTimer();
+      try {
+        passwordAsked = await request.credentials.askPassword!(`${request.label} password: `);
+      } finally {
+        armHandshakeTimer();
+      }
+    }
     return passwordAsked;
   };
 
@@ -156,18 +179,20 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
     };
 
     client.on('ready', () => {
+      disarmHandshakeTimer();
       settled = true;
       resolve(session);
     });
     client.on('error', (error: Error & { level?: string }) => {
+      disarmHandshakeTimer();
       let reason: string;
       if (hostKeyRefusal !== null) reason = hostKeyRefusal;
+      else if (timedOut) reason = timeoutReason;
       else if (error.level === 'client-authentication') {
         reason = tried.length === 0
           ? `${request.label} accepts none of the available authentication methods`
           : `authentication failed for ${request.label} (tried ${tried.join(', ')})`;
-      } else if (error.level === 'client-timeout') reason = `no SSH handshake within ${request.connectTimeoutMs / 1000} s`;
-      else if (error.level === 'client-socket' && /ECONNREFUSED/.test(error.message)) reason = `connection refused (is SSH enabled on port ${request.port}?)`;
+      } else if (error.level === 'client-socket' && /ECONNREFUSED/.test(error.message)) reason = `connection refused (is SSH enabled on port ${request.port}?)`;
       else reason = oneLine(error);
       if (!settled) {
         settled = true;
@@ -177,10 +202,11 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
       }
     });
     client.on('close', () => {
+      disarmHandshakeTimer();
       failAll('connection lost');
       if (!settled) {
         settled = true;
-        reject(new DeployError(hostKeyRefusal ?? 'the connection was closed during the handshake'));
+        reject(new DeployError(hostKeyRefusal ?? (timedOut ? timeoutReason : 'the connection was closed during the handshake')));
       }
     });
 
@@ -250,11 +276,12 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
       },
     };
 
+    armHandshakeTimer();
     client.connect({
       host: request.host,
       port: request.port,
       username: request.user,
-      readyTimeout: request.connectTimeoutMs,
+      readyTimeout: 0,
       keepaliveInterval: 10_000,
       keepaliveCountMax: 3,
       hostVerifier,
