@@ -4,10 +4,9 @@
 // Usage: node scripts/node24.mjs build/index.ts [--arch x86_64|aarch64]... [--all]
 //          [--out DIR] [--skip-package] [--skip-xz]
 // Default arch: x86_64. Every output is a function of the commit (see reproducible.ts).
-import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import {
   ARCHES,
   type Arch,
@@ -20,6 +19,7 @@ import {
 } from './build-config.ts';
 import { bundleDaemon } from './bundle.ts';
 import { buildNativeShim } from './native.ts';
+import { buildPackage } from './package.ts';
 import { sha256File, strippedBaseNode } from './node-base.ts';
 import { type ArchReport, type BuildReport, LIMITS, checkVersion, fileSize, summarize, xzCompressedSize } from './report.ts';
 import { buildEnvironment, fixMtimes, sourceDateEpoch } from './reproducible.ts';
@@ -28,25 +28,13 @@ import { buildSea } from './sea.ts';
 export interface BuildOptions {
   readonly arches: readonly Arch[];
   readonly outDir: string;
-  /** Build the .ipfire package (when build/package.ts exists). */
+  /** Build the .ipfire package and its meta file next to the binary. */
   readonly package: boolean;
   /** Without a package: measure the xz-compressed binary size (about a minute per binary unless cached). */
   readonly measureXz: boolean;
   readonly root?: string;
   readonly cacheDir?: string;
   readonly log?: (line: string) => void;
-}
-
-/** Agreed with build/package.ts (written by the packaging work). */
-interface PackageModule {
-  buildPackage(opts: {
-    arch: Arch;
-    binary: string;
-    outDir: string;
-    version: string;
-    release: number;
-    sourceDateEpoch: number;
-  }): Promise<{ ipfire: string; meta: string }>;
 }
 
 export async function build(options: BuildOptions): Promise<BuildReport> {
@@ -66,7 +54,6 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
   await bundleDaemon({ version: identity.version, release: identity.release, outFile: bundleFile, root });
   await fixMtimes([bundleFile], epoch);
 
-  const packager = options.package ? await loadPackager(root, log) : undefined;
   const arches: Partial<Record<Arch, ArchReport>> = {};
   for (const arch of options.arches) {
     const workDir = path.join(workRoot, arch);
@@ -81,9 +68,9 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
     const version = await checkVersion(arch, binary, identity.version);
     const sha256 = await sha256File(binary);
     let packaged: ArchReport['package'];
-    if (packager) {
+    if (options.package) {
       log(`${arch}: package`);
-      const result = await packager.buildPackage({
+      const result = await buildPackage({
         arch,
         binary,
         outDir: path.join(outDir, arch),
@@ -130,22 +117,10 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
   return report;
 }
 
-/** build/package.ts is optional while the packaging work is in progress. */
-async function loadPackager(root: string, log: (line: string) => void): Promise<PackageModule | undefined> {
-  const file = path.join(root, 'build', 'package.ts');
-  if (!existsSync(file)) {
-    log('build/package.ts does not exist yet: skipping the .ipfire package');
-    return undefined;
-  }
-  const module = (await import(pathToFileURL(file).href)) as Partial<PackageModule>;
-  if (typeof module.buildPackage !== 'function') throw new Error(`${file} does not export buildPackage()`);
-  return module as PackageModule;
-}
-
 export function parseBuildArguments(argv: readonly string[]): BuildOptions {
   const arches = new Set<Arch>();
   let outDir = path.join(REPOSITORY_ROOT, 'dist');
-  let buildPackage = true;
+  let withPackage = true;
   let measureXz = true;
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index];
@@ -153,13 +128,13 @@ export function parseBuildArguments(argv: readonly string[]): BuildOptions {
     if (argument === '--all') ARCHES.forEach((arch) => arches.add(arch));
     else if (argument === '--arch' && value !== undefined) arches.add(parseArch(value)), index++;
     else if (argument === '--out' && value !== undefined) (outDir = path.resolve(value)), index++;
-    else if (argument === '--skip-package') buildPackage = false;
+    else if (argument === '--skip-package') withPackage = false;
     else if (argument === '--skip-xz') measureXz = false;
     else throw new Error(`build: unknown argument "${String(argument)}"\nusage: build/index.ts [--arch x86_64|aarch64]... [--all] [--out DIR] [--skip-package] [--skip-xz]`);
   }
   if (arches.size === 0) arches.add('x86_64');
   // Always in the fixed order, so reports and logs do not depend on argument order.
-  return { arches: ARCHES.filter((arch) => arches.has(arch)), outDir, package: buildPackage, measureXz };
+  return { arches: ARCHES.filter((arch) => arches.has(arch)), outDir, package: withPackage, measureXz };
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
