@@ -31,6 +31,9 @@ function shimOf(arch: Arch): string {
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
+function hasStrace(): boolean {
+  return spawnSync('strace', ['-V']).status === 0; // Debian package strace
+}
 /** Environment with nothing but PATH plus the given variables. */
 function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...extra };
@@ -145,6 +148,32 @@ describe('no code injection through the environment or the command line', () => 
     }
     const files = readdirSync(cacheDir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
     expect(files).toEqual([]);
+  });
+
+  it('NODE_V8_COVERAGE makes plain node write coverage files, but not the binary', () => {
+    const plainDir = path.join(scratch, 'coverage-plain');
+    spawnSync(HOST_NODE, ['-e', '0'], { env: envWith({ NODE_V8_COVERAGE: plainDir }) });
+    expect(readdirSync(plainDir).some((name) => name.startsWith('coverage-'))).toBe(true);
+
+    const binaryDir = path.join(scratch, 'coverage-binary');
+    const result = spawnSync(binaryOf('x86_64'), ['--version'], { env: envWith({ NODE_V8_COVERAGE: binaryDir }), encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(identity.version);
+    const written = existsSync(binaryDir) ? readdirSync(binaryDir) : [];
+    expect(written).toEqual([]);
+  });
+
+  it.runIf(hasStrace())('NODE_ICU_DATA makes plain node read from that directory, but not the binary', () => {
+    const icuDir = path.join(scratch, 'icu-data');
+    const touched = (command: string[]): boolean => {
+      const traced = spawnSync('strace', ['-f', '-qq', '-e', 'trace=%file', ...command], {
+        env: envWith({ NODE_ICU_DATA: icuDir }),
+        encoding: 'utf8',
+      });
+      return traced.stderr.includes(icuDir);
+    };
+    expect(touched([HOST_NODE, '-e', '0'])).toBe(true);
+    expect(touched([binaryOf('x86_64'), '--version'])).toBe(false);
   });
 
   it('the compile-cache probe works: plain node reads and writes that cache for a script', () => {
