@@ -40,21 +40,33 @@ function withoutMarkers(lines: readonly string[]): string[] {
   return lines.filter((line) => !line.startsWith('@@'));
 }
 
-/** One line per array element: primitives as is, objects as `key=value` pairs. */
-function describeItem(item: unknown): string {
-  if (item === null || typeof item !== 'object') return String(item);
-  if (Array.isArray(item)) return item.map(describeItem).join(', ');
-  return Object.entries(item as Record<string, unknown>)
-    .map(([key, value]) => `${key}=${value !== null && typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
-    .join(' ');
+/** Plain-object access for the tolerant reading of a JSON document from the appliance. */
+function field(value: unknown, name: string): unknown {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[name] : undefined;
 }
 
-function listField(status: Record<string, unknown>, names: readonly string[]): string[] {
-  for (const name of names) {
-    const value = status[name];
-    if (Array.isArray(value)) return value.map(describeItem);
+function array(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/**
+ * Groups and routes from the daemon's status file (addon/daemon/runtime/status.ts):
+ * proxy.downstreams[].groups[] with their hosts, and kernelRoutes[] with packet counters.
+ */
+export function daemonLists(status: unknown): { groups: string[]; routes: string[] } {
+  const groups: string[] = [];
+  for (const downstream of array(field(field(status, 'proxy'), 'downstreams'))) {
+    for (const group of array(field(downstream, 'groups'))) {
+      const hosts = array(field(group, 'hosts')).map(String);
+      groups.push(`${String(field(group, 'group'))} on ${String(field(downstream, 'name'))}: ${hosts.length} host(s)${hosts.length ? ` ${hosts.join(' ')}` : ''}`);
+    }
   }
-  return [];
+  const routes = array(field(status, 'kernelRoutes')).map((route) => {
+    const outputs = array(field(route, 'outputs')).map(String);
+    return `(${String(field(route, 'source'))}, ${String(field(route, 'group'))}) ${String(field(route, 'input'))} -> ` +
+      `${outputs.join(' ') || '(none)'}: ${String(field(route, 'packets'))} packets`;
+  });
+  return { groups, routes };
 }
 
 function chainHooked(lines: readonly string[] | undefined, target: string): boolean | null {
@@ -93,13 +105,7 @@ export function parseStatus(output: string, name: string): StatusReport {
     try {
       const parsed: unknown = JSON.parse(withoutMarkers(fileLines).join('\n'));
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      const status = parsed as Record<string, unknown>;
-      daemon = {
-        kind: 'ok',
-        fresh: marker(daemonLines, 'fresh') !== null,
-        groups: listField(status, ['groups', 'memberships']),
-        routes: listField(status, ['routes', 'mroutes', 'mfc']),
-      };
+      daemon = { kind: 'ok', fresh: marker(daemonLines, 'fresh') !== null, ...daemonLists(parsed) };
     } catch {
       daemon = { kind: 'unavailable', reason: `the status file of ${name} is not valid JSON` };
     }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { applianceProblem, parsePreflight, SPACE_FACTOR, type ApplianceFacts } from '../../scripts/deploy/appliance-check.ts';
 import { formatStatus, parseStatus, summarizeStatus } from '../../scripts/deploy/status-report.ts';
+import { sampleStatus } from './helpers/sample-status.ts';
 
 const GOOD_PREFLIGHT = [
   'release=IPFire 2.29 (x86_64) - core199',
@@ -73,7 +74,7 @@ const RUNNING = [
   '@@section daemon',
   '@@fresh',
   '@@section statusfile',
-  '{"groups":[{"group":"239.35.10.4","interface":"eth1"}],"routes":[{"source":"10.1.2.3","group":"239.35.10.4"}, "raw"]}',
+  JSON.stringify(sampleStatus('1.2.0')),
   '@@section iptvinput',
   '-N IPTVINPUT',
   '-A IPTVINPUT -j IGMPPROXY_IN',
@@ -90,7 +91,8 @@ describe('status report', () => {
     expect(report.service.state).toBe('running');
     expect(report.installed).toEqual({ version: '1.2.0', release: '101' });
     expect(report.daemon).toEqual({
-      kind: 'ok', fresh: true, groups: ['group=239.35.10.4 interface=eth1'], routes: ['source=10.1.2.3 group=239.35.10.4', 'raw'],
+      kind: 'ok', fresh: true, groups: ['239.35.10.4 on green0: 1 host(s) 192.168.0.100'],
+      routes: ['(10.1.2.3, 239.35.10.4) ppp0 -> green0: 1234 packets'],
     });
     expect(report.firewall).toEqual({ input: true, forward: false });
     expect(summarizeStatus(report)).toBe('1.2.0-101, service running, 1 groups, firewall hooks missing');
@@ -110,7 +112,7 @@ describe('status report', () => {
   });
 
   it('says when the status file is not JSON or the daemon is stopped', () => {
-    const broken = RUNNING.replace(/\{"groups".*\n/, 'garbage\n');
+    const broken = RUNNING.replace(/\{"version".*\n/, 'garbage\n');
     expect(parseStatus(broken, 'igmpproxy').daemon).toEqual({ kind: 'unavailable', reason: 'the status file of igmpproxy is not valid JSON' });
     const stopped = RUNNING.replace('igmpproxy is running with Process ID(s) 4242.', 'igmpproxy is not running.');
     expect(parseStatus(stopped, 'igmpproxy').service.state).toBe('stopped');

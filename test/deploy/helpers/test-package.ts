@@ -9,6 +9,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { create } from 'tar';
+import { sampleStatus } from './sample-status.ts';
 
 export interface TestPackageOptions {
   readonly outDir: string;
@@ -37,7 +38,9 @@ const DAEMON = (version: string): string => `#!/bin/sh
 if [ "$1" = --version ]; then echo "igmpproxy ${version}"; exit 0; fi
 echo $$ > /var/run/igmpproxy.pid
 write_status() {
-  printf '{"version":"${version}","groups":[{"group":"239.35.10.4","interface":"eth1"},{"group":"239.35.20.10","interface":"eth1"}],"routes":[{"source":"10.1.2.3","group":"239.35.10.4","upstream":"ppp0","downstream":"eth1"}]}\\n' > /var/run/igmpproxy.status.new
+  cat > /var/run/igmpproxy.status.new <<'STATUS'
+${JSON.stringify(sampleStatus(version))}
+STATUS
   mv -f /var/run/igmpproxy.status.new /var/run/igmpproxy.status
 }
 trap write_status USR1
