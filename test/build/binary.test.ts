@@ -220,5 +220,6 @@ describe('build report', () => {
       expect(entry?.compressedBytes).toBeNull(); // measureXz: false
     }
     expect(written.bundle.sha256).toBe(sha256(written.bundle.file));
+    expect(written.hostNodeStartup.minMs).toBeGreaterThan(0);
   });
 });

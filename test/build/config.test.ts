@@ -133,12 +133,14 @@ describe('version check', () => {
           version: { output: 'igmpproxy 1.0.0', samplesMs: [70], minMs: 70, medianMs: 70 },
         },
       },
+      hostNodeStartup: { minMs: 50, medianMs: 55 },
       buildSeconds: 10,
       limits: { maxCompressedBytes: 35 * 1024 * 1024, versionStartupTargetMs: 60 },
     };
     const text = summarize(report).join('\n');
     expect(text).toMatch(/xz -6 36\.0 MB \(OVER 35\.0 MB LIMIT\)/);
     expect(text).toMatch(/OVER 60 ms TARGET/);
+    expect(text).toMatch(/plain node -e 0 on this host 55 ms median/);
   });
 });
 
