@@ -166,9 +166,9 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
     expect(run.all).toContain(`service: running (igmpproxy is running with Process ID(s) ${pid}.)`);
     expect(run.all).toContain('installed: 1.0.0-100');
     expect(run.all).toContain('groups: 1');
-    expect(run.all).toContain('group=239.35.10.4 interface=eth1');
+    expect(run.all).toContain('239.35.10.4 on green0: 1 host(s) 192.168.0.100');
     expect(run.all).toContain('routes: 1');
-    expect(run.all).toContain('source=10.1.2.3 group=239.35.10.4 upstream=ppp0 downstream=eth1');
+    expect(run.all).toContain('(10.1.2.3, 239.35.10.4) ppp0 -> green0: 1234 packets');
     expect(run.all).not.toContain('did not refresh');
     expect(run.all).toContain('firewall IPTVINPUT -> IGMPPROXY_IN: in place');
     expect(run.all).toContain('firewall IPTVFORWARD -> IGMPPROXY_FWD: in place');
