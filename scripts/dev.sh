@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # Debian packages per task; only missing ones are installed.
 build_packages=(gcc libc6-dev linux-libc-dev xz-utils tar git)
 cross_packages=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user-static)
-test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-linux procps tcpdump igmpproxy)
+test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-linux procps tcpdump igmpproxy strace)
 bench_packages=(igmpproxy)
 
 missing_debs() {
@@ -56,6 +56,9 @@ case "$task" in
     ensure_debs "${build_packages[@]}" "${cross_packages[@]}" "${test_packages[@]}"
     ensure_npm
     npm run typecheck
+    # The README's build first: it must work, and the package tests run the scripts
+    # against the real single binary it leaves in dist/x86_64/.
+    npm run build
     # vitest's own summary is not a line CI reads; print the plain "N passed, N failed" one.
     mkdir -p .cache
     rm -f .cache/vitest-results.json

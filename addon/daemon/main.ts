@@ -9,10 +9,11 @@ import type { Command } from './cli/args.ts';
 import { loadConfigFile } from './config/load.ts';
 import { describeConfig } from './config/describe.ts';
 import { formatDiagnostic } from './config/types.ts';
-import { DAEMON_CHILD_FLAG, reportStartup, startInBackground } from './runtime/detach.ts';
-import { runDaemon } from './runtime/run.ts';
 import { expandDefaultDown } from './runtime/interface-roles.ts';
 import { readInterfaces } from './kernel/interfaces.ts';
+
+/** Internal first argument of the background copy (runtime/detach.ts; kept here so --version loads nothing more). */
+const DAEMON_CHILD_FLAG = '--daemon-child';
 
 // First thing: no NODE_*, LD_* or OpenSSL variables take effect in a root daemon.
 const ignoredEnvironment = dropRuntimeEnvironment();
@@ -61,6 +62,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function run(command: Extract<Command, { kind: 'run' }>, daemonChild: boolean): Promise<number> {
+  // The daemon's modules (child_process, perf_hooks, the kernel adapter) load only here,
+  // so --version, -h and --check start fast.
+  const { reportStartup, startInBackground } = await import('./runtime/detach.ts');
   const fail = async (message: string): Promise<number> => {
     if (daemonChild) await reportStartup({ ok: false, message });
     else process.stderr.write(`${message}\n`);
@@ -76,6 +80,7 @@ async function run(command: Extract<Command, { kind: 'run' }>, daemonChild: bool
     for (const warning of loaded.warnings) process.stderr.write(`${formatDiagnostic(warning)}\n`);
     return startInBackground(isSingleBinary());
   }
+  const { runDaemon } = await import('./runtime/run.ts');
   return runDaemon({
     command,
     config: loaded.config,

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 
 /** Internal flag telling the copy it is the background daemon with a readiness pipe on fd 3. */
-export const DAEMON_CHILD_FLAG = '--daemon-child';
+export const DAEMON_CHILD_FLAG = '--daemon-child'; // main.ts recognises the same string
 
 const READINESS_FD = 3;
 
