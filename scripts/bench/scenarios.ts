@@ -16,7 +16,10 @@ import type { BenchOptions } from './options.ts';
 import type { ProxyResult } from './results.ts';
 import { summarize } from './stats.ts';
 
-const SETTLE_MS = 1_500;
+// Start-up is not idle: both proxies send their first queries and the kernels their own
+// reports for 224.0.0.2/224.0.0.22 within the first seconds (random delays up to ~1 s,
+// repeated); the idle window starts after that.
+const SETTLE_MS = 5_000;
 const FIRST_PACKET_LIMIT_MS = 5_000;
 const PROBE_LIMIT_MS = 10_000;
 const QUICKLEAVE_LIMIT_MS = 2_000;
