@@ -8,7 +8,9 @@ import { expectOk, isDeepFrozen, lines, summarise } from './helpers.ts';
 
 const fixture = (name: string) => new URL(`../fixtures/config/${name}`, import.meta.url).pathname;
 const read = (name: string) => readFileSync(fixture(name), 'utf8');
-const SEED_DOCUMENT = '/work/shared/seeds/ipfire-igmpproxy-howto.txt';
+// The project's shared/ folder lies beside the checkout (as in CI), or at /work/shared.
+const SEED_DOCUMENT = [new URL('../../../shared/seeds/ipfire-igmpproxy-howto.txt', import.meta.url).pathname, '/work/shared/seeds/ipfire-igmpproxy-howto.txt']
+  .find((candidate) => existsSync(candidate)) ?? '/work/shared/seeds/ipfire-igmpproxy-howto.txt';
 const TEMPLATE = new URL('../../addon/etc/igmpproxy.conf', import.meta.url).pathname;
 
 describe('seed configs from the IPFire how-to', () => {
