@@ -7,18 +7,8 @@ import { MAX_ERRORS, MAX_WARNINGS } from '../../addon/daemon/config/diagnostics.
 import { MAX_CONFIG_LENGTH, parseConfig } from '../../addon/daemon/config/parser.ts';
 import type { ConfigDiagnostic, ConfigResult } from '../../addon/daemon/config/types.ts';
 import { expectOk, expectRoundTrip, isDeepFrozen, summarise } from './helpers.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 
-/** mulberry32: a tiny, good-enough 32-bit PRNG; same seed, same sequence. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;

@@ -8,6 +8,7 @@ import type { Effect, SendIgmpEffect, SetRouteEffect } from '../../addon/daemon/
 import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery, UpcallKind } from '../../addon/daemon/igmp/types.ts';
 import { Proxy } from '../../addon/daemon/core/proxy.ts';
 import type { ProtocolSettings } from '../../addon/daemon/core/settings.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 
 export function ip(text: string): Ipv4 {
   const value = parseIpv4(text);
@@ -55,17 +56,8 @@ export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?:
   };
 }
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' one seeded PRNG (test/helpers/prng.ts). */
+export const seededRandom = mulberry32;
 
 // ---- messages -------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 // Test helpers for the IGMP codec: hex literals, addresses and a seeded PRNG.
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import type { Ipv4 } from '../../addon/daemon/net/ipv4.ts';
+import { mulberry32 } from '../helpers/prng.ts';
 
 /** "46 c0 00 20" -> bytes; whitespace is ignored so literals can be grouped by field. */
 export function fromHex(text: string): Uint8Array {
@@ -21,17 +22,7 @@ export function ip(text: string): Ipv4 {
   return address;
 }
 
-/** mulberry32: tiny deterministic PRNG, so fuzz failures reproduce from the seed. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export function randomInt(random: () => number, maxExclusive: number): number {
   return Math.floor(random() * maxExclusive);

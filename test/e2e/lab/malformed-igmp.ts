@@ -3,18 +3,10 @@
 // rejected by the project's own IGMP parser -- a payload that happens to parse (a random
 // checksum can match) gets its checksum broken, so "malformed" holds by construction.
 import { parseIgmp } from '../../../addon/daemon/igmp/index.ts';
+import { mulberry32 } from '../../helpers/prng.ts';
 
-/** mulberry32: tiny, fast, good enough to vary test bytes. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' one seeded PRNG (test/helpers/prng.ts). */
+export const seededRandom = mulberry32;
 
 const TYPES = [0x11, 0x12, 0x16, 0x17, 0x22] as const;
 
