@@ -1,7 +1,7 @@
 // Interface table building and the watcher's debounce/compare logic, with a fake shim and
 // fake timers. The real rtnetlink path is proven in watcher.test.ts inside a namespace.
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { buildInterfaceTable, IFF_MULTICAST, IFF_POINTOPOINT, IFF_UP, watchInterfaces } from '../../addon/daemon/kernel/interfaces.ts';
+import { buildInterfaceTable, concernsInterfaces, IFF_MULTICAST, IFF_POINTOPOINT, IFF_UP, watchInterfaces } from '../../addon/daemon/kernel/interfaces.ts';
 import type { KernelInterface, NetworkInterfaceMap } from '../../addon/daemon/kernel/interfaces.ts';
 import { AF_NETLINK, RTMGRP_IPV4_IFADDR, RTMGRP_LINK } from '../../addon/daemon/kernel/mroute.ts';
 import type { ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
@@ -55,7 +55,7 @@ describe('watchInterfaces', () => {
       },
       close: (fd) => void log.push(`close ${fd}`),
     };
-    const message = (): void => callback?.(null, Buffer.alloc(16), 0, 0);
+    const message = (data: Buffer = Buffer.alloc(16)): void => callback?.(null, data, 0, 0);
     const fail = (code: string): void => callback?.(Object.assign(new Error(code), { code }));
     return { shim, log, message, fail };
   }
@@ -128,5 +128,51 @@ describe('watchInterfaces', () => {
     watcher.close();
     vi.advanceTimersByTime(1_000);
     expect(changes).toEqual([2]);
+  });
+
+  test('bridge-port chatter (AF_BRIDGE link messages only) does not wake a rescan; real link news does', () => {
+    const fake = fakeShim();
+    const read = vi.fn(() => table('lo', 'br0'));
+    watchInterfaces(fake.shim, () => undefined, { read });
+    fake.message(Buffer.concat([linkMessage(RTM_NEWLINK, AF_BRIDGE), linkMessage(RTM_NEWLINK, AF_BRIDGE)]));
+    vi.advanceTimersByTime(2_000);
+    expect(read).toHaveBeenCalledTimes(1); // only the initial read
+    fake.message(Buffer.concat([linkMessage(RTM_NEWLINK, AF_BRIDGE), linkMessage(RTM_NEWLINK, AF_UNSPEC)]));
+    vi.advanceTimersByTime(200);
+    expect(read).toHaveBeenCalledTimes(2);
+  });
+});
+
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const RTM_NEWADDR = 20;
+const AF_UNSPEC = 0;
+const AF_BRIDGE = 7;
+
+/** nlmsghdr + ifinfomsg (+ 4 bytes of attribute padding), native (little-endian) order. */
+function linkMessage(type: number, family: number): Buffer {
+  const message = Buffer.alloc(36);
+  message.writeUInt32LE(message.length, 0);
+  message.writeUInt16LE(type, 4);
+  message.writeUInt8(family, 16);
+  return message;
+}
+
+describe('concernsInterfaces', () => {
+  test('only datagrams made of AF_BRIDGE link messages are chatter', () => {
+    expect(concernsInterfaces(linkMessage(RTM_NEWLINK, AF_BRIDGE))).toBe(false);
+    expect(concernsInterfaces(linkMessage(RTM_DELLINK, AF_BRIDGE))).toBe(false);
+    expect(concernsInterfaces(linkMessage(RTM_NEWLINK, AF_UNSPEC))).toBe(true);
+    expect(concernsInterfaces(linkMessage(RTM_DELLINK, AF_UNSPEC))).toBe(true);
+    expect(concernsInterfaces(linkMessage(RTM_NEWADDR, 2))).toBe(true);
+    expect(concernsInterfaces(Buffer.concat([linkMessage(RTM_NEWLINK, AF_BRIDGE), linkMessage(RTM_NEWADDR, 2)]))).toBe(true);
+  });
+
+  test('malformed or empty datagrams count as news (a rescan is the safe side)', () => {
+    expect(concernsInterfaces(Buffer.alloc(0))).toBe(true);
+    expect(concernsInterfaces(Buffer.alloc(16))).toBe(true);
+    const truncated = linkMessage(RTM_NEWLINK, AF_BRIDGE);
+    truncated.writeUInt32LE(4096, 0);
+    expect(concernsInterfaces(truncated)).toBe(true);
   });
 });

@@ -107,6 +107,33 @@ export interface WatchOptions {
   readonly read?: () => KernelInterface[];
 }
 
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const AF_BRIDGE = 7;
+const NLMSGHDR_BYTES = 16;
+
+/**
+ * False when a netlink datagram holds only AF_BRIDGE link messages: bridges announce their
+ * ports' bridge state with these, periodically, while nothing about the interfaces
+ * themselves changed (their flags and addresses come as AF_UNSPEC/AF_INET messages).
+ * Rescanning on them would wake an idle daemon every few seconds on a bridged LAN.
+ */
+export function concernsInterfaces(datagram: Uint8Array): boolean {
+  const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+  let offset = 0;
+  let sawMessage = false;
+  while (offset + NLMSGHDR_BYTES <= datagram.length) {
+    const length = view.getUint32(offset, true);
+    if (length < NLMSGHDR_BYTES || offset + length > datagram.length) return true; // malformed: play safe
+    const type = view.getUint16(offset + 4, true);
+    const family = length > NLMSGHDR_BYTES ? view.getUint8(offset + NLMSGHDR_BYTES) : -1;
+    if (!((type === RTM_NEWLINK || type === RTM_DELLINK) && family === AF_BRIDGE)) return true;
+    sawMessage = true;
+    offset += (length + 3) & ~3; // NLMSG_ALIGN
+  }
+  return !sawMessage;
+}
+
 /**
  * Watches rtnetlink and calls back with the fresh table whenever it differs from the last
  * one. A lost-message error (ENOBUFS) also triggers a rescan, so nothing is missed for good.
@@ -152,9 +179,11 @@ export function watchInterfaces(shim: Pick<IgmpShim, 'socket' | 'bindNetlink' | 
     // Subscribed first, read second: a change in between still queues a message.
     current = read();
     snapshot = JSON.stringify(current);
-    shim.receive(fd, (error) => {
+    shim.receive(fd, (error, data) => {
       if (error && error.code !== 'ENOBUFS') options.onError?.(error);
-      schedule(); // the message content is not needed: the rescan reads the whole truth
+      // Beyond telling bridge-port chatter apart, the content is not needed: the rescan
+      // reads the whole truth. A lost message (ENOBUFS) also rescans.
+      if (error || data === undefined || concernsInterfaces(data)) schedule();
     });
   } catch (error) {
     shim.close(fd);
