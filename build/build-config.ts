@@ -73,7 +73,15 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  * - OPENSSL_CONF can name a config that dlopen()s a provider module: real code injection.
  * - NODE_ICU_DATA makes ICU read data files from any directory ahead of the built-in data.
  */
-export const SEA_EXEC_ARGV: readonly string[] = ['--openssl-config=/dev/null', '--icu-data-dir=/dev/null'];
+/**
+ * V8 flags of the daemon, baked in as well. --no-memory-reducer: V8's memory reducer
+ * wakes an idle process every 8 s for GCs that shrink a heap of a few MB; an idle proxy
+ * should not run at all. V8 flags enter the code cache's flag hash, so the blob is
+ * generated with the same flags (sea.ts) or Node would reject its own cache.
+ */
+export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer'];
+
+export const SEA_EXEC_ARGV: readonly string[] = ['--openssl-config=/dev/null', '--icu-data-dir=/dev/null', ...SEA_V8_FLAGS];
 
 /** Used when the tree is not a git checkout: 2026-01-01T00:00:00Z. */
 export const FALLBACK_SOURCE_DATE_EPOCH = 1_767_225_600;

@@ -13,7 +13,7 @@
 //   code cache is only accepted by the V8 that made it.
 import { copyFile, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Arch, REPOSITORY_ROOT, SEA_EXEC_ARGV, SHIM_ASSET_NAME, BLOB_GENERATION_RANDOM_SEED } from './build-config.ts';
+import { type Arch, REPOSITORY_ROOT, SEA_EXEC_ARGV, SEA_V8_FLAGS, SHIM_ASSET_NAME, BLOB_GENERATION_RANDOM_SEED } from './build-config.ts';
 import { runOnTarget } from './target.ts';
 import { fixMtimes } from './reproducible.ts';
 
@@ -82,7 +82,7 @@ export async function buildSea(options: SeaOptions): Promise<string> {
   const generated = await runOnTarget(
     options.arch,
     options.baseNode,
-    [`--random-seed=${BLOB_GENERATION_RANDOM_SEED}`, '--experimental-sea-config', CONFIG_NAME],
+    [`--random-seed=${BLOB_GENERATION_RANDOM_SEED}`, ...SEA_V8_FLAGS, '--experimental-sea-config', CONFIG_NAME],
     { cwd: options.workDir, env: options.env, timeoutMs: 300_000 },
   );
   if (generated.code !== 0) {
