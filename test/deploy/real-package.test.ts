@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPackage, type PackageFiles } from '../../build/package.ts';
+import type { PackageFiles } from '../../build/package.ts';
+import { buildStandinPackage } from '../package/appliance.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -51,14 +52,7 @@ beforeAll(async () => {
   for (const chain of ['IPTVINPUT', 'IPTVFORWARD']) expect(ns(['iptables-legacy', '-N', chain]).status).toBe(0);
   appliance = await startAppliance('pkg', { flavour: 'package', netns: NETNS });
   for (const version of ['1.0.0', '1.0.1']) {
-    built[version] = await buildPackage({
-      arch: HOST_ARCH,
-      binary: path.join(REPO, 'test/fixtures/appliance/igmpproxy-standin'),
-      outDir: path.join(work, version),
-      version,
-      release: 100,
-      sourceDateEpoch: 1_700_000_000,
-    });
+    built[version] = await buildStandinPackage(path.join(work, version), { arch: HOST_ARCH, version });
   }
 }, 120_000);
 

@@ -8,9 +8,9 @@ import { chown, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPackage, type PackageFiles } from '../../build/package.ts';
+import type { PackageFiles } from '../../build/package.ts';
 import { NetnsLab } from '../helpers/netns.ts';
-import { Appliance, FIXTURES, WAIT_FOR_PIDFILE } from './appliance.ts';
+import { Appliance, buildStandinPackage, FIXTURES, WAIT_FOR_PIDFILE } from './appliance.ts';
 import { applianceSupport, PREFIX, renderedHookBlock } from './support.ts';
 
 const support = applianceSupport();
@@ -59,14 +59,7 @@ describe.skipIf(!support.available)(`pakfire scripts in a throwaway appliance ro
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ipp6-pak-'));
-    pkg = await buildPackage({
-      arch: 'x86_64',
-      binary: path.join(FIXTURES, 'igmpproxy-standin'),
-      outDir: work,
-      version: '1.0.0',
-      release: 100,
-      sourceDateEpoch: 1_700_000_000,
-    });
+    pkg = await buildStandinPackage(work);
     hook = await renderedHookBlock();
   });
 

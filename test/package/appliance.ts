@@ -12,8 +12,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult, Netns } from '../helpers/netns.ts';
+import { buildPackage } from '../../build/package.ts';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/appliance');
+
+/** A real package (real scripts, real format) around the stand-in daemon; quick to build. */
+export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' | 'aarch64'; version?: string } = {}) {
+  return buildPackage({
+    arch: options.arch ?? 'x86_64',
+    binary: path.join(FIXTURES, 'igmpproxy-standin'),
+    outDir,
+    version: options.version ?? '1.0.0',
+    release: 100,
+    sourceDateEpoch: 1_700_000_000,
+  });
+}
 
 const RUN_TIMEOUT_MS = 60_000;
 

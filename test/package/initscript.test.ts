@@ -11,9 +11,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPackage, type PackageFiles } from '../../build/package.ts';
+import type { PackageFiles } from '../../build/package.ts';
 import { NetnsLab } from '../helpers/netns.ts';
-import { Appliance, FIXTURES } from './appliance.ts';
+import { Appliance, buildStandinPackage, FIXTURES } from './appliance.ts';
 import { applianceSupport, PREFIX } from './support.ts';
 
 const support = applianceSupport();
@@ -52,14 +52,7 @@ describe.skipIf(!support.available)(`initscript and red.up hook ${support.reason
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ipp6-init-'));
-    pkg = await buildPackage({
-      arch: 'x86_64',
-      binary: path.join(FIXTURES, 'igmpproxy-standin'),
-      outDir: work,
-      version: '1.0.0',
-      release: 100,
-      sourceDateEpoch: 1_700_000_000,
-    });
+    pkg = await buildStandinPackage(work);
     const ns = await lab.createNamespace('init');
     // veth pairs inside the one namespace stand for red and green (no dummy module here).
     await ns.ip('link', 'add', 'ipp6up0', 'type', 'veth', 'peer', 'name', 'ipp6up1');

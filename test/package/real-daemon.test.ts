@@ -9,10 +9,9 @@ import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPackage } from '../../build/package.ts';
 import { REPO_ROOT } from '../../build/render.ts';
 import { NetnsLab } from '../helpers/netns.ts';
-import { Appliance, FIXTURES } from './appliance.ts';
+import { Appliance, buildStandinPackage, FIXTURES } from './appliance.ts';
 import { applianceSupport, PREFIX } from './support.ts';
 
 const ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
@@ -64,10 +63,7 @@ describe.skipIf(!hasBinary || !support.available)('initscript and red.up hook wi
     work = await mkdtemp(path.join(os.tmpdir(), 'ipp6-real-'));
     // Packaging the real 100 MB binary (xz -9) takes minutes: install the stand-in package,
     // then put the real binary in its place.
-    const pkg = await buildPackage({
-      arch: ARCH, binary: path.join(FIXTURES, 'igmpproxy-standin'), outDir: work, version: '1.0.0', release: 100,
-      sourceDateEpoch: 1_700_000_000,
-    });
+    const pkg = await buildStandinPackage(work, { arch: ARCH });
     const ns = await lab.createNamespace('real');
     await ns.ip('link', 'add', 'ipp6up0', 'type', 'veth', 'peer', 'name', 'ipp6up1');
     await ns.ip('link', 'add', 'ipp6dn0', 'type', 'veth', 'peer', 'name', 'ipp6dn1');
