@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport } from '../helpers/netns.ts';
 import { IptvLab, LAB_ADDRESSES, pinnedNode, repositoryRoot } from './lab/iptv-lab.ts';
-import type { ProxyHandle } from './lab/iptv-lab.ts';
+import type { IptvLabOptions, ProxyHandle } from './lab/iptv-lab.ts';
 
 const PREFIX = 'ipe9';
 const support = checkNetnsSupport(PREFIX);
@@ -78,19 +78,30 @@ async function waitPackets(lab: IptvLab, tv: number, group: string, atLeast: num
   await lab.waitFor(async () => (await packets(lab, tv, group)) >= atLeast, timeoutMs, `${atLeast} packets of ${group} at tv${tv}`);
 }
 
+/**
+ * A lab with our daemon running in it for one describe block: made in beforeAll, always
+ * disposed in afterAll. The returned object is filled in when beforeAll has run.
+ */
+function labWithDaemon(options: IptvLabOptions, quickleave: boolean): { lab: IptvLab; proxy: OurProxy } {
+  const context = {} as { lab: IptvLab; proxy: OurProxy };
+  beforeAll(async () => {
+    context.lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, ...options });
+    context.proxy = await startOurProxy(context.lab, context.lab.proxyConfig({ quickleave }));
+  }, 90_000);
+  afterAll(async () => {
+    await context.lab?.dispose();
+    if (context.proxy) rmSync(context.proxy.dir, { recursive: true, force: true });
+  }, 30_000);
+  return context;
+}
+
 describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave, IGMPv2 and IGMPv3 TVs', () => {
+  const context = labWithDaemon({ ispVersion: 3, tvClients: 2, tvIgmpVersions: [2, 3] }, true);
   let lab: IptvLab;
   let proxy: OurProxy;
-
-  beforeAll(async () => {
-    lab = await IptvLab.create({ prefix: PREFIX, ispVersion: 3, tvClients: 2, tvIgmpVersions: [2, 3], queryIntervalMs: 0 });
-    proxy = await startOurProxy(lab, lab.proxyConfig({ quickleave: true }));
-  }, 90_000);
-
-  afterAll(async () => {
-    await lab?.dispose();
-    if (proxy) rmSync(proxy.dir, { recursive: true, force: true });
-  }, 30_000);
+  beforeAll(() => {
+    ({ lab, proxy } = context);
+  });
 
   test('an IGMPv2 TV and an IGMPv3 TV join: streams arrive; the daemon reports upstream itself, in IGMPv3, at once', async () => {
     for (const [tv, group] of [[0, '239.10.0.1'], [1, '239.10.0.2']] as const) {
@@ -239,18 +250,12 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
 });
 
 describe.skipIf(!support.available)('daemon with an IGMPv2 provider, without quickleave', () => {
+  const context = labWithDaemon({ ispVersion: 2, tvClients: 1 }, false);
   let lab: IptvLab;
   let proxy: OurProxy;
-
-  beforeAll(async () => {
-    lab = await IptvLab.create({ prefix: PREFIX, ispVersion: 2, tvClients: 1, queryIntervalMs: 0 });
-    proxy = await startOurProxy(lab, lab.proxyConfig({ quickleave: false }));
-  }, 90_000);
-
-  afterAll(async () => {
-    await lab?.dispose();
-    if (proxy) rmSync(proxy.dir, { recursive: true, force: true });
-  }, 30_000);
+  beforeAll(() => {
+    ({ lab, proxy } = context);
+  });
 
   test('once the IGMPv2 querier is heard, the daemon reports in IGMPv2 and answers its queries', async () => {
     await lab.isp.query({ maxResponseMs: 500 });
@@ -282,19 +287,13 @@ describe.skipIf(!support.available)('daemon with an IGMPv2 provider, without qui
 });
 
 describe.skipIf(!support.available)('daemon serving 500 groups with the default igmp_max_memberships (20)', () => {
+  const context = labWithDaemon({ ispVersion: 3, tvClients: 1, packetIntervalMs: 500 }, true);
   let lab: IptvLab;
   let proxy: OurProxy;
+  beforeAll(() => {
+    ({ lab, proxy } = context);
+  });
   const groups = Array.from({ length: 500 }, (_, i) => `239.30.${Math.floor(i / 250)}.${(i % 250) + 1}`);
-
-  beforeAll(async () => {
-    lab = await IptvLab.create({ prefix: PREFIX, ispVersion: 3, tvClients: 1, queryIntervalMs: 0, packetIntervalMs: 500 });
-    proxy = await startOurProxy(lab, lab.proxyConfig({ quickleave: true }));
-  }, 90_000);
-
-  afterAll(async () => {
-    await lab?.dispose();
-    if (proxy) rmSync(proxy.dir, { recursive: true, force: true });
-  }, 30_000);
 
   test('500 joins: all joined upstream, all streams reach the TV, a general query is answered for all', async () => {
     const limit = await lab.proxyNamespace.exec(['cat', '/proc/sys/net/ipv4/igmp_max_memberships']);
