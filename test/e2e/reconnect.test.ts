@@ -149,4 +149,17 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     while ((await packets(group)) < start + 50 && Date.now() < deadline) await sleep(100);
     expect(await packets(group)).toBeGreaterThanOrEqual(start + 50);
   });
+
+  test("multicast switched off on the upstream (IPFire's red.up does that) is switched back on, the stream goes on", async () => {
+    const group = '239.40.0.1';
+    const from = daemon.lines.length;
+    await proxyNs.ip('link', 'set', 'dev', names.upstream, 'multicast', 'off');
+    await daemon.waitForLine((line) => line.includes(`${names.upstream}: multicast was switched off on it; switched it on`), 5_000, from);
+    const flags = Number.parseInt((await proxyNs.run(['cat', `/sys/class/net/${names.upstream}/flags`])).trim(), 16);
+    expect(flags & 0x1000).toBe(0x1000); // IFF_MULTICAST
+    const start = await packets(group);
+    const deadline = Date.now() + 5_000;
+    while ((await packets(group)) < start + 50 && Date.now() < deadline) await sleep(100);
+    expect(await packets(group)).toBeGreaterThanOrEqual(start + 50);
+  });
 });
