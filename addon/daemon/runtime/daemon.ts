@@ -88,9 +88,8 @@ export class Daemon {
     });
     daemon = new Daemon(options, socket);
     try {
-      const read = options.readInterfaces ?? readInterfaces;
       if (options.readInterfaces) {
-        daemon.onInterfaces(read());
+        daemon.onInterfaces(options.readInterfaces());
       } else {
         daemon.watcher = watchInterfaces(options.shim, (table) => daemon?.onInterfaces(table), {
           onError: (error) => options.logger.warning(`interface watch: ${error.message}`),
@@ -268,8 +267,9 @@ export class Daemon {
       const table = this.watcher?.current ?? (this.options.readInterfaces ?? readInterfaces)();
       this.effectiveConfig = expandDefaultDown(result.config, table);
       // Thresholds may change VIFs; an interface whose role changed is re-activated by onInterfaces.
+      const roles = activeRoles(this.effectiveConfig);
       for (const [name, current] of this.active) {
-        const next = activeRoles(this.effectiveConfig).get(name);
+        const next = roles.get(name);
         if (next === undefined || next.role !== current.phyint.role || next.threshold !== current.phyint.threshold) {
           this.deactivate(name, 'reconfigured');
         } else {
