@@ -135,3 +135,32 @@ describe('NOCACHE upcalls', () => {
     expect(sim.outputs('198.51.100.2', '232.1.1.1')).toEqual(['lan2:2']);
   });
 });
+
+describe('an upstream whose address comes late (PPP, DHCP, carrier)', () => {
+  it('an upcall refused while it had no address is routed as soon as the address arrives', () => {
+    const sim = standardSetup();
+    sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1'));
+    sim.down(UP);
+    sim.up(UP, '0.0.0.0', 0, 77);
+    const refused = sim.upcall(UP, '100.64.0.1', '239.1.1.1');
+    expect(ofType(refused, 'set-route')).toEqual([]);
+    // Not the altnet warning: there is nothing to teach while the address is missing.
+    expect(ofType(refused, 'log').filter((l) => l.level === 'warning')).toEqual([]);
+    sim.runFor(300);
+    const renumbered = sim.up(UP, '100.64.0.2', 24, 77);
+    expect(ofType(renumbered, 'set-route')).toEqual([
+      { type: 'set-route', source: ip('100.64.0.1'), group: ip('239.1.1.1'), input: UP, outputs: [{ interface: LAN1, threshold: 1 }], rateLimit: 0 },
+    ]);
+  });
+
+  it('after the kernel forgot the upcall (10 s) a late address routes nothing by itself', () => {
+    const sim = standardSetup();
+    sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1'));
+    sim.down(UP);
+    sim.up(UP, '0.0.0.0', 0, 77);
+    sim.upcall(UP, '100.64.0.1', '239.1.1.1');
+    sim.runFor(10_500);
+    expect(ofType(sim.up(UP, '100.64.0.2', 24, 77), 'set-route')).toEqual([]);
+  });
+});
+

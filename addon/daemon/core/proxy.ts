@@ -25,7 +25,10 @@ import type { DaemonConfig, PhyintConfig } from '../config/types.ts';
 import type { Effect, InterfaceInfo, LogEffect, RouteOutput } from './effects.ts';
 import type { CoreContext } from './context.ts';
 import { TimerQueue } from './timers.ts';
-import { DEFAULT_SETTINGS, FOREIGN_SOURCE_WARNING_INTERVAL_MS } from './settings.ts';
+import { DEFAULT_SETTINGS, FOREIGN_SOURCE_WARNING_INTERVAL_MS, UNRESOLVED_MEMORY_MS } from './settings.ts';
+
+/** Refused upcalls remembered per upstream (see refusedUpcalls). */
+const MAX_REFUSED_UPCALLS = 1024;
 import type { ProtocolSettings } from './settings.ts';
 import { groupAllowed, groupFilterAllows, isProxiableGroup } from './filters.ts';
 import { Membership } from './membership.ts';
@@ -103,6 +106,13 @@ export class Proxy {
   private readonly dirtyGroups = new Set<Ipv4>();
   private ownAddresses = new Set<Ipv4>();
   private readonly warnedAt = new Map<string, number>();
+  /**
+   * Upcalls refused for their source, per upstream, with when they came. The kernel queues
+   * the packets after an upcall and stays silent for its unresolved time (10 s); when the
+   * upstream's address arrives late (PPP, DHCP, carrier), these are checked again at once
+   * instead of leaving the channel dark until the kernel asks again.
+   */
+  private readonly refusedUpcalls = new Map<string, Map<string, { source: Ipv4; group: Ipv4; at: number }>>();
 
   constructor(config: DaemonConfig, deps: ProxyDeps) {
     this.config = config;
@@ -135,8 +145,10 @@ export class Proxy {
       }
       const existing = this.downstreams.get(info.name) ?? this.upstreams.get(info.name);
       if (existing !== undefined && existing.info.ifindex === info.ifindex && existing.config.role === config.role) {
+        const renumbered = existing.info.address !== info.address || existing.info.prefixLength !== info.prefixLength;
         existing.info = info;
         this.refreshOwnAddresses();
+        if (renumbered && existing.kind === 'upstream') this.recheckRefusedUpcalls(existing);
         return;
       }
       if (existing !== undefined) this.tearDown(info.name, false);
@@ -210,6 +222,7 @@ export class Proxy {
   shutdown(): Effect[] {
     return this.run(() => {
       this.routes.deleteAll();
+      this.refusedUpcalls.clear();
       for (const upstream of this.upstreams.values()) upstream.host.leaveAll();
       for (const host of this.upstreamHosts.values()) host.destroy();
       for (const downstream of this.downstreams.values()) {
@@ -337,6 +350,11 @@ export class Proxy {
       return;
     }
     if (!this.sourceAcceptable(upstream, upcall.source)) {
+      this.rememberRefusedUpcall(ifname, upcall.source, upcall.group);
+      if (upstream.info.address === 0) {
+        this.ctx.log('info', `${ifname}: multicast ${pair} waits: this upstream has no IPv4 address yet and no altnet covers the source`);
+        return;
+      }
       const network = makeCidr(upcall.source, 24);
       this.warnOnce(
         `source ${ifname} ${network.network}`,
@@ -347,6 +365,33 @@ export class Proxy {
       return;
     }
     this.routes.resolve(ifname, upcall.source, upcall.group);
+  }
+
+  private rememberRefusedUpcall(ifname: string, source: Ipv4, group: Ipv4): void {
+    let refused = this.refusedUpcalls.get(ifname);
+    if (refused === undefined) {
+      refused = new Map();
+      this.refusedUpcalls.set(ifname, refused);
+    }
+    const now = this.deps.now();
+    // Bounded: drop what the kernel has forgotten, then the oldest if still too many.
+    for (const [key, entry] of refused) if (now - entry.at >= UNRESOLVED_MEMORY_MS) refused.delete(key);
+    if (refused.size >= MAX_REFUSED_UPCALLS) refused.delete(refused.keys().next().value as string);
+    refused.set(`${source}/${group}`, { source, group, at: now });
+  }
+
+  private recheckRefusedUpcalls(upstream: Upstream): void {
+    const refused = this.refusedUpcalls.get(upstream.info.name);
+    if (refused === undefined) return;
+    const now = this.deps.now();
+    for (const [key, entry] of refused) {
+      if (now - entry.at >= UNRESOLVED_MEMORY_MS) {
+        refused.delete(key);
+      } else if (this.sourceAcceptable(upstream, entry.source)) {
+        refused.delete(key);
+        this.routes.resolve(upstream.info.name, entry.source, entry.group);
+      }
+    }
   }
 
   private sourceAcceptable(upstream: Upstream, source: Ipv4): boolean {
@@ -418,6 +463,7 @@ export class Proxy {
     const upstream = this.upstreams.get(name);
     if (upstream !== undefined) {
       this.routes.dropInput(name);
+      this.refusedUpcalls.delete(name);
       if (graceful) upstream.host.leaveAll();
       else upstream.host.reset();
       this.upstreams.delete(name);
