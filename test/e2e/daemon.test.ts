@@ -2,7 +2,7 @@
 // IGMP querier and streams only the groups joined on its link, the proxy namespace with
 // the real kernel multicast router driven by our daemon, and TV namespaces whose kernels
 // join and leave like real receivers.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -23,13 +23,20 @@ interface OurProxy {
   readonly dir: string;
 }
 
-/** Starts addon/daemon/main.ts (from source, on the pinned Node) in the lab's proxy namespace. */
-async function startOurProxy(lab: IptvLab, config: string): Promise<OurProxy> {
+/** The shipped single binary, when `npm run build` left one (the CI test command builds first). */
+const SINGLE_BINARY = path.join(repositoryRoot, 'dist', 'x86_64', 'igmpproxy');
+
+/**
+ * Starts our daemon in the lab's proxy namespace: addon/daemon/main.ts from source on the
+ * pinned Node, or the single binary.
+ */
+async function startOurProxy(lab: IptvLab, config: string, daemon: 'source' | 'binary' = 'source'): Promise<OurProxy> {
   const dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-daemon-`));
   const statusFile = path.join(dir, 'igmpproxy.status');
   const pidfile = path.join(dir, 'igmpproxy.pid');
+  const program = daemon === 'binary' ? [SINGLE_BINARY] : [pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts')];
   const handle = await lab.startProxy({
-    command: [pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv', '--pidfile', pidfile, '--status-file', statusFile],
+    command: [...program, '-d', '-vv', '--pidfile', pidfile, '--status-file', statusFile],
     config,
   });
   await handle.waitForLog(/ started$/, 10_000);
@@ -82,11 +89,11 @@ async function waitPackets(lab: IptvLab, tv: number, group: string, atLeast: num
  * A lab with our daemon running in it for one describe block: made in beforeAll, always
  * disposed in afterAll. The returned object is filled in when beforeAll has run.
  */
-function labWithDaemon(options: IptvLabOptions, quickleave: boolean): { lab: IptvLab; proxy: OurProxy } {
+function labWithDaemon(options: IptvLabOptions, quickleave: boolean, daemon: 'source' | 'binary' = 'source'): { lab: IptvLab; proxy: OurProxy } {
   const context = {} as { lab: IptvLab; proxy: OurProxy };
   beforeAll(async () => {
     context.lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, ...options });
-    context.proxy = await startOurProxy(context.lab, context.lab.proxyConfig({ quickleave }));
+    context.proxy = await startOurProxy(context.lab, context.lab.proxyConfig({ quickleave }), daemon);
   }, 90_000);
   afterAll(async () => {
     await context.lab?.dispose();
@@ -319,4 +326,30 @@ describe.skipIf(!support.available)('daemon serving 500 groups with the default 
     await lab.waitFor(async () => (await kernelRoutes(lab)).length === 0, 5_000, 'all routes deleted');
     await proxy.handle.stop();
   }, 120_000);
+});
+
+const hasBinary = existsSync(SINGLE_BINARY);
+if (support.available && !hasBinary) console.warn(`single-binary end-to-end test skipped: ${SINGLE_BINARY} not built (npm run build)`);
+
+describe.skipIf(!support.available || !hasBinary)('the single binary (dist/x86_64/igmpproxy) forwarding in the lab', () => {
+  const context = labWithDaemon({ ispVersion: 3, tvClients: 1 }, true, 'binary');
+
+  test('the embedded shim drives the kernel: join -> stream, leave -> upstream leave, SIGTERM -> tables empty', async () => {
+    const { lab, proxy } = context;
+    expect(readlinkSync(`/proc/${proxy.handle.pid}/exe`)).toBe(SINGLE_BINARY);
+    const group = '239.50.0.1';
+    const from = lab.isp.mark;
+    await lab.tv(0).join(group);
+    await lab.isp.waitForReport(group, { from, kinds: ['join'] });
+    await waitPackets(lab, 0, group, 20).catch((error: Error) => {
+      throw new Error(`${error.message}\nproxy log:\n${proxy.handle.tail(40)}`);
+    });
+    const leaveFrom = lab.isp.mark;
+    await lab.tv(0).leave(group);
+    await lab.isp.waitForReport(group, { from: leaveFrom, kinds: ['leave'], timeoutMs: 2_000 });
+    expect(await proxy.handle.stop(5_000)).toMatchObject({ code: 0, killed: false });
+    expect(await procFile(lab, '/proc/net/ip_mr_vif')).toEqual([]);
+    // The shim was extracted to a private runtime file and unlinked after loading.
+    expect(readdirSync('/run/igmpproxy').filter((name) => name.startsWith(`igmp_shim.${proxy.handle.pid}`))).toEqual([]);
+  });
 });
