@@ -1,6 +1,6 @@
 // /var/run/igmpproxy.pid: what IPFire's loadproc/killproc/statusproc read.
-import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, constants } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.ts';
 
 export const DEFAULT_PIDFILE = '/var/run/igmpproxy.pid';
 
@@ -48,14 +48,7 @@ export function writePidfile(file: string, pid: number = process.pid): void {
   if (existing !== undefined && existing !== pid && processExists(existing) && isIgmpproxyProcess(existing)) {
     throw new Error(`another igmpproxy is running with pid ${existing} (${file})`);
   }
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${pid}.tmp`);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
-  try {
-    writeSync(fd, `${pid}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
+  writeFileAtomic(file, `${pid}\n`);
 }
 
 /** Removes the pidfile only when it still names us. */

@@ -1,9 +1,8 @@
 // The state dump of SIGUSR1: interfaces, groups, hosts and routes with the kernel's packet
 // counters, as JSON in /var/run/igmpproxy.status (for `deploy --status` and scripts) and as
 // a short summary in the log.
-import { closeSync, openSync, renameSync, writeSync, constants } from 'node:fs';
-import path from 'node:path';
 import { formatIpv4 } from '../net/ipv4.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 import type { ProxySnapshot } from '../core/proxy.ts';
 import type { MfcEntry, VifStats } from '../kernel/mfc-stats.ts';
 import type { VifEntry } from '../kernel/vif-table.ts';
@@ -89,14 +88,7 @@ export function summarizeStatus(status: StatusDocument): string[] {
   return lines;
 }
 
-/** Atomic write (temp + rename), mode 0644: readers never see half a document. */
+/** Atomic write, mode 0644: readers never see half a document. */
 export function writeStatusFile(file: string, status: StatusDocument): void {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
-  try {
-    writeSync(fd, JSON.stringify(status, null, 2) + '\n');
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
+  writeFileAtomic(file, JSON.stringify(status, null, 2) + '\n');
 }
