@@ -87,15 +87,18 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 export function formatSyslogLine(level: LogLevel, message: string, time: Date, ident: string, pid: number): string {
   const pri = LOG_DAEMON * 8 + SEVERITY[level];
   const day = String(time.getDate()).padStart(2, ' ');
-  const clock = [time.getHours(), time.getMinutes(), time.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
-  return `<${pri}>${MONTHS[time.getMonth()]} ${day} ${clock} ${ident}[${pid}]: ${sanitizeLogText(message)}`;
+  return `<${pri}>${MONTHS[time.getMonth()]} ${day} ${clockText(time)} ${ident}[${pid}]: ${sanitizeLogText(message)}`;
 }
 
 /** For -d: one line per message on stderr with a local timestamp and the level. */
 export function formatStderrLine(level: LogLevel, message: string, time: Date): string {
-  const clock = [time.getHours(), time.getMinutes(), time.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
   const ms = String(time.getMilliseconds()).padStart(3, '0');
-  return `${clock}.${ms} ${level.padEnd(7)} ${sanitizeLogText(message)}`;
+  return `${clockText(time)}.${ms} ${level.padEnd(7)} ${sanitizeLogText(message)}`;
+}
+
+/** Local "hh:mm:ss". */
+function clockText(time: Date): string {
+  return [time.getHours(), time.getMinutes(), time.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
 export class StderrSink implements LogSink {
