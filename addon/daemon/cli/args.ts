@@ -42,6 +42,12 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
                       (default /var/run/igmpproxy.status).
 `;
 
+/**
+ * Internal first argument of the copy the daemon starts of itself to go to the background
+ * (runtime/detach.ts): it tells the copy it is the daemon, with a readiness pipe on fd 3.
+ */
+export const DAEMON_CHILD_FLAG = '--daemon-child';
+
 export function parseArgs(argv: readonly string[]): Command {
   let foreground = false;
   let logToStderr = false;

@@ -4,9 +4,7 @@
 // real outcome, as with C igmpproxy's fork-after-init.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-
-/** Internal flag telling the copy it is the background daemon with a readiness pipe on fd 3. */
-export const DAEMON_CHILD_FLAG = '--daemon-child'; // main.ts recognises the same string
+import { DAEMON_CHILD_FLAG } from '../cli/args.ts';
 
 const READINESS_FD = 3;
 
