@@ -14,6 +14,7 @@ import type { BenchOptions } from './bench/options.ts';
 import { compare, renderMarkdown, renderText } from './bench/report.ts';
 import type { ProxyResult } from './bench/results.ts';
 import { runProxySuite } from './bench/scenarios.ts';
+import { measureStartup, renderStartup, type StartupRow } from './bench/startup.ts';
 
 const METHOD = [
   'Timing: lab clock (CLOCK_MONOTONIC through process.hrtime), read inside the lab programs where the event happens',
@@ -23,20 +24,29 @@ const METHOD = [
   'Proxies run one after the other, each in a fresh lab, with the same flags, on a shared machine: read the ratios.',
 ];
 
+const STARTUP_METHOD =
+  'Start-up: wall time from spawn to exit as seen by this script (spawnSync, round-robin); the /bin/true row is the part ' +
+  'every figure carries for spawning. The floor is a Node SEA built here from the same stripped Node with the same baked-in ' +
+  'options whose script writes one line and exits: no Node single binary starts faster on this machine.';
+
 /** A command line for people: paths inside the repository relative to it. */
 function shown(command: readonly string[]): string {
   return command.map((arg) => (arg.startsWith(`${repositoryRoot}/`) ? path.relative(repositoryRoot, arg) : arg)).join(' ');
 }
 
 async function main(options: BenchOptions): Promise<number> {
+  const runLab = options.only !== 'startup';
   const support = checkNetnsSupport(LAB_PREFIX);
-  if (!support.available) {
+  if (runLab && !support.available) {
     console.error(`bench: cannot build the lab: ${support.reason}`);
     return 1;
   }
   const deadlineAt = Date.now() + options.timeLimitSeconds * 1000;
+  // Start-up first: the lab leaves nothing behind, but this way it never runs beside a daemon.
+  const startup: StartupRow[] =
+    options.only !== 'lab' && options.startupRuns > 0 ? await measureStartup(options.startupRuns, (line) => console.log(line)) : [];
   const results: ProxyResult[] = [];
-  for (const id of options.proxies) {
+  for (const id of runLab ? options.proxies : []) {
     const candidate = resolveCandidate(id, options.verboseProxy);
     console.log(`${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`);
     const result = await runProxySuite(candidate, options, deadlineAt, (line) => console.log(line));
@@ -48,13 +58,15 @@ async function main(options: BenchOptions): Promise<number> {
   const headers = { c: c?.available ? c.label : 'C igmpproxy', ours: ours?.available ? ours.label.replace(/ \(.*\)$/, '') : 'ours' };
   const rows = compare(c, ours);
 
-  const lines: string[] = ['', renderText(rows, headers), ''];
+  const lines: string[] = [''];
+  if (runLab) lines.push(renderText(rows, headers), '');
+  if (startup.length > 0) lines.push(renderStartup(startup, false), STARTUP_METHOD, '');
   for (const result of results) {
     if (!result.available) lines.push(`${result.id}: not available (${result.reason})`);
     for (const failure of result.failures) lines.push(`${result.id}: FAILED ${failure}`);
     for (const note of result.notes) lines.push(`${result.id}: ${note}`);
   }
-  lines.push('', ...METHOD);
+  if (runLab) lines.push('', ...METHOD);
   console.log(lines.join('\n'));
 
   mkdirSync(options.outDir, { recursive: true });
@@ -65,6 +77,7 @@ async function main(options: BenchOptions): Promise<number> {
     method: METHOD.join(' '),
     proxies: results,
     comparison: rows,
+    startup,
   };
   const jsonPath = path.join(options.outDir, 'bench-results.json');
   const markdownPath = path.join(options.outDir, 'bench-results.md');
@@ -74,7 +87,8 @@ async function main(options: BenchOptions): Promise<number> {
     `Kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
       `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`, '',
     ...results.map((result) => `- **${result.id}**: ${result.available ? `${result.label}: \`${shown(result.command)} CONFIG\`` : `not available (${result.reason})`}`),
-    '', renderMarkdown(rows, headers), '',
+    ...(runLab ? ['', renderMarkdown(rows, headers)] : []),
+    ...(startup.length > 0 ? ['', renderStartup(startup, true), '', STARTUP_METHOD] : []), '',
     ...results.flatMap((result) => [...result.failures.map((failure) => `- ${result.id}: FAILED ${failure}`),
       ...result.notes.map((note) => `- ${result.id}: ${note}`)]),
     '', METHOD.join(' '), '',

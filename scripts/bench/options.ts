@@ -16,6 +16,10 @@ export interface BenchOptions {
   readonly outDir: string;
   /** Pass -vv to the proxies (more log, more CPU: off by default for both). */
   readonly verboseProxy: boolean;
+  /** Runs of each one-shot command in the start-up comparison; 0 skips it. */
+  readonly startupRuns: number;
+  /** Only one part: the IPTV lab scenarios or the start-up comparison. */
+  readonly only: 'lab' | 'startup' | undefined;
   /** Hard limit of the whole run. */
   readonly timeLimitSeconds: number;
   readonly help: boolean;
@@ -31,7 +35,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --out DIR             where bench-results.json/.md are written (default .)
   --verbose-proxy       run the proxies with -vv (default: -d only, warnings)
   --time-limit S        abort what is left after S seconds (default 600)
-Needs root and network namespaces (it makes its own, prefix ipe8, and deletes them).`;
+  --startup-runs N      runs of each one-shot command in the start-up comparison
+                        (--version, -h, a minimal Node SEA, C igmpproxy -h; default 30, 0 skips)
+  --only lab|startup    run only the IPTV lab scenarios or only the start-up comparison
+The lab needs root and network namespaces (it makes its own, prefix ipe8, and deletes them).`;
 
 function integer(flag: string, text: string | undefined, min: number, max: number): number {
   const value = Number(text);
@@ -51,6 +58,8 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
   let outDir = cwd;
   let verboseProxy = false;
   let timeLimitSeconds = 600;
+  let startupRuns = 30;
+  let only: 'lab' | 'startup' | undefined;
   let help = false;
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index] as string;
@@ -68,6 +77,12 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
       case '--window': windowSeconds = integer(flag, value, 1, 120); index++; break;
       case '--isp-version': ispVersion = integer(flag, value, 2, 3) as 2 | 3; index++; break;
       case '--time-limit': timeLimitSeconds = integer(flag, value, 30, 3600); index++; break;
+      case '--startup-runs': startupRuns = integer(flag, value, 0, 1000); index++; break;
+      case '--only':
+        if (value !== 'lab' && value !== 'startup') throw new Error(`--only must be lab or startup, got ${value ?? 'nothing'}`);
+        only = value;
+        index++;
+        break;
       case '--out':
         if (value === undefined) throw new Error('--out needs a directory');
         outDir = value;
@@ -78,5 +93,6 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
       default: throw new Error(`unknown option ${flag}`);
     }
   }
-  return { proxies, joins, zaps, manyGroups, windowSeconds, ispVersion, outDir, verboseProxy, timeLimitSeconds, help };
+  if (only === 'startup' && startupRuns === 0) throw new Error('--only startup needs --startup-runs above 0');
+  return { proxies, joins, zaps, manyGroups, windowSeconds, ispVersion, outDir, verboseProxy, timeLimitSeconds, startupRuns, only, help };
 }

@@ -6,6 +6,7 @@ import { parseBenchArgs } from '../../../scripts/bench/options.ts';
 import { compare, renderMarkdown, renderText } from '../../../scripts/bench/report.ts';
 import type { ProxyResult } from '../../../scripts/bench/results.ts';
 import { percentile, summarize } from '../../../scripts/bench/stats.ts';
+import { renderStartup, timeCommands } from '../../../scripts/bench/startup.ts';
 
 function result(id: 'c' | 'ours', metrics: ProxyResult['metrics'], available = true): ProxyResult {
   return { id, label: id, command: [], available, metrics, failures: [], notes: [], ...(available ? {} : { reason: 'not built' }) };
@@ -23,6 +24,44 @@ describe('bench options', () => {
     expect(() => parseBenchArgs(['--joins', '0'], '/')).toThrow(/1\.\.1000/);
     expect(() => parseBenchArgs(['--isp-version', '1'], '/')).toThrow();
     expect(() => parseBenchArgs(['--frobnicate'], '/')).toThrow(/unknown option/);
+  });
+
+  test('start-up comparison: 30 runs by default, 0 skips it, --only picks a part', () => {
+    expect(parseBenchArgs([], '/')).toMatchObject({ startupRuns: 30, only: undefined });
+    expect(parseBenchArgs(['--startup-runs', '0', '--only', 'lab'], '/')).toMatchObject({ startupRuns: 0, only: 'lab' });
+    expect(parseBenchArgs(['--only', 'startup'], '/').only).toBe('startup');
+    expect(() => parseBenchArgs(['--only', 'startup', '--startup-runs', '0'], '/')).toThrow(/above 0/);
+    expect(() => parseBenchArgs(['--only', 'everything'], '/')).toThrow(/lab or startup/);
+  });
+});
+
+describe('bench start-up timing', () => {
+  test('times real commands round-robin; one that fails or prints the wrong thing is reported, not timed', () => {
+    const rows = timeCommands(
+      [
+        { id: 'true', label: 'true', command: ['/bin/true'], expect: /^$/ },
+        { id: 'echo', label: 'echo', command: ['/bin/echo', 'igmpproxy 1.0.0'], expect: /^igmpproxy \d/ },
+        { id: 'false', label: 'false', command: ['/bin/false'], expect: /^$/ },
+        { id: 'wrong', label: 'wrong output', command: ['/bin/echo', 'something else'], expect: /^igmpproxy/ },
+      ],
+      3,
+    );
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const id of ['true', 'echo']) {
+      const row = byId.get(id);
+      expect(row?.available).toBe(true);
+      if (row?.available) {
+        expect(row.runs).toBe(3);
+        expect(row.min).toBeGreaterThan(0);
+        expect(row.min).toBeLessThanOrEqual(row.p50);
+        expect(row.p50).toBeLessThanOrEqual(row.p90);
+      }
+    }
+    expect(byId.get('false')).toMatchObject({ available: false, reason: expect.stringMatching(/^exit 1/) });
+    expect(byId.get('wrong')).toMatchObject({ available: false, reason: expect.stringContaining('something else') });
+    const text = renderStartup(rows, false);
+    expect(text).toMatch(/^wrong output +not available \(exit 0, printed "something else"\)$/m);
+    expect(renderStartup(rows, true)).toMatch(/^\| true \| \d+\.\d \| \d+\.\d \| \d+\.\d \|$/m);
   });
 });
 
