@@ -67,13 +67,6 @@ export const RELEASE_DEFINE = '__IGMPPROXY_RELEASE__';
 export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
 
 /**
- * Node options baked into the binary. With execArgvExtension "none" NODE_OPTIONS is
- * ignored and every command-line argument goes to the daemon; these close the remaining
- * start-up file loads an environment variable could redirect:
- * - OPENSSL_CONF can name a config that dlopen()s a provider module: real code injection.
- * - NODE_ICU_DATA makes ICU read data files from any directory ahead of the built-in data.
- */
-/**
  * V8 flags of the daemon, baked in as well. --no-memory-reducer: V8's memory reducer
  * wakes an idle process every 8 s for GCs that shrink a heap of a few MB; an idle proxy
  * should not run at all. V8 flags enter the code cache's flag hash, so the blob is
@@ -81,7 +74,23 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  */
 export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer'];
 
-export const SEA_EXEC_ARGV: readonly string[] = ['--openssl-config=/dev/null', '--icu-data-dir=/dev/null', ...SEA_V8_FLAGS];
+/**
+ * Node options baked into the binary. With execArgvExtension "none" NODE_OPTIONS is
+ * ignored and every command-line argument goes to the daemon; the first two close the
+ * remaining start-up file loads an environment variable could redirect:
+ * - OPENSSL_CONF can name a config that dlopen()s a provider module: real code injection.
+ * - NODE_ICU_DATA makes ICU read data files from any directory ahead of the built-in data.
+ * --v8-pool-size=1: V8 starts 4 worker threads by default; on a 2-core machine starting
+ * them competes with the main thread: minimal SEAs with and without this option, timed
+ * side by side by a fork/exec loop on the 2-core development VM, differed by 5-10 ms. The daemon's background V8 work (concurrent GC of a few-MB heap,
+ * rare compiles) fits one worker, and three idle threads fewer is less memory.
+ */
+export const SEA_EXEC_ARGV: readonly string[] = [
+  '--openssl-config=/dev/null',
+  '--icu-data-dir=/dev/null',
+  '--v8-pool-size=1',
+  ...SEA_V8_FLAGS,
+];
 
 /** Used when the tree is not a git checkout: 2026-01-01T00:00:00Z. */
 export const FALLBACK_SOURCE_DATE_EPOCH = 1_767_225_600;
