@@ -5,7 +5,8 @@
 // - plain `node -e 0` of the pinned Node;
 // - C igmpproxy -h (Debian's), a C program: the cost of exec alone, more or less;
 // - /bin/true: what spawning from this benchmark costs (part of every figure).
-// Commands run round-robin, so a noisy neighbour on a shared machine hits all of them alike.
+// Commands run round-robin, in a rotating order, so a noisy neighbour on a shared machine
+// and the first-in-round penalty hit all of them alike.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,7 +81,10 @@ export function timeCommands(commands: readonly StartupCommand[], runs: number):
   const samples = new Map<string, number[]>(commands.map((command) => [command.id, []]));
   const failed = new Map<string, string>();
   for (let round = 0; round < runs; round++) {
-    for (const command of commands) {
+    // Each round starts with the next command: whichever runs first after this script's own
+    // work measured several ms slower here, and that must not always be the same one.
+    const order = commands.map((_, index) => commands[(index + round) % commands.length] as StartupCommand);
+    for (const command of order) {
       if (failed.has(command.id)) continue;
       const [file, ...args] = command.command as [string, ...string[]];
       const started = process.hrtime.bigint();
