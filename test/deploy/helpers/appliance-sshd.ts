@@ -21,6 +21,7 @@ export interface ApplianceOptions {
   /**
    * 'deploy' (default): the stand-ins of test/fixtures/deploy-appliance (pid-file rc
    * functions, an iptables stand-in), no /proc.
+   * (pakfire's functions.sh and backupctrl are always the package tests' stand-ins).
    * 'package': the package helper's stand-ins (test/fixtures/appliance) as its own harness
    * uses them: real legacy iptables, /proc, /dev, /sys and a tmpfs /var/run. Their rc functions
    * find daemons with pidof, so this flavour runs sshd in its own PID namespace, and it needs
@@ -101,9 +102,6 @@ function addPackageFlavour(root: string, usrUpper: string): void {
   mkdirSync(path.join(root, 'dev'), { mode: 0o755 });
   cpSync(path.join(PACKAGE_FIXTURE, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'));
   cpSync(path.join(PACKAGE_FIXTURE, 'rc-functions'), path.join(root, 'etc/rc.d/init.d/functions'));
-  cpSync(path.join(PACKAGE_FIXTURE, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'));
-  cpSync(path.join(PACKAGE_FIXTURE, 'backupctrl'), path.join(usrUpper, 'local/bin/backupctrl'));
-  chmodSync(path.join(usrUpper, 'local/bin/backupctrl'), 0o755);
   rmSync(path.join(usrUpper, 'sbin/iptables'));
   symlinkSync('xtables-legacy-multi', path.join(usrUpper, 'sbin/iptables'));
   cpSync('/etc/alternatives', path.join(root, 'etc/alternatives'), { recursive: true, verbatimSymlinks: true });
@@ -137,6 +135,12 @@ function buildRoot(root: string, usrUpper: string): void {
   cpSync(FIXTURE, root, { recursive: true, filter: notUsr });
   mkdirSync(usrUpper, { mode: 0o755 });
   cpSync(path.join(FIXTURE, 'usr'), usrUpper, { recursive: true });
+  // Pakfire's helper functions and backupctrl: one stand-in of each for all tests (the
+  // package tests' ones), so deploy and package checks exercise the same pakfire behaviour.
+  cpSync(path.join(PACKAGE_FIXTURE, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'));
+  mkdirSync(path.join(usrUpper, 'local/bin'), { recursive: true, mode: 0o755 });
+  cpSync(path.join(PACKAGE_FIXTURE, 'backupctrl'), path.join(usrUpper, 'local/bin/backupctrl'));
+  chmodSync(path.join(usrUpper, 'local/bin/backupctrl'), 0o755);
   writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
   writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\n');
   // IPFire's firewall creates these chains at start; the package only hooks into them.
