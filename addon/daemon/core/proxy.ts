@@ -33,6 +33,7 @@ import type { ProtocolSettings } from './settings.ts';
 import { groupAllowed, groupFilterAllows, isProxiableGroup } from './filters.ts';
 import { Membership } from './membership.ts';
 import type { GroupSnapshot, Subscription } from './membership.ts';
+import { LinkSettings, linkContext } from './link-settings.ts';
 import { Querier } from './querier.ts';
 import type { QuerierSnapshot } from './querier.ts';
 import { UpstreamHost } from './upstream.ts';
@@ -419,8 +420,10 @@ export class Proxy {
         const d = holder.d!;
         this.ctx.emit({ type: 'send-igmp', interface: d.info.name, source: d.info.address, destination, message });
       };
-      const querier = new Querier(this.ctx, { name, address: () => holder.d!.info.address, sendQuery });
-      const membership = new Membership(this.ctx, {
+      const link = new LinkSettings(this.ctx.settings);
+      const linkCtx = linkContext(this.ctx, link);
+      const querier = new Querier(linkCtx, { name, address: () => holder.d!.info.address, sendQuery }, link);
+      const membership = new Membership(linkCtx, {
         name,
         isQuerier: () => querier.isQuerier,
         sendQuery,

@@ -1,12 +1,15 @@
 // Querier role of one downstream interface (RFC 3376 6.6.2 election, 6.7 start-up,
 // 8.2 periodic general queries). We start as querier; a query from a lower address makes
-// us quiet for the Other Querier Present Interval, after which we take over again.
+// us quiet for the Other Querier Present Interval, after which we take over again. While
+// another router is querier, its robustness and query interval are the link's (4.1.6/4.1.7,
+// link-settings.ts).
 import { ALL_SYSTEMS, formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { IgmpQuery } from '../igmp/types.ts';
 import type { CoreContext } from './context.ts';
 import type { Timer } from './timers.ts';
 import { GENERAL_QUERY_VERSION } from './settings.ts';
+import type { LinkSettings } from './link-settings.ts';
 
 export interface QuerierPort {
   readonly name: string;
@@ -20,6 +23,10 @@ export interface QuerierSnapshot {
   readonly otherQuerierPresentUntil: number | null;
   readonly nextGeneralQueryAt: number | null;
   readonly startupQueriesLeft: number;
+  /** Values in force on the link (the querier's while another router is querier). */
+  readonly robustness: number;
+  readonly queryIntervalSeconds: number;
+  readonly valuesFromOtherQuerier: boolean;
 }
 
 export class Querier {
@@ -29,12 +36,15 @@ export class Querier {
   private readonly olderVersionsWarned = new Set<number>();
   private readonly ctx: CoreContext;
   private readonly port: QuerierPort;
+  private readonly link: LinkSettings | undefined;
   private readonly generalQueryTimer: Timer;
   private readonly otherQuerierTimer: Timer;
 
-  constructor(ctx: CoreContext, port: QuerierPort) {
+  /** ctx should carry link's settings (linkContext) when link is given. */
+  constructor(ctx: CoreContext, port: QuerierPort, link?: LinkSettings) {
     this.ctx = ctx;
     this.port = port;
+    this.link = link;
     this.generalQueryTimer = ctx.timers.create((deadline) => this.onGeneralQueryTimer(deadline));
     this.otherQuerierTimer = ctx.timers.create(() => this.onOtherQuerierGone());
   }
@@ -48,6 +58,7 @@ export class Querier {
     this.querier = true;
     this.otherQuerier = undefined;
     this.otherQuerierTimer.stop();
+    this.link?.reset();
     this.startupQueriesLeft = this.ctx.settings.startupQueryCount - 1;
     this.sendGeneralQuery();
     this.scheduleNext(this.ctx.now());
@@ -69,7 +80,18 @@ export class Querier {
     if (source === 0 || source >= this.port.address()) return;
     if (this.querier) this.ctx.log('info', `${this.port.name}: ${formatIpv4(source)} is the querier now (lower address)`);
     this.querier = false;
-    this.otherQuerier = source;
+    // Of several lower-addressed routers, the lowest is the querier: only its values count.
+    if (this.otherQuerier === undefined || source <= this.otherQuerier) {
+      this.otherQuerier = source;
+      if (this.link?.adopt(query) === true) {
+        const settings = this.ctx.settings;
+        this.ctx.log(
+          'info',
+          `${this.port.name}: following querier ${formatIpv4(source)}: robustness ${settings.robustness}, ` +
+            `query interval ${settings.queryIntervalMs / 1000} s (groups time out after ${settings.groupMembershipIntervalMs / 1000} s)`,
+        );
+      }
+    }
     this.startupQueriesLeft = 0;
     this.generalQueryTimer.stop();
     this.otherQuerierTimer.start(this.ctx.now() + this.ctx.settings.otherQuerierPresentIntervalMs);
@@ -82,6 +104,9 @@ export class Querier {
       otherQuerierPresentUntil: this.otherQuerierTimer.running ? this.otherQuerierTimer.deadline : null,
       nextGeneralQueryAt: this.generalQueryTimer.running ? this.generalQueryTimer.deadline : null,
       startupQueriesLeft: this.startupQueriesLeft,
+      robustness: this.ctx.settings.robustness,
+      queryIntervalSeconds: this.ctx.settings.queryIntervalMs / 1000,
+      valuesFromOtherQuerier: this.link?.isAdopted ?? false,
     };
   }
 
@@ -89,6 +114,9 @@ export class Querier {
     this.ctx.log('info', `${this.port.name}: querier ${this.otherQuerier === undefined ? '?' : formatIpv4(this.otherQuerier)} went silent; querying again`);
     this.querier = true;
     this.otherQuerier = undefined;
+    if (this.link?.reset() === true) {
+      this.ctx.log('info', `${this.port.name}: our own robustness and query interval apply again`);
+    }
     this.sendGeneralQuery();
     this.scheduleNext(this.ctx.now());
   }

@@ -78,7 +78,10 @@ export function summarizeStatus(status: StatusDocument): string[] {
     const hosts = new Set(down.groups.flatMap((g) => g.hosts));
     lines.push(
       `downstream ${down.name} (${down.address}/${down.prefixLength}): ${down.groups.length} groups, ${hosts.size} hosts, ` +
-        (down.querier.querier ? "we are querier" : `querier is ${down.querier.otherQuerier ?? "another router"}`),
+        (down.querier.querier ? 'we are querier' : `querier is ${down.querier.otherQuerier ?? 'another router'}`) +
+        (down.querier.valuesFromOtherQuerier
+          ? ` (its robustness ${down.querier.robustness}, query interval ${down.querier.queryIntervalSeconds} s)`
+          : ''),
     );
   }
   for (const route of status.kernelRoutes) {
