@@ -57,6 +57,16 @@ describe.each(ARCHES)('%s single binary', (arch) => {
     expect(help.stdout).toMatch(/^Usage: igmpproxy/);
   });
 
+  it('checks the wiki configuration and lists its interfaces (the lazily loaded commands work in the binary)', async () => {
+    const seed = path.join(REPOSITORY_ROOT, 'test', 'fixtures', 'config', 'seed-vlan8.conf');
+    const check = await runOnTarget(arch, binaryOf(arch), ['--check', seed], { env: envWith({}) });
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/^phyint red0\.8 upstream/m);
+    expect(check.stderr).toMatch(/seed-vlan8\.conf:27:14: warning: `217\.0\.119\.194\/16` has host bits set/);
+    const upstream = await runOnTarget(arch, binaryOf(arch), ['--list-interfaces', 'upstream', seed], { env: envWith({}) });
+    expect([upstream.code, upstream.stdout]).toEqual([0, 'red0.8\n']);
+  });
+
   it('embeds the built shim as the asset igmp_shim.node', async () => {
     const result = await runOnTarget(arch, binaryOf(arch), ['--self-test-assets', 'igmp_shim.node'], { env: envWith({}) });
     expect(result.code).toBe(0);
