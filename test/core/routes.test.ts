@@ -126,13 +126,14 @@ describe('NOCACHE upcalls', () => {
   });
 
   it('IGMPv3 INCLUDE listeners get only their sources routed', () => {
+    // Outside 232/8: in the SSM range the IGMPv2 listener would be ignored (ssm.test.ts).
     const sim = standardSetup();
-    sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', '232.1.1.1', ['198.51.100.1'])));
-    sim.igmp(LAN2, '192.168.2.20', v2Report('232.1.1.1'));
-    sim.upcall(UP, '198.51.100.1', '232.1.1.1');
-    sim.upcall(UP, '198.51.100.2', '232.1.1.1');
-    expect(sim.outputs('198.51.100.1', '232.1.1.1')).toEqual(['lan1:1', 'lan2:2']);
-    expect(sim.outputs('198.51.100.2', '232.1.1.1')).toEqual(['lan2:2']);
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', '239.5.1.1', ['198.51.100.1'])));
+    sim.igmp(LAN2, '192.168.2.20', v2Report('239.5.1.1'));
+    sim.upcall(UP, '198.51.100.1', '239.5.1.1');
+    sim.upcall(UP, '198.51.100.2', '239.5.1.1');
+    expect(sim.outputs('198.51.100.1', '239.5.1.1')).toEqual(['lan1:1', 'lan2:2']);
+    expect(sim.outputs('198.51.100.2', '239.5.1.1')).toEqual(['lan2:2']);
   });
 });
 

@@ -1,6 +1,6 @@
 // IGMPv3 source filtering: INCLUDE lists (SSM, 232.0.0.0/8) and EXCLUDE lists.
 import { describe, expect, it } from 'vitest';
-import { LAN1, LAN2, UP, describeSends, ip, ofType, recordsOf, standardSetup, v2Report, v3Report, record } from './harness.ts';
+import { LAN1, LAN2, UP, describeSends, ip, ofType, recordsOf, standardSetup, v1Report, v2Leave, v2Report, v3Report, record } from './harness.ts';
 
 const G = '232.1.1.1';
 const S1 = '198.51.100.1';
@@ -89,6 +89,36 @@ describe('IGMPv3 SSM (INCLUDE)', () => {
     sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', G, [S1, S2])));
     const change = sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-include', G, [S2])));
     expect(recordsOf(change, UP)).toEqual([`block ${G} [${S1}]`]);
+  });
+});
+
+describe('the SSM range asks receivers to name their sources (RFC 4604)', () => {
+  it('IGMPv1/v2 reports and EXCLUDE-mode records for 232/8 are ignored, with one log line per host', () => {
+    const sim = standardSetup();
+    const effects = [
+      ...sim.igmp(LAN1, '192.168.1.20', v2Report(G)),
+      ...sim.igmp(LAN1, '192.168.1.20', v1Report(G)),
+      ...sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', G, []), record('is-exclude', G, [S2]))),
+      ...sim.igmp(LAN1, '192.168.1.20', v2Leave(G)),
+    ];
+    expect(sim.sent({ interface: UP })).toEqual([]);
+    expect(sim.observed(UP, G)).toBeUndefined();
+    expect(sim.proxy.snapshot().downstreams[0]!.groups).toEqual([]);
+    expect(ofType(sim.upcall(UP, S1, G), 'set-route')).toEqual([]);
+    const logs = ofType(effects, 'log').filter((l) => l.message.includes('source-specific range'));
+    expect(logs.map((l) => l.message)).toEqual([
+      `lan1: IGMPv2 report for ${G} from 192.168.1.20 ignored: in the source-specific range 232.0.0.0/8 a receiver must name its sources (IGMPv3 INCLUDE)`,
+    ]);
+  });
+
+  it('in one report, the INCLUDE record for 232/8 counts while the EXCLUDE one for it is dropped; other groups keep EXCLUDE', () => {
+    const sim = standardSetup();
+    const G2 = '239.2.2.2';
+    const join = sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', G, []), record('allow', G, [S1]), record('to-exclude', G2, [])));
+    expect(recordsOf(join, UP)).toEqual([`allow ${G} [${S1}]`, `to-exclude ${G2} []`]);
+    expect(sim.observed(UP, G)).toEqual({ mode: 'include', sources: new Set([ip(S1)]) });
+    expect(ofType(sim.upcall(UP, S1, G), 'set-route')).toHaveLength(1);
+    expect(ofType(sim.upcall(UP, S2, G), 'set-route')).toEqual([]);
   });
 });
 

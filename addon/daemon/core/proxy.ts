@@ -18,7 +18,7 @@
 // - Changes are collected per call and applied once at its end, so a batch of records in one
 //   report becomes one upstream report, and a leave's route delete and upstream leave land
 //   in the same effect batch.
-import { cidrContains, formatIpv4, makeCidr } from '../net/ipv4.ts';
+import { cidrContains, formatIpv4, isSourceSpecificMulticast, makeCidr } from '../net/ipv4.ts';
 import type { Cidr, Ipv4 } from '../net/ipv4.ts';
 import type { IgmpMessage, KernelUpcall } from '../igmp/types.ts';
 import type { DaemonConfig, PhyintConfig } from '../config/types.ts';
@@ -292,20 +292,47 @@ export class Proxy {
     const membership = downstream.membership;
     switch (message.type) {
       case 'v1-report':
-        if (this.groupAccepted(downstream, message.group, host)) membership.v1Report(host, message.group);
+        if (this.groupAccepted(downstream, message.group, host) && this.namesItsSources(downstream, message.group, host, 'IGMPv1 report')) {
+          membership.v1Report(host, message.group);
+        }
         break;
       case 'v2-report':
-        if (this.groupAccepted(downstream, message.group, host)) membership.v2Report(host, message.group);
+        if (this.groupAccepted(downstream, message.group, host) && this.namesItsSources(downstream, message.group, host, 'IGMPv2 report')) {
+          membership.v2Report(host, message.group);
+        }
         break;
       case 'v2-leave':
-        if (this.groupAccepted(downstream, message.group, host)) membership.v2Leave(host, message.group);
+        // No v1/v2 membership can exist in the SSM range, so there is nothing to leave.
+        if (this.groupAccepted(downstream, message.group, host) && !isSourceSpecificMulticast(message.group)) {
+          membership.v2Leave(host, message.group);
+        }
         break;
       case 'v3-report':
         for (const record of message.records) {
-          if (this.groupAccepted(downstream, record.group, host)) membership.v3Record(host, record.recordType, record.group, record.sources);
+          if (!this.groupAccepted(downstream, record.group, host)) continue;
+          const anySource = record.recordType === 'is-exclude' || record.recordType === 'to-exclude';
+          if (anySource && !this.namesItsSources(downstream, record.group, host, 'EXCLUDE-mode (any source) record')) continue;
+          membership.v3Record(host, record.recordType, record.group, record.sources);
         }
         break;
     }
+  }
+
+  /**
+   * Source-specific multicast (232.0.0.0/8, RFC 4607/4604): a receiver must name the
+   * sources it wants (IGMPv3 INCLUDE). IGMPv1/v2 reports and EXCLUDE-mode records ask for
+   * any source there and are ignored, so nothing in the SSM range is forwarded from a
+   * source nobody asked for. Returns true when the message may be used.
+   */
+  private namesItsSources(downstream: Downstream, group: Ipv4, host: Ipv4, what: string): boolean {
+    if (!isSourceSpecificMulticast(group)) return true;
+    this.warnOnce(
+      `ssm ${downstream.info.name} ${host}`,
+      'info',
+      `${downstream.info.name}: ${what} for ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ` +
+        'in the source-specific range 232.0.0.0/8 a receiver must name its sources (IGMPv3 INCLUDE)',
+    );
+    return false;
   }
 
   private senderAcceptable(downstream: Downstream, sender: Ipv4): boolean {
