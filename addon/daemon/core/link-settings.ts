@@ -55,14 +55,9 @@ export class LinkSettings {
 /** The context for one link's modules: the shared one, with the link's settings in force. */
 export function linkContext(shared: CoreContext, link: LinkSettings): CoreContext {
   return {
+    ...shared,
     get settings() {
       return link.current;
     },
-    timers: shared.timers,
-    now: () => shared.now(),
-    random: () => shared.random(),
-    emit: (effect) => shared.emit(effect),
-    log: (level, message) => shared.log(level, message),
-    quickLeave: () => shared.quickLeave(),
   };
 }

@@ -36,12 +36,12 @@ export class Querier {
   private readonly olderVersionsWarned = new Set<number>();
   private readonly ctx: CoreContext;
   private readonly port: QuerierPort;
-  private readonly link: LinkSettings | undefined;
+  private readonly link: LinkSettings;
   private readonly generalQueryTimer: Timer;
   private readonly otherQuerierTimer: Timer;
 
-  /** ctx should carry link's settings (linkContext) when link is given. */
-  constructor(ctx: CoreContext, port: QuerierPort, link?: LinkSettings) {
+  /** ctx must carry link's settings (linkContext(shared, link)). */
+  constructor(ctx: CoreContext, port: QuerierPort, link: LinkSettings) {
     this.ctx = ctx;
     this.port = port;
     this.link = link;
@@ -58,7 +58,7 @@ export class Querier {
     this.querier = true;
     this.otherQuerier = undefined;
     this.otherQuerierTimer.stop();
-    this.link?.reset();
+    this.link.reset();
     this.startupQueriesLeft = this.ctx.settings.startupQueryCount - 1;
     this.sendGeneralQuery();
     this.scheduleNext(this.ctx.now());
@@ -83,7 +83,7 @@ export class Querier {
     // Of several lower-addressed routers, the lowest is the querier: only its values count.
     if (this.otherQuerier === undefined || source <= this.otherQuerier) {
       this.otherQuerier = source;
-      if (this.link?.adopt(query) === true) {
+      if (this.link.adopt(query)) {
         const settings = this.ctx.settings;
         this.ctx.log(
           'info',
@@ -106,7 +106,7 @@ export class Querier {
       startupQueriesLeft: this.startupQueriesLeft,
       robustness: this.ctx.settings.robustness,
       queryIntervalSeconds: this.ctx.settings.queryIntervalMs / 1000,
-      valuesFromOtherQuerier: this.link?.isAdopted ?? false,
+      valuesFromOtherQuerier: this.link.isAdopted,
     };
   }
 
@@ -114,7 +114,7 @@ export class Querier {
     this.ctx.log('info', `${this.port.name}: querier ${this.otherQuerier === undefined ? '?' : formatIpv4(this.otherQuerier)} went silent; querying again`);
     this.querier = true;
     this.otherQuerier = undefined;
-    if (this.link?.reset() === true) {
+    if (this.link.reset()) {
       this.ctx.log('info', `${this.port.name}: our own robustness and query interval apply again`);
     }
     this.sendGeneralQuery();
