@@ -84,11 +84,17 @@ export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer'];
  * them competes with the main thread: minimal SEAs with and without this option, timed
  * side by side by a fork/exec loop on the 2-core development VM, differed by 5-10 ms. The daemon's background V8 work (concurrent GC of a few-MB heap,
  * rare compiles) fits one worker, and three idle threads fewer is less memory.
+ * --disable-sigusr1: by default SIGUSR1 makes Node open its inspector on 127.0.0.1:9229,
+ * a debugger any local user could connect to, running code as root. The daemon answers
+ * SIGUSR1 with its state summary once it runs, but before that (start-up, the parent
+ * waiting for the detached daemon, --version) and after stop the signal went to Node.
+ * It also saves the thread that waits for that signal.
  */
 export const SEA_EXEC_ARGV: readonly string[] = [
   '--openssl-config=/dev/null',
   '--icu-data-dir=/dev/null',
   '--v8-pool-size=1',
+  '--disable-sigusr1',
   ...SEA_V8_FLAGS,
 ];
 

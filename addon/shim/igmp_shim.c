@@ -2,7 +2,8 @@
 //
 // Raw IPv4 sockets (IGMP + multicast routing) and rtnetlink sockets: open, set/get
 // options, bind to netlink groups, send, receive through a uv_poll on Node's own loop,
-// close. Everything else (struct layouts, protocol logic) lives in TypeScript.
+// close; and unblocking a signal for the main thread. Everything else (struct layouts,
+// protocol logic) lives in TypeScript.
 //
 // Only documented, ABI-stable Node-API (napi_*) and libuv calls are used, so one build
 // loads into any Node >= 18. Errors become JS exceptions whose `code` is the errno name
@@ -10,6 +11,8 @@
 // The receiver list is process-global: load this addon on the main thread only.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +304,22 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// unblockSignal(signo): lets signo reach the calling (main) thread. Node blocks SIGUSR1
+// in its main thread for its inspector's signal thread; the binary runs without that
+// thread (--disable-sigusr1), so until this call no thread takes SIGUSR1 and a JS
+// handler for it never runs.
+static napi_value js_unblock_signal(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t signo;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &signo)) return NULL;
+  sigset_t set;
+  sigemptyset(&set);
+  if (sigaddset(&set, signo) < 0) return throw_errno(env, "sigaddset", errno);
+  int err = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  if (err != 0) return throw_errno(env, "pthread_sigmask", err);
+  return undefined(env);
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       {"socket", NULL, js_socket, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -311,6 +330,7 @@ NAPI_MODULE_INIT() {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receive", NULL, js_receive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unblockSignal", NULL, js_unblock_signal, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

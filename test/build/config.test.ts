@@ -60,6 +60,7 @@ describe('build configuration', () => {
     expect(config.execArgvExtension).toBe('none');
     expect(config.execArgv).toEqual(SEA_EXEC_ARGV);
     expect(config.execArgv).toContain('--openssl-config=/dev/null');
+    expect(config.execArgv).toContain('--disable-sigusr1');
     expect(config.assets).toEqual({ 'igmp_shim.node': 'igmp_shim.node' });
     // Paths relative to the work dir: nothing host-specific enters the blob.
     expect(path.isAbsolute(config.main)).toBe(false);

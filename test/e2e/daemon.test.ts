@@ -344,6 +344,19 @@ describe.skipIf(!support.available || !hasBinary)('the single binary (dist/x86_6
     await waitPackets(lab, 0, group, 20).catch((error: Error) => {
       throw new Error(`${error.message}\nproxy log:\n${proxy.handle.tail(40)}`);
     });
+    // SIGUSR1 reaches the daemon's handler in the binary (Node's own use of it is off).
+    proxy.handle.process.child.kill('SIGUSR1');
+    let joined: string[] = [];
+    await lab.waitFor(() => {
+      try {
+        const status = JSON.parse(readFileSync(proxy.statusFile, 'utf8')) as { proxy: { upstreams: { joined: { group: string }[] }[] } };
+        joined = status.proxy.upstreams[0]?.joined.map((entry) => entry.group) ?? [];
+        return true;
+      } catch {
+        return false;
+      }
+    }, 3_000, 'the status file');
+    expect(joined).toEqual([group]);
     const leaveFrom = lab.isp.mark;
     await lab.tv(0).leave(group);
     await lab.isp.waitForReport(group, { from: leaveFrom, kinds: ['leave'], timeoutMs: 2_000 });

@@ -3,6 +3,7 @@
 // inside namespaces (ingress ifindex and source from IP_PKTINFO, bursts beyond one
 // wake-up's read bound all delivered). In-process calls only use harmless UDP/netlink
 // sockets of the host namespace and never send anything there.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,7 @@ describe('shim errors', () => {
     expectSystemError(() => shim.setsockopt(1_000_000, SOL_SOCKET, SO_RCVBUF, packInt(1)), 'EBADF', 'setsockopt');
     expectSystemError(() => shim.close(1_000_000), 'EBADF', 'close');
     expectSystemError(() => shim.send(1_000_000, Buffer.alloc(1), 0x0a000001, 0), 'EBADF', 'sendmsg');
+    expectSystemError(() => shim.unblockSignal(1_000), 'EINVAL', 'sigaddset');
   });
 
   test('wrong argument types are TypeErrors, not crashes', () => {
@@ -77,6 +79,36 @@ describe('shim errors', () => {
     shim.close(netlink);
     expectSystemError(() => shim.close(netlink), 'EBADF', 'close');
     expect(calls).toEqual([]);
+  });
+});
+
+describe('unblockSignal', () => {
+  // In a node started like the binary (--disable-sigusr1), SIGUSR1 stays blocked in the
+  // main thread, so a JS listener never runs; unblockSignal lets the pending signal in.
+  test('lets a SIGUSR1 listener run in a node without its inspector signal thread', () => {
+    const script = `
+      const shim = { exports: {} };
+      process.dlopen(shim, ${JSON.stringify(shimPath)});
+      const blocked = () => {
+        const mask = /SigBlk:\\s*([0-9a-f]+)/.exec(require('node:fs').readFileSync('/proc/thread-self/status', 'utf8'))[1];
+        return ((BigInt('0x' + mask) >> 9n) & 1n) === 1n; // bit of signal 10, SIGUSR1
+      };
+      let handled = 0;
+      process.on('SIGUSR1', () => { handled++; });
+      const before = blocked();
+      process.kill(process.pid, 'SIGUSR1');
+      setTimeout(() => {
+        const handledWhileBlocked = handled;
+        shim.exports.unblockSignal(require('node:os').constants.signals.SIGUSR1);
+        const after = blocked();
+        setTimeout(() => {
+          require('node:fs').writeSync(1, JSON.stringify({ before, handledWhileBlocked, after, handled }));
+          process.exit(0);
+        }, 300);
+      }, 300);`;
+    const result = spawnSync(process.execPath, ['--disable-sigusr1', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ before: true, handledWhileBlocked: 0, after: false, handled: 1 });
   });
 });
 

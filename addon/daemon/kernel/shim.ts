@@ -28,6 +28,8 @@ export interface IgmpShim {
   receive(fd: number, callback: ReceiveCallback): void;
   /** Stops receiving and closes the fd. */
   close(fd: number): void;
+  /** pthread_sigmask(SIG_UNBLOCK) of one signal number for the calling (main) thread. */
+  unblockSignal(signo: number): void;
 }
 
 export const SHIM_ASSET_NAME = 'igmp_shim.node';

@@ -1,5 +1,6 @@
 // The process around the daemon: logging, the native shim, pidfile, signals, start-up
 // report to the waiting foreground process, and an orderly exit.
+import { constants } from 'node:os';
 import path from 'node:path';
 import type { Command } from '../cli/args.ts';
 import type { ConfigDiagnostic, DaemonConfig } from '../config/types.ts';
@@ -82,11 +83,15 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   }
 
   return new Promise<number>((resolve) => {
+    let stopped = false;
     const stop = (signal: string): void => {
       logger.notice(`${signal}: stopping; routes deleted, groups left upstream`);
+      stopped = true;
       daemon.stop();
       removePidfile(pidfile);
-      for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const) process.removeAllListeners(name);
+      // SIGUSR1 keeps its (now idle) listener: without one its default action would
+      // kill the process while it finishes.
+      for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(name);
       if (sinks[0] instanceof SyslogSink) sinks[0].close();
       resolve(0);
     };
@@ -96,7 +101,12 @@ export async function runDaemon(options: RunOptions): Promise<number> {
       logger.notice('SIGHUP: reloading the configuration');
       daemon.reload().catch((error: unknown) => logger.error(`reload failed: ${(error as Error).message}`));
     });
-    process.on('SIGUSR1', () => daemon.dumpStatus());
+    process.on('SIGUSR1', () => {
+      if (!stopped) daemon.dumpStatus();
+    });
+    // The binary turns off Node's own SIGUSR1 (its inspector), which leaves the signal
+    // blocked; with the listener in place, let it through.
+    shim.unblockSignal(constants.signals.SIGUSR1);
     // Broken pipes (stderr of a closed terminal) must not kill a daemon.
     process.on('SIGPIPE', () => undefined);
     logger.notice('started');
