@@ -1,7 +1,7 @@
 // Random sequences of joins, leaves, queries, upcalls, interface flaps and time jumps from
 // several hosts on several interfaces (seeded), checking invariants after every step.
 import { describe, expect, it } from 'vitest';
-import { formatIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { formatIpv4, isSourceSpecificMulticast } from '../../addon/daemon/net/ipv4.ts';
 import type { Ipv4 } from '../../addon/daemon/net/ipv4.ts';
 import type { GroupRecordType, IgmpMessage } from '../../addon/daemon/igmp/types.ts';
 import type { Effect } from '../../addon/daemon/core/effects.ts';
@@ -168,8 +168,13 @@ function checkInvariants(sim: SimulatedProxy, effects: Effect[], up: Set<string>
       expect([...view.keys()].sort().map(formatIpv4), context).toEqual([...joined.keys()].sort().map(formatIpv4));
       for (const [group, state] of joined) expect(describeState(view.get(group)), context).toBe(describeState(state));
     } else if (u.querierVersion === 2) {
-      // IGMPv2 speaks joins and leaves only; (v1 has no leave, so its view may lag)
-      for (const group of joined.keys()) expect(view.has(group), `${context}: ${formatIpv4(group)} joined on ${u.name}`).toBe(true);
+      // IGMPv2 speaks joins and leaves only; (v1 has no leave, so its view may lag).
+      // SSM groups are not reported in v1/v2 (RFC 4604 2.2.1, ssm.test.ts); the router may
+      // still hold one from IGMPv3 reports before its querier changed, so no check here.
+      for (const group of joined.keys()) {
+        if (isSourceSpecificMulticast(group)) continue;
+        expect(view.has(group), `${context}: ${formatIpv4(group)} joined on ${u.name}`).toBe(true);
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 // IGMPv3 source filtering: INCLUDE lists (SSM, 232.0.0.0/8) and EXCLUDE lists.
 import { describe, expect, it } from 'vitest';
-import { LAN1, LAN2, UP, describeSends, ip, ofType, recordsOf, standardSetup, v1Report, v2Leave, v2Report, v3Report, record } from './harness.ts';
+import { LAN1, LAN2, UP, describeSends, ip, ofType, recordsOf, standardSetup, v1Query, v1Report, v2Leave, v2Query, v2Report, v3Report, record } from './harness.ts';
 
 const G = '232.1.1.1';
 const S1 = '198.51.100.1';
@@ -119,6 +119,37 @@ describe('the SSM range asks receivers to name their sources (RFC 4604)', () => 
     expect(sim.observed(UP, G)).toEqual({ mode: 'include', sources: new Set([ip(S1)]) });
     expect(ofType(sim.upcall(UP, S1, G), 'set-route')).toHaveLength(1);
     expect(ofType(sim.upcall(UP, S2, G), 'set-route')).toEqual([]);
+  });
+});
+
+describe('SSM with an upstream held in IGMPv1/v2 compatibility (RFC 4604 2.2.1)', () => {
+  // v1/v2 reports carry no sources: reporting an SSM group would ask for every source.
+  it('reports no SSM group in IGMPv2 (no report, repetition, query answer or leave) and says why; ASM groups as usual', () => {
+    const sim = standardSetup();
+    sim.igmp(UP, '100.64.0.1', v2Query(), '224.0.0.1');
+    const t = sim.clock;
+    const join = sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', G, [S1])));
+    expect(sim.logs('warning')).toContain(
+      `eth0: upstream querier speaks IGMPv2, which cannot name sources; ${G} (source-specific range 232.0.0.0/8) is not reported there`,
+    );
+    expect(ofType(join, 'send-igmp').filter((s) => s.interface === UP)).toEqual([]);
+    sim.igmp(UP, '100.64.0.1', v2Query(G, 1_000), G);
+    sim.igmp(UP, '100.64.0.1', v2Query(), '224.0.0.1');
+    sim.runFor(30_000);
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('block', G, [S1])));
+    sim.runFor(5_000);
+    expect(sim.sent({ interface: UP, since: t + 1 })).toEqual([]);
+    // the downstream side is served as usual: a stream the ISP sends anyway is routed
+    const asm = sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1'));
+    expect(describeSends(asm)).toEqual(['eth0 100.64.0.2->239.1.1.1 v2-report 239.1.1.1']);
+  });
+
+  it('in IGMPv1 compatibility, too', () => {
+    const sim = standardSetup();
+    sim.igmp(UP, '100.64.0.1', v1Query(), '224.0.0.1');
+    const join = sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', G, [S1])));
+    expect(ofType(join, 'send-igmp').filter((s) => s.interface === UP)).toEqual([]);
+    expect(sim.logs('warning').filter((l) => l.includes('cannot name sources'))).toHaveLength(1);
   });
 });
 

@@ -6,7 +6,7 @@
 // Differences from a plain host, on purpose: the first state-change report goes out at
 // once (no random delay; the viewer is waiting), retransmissions follow exactly one
 // Unsolicited Report Interval apart; reports of other hosts are not used to suppress ours.
-import { ALL_ROUTERS, IGMPV3_ROUTERS, formatIpv4 } from '../net/ipv4.ts';
+import { ALL_ROUTERS, IGMPV3_ROUTERS, formatIpv4, isSourceSpecificMulticast } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery } from '../igmp/types.ts';
 import type { CoreContext } from './context.ts';
@@ -156,6 +156,15 @@ export class UpstreamHost {
 
   private olderVersionChange(version: 1 | 2, group: Ipv4, wasEmpty: boolean, nowEmpty: boolean): void {
     if (wasEmpty === nowEmpty) return; // v1/v2 cannot express source changes
+    if (isSourceSpecificMulticast(group)) {
+      // RFC 4604 2.2.1: a v1/v2 report for an SSM group would ask for every source; an
+      // SSM-aware host does not send one (nor, having sent no report, a leave).
+      if (!nowEmpty) {
+        this.ctx.log('warning', `${this.port.name}: upstream querier speaks IGMPv${version}, which cannot name sources; ` +
+          `${formatIpv4(group)} (source-specific range 232.0.0.0/8) is not reported there`);
+      }
+      return;
+    }
     if (!nowEmpty) {
       this.sendOlderReport(version, group);
       const retransmissions = this.robustness - 1;
@@ -202,7 +211,9 @@ export class UpstreamHost {
     return this.version === 3 ? settings.unsolicitedReportIntervalV3Ms : settings.unsolicitedReportIntervalV2Ms;
   }
 
+  /** A v1/v2 report; none for an SSM group (see olderVersionChange). */
   private sendOlderReport(version: 1 | 2, group: Ipv4): void {
+    if (isSourceSpecificMulticast(group)) return;
     this.port.send(version === 1 ? { type: 'v1-report', group } : { type: 'v2-report', group }, group);
   }
 
