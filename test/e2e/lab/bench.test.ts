@@ -1,12 +1,19 @@
 // Unit tests of the benchmark's pure parts (scripts/bench/): argument parsing, the
 // latency summaries and the comparison table -- in particular that a proxy that was not
 // measured yields "n/a", never a number or a verdict.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseBenchArgs } from '../../../scripts/bench/options.ts';
 import { compare, renderMarkdown, renderText } from '../../../scripts/bench/report.ts';
 import type { ProxyResult } from '../../../scripts/bench/results.ts';
 import { percentile, summarize } from '../../../scripts/bench/stats.ts';
-import { renderStartup, timeCommands } from '../../../scripts/bench/startup.ts';
+import { evictFromPageCache, renderStartup, timeCommands } from '../../../scripts/bench/startup.ts';
+
+const hasFincore = spawnSync('fincore', ['-V']).status === 0; // Debian util-linux-extra
+if (!hasFincore) console.warn('page-cache eviction test skipped: fincore (util-linux-extra) is not installed');
 
 function result(id: 'c' | 'ours', metrics: ProxyResult['metrics'], available = true): ProxyResult {
   return { id, label: id, command: [], available, metrics, failures: [], notes: [], ...(available ? {} : { reason: 'not built' }) };
@@ -36,6 +43,33 @@ describe('bench options', () => {
 });
 
 describe('bench start-up timing', () => {
+  test('runs every command once untimed before the timed rounds', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ipe8-bench-'));
+    try {
+      const counter = path.join(dir, 'runs');
+      const rows = timeCommands([{ id: 'count', label: 'count', command: ['/bin/sh', '-c', 'echo x >> "$0"', counter], expect: /^$/ }], 3);
+      expect(rows[0]).toMatchObject({ available: true, runs: 3 });
+      expect(readFileSync(counter, 'utf8')).toBe('x\nx\nx\nx\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.runIf(hasFincore)('drops a just-written file from the page cache (util-linux fincore shows it)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ipe8-bench-'));
+    try {
+      const file = path.join(dir, 'binary');
+      writeFileSync(file, Buffer.alloc(1 << 20, 1));
+      const cached = (): number => Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).stdout.trim());
+      expect(cached()).toBe(1 << 20);
+      expect(evictFromPageCache(file)).toBe(true);
+      expect(cached()).toBe(0);
+      expect(evictFromPageCache(path.join(dir, 'missing'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('times real commands round-robin; one that fails or prints the wrong thing is reported, not timed', () => {
     const rows = timeCommands(
       [
