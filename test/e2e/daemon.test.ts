@@ -2,7 +2,7 @@
 // IGMP querier and streams only the groups joined on its link, the proxy namespace with
 // the real kernel multicast router driven by our daemon, and TV namespaces whose kernels
 // join and leave like real receivers.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -253,6 +253,66 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
     }
     expect(await procFile(lab, '/proc/net/ip_mr_vif')).toEqual([]);
     expect(await procFile(lab, '/proc/net/ip_mr_cache')).toEqual([]);
+  });
+});
+
+describe.skipIf(!support.available)('signals from the moment the pidfile names the daemon', () => {
+  // The red.up hook and the initscript signal the pid in the pidfile. A SIGHUP (reconnect
+  // at boot) or SIGTERM arriving while the daemon is still setting up must not kill it by
+  // the signal's default action.
+  let lab: IptvLab;
+  const dirs: string[] = [];
+  beforeAll(async () => {
+    lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, ispVersion: 3, tvClients: 1 });
+  }, 90_000);
+  afterAll(async () => {
+    await lab?.dispose();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  /** Starts the daemon and sends signal the moment the pidfile appears (inotify). */
+  async function signalAtPidfile(signal: NodeJS.Signals): Promise<ProxyHandle> {
+    const dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-pidrace-`));
+    dirs.push(dir);
+    const pidfile = path.join(dir, 'igmpproxy.pid');
+    let signalled: number | undefined;
+    const watcher = watch(dir, () => {
+      if (signalled !== undefined) return;
+      try {
+        signalled = Number.parseInt(readFileSync(pidfile, 'utf8'), 10);
+        process.kill(signalled, signal);
+      } catch {
+        signalled = undefined; // not written yet
+      }
+    });
+    try {
+      const handle = await lab.startProxy({
+        command: [pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv', '--pidfile', pidfile, '--status-file', path.join(dir, 'status')],
+        config: lab.proxyConfig({ quickleave: true }),
+        startupGraceMs: 0,
+      });
+      await lab.waitFor(() => signalled !== undefined || !handle.running, 10_000, 'the pidfile');
+      expect(signalled).toBe(handle.pid);
+      return handle;
+    } finally {
+      watcher.close();
+    }
+  }
+
+  test('SIGHUP then: the daemon starts, reloads and keeps running', async () => {
+    const handle = await signalAtPidfile('SIGHUP');
+    await handle.waitForLog(/SIGHUP: reloading the configuration/, 10_000);
+    await handle.waitForLog(/ started$/, 10_000);
+    expect(handle.running).toBe(true);
+    expect(await handle.stop(5_000)).toMatchObject({ code: 0, killed: false });
+  });
+
+  test('SIGTERM then: the daemon stops cleanly (exit 0, no routes, no VIFs)', async () => {
+    const handle = await signalAtPidfile('SIGTERM');
+    await lab.waitFor(() => !handle.running, 10_000, 'the daemon to exit');
+    expect([handle.exitCode, handle.exitSignal]).toEqual([0, null]);
+    expect(handle.tail()).toMatch(/SIGTERM: stopping/);
+    expect(await procFile(lab, '/proc/net/ip_mr_vif')).toEqual([]);
   });
 });
 

@@ -61,13 +61,51 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   for (const warning of options.warnings) logger.warning(formatDiagnostic(warning));
 
   const pidfile = command.pidfile ?? DEFAULT_PIDFILE;
+  // The handlers go in before the pidfile names this process: the initscript and the red.up
+  // hook signal that pid, and until a handler exists HUP and TERM would kill the daemon
+  // half set up (a reconnect at boot). They cannot run before start-up is over: it is
+  // synchronous, and a signal only reaches them from the event loop.
+  let daemon: Daemon | undefined;
+  let stopped = false;
+  let finish: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+  const stop = (signal: string): void => {
+    if (daemon === undefined || stopped) return;
+    logger.notice(`${signal}: stopping; routes deleted, groups left upstream`);
+    stopped = true;
+    daemon.stop();
+    removePidfile(pidfile);
+    // SIGUSR1 keeps its (now idle) listener: without one its default action would
+    // kill the process while it finishes.
+    for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(name);
+    if (sinks[0] instanceof SyslogSink) sinks[0].close();
+    finish(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (daemon === undefined || stopped) return;
+    logger.notice('SIGHUP: reloading the configuration');
+    daemon.reload().catch((error: unknown) => logger.error(`reload failed: ${(error as Error).message}`));
+  });
+  process.on('SIGUSR1', () => {
+    if (daemon !== undefined && !stopped) daemon.dumpStatus();
+  });
+  // Broken pipes (stderr of a closed terminal) must not kill a daemon.
+  process.on('SIGPIPE', () => undefined);
+  const failBeforeStart = (message: string): Promise<number> => {
+    for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGPIPE'] as const) process.removeAllListeners(name);
+    return fail(message);
+  };
+
   try {
     writePidfile(pidfile);
   } catch (error) {
-    return fail((error as Error).message);
+    return failBeforeStart((error as Error).message);
   }
 
-  let daemon: Daemon;
   try {
     daemon = Daemon.start({
       configFile: path.resolve(command.configPath),
@@ -79,37 +117,13 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     });
   } catch (error) {
     removePidfile(pidfile);
-    return fail((error as Error).message);
+    return failBeforeStart((error as Error).message);
   }
 
-  return new Promise<number>((resolve) => {
-    let stopped = false;
-    const stop = (signal: string): void => {
-      logger.notice(`${signal}: stopping; routes deleted, groups left upstream`);
-      stopped = true;
-      daemon.stop();
-      removePidfile(pidfile);
-      // SIGUSR1 keeps its (now idle) listener: without one its default action would
-      // kill the process while it finishes.
-      for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.removeAllListeners(name);
-      if (sinks[0] instanceof SyslogSink) sinks[0].close();
-      resolve(0);
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      logger.notice('SIGHUP: reloading the configuration');
-      daemon.reload().catch((error: unknown) => logger.error(`reload failed: ${(error as Error).message}`));
-    });
-    process.on('SIGUSR1', () => {
-      if (!stopped) daemon.dumpStatus();
-    });
-    // The binary turns off Node's own SIGUSR1 (its inspector), which leaves the signal
-    // blocked; with the listener in place, let it through.
-    shim.unblockSignal(constants.signals.SIGUSR1);
-    // Broken pipes (stderr of a closed terminal) must not kill a daemon.
-    process.on('SIGPIPE', () => undefined);
-    logger.notice('started');
-    if (options.daemonChild) void reportStartup({ ok: true });
-  });
+  // The binary turns off Node's own SIGUSR1 (its inspector), which leaves the signal
+  // blocked; with the listener in place, let it through.
+  shim.unblockSignal(constants.signals.SIGUSR1);
+  logger.notice('started');
+  if (options.daemonChild) void reportStartup({ ok: true });
+  return finished;
 }
