@@ -110,11 +110,15 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     expect(v3.ifindex).toBe(ifindex.ipk4dn2);
     expect(v3.source).toBe('10.3.0.2');
     expect(v3.message.records?.find((record) => record.group === GROUP_NUMBER)?.recordType).toBe('to-exclude');
-    // No report of one client was attributed to the other's interface.
+    // No report of one client was attributed to the other's interface. The proxy's own
+    // kernel reports its control-group joins (224.0.0.x) on each downstream, at random
+    // times after the join, and they loop back: they belong to their own interface too.
+    const ingressOf: Record<string, number | undefined> = {
+      '10.2.0.2': ifindex.ipk4dn, '10.2.0.1': ifindex.ipk4dn,
+      '10.3.0.2': ifindex.ipk4dn2, '10.3.0.1': ifindex.ipk4dn2,
+    };
     const reports = proxyDriver.events((event) => isIgmp(event), from) as IgmpEvent[];
-    for (const report of reports) {
-      expect(report.ifindex).toBe(report.source === '10.2.0.2' ? ifindex.ipk4dn : ifindex.ipk4dn2);
-    }
+    for (const report of reports) expect([report.source, report.ifindex]).toEqual([report.source, ingressOf[report.source]]);
   });
 
   test('the kernel asks for a route (NOCACHE), and the MFC entry forwards to the chosen downstream only', async () => {
