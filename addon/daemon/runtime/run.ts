@@ -67,15 +67,18 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   // synchronous, and a signal only reaches them from the event loop.
   let daemon: Daemon | undefined;
   let stopped = false;
+  /** The daemon while it runs: undefined before start-up is over and after stop. */
+  const running = (): Daemon | undefined => (stopped ? undefined : daemon);
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
   });
   const stop = (signal: string): void => {
-    if (daemon === undefined || stopped) return;
+    const current = running();
+    if (current === undefined) return;
     logger.notice(`${signal}: stopping; routes deleted, groups left upstream`);
     stopped = true;
-    daemon.stop();
+    current.stop();
     removePidfile(pidfile);
     // SIGUSR1 keeps its (now idle) listener: without one its default action would
     // kill the process while it finishes.
@@ -83,20 +86,20 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     if (sinks[0] instanceof SyslogSink) sinks[0].close();
     finish(0);
   };
+  const handled = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGPIPE'] as const;
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    if (daemon === undefined || stopped) return;
+    const current = running();
+    if (current === undefined) return;
     logger.notice('SIGHUP: reloading the configuration');
-    daemon.reload().catch((error: unknown) => logger.error(`reload failed: ${(error as Error).message}`));
+    current.reload().catch((error: unknown) => logger.error(`reload failed: ${(error as Error).message}`));
   });
-  process.on('SIGUSR1', () => {
-    if (daemon !== undefined && !stopped) daemon.dumpStatus();
-  });
+  process.on('SIGUSR1', () => running()?.dumpStatus());
   // Broken pipes (stderr of a closed terminal) must not kill a daemon.
   process.on('SIGPIPE', () => undefined);
   const failBeforeStart = (message: string): Promise<number> => {
-    for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGPIPE'] as const) process.removeAllListeners(name);
+    for (const name of handled) process.removeAllListeners(name);
     return fail(message);
   };
 
