@@ -69,6 +69,21 @@ async function procFile(lab: IptvLab, file: string): Promise<string[]> {
   return result.stdout.split('\n').slice(1).filter((line) => line.trim() !== '');
 }
 
+/** The state the daemon writes on SIGUSR1: sends the signal and waits (bounded) for the file. */
+async function requestStatus<T>(lab: IptvLab, proxy: OurProxy): Promise<T> {
+  proxy.handle.process.child.kill('SIGUSR1');
+  let status: T | undefined;
+  await lab.waitFor(() => {
+    try {
+      status = JSON.parse(readFileSync(proxy.statusFile, 'utf8')) as T;
+      return true;
+    } catch {
+      return false;
+    }
+  }, 3_000, 'the status file');
+  return status as T;
+}
+
 /** Resolved MFC entries; unresolved ones (Iif -1: packets queued for an upcall) are the kernel's, not routes. */
 async function kernelRoutes(lab: IptvLab): Promise<string[]> {
   return (await procFile(lab, '/proc/net/ip_mr_cache')).filter((line) => {
@@ -181,20 +196,11 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
 
   test('SIGUSR1 writes the state with groups, hosts and routes with kernel packet counters', async () => {
     await waitPackets(lab, 0, '239.10.0.1', 50);
-    proxy.handle.process.child.kill('SIGUSR1');
-    let status: {
+    const status = await requestStatus<{
       pid: number;
       proxy: { downstreams: { name: string; groups: { group: string; hosts: string[] }[] }[]; upstreams: { name: string; joined: { group: string }[] }[] };
       kernelRoutes: { group: string; source: string; input: string; outputs: string[]; packets: number }[];
-    } | undefined;
-    await lab.waitFor(() => {
-      try {
-        status = JSON.parse(readFileSync(proxy.statusFile, 'utf8'));
-        return true;
-      } catch {
-        return false;
-      }
-    }, 3_000, 'the status file');
+    }>(lab, proxy);
     const downstream = status?.proxy.downstreams.find((d) => d.name === lab.interfaces.bridge);
     expect(downstream?.groups.find((g) => g.group === '239.10.0.1')?.hosts).toEqual(['192.168.99.10']);
     expect(status?.proxy.upstreams[0]?.joined.map((j) => j.group)).toEqual(expect.arrayContaining(['239.10.0.1', '239.10.0.2']));
@@ -405,18 +411,8 @@ describe.skipIf(!support.available || !hasBinary)('the single binary (dist/x86_6
       throw new Error(`${error.message}\nproxy log:\n${proxy.handle.tail(40)}`);
     });
     // SIGUSR1 reaches the daemon's handler in the binary (Node's own use of it is off).
-    proxy.handle.process.child.kill('SIGUSR1');
-    let joined: string[] = [];
-    await lab.waitFor(() => {
-      try {
-        const status = JSON.parse(readFileSync(proxy.statusFile, 'utf8')) as { proxy: { upstreams: { joined: { group: string }[] }[] } };
-        joined = status.proxy.upstreams[0]?.joined.map((entry) => entry.group) ?? [];
-        return true;
-      } catch {
-        return false;
-      }
-    }, 3_000, 'the status file');
-    expect(joined).toEqual([group]);
+    const status = await requestStatus<{ proxy: { upstreams: { joined: { group: string }[] }[] } }>(lab, proxy);
+    expect(status.proxy.upstreams[0]?.joined.map((entry) => entry.group)).toEqual([group]);
     const leaveFrom = lab.isp.mark;
     await lab.tv(0).leave(group);
     await lab.isp.waitForReport(group, { from: leaveFrom, kinds: ['leave'], timeoutMs: 2_000 });
