@@ -1,0 +1,29 @@
+#!/bin/sh
+# Stage 2 of the test VM, PID 1 on the machine's own root (a throwaway overlay). POSIX sh:
+# the guest's /bin/sh is dash. Gives the command the file systems a Debian system has
+# (IPFire-like mounts are the tests' business), runs /vmshare/command.sh, writes its exit
+# status to /vmshare/status and powers off. No status file means the guest died first.
+share=/vmshare
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o gid=5,mode=620 devpts /dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
+mkdir -p /run/netns /run/lock
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+ip link set lo up
+hostname testvm
+# The serial console would turn every \n into \r\n.
+stty -onlcr 2>/dev/null
+
+# Through a pipe, as on CI: the console is a terminal, and programs that see one draw
+# progress screens instead of lines.
+{
+  sh "$share/command.sh" < /dev/null
+  echo "$?" > "$share/status.partial" && mv "$share/status.partial" "$share/status"
+} 2>&1 | cat
+sync
+exec /bin/busybox poweroff -f
