@@ -1,0 +1,98 @@
+// The whole test suite: `npm test` (and `bash scripts/dev.sh test`, which installs first).
+// Suites that need multicast routing (vitest project "multicast-routing") run on this
+// machine when its kernel can route multicast, and otherwise in the test VM (scripts/vm/),
+// whose kernel can; all others run here. Prints each phase's time and one closing line,
+// "Tests: N passed, N failed, N skipped", over both runs.
+//   node scripts/node24.mjs scripts/test.ts [VITEST ARGS...]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { release } from 'node:os';
+import path from 'node:path';
+import { hostCanRouteMulticast } from './vm/kernel.ts';
+import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
+
+const MACHINE_PROJECT = 'machine';
+const ROUTING_PROJECT = 'multicast-routing';
+const VM_TIMEOUT_MS = 50 * 60_000;
+const root = process.cwd();
+const vitest = [process.execPath, 'node_modules/vitest/vitest.mjs', 'run'];
+const cacheDir = path.join(root, '.cache', 'test-results');
+
+interface Counts { passed: number; failed: number; skipped: number }
+
+function vitestArguments(projects: readonly string[], jsonFile: string, extra: readonly string[]): string[] {
+  return [...projects.flatMap((name) => ['--project', name]), '--reporter=default', '--reporter=json',
+    `--outputFile.json=${jsonFile}`, ...extra];
+}
+
+/** The counts of one vitest JSON report; a missing report counts as one failure. */
+function countsOf(jsonFile: string, what: string): Counts {
+  if (!existsSync(jsonFile)) {
+    console.error(`test: ${what} wrote no results (${jsonFile})`);
+    return { passed: 0, failed: 1, skipped: 0 };
+  }
+  const report = JSON.parse(readFileSync(jsonFile, 'utf8')) as
+    { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
+  // A suite that failed before its tests ran counts its tests as skipped: count the suite.
+  const brokenSuites = report.numFailedTests === 0 ? report.numFailedTestSuites : 0;
+  return { passed: report.numPassedTests, failed: report.numFailedTests + brokenSuites,
+    skipped: report.numPendingTests + report.numTodoTests };
+}
+
+function phase(name: string, started: number): void {
+  console.log(`test: phase "${name}" took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+const extra = process.argv.slice(2);
+rmSync(cacheDir, { recursive: true, force: true });
+mkdirSync(cacheDir, { recursive: true });
+const totals: Counts = { passed: 0, failed: 0, skipped: 0 };
+const add = (c: Counts): void => {
+  totals.passed += c.passed;
+  totals.failed += c.failed;
+  totals.skipped += c.skipped;
+};
+let status = 0;
+
+if (hostCanRouteMulticast()) {
+  console.log(`test: this kernel (${release()}) routes multicast: every suite runs on this machine (native)`);
+  const started = Date.now();
+  const json = path.join(cacheDir, 'all.json');
+  const run = spawnSync(vitest[0]!, [...vitest.slice(1), ...vitestArguments([MACHINE_PROJECT, ROUTING_PROJECT], json, extra)], { stdio: 'inherit' });
+  status = run.status ?? 1;
+  add(countsOf(json, 'vitest'));
+  phase('all suites', started);
+} else {
+  console.log(`test: this kernel (${release()}) cannot route multicast: the "${ROUTING_PROJECT}" suites run in the test VM`);
+  let started = Date.now();
+  const json = path.join(cacheDir, 'machine.json');
+  const run = spawnSync(vitest[0]!, [...vitest.slice(1), ...vitestArguments([MACHINE_PROJECT], json, extra)], { stdio: 'inherit' });
+  status = run.status ?? 1;
+  add(countsOf(json, 'vitest on this machine'));
+  phase('suites on this machine', started);
+
+  started = Date.now();
+  const shareDir = path.join(cacheDir, 'vm-share');
+  const vmJson = 'multicast-routing.json';
+  try {
+    const result = await runInVm({
+      argv: [...vitest, ...vitestArguments([ROUTING_PROJECT], `${GUEST_SHARE}/${vmJson}`, extra)],
+      cwd: root,
+      shareDir,
+      timeoutMs: VM_TIMEOUT_MS,
+    });
+    console.log(`test: the "${ROUTING_PROJECT}" suites ran on ${describeVm(result)} ` +
+      `(waits scaled x${result.slowdown}): ${result.status === null ? result.failure : `exit status ${result.status}`}`);
+    if (result.status !== 0) status = status || 1;
+    add(countsOf(path.join(shareDir, vmJson), 'vitest in the VM'));
+  } catch (error) {
+    console.error(`test: cannot run the test VM: ${(error as Error).message}`);
+    status = status || 1;
+    totals.failed += 1;
+  }
+  phase('multicast-routing suites in the VM', started);
+}
+
+// The plain closing line CI reads.
+console.log(`Tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exitCode = status;
