@@ -17,11 +17,14 @@
 // collide); veth ends are created directly inside their namespaces, so nothing ever
 // appears in the host's namespace; cleanup() — and, as a safety net, process exit and
 // SIGINT/SIGTERM — kills the processes the lab started and deletes exactly the
-// namespaces it created. Every wait is bounded in time.
+// namespaces it created. Every wait is bounded in time; the bounds given here are a native
+// machine's and are stretched by the run's slowdown (test/helpers/slowdown.ts) in one
+// place, these primitives, so no caller has to.
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { scaled } from './slowdown.ts';
 
 export interface NetnsSupport {
   readonly available: boolean;
@@ -60,7 +63,8 @@ export function checkNetnsSupport(prefix: string): NetnsSupport {
 }
 
 /** Runs a command with a time bound; never throws for a non-zero exit. */
-export function execBounded(argv: readonly string[], timeoutMs = COMMAND_TIMEOUT_MS): Promise<ExecResult> {
+export function execBounded(argv: readonly string[], nativeTimeoutMs = COMMAND_TIMEOUT_MS): Promise<ExecResult> {
+  const timeoutMs = scaled(nativeTimeoutMs);
   const [file, ...args] = argv;
   if (file === undefined) return Promise.reject(new Error('empty command'));
   return new Promise((resolve) => {
@@ -83,8 +87,9 @@ function validatePrefix(prefix: string): void {
 }
 
 /** Resolves when `predicate` holds, polling every `intervalMs`; rejects after `timeoutMs`. */
-export async function waitUntil(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string,
+export async function waitUntil(predicate: () => boolean | Promise<boolean>, nativeTimeoutMs: number, what: string,
   intervalMs = 50): Promise<void> {
+  const timeoutMs = scaled(nativeTimeoutMs);
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; attempt < Math.ceil(timeoutMs / intervalMs) + 1; attempt++) {
     if (await predicate()) return;
@@ -137,7 +142,8 @@ export class NetnsProcess {
    * Waits for the first line (from index `from` on) that satisfies `predicate`; rejects
    * after `timeoutMs` or when the process exits first. Returns the line and its index.
    */
-  waitForLine(predicate: (line: string) => boolean, timeoutMs: number, from = 0): Promise<{ line: string; index: number }> {
+  waitForLine(predicate: (line: string) => boolean, nativeTimeoutMs: number, from = 0): Promise<{ line: string; index: number }> {
+    const timeoutMs = scaled(nativeTimeoutMs);
     return new Promise((resolve, reject) => {
       let scanned = from;
       const check = (): void => {
@@ -180,7 +186,7 @@ export class NetnsProcess {
     if (this.exited) return;
     this.child.stdin.end();
     const exited = new Promise<void>((resolve) => this.waiters.add(() => this.exited && resolve()));
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, scaled(graceMs)).unref());
     await Promise.race([exited, timeout]);
     if (!this.exited) {
       this.child.kill('SIGKILL');
