@@ -32,8 +32,11 @@ export interface InstallLayout {
   readonly backupInclude: string;
   readonly chainIn: string;
   readonly chainFwd: string;
+  readonly chainOut: string;
   readonly iptvInput: string;
   readonly iptvForward: string;
+  /** IPFire has no IPTV chain in OUTPUT; its CUSTOMOUTPUT is where local rules go. */
+  readonly customOutput: string;
   /** rc3.d/S??: after network (S20), like IPFire's routing daemons (bird, frr). */
   readonly startNumber: string;
   /** rc0.d, rc6.d/K??: before network goes down (K80). */
@@ -57,8 +60,10 @@ export const LAYOUT: InstallLayout = {
   backupInclude: '/var/ipfire/backup/addons/includes/igmpproxy',
   chainIn: 'IGMPPROXY_IN',
   chainFwd: 'IGMPPROXY_FWD',
+  chainOut: 'IGMPPROXY_OUT',
   iptvInput: 'IPTVINPUT',
   iptvForward: 'IPTVFORWARD',
+  customOutput: 'CUSTOMOUTPUT',
   startNumber: '50',
   stopNumber: '40',
 };

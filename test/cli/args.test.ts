@@ -56,6 +56,7 @@ describe('igmpproxy command line (C igmpproxy compatible)', () => {
       role: 'upstream',
       configPath: 'c.conf',
     });
+    expect(parseArgs(['--list-interfaces', 'all', 'c.conf'])).toEqual({ kind: 'list-interfaces', role: 'all', configPath: 'c.conf' });
     expect(parseArgs(['--list-interfaces', 'sideways', 'c.conf'])).toMatchObject({ kind: 'usage-error' });
   });
 

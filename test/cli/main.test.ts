@@ -70,11 +70,15 @@ describe('igmpproxy CLI', () => {
     expect(up).toMatchObject({ code: 0, stdout: 'red0.8\n' });
     const down = igmpproxy(['--list-interfaces', 'downstream', seedVlan8]);
     expect(down).toMatchObject({ code: 0, stdout: 'green0\n' });
+    // Both roles from one run (the firewall helper's reload runs the binary once); disabled left out.
+    const all = igmpproxy(['--list-interfaces', 'all', seedVlan8]);
+    expect(all).toMatchObject({ code: 0, stdout: 'upstream red0.8\ndownstream green0\n' });
     const bad = path.join(dir, 'bad2.conf');
     writeFileSync(bad, 'phyint eth0 downstream\n');
     const invalid = igmpproxy(['--list-interfaces', 'upstream', bad]);
     expect(invalid.code).toBe(1);
     expect(invalid.stdout).toBe('');
+    expect(igmpproxy(['--list-interfaces', 'all', bad])).toMatchObject({ code: 1, stdout: '' });
   });
 
   it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)(

@@ -289,6 +289,7 @@ describe.skipIf(!support.available)(`pakfire scripts in a throwaway appliance ro
       '-N IGMPPROXY_IN',
       '-A IGMPPROXY_IN -i red0.8 -p igmp -j ACCEPT',
       '-A IGMPPROXY_IN -d 224.0.0.0/4 -i red0.8 -j ACCEPT',
+      '-A IGMPPROXY_IN -i green0 -p igmp -j ACCEPT',
       '-N IGMPPROXY_FWD',
       '-A IGMPPROXY_FWD -d 224.0.0.0/4 -i red0.8 -o green0 -j ACCEPT',
       '-N IPTVINPUT',
@@ -299,7 +300,7 @@ describe.skipIf(!support.available)(`pakfire scripts in a throwaway appliance ro
     ].join('\n'));
     // IPFire reloads firewall.local after rule changes: still once.
     await inside(a, `${FIREWALL_LOCAL} reload; ${FIREWALL_LOCAL} reload`);
-    expect(await inside(a, 'iptables -S IPTVINPUT | grep -c IGMPPROXY_IN; iptables -S IGMPPROXY_IN | wc -l')).toBe('1\n3\n');
+    expect(await inside(a, 'iptables -S IPTVINPUT | grep -c IGMPPROXY_IN; iptables -S IGMPPROXY_IN | wc -l')).toBe('1\n4\n');
     await pakfire(a, 'uninstall');
     expect(await inside(a, 'iptables -S')).toBe(initial);
   });

@@ -123,8 +123,9 @@ export class Appliance {
     await copyFile(path.join(FIXTURES, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'));
     await copyFile(path.join(FIXTURES, 'backupctrl'), path.join(dir, 'usr-upper/local/bin/backupctrl'));
     await chmod(path.join(dir, 'usr-upper/local/bin/backupctrl'), 0o755);
-    // IPFire runs legacy iptables as /sbin/iptables.
+    // IPFire runs legacy iptables as /sbin/iptables and /sbin/iptables-restore.
     await symlink('xtables-legacy-multi', path.join(dir, 'usr-upper/sbin/iptables'));
+    await symlink('xtables-legacy-multi', path.join(dir, 'usr-upper/sbin/iptables-restore'));
     // IPFire's own red.up hook that ours must follow.
     const multicastOff = path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast');
     await writeFile(multicastOff, '#!/bin/bash\n# STAND-IN for IPFire\'s red.up/10-multicast\nexit 0\n', { mode: 0o754 });

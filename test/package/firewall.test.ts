@@ -7,9 +7,11 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAYOUT, readPackageInfo, renderScripts } from '../../build/render.ts';
+import { readFile } from 'node:fs/promises';
+import { LAYOUT, readPackageInfo, renderScripts, renderTemplate, templateValues } from '../../build/render.ts';
 import { NetnsLab, type ExecResult, type Netns } from '../helpers/netns.ts';
 import { FIXTURES } from './appliance.ts';
+import { REPO_ROOT } from '../../build/render.ts';
 import { applianceSupport, PREFIX } from './support.ts';
 
 const support = applianceSupport();
@@ -40,14 +42,20 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
   let configPath = '';
   let env: NodeJS.ProcessEnv = {};
   let initial = '';
+  // Every run of the daemon binary leaves a line here (a wrapper around the stand-in).
+  let runsLog = '';
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ipp6-fw-'));
     configPath = path.join(work, 'igmpproxy.conf');
     await writeFile(configPath, CONFIG);
+    runsLog = path.join(work, 'daemon-runs');
+    const daemon = path.join(work, 'igmpproxy');
+    await writeFile(daemon, `#!/bin/bash\necho "$*" >> '${runsLog}'\nexec '${path.join(FIXTURES, 'igmpproxy-standin')}' "$@"\n`);
+    await chmod(daemon, 0o755);
     const rendered = await renderScripts(await readPackageInfo(), {
       ...LAYOUT,
-      daemon: path.join(FIXTURES, 'igmpproxy-standin'),
+      daemon,
       config: configPath,
     });
     const script = rendered.payload.find((file) => file.path === 'usr/lib/igmpproxy/firewall');
@@ -57,6 +65,7 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     await chmod(helper, 0o755);
     await mkdir(path.join(work, 'bin'));
     await symlink('/usr/sbin/xtables-legacy-multi', path.join(work, 'bin/iptables'));
+    await symlink('/usr/sbin/xtables-legacy-multi', path.join(work, 'bin/iptables-restore'));
     env = { PATH: `${path.join(work, 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin` };
 
     ns = await lab.createNamespace('fw');
@@ -64,6 +73,7 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     for (const args of [
       ['-N', 'IPTVINPUT'], ['-A', 'INPUT', '-j', 'IPTVINPUT'],
       ['-N', 'IPTVFORWARD'], ['-A', 'FORWARD', '-j', 'IPTVFORWARD'],
+      ['-N', 'CUSTOMOUTPUT'], ['-A', 'OUTPUT', '-j', 'CUSTOMOUTPUT'], ['-A', 'CUSTOMOUTPUT', '-o', 'blue0', '-j', 'ACCEPT'],
       ['-N', 'CUSTOMINPUT'], ['-A', 'INPUT', '-j', 'CUSTOMINPUT'], ['-A', 'CUSTOMINPUT', '-i', 'blue0', '-j', 'ACCEPT'],
     ]) {
       await ns.run(['iptables-legacy', ...args]);
@@ -93,16 +103,26 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
   const expectedRules = [
     '-N IGMPPROXY_IN',
     '-N IGMPPROXY_FWD',
+    '-N IGMPPROXY_OUT',
     `-A IGMPPROXY_IN -i ${UP_PLAIN} -p igmp -j ACCEPT`,
     `-A IGMPPROXY_IN -d 224.0.0.0/4 -i ${UP_PLAIN} -j ACCEPT`,
     `-A IGMPPROXY_IN -i ${UP_DOLLAR} -p igmp -j ACCEPT`,
     `-A IGMPPROXY_IN -d 224.0.0.0/4 -i ${UP_DOLLAR} -j ACCEPT`,
+    // The receivers' reports: IPFire's POLICYIN accepts only GREEN and BLUE.
+    `-A IGMPPROXY_IN -i ${DOWN_PLAIN} -p igmp -j ACCEPT`,
+    `-A IGMPPROXY_IN -i ${DOWN_GLOB} -p igmp -j ACCEPT`,
     `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_PLAIN} -o ${DOWN_PLAIN} -j ACCEPT`,
     `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_PLAIN} -o ${DOWN_GLOB} -j ACCEPT`,
     `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_DOLLAR} -o ${DOWN_PLAIN} -j ACCEPT`,
     `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_DOLLAR} -o ${DOWN_GLOB} -j ACCEPT`,
+    // The proxy's own reports upstream and queries downstream (POLICYOUT may drop them).
+    `-A IGMPPROXY_OUT -d 224.0.0.0/4 -o ${UP_PLAIN} -p igmp -j ACCEPT`,
+    `-A IGMPPROXY_OUT -d 224.0.0.0/4 -o ${UP_DOLLAR} -p igmp -j ACCEPT`,
+    `-A IGMPPROXY_OUT -d 224.0.0.0/4 -o ${DOWN_PLAIN} -p igmp -j ACCEPT`,
+    `-A IGMPPROXY_OUT -d 224.0.0.0/4 -o ${DOWN_GLOB} -p igmp -j ACCEPT`,
     '-A IPTVINPUT -j IGMPPROXY_IN',
     '-A IPTVFORWARD -j IGMPPROXY_FWD',
+    '-A CUSTOMOUTPUT -j IGMPPROXY_OUT',
   ];
 
   /** `iptables -S` lists chains first, then rules chain by chain: the expected full snapshot. */
@@ -112,8 +132,9 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     const chains = lines.filter((l) => l.startsWith('-N'));
     const rules = lines.filter((l) => l.startsWith('-A'));
     const ours = (chain: string) => expectedRules.filter((r) => r.startsWith(`-A ${chain} `));
-    const order = ['INPUT', 'FORWARD', 'OUTPUT', 'CUSTOMINPUT', 'IGMPPROXY_FWD', 'IGMPPROXY_IN', 'IPTVFORWARD', 'IPTVINPUT'];
-    const allChains = [...chains, '-N IGMPPROXY_IN', '-N IGMPPROXY_FWD'];
+    const order = ['INPUT', 'FORWARD', 'OUTPUT', 'CUSTOMINPUT', 'CUSTOMOUTPUT', 'IGMPPROXY_FWD', 'IGMPPROXY_IN', 'IGMPPROXY_OUT',
+      'IPTVFORWARD', 'IPTVINPUT'];
+    const allChains = [...chains, '-N IGMPPROXY_IN', '-N IGMPPROXY_FWD', '-N IGMPPROXY_OUT'];
     const byChain = (chain: string) => [...rules.filter((r) => r.startsWith(`-A ${chain} `)), ...ours(chain)];
     const chainOrder = (line: string) => order.indexOf(line.split(' ')[1]!);
     return [...policies, ...allChains.sort((a, b) => chainOrder(a) - chainOrder(b)), ...order.flatMap(byChain)].join('\n') + '\n';
@@ -147,11 +168,13 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     expect(result.stdout).toContain(`-A IGMPPROXY_IN -i ${UP_PLAIN} -p igmp -j ACCEPT`);
     expect(result.stdout).toContain('IPTVINPUT jumps to IGMPPROXY_IN');
     expect(result.stdout).toContain('IPTVFORWARD jumps to IGMPPROXY_FWD');
+    expect(result.stdout).toContain('CUSTOMOUTPUT jumps to IGMPPROXY_OUT');
   });
 
   it('start repairs a duplicated jump to exactly one', async () => {
     await ns.run(['iptables-legacy', '-A', 'IPTVINPUT', '-j', 'IGMPPROXY_IN']);
     await ns.run(['iptables-legacy', '-I', 'IPTVINPUT', '-j', 'IGMPPROXY_IN']);
+    await ns.run(['iptables-legacy', '-A', 'CUSTOMOUTPUT', '-j', 'IGMPPROXY_OUT']);
     await mustHelper('start');
     expect(await snapshot()).toBe(expectedSnapshot());
   });
@@ -198,6 +221,50 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     expect(refresh.code, refresh.stderr).toBe(0);
     expect(refresh.stderr).toBe('');
     expect(await bare.run(['iptables-legacy', '-S'])).toBe(before);
+  });
+
+  async function daemonRuns(): Promise<string[]> {
+    return (await readFile(runsLog, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  }
+
+  it('a reload runs the daemon once and swaps the rules in one iptables-restore', async () => {
+    await mustHelper('start');
+    const before = (await daemonRuns()).length;
+    await mustHelper('reload');
+    expect((await daemonRuns()).slice(before)).toEqual([`--list-interfaces all ${configPath}`]);
+    expect(await snapshot()).toBe(expectedSnapshot());
+  });
+
+  it("IPFire's firewall.local reload (\"$0 stop; $0 start\") with our hook block: rules never removed, one daemon run", async () => {
+    // IPFire's own firewall.local (test/fixtures/ipfire), with the block install.sh adds after line 1.
+    const stock = await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/firewall.local'), 'utf8');
+    const hookTemplate = await readFile(path.join(REPO_ROOT, 'initscripts/firewall-local-hook.mustache'), 'utf8');
+    const block = renderTemplate(hookTemplate, templateValues(await readPackageInfo(), { ...LAYOUT, firewallHelper: helper }));
+    const [shebang, ...rest] = stock.split('\n');
+    const firewallLocal = path.join(work, 'firewall.local');
+    await writeFile(firewallLocal, [shebang, block.trimEnd(), ...rest].join('\n'));
+    await chmod(firewallLocal, 0o755);
+    // Every helper action inside the reload is logged: a "stop" would be a window without rules.
+    const traced = path.join(work, 'helper-calls');
+    const tracedHelper = await readFile(helper, 'utf8');
+    await writeFile(helper, tracedHelper.replace('\nset -u\n', `\nset -u\necho "$1" >> '${traced}'\n`));
+    try {
+      await mustHelper('start');
+      await writeFile(traced, '');
+      const before = (await daemonRuns()).length;
+      const result = await ns.exec(['env', '-i', `PATH=${env.PATH}`, firewallLocal, 'reload']);
+      expect(result.code, result.stderr).toBe(0);
+      expect((await readFile(traced, 'utf8')).split('\n').filter(Boolean)).toEqual(['reload']);
+      expect((await daemonRuns()).length - before).toBe(1);
+      expect(await snapshot()).toBe(expectedSnapshot());
+      // By hand, stop and start still act.
+      await ns.run(['env', '-i', `PATH=${env.PATH}`, firewallLocal, 'stop']);
+      expect(await snapshot()).toBe(initial);
+      await ns.run(['env', '-i', `PATH=${env.PATH}`, firewallLocal, 'start']);
+      expect(await snapshot()).toBe(expectedSnapshot());
+    } finally {
+      await writeFile(helper, tracedHelper);
+    }
   });
 
   it('refuses unknown commands with a usage line', async () => {

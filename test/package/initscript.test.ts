@@ -7,7 +7,7 @@
 // the assertions on the events log (/var/run/igmpproxy-standin.log) then become checks of the
 // daemon's own logging. Until then real-daemon.test.ts runs the same scripts against
 // dist/<arch>/igmpproxy whenever a build left it there.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import type { PackageFiles } from '../../build/package.ts';
 import { NetnsLab } from '../helpers/netns.ts';
 import { Appliance, buildStandinPackage, FIXTURES } from './appliance.ts';
 import { applianceSupport, PREFIX } from './support.ts';
+import { REPO_ROOT } from '../../build/render.ts';
 
 const support = applianceSupport();
 
@@ -63,6 +64,9 @@ describe.skipIf(!support.available)(`initscript and red.up hook ${support.reason
     const installed = await a.pakfire('install', pkg.ipfire, pkg.meta);
     expect(installed.code, installed.stdout + installed.stderr).toBe(0);
     await a.write('/etc/igmpproxy.conf', CONFIG);
+    // IPFire's real rc (test/fixtures/ipfire), and a logger that writes down what reaches syslog.
+    await a.write('/etc/rc.d/init.d/rc', await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/rc')), 0o754);
+    await a.write('/usr/bin/logger', '#!/bin/sh\n# STAND-IN for logger: one line per message\necho "$*" >> /var/log/syslog-standin\n', 0o755);
   });
 
   afterAll(async () => {
@@ -138,6 +142,48 @@ step ${INIT} status
     }
   });
 
+  it('a broken config at boot: IPFire\'s rc shows FAIL and the reason, syslog gets it, no banner, no minute of waiting', async () => {
+    await a.write('/etc/igmpproxy.conf', BAD_CONFIG);
+    try {
+      // rc runs every rc3.d/S* link with "start"; its banner waits "read -t 60" on stdin.
+      const { stdout, steps: s } = await session(`
+rm -f /var/log/syslog-standin
+started=$(date +%s)
+step bash /etc/rc.d/init.d/rc 3 < /dev/null
+echo "seconds=$(( $(date +%s) - started ))"
+echo "syslog=$(cat /var/log/syslog-standin)"
+echo "pidfile=$([ -e /var/run/igmpproxy.pid ] && echo yes || echo no)"
+`);
+      expect(s[0]!.code).toBe(0);
+      expect(s[0]!.output).toContain('Starting IGMP proxy...');
+      expect(s[0]!.output).toContain(' FAIL ');
+      expect(s[0]!.output).toContain('/etc/igmpproxy.conf:2:1: unknown keyword \'bogus\'');
+      expect(s[0]!.output).not.toContain('unforeseen error');
+      expect(s[0]!.output).not.toContain('bugzilla');
+      expect(stdout).toContain('syslog=-t igmpproxy -p daemon.err -- not started: /etc/igmpproxy.conf has errors');
+      expect(Number(/seconds=(\d+)/.exec(stdout)?.[1])).toBeLessThan(30);
+      expect(stdout).toContain('pidfile=no');
+    } finally {
+      await a.write('/etc/igmpproxy.conf', CONFIG);
+    }
+  });
+
+  it('the same failure by hand (web UI, pakfire, deploy tool) still exits 1; through the boot link it exits 0', async () => {
+    await a.write('/etc/igmpproxy.conf', BAD_CONFIG);
+    try {
+      const { steps: s } = await session(`
+step ${INIT} start
+step /etc/init.d/igmpproxy start
+step /etc/rc.d/rc3.d/S50igmpproxy start
+step ${INIT} reload
+`);
+      expect(s.map((x) => x.code)).toEqual([1, 1, 0, 1]);
+      for (const x of s) expect(x.output).toContain(' FAIL ');
+    } finally {
+      await a.write('/etc/igmpproxy.conf', CONFIG);
+    }
+  });
+
   it('reload with an invalid config keeps the running daemon and does not signal it', async () => {
     const { stdout, steps: s } = await session(`
 step ${INIT} start
@@ -203,6 +249,7 @@ iptables -D INPUT -j IPTVINPUT; iptables -X IPTVINPUT; iptables -D FORWARD -j IP
       '-N IGMPPROXY_IN',
       '-A IGMPPROXY_IN -i ipp6up0 -p igmp -j ACCEPT',
       '-A IGMPPROXY_IN -d 224.0.0.0/4 -i ipp6up0 -j ACCEPT',
+      '-A IGMPPROXY_IN -i ipp6dn0 -p igmp -j ACCEPT',
       '-N IGMPPROXY_FWD',
       '-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ipp6up0 -o ipp6dn0 -j ACCEPT',
       '',

@@ -3,11 +3,14 @@
 
 export type LogVerbosity = 0 | 1 | 2; // 0 = warnings, 1 = info (-v), 2 = debug (-vv)
 
+/** `all` prints "ROLE NAME" lines: both roles from one run (the firewall helper's reload). */
+export type ListRole = 'upstream' | 'downstream' | 'all';
+
 export type Command =
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
   | { readonly kind: 'check'; readonly configPath: string }
-  | { readonly kind: 'list-interfaces'; readonly role: 'upstream' | 'downstream'; readonly configPath: string }
+  | { readonly kind: 'list-interfaces'; readonly role: ListRole; readonly configPath: string }
   | {
       readonly kind: 'run';
       readonly configPath: string;
@@ -25,7 +28,7 @@ export type Command =
 
 export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
        igmpproxy --check <configfile>
-       igmpproxy --list-interfaces upstream|downstream <configfile>
+       igmpproxy --list-interfaces upstream|downstream|all <configfile>
        igmpproxy --version
 
    -h   Display this help screen
@@ -35,7 +38,8 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
    --check            Validate the configuration, print the effective
                       configuration and warnings; exit 1 on errors.
    --list-interfaces  Print the upstream or downstream interface names of a
-                      valid configuration, one per line (for scripts).
+                      valid configuration, one per line (for scripts);
+                      'all': both, as "upstream NAME" / "downstream NAME".
    --version          Print the version and exit.
    --pidfile FILE     Pidfile (default /var/run/igmpproxy.pid).
    --status-file FILE Where SIGUSR1 writes the state as JSON
@@ -115,8 +119,8 @@ export function parseArgs(argv: readonly string[]): Command {
 
   if (mode === 'list-interfaces') {
     const [role, configPath, ...rest] = positional;
-    if (role !== 'upstream' && role !== 'downstream') {
-      return { kind: 'usage-error', message: "--list-interfaces needs 'upstream' or 'downstream'" };
+    if (role !== 'upstream' && role !== 'downstream' && role !== 'all') {
+      return { kind: 'usage-error', message: "--list-interfaces needs 'upstream', 'downstream' or 'all'" };
     }
     if (configPath === undefined || rest.length > 0) {
       return { kind: 'usage-error', message: '--list-interfaces needs exactly one configuration file' };

@@ -42,7 +42,8 @@ export async function runCommand(command: ConfigCommand, context: CommandContext
     // With defaultdown, the interfaces present now that it makes downstream are listed too.
     const config = result.config.defaultDown ? expandDefaultDown(result.config, readInterfaces()) : result.config;
     for (const phyint of config.interfaces) {
-      if (phyint.role === command.role) process.stdout.write(`${phyint.name}\n`);
+      if (command.role === 'all' && phyint.role !== 'disabled') process.stdout.write(`${phyint.role} ${phyint.name}\n`);
+      else if (phyint.role === command.role) process.stdout.write(`${phyint.name}\n`);
     }
   }
   return 0;

@@ -104,6 +104,8 @@ function addPackageFlavour(root: string, usrUpper: string): void {
   cpSync(path.join(PACKAGE_FIXTURE, 'rc-functions'), path.join(root, 'etc/rc.d/init.d/functions'));
   rmSync(path.join(usrUpper, 'sbin/iptables'));
   symlinkSync('xtables-legacy-multi', path.join(usrUpper, 'sbin/iptables'));
+  rmSync(path.join(usrUpper, 'sbin/iptables-restore'), { force: true });
+  symlinkSync('xtables-legacy-multi', path.join(usrUpper, 'sbin/iptables-restore'));
   cpSync('/etc/alternatives', path.join(root, 'etc/alternatives'), { recursive: true, verbatimSymlinks: true });
   for (const file of ['/etc/protocols', '/etc/ld.so.cache']) {
     if (existsSync(file)) cpSync(file, path.join(root, file));
