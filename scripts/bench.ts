@@ -3,7 +3,7 @@
 // and writes bench-results.json and bench-results.md. See scripts/bench/ and --help.
 // A proxy that cannot be run or does not forward is reported as "not available (reason)":
 // no number is ever made up.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkNetnsSupport } from '../test/helpers/netns.ts';
@@ -15,6 +15,8 @@ import { compare, renderMarkdown, renderText } from './bench/report.ts';
 import type { ProxyResult } from './bench/results.ts';
 import { runProxySuite } from './bench/scenarios.ts';
 import { measureStartup, renderStartup, type StartupRow } from './bench/startup.ts';
+import { hostCanRouteMulticast } from './vm/kernel.ts';
+import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
 
 const METHOD = [
   'Timing: lab clock (CLOCK_MONOTONIC through process.hrtime), read inside the lab programs where the event happens',
@@ -34,33 +36,78 @@ function shown(command: readonly string[]): string {
   return command.map((arg) => (arg.startsWith(`${repositoryRoot}/`) ? path.relative(repositoryRoot, arg) : arg)).join(' ');
 }
 
-async function main(options: BenchOptions): Promise<number> {
-  const runLab = options.only !== 'startup';
-  const support = checkNetnsSupport(LAB_PREFIX);
-  if (runLab && !support.available) {
-    console.error(`bench: cannot build the lab: ${support.reason}`);
-    return 1;
-  }
+/** The lab's results and the kernel they came from. */
+interface LabRun {
+  readonly results: ProxyResult[];
+  readonly kernel: string;
+  /** Why the lab did not run to the end (empty when it did). */
+  readonly failure: string;
+}
+
+/** Both proxies, one after the other, in fresh labs on this machine's kernel. */
+async function runLabHere(options: BenchOptions): Promise<LabRun> {
   const deadlineAt = Date.now() + options.timeLimitSeconds * 1000;
-  // Start-up first: the lab leaves nothing behind, but this way it never runs beside a daemon.
-  const startup: StartupRow[] =
-    options.only !== 'lab' && options.startupRuns > 0 ? await measureStartup(options.startupRuns, (line) => console.log(line)) : [];
   const results: ProxyResult[] = [];
-  for (const id of runLab ? options.proxies : []) {
+  for (const id of options.proxies) {
     const candidate = resolveCandidate(id, options.verboseProxy);
     console.log(`${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`);
     const result = await runProxySuite(candidate, options, deadlineAt, (line) => console.log(line));
     if (!result.available) console.log(`${id}: not available (${result.reason})`);
     results.push(result);
   }
+  // In the test VM, vm.ts names the kernel and says whether it is emulated.
+  return { results, kernel: process.env.IGMPPROXY_TEST_KERNEL ?? `${os.release()} on this machine (native)`, failure: '' };
+}
+
+/**
+ * This machine's kernel cannot route multicast: the same lab runs in the test VM, C
+ * igmpproxy and ours still one after the other on the same (guest) kernel; this process
+ * reads back the guest's bench-results.json.
+ */
+async function runLabInVm(options: BenchOptions): Promise<LabRun> {
+  const shareDir = path.join(repositoryRoot, '.cache', 'bench-vm');
+  const args = [...process.argv.slice(2), '--only', 'lab', '--out', GUEST_SHARE];
+  console.log('bench: this kernel cannot route multicast: the lab runs in the test VM (scripts/vm/)');
+  const vm = await runInVm({
+    argv: [process.execPath, path.join(repositoryRoot, 'scripts', 'bench.ts'), ...args],
+    cwd: repositoryRoot,
+    shareDir,
+    timeoutMs: (options.timeLimitSeconds + 300) * 1000,
+  });
+  try {
+    const guest = JSON.parse(readFileSync(path.join(shareDir, 'bench-results.json'), 'utf8')) as
+      { proxies: ProxyResult[]; machine: { kernel: string } };
+    return { results: guest.proxies, kernel: guest.machine.kernel, failure: vm.status === null ? vm.failure : '' };
+  } catch {
+    return { results: [], kernel: describeVm(vm), failure: vm.failure || `the lab in the VM wrote no results (exit status ${vm.status})` };
+  }
+}
+
+async function main(options: BenchOptions): Promise<number> {
+  const runLab = options.only !== 'startup';
+  const inVm = runLab && !hostCanRouteMulticast();
+  const support = checkNetnsSupport(LAB_PREFIX);
+  if (runLab && !inVm && !support.available) {
+    console.error(`bench: cannot build the lab: ${support.reason}`);
+    return 1;
+  }
+  // Start-up first, always on this machine (a one-shot command needs no multicast routing,
+  // and emulation would only measure the emulator): the lab leaves nothing behind, but
+  // this way it never runs beside a daemon.
+  const startup: StartupRow[] =
+    options.only !== 'lab' && options.startupRuns > 0 ? await measureStartup(options.startupRuns, (line) => console.log(line)) : [];
+  const lab: LabRun = !runLab ? { results: [], kernel: '', failure: '' }
+    : inVm ? await runLabInVm(options) : await runLabHere(options);
+  const results = lab.results;
   const c = results.find((result) => result.id === 'c');
   const ours = results.find((result) => result.id === 'ours');
   const headers = { c: c?.available ? c.label : 'C igmpproxy', ours: ours?.available ? ours.label.replace(/ \(.*\)$/, '') : 'ours' };
   const rows = compare(c, ours);
 
   const lines: string[] = [''];
-  if (runLab) lines.push(renderText(rows, headers), '');
-  if (startup.length > 0) lines.push(renderStartup(startup, false), STARTUP_METHOD, '');
+  if (runLab) lines.push(`Lab kernel: ${lab.kernel}; both proxies ran on it in this run.`, renderText(rows, headers), '');
+  if (lab.failure !== '') lines.push(`bench: FAILED the lab: ${lab.failure}`);
+  if (startup.length > 0) lines.push(`Start-up kernel: ${os.release()} on this machine (native).`, renderStartup(startup, false), STARTUP_METHOD, '');
   for (const result of results) {
     if (!result.available) lines.push(`${result.id}: not available (${result.reason})`);
     for (const failure of result.failures) lines.push(`${result.id}: FAILED ${failure}`);
@@ -72,7 +119,8 @@ async function main(options: BenchOptions): Promise<number> {
   mkdirSync(options.outDir, { recursive: true });
   const json = {
     date: new Date().toISOString(),
-    machine: { kernel: os.release(), cpus: os.cpus().length, node: process.version },
+    machine: { kernel: runLab ? lab.kernel : `${os.release()} on this machine (native)`, cpus: os.cpus().length, node: process.version,
+      startupKernel: startup.length > 0 ? `${os.release()} on this machine (native)` : undefined },
     options: { ...options, outDir: undefined },
     method: METHOD.join(' '),
     proxies: results,
@@ -84,18 +132,18 @@ async function main(options: BenchOptions): Promise<number> {
   writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
   const markdown = [
     `# igmpproxy benchmark, ${json.date}`, '',
-    `Kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
+    `Lab kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
       `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`, '',
     ...results.map((result) => `- **${result.id}**: ${result.available ? `${result.label}: \`${shown(result.command)} CONFIG\`` : `not available (${result.reason})`}`),
     ...(runLab ? ['', renderMarkdown(rows, headers)] : []),
-    ...(startup.length > 0 ? ['', renderStartup(startup, true), '', STARTUP_METHOD] : []), '',
+    ...(startup.length > 0 ? ['', `Start-up on ${json.machine.startupKernel}:`, '', renderStartup(startup, true), '', STARTUP_METHOD] : []), '',
     ...results.flatMap((result) => [...result.failures.map((failure) => `- ${result.id}: FAILED ${failure}`),
       ...result.notes.map((note) => `- ${result.id}: ${note}`)]),
     '', METHOD.join(' '), '',
   ].join('\n');
   writeFileSync(markdownPath, markdown);
   console.log(`\nwrote ${jsonPath} and ${markdownPath}`);
-  return results.some((result) => result.failures.length > 0) ? 2 : 0;
+  return lab.failure !== '' || results.some((result) => result.failures.length > 0) ? 2 : 0;
 }
 
 let options: BenchOptions;
