@@ -1,7 +1,7 @@
 #!/bin/bash
 # One entry point for a fresh machine: installs what the task needs (Debian packages with
 # apt-get when run as root, npm packages from the lockfile), then builds or tests.
-#   bash scripts/dev.sh build [--all]   dist/x86_64/igmpproxy, dist/*.ipfire, dist/meta-igmpproxy
+#   bash scripts/dev.sh build [--all]   dist/<arch>/: igmpproxy, igmpproxy-<ver>-<rel>.ipfire, meta-igmpproxy
 #   bash scripts/dev.sh test            the whole test suite (root: namespace tests run too)
 #   bash scripts/dev.sh bench           the benchmark against Debian's C igmpproxy
 set -euo pipefail
