@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages per task; only missing ones are installed.
 build_packages=(gcc libc6-dev linux-libc-dev xz-utils tar git)
-cross_packages=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user-static)
+# libc6-dev-arm64-cross: the arm64 libc headers, which --no-install-recommends leaves out
+# (the aarch64 shim needs them: bits/wordsize.h).
+cross_packages=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-linux procps tcpdump igmpproxy strace)
 bench_packages=(igmpproxy)
 
@@ -59,6 +61,8 @@ case "$task" in
     # The README's build first: it must work, and the package tests run the scripts
     # against the real single binary it leaves in dist/x86_64/.
     npm run build
+    # Downloads belong here, not in a test: the aarch64 Node runtime for the binary tests.
+    node scripts/node24.mjs build/runtime-tarball.ts
     # vitest's own summary is not a line CI reads; print the plain "N passed, N failed" one.
     mkdir -p .cache
     rm -f .cache/vitest-results.json
