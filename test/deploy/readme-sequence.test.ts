@@ -52,7 +52,7 @@ describe.skipIf(!support.available)("the README's build, then its deploy command
   /** `npm run deploy -- ARGS` in the repository, inside the test's namespace; bounded to 150 s. */
   const npmRunDeploy = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', ns.name, 'npm', 'run', '--silent', 'deploy', '--', ...args], {
+      const child = spawn('ip', ['netns', 'exec', ns.name, 'npm', 'run', 'deploy', '--', ...args], {
         cwd: REPOSITORY_ROOT, env: { PATH: process.env.PATH, HOME: work }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
