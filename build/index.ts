@@ -44,6 +44,8 @@ export interface BuildOptions {
   readonly root?: string;
   readonly cacheDir?: string;
   readonly log?: (line: string) => void;
+  /** false: use only runtime tarballs already in the cache, never download (tests). Default true. */
+  readonly fetchRuntimes?: boolean;
 }
 
 export async function build(options: BuildOptions): Promise<BuildReport> {
@@ -67,7 +69,7 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
   for (const arch of options.arches) {
     const workDir = path.join(workRoot, arch);
     log(`${arch}: base node ${NODE_VERSION}`);
-    const baseNode = await strippedBaseNode(arch, { root, cacheDir, env, log });
+    const baseNode = await strippedBaseNode(arch, { root, cacheDir, env, log, fetch: options.fetchRuntimes ?? true });
     log(`${arch}: N-API shim`);
     const shim = await buildNativeShim(NODE_RUNTIMES[arch].nodeArch, path.join(workDir, 'native'));
     const binary = path.join(outDir, arch, BINARY_NAME);

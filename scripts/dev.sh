@@ -1,7 +1,7 @@
 #!/bin/bash
 # One entry point for a fresh machine: installs what the task needs (Debian packages with
 # apt-get when run as root, npm packages from the lockfile), then builds or tests.
-#   bash scripts/dev.sh build [--all]   dist/x86_64/igmpproxy, dist/*.ipfire, dist/meta-igmpproxy
+#   bash scripts/dev.sh build [--all]   dist/<arch>/: igmpproxy, igmpproxy-<ver>-<rel>.ipfire, meta-igmpproxy
 #   bash scripts/dev.sh test            the whole test suite (root: namespace tests run too;
 #                                       on a kernel without multicast routing those suites
 #                                       run in the test VM, scripts/vm/)
@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages per task; only missing ones are installed.
 build_packages=(gcc libc6-dev linux-libc-dev xz-utils tar git)
+# libc6-dev-arm64-cross: the arm64 libc headers, which --no-install-recommends leaves out
+# (the aarch64 shim needs them: bits/wordsize.h).
 cross_packages=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-linux procps tcpdump igmpproxy strace)
 # The test VM (scripts/vm/): Debian's kernel has CONFIG_IP_MROUTE=y and its modules land on
@@ -73,6 +75,8 @@ case "$task" in
     # against the real single binary it leaves in dist/x86_64/.
     phase_start=$SECONDS
     npm run build
+    # Downloads belong here, not in a test: the aarch64 Node runtime for the binary tests.
+    node scripts/node24.mjs build/runtime-tarball.ts
     phase "build" "$phase_start"
     # Prints each phase's time and the plain "Tests: N passed, N failed, N skipped" line CI reads.
     npm test -- "$@"

@@ -31,11 +31,14 @@ function countsOf(jsonFile: string, what: string): Counts {
     console.error(`test: ${what} wrote no results (${jsonFile})`);
     return { passed: 0, failed: 1, skipped: 0 };
   }
-  const report = JSON.parse(readFileSync(jsonFile, 'utf8')) as
-    { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number; numFailedTestSuites: number };
-  // A suite that failed before its tests ran counts its tests as skipped: count the suite.
-  const brokenSuites = report.numFailedTests === 0 ? report.numFailedTestSuites : 0;
-  return { passed: report.numPassedTests, failed: report.numFailedTests + brokenSuites,
+  const report = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
+    numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number;
+    testResults: { status: string; assertionResults: { status: string }[] }[];
+  };
+  // A file whose set-up failed reports its tests as skipped: count each such file as a failure.
+  const brokenFiles = report.testResults.filter((file) => file.status === 'failed' &&
+    !file.assertionResults.some((test) => test.status === 'failed')).length;
+  return { passed: report.numPassedTests, failed: report.numFailedTests + brokenFiles,
     skipped: report.numPendingTests + report.numTodoTests };
 }
 

@@ -59,13 +59,20 @@ export interface CheckRequest {
   readonly packageSize: number;
 }
 
-/** The first reason the appliance cannot take the package, or null when all checks pass. */
-export function applianceProblem(facts: ApplianceFacts, request: CheckRequest): string | null {
+/** Why the system is no IPFire the deploy can work on (before any package matters), or null. */
+export function systemProblem(facts: ApplianceFacts): string | null {
   if (!facts.release.includes('IPFire')) {
     return `not an IPFire appliance (/etc/system-release: ${JSON.stringify(facts.release || 'missing')})`;
   }
   if (!facts.hasPakfire) return 'not an IPFire appliance with pakfire (/opt/pakfire is missing)';
   if (facts.missingTools.length > 0) return `the appliance lacks ${facts.missingTools.join(', ')}`;
+  return null;
+}
+
+/** The first reason the appliance cannot take the package, or null when all checks pass. */
+export function applianceProblem(facts: ApplianceFacts, request: CheckRequest): string | null {
+  const system = systemProblem(facts);
+  if (system !== null) return system;
   if (request.packageArch !== null && facts.arch !== request.packageArch) {
     return `the package is built for ${request.packageArch} but the appliance is ${facts.arch || 'of unknown architecture'}`;
   }

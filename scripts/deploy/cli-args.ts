@@ -34,9 +34,9 @@ actions (default: install or update):
   --status              show service state, installed version, groups/routes, firewall hooks
   --uninstall           run the package's uninstall.sh (configuration is kept)
 
-package:
-  --package FILE        the .ipfire file (default: dist/<File: of the meta file>)
-  --meta FILE           the meta file (default: dist/meta-igmpproxy)
+package (default: the build's, for each appliance's architecture: dist/x86_64/ or dist/aarch64/):
+  --package FILE        the .ipfire file (default: the meta file's File:, next to it)
+  --meta FILE           the meta file (default: meta-igmpproxy next to --package)
 
 connection:
   -p, --port N          SSH port when a target gives none (default 22; IPFire often uses 222)

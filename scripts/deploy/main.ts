@@ -6,6 +6,7 @@ import { parseDeployArgs, USAGE, type DeployOptions } from './cli-args.ts';
 import { openSession, parsePrivateKey, type Credentials } from './connection.ts';
 import { DeployError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, oneLine } from './errors.ts';
 import { defaultKnownHostsFile } from './known-hosts-file.ts';
+import { builtPackages, explicitPackage, type PackageSource } from './package-choice.ts';
 import { loadLocalPackage, type LocalPackage } from './package-info.ts';
 import { installOrUpdate, status, uninstall, type StepContext } from './procedures.ts';
 import { lineProgress, terminalProgress } from './progress.ts';
@@ -95,18 +96,23 @@ export async function main(argv: readonly string[], io: DeployIo): Promise<numbe
 
   let targets: Target[];
   let credentials: Credentials;
-  let pkg: LocalPackage | null = null;
+  let packages: PackageSource | null = null;
+  const announce = (pkg: LocalPackage): void => {
+    io.out(`package ${path.basename(pkg.packageFile)} (${pkg.meta.name} ${pkg.meta.version}-${pkg.meta.release}, ${pkg.arch ?? 'no native code'}, ${pkg.size} bytes)`);
+  };
   try {
     targets = resolveTargets(options);
     credentials = await loadCredentials(options, io, ask);
     if (options.action !== 'status') {
-      pkg = await loadLocalPackage({
-        packageFile: options.packageFile,
-        metaFile: options.metaFile,
-        distDir: path.join(io.repoRoot, 'dist'),
-        defaultName: PACKAGE_NAME,
-      });
-      io.out(`package ${path.basename(pkg.packageFile)} (${pkg.meta.name} ${pkg.meta.version}-${pkg.meta.release}, ${pkg.arch ?? 'no native code'}, ${pkg.size} bytes)`);
+      if (options.packageFile !== null || options.metaFile !== null) {
+        // Named on the command line: checked before connecting anywhere.
+        const pkg = await loadLocalPackage({ packageFile: options.packageFile, metaFile: options.metaFile, defaultName: PACKAGE_NAME });
+        announce(pkg);
+        packages = explicitPackage(pkg);
+      } else {
+        // The build's package for each appliance's architecture, once the appliance has told it.
+        packages = builtPackages(path.join(io.repoRoot, 'dist'), PACKAGE_NAME, announce);
+      }
     }
   } catch (error) {
     io.err(`deploy: ${oneLine(error)}`);
@@ -152,9 +158,9 @@ export async function main(argv: readonly string[], io: DeployIo): Promise<numbe
       };
       try {
         if (options.action === 'status') return await status(context, PACKAGE_NAME);
-        if (pkg === null) throw new DeployError('no package loaded');
-        if (options.action === 'uninstall') return await uninstall(context, pkg);
-        return await installOrUpdate(context, pkg);
+        if (packages === null) throw new DeployError('no package source');
+        if (options.action === 'uninstall') return await uninstall(context, packages);
+        return await installOrUpdate(context, packages);
       } finally {
         session.close();
       }

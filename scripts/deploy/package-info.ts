@@ -162,18 +162,23 @@ function findElfInPayload(entry: ReadEntry): Promise<string | null> {
 export interface PackageSelection {
   readonly packageFile: string | null;
   readonly metaFile: string | null;
-  readonly distDir: string;
+  /** Package name: the meta file next to a lone --package is meta-<name>. */
   readonly defaultName: string;
 }
 
 /** Loads and checks the local package: meta fields, size, members, architecture, checksums. */
 export async function loadLocalPackage(selection: PackageSelection): Promise<LocalPackage> {
-  const metaFile = selection.metaFile ?? path.join(selection.distDir, `meta-${selection.defaultName}`);
+  let metaFile = selection.metaFile;
+  if (metaFile === null) {
+    if (selection.packageFile === null) throw new DeployError('no package given: name its meta file or its .ipfire file');
+    // The build writes both into one directory.
+    metaFile = path.join(path.dirname(selection.packageFile), `meta-${selection.defaultName}`);
+  }
   let metaText: string;
   try {
     metaText = readFileSync(metaFile, 'utf8');
   } catch (error) {
-    throw new DeployError(`cannot read the meta file ${metaFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (build the package first, or pass --meta)`);
+    throw new DeployError(`cannot read the meta file ${metaFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (pass it with --meta)`);
   }
   const meta = parseMeta(metaText, metaFile);
   const packageFile = selection.packageFile ?? path.join(path.dirname(metaFile), meta.file);

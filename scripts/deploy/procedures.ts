@@ -2,9 +2,10 @@
 // remote command from remote-scripts.ts; every failure becomes a one-line DeployError.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { applianceProblem, parsePreflight, type ApplianceFacts } from './appliance-check.ts';
+import { applianceProblem, parsePreflight, systemProblem, type ApplianceFacts } from './appliance-check.ts';
 import { DeployError } from './errors.ts';
 import type { ExecResult, RemoteSession } from './connection.ts';
+import type { PackageSource } from './package-choice.ts';
 import type { LocalPackage } from './package-info.ts';
 import {
   installCommand, makeStagingCommand, preflightCommand, removeStagingCommand, sha256Command, statusCommand,
@@ -97,8 +98,16 @@ function judgeScriptRun(result: ExecResult, context: StepContext): string {
   throw new DeployError(`the remote step ended unexpectedly (exit ${result.code ?? 'by signal'}): ${firstLine(result.stderr || result.stdout)}`);
 }
 
-export async function installOrUpdate(context: StepContext, pkg: LocalPackage): Promise<string> {
-  const facts = await checkAppliance(context, pkg.meta.name);
+/** The appliance's facts, refused unless it is an IPFire with pakfire, and the package for its architecture. */
+async function checkedAppliance(context: StepContext, packages: PackageSource): Promise<{ facts: ApplianceFacts; pkg: LocalPackage }> {
+  const facts = await checkAppliance(context, packages.name);
+  const problem = systemProblem(facts);
+  if (problem !== null) throw new DeployError(problem);
+  return { facts, pkg: await packages.forAppliance(facts.arch) };
+}
+
+export async function installOrUpdate(context: StepContext, packages: PackageSource): Promise<string> {
+  const { facts, pkg } = await checkedAppliance(context, packages);
   const problem = applianceProblem(facts, { action: 'install', packageArch: pkg.arch, packageSize: pkg.size });
   if (problem !== null) throw new DeployError(problem);
   const target = `${pkg.meta.version}-${pkg.meta.release}`;
@@ -118,9 +127,13 @@ export async function installOrUpdate(context: StepContext, pkg: LocalPackage): 
   return before ? `updated ${before} -> ${target}` : `installed ${target}`;
 }
 
-export async function uninstall(context: StepContext, pkg: LocalPackage): Promise<string> {
-  const facts = await checkAppliance(context, pkg.meta.name);
-  if (!facts.installed) return `${pkg.meta.name} is not installed; nothing to do`;
+export async function uninstall(context: StepContext, packages: PackageSource): Promise<string> {
+  const facts = await checkAppliance(context, packages.name);
+  if (!facts.installed) return `${packages.name} is not installed; nothing to do`;
+  const system = systemProblem(facts);
+  if (system !== null) throw new DeployError(system);
+  // uninstall.sh comes from the package: the one for the appliance's architecture, as for install.
+  const pkg = await packages.forAppliance(facts.arch);
   // The architecture does not matter for uninstall.sh, but the appliance checks still do.
   const problem = applianceProblem(facts, { action: 'uninstall', packageArch: null, packageSize: pkg.size });
   if (problem !== null) throw new DeployError(problem);

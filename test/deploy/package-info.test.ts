@@ -41,7 +41,7 @@ describe('ELF architecture', () => {
 describe('loadLocalPackage', () => {
   it('checks size, members and architecture and hashes both files', async () => {
     const built = await buildTestPackage({ outDir: path.join(work, 'ok'), version: '2.0.0', elfMachine: 0xb7 });
-    const pkg = await loadLocalPackage({ packageFile: null, metaFile: built.meta, distDir: work, defaultName: 'igmpproxy' });
+    const pkg = await loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' });
     expect(pkg.packageFile).toBe(built.ipfire);
     expect(pkg.arch).toBe('aarch64');
     expect(pkg.meta.version).toBe('2.0.0');
@@ -51,26 +51,30 @@ describe('loadLocalPackage', () => {
 
   it('calls a package without ELF files free of native code (arch null)', async () => {
     const built = await buildTestPackage({ outDir: path.join(work, 'noarch'), version: '2.0.1', elfMachine: null });
-    const pkg = await loadLocalPackage({ packageFile: null, metaFile: built.meta, distDir: work, defaultName: 'igmpproxy' });
+    const pkg = await loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' });
     expect(pkg.arch).toBeNull();
   });
 
   it('refuses a meta file whose Size does not match, and a tar without the pakfire members', async () => {
     const built = await buildTestPackage({ outDir: path.join(work, 'bad'), version: '2.0.0' });
     writeFileSync(built.meta, readFileSync(built.meta, 'utf8').replace(/Size: \d+/, 'Size: 5'));
-    await expect(loadLocalPackage({ packageFile: null, metaFile: built.meta, distDir: work, defaultName: 'igmpproxy' }))
+    await expect(loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' }))
       .rejects.toThrow('do not belong together');
     const notPak = path.join(work, 'bad', 'other.ipfire');
     spawnSync('tar', ['-cf', notPak, '-C', path.join(work, 'bad'), 'meta-igmpproxy']);
     const size = readFileSync(notPak).length;
     writeFileSync(built.meta, readFileSync(built.meta, 'utf8').replace(/Size: \d+/, `Size: ${size}`));
-    await expect(loadLocalPackage({ packageFile: notPak, metaFile: built.meta, distDir: work, defaultName: 'igmpproxy' }))
+    await expect(loadLocalPackage({ packageFile: notPak, metaFile: built.meta, defaultName: 'igmpproxy' }))
       .rejects.toThrow('not a pakfire package: install.sh, uninstall.sh, update.sh, ROOTFILES, files.tar.xz missing');
   });
 
-  it('says to build first when dist has no meta file', async () => {
-    await expect(loadLocalPackage({ packageFile: null, metaFile: null, distDir: path.join(work, 'none'), defaultName: 'igmpproxy' }))
-      .rejects.toThrow(/meta-igmpproxy: ENOENT \(build the package first/);
+  it('takes the meta file next to a lone --package, and says to pass --meta when there is none', async () => {
+    const built = await buildTestPackage({ outDir: path.join(work, 'lone'), version: '2.0.2' });
+    const pkg = await loadLocalPackage({ packageFile: built.ipfire, metaFile: null, defaultName: 'igmpproxy' });
+    expect(pkg.metaFile).toBe(built.meta);
+    rmSync(built.meta);
+    await expect(loadLocalPackage({ packageFile: built.ipfire, metaFile: null, defaultName: 'igmpproxy' }))
+      .rejects.toThrow(`cannot read the meta file ${built.meta}: ENOENT (pass it with --meta)`);
   });
 });
 

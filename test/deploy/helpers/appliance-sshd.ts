@@ -32,6 +32,10 @@ export interface ApplianceOptions {
   readonly netns?: string;
   /** Offer password authentication (root has no usable password here: every password fails). */
   readonly passwords?: boolean;
+  /** What `uname -m` says on the appliance (a stand-in uname); default: the real uname, this machine's. */
+  readonly machine?: string;
+  /** Port inside `netns` (default 2222), so that several appliances can share one namespace. */
+  readonly port?: number;
 }
 const DEVICE_BINDS = ['dev/null', 'dev/zero', 'dev/urandom'];
 let counter = 0;
@@ -112,6 +116,19 @@ function addPackageFlavour(root: string, usrUpper: string): void {
   }
   writeFileSync(path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast'), '#!/bin/bash\nexit 0\n', { mode: 0o754 });
   rmSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, force: true });
+}
+
+/** A uname that reports another machine: the appliance then looks like one of that architecture. */
+function addMachineStandin(usrUpper: string, machine: string): void {
+  if (!/^[a-z0-9_]+$/.test(machine)) throw new Error(`machine ${JSON.stringify(machine)}: letters, digits, _ only`);
+  writeFileSync(path.join(usrUpper, 'bin/uname'), [
+    '#!/bin/sh',
+    `# STAND-IN uname of a test appliance: it poses as ${machine}. Only -m is answered.`,
+    `if [ "$#" -eq 1 ] && [ "$1" = -m ]; then echo ${machine}; exit 0; fi`,
+    'echo "uname stand-in: only -m is supported" >&2',
+    'exit 1',
+    '',
+  ].join('\n'), { mode: 0o755 });
 }
 
 function buildRoot(root: string, usrUpper: string): void {
@@ -207,13 +224,17 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
   mkdirSync(usrWork, { mode: 0o700 });
   buildRoot(root, usrUpper);
   if (flavour === 'package') addPackageFlavour(root, usrUpper);
+  if (options.machine !== undefined) {
+    mkdirSync(path.join(usrUpper, 'bin'), { recursive: true, mode: 0o755 });
+    addMachineStandin(usrUpper, options.machine);
+  }
   makeKey(path.join(keys, 'host_ed25519'), 'appliance-host-key');
   makeKey(path.join(keys, 'client_ed25519'), 'deploy-test-client');
   cpSync(path.join(keys, 'client_ed25519.pub'), path.join(keys, 'authorized_keys'));
   if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
 
   // A fresh network namespace has every port free.
-  const port = options.netns === undefined ? await freePort() : 2222;
+  const port = options.netns === undefined ? await freePort() : (options.port ?? 2222);
   const config = path.join(base, 'sshd_config');
   writeFileSync(config, [
     `Port ${port}`,
