@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { hostCanRouteMulticast } from './scripts/vm/kernel.ts';
 import { scaled } from './test/helpers/slowdown.ts';
 
 /**
@@ -15,6 +16,13 @@ export const multicastRoutingSuites = [
   'test/package/real-daemon.test.ts',
 ];
 
+/**
+ * Suites that check what the daemon does on a kernel with multicast routing and on one
+ * without: on a machine whose kernel has none they run here (the "without" cases) and in
+ * the VM (the "with" cases); on a kernel with multicast routing once.
+ */
+export const kernelVariantSuites = ['test/runtime/startup-failures.test.ts'];
+
 export default defineConfig({
   test: {
     // Network-namespace tests share the kernel's multicast routing tables per namespace;
@@ -24,13 +32,17 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'machine', include: ['test/**/*.test.ts'], exclude: multicastRoutingSuites },
+        test: {
+          name: 'machine',
+          include: ['test/**/*.test.ts'],
+          exclude: [...multicastRoutingSuites, ...(hostCanRouteMulticast() ? kernelVariantSuites : [])],
+        },
       },
       {
         extends: true,
         test: {
           name: 'multicast-routing',
-          include: multicastRoutingSuites,
+          include: [...multicastRoutingSuites, ...kernelVariantSuites],
           globalSetup: ['test/helpers/require-multicast-routing.ts'],
         },
       },

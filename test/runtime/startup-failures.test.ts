@@ -203,9 +203,14 @@ describe.skipIf(skipReason !== undefined)('start-up failures of the single binar
       expectReported(outcome, /another igmpproxy is running with pid \d+ \(.*held\d+\.pid\); stop it first/);
     }, scaled(60_000));
 
-    it.skipIf(!kernelHasMroute)('another multicast router holds MRT_INIT: one line telling to stop it (needs CONFIG_IP_MROUTE)', async () => {
-      const outcome = await runInNamespaces([...mode, config], { holdMroute: true });
-      expectReported(outcome, /another multicast router .* already runs in this network namespace \(MRT_INIT: EADDRINUSE\)\. Stop it first/);
-    }, scaled(60_000));
+    // Only a kernel with multicast routing can have another router holding it. This file
+    // runs on such a kernel too (in the test VM when this machine's has none: see
+    // vitest.config.ts), so the case is registered there rather than skipped here.
+    if (kernelHasMroute) {
+      it('another multicast router holds MRT_INIT: one line telling to stop it (needs CONFIG_IP_MROUTE)', async () => {
+        const outcome = await runInNamespaces([...mode, config], { holdMroute: true });
+        expectReported(outcome, /another multicast router .* already runs in this network namespace \(MRT_INIT: EADDRINUSE\)\. Stop it first/);
+      }, scaled(60_000));
+    }
   });
 });

@@ -85,6 +85,37 @@ receiver.on('message', (payload) => {
 receiver.on('error', (error) => emit('error', { message: `udp: ${error.message}` }));
 await new Promise<void>((resolve) => receiver.bind(config.port, resolve));
 
+// A socket's memberships also cost socket option memory (net.core.optmem_max: 20 KB on
+// Debian's 6.1 kernel, ENOBUFS after ~420 groups). Past MEMBERSHIPS_PER_SOCKET, groups are
+// held by sockets bound to another port: the kernel's membership (and so the report) is the
+// same, and with IP_MULTICAST_ALL the receiver still gets every joined group's stream.
+const MEMBERSHIPS_PER_SOCKET = 200;
+const HOLDER_SOCKETS = 5; // room for 1,200 groups, above the bench's 1,000
+const holders = [receiver];
+for (let i = 0; i < HOLDER_SOCKETS; i++) {
+  const holder = dgram.createSocket({ type: 'udp4' });
+  holder.on('error', (error) => emit('error', { message: `udp holder: ${error.message}` }));
+  await new Promise<void>((resolve) => holder.bind(0, resolve));
+  holders.push(holder);
+}
+const holderOf = new Map<number, dgram.Socket>();
+const heldBy = new Map<dgram.Socket, number>();
+
+function addMembership(group: number): void {
+  const socket = holders.find((candidate) => (heldBy.get(candidate) ?? 0) < MEMBERSHIPS_PER_SOCKET);
+  if (socket === undefined) throw new Error(`more than ${MEMBERSHIPS_PER_SOCKET * holders.length} groups at once`);
+  socket.addMembership(formatIpv4(group), config.address);
+  holderOf.set(group, socket);
+  heldBy.set(socket, (heldBy.get(socket) ?? 0) + 1);
+}
+
+function dropMembership(group: number): void {
+  const socket = holderOf.get(group) ?? receiver;
+  socket.dropMembership(formatIpv4(group), config.address);
+  holderOf.delete(group);
+  heldBy.set(socket, Math.max(0, (heldBy.get(socket) ?? 1) - 1));
+}
+
 function groupOf(command: Command): number {
   const group = parseIpv4(stringField(command, 'group'));
   if (group === undefined || !isMulticast(group)) throw new Error(`not a multicast group: ${String(command.group)}`);
@@ -94,7 +125,7 @@ function groupOf(command: Command): number {
 function join(group: number): number {
   if (viewing.has(group)) throw new Error(`already joined ${formatIpv4(group)}`);
   const t = monotonicMs();
-  receiver.addMembership(formatIpv4(group), config.address);
+  addMembership(group);
   viewing.set(group, { joinedAt: t, tracker: new SequenceTracker() });
   return t;
 }
@@ -222,7 +253,7 @@ serveCommands({
     const view = viewing.get(group);
     if (!view) throw new Error(`not joined: ${formatIpv4(group)}`);
     const t = monotonicMs();
-    receiver.dropMembership(formatIpv4(group), config.address);
+    dropMembership(group);
     viewing.delete(group);
     return { t, ...viewStats(view) };
   },
@@ -233,13 +264,13 @@ serveCommands({
     if (previous === undefined || !view) throw new Error(`not joined: ${String(command.from)}`);
     const next = groupOf({ cmd: 'zap', group: command.to });
     const t = monotonicMs();
-    receiver.dropMembership(formatIpv4(previous), config.address);
+    dropMembership(previous);
     viewing.delete(previous);
     return { t, joinedAt: join(next), left: viewStats(view) };
   },
   'leave-all'() {
     const t = monotonicMs();
-    for (const group of viewing.keys()) receiver.dropMembership(formatIpv4(group), config.address);
+    for (const group of viewing.keys()) dropMembership(group);
     const count = viewing.size;
     viewing.clear();
     return { t, count };
@@ -259,7 +290,7 @@ serveCommands({
   },
   'mcast-send': mcastSend,
 }, () => {
-  receiver.close();
+  for (const socket of holders) socket.close();
   if (shim && sniffer !== undefined) shim.close(sniffer);
   if (shim && rawSender !== undefined) shim.close(rawSender);
 });
