@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport } from '../helpers/netns.ts';
 import { IptvLab, LAB_ADDRESSES, pinnedNode, repositoryRoot } from './lab/iptv-lab.ts';
 import type { IptvLabOptions, ProxyHandle } from './lab/iptv-lab.ts';
+import { scaled } from '../helpers/slowdown.ts';
 
 const PREFIX = 'ipe9';
 const support = checkNetnsSupport(PREFIX);
@@ -109,11 +110,11 @@ function labWithDaemon(options: IptvLabOptions, quickleave: boolean, daemon: 'so
   beforeAll(async () => {
     context.lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, ...options });
     context.proxy = await startOurProxy(context.lab, context.lab.proxyConfig({ quickleave }), daemon);
-  }, 90_000);
+  }, scaled(90_000));
   afterAll(async () => {
     await context.lab?.dispose();
     if (context.proxy) rmSync(context.proxy.dir, { recursive: true, force: true });
-  }, 30_000);
+  }, scaled(30_000));
   return context;
 }
 
@@ -270,11 +271,11 @@ describe.skipIf(!support.available)('signals from the moment the pidfile names t
   const dirs: string[] = [];
   beforeAll(async () => {
     lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, ispVersion: 3, tvClients: 1 });
-  }, 90_000);
+  }, scaled(90_000));
   afterAll(async () => {
     await lab?.dispose();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  }, scaled(30_000));
 
   /** Starts the daemon and sends signal the moment the pidfile appears (inotify). */
   async function signalAtPidfile(signal: NodeJS.Signals): Promise<ProxyHandle> {
@@ -391,7 +392,7 @@ describe.skipIf(!support.available)('daemon serving 500 groups with the default 
     await lab.waitFor(async () => (await lab.isp.status()).groups.length === 0, 20_000, 'all groups left upstream');
     await lab.waitFor(async () => (await kernelRoutes(lab)).length === 0, 5_000, 'all routes deleted');
     await proxy.handle.stop();
-  }, 120_000);
+  }, scaled(120_000));
 });
 
 const hasBinary = existsSync(SINGLE_BINARY);

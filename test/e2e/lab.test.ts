@@ -13,6 +13,7 @@ import { checkNetnsSupport } from '../helpers/netns.ts';
 import { findCIgmpproxy } from './lab/c-igmpproxy.ts';
 import { IptvLab, LAB_ADDRESSES, LAB_PREFIX, tvAddress } from './lab/iptv-lab.ts';
 import type { TvHandle } from './lab/iptv-lab.ts';
+import { scaled } from '../helpers/slowdown.ts';
 
 const support = checkNetnsSupport(LAB_PREFIX);
 if (!support.available) console.warn(`IPTV lab tests skipped: ${support.reason}`);
@@ -28,11 +29,11 @@ describe.skipIf(!support.available)('IPTV lab without a proxy', () => {
       ispVersion: 3, tvClients: 2, tvIgmpVersions: [2, undefined], secondUpstream: true, queryIntervalMs: 0,
     });
     listener = await lab.startUpstreamListener(1);
-  }, 60_000);
+  }, scaled(60_000));
 
   afterAll(async () => {
     await lab?.dispose();
-  }, 30_000);
+  }, scaled(30_000));
 
   test('a join on the upstream makes the isp stream the group; the leave stops it', async () => {
     const group = '239.1.1.1';
@@ -139,19 +140,28 @@ describe.skipIf(!support.available || !cProxy.available)('IPTV lab with Debian C
 
   beforeAll(async () => {
     lab = await IptvLab.create({ ispVersion: 3, tvClients: 2, sourceAddress: LAB_ADDRESSES.altSource, queryIntervalMs: 0 });
-  }, 60_000);
+  }, scaled(60_000));
 
   afterAll(async () => {
     await lab?.dispose();
     // No proxy the lab started outlives it.
     expect(proxyPids.filter((pid) => existsSync(`/proc/${pid}`))).toEqual([]);
-  }, 30_000);
+  }, scaled(30_000));
 
   test('a TV join brings the first packet from an altnet source; the leave stops the stream (quickleave)', async () => {
     if (!cProxy.available) return;
     const proxy = await lab.startProxy({ command: [cProxy.path, '-d', '-vv'], config: lab.proxyConfig({ quickleave: true }) });
     proxyPids.push(proxy.pid);
-    expect(readlinkSync(`/proc/${proxy.pid}/exe`)).toBe(cProxy.path);
+    // The lab starts it through `ip netns exec`, which execs the proxy a moment later.
+    const exe = (): string => {
+      try {
+        return readlinkSync(`/proc/${proxy.pid}/exe`);
+      } catch {
+        return '';
+      }
+    };
+    await lab.waitFor(() => exe() === cProxy.path, 5_000, `pid ${proxy.pid} to run ${cProxy.path}`);
+    expect(exe()).toBe(cProxy.path);
     await proxy.waitForLog(/ipe8br/, 5_000);
     const group = '239.5.5.5';
     const watcher = lab.tv(0);

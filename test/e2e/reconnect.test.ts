@@ -18,6 +18,7 @@ import { labShim, pinnedNode, repositoryRoot } from './lab/iptv-lab.ts';
 import { LabProgram } from './lab/program-client.ts';
 import type { IspProgramConfig } from './lab/isp-program.ts';
 import type { TvProgramConfig } from './lab/tv-program.ts';
+import { scaled } from '../helpers/slowdown.ts';
 
 const PREFIX = 'ipr9';
 const support = checkNetnsSupport(PREFIX);
@@ -90,14 +91,14 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     daemon = proxyNs.spawn(['sh', '-c', 'exec "$0" "$@" 2>&1', pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
       '--pidfile', path.join(dir, 'pid'), '--status-file', path.join(dir, 'status'), config], { cwd: repositoryRoot });
     await daemon.waitForLine((line) => line.includes(`${names.upstream} (upstream) is not present or not up; waiting for it`), 10_000);
-  }, 90_000);
+  }, scaled(90_000));
 
   afterAll(async () => {
     daemon?.child.kill('SIGTERM');
     await daemon?.stop(3_000);
     await lab.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  }, scaled(30_000));
 
   test('an upstream absent at start is picked up when it appears', async () => {
     const from = daemon.lines.length;

@@ -13,6 +13,7 @@ import type { Netns } from '../helpers/netns.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { LabDriver, NETNS_PREFIX } from './support.ts';
 import type { DriverEvent } from './support.ts';
+import { scaled } from '../helpers/slowdown.ts';
 
 const support = checkNetnsSupport(NETNS_PREFIX);
 if (!support.available) console.warn(`kernel forwarding tests skipped: ${support.reason}`);
@@ -84,7 +85,7 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     for (const name of ['ipk4dn', 'ipk4dn2']) await proxyDriver.call('join-control', { name });
     await clientDriver.call('sniff');
     await client2Driver.call('sniff');
-  }, 60_000);
+  }, scaled(60_000));
 
   afterAll(() => lab.cleanup(), 30_000);
 

@@ -8,6 +8,7 @@ import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
 import type { Netns } from '../helpers/netns.ts';
 import { LabDriver, NETNS_PREFIX } from './support.ts';
 import type { DriverEvent } from './support.ts';
+import { scaled } from '../helpers/slowdown.ts';
 
 const support = checkNetnsSupport(NETNS_PREFIX);
 if (!support.available) console.warn(`kernel watcher tests skipped: ${support.reason}`);
@@ -36,7 +37,7 @@ describe.skipIf(!support.available)('interface watcher and VIFs on a real kernel
     await ns.up('ipk4w1');
     driver = await LabDriver.start(ns);
     await driver.call('open');
-  }, 60_000);
+  }, scaled(60_000));
 
   afterAll(() => lab.cleanup(), 30_000);
 

@@ -13,6 +13,7 @@ import { REPO_ROOT } from '../../build/render.ts';
 import { NetnsLab } from '../helpers/netns.ts';
 import { Appliance, buildStandinPackage, FIXTURES } from './appliance.ts';
 import { applianceSupport, PREFIX } from './support.ts';
+import { scaled } from '../helpers/slowdown.ts';
 
 const ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 const BINARY = path.join(REPO_ROOT, 'dist', ARCH, 'igmpproxy');
@@ -32,7 +33,7 @@ describe.skipIf(!hasBinary)(`the real binary's command-line contract (${BINARY})
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const run = (...args: string[]) => spawnSync(BINARY, args, { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+  const run = (...args: string[]) => spawnSync(BINARY, args, { encoding: 'utf8', cwd: dir, timeout: scaled(30_000) });
 
   it('--list-interfaces prints one name per line, literally, and nothing else on stdout', () => {
     const up = run('--list-interfaces', 'upstream', 'good.conf');
@@ -76,7 +77,7 @@ describe.skipIf(!hasBinary || !support.available)('initscript and red.up hook wi
     await copyFile(BINARY, a.hostPath('/usr/sbin/igmpproxy'));
     await chmod(a.hostPath('/usr/sbin/igmpproxy'), 0o755);
     await a.write('/etc/igmpproxy.conf', CONFIG.replace('phyint ipp6$(id) downstream\n', ''));
-  }, 120_000);
+  }, scaled(120_000));
 
   afterAll(async () => {
     await a?.dispose();
@@ -113,5 +114,5 @@ echo "pidfile-left=$([ -e /var/run/igmpproxy.pid ] && echo yes || echo no) gone=
     expect(out).toContain('stop-rc=0');
     expect(out).toContain('pidfile-left=no gone=yes');
     expect(out).toContain('\x1b[1;36m/usr/sbin/igmpproxy is not running.\x1b[0;39m');
-  }, 60_000);
+  }, scaled(60_000));
 });
