@@ -5,9 +5,10 @@
 // "Tests: N passed, N failed, N skipped", over both runs.
 //   node scripts/node24.mjs scripts/test.ts [VITEST ARGS...]
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { release } from 'node:os';
 import path from 'node:path';
+import { countsOf, type Counts } from './test-results.ts';
 import { hostCanRouteMulticast } from './vm/kernel.ts';
 import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
 
@@ -18,28 +19,9 @@ const root = process.cwd();
 const vitest = [process.execPath, 'node_modules/vitest/vitest.mjs', 'run'];
 const cacheDir = path.join(root, '.cache', 'test-results');
 
-interface Counts { passed: number; failed: number; skipped: number }
-
 function vitestArguments(projects: readonly string[], jsonFile: string, extra: readonly string[]): string[] {
   return [...projects.flatMap((name) => ['--project', name]), '--reporter=default', '--reporter=json',
     `--outputFile.json=${jsonFile}`, ...extra];
-}
-
-/** The counts of one vitest JSON report; a missing report counts as one failure. */
-function countsOf(jsonFile: string, what: string): Counts {
-  if (!existsSync(jsonFile)) {
-    console.error(`test: ${what} wrote no results (${jsonFile})`);
-    return { passed: 0, failed: 1, skipped: 0 };
-  }
-  const report = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
-    numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number;
-    testResults: { status: string; assertionResults: { status: string }[] }[];
-  };
-  // A file whose set-up failed reports its tests as skipped: count each such file as a failure.
-  const brokenFiles = report.testResults.filter((file) => file.status === 'failed' &&
-    !file.assertionResults.some((test) => test.status === 'failed')).length;
-  return { passed: report.numPassedTests, failed: report.numFailedTests + brokenFiles,
-    skipped: report.numPendingTests + report.numTodoTests };
 }
 
 function phase(name: string, started: number): void {
