@@ -94,8 +94,12 @@ export function ensureAarch64Root(cacheDir = DEFAULT_CACHE_DIR, log: (line: stri
       symlinkSync('/bin/busybox', path.join(partial, link));
     }
     writeFileSync(path.join(partial, '.complete'), `${new Date().toISOString()}\n`);
-    rmSync(root, { recursive: true, force: true });
-    renameSync(partial, root);
+    if (existsSync(path.join(root, '.complete'))) {
+      rmSync(partial, { recursive: true, force: true }); // Another run finished one meanwhile.
+    } else {
+      rmSync(root, { recursive: true, force: true }); // An unfinished one, never in use.
+      renameSync(partial, root);
+    }
   } catch (error) {
     rmSync(partial, { recursive: true, force: true });
     throw error;
