@@ -6,6 +6,9 @@
 #                                       on a kernel without multicast routing those suites
 #                                       run in the test VM, scripts/vm/)
 #   bash scripts/dev.sh bench           the benchmark against Debian's C igmpproxy
+#   bash scripts/dev.sh test-aarch64    builds dist/aarch64/igmpproxy (as build --all does)
+#                                       and checks that it forwards multicast in an
+#                                       emulated aarch64 VM
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +22,9 @@ test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-l
 # this disk, where the guest (which runs on this machine's root) loads them.
 vm_packages=(qemu-system-x86 linux-image-amd64 busybox-static kmod)
 bench_packages=(igmpproxy)
+# The emulated aarch64 VM (scripts/vm/aarch64.ts): mmdebstrap extracts its arm64 root
+# (kernel included), depmod indexes its modules, qemu-user lists its busybox applets.
+aarch64_vm_packages=(qemu-system-arm mmdebstrap kmod qemu-user-static)
 
 missing_debs() {
   local p
@@ -86,8 +92,14 @@ case "$task" in
     ensure_npm
     npm run bench -- "$@"
     ;;
+  test-aarch64)
+    ensure_debs "${build_packages[@]}" "${cross_packages[@]}" "${aarch64_vm_packages[@]}"
+    ensure_npm
+    npm run build -- --arch aarch64 --skip-package --skip-xz
+    npm run test:aarch64 -- "$@"
+    ;;
   *)
-    echo "usage: bash scripts/dev.sh build|test|bench [ARGS...]" >&2
+    echo "usage: bash scripts/dev.sh build|test|bench|test-aarch64 [ARGS...]" >&2
     exit 2
     ;;
 esac
