@@ -1,5 +1,5 @@
 // Entry point of the igmpproxy binary: the C igmpproxy command line plus --check,
-// --list-interfaces and --version.
+// --list-interfaces, --version and `setup`.
 //
 // Kept small on purpose: -h, --version and usage errors are answered by this module, the
 // pure argument parser and cli/answer.ts alone, so they cost little more than Node's own
@@ -27,6 +27,8 @@ function main(argv: readonly string[]): void {
       return answerAndExit(1, `igmpproxy ${VERSION}\n`, 0);
     case 'usage-error':
       return answerAndExit(2, `igmpproxy: ${command.message}\nTry 'igmpproxy -h' for more information.\n`, 1);
+    case 'setup':
+      return settle(import('./cli/setup-command.ts').then((setup) => setup.runSetup(command)));
     default:
       settle(import('./cli/commands.ts').then((commands) => commands.runCommand(command, { daemonChild, ignoredEnvironment })));
   }

@@ -64,3 +64,27 @@ describe('igmpproxy command line (C igmpproxy compatible)', () => {
     expect(parseArgs(['-n', '--', '-odd.conf'])).toMatchObject({ kind: 'run', configPath: '-odd.conf' });
   });
 });
+
+describe('igmpproxy setup arguments', () => {
+  it.each([
+    [[], { root: '/', provider: 'telekom', lan: ['green'], write: false }],
+    [['--write'], { root: '/', provider: 'telekom', lan: ['green'], write: true }],
+    [['--root', '/mnt/img', '--provider', 'generic', '--lan', 'green,blue'], { root: '/mnt/img', provider: 'generic', lan: ['green', 'blue'], write: false }],
+  ])('setup %j', (args, expected) => {
+    expect(parseArgs(['setup', ...args])).toEqual({ kind: 'setup', ...expected });
+  });
+
+  it('only as the first word: elsewhere "setup" is still a config file name', () => {
+    expect(parseArgs(['-n', 'setup'])).toMatchObject({ kind: 'run', configPath: 'setup' });
+  });
+
+  it.each([
+    [['--lan', 'blue,green'], /--lan is green or green,blue/],
+    [['--provider'], /--provider needs a value/],
+    [['-n'], /unknown argument '-n'/],
+  ])('refuses setup %j', (args, message) => {
+    const command = parseArgs(['setup', ...args]);
+    expect(command.kind).toBe('usage-error');
+    expect(command.kind === 'usage-error' && command.message).toMatch(message);
+  });
+});

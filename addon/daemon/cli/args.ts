@@ -1,5 +1,7 @@
 // Command-line parsing, compatible with C igmpproxy's getopt("hvdn") plus our long options.
 // Pure: argv in, a decision out; main.ts acts on it.
+import type { LanZone as SetupLan } from '../setup/plan.ts';
+import type { ProviderName as SetupProvider } from '../setup/providers.ts';
 
 export type LogVerbosity = 0 | 1 | 2; // 0 = warnings, 1 = info (-v), 2 = debug (-vv)
 
@@ -24,12 +26,25 @@ export type Command =
       /** --status-file FILE (default /var/run/igmpproxy.status). */
       readonly statusFile: string | undefined;
     }
+  | {
+      /** igmpproxy setup: a configuration from IPFire's network settings (setup/). */
+      readonly kind: 'setup';
+      /** --root DIR: prefixes every IPFire path (tests, preparing an image); default /. */
+      readonly root: string;
+      readonly provider: SetupProvider;
+      /** Downstream zones, green first. */
+      readonly lan: readonly SetupLan[];
+      /** --write: replace the configuration instead of showing it. */
+      readonly write: boolean;
+    }
   | { readonly kind: 'usage-error'; readonly message: string };
 
 export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
        igmpproxy --check <configfile>
        igmpproxy --list-interfaces upstream|downstream|all <configfile>
        igmpproxy --version
+       igmpproxy setup [--provider telekom|generic] [--lan green|green,blue]
+                       [--root DIR] [--write]
 
    -h   Display this help screen
    -n   Do not run as a daemon
@@ -44,6 +59,14 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
    --pidfile FILE     Pidfile (default /var/run/igmpproxy.pid).
    --status-file FILE Where SIGUSR1 writes the state as JSON
                       (default /var/run/igmpproxy.status).
+
+   setup              Make /etc/igmpproxy.conf from IPFire's network settings
+                      (red connection, IPTV VLAN, zones). Prints the file and
+                      its differences to the current one; --write replaces it
+                      (the old one is kept as /etc/igmpproxy.conf.bak-DATE).
+                      --provider: whose stream sources to allow (default
+                      telekom); --lan: zones with TV receivers (default green);
+                      --root DIR: read and write below DIR instead of /.
 `;
 
 /**
@@ -53,6 +76,7 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
 export const DAEMON_CHILD_FLAG = '--daemon-child';
 
 export function parseArgs(argv: readonly string[]): Command {
+  if (argv[0] === 'setup') return parseSetupArgs(argv.slice(1));
   let foreground = false;
   let logToStderr = false;
   let verbosity: LogVerbosity = 0;
@@ -134,6 +158,47 @@ export function parseArgs(argv: readonly string[]): Command {
   const configPath = positional[0] as string;
   if (mode === 'check') return { kind: 'check', configPath };
   return { kind: 'run', configPath, foreground, logToStderr, verbosity, pidfile, statusFile };
+}
+
+function parseSetupArgs(argv: readonly string[]): Command {
+  let root = '/';
+  let provider: SetupProvider = 'telekom';
+  let lan: readonly SetupLan[] = ['green'];
+  let write = false;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    switch (arg) {
+      case '-h':
+      case '--help':
+        return { kind: 'help' };
+      case '--write':
+        write = true;
+        continue;
+      case '--root':
+      case '--provider':
+      case '--lan': {
+        const value = argv[++index];
+        if (value === undefined || value === '') return { kind: 'usage-error', message: `setup: ${arg} needs a value` };
+        if (arg === '--root') {
+          root = value;
+        } else if (arg === '--provider') {
+          if (value !== 'telekom' && value !== 'generic') {
+            return { kind: 'usage-error', message: `setup: --provider is telekom or generic, not '${printable(value)}'` };
+          }
+          provider = value;
+        } else {
+          if (value !== 'green' && value !== 'green,blue') {
+            return { kind: 'usage-error', message: `setup: --lan is green or green,blue, not '${printable(value)}'` };
+          }
+          lan = value === 'green' ? ['green'] : ['green', 'blue'];
+        }
+        continue;
+      }
+      default:
+        return { kind: 'usage-error', message: `setup: unknown argument '${printable(arg)}'` };
+    }
+  }
+  return { kind: 'setup', root, provider, lan, write };
 }
 
 /** Arguments are echoed in errors; keep control characters out of the terminal. */
