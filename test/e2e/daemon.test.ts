@@ -2,7 +2,7 @@
 // IGMP querier and streams only the groups joined on its link, the proxy namespace with
 // the real kernel multicast router driven by our daemon, and TV namespaces whose kernels
 // join and leave like real receivers.
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -35,7 +35,11 @@ async function startOurProxy(lab: IptvLab, config: string, daemon: 'source' | 'b
   const dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-daemon-`));
   const statusFile = path.join(dir, 'igmpproxy.status');
   const pidfile = path.join(dir, 'igmpproxy.pid');
-  const program = daemon === 'binary' ? [SINGLE_BINARY] : [pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts')];
+  // The binary runs from a copy in the scratch directory: its shim goes into a nameless
+  // file beside it (O_TMPFILE), which the test VM's overlay root cannot make (overlayfs has
+  // O_TMPFILE only from Linux 6.6), while an appliance's /usr/sbin and this /tmp can.
+  if (daemon === 'binary') copyFileSync(SINGLE_BINARY, path.join(dir, 'igmpproxy'));
+  const program = daemon === 'binary' ? [path.join(dir, 'igmpproxy')] : [pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts')];
   const handle = await lab.startProxy({
     command: [...program, '-d', '-vv', '--pidfile', pidfile, '--status-file', statusFile],
     config,
@@ -403,7 +407,8 @@ describe.skipIf(!support.available || !hasBinary)('the single binary (dist/x86_6
 
   test('the embedded shim drives the kernel: join -> stream, leave -> upstream leave, SIGTERM -> tables empty', async () => {
     const { lab, proxy } = context;
-    expect(readlinkSync(`/proc/${proxy.handle.pid}/exe`)).toBe(SINGLE_BINARY);
+    const binary = path.join(proxy.dir, 'igmpproxy');
+    expect(readlinkSync(`/proc/${proxy.handle.pid}/exe`)).toBe(binary);
     const group = '239.50.0.1';
     const from = lab.isp.mark;
     await lab.tv(0).join(group);
@@ -416,7 +421,7 @@ describe.skipIf(!support.available || !hasBinary)('the single binary (dist/x86_6
     expect(status.proxy.upstreams[0]?.joined.map((entry) => entry.group)).toEqual([group]);
     // The shim is mapped from a nameless file (O_TMPFILE) beside the binary, never from /run.
     const maps = readFileSync(`/proc/${proxy.handle.pid}/maps`, 'utf8');
-    expect(maps).toMatch(new RegExp(`${path.dirname(SINGLE_BINARY).replace(/[.]/g, '\\.')}/#\\d+ \\(deleted\\)$`, 'm'));
+    expect(maps).toMatch(new RegExp(`${proxy.dir.replace(/[.]/g, '\\.')}/#\\d+ \\(deleted\\)$`, 'm'));
     const leaveFrom = lab.isp.mark;
     await lab.tv(0).leave(group);
     await lab.isp.waitForReport(group, { from: leaveFrom, kinds: ['leave'], timeoutMs: 2_000 });

@@ -16,12 +16,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaled } from '../helpers/slowdown.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-const binary = path.join(root, 'dist', process.arch === 'arm64' ? 'aarch64' : 'x86_64', 'igmpproxy');
+const distBinary = path.join(root, 'dist', process.arch === 'arm64' ? 'aarch64' : 'x86_64', 'igmpproxy');
+/**
+ * The binary runs from a copy in the scratch directory: it makes its shim file beside
+ * itself (O_TMPFILE), which the test VM's overlay root cannot (overlayfs has O_TMPFILE only
+ * from Linux 6.6), while an appliance's /usr/sbin and this /tmp can.
+ */
+let binary = '';
 const isRoot = process.getuid?.() === 0;
 const tools = ['unshare', 'python3', 'setpriv'].every((tool) => spawnSync(tool, ['--version']).status === 0);
 /** /proc/net/ip_mr_vif exists exactly when the kernel has CONFIG_IP_MROUTE. */
 const kernelHasMroute = existsSync('/proc/net/ip_mr_vif');
-const skipReason = !existsSync(binary) ? `no ${binary} (npm run build)` : !isRoot ? 'needs root (mount and network namespaces)'
+const skipReason = !existsSync(distBinary) ? `no ${distBinary} (npm run build)` : !isRoot ? 'needs root (mount and network namespaces)'
   : !tools ? 'needs unshare, setpriv (util-linux) and python3' : undefined;
 if (skipReason) console.warn(`start-up failure tests skipped: ${skipReason}`);
 
@@ -88,6 +94,9 @@ let counter = 0;
 
 beforeAll(() => {
   scratch = mkdtempSync(path.join(tmpdir(), 'ipsm-startup-'));
+  mkdirSync(path.join(scratch, 'bin'));
+  binary = path.join(scratch, 'bin', 'igmpproxy');
+  if (existsSync(distBinary)) copyFileSync(distBinary, binary);
   config = path.join(scratch, 'igmpproxy.conf');
   // Valid and warning-free: the only stderr line of a failed detached start is the failure.
   writeFileSync(config, 'phyint ipsm0 upstream\nphyint ipsm1 downstream\n');
