@@ -41,6 +41,9 @@ export async function buildNativeShim(arch: NativeArch, outDir: string): Promise
     `-ffile-prefix-map=${repositoryRoot}=.`,
     '-fvisibility=hidden', // only napi_register_module_v1 (marked by NAPI_MODULE_INIT) is exported
     '-s', '-Wl,--build-id=sha1',
+    // glibc 2.41+ (IPFire: 2.42) refuses to load a shared object that asks for an
+    // executable stack; say so explicitly instead of trusting every object's .note.GNU-stack.
+    '-Wl,-z,noexecstack',
     '-I', includeDir,
     '-o', partial, SHIM_SOURCE,
   ];

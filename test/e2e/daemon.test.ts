@@ -2,7 +2,7 @@
 // IGMP querier and streams only the groups joined on its link, the proxy namespace with
 // the real kernel multicast router driven by our daemon, and TV namespaces whose kernels
 // join and leave like real receivers.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -413,12 +413,13 @@ describe.skipIf(!support.available || !hasBinary)('the single binary (dist/x86_6
     // SIGUSR1 reaches the daemon's handler in the binary (Node's own use of it is off).
     const status = await requestStatus<{ proxy: { upstreams: { joined: { group: string }[] }[] } }>(lab, proxy);
     expect(status.proxy.upstreams[0]?.joined.map((entry) => entry.group)).toEqual([group]);
+    // The shim is mapped from a nameless file (O_TMPFILE) beside the binary, never from /run.
+    const maps = readFileSync(`/proc/${proxy.handle.pid}/maps`, 'utf8');
+    expect(maps).toMatch(new RegExp(`${path.dirname(SINGLE_BINARY).replace(/[.]/g, '\\.')}/#\\d+ \\(deleted\\)$`, 'm'));
     const leaveFrom = lab.isp.mark;
     await lab.tv(0).leave(group);
     await lab.isp.waitForReport(group, { from: leaveFrom, kinds: ['leave'], timeoutMs: 2_000 });
     expect(await proxy.handle.stop(5_000)).toMatchObject({ code: 0, killed: false });
     expect(await procFile(lab, '/proc/net/ip_mr_vif')).toEqual([]);
-    // The shim was extracted to a private runtime file and unlinked after loading.
-    expect(readdirSync('/run/igmpproxy').filter((name) => name.startsWith(`igmp_shim.${proxy.handle.pid}`))).toEqual([]);
   });
 });

@@ -1,12 +1,13 @@
 // The N-API shim itself: errors map to errno codes, receive/close lifecycle, extraction of
-// the SEA asset into a private runtime directory, and raw send/receive across a veth pair
+// the SEA asset into a nameless file, and raw send/receive across a veth pair
 // inside namespaces (ingress ifindex and source from IP_PKTINFO, bursts beyond one
 // wake-up's read bound all delivered). In-process calls only use harmless UDP/netlink
 // sockets of the host namespace and never send anything there.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildIgmp } from '../../addon/daemon/igmp/codec.ts';
 import { buildIpv4Packet } from '../../addon/daemon/igmp/ipv4-header.ts';
@@ -15,7 +16,7 @@ import { loadFromAsset, loadShim } from '../../addon/daemon/kernel/shim.ts';
 import type { IgmpShim } from '../../addon/daemon/kernel/shim.ts';
 import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
 import type { Netns } from '../helpers/netns.ts';
-import { ensureShim, LabDriver, NETNS_PREFIX } from './support.ts';
+import { ensureShim, LabDriver, NETNS_PREFIX, pinnedNode, repositoryRoot } from './support.ts';
 
 const SOCK_DGRAM = 2;
 const support = checkNetnsSupport(NETNS_PREFIX);
@@ -115,25 +116,54 @@ describe('unblockSignal', () => {
 describe('loading the embedded shim (SEA asset path)', () => {
   const bytes = (): Buffer => readFileSync(shimPath);
 
-  test('extracts into a private 0700 directory, loads, and leaves no file behind', () => {
-    const parent = mkdtempSync(path.join(tmpdir(), 'ipk4-shim-'));
-    scratch.push(parent);
-    const runtime = path.join(parent, 'igmpproxy');
-    const loaded = loadFromAsset(bytes(), [path.join('/proc', 'ipk4-not-writable'), runtime]);
+  test('loads from a nameless file in the first usable directory and leaves nothing behind', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ipsm-shim-'));
+    scratch.push(dir);
+    const loaded = loadFromAsset(bytes(), [path.join('/proc', 'ipsm-not-here'), dir]);
     expect(typeof loaded.socket).toBe('function');
     expectSystemError(() => loaded.close(1_000_000), 'EBADF', 'close');
-    expect(statSync(runtime).mode & 0o777).toBe(0o700);
-    expect(readdirSync(runtime)).toEqual([]);
+    expect(readdirSync(dir)).toEqual([]);
+    // The mapping is of an inode that never had a name in dir: "dir/#<inode> (deleted)".
+    const mapped = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${dir}/`));
+    expect(mapped.length).toBeGreaterThan(0);
+    for (const line of mapped) expect(line).toMatch(new RegExp(`${dir}/#\\d+ \\(deleted\\)$`));
   });
 
-  test('refuses a directory others can write to, and explains when no directory works', () => {
-    const parent = mkdtempSync(path.join(tmpdir(), 'ipk4-shim-'));
-    scratch.push(parent);
-    chmodSync(parent, 0o777);
-    expect(() => loadFromAsset(bytes(), [parent, '/proc/ipk4-not-writable'])).toThrow(
-      /writable by group or others.*ipk4-not-writable.*\/run/s);
-    expect(readdirSync(parent)).toEqual([]);
-  });
+  // IPFire's /run: tmpfs mounted noexec. Plus a read-only directory and a missing one: the
+  // error names each directory with its reason, and no developer build hint.
+  test.skipIf(process.getuid?.() !== 0 || spawnSync('unshare', ['--version']).status !== 0)(
+    'explains, per directory, why none could hold the shim',
+    () => {
+      const base = mkdtempSync(path.join(tmpdir(), 'ipsm-shim-'));
+      scratch.push(base);
+      const noexec = path.join(base, 'run');
+      const readOnly = path.join(base, 'ro');
+      mkdirSync(noexec);
+      mkdirSync(readOnly);
+      const shimModule = pathToFileURL(path.join(repositoryRoot, 'addon', 'daemon', 'kernel', 'shim.ts')).href;
+      const script = `
+        const { loadFromAsset } = await import(${JSON.stringify(shimModule)});
+        const bytes = (await import('node:fs')).readFileSync(${JSON.stringify(shimPath)});
+        try { loadFromAsset(bytes, [${JSON.stringify(readOnly)}, ${JSON.stringify(noexec)}, '/proc/ipsm-not-here']); console.log('loaded'); }
+        catch (error) { console.log(error.message); }`;
+      const quoted = (text: string): string => `'${text.replace(/'/g, "'\\''")}'`;
+      const shell = [
+        `mount -t tmpfs -o nosuid,nodev,noexec,mode=755,size=8M tmpfs ${quoted(noexec)}`,
+        `mount --bind ${quoted(readOnly)} ${quoted(readOnly)}`,
+        `mount -o remount,bind,ro ${quoted(readOnly)}`,
+        `exec ${quoted(pinnedNode)} --input-type=module -e ${quoted(script)}`,
+      ].join(' && ');
+      const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', shell], { encoding: 'utf8', timeout: 20_000 });
+      expect(result.stderr).toBe('');
+      const message = result.stdout.trim();
+      expect(message).toContain(`${readOnly}: read-only filesystem`);
+      expect(message).toContain(`${noexec}: mounted noexec`);
+      expect(message).toContain('/proc/ipsm-not-here: no such directory');
+      expect(message).toMatch(/mount \/run with exec$/);
+      expect(message).not.toMatch(/build it with|scripts\/node24/);
+      expect(message.split('\n')).toHaveLength(1);
+    },
+  );
 });
 
 describe.skipIf(!support.available)('shim send/receive across a veth pair in namespaces', () => {

@@ -33,6 +33,26 @@ export class MrouteInUseError extends Error {
   }
 }
 
+/** Start-up failures of MRT_INIT in words an administrator can act on (one line each). */
+function explainMrtInitError(error: NodeJS.ErrnoException): Error {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new MrouteInUseError(error);
+    case 'ENOPROTOOPT':
+      return startError('cannot become the multicast router: this kernel has no multicast routing (MRT_INIT: ENOPROTOOPT); ' +
+        'it needs a kernel built with CONFIG_IP_MROUTE, as IPFire\'s is', error);
+    case 'EACCES':
+    case 'EPERM':
+      return startError(`cannot become the multicast router (MRT_INIT: ${error.code}): run igmpproxy as root with CAP_NET_ADMIN`, error);
+    default:
+      return startError(`cannot become the multicast router: ${error.message}`, error);
+  }
+}
+
+function startError(message: string, cause: unknown): Error {
+  return Object.assign(new Error(message, { cause }), { code: (cause as NodeJS.ErrnoException).code });
+}
+
 /** Receive buffer: a burst of reports and upcalls must not be dropped while JS is busy. */
 const RECEIVE_BUFFER_BYTES = 256 * 1024;
 
@@ -48,12 +68,19 @@ export class MrouteSocket {
 
   /** Opens the socket, claims multicast routing (MRT_INIT) and starts receiving. */
   static open(shim: IgmpShim, handlers: MrouteSocketHandlers): MrouteSocket {
-    const fd = shim.socket(AF_INET, SOCK_RAW, IPPROTO_IGMP);
+    let fd: number;
+    try {
+      fd = shim.socket(AF_INET, SOCK_RAW, IPPROTO_IGMP);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'EACCES') throw error;
+      throw startError('cannot open the raw IGMP socket (socket: EPERM): run igmpproxy as root with CAP_NET_RAW and CAP_NET_ADMIN', error);
+    }
     try {
       try {
         shim.setsockopt(fd, IPPROTO_IP, MRT_INIT, packInt(1));
       } catch (error) {
-        throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new MrouteInUseError(error) : error;
+        throw explainMrtInitError(error as NodeJS.ErrnoException);
       }
       shim.setsockopt(fd, IPPROTO_IP, IP_HDRINCL, packInt(1));
       shim.setsockopt(fd, IPPROTO_IP, IP_PKTINFO, packInt(1));

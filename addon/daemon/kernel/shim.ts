@@ -1,8 +1,8 @@
 // Loads the N-API shim (addon/shim/igmp_shim.c). In the single binary (SEA) it is the
-// asset "igmp_shim.node": written to a private file in an exec-able runtime directory,
-// dlopen'ed, unlinked at once. Outside a SEA (development, tests) it is loaded from a path.
+// asset "igmp_shim.node", loaded from an anonymous file (see loadFromAsset). Outside a SEA
+// (development, tests) it is loaded from a path.
 // No import.meta / require: this module runs both as ESM .ts and inside the CJS bundle.
-import { lstatSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** Callback for received datagrams: (null, data, ingress ifindex, source IPv4) or (error). */
@@ -33,14 +33,22 @@ export interface IgmpShim {
 }
 
 export const SHIM_ASSET_NAME = 'igmp_shim.node';
-/** Exec-able, root-only places for the extracted shim, tried in order. Not $TMPDIR: often noexec. */
-export const RUNTIME_DIRS: readonly string[] = ['/run/igmpproxy', '/var/run/igmpproxy'];
+
+/**
+ * Where the embedded shim may become an anonymous file, tried in order: the binary's own
+ * directory (/usr/sbin on IPFire: on a filesystem that is mounted exec, or the binary itself
+ * could not run) and then /run. IPFire mounts /run (and /dev/shm) noexec, so the shim
+ * written there cannot be mapped; $TMPDIR is often noexec too.
+ */
+export function shimDirectories(): readonly string[] {
+  return [path.dirname(process.execPath), '/run'];
+}
 
 export interface LoadShimOptions {
   /** Outside a SEA: the .node file (default .cache/native/<arch>/igmp_shim.node under the cwd). */
   readonly path?: string;
-  /** Inside a SEA: where to extract the asset (default RUNTIME_DIRS). */
-  readonly runtimeDirs?: readonly string[];
+  /** Inside a SEA: where to create the anonymous file (default shimDirectories()). */
+  readonly directories?: readonly string[];
 }
 
 let loaded: IgmpShim | undefined;
@@ -49,66 +57,90 @@ let loaded: IgmpShim | undefined;
 export function loadShim(options: LoadShimOptions = {}): IgmpShim {
   if (loaded) return loaded;
   const sea = process.getBuiltinModule('node:sea');
-  loaded = sea.isSea() ? loadFromAsset(Buffer.from(sea.getRawAsset(SHIM_ASSET_NAME)), options.runtimeDirs ?? RUNTIME_DIRS)
+  loaded = sea.isSea() ? loadFromAsset(Buffer.from(sea.getRawAsset(SHIM_ASSET_NAME)), options.directories ?? shimDirectories())
     : loadFromFile(options.path ?? path.resolve('.cache', 'native', process.arch === 'arm64' ? 'arm64' : 'x64', SHIM_ASSET_NAME));
   return loaded;
 }
 
+/** Running from source: a build hint helps the developer who forgot to compile the shim. */
 function loadFromFile(file: string): IgmpShim {
-  const module = { exports: {} as IgmpShim };
   try {
-    process.dlopen(module, file);
+    return dlopen(file);
   } catch (error) {
     throw new Error(`cannot load the native shim ${file}: ${(error as Error).message}` +
       ' (build it with: node scripts/node24.mjs build/native.ts)', { cause: error });
   }
+}
+
+function dlopen(file: string): IgmpShim {
+  const module = { exports: {} as IgmpShim };
+  process.dlopen(module, file);
   return module.exports;
 }
 
-/** Writes the embedded shim to a private file, loads it and unlinks it; tries each dir in turn. */
-export function loadFromAsset(bytes: Buffer, runtimeDirs: readonly string[]): IgmpShim {
+// open(2)'s O_TMPFILE, which Node does not export: __O_TMPFILE (the same on x86_64 and
+// aarch64) | O_DIRECTORY (which differs between them, hence Node's value).
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+
+/**
+ * Loads the embedded shim from an anonymous file: open(dir, O_TMPFILE | O_EXCL) makes an
+ * inode with no name in dir, dlopen maps it through /proc/self/fd/N, and closing the fd
+ * leaves only the mapping. Why this and not a named file or memfd_create:
+ * - nobody can swap it between write and load: it has no name, O_EXCL forbids giving it
+ *   one (linkat), and /proc/self/fd/N of a root process is open to root alone;
+ * - nothing is left behind, not even after SIGKILL: the kernel frees a nameless inode with
+ *   its last reference; no private directory to create either;
+ * - the single binary needs nothing installed beside it (--check and -d work alone);
+ * - memfd_create(2) would do the same on an exec-able internal mount, but Node has no
+ *   binding for it and the shim that could call it is what is being loaded.
+ * Each directory is tried in turn; the error names every directory and why it failed.
+ */
+export function loadFromAsset(bytes: Buffer, directories: readonly string[]): IgmpShim {
   const failures: string[] = [];
-  for (const dir of runtimeDirs) {
-    const file = path.join(dir, `igmp_shim.${process.pid}.node`);
+  for (const dir of directories) {
+    let fd: number;
     try {
-      preparePrivateDir(dir);
-      writeFileSync(file, bytes, { mode: 0o700, flag: 'wx' });
+      fd = openSync(dir, O_TMPFILE | constants.O_RDWR | constants.O_EXCL, 0o700);
     } catch (error) {
-      failures.push(`${dir}: ${(error as Error).message}`);
+      failures.push(`${dir}: ${whyNoAnonymousFile(error as NodeJS.ErrnoException)}`);
       continue;
     }
     try {
-      return loadFromFile(file);
+      writeAll(fd, bytes);
+      return dlopen(`/proc/self/fd/${fd}`);
     } catch (error) {
       const message = (error as Error).message;
-      const hint = /map segment|operation not permitted/i.test(message) ? ' (is it mounted noexec?)' : '';
-      failures.push(`${dir}: ${message}${hint}`);
+      failures.push(`${dir}: ${/map segment|operation not permitted/i.test(message) ? 'mounted noexec' : message}`);
     } finally {
-      try {
-        unlinkSync(file);
-      } catch {
-        // Already gone: nothing to clean.
-      }
+      closeSync(fd);
     }
   }
-  throw new Error(`cannot extract the native shim to an exec-able runtime directory; tried ${failures.join('; ')}.` +
-    ' The daemon needs /run (tmpfs, exec-able, root-writable) as on every IPFire system.');
+  throw new Error(`cannot load the daemon's native part (${SHIM_ASSET_NAME}): no anonymous exec-able file in ` +
+    `${failures.join('; ')}. Install the binary on a writable filesystem mounted exec (as /usr/sbin on IPFire)` +
+    ' or mount /run with exec');
 }
 
-/**
- * mkdir 0700 (the parent, e.g. /run, must exist: Node 24's recursive mkdir loops forever
- * where the kernel answers ENOENT under an existing parent, as in /proc); refuses a
- * symlink or a directory not owned by us or writable by others (the file could be swapped).
- */
-function preparePrivateDir(dir: string): void {
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+function writeAll(fd: number, bytes: Buffer): void {
+  // Each pass writes at least one byte or throws; the pass bound is only a guard.
+  for (let offset = 0, pass = 0; offset < bytes.length && pass <= bytes.length; pass++) {
+    offset += writeSync(fd, bytes, offset);
   }
-  const stat = lstatSync(dir);
-  if (!stat.isDirectory()) throw new Error('not a directory');
-  const uid = process.getuid?.();
-  if (uid !== undefined && stat.uid !== uid) throw new Error(`owned by uid ${stat.uid}, not ${uid}`);
-  if ((stat.mode & 0o022) !== 0) throw new Error('writable by group or others');
+}
+
+function whyNoAnonymousFile(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'EROFS':
+      return 'read-only filesystem';
+    case 'EOPNOTSUPP':
+    case 'ENOTSUP':
+    case 'EISDIR':
+      return 'its filesystem has no anonymous files (O_TMPFILE)';
+    case 'ENOENT':
+      return 'no such directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'not writable';
+    default:
+      return error.message;
+  }
 }

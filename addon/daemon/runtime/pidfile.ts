@@ -39,6 +39,14 @@ export function isIgmpproxyProcess(pid: number): boolean {
   }
 }
 
+/** Another live igmpproxy holds the pidfile. */
+export class PidfileInUseError extends Error {
+  constructor(pid: number, file: string) {
+    super(`another igmpproxy is running with pid ${pid} (${file}); stop it first (/etc/rc.d/init.d/igmpproxy stop)`);
+    this.name = 'PidfileInUseError';
+  }
+}
+
 /**
  * Writes our pid atomically (temp file + rename) so a reader never sees a half-written file.
  * Refuses when another live igmpproxy already holds the file.
@@ -46,7 +54,7 @@ export function isIgmpproxyProcess(pid: number): boolean {
 export function writePidfile(file: string, pid: number = process.pid): void {
   const existing = readPidfile(file);
   if (existing !== undefined && existing !== pid && processExists(existing) && isIgmpproxyProcess(existing)) {
-    throw new Error(`another igmpproxy is running with pid ${existing} (${file})`);
+    throw new PidfileInUseError(existing, file);
   }
   writeFileAtomic(file, `${pid}\n`);
 }

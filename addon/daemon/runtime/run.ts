@@ -9,11 +9,13 @@ import { Logger, StderrSink } from '../log/logger.ts';
 import type { LogSink } from '../log/logger.ts';
 import { SyslogSink } from '../log/syslog-sink.ts';
 import { loadShim } from '../kernel/shim.ts';
+import type { IgmpShim } from '../kernel/shim.ts';
 import { isSingleBinary } from '../single-binary.ts';
 import { VERSION } from '../version.ts';
 import { Daemon } from './daemon.ts';
 import { reportStartup } from './detach.ts';
-import { DEFAULT_PIDFILE, removePidfile, writePidfile } from './pidfile.ts';
+import { DEFAULT_PIDFILE, PidfileInUseError, removePidfile, writePidfile } from './pidfile.ts';
+import { reportStartupFailure } from './startup-failure.ts';
 import { DEFAULT_STATUS_FILE } from './status.ts';
 
 export interface RunOptions {
@@ -37,14 +39,14 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   process.title = 'igmpproxy';
   const logger = new Logger([], command.verbosity);
   const sinks: LogSink[] = [];
+  let shim: IgmpShim | undefined;
+  // Not through the logger: see startup-failure.ts. One line, on stderr (or the readiness
+  // pipe) and in syslog, whatever the mode.
   const fail = async (message: string): Promise<number> => {
-    logger.error(message);
-    if (options.daemonChild) await reportStartup({ ok: false, message: `igmpproxy: ${message}` });
-    else if (!command.logToStderr) process.stderr.write(`igmpproxy: ${message}\n`);
+    await reportStartupFailure([`igmpproxy: ${message}`], { daemonChild: options.daemonChild, shim });
     return 1;
   };
 
-  let shim;
   try {
     shim = loadShim(isSingleBinary() ? {} : { path: developmentShimPath() });
   } catch (error) {
@@ -106,7 +108,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   try {
     writePidfile(pidfile);
   } catch (error) {
-    return failBeforeStart((error as Error).message);
+    return failBeforeStart(error instanceof PidfileInUseError ? error.message : `cannot write the pidfile ${pidfile}: ${(error as Error).message}`);
   }
 
   try {
@@ -120,7 +122,9 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     });
   } catch (error) {
     removePidfile(pidfile);
-    return failBeforeStart((error as Error).message);
+    const message = (error as Error).message;
+    // The kernel adapter explains what it knows ("cannot become the multicast router: …").
+    return failBeforeStart(message.startsWith('cannot ') ? message : `cannot start: ${message}`);
   }
 
   // The binary turns off Node's own SIGUSR1 (its inspector), which leaves the signal
