@@ -5,7 +5,9 @@
 // whose writes land in <dir>/usr-upper, so the package can install /usr/sbin/igmpproxy
 // without touching the host. Every run happens in a network namespace the test created
 // (real iptables, real `ip link`), a private mount namespace and a new PID namespace: the
-// daemons a run starts die with it, and /var/run is a fresh tmpfs each time (like a reboot).
+// daemons a run starts die with it. /run, /dev/shm and /var/lock are fresh tmpfs mounts each
+// time (like a reboot) with the options IPFire's own boot scripts use (ipfire-mounts.ts: /run
+// and /dev/shm noexec, /run 8 MB), and /var/run is the link to ../run that IPFire has.
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { constants, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult, Netns } from '../helpers/netns.ts';
 import { buildPackage } from '../../build/package.ts';
+import { ipfireMountCommands, ipfireVarRunLink } from './ipfire-mounts.ts';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/appliance');
 const REPO = path.resolve(FIXTURES, '../../..');
@@ -31,7 +34,7 @@ export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' |
 
 const RUN_TIMEOUT_MS = 60_000;
 
-const ENTER_SCRIPT = `#!/bin/bash
+const enterScript = (): string => `#!/bin/bash
 # Runs as PID 1 of a new PID namespace, in a private mount namespace.
 set -eu
 dir="$1"
@@ -42,7 +45,7 @@ mount -t overlay overlay -o "lowerdir=/usr,upperdir=$dir/usr-upper,workdir=$dir/
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount --rbind /sys "$root/sys"
-mount -t tmpfs -o mode=0755 tmpfs "$root/var/run"
+${ipfireMountCommands('root')}
 set +e
 chroot "$root" /usr/bin/env -i PATH=/bin:/usr/bin:/sbin:/usr/sbin HOME=/root COLUMNS=80 KILLDELAY=3 \\
   /bin/bash -c "$script"
@@ -65,7 +68,7 @@ const DIRECTORIES = [
   'var/ipfire/backup/addons/includes',
   'var/ipfire/backup/addons/backup',
   'var/ipfire/red',
-  'var/run',
+  'var/lock',
   'var/tmp',
   'var/log',
   'root',
@@ -108,6 +111,7 @@ export class Appliance {
       if (existsSync(`/${link}`)) await symlink(`usr/${link}`, path.join(root, link));
     }
     await symlink('rc.d/init.d', path.join(root, 'etc/init.d'));
+    await symlink(ipfireVarRunLink(), path.join(root, 'var/run'));
 
     // Host bits the host's /usr needs to run inside the root: alternatives symlinks
     // (awk, iptables...), protocol names (iptables -p igmp), the loader cache, a root user.
@@ -131,7 +135,7 @@ export class Appliance {
     const multicastOff = path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast');
     await writeFile(multicastOff, '#!/bin/bash\n# STAND-IN for IPFire\'s red.up/10-multicast\nexit 0\n', { mode: 0o754 });
 
-    await writeFile(path.join(dir, 'enter.sh'), ENTER_SCRIPT, { mode: 0o755 });
+    await writeFile(path.join(dir, 'enter.sh'), enterScript(), { mode: 0o755 });
     // The host may have Debian's igmpproxy: hide every path the package installs under /usr.
     const hidden = await this.run('rm -rf /usr/sbin/igmpproxy /usr/lib/igmpproxy /usr/share/igmpproxy');
     if (hidden.code !== 0) throw new Error(`appliance set-up failed: ${hidden.stderr}`);

@@ -71,7 +71,7 @@ export class Logger {
 
 function thresholdFor(verbosity: 0 | 1 | 2): number {
   // Notices (start, stop, reload, interface changes) are shown by default too: an admin
-  // should see them in the IPFire log viewer without -v.
+  // should see them in /var/log/messages (IPFire's syslog) without -v.
   return verbosity === 0 ? SEVERITY.notice : verbosity === 1 ? SEVERITY.info : SEVERITY.debug;
 }
 

@@ -68,7 +68,7 @@ export function buildStatus(input: {
   };
 }
 
-/** A few log lines an admin can read in IPFire's log viewer. */
+/** A few log lines an admin can read in the system log (on IPFire: /var/log/messages). */
 export function summarizeStatus(status: StatusDocument): string[] {
   const lines: string[] = [];
   for (const up of status.proxy.upstreams) {

@@ -11,6 +11,7 @@ import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, re
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ipfireMountCommands, ipfireVarRunLink } from '../../package/ipfire-mounts.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
 const FIXTURE = path.join(FIXTURES, 'deploy-appliance');
@@ -23,7 +24,8 @@ export interface ApplianceOptions {
    * functions, an iptables stand-in), no /proc.
    * (pakfire's functions.sh and backupctrl are always the package tests' stand-ins).
    * 'package': the package helper's stand-ins (test/fixtures/appliance) as its own harness
-   * uses them: real legacy iptables, /proc, /dev, /sys and a tmpfs /var/run. Their rc functions
+   * uses them: real legacy iptables, /proc, /dev, /sys, and /run, /dev/shm, /var/lock mounted
+   * as IPFire mounts them (test/package/ipfire-mounts.ts) with /var/run -> ../run. Their rc functions
    * find daemons with pidof, so this flavour runs sshd in its own PID namespace, and it needs
    * `netns` so that iptables changes stay in a network namespace of the test.
    */
@@ -98,9 +100,11 @@ function makeKey(file: string, comment: string): void {
 
 /** The package helper's stand-ins, placed the way test/package/appliance.ts places them. */
 function addPackageFlavour(root: string, usrUpper: string): void {
-  for (const dir of ['proc', 'sys', 'run', 'etc/rc.d/init.d/networking/red.up', 'var/ipfire/red']) {
+  for (const dir of ['proc', 'sys', 'run', 'var/lock', 'etc/rc.d/init.d/networking/red.up', 'var/ipfire/red']) {
     mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
   }
+  rmSync(path.join(root, 'var/run'), { recursive: true, force: true });
+  symlinkSync(ipfireVarRunLink(), path.join(root, 'var/run'));
   // The deploy stand-ins are replaced by the package helper's.
   rmSync(path.join(root, 'dev'), { recursive: true, force: true });
   mkdirSync(path.join(root, 'dev'), { mode: 0o755 });
@@ -172,7 +176,7 @@ function buildRoot(root: string, usrUpper: string): void {
  * $5 flavour, rest: device binds). The machine may have Debian's igmpproxy in /usr: every
  * path the packages install under /usr is hidden in the overlay first.
  */
-const NAMESPACE_SETUP = `set -e
+const namespaceSetup = (): string => `set -e
 root=$1 config=$2 upper=$3 work=$4 flavour=$5
 shift 5
 mount -t overlay ipd7-usr -o "lowerdir=/usr,upperdir=$upper,workdir=$work" "$root/usr"
@@ -181,7 +185,7 @@ if [ "$flavour" = package ]; then
   mount -t proc ipd7-proc "$root/proc"
   mount --rbind /dev "$root/dev"
   mount --rbind /sys "$root/sys"
-  mount -t tmpfs -o mode=0755 ipd7-run "$root/var/run"
+${ipfireMountCommands('root')}
 else
   for device in "$@"; do
     mount --bind "/$device" "$root/$device"
@@ -265,7 +269,7 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
   // setpriv --pdeathsig: should the test process die without afterAll, sshd dies with it.
   // In a new PID namespace sshd is its init: everything started there ends with it.
   const unshare = ['unshare', '-m', '--propagation', 'private', ...(flavour === 'package' ? ['-p', '--fork', '--kill-child'] : []), '--',
-    'setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', NAMESPACE_SETUP, 'ipd7-ns', root, config, usrUpper, usrWork, flavour, ...DEVICE_BINDS];
+    'setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', namespaceSetup(), 'ipd7-ns', root, config, usrUpper, usrWork, flavour, ...DEVICE_BINDS];
   const argv = options.netns === undefined ? unshare : ['ip', 'netns', 'exec', options.netns, ...unshare];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
