@@ -222,7 +222,10 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
     const logMark = proxy.handle.log.length;
     proxy.handle.process.child.kill('SIGHUP');
     await proxy.handle.waitForLog(/reloaded /, 5_000, logMark);
-    await sleep(1_000);
+    // Over 60 more packets (a second of the stream natively; the emulated VM sends slower)...
+    await lab.waitFor(async () => ((await lab.tv(0).stats()).groups[group]?.packets ?? 0) - (before?.packets ?? 0) > 60,
+      1_500, 'over 60 packets after the reload');
+    // ...and not one lost across the reload.
     const after = (await lab.tv(0).stats()).groups[group];
     expect(after?.gaps).toBe(before?.gaps);
     expect((after?.packets ?? 0) - (before?.packets ?? 0)).toBeGreaterThan(60);
