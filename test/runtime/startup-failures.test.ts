@@ -51,7 +51,8 @@ time.sleep(float(sys.argv[2]))
 `;
 
 // PID 1 of a new PID namespace (everything started here dies with it); $1.. is the
-// command. DEV: the prepared /dev; RO_DIR: a directory to make read-only; HOLD: a file the
+// command. DEV: the prepared /dev; RO_DIR: a directory to make read-only (with /var/tmp,
+// the shim's second place); HOLD: a file the
 // MRT_INIT holder creates once it holds it; IMPOSTOR: a program named igmpproxy to start and
 // name in the pidfile PIDFILE.
 const ENTER = `
@@ -61,7 +62,9 @@ for name in null zero full random urandom; do : > "$DEV/$name"; mount --bind "/d
 mkdir -p "$DEV/shm" && mount -t tmpfs -o nosuid,nodev,noexec tmpfs "$DEV/shm"
 ln -sfn /proc/self/fd "$DEV/fd"
 mount --rbind "$DEV" /dev
-if [ -n "$RO_DIR" ]; then mount --bind "$RO_DIR" "$RO_DIR" && mount -o remount,bind,ro "$RO_DIR"; fi
+if [ -n "$RO_DIR" ]; then
+  for dir in "$RO_DIR" /var/tmp; do mount --bind "$dir" "$dir" && mount -o remount,bind,ro "$dir"; done
+fi
 ip link set lo up 2>/dev/null || true
 if [ -n "$HOLD" ]; then
   python3 -c "$HOLDER" "$HOLD" 60 &
@@ -196,9 +199,9 @@ describe.skipIf(skipReason !== undefined)('start-up failures of the single binar
       }
     }, scaled(60_000));
 
-    it('the shim cannot be loaded anywhere (read-only binary directory, noexec /run): one line, also in syslog', async () => {
+    it('the shim cannot be loaded anywhere (read-only binary directory and /var/tmp, noexec /run): one line, also in syslog', async () => {
       const outcome = await runInNamespaces([...mode, config], { readOnlyBinaryDir: true });
-      expectReported(outcome, /cannot load the daemon's native part \(igmp_shim\.node\): .*: read-only filesystem; \/run: mounted noexec\. Install the binary on a writable filesystem mounted exec/);
+      expectReported(outcome, /cannot load the daemon's native part \(igmp_shim\.node\): .*: read-only filesystem; \/var\/tmp: read-only filesystem; \/run: mounted noexec\. Install the binary on a writable filesystem mounted exec/);
     }, scaled(60_000));
 
     it('without CAP_NET_RAW the raw socket is refused: one line naming the capability', async () => {

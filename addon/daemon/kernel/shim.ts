@@ -37,11 +37,14 @@ export const SHIM_ASSET_NAME = 'igmp_shim.node';
 /**
  * Where the embedded shim may become an anonymous file, tried in order: the binary's own
  * directory (/usr/sbin on IPFire: on a filesystem that is mounted exec, or the binary itself
- * could not run) and then /run. IPFire mounts /run (and /dev/shm) noexec, so the shim
- * written there cannot be mapped; $TMPDIR is often noexec too.
+ * could not run), then /var/tmp (on IPFire's root filesystem too: for a binary whose
+ * directory is read-only or cannot make anonymous files, as overlayfs before Linux 6.6
+ * cannot), and then /run. IPFire mounts /run (and /dev/shm) noexec, so the shim written
+ * there cannot be mapped; $TMPDIR is often noexec too. A world-writable /var/tmp is no
+ * risk here: the file never has a name, so nobody else can open or replace it.
  */
 export function shimDirectories(): readonly string[] {
-  return [path.dirname(process.execPath), '/run'];
+  return [path.dirname(process.execPath), '/var/tmp', '/run'];
 }
 
 export interface LoadShimOptions {
