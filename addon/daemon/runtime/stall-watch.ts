@@ -18,8 +18,6 @@
 import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 
-/** C igmpproxy has no such alarm; 10 s is long enough for any zap, short enough to matter. */
-export const DEFAULT_STALL_ALARM_SECONDS = 10;
 /** Groups remembered for their stall count; beyond this the oldest quiet ones are forgotten. */
 export const MAX_STALL_GROUPS = 4096;
 
