@@ -57,9 +57,11 @@ export class StallMonitor {
   /** After anything that may have added a route: starts sampling when there is one. Cheap when idle. */
   update(): void {
     if (this.afterSeconds === null || this.timer !== undefined) return;
-    if (this.deps.routes().length === 0) return;
-    this.sample(); // the first sample starts each route's count
+    const routes = this.deps.routes().length;
+    if (routes === 0) return;
+    this.deps.log('debug', `stall alarm: ${routes} route(s) with receivers; reading their packet counters every second`);
     this.timer = setInterval(() => this.sample(), STALL_SAMPLE_INTERVAL_MS);
+    this.sample(); // the first sample starts each route's count
   }
 
   status(): StallAlarmStatus {
@@ -82,6 +84,7 @@ export class StallMonitor {
     if (routes.length === 0) {
       events = this.watch.observe(now, []);
       this.stopSampling(); // nobody watches: sleep until a route appears (update())
+      this.deps.log('debug', 'stall alarm: no route has receivers; counters no longer read');
     } else {
       const counters = new Map<string, number>();
       for (const entry of this.deps.readCounters()) counters.set(`${entry.source}/${entry.group}`, entry.packets);
