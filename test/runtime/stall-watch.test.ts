@@ -146,6 +146,13 @@ describe('the likely cause of a stall', () => {
     expect(likelyStallCause({ ...healthy, active: false }, 200_000)).toBe('upstream ppp0 is down or gone');
   });
 
+  it('no carrier on the upstream link', () => {
+    expect(likelyStallCause({ ...healthy, carrier: false }, 200_000)).toBe(
+      'upstream ppp0 has no carrier (its link is down: cable, modem or VLAN parent)');
+    expect(likelyStallCause({ ...healthy, carrier: undefined }, 200_000)).toBe('the provider stopped sending');
+    expect(likelyStallCause({ ...healthy, carrier: true }, 200_000)).toBe('the provider stopped sending');
+  });
+
   it('no upstream address', () => {
     expect(likelyStallCause({ ...healthy, hasAddress: false }, 200_000)).toBe('upstream ppp0 has no IPv4 address');
   });

@@ -19,7 +19,7 @@ import { MrouteSocket } from '../kernel/raw-socket.ts';
 import type { RawDatagramIn } from '../kernel/raw-socket.ts';
 import { VifTable } from '../kernel/vif-table.ts';
 import { createEffectExecutor } from '../kernel/executor.ts';
-import { readInterfaces, watchInterfaces } from '../kernel/interfaces.ts';
+import { hasCarrier, readInterfaces, watchInterfaces } from '../kernel/interfaces.ts';
 import type { InterfaceWatcher, KernelInterface } from '../kernel/interfaces.ts';
 import { readMulticastRoutingStats } from '../kernel/mfc-stats.ts';
 import { setMulticastFlag } from '../kernel/link-flags.ts';
@@ -93,6 +93,7 @@ export class Daemon {
           name,
           active: current !== undefined && current.phyint.role === 'upstream',
           hasAddress: (current?.kernel.address ?? 0) !== 0,
+          carrier: hasCarrier(name),
           lastQueryHeardAt: activity?.lastQueryHeardAt,
           queryIntervalMs: activity?.queryIntervalMs ?? 125_000,
           upSince: this.upSince.get(name) ?? performance.now(),

@@ -182,6 +182,8 @@ export interface UpstreamCondition {
   /** Configured as upstream, present and up, with a VIF. */
   readonly active: boolean;
   readonly hasAddress: boolean;
+  /** The link's carrier; undefined when unknown. */
+  readonly carrier?: boolean | undefined;
   /** When the last IGMP query was heard on it (monotonic ms), undefined when none yet. */
   readonly lastQueryHeardAt: number | undefined;
   /** The querier's query interval (its QQIC, else the RFC default 125 s). */
@@ -193,6 +195,7 @@ export interface UpstreamCondition {
 /** The most likely cause of a stall, from the daemon's own state, as one phrase. */
 export function likelyStallCause(upstream: UpstreamCondition, now: number): string {
   if (!upstream.active) return `upstream ${upstream.name} is down or gone`;
+  if (upstream.carrier === false) return `upstream ${upstream.name} has no carrier (its link is down: cable, modem or VLAN parent)`;
   if (!upstream.hasAddress) return `upstream ${upstream.name} has no IPv4 address`;
   const silentSince = upstream.lastQueryHeardAt ?? upstream.upSince;
   if (now - silentSince > 2 * upstream.queryIntervalMs) {
