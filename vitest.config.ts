@@ -13,6 +13,7 @@ export const multicastRoutingSuites = [
   'test/e2e/daemon.test.ts',
   'test/e2e/lab.test.ts',
   'test/e2e/reconnect.test.ts',
+  'test/e2e/stall.test.ts',
   'test/package/real-daemon.test.ts',
 ];
 

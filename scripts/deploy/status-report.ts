@@ -69,6 +69,9 @@ export function daemonLists(status: unknown): { groups: string[]; routes: string
   return { groups, routes };
 }
 
+/** The status document format this tool reads (docs/status-format.md). */
+export const KNOWN_STATUS_SCHEMA = 1;
+
 function chainHooked(lines: readonly string[] | undefined, target: string): boolean | null {
   if (lines === undefined) return null;
   const rc = marker(lines, 'rc');
@@ -105,7 +108,11 @@ export function parseStatus(output: string, name: string): StatusReport {
     try {
       const parsed: unknown = JSON.parse(withoutMarkers(fileLines).join('\n'));
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      daemon = { kind: 'ok', fresh: marker(daemonLines, 'fresh') !== null, ...daemonLists(parsed) };
+      // A document without schema predates it (same fields as schema 1); a newer one may mean otherwise.
+      const schema = field(parsed, 'schema');
+      daemon = typeof schema === 'number' && schema > KNOWN_STATUS_SCHEMA
+        ? { kind: 'unavailable', reason: `the status file of ${name} has format schema ${schema}; this deploy tool reads schema ${KNOWN_STATUS_SCHEMA} (update the tool)` }
+        : { kind: 'ok', fresh: marker(daemonLines, 'fresh') !== null, ...daemonLists(parsed) };
     } catch {
       daemon = { kind: 'unavailable', reason: `the status file of ${name} is not valid JSON` };
     }

@@ -182,6 +182,21 @@ describe('errors', () => {
     expect(errorLines(`user a:b\n${VALID_BASE}`)).toEqual(['test.conf:1:6: error: `a:b` is not a valid user name']);
   });
 
+  it('stallalarm: seconds from 1 to 86400 or `off`, nothing else', () => {
+    expect(errorLines(`stallalarm 0\n${VALID_BASE}`)).toEqual([
+      'test.conf:1:12: error: stallalarm must be from 1 to 86400, not 0 (or `off`)',
+    ]);
+    expect(errorLines(`${VALID_BASE}  stallalarm 10s\n`)).toEqual([
+      'test.conf:3:14: error: stallalarm must be a whole number from 1 to 86400, not `10s` (or `off`)',
+    ]);
+    expect(errorLines(`stallalarm 86401\n${VALID_BASE}`)).toEqual([
+      'test.conf:1:12: error: stallalarm must be from 1 to 86400, not 86401 (or `off`)',
+    ]);
+    expect(errorLines(`stallalarm\n${VALID_BASE}`)).toEqual([
+      'test.conf:1:1: error: `stallalarm` needs seconds (1 to 86400) or `off` before `phyint`',
+    ]);
+  });
+
   it('several errors are collected in one pass, in file order', () => {
     const text = 'phyint eth0 upstream threshold 0\n altnet 1.2.3\nphyint eth1 downstream ratelimit x\nbogus\n';
     expect(errorLines(text).map((line) => line.split(': error')[0])).toEqual([

@@ -59,6 +59,15 @@ describe('meaning', () => {
     });
   });
 
+  it('stallalarm: 10 s by default, seconds or off when given; the last one wins, with a warning', () => {
+    expect(expectOk(parse(VALID_BASE)).stallAlarmSeconds).toBe(10);
+    expect(expectOk(parse(`stallalarm 30\n${VALID_BASE}`)).stallAlarmSeconds).toBe(30);
+    expect(expectOk(parse(`stallalarm off\n${VALID_BASE}`)).stallAlarmSeconds).toBeNull();
+    const twice = parse(`stallalarm off\n${VALID_BASE}stallalarm 5\n`);
+    expect(expectOk(twice).stallAlarmSeconds).toBe(5);
+    expect(lines(twice.warnings)).toEqual(['test.conf:4:1: warning: `stallalarm` was already given at line 1; this later value wins']);
+  });
+
   it('a `;` is dropped wherever it trails a token, with one note per file', () => {
     const result = parse('quickleave;\nphyint eth0; upstream;\nphyint eth1 downstream ratelimit 0; threshold 2;;\n altnet 10.0.0.1; ;\n');
     expect(summarise(expectOk(result))).toEqual(['eth0 upstream rl=0 th=1', 'eth1 downstream rl=0 th=2 altnet=10.0.0.1/32']);

@@ -52,6 +52,7 @@ export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?:
     rescanVif: false,
     chroot: undefined,
     user: undefined,
+    stallAlarmSeconds: null,
     interfaces,
   };
 }

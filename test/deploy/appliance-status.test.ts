@@ -112,8 +112,13 @@ describe('status report', () => {
   });
 
   it('says when the status file is not JSON or the daemon is stopped', () => {
-    const broken = RUNNING.replace(/\{"version".*\n/, 'garbage\n');
+    const broken = RUNNING.replace(/\{"schema".*\n/, 'garbage\n');
     expect(parseStatus(broken, 'igmpproxy').daemon).toEqual({ kind: 'unavailable', reason: 'the status file of igmpproxy is not valid JSON' });
+    const newer = RUNNING.replace('{"schema":1,', '{"schema":2,');
+    expect(newer).not.toBe(RUNNING);
+    expect(parseStatus(newer, 'igmpproxy').daemon).toEqual({
+      kind: 'unavailable', reason: 'the status file of igmpproxy has format schema 2; this deploy tool reads schema 1 (update the tool)',
+    });
     const stopped = RUNNING.replace('igmpproxy is running with Process ID(s) 4242.', 'igmpproxy is not running.');
     expect(parseStatus(stopped, 'igmpproxy').service.state).toBe('stopped');
   });

@@ -79,6 +79,22 @@ describe.skipIf(!support.available)('IPTV lab without a proxy', () => {
     await listener.leave(group);
   });
 
+  test('a paused group keeps its membership but gets no packets until resumed (a head-end failure)', async () => {
+    const group = '239.1.1.3';
+    await listener.join(group);
+    await listener.waitFirstPacket(group, 5_000);
+    const received = async (): Promise<number> => (await listener.stats()).groups[group]?.packets ?? 0;
+    await lab.isp.pauseGroup(group);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // packets in flight arrive
+    const paused = await received();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await received()).toBe(paused);
+    expect(await lab.isp.status()).toMatchObject({ groups: expect.arrayContaining([group]) });
+    expect(await lab.isp.resumeGroup(group)).toBe(true);
+    await lab.waitFor(async () => (await received()) >= paused + 10, 5_000, '10 packets after the resume');
+    await listener.leave(group);
+  });
+
   test('the second upstream has its own provider, which hears only its own link', async () => {
     const isp2 = lab.isp2;
     if (!isp2) throw new Error('lab without second upstream');

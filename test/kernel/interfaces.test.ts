@@ -1,7 +1,9 @@
 // Interface table building and the watcher's debounce/compare logic, with a fake shim and
 // fake timers. The real rtnetlink path is proven in watcher.test.ts inside a namespace.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { buildInterfaceTable, concernsInterfaces, IFF_MULTICAST, IFF_POINTOPOINT, IFF_UP, watchInterfaces } from '../../addon/daemon/kernel/interfaces.ts';
+import { buildInterfaceTable, concernsInterfaces, hasCarrier, IFF_MULTICAST, IFF_POINTOPOINT, IFF_UP, watchInterfaces } from '../../addon/daemon/kernel/interfaces.ts';
 import type { KernelInterface, NetworkInterfaceMap } from '../../addon/daemon/kernel/interfaces.ts';
 import { AF_NETLINK, RTMGRP_IPV4_IFADDR, RTMGRP_LINK } from '../../addon/daemon/kernel/mroute.ts';
 import type { ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
@@ -174,5 +176,25 @@ describe('concernsInterfaces', () => {
     const truncated = linkMessage(RTM_NEWLINK, AF_BRIDGE);
     truncated.writeUInt32LE(4096, 0);
     expect(concernsInterfaces(truncated)).toBe(true);
+  });
+});
+
+describe('carrier', () => {
+  test('read from <root>/<if>/carrier: 1 yes, 0 no, unreadable or odd names unknown', () => {
+    const root = mkdtempSync(`${tmpdir()}/ipst-sys-`);
+    try {
+      for (const [name, text] of [['up0', '1\n'], ['nocarrier0', '0\n']] as const) {
+        mkdirSync(`${root}/${name}`);
+        writeFileSync(`${root}/${name}/carrier`, text);
+      }
+      mkdirSync(`${root}/down0`); // the kernel refuses the read (EINVAL) while down; here: no file
+      expect(hasCarrier('up0', root)).toBe(true);
+      expect(hasCarrier('nocarrier0', root)).toBe(false);
+      expect(hasCarrier('down0', root)).toBeUndefined();
+      expect(hasCarrier('gone0', root)).toBeUndefined();
+      expect(hasCarrier('../up0', root)).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -22,6 +22,7 @@ export function describeConfig(config: DaemonConfig): string {
   if (config.rescanVif) lines.push('rescanvif');
   if (config.chroot !== undefined) lines.push(`chroot ${config.chroot}`);
   if (config.user !== undefined) lines.push(`user ${config.user}`);
+  lines.push(`stallalarm ${config.stallAlarmSeconds ?? 'off'}`);
   for (const phyint of config.interfaces) lines.push(...describePhyint(phyint));
   return `${lines.join('\n')}\n`;
 }

@@ -7,6 +7,7 @@ export const TOP_LEVEL_KEYWORDS = [
   'rescanvif',
   'chroot',
   'user',
+  'stallalarm',
   'phyint',
 ] as const;
 

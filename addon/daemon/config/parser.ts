@@ -18,6 +18,10 @@ export const MAX_HASH_TABLE_SIZE = 536_870_912;
 /** The Linux kernel's multicast VIF table size (MAXVIFS). */
 export const MAX_VIFS = 32;
 const MAX_RATE_LIMIT = 2_147_483_647;
+/** C igmpproxy has no stall alarm; 10 s outlasts any channel change and is short enough to matter. */
+export const DEFAULT_STALL_ALARM_SECONDS = 10;
+/** A day: longer than any outage worth an alarm, short enough to stay a sane timer. */
+export const MAX_STALL_ALARM_SECONDS = 86_400;
 
 const START: LineColumn = { line: 1, column: 1 };
 
@@ -71,6 +75,8 @@ class ConfigParser {
   #chrootToken: Token | undefined;
   #user: string | undefined;
   #userToken: Token | undefined;
+  #stallAlarmSeconds: number | null = DEFAULT_STALL_ALARM_SECONDS;
+  #stallAlarmToken: Token | undefined;
 
   readonly #interfaces: PhyintConfig[] = [];
   readonly #blocksByName = new Map<string, BlockDraft>();
@@ -99,6 +105,7 @@ class ConfigParser {
       rescanVif: this.#rescanVif,
       chroot: this.#chroot,
       user: this.#user,
+      stallAlarmSeconds: this.#stallAlarmSeconds,
       interfaces: this.#interfaces,
     };
   }
@@ -182,6 +189,9 @@ class ConfigParser {
       case 'user':
         this.#parseUser();
         return;
+      case 'stallalarm':
+        this.#parseStallAlarm();
+        return;
     }
     if (isPhyintKeyword(token.text)) {
       this.#diagnostics.error(token, `\`${token.text}\` belongs to a phyint block: write it after \`phyint IFNAME\``);
@@ -239,6 +249,26 @@ class ConfigParser {
     this.#warnIfRepeated(this.#userToken, keyword);
     this.#user = argument.text;
     this.#userToken = keyword;
+  }
+
+  #parseStallAlarm(): void {
+    const keyword = this.#advance()!;
+    const argument = this.#takeArgument(keyword, `seconds (1 to ${MAX_STALL_ALARM_SECONDS}) or \`off\``);
+    if (argument === undefined) return;
+    let value: number | null;
+    if (argument.text === 'off') {
+      value = null;
+    } else {
+      const seconds = checkInteger(argument.text, 1, MAX_STALL_ALARM_SECONDS, 'stallalarm');
+      if (!seconds.ok) {
+        this.#diagnostics.error(argument, `${seconds.message} (or \`off\`)`);
+        return;
+      }
+      value = seconds.value;
+    }
+    this.#warnIfRepeated(this.#stallAlarmToken, keyword);
+    this.#stallAlarmSeconds = value;
+    this.#stallAlarmToken = keyword;
   }
 
   #onDefaultDown(token: Token): void {

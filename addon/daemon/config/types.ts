@@ -45,6 +45,8 @@ export interface DaemonConfig {
   readonly rescanVif: boolean;
   readonly chroot: string | undefined;
   readonly user: string | undefined;
+  /** Seconds without a new packet on a route with receivers before a stall is logged; null = off. */
+  readonly stallAlarmSeconds: number | null;
   /** Every phyint block that counts (the first block per interface name), in file order. */
   readonly interfaces: readonly PhyintConfig[];
 }

@@ -238,6 +238,16 @@ export class Proxy {
     });
   }
 
+  /** Routes with receivers, for the stall alarm; empty when nobody watches anything. */
+  routesWithReceivers(): { readonly source: Ipv4; readonly group: Ipv4; readonly input: string }[] {
+    return [...this.routes.installed()];
+  }
+
+  /** Query activity heard on upstream `name` (kept across down/up), undefined when unknown. */
+  upstreamQuerierActivity(name: string): UpstreamHost['querierActivity'] | undefined {
+    return this.upstreamHosts.get(name)?.querierActivity;
+  }
+
   snapshot(): ProxySnapshot {
     return {
       now: this.deps.now(),

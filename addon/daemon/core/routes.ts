@@ -108,6 +108,13 @@ export class RouteTable {
     this.unresolved.clear();
   }
 
+  /** Every installed route (each has receivers: a route nobody wants is deleted). Unformatted, cheap. */
+  *installed(): IterableIterator<{ readonly source: Ipv4; readonly group: Ipv4; readonly input: string }> {
+    for (const routes of this.byGroup.values()) {
+      for (const route of routes.values()) yield { source: route.source, group: route.group, input: route.input };
+    }
+  }
+
   snapshot(): RouteSnapshot[] {
     const result: RouteSnapshot[] = [];
     for (const group of [...this.byGroup.keys()].sort((a, b) => a - b)) {

@@ -44,6 +44,10 @@ export interface UpstreamSnapshot {
   readonly joined: readonly { readonly group: string; readonly mode: string; readonly sources: readonly string[] }[];
   readonly pendingRetransmissions: number;
   readonly generalResponseAt: number | null;
+  /** When a query was last heard on the link (any version); null: none yet. */
+  readonly lastQueryHeardAt: number | null;
+  /** The querier's query interval: its QQIC (IGMPv3), else ours. */
+  readonly querierQueryIntervalMs: number;
 }
 
 const EMPTY: Subscription = { mode: 'include', sources: new Set() };
@@ -54,6 +58,8 @@ export class UpstreamHost {
   private readonly pending = new Map<Ipv4, PendingChange>();
   private readonly responses = new Map<Ipv4, GroupResponse>();
   private robustness: number;
+  private lastQueryAt: number | undefined;
+  private querierIntervalMs: number | undefined;
   private readonly ctx: CoreContext;
   private readonly port: UpstreamPort;
   private readonly retransmitTimer: Timer;
@@ -221,6 +227,9 @@ export class UpstreamHost {
 
   queryHeard(source: Ipv4, query: IgmpQuery): void {
     const before = this.version;
+    this.lastQueryAt = this.ctx.now();
+    // An IGMPv3 query says how often the querier asks; v1/v2 ones do not (back to ours).
+    this.querierIntervalMs = query.v3 !== undefined && query.v3.queryIntervalSeconds > 0 ? query.v3.queryIntervalSeconds * 1000 : undefined;
     const timeout = this.ctx.now() + this.ctx.settings.olderVersionQuerierPresentTimeoutMs;
     if (query.version === 1) this.v1QuerierTimer.start(timeout);
     if (query.version === 2) this.v2QuerierTimer.start(timeout);
@@ -309,6 +318,11 @@ export class UpstreamHost {
     this.ctx.log('info', `${this.port.name}: no IGMPv${version} querier heard for a while; reporting in IGMPv${this.version}`);
   }
 
+  /** When a query was last heard upstream and how often the querier asks (the stall alarm's cause). */
+  get querierActivity(): { readonly lastQueryHeardAt: number | undefined; readonly queryIntervalMs: number } {
+    return { lastQueryHeardAt: this.lastQueryAt, queryIntervalMs: this.querierIntervalMs ?? this.ctx.settings.queryIntervalMs };
+  }
+
   snapshot(): UpstreamSnapshot {
     const older = this.v1QuerierTimer.running ? this.v1QuerierTimer : this.v2QuerierTimer.running ? this.v2QuerierTimer : undefined;
     return {
@@ -320,6 +334,8 @@ export class UpstreamHost {
       }),
       pendingRetransmissions: this.pending.size,
       generalResponseAt: this.generalResponseTimer.running ? this.generalResponseTimer.deadline : null,
+      lastQueryHeardAt: this.lastQueryAt ?? null,
+      querierQueryIntervalMs: this.querierActivity.queryIntervalMs,
     };
   }
 }

@@ -86,6 +86,17 @@ export function readSysInterfaces(root = '/sys/class/net'): SysInterface[] {
   return result;
 }
 
+/** Whether the link has carrier (/sys/class/net/<if>/carrier); undefined when unknown (gone, down). */
+export function hasCarrier(name: string, root = '/sys/class/net'): boolean | undefined {
+  if (name.includes('/') || name.startsWith('.')) return undefined;
+  try {
+    const text = readFileSync(`${root}/${name}/carrier`, 'utf8').trim();
+    return text === '1' ? true : text === '0' ? false : undefined;
+  } catch {
+    return undefined; // EINVAL while the interface is down, ENOENT when gone
+  }
+}
+
 /** The current interface table of this process's network namespace. */
 export function readInterfaces(): KernelInterface[] {
   return buildInterfaceTable(readSysInterfaces(), networkInterfaces());

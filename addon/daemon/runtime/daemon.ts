@@ -3,7 +3,8 @@
 //
 // Flow: datagrams from the raw socket -> codec -> core -> effects -> executor. One timer
 // (setTimeout to the core's next deadline) drives all protocol timers; rtnetlink wakes us
-// when interfaces change. Nothing polls: an idle daemon uses no CPU.
+// when interfaces change. Nothing polls: an idle daemon uses no CPU. Only while some route
+// has receivers does the stall alarm read the kernel's packet counters once a second.
 import { performance } from 'node:perf_hooks';
 import { classifyRawDatagram } from '../igmp/upcall.ts';
 import { describeIgmp } from '../igmp/describe.ts';
@@ -18,12 +19,13 @@ import { MrouteSocket } from '../kernel/raw-socket.ts';
 import type { RawDatagramIn } from '../kernel/raw-socket.ts';
 import { VifTable } from '../kernel/vif-table.ts';
 import { createEffectExecutor } from '../kernel/executor.ts';
-import { readInterfaces, watchInterfaces } from '../kernel/interfaces.ts';
+import { hasCarrier, readInterfaces, watchInterfaces } from '../kernel/interfaces.ts';
 import type { InterfaceWatcher, KernelInterface } from '../kernel/interfaces.ts';
 import { readMulticastRoutingStats } from '../kernel/mfc-stats.ts';
 import { setMulticastFlag } from '../kernel/link-flags.ts';
 import type { Logger } from '../log/logger.ts';
 import { activeRoles, expandDefaultDown } from './interface-roles.ts';
+import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
 
 export interface DaemonOptions {
@@ -62,6 +64,9 @@ export class Daemon {
   private stopped = false;
   private reloading: Promise<void> | undefined;
   private malformedCount = 0;
+  private readonly stalls: StallMonitor;
+  /** When each active upstream came up (monotonic ms): "no query heard yet" counts from then. */
+  private readonly upSince = new Map<string, number>();
 
   private constructor(options: DaemonOptions, socket: MrouteSocket) {
     this.options = options;
@@ -77,6 +82,25 @@ export class Daemon {
       ifindexOf: (name) => this.active.get(name)?.kernel.ifindex,
       log: (level, message) => this.log.log(level, message),
     });
+    this.stalls = new StallMonitor({
+      now: () => performance.now(),
+      routes: () => this.proxy.routesWithReceivers(),
+      readCounters: () => readMulticastRoutingStats().routes,
+      upstream: (name) => {
+        const current = this.active.get(name);
+        const activity = this.proxy.upstreamQuerierActivity(name);
+        return {
+          name,
+          active: current !== undefined && current.phyint.role === 'upstream',
+          hasAddress: (current?.kernel.address ?? 0) !== 0,
+          carrier: hasCarrier(name),
+          lastQueryHeardAt: activity?.lastQueryHeardAt,
+          queryIntervalMs: activity?.queryIntervalMs ?? 125_000,
+          upSince: this.upSince.get(name) ?? performance.now(),
+        };
+      },
+      log: (level, message) => this.log.log(level, message),
+    }, options.config.stallAlarmSeconds);
   }
 
   /** Claims multicast routing in this namespace and starts proxying. Throws on fatal errors. */
@@ -160,6 +184,7 @@ export class Daemon {
     }
     this.active.set(iface.name, { kernel: iface, phyint });
     this.nameByIfindex.set(iface.ifindex, iface.name);
+    this.upSince.set(iface.name, performance.now());
     this.log.notice(
       `${iface.name} is ${phyint.role} (ifindex ${iface.ifindex}, vif ${this.vifs.vifOf(iface.name)}, ` +
         `${iface.address ? `${formatIpv4(iface.address)}/${iface.prefixLength}` : 'no IPv4 address'})`,
@@ -174,6 +199,7 @@ export class Daemon {
     this.run(this.proxy.interfaceDown(name));
     if (current.phyint.role === 'downstream') this.socket.leaveControlGroups(current.kernel.ifindex);
     this.active.delete(name);
+    this.upSince.delete(name);
     this.nameByIfindex.delete(current.kernel.ifindex);
     try {
       this.vifs.remove(name);
@@ -231,6 +257,7 @@ export class Daemon {
   private run(effects: readonly Effect[]): void {
     if (effects.length > 0) this.execute(effects);
     this.schedule();
+    if (!this.stopped) this.stalls.update();
   }
 
   private schedule(): void {
@@ -264,6 +291,7 @@ export class Daemon {
       }
       for (const warning of result.warnings) this.log.warning(formatDiagnostic(warning));
       this.baseConfig = result.config;
+      this.stalls.configure(result.config.stallAlarmSeconds);
       const table = this.watcher?.current ?? (this.options.readInterfaces ?? readInterfaces)();
       this.effectiveConfig = expandDefaultDown(result.config, table);
       // Thresholds may change VIFs; an interface whose role changed is re-activated by onInterfaces.
@@ -303,6 +331,7 @@ export class Daemon {
       mfc: stats.routes,
       waitingFor: [...this.waitingFor],
       proxy: this.proxy.snapshot(),
+      stallAlarm: this.stalls.status(),
     });
     for (const line of summarizeStatus(status)) this.log.notice(line);
     try {
@@ -324,6 +353,7 @@ export class Daemon {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.stalls.stop();
     this.watcher?.close();
     for (const [name, current] of this.active) {
       if (current.phyint.role === 'downstream') this.socket.leaveControlGroups(current.kernel.ifindex);

@@ -1,15 +1,20 @@
 // The state dump of SIGUSR1: interfaces, groups, hosts and routes with the kernel's packet
 // counters, as JSON in /var/run/igmpproxy.status (for `deploy --status` and scripts) and as
-// a short summary in the log.
+// a short summary in the log. The format is docs/status-format.md; `schema` changes only
+// when a field is removed or changes its meaning (readers check it).
 import { formatIpv4 } from '../net/ipv4.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import type { ProxySnapshot } from '../core/proxy.ts';
 import type { MfcEntry, VifStats } from '../kernel/mfc-stats.ts';
 import type { VifEntry } from '../kernel/vif-table.ts';
+import type { StallAlarmStatus } from './stall-monitor.ts';
 
 export const DEFAULT_STATUS_FILE = '/var/run/igmpproxy.status';
+/** Version of the document's format (docs/status-format.md). */
+export const STATUS_SCHEMA = 1;
 
 export interface StatusDocument {
+  readonly schema: typeof STATUS_SCHEMA;
   readonly version: string;
   readonly pid: number;
   readonly configFile: string;
@@ -27,6 +32,7 @@ export interface StatusDocument {
     readonly bytes: number;
     readonly wrongInterface: number;
   }[];
+  readonly stallAlarm: StallAlarmStatus;
 }
 
 export function buildStatus(input: {
@@ -39,10 +45,12 @@ export function buildStatus(input: {
   mfc: readonly MfcEntry[];
   waitingFor: readonly string[];
   proxy: ProxySnapshot;
+  stallAlarm: StallAlarmStatus;
 }): StatusDocument {
   const nameOfVif = new Map(input.vifs.map((entry) => [entry.vif, entry.name]));
   const statsOfVif = new Map(input.vifStats.map((stats) => [stats.vif, stats]));
   return {
+    schema: STATUS_SCHEMA,
     version: input.version,
     pid: process.pid,
     configFile: input.configFile,
@@ -65,6 +73,7 @@ export function buildStatus(input: {
       bytes: route.bytes,
       wrongInterface: route.wrongInterface,
     })),
+    stallAlarm: input.stallAlarm,
   };
 }
 
@@ -86,6 +95,9 @@ export function summarizeStatus(status: StatusDocument): string[] {
   }
   for (const route of status.kernelRoutes) {
     lines.push(`route (${route.source}, ${route.group}) ${route.input} -> ${route.outputs.join(' ') || '(none)'}: ${route.packets} packets`);
+  }
+  for (const group of status.stallAlarm.groups) {
+    if (group.stalled) lines.push(`group ${group.group} is stalled for ${group.stalledForSeconds} s (${group.stalls} stalls so far)`);
   }
   if (status.waitingFor.length > 0) lines.push(`waiting for: ${status.waitingFor.join(' ')}`);
   return lines;

@@ -1,8 +1,10 @@
 // A status document exactly as the daemon writes it on SIGUSR1, made by the real core and
 // the real status builder (not a hand-written imitation), for the deploy tool's stand-in
-// daemon and status tests: ppp0 upstream, green0 downstream with one viewer of 239.35.10.4.
+// daemon and status tests: ppp0 upstream, green0 downstream with one viewer of 239.35.10.4,
+// whose stream is stalled.
 import { parseConfig } from '../../../addon/daemon/config/parser.ts';
 import { Proxy } from '../../../addon/daemon/core/proxy.ts';
+import { StallWatch } from '../../../addon/daemon/runtime/stall-watch.ts';
 import { buildStatus } from '../../../addon/daemon/runtime/status.ts';
 import type { StatusDocument } from '../../../addon/daemon/runtime/status.ts';
 
@@ -16,6 +18,9 @@ export function sampleStatus(version: string): StatusDocument {
   now = 1_000;
   proxy.receiveIgmp('green0', { source: 0xc0a80064, destination: 0xef230a04, routerAlert: true }, { type: 'v2-report', group: 0xef230a04 });
   proxy.receiveUpcall('ppp0', { kind: 'nocache', source: 0x0a010203, group: 0xef230a04 });
+  // The route's counter stood still for 12 s: the stall alarm counts one stall, ongoing.
+  const stalls = new StallWatch(10_000);
+  for (const at of [1_000, 13_000]) stalls.observe(at, [{ source: 0x0a010203, group: 0xef230a04, input: 'ppp0', packets: 1234 }]);
   return buildStatus({
     version,
     configFile: '/etc/igmpproxy.conf',
@@ -26,5 +31,6 @@ export function sampleStatus(version: string): StatusDocument {
     mfc: [{ group: 0xef230a04, source: 0x0a010203, inputVif: 0, packets: 1234, bytes: 1_600_000, wrongInterface: 0, outputs: [{ vif: 1, ttl: 1 }] }],
     waitingFor: [],
     proxy: proxy.snapshot(),
+    stallAlarm: { afterSeconds: 10, groups: stalls.status(13_000) },
   });
 }

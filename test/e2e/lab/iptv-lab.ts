@@ -235,6 +235,15 @@ export class IspHandle {
     return (await this.program.call('stop-group', { group })).stopped === true;
   }
 
+  /** Stops sending `group` while keeping its membership (a head-end failure), until resumeGroup. */
+  async pauseGroup(group: string): Promise<void> {
+    await this.program.call('pause-group', { group });
+  }
+
+  async resumeGroup(group: string): Promise<boolean> {
+    return (await this.program.call('resume-group', { group })).resumed === true;
+  }
+
   /** Groups with listeners on the link, and packets sent per group since it started. */
   async status(): Promise<{ groups: string[]; sent: Record<string, number>; malformed: number }> {
     const reply = await this.program.call('status');

@@ -3,12 +3,14 @@
 // - an IGMP querier (v2 or v3) on the link to the proxy: general queries every
 //   queryIntervalMs, group-specific queries after a leave, like a provider's router;
 // - a membership table of the link, fed by the reports the proxy's kernel sends;
-// - a multicast source that sends UDP to exactly the groups with listeners on the link.
+// - a multicast source that sends UDP to exactly the groups with listeners on the link
+//   (a group can be paused: its membership stays, its packets stop, as when a provider's
+//   head-end fails).
 // It must be a multicast router to hear reports for groups it has not joined itself
 // (the kernel hands such IGMP only to the MRT_INIT socket), so it opens the raw socket
 // with MRT_INIT and one VIF on its link -- the isp namespace has no other router.
 // JSON lines: see program-io.ts; events: ready, report, query-sent, query-seen, start,
-// stop, malformed, error.
+// stop, paused, resumed, malformed, error.
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { buildIgmp, buildIpv4Packet, classifyRawDatagram } from '../../../addon/daemon/igmp/index.ts';
@@ -57,6 +59,8 @@ const ifindex = Number(readFileSync(`/sys/class/net/${config.ifname}/ifindex`, '
 const memberships = new LinkMemberships(timers());
 const sequence = new Map<number, number>();
 const sentThisRun = new Map<number, number>();
+/** Groups whose stream is paused on command (membership kept). */
+const paused = new Set<number>();
 let malformed = 0;
 let upcalls = 0;
 
@@ -189,7 +193,8 @@ function applyChange(change: MembershipChange, reason: string): void {
   if (change.change === 'started') {
     sentThisRun.set(change.group, 0);
     emit('start', { group });
-    sendPacket(change.group); // a provider starts at once; the first packet is not delayed by the tick
+    // a provider starts at once; the first packet is not delayed by the tick
+    if (!paused.has(change.group)) sendPacket(change.group);
   } else {
     emit('stop', { group, reason, sent: sentThisRun.get(change.group) ?? 0 });
     sentThisRun.delete(change.group);
@@ -200,7 +205,7 @@ let streamTimer: NodeJS.Timeout | undefined;
 function startStreams(): void {
   clearInterval(streamTimer);
   streamTimer = setInterval(() => {
-    for (const group of memberships.groups) sendPacket(group);
+    for (const group of memberships.groups) if (!paused.has(group)) sendPacket(group);
   }, packetIntervalMs);
 }
 
@@ -236,9 +241,21 @@ serveCommands({
     if (stopped) applyChange(stopped, 'command');
     return { stopped: stopped !== undefined };
   },
+  'pause-group'(command) {
+    const group = groupArgument(command);
+    paused.add(group);
+    emit('paused', { group: formatIpv4(group) });
+    return { paused: [...paused].map(formatIpv4) };
+  },
+  'resume-group'(command) {
+    const group = groupArgument(command);
+    const was = paused.delete(group);
+    emit('resumed', { group: formatIpv4(group) });
+    return { resumed: was };
+  },
   status() {
     return {
-      version, leaveMode, packetIntervalMs, malformed, upcalls,
+      version, leaveMode, packetIntervalMs, malformed, upcalls, paused: [...paused].map(formatIpv4),
       groups: memberships.groups.map(formatIpv4),
       sent: Object.fromEntries([...sentThisRun].map(([group, count]) => [formatIpv4(group), count])),
     };
