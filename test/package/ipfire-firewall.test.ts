@@ -9,15 +9,15 @@
 // (firewallctrl -> firewall.local reload) for a gap. No multicast routing needed: the stream
 // is delivered locally through the same reload transaction that swaps the FORWARD rules.
 //
-// STAND-INS (see test/fixtures/ipfire/README.md): firewallctrl is rules.pl reduced to what
-// it runs for an empty rule set; the IPsec/OpenVPN/wireless/captive-portal helpers and
-// modprobe do nothing; the daemon is test/fixtures/appliance/igmpproxy-standin.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+// STAND-INS (see test/fixtures/ipfire/README.md and ipfire-firewall-setup.ts): firewallctrl
+// is rules.pl reduced to what it runs for an empty rule set; the IPsec/OpenVPN/wireless/
+// captive-portal helpers and modprobe do nothing; the daemon is
+// test/fixtures/appliance/igmpproxy-standin.
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PackageFiles } from '../../build/package.ts';
-import { REPO_ROOT } from '../../build/render.ts';
 import { buildIgmp } from '../../addon/daemon/igmp/codec.ts';
 import { buildIpv4Packet } from '../../addon/daemon/igmp/ipv4-header.ts';
 import type { IgmpMessage } from '../../addon/daemon/igmp/types.ts';
@@ -26,11 +26,11 @@ import { NetnsLab, type Netns } from '../helpers/netns.ts';
 import { scaled } from '../helpers/slowdown.ts';
 import { LabDriver, type DriverEvent } from '../kernel/support.ts';
 import { Appliance, buildStandinPackage } from './appliance.ts';
+import { FIREWALLCTRL, setOutgoingPolicy, startIpfireFirewall } from './ipfire-firewall-setup.ts';
 import { applianceSupport } from './support.ts';
 
 const support = applianceSupport();
 const PREFIX = 'ipfw';
-const IPFIRE = path.join(REPO_ROOT, 'test/fixtures/ipfire');
 const COUNT = 10;
 
 // fw's side / the peer's side of each link.
@@ -39,19 +39,11 @@ const GREEN = { fw: 'ipfwgrn0', peer: 'ipfwlan0', fwAddress: '192.168.1.1', peer
 const ORANGE = { fw: 'ipfworg0', peer: 'ipfwdmz0', fwAddress: '172.16.0.1', peerAddress: '172.16.0.10' };
 type Link = typeof RED;
 
-const ETHERNET_SETTINGS = `CONFIG_TYPE=2
-GREEN_DEV=${GREEN.fw}
-GREEN_ADDRESS=${GREEN.fwAddress}
-GREEN_NETADDRESS=192.168.1.0
-GREEN_NETMASK=255.255.255.0
-ORANGE_DEV=${ORANGE.fw}
-ORANGE_ADDRESS=${ORANGE.fwAddress}
-ORANGE_NETADDRESS=172.16.0.0
-ORANGE_NETMASK=255.255.255.0
-RED_DEV=${RED.fw}
-RED_TYPE=STATIC
-RED_ADDRESS=${RED.fwAddress}
-`;
+const NETWORK = {
+  red: { dev: RED.fw, address: RED.fwAddress },
+  green: { dev: GREEN.fw, address: GREEN.fwAddress, netaddress: '192.168.1.0' },
+  orange: { dev: ORANGE.fw, address: ORANGE.fwAddress, netaddress: '172.16.0.0' },
+};
 
 const CONFIG = `quickleave
 phyint ${RED.fw} upstream ratelimit 0 threshold 1
@@ -59,20 +51,6 @@ phyint ${RED.fw} upstream ratelimit 0 threshold 1
 phyint ${GREEN.fw} downstream ratelimit 0 threshold 1
 phyint ${ORANGE.fw} downstream ratelimit 0 threshold 1
 `;
-
-/** IPFire's optionsfw settings; POLICY1 is the outgoing firewall: MODE1 blocked, MODE2 allowed. */
-function optionsfw(outgoing: 'MODE1' | 'MODE2'): string {
-  return `POLICY=MODE2\nPOLICY1=${outgoing}\nFWPOLICY=DROP\nFWPOLICY1=DROP\nFWPOLICY2=DROP\nDROPINPUT=off\nDROPFORWARD=off\nDROPOUTGOING=off\n`;
-}
-
-// rules.pl for an empty rule set: flush its chains, the policy, then firewall.local reload.
-const FIREWALLCTRL = `#!/bin/bash
-# STAND-IN for IPFire's firewallctrl -> /usr/lib/firewall/rules.pl (see test/fixtures/ipfire/README.md)
-for chain in INPUTFW FORWARDFW OUTGOINGFW; do /sbin/iptables --wait -F "$chain"; done
-/usr/sbin/firewall-policy
-if [ -f /etc/sysconfig/firewall.local ]; then /etc/sysconfig/firewall.local reload; fi
-`;
-const NOTHING = '#!/bin/sh\n# STAND-IN: does nothing here\nexit 0\n';
 
 let marker = 0xefff0000;
 /** A group nobody uses, so each batch of datagrams is told from every other IGMP message. */
@@ -120,27 +98,7 @@ describe.skipIf(!support.available)(`add-on rules inside IPFire's real firewall 
     drivers.fw = await LabDriver.start(fwNs);
 
     a = await Appliance.create(fwNs);
-    await a.write('/etc/rc.d/init.d/firewall', await readFile(path.join(IPFIRE, 'firewall')), 0o754);
-    await a.write('/usr/sbin/firewall-policy', await readFile(path.join(IPFIRE, 'firewall-policy')), 0o755);
-    await a.write('/usr/local/bin/readhash', await readFile(path.join(IPFIRE, 'readhash')), 0o755);
-    await a.write('/etc/sysconfig/firewall.local', await readFile(path.join(IPFIRE, 'firewall.local')), 0o755);
-    await a.write('/usr/local/bin/firewallctrl', FIREWALLCTRL, 0o755);
-    for (const noop of ['/usr/local/bin/wirelessctrl', '/usr/local/bin/captivectrl', '/usr/lib/firewall/ipsec-policy',
-      '/etc/rc.d/init.d/openvpn-n2n', '/usr/sbin/modprobe']) {
-      await a.write(noop, NOTHING, 0o755);
-    }
-    await a.write('/var/ipfire/ethernet/settings', ETHERNET_SETTINGS);
-    await a.write('/var/ipfire/optionsfw/settings', optionsfw('MODE1'));
-    await a.write('/var/ipfire/firewall/settings', '');
-    await a.write('/var/ipfire/ppp/settings', '');
-    await a.write('/var/ipfire/red/iface', `${RED.fw}\n`);
-    await a.write('/var/ipfire/red/active', '');
-    await a.write('/var/ipfire/red/local-ipaddress', `${RED.fwAddress}\n`);
-    // IPFire's /bin/sh is bash (its "#!/bin/sh" scripts use bash), Debian's is dash.
-    const bash = await a.run('ln -sf bash /usr/bin/sh');
-    expect(bash.code, bash.stderr).toBe(0);
-    const started = await a.run('/etc/rc.d/init.d/firewall start');
-    expect(started.code, started.stdout + started.stderr).toBe(0);
+    await startIpfireFirewall(a, NETWORK, 'MODE1');
 
     // What the proxy's sockets would see: a raw IGMP socket on the firewall, joined to the
     // IGMPv3 report group on the downstreams (as the daemon does), and one on each peer.
@@ -234,12 +192,9 @@ describe.skipIf(!support.available)(`add-on rules inside IPFire's real firewall 
   });
 
   it('outgoing firewall "allowed" (IPFire reloads its rules): every path still open', async () => {
-    await a.write('/var/ipfire/optionsfw/settings', optionsfw('MODE2'));
-    const reloaded = await a.run('/usr/local/bin/firewallctrl');
-    expect(reloaded.code, reloaded.stdout + reloaded.stderr).toBe(0);
+    await setOutgoingPolicy(a, 'MODE2');
     expect(await everyPath()).toEqual(ALL_THROUGH);
-    await a.write('/var/ipfire/optionsfw/settings', optionsfw('MODE1'));
-    expect((await a.run('/usr/local/bin/firewallctrl')).code).toBe(0);
+    await setOutgoingPolicy(a, 'MODE1');
     expect(await everyPath()).toEqual(ALL_THROUGH);
   });
 
@@ -257,7 +212,7 @@ describe.skipIf(!support.available)(`add-on rules inside IPFire's real firewall 
     // Reloads run back to back until the test says stop (a file), at most 200.
     const stopFile = '/tmp/ipfw-stop-reloading';
     const reloading = a.run(`n=0
-while [ "$n" -lt 200 ] && [ ! -e ${stopFile} ]; do /usr/local/bin/firewallctrl > /dev/null || exit 1; n=$((n + 1)); done
+while [ "$n" -lt 200 ] && [ ! -e ${stopFile} ]; do ${FIREWALLCTRL} > /dev/null || exit 1; n=$((n + 1)); done
 echo "reloads=$n"`, scaled(120_000));
     const receivedAtFirstReload = received();
     const lastPacketDeadline = Date.now() + scaled(60_000);
