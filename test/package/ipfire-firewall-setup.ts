@@ -6,8 +6,10 @@
 // STAND-INS (see test/fixtures/ipfire/README.md): firewallctrl is rules.pl reduced to what
 // it runs for an empty rule set; the IPsec/OpenVPN/wireless/captive-portal helpers and
 // modprobe do nothing.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execBounded } from '../helpers/netns.ts';
 import type { Appliance } from './appliance.ts';
 import { IPFIRE_FIXTURES } from './ipfire-mounts.ts';
 
@@ -58,6 +60,18 @@ async function mustRun(a: Appliance, script: string, what: string): Promise<void
   if (result.code !== 0) throw new Error(`${what} failed (exit ${result.code}): ${result.stdout}${result.stderr}`);
 }
 
+/**
+ * Legacy iptables runs `modprobe ip_tables` itself when the kernel has not loaded it; in the
+ * appliance modprobe is a stand-in that does nothing, so it is loaded here, on the machine
+ * (the test VM boots without it; IPFire loads it at boot). The kernel loads the table and
+ * match modules on demand.
+ */
+async function loadIptablesModule(): Promise<void> {
+  if (existsSync('/proc/net/ip_tables_names')) return;
+  const loaded = await execBounded(['modprobe', 'ip_tables']);
+  if (loaded.code !== 0) throw new Error(`modprobe ip_tables failed: ${loaded.stderr.trim()}`);
+}
+
 /** Installs IPFire's firewall files and settings into the appliance and runs `firewall start`. */
 export async function startIpfireFirewall(a: Appliance, network: IpfireNetwork, outgoing: OutgoingPolicy): Promise<void> {
   const vendored = (name: string): Promise<Buffer> => readFile(path.join(IPFIRE_FIXTURES, name));
@@ -79,7 +93,12 @@ export async function startIpfireFirewall(a: Appliance, network: IpfireNetwork, 
   await a.write('/var/ipfire/red/local-ipaddress', `${network.red.address}\n`);
   // IPFire's /bin/sh is bash (its "#!/bin/sh" scripts use bash), Debian's is dash.
   await mustRun(a, 'ln -sf bash /usr/bin/sh', 'linking /bin/sh to bash');
-  await mustRun(a, '/etc/rc.d/init.d/firewall start', 'IPFire\'s firewall start');
+  await loadIptablesModule();
+  // IPFire's script goes on when an iptables call fails: any complaint of iptables is a
+  // firewall that is not IPFire's.
+  const started = await a.run('/etc/rc.d/init.d/firewall start');
+  const output = started.stdout + started.stderr;
+  if (started.code !== 0 || /iptables/i.test(output)) throw new Error(`IPFire's firewall start failed (exit ${started.code}): ${output}`);
 }
 
 /** Switches the outgoing firewall and reloads the rules as the web UI does (firewallctrl). */
