@@ -28,6 +28,8 @@ function expectValidPosition(text: string, diagnostic: ConfigDiagnostic, label: 
 }
 
 let slowest = 0;
+/** Far above a healthy parse (milliseconds), far below a quadratic one at the size limit (minutes). */
+const HANG_BOUND_MS = 5_000;
 
 function check(text: string, label: string): ConfigResult {
   const started = performance.now();
@@ -178,11 +180,14 @@ describe('fuzzing parseConfig', () => {
     }
   });
 
-  it('every parse above took well under a second', () => {
-    expect(slowest).toBeLessThan(500);
+  // A hang guard, not a speed figure (speed is the bench's business, and a busy machine
+  // stretches wall time): a parser gone quadratic or backtracking on such inputs takes
+  // minutes, far past this bound; a healthy one takes milliseconds.
+  it('no parse above hung', () => {
+    expect(slowest).toBeLessThan(HANG_BOUND_MS);
   });
 
-  describe('inputs at the size limit parse in bounded time', () => {
+  describe('inputs at the size limit do not hang the parser', () => {
     /** `prefix` followed by as many `unit`s as fit in the limit. */
     const fill = (unit: string, prefix = '') =>
       prefix + unit.repeat(Math.floor((MAX_CONFIG_LENGTH - prefix.length) / unit.length));
@@ -204,7 +209,7 @@ describe('fuzzing parseConfig', () => {
         expect(text.length).toBeLessThanOrEqual(MAX_CONFIG_LENGTH);
         const started = performance.now();
         const result = parseConfig(text, 'big.conf');
-        expect(performance.now() - started).toBeLessThan(1000);
+        expect(performance.now() - started).toBeLessThan(HANG_BOUND_MS);
         expect(isDeepFrozen(result)).toBe(true);
       });
     }
