@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport } from '../helpers/netns.ts';
-import { IptvLab, LAB_ADDRESSES, pinnedNode, repositoryRoot } from './lab/iptv-lab.ts';
+import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from './lab/iptv-lab.ts';
 import type { IptvLabOptions, ProxyHandle } from './lab/iptv-lab.ts';
 import { scaled } from '../helpers/slowdown.ts';
 
@@ -39,7 +39,7 @@ async function startOurProxy(lab: IptvLab, config: string, daemon: 'source' | 'b
   // file beside it (O_TMPFILE), which the test VM's overlay root cannot make (overlayfs has
   // O_TMPFILE only from Linux 6.6), while an appliance's /usr/sbin and this /tmp can.
   if (daemon === 'binary') copyFileSync(SINGLE_BINARY, path.join(dir, 'igmpproxy'));
-  const program = daemon === 'binary' ? [path.join(dir, 'igmpproxy')] : [pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts')];
+  const program = daemon === 'binary' ? [path.join(dir, 'igmpproxy')] : [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts')];
   const handle = await lab.startProxy({
     command: [...program, '-d', '-vv', '--pidfile', pidfile, '--status-file', statusFile],
     config,
@@ -301,7 +301,7 @@ describe.skipIf(!support.available)('signals from the moment the pidfile names t
     });
     try {
       const handle = await lab.startProxy({
-        command: [pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv', '--pidfile', pidfile, '--status-file', path.join(dir, 'status')],
+        command: [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv', '--pidfile', pidfile, '--status-file', path.join(dir, 'status')],
         config: lab.proxyConfig({ quickleave: true }),
         startupGraceMs: 0,
       });

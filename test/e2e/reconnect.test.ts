@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
 import type { Netns, NetnsProcess } from '../helpers/netns.ts';
-import { labShim, pinnedNode, repositoryRoot } from './lab/iptv-lab.ts';
+import { labNode, labShim, repositoryRoot } from './lab/iptv-lab.ts';
 import { LabProgram } from './lab/program-client.ts';
 import type { IspProgramConfig } from './lab/isp-program.ts';
 import type { TvProgramConfig } from './lab/tv-program.ts';
@@ -46,7 +46,7 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
   }
 
   async function startProgram(namespace: Netns, name: string, script: string, config: object): Promise<LabProgram> {
-    const child = namespace.spawn([pinnedNode, '--no-warnings', path.join(programDir, script), JSON.stringify(config)], { cwd: repositoryRoot });
+    const child = namespace.spawn([...labNode, '--no-warnings', path.join(programDir, script), JSON.stringify(config)], { cwd: repositoryRoot });
     const program = new LabProgram(name, child);
     await program.waitForEvent((event) => event.event === 'ready', 15_000, 0, 'ready');
     return program;
@@ -88,7 +88,7 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     const config = path.join(dir, 'igmpproxy.conf');
     writeFileSync(config, `quickleave\nphyint ${names.upstream} upstream\n  altnet 10.97.0.0/24\nphyint ${names.downstream} downstream\n`);
     // -d logs to stderr; the harness reads stdout lines, so the daemon's stderr goes there.
-    daemon = proxyNs.spawn(['sh', '-c', 'exec "$0" "$@" 2>&1', pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
+    daemon = proxyNs.spawn(['sh', '-c', 'exec "$0" "$@" 2>&1', ...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
       '--pidfile', path.join(dir, 'pid'), '--status-file', path.join(dir, 'status'), config], { cwd: repositoryRoot });
     await daemon.waitForLine((line) => line.includes(`${names.upstream} (upstream) is not present or not up; waiting for it`), 10_000);
   }, scaled(90_000));

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport } from '../helpers/netns.ts';
 import { scaled } from '../helpers/slowdown.ts';
 import { checkStatusDocument } from '../helpers/status-format.ts';
-import { IptvLab, LAB_ADDRESSES, pinnedNode, repositoryRoot } from './lab/iptv-lab.ts';
+import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from './lab/iptv-lab.ts';
 import type { ProxyHandle } from './lab/iptv-lab.ts';
 
 const PREFIX = 'ipst';
@@ -62,7 +62,7 @@ describe.skipIf(!support.available)('stall alarm', () => {
     dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-daemon-`));
     statusFile = path.join(dir, 'igmpproxy.status');
     proxy = await lab.startProxy({
-      command: [pinnedNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
+      command: [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
         '--pidfile', path.join(dir, 'igmpproxy.pid'), '--status-file', statusFile],
       config: lab.proxyConfig({ quickleave: true, extra: `stallalarm ${STALL_SECONDS}` }),
     });
