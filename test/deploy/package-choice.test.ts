@@ -2,7 +2,6 @@
 // architecture (dist/<arch>/, as build/index.ts lays it out). Unit tests of the choice, then
 // the deploy against two real OpenSSH appliances in a network namespace of this test: one
 // with the machine's own uname (x86_64 here) and one whose uname stand-in says aarch64.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { builtMetaFile, builtPackages } from '../../scripts/deploy/package-choic
 import { elfArchitecture, type LocalPackage } from '../../scripts/deploy/package-info.ts';
 import { checkNetnsSupport, NetnsLab, type Netns } from '../helpers/netns.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
+import { runInNamespace, type CommandResult } from './helpers/run-in-namespace.ts';
 import { buildTestPackage } from './helpers/test-package.ts';
 
 const PREFIX = 'ipda';
@@ -107,21 +107,8 @@ describe.skipIf(!support.available)('deploy without path options picks the packa
   });
 
   /** The deploy command inside the test's namespace, with `repo` as its repository root; bounded to 90 s. */
-  const deploy = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, DEPLOY_WITH_ROOT, repo, ...args], {
-        env: { PATH: process.env.PATH, HOME: work }, stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-      child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const deploy = (args: string[]): Promise<CommandResult> =>
+    runInNamespace(ns.name, [process.execPath, DEPLOY_WITH_ROOT, repo, ...args], { env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 90_000 });
   const login = (): string[] => ['-i', key, '--known-hosts', knownHosts];
   const both = ['root@127.0.0.1:2222', 'root@127.0.0.1:2223'];
   const installedShimArch = (appliance: Appliance): string | null => {

@@ -4,7 +4,6 @@
 // dist/x86_64/); the appliance is a real OpenSSH server with the package helper's IPFire
 // stand-ins (test/fixtures/appliance) in a network namespace of this test, where the
 // package's firewall helper changes real legacy iptables only.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPackageIdentity, REPOSITORY_ROOT } from '../../build/build-config.ts';
 import { checkNetnsSupport, NetnsLab, type Netns } from '../helpers/netns.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
+import { runInNamespace, type CommandResult } from './helpers/run-in-namespace.ts';
 
 const PREFIX = 'ipda';
 // What `bash scripts/dev.sh build` leaves on this (x86_64) machine, per build/index.ts.
@@ -50,21 +50,9 @@ describe.skipIf(!support.available)("the README's build, then its deploy command
   });
 
   /** `npm run deploy -- ARGS` in the repository, inside the test's namespace; bounded to 150 s. */
-  const npmRunDeploy = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      const child = spawn('ip', ['netns', 'exec', ns.name, 'npm', 'run', 'deploy', '--', ...args], {
-        cwd: REPOSITORY_ROOT, env: { PATH: process.env.PATH, HOME: work }, stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-      child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-      const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  const npmRunDeploy = (args: string[]): Promise<CommandResult> =>
+    runInNamespace(ns.name, ['npm', 'run', 'deploy', '--', ...args],
+      { cwd: REPOSITORY_ROOT, env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 150_000 });
   // The README's `--port 222 root@ipfire.lan`, plus how this test logs in.
   const target = (): string[] => ['-i', appliance!.clientKey, '--known-hosts', knownHosts, '--port', '222', 'root@127.0.0.1'];
 

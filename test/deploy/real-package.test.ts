@@ -4,7 +4,7 @@
 // in a network namespace of this test (its 127.0.0.1), so the package's firewall helper
 // changes real legacy iptables there only. The daemon inside the package is the stand-in
 // test/fixtures/appliance/igmpproxy-standin until the single binary exists.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PackageFiles } from '../../build/package.ts';
 import { buildStandinPackage } from '../package/appliance.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
+import { runInNamespace, type CommandResult } from './helpers/run-in-namespace.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const HOST_ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
@@ -27,21 +28,8 @@ function ns(args: string[]): { status: number | null; stdout: string; stderr: st
 }
 
 /** The deploy CLI, run inside the test's network namespace; bounded to 90 s. */
-function deployCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', NETNS, process.execPath, path.join(REPO, 'scripts/deploy.ts'), ...args], {
-      env: { PATH: process.env.PATH, HOME: work }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function deployCli(args: string[]): Promise<CommandResult> {
+  return runInNamespace(NETNS, [process.execPath, path.join(REPO, 'scripts/deploy.ts'), ...args], { env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 90_000 });
 }
 
 beforeAll(async () => {
