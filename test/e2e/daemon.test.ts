@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport } from '../helpers/netns.ts';
 import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from './lab/iptv-lab.ts';
 import type { IptvLabOptions, ProxyHandle } from './lab/iptv-lab.ts';
-import { scaled, SLOWDOWN } from '../helpers/slowdown.ts';
+import { scaled } from '../helpers/slowdown.ts';
 
 const PREFIX = 'ipe9';
 const support = checkNetnsSupport(PREFIX);
@@ -40,25 +40,12 @@ async function startOurProxy(lab: IptvLab, config: string, daemon: 'source' | 'b
   // O_TMPFILE only from Linux 6.6), while an appliance's /usr/sbin and this /tmp can.
   if (daemon === 'binary') copyFileSync(SINGLE_BINARY, path.join(dir, 'igmpproxy'));
   const program = daemon === 'binary' ? [path.join(dir, 'igmpproxy')] : [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts')];
-  // Under emulation only: Node running the daemon from source died at start-up in 3 of 5
-  // clean runs of the test VM (SIGSEGV, or V8's "Check failed: it->second.Size() > offset"),
-  // never the shipped binary and never natively. Such a crash is printed and the start
-  // tried once more; anything else fails at once. An open defect (see the closing notes).
-  const attempts = daemon === 'source' && SLOWDOWN > 1 ? 2 : 1;
-  for (let attempt = 1; ; attempt++) {
-    const handle = await lab.startProxy({
-      command: [...program, '-d', '-vv', '--pidfile', pidfile, '--status-file', statusFile],
-      config,
-    });
-    try {
-      await handle.waitForLog(/ started$/, 10_000);
-      return { handle, statusFile, pidfile, dir };
-    } catch (error) {
-      const crashed = /proxy exited \((SIGSEGV|SIGTRAP|SIGBUS|SIGILL|SIGABRT)\) before logging/.test((error as Error).message);
-      if (!crashed || attempt >= attempts) throw error;
-      console.warn(`daemon from source crashed at start-up in the emulated VM (attempt ${attempt}); starting it again:\n${(error as Error).message}`);
-    }
-  }
+  const handle = await lab.startProxy({
+    command: [...program, '-d', '-vv', '--pidfile', pidfile, '--status-file', statusFile],
+    config,
+  });
+  await handle.waitForLog(/ started$/, 10_000);
+  return { handle, statusFile, pidfile, dir };
 }
 
 /** Groups the kernel itself has joined on an interface of a namespace (/proc/net/igmp). */

