@@ -1,4 +1,4 @@
-// Test harness for the pure proxy core: a Proxy driven by a fake clock and a seeded PRNG,
+// Test harness for the pure proxy core: an IgmpProxyCore driven by a fake clock and a seeded PRNG,
 // recording every effect with the time it was produced, plus a model of what the kernel's
 // MFC and each upstream router would believe after seeing those effects.
 import { formatIpv4, makeCidr, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
@@ -6,7 +6,7 @@ import type { Cidr, Ipv4 } from '../../addon/daemon/net/ipv4.ts';
 import type { DaemonConfig, GroupFilter, InterfaceRole, PhyintConfig } from '../../addon/daemon/config/types.ts';
 import type { Effect, SendIgmpEffect, SetRouteEffect } from '../../addon/daemon/core/effects.ts';
 import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery, UpcallKind } from '../../addon/daemon/igmp/types.ts';
-import { Proxy } from '../../addon/daemon/core/proxy.ts';
+import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
 import type { ProtocolSettings } from '../../addon/daemon/core/settings.ts';
 import { mulberry32 } from '../helpers/prng.ts';
 
@@ -99,7 +99,7 @@ export interface ObservedState {
 
 export class SimulatedProxy {
   clock = 0;
-  readonly proxy: Proxy;
+  readonly proxy: IgmpProxyCore;
   readonly log: TimedEffect[] = [];
   /** The kernel's MFC as our effects leave it, keyed "S G". */
   readonly kernelRoutes = new Map<string, SetRouteEffect>();
@@ -110,7 +110,7 @@ export class SimulatedProxy {
 
   constructor(config: DaemonConfig, options: { seed?: number; settings?: ProtocolSettings } = {}) {
     const random = seededRandom(options.seed ?? 1);
-    this.proxy = new Proxy(config, { now: () => this.clock, random, ...(options.settings === undefined ? {} : { settings: options.settings }) });
+    this.proxy = new IgmpProxyCore(config, { now: () => this.clock, random, ...(options.settings === undefined ? {} : { settings: options.settings }) });
   }
 
   private record(effects: Effect[]): Effect[] {

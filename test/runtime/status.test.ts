@@ -1,13 +1,13 @@
 // The status summary the daemon logs on SIGUSR1 (runtime/status.ts), from a real core.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
-import { Proxy } from '../../addon/daemon/core/proxy.ts';
+import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
 import { buildStatus, summarizeStatus } from '../../addon/daemon/runtime/status.ts';
 
 function summaryAfter(queryFrom: number | undefined): string[] {
   const parsed = parseConfig('phyint ppp0 upstream\n  altnet 10.1.2.0/24\nphyint green0 downstream\n', 'igmpproxy.conf');
   if (!parsed.ok) throw new Error('config invalid');
-  const proxy = new Proxy(parsed.config, { now: () => 0, random: () => 0.5 });
+  const proxy = new IgmpProxyCore(parsed.config, { now: () => 0, random: () => 0.5 });
   proxy.interfaceUp({ name: 'ppp0', ifindex: 7, address: 0x54000001, prefixLength: 32 });
   proxy.interfaceUp({ name: 'green0', ifindex: 3, address: 0xc0a80001, prefixLength: 24 });
   if (queryFrom !== undefined) {

@@ -1,5 +1,5 @@
 // What every core module shares: protocol settings, the timer queue, the injected clock
-// and randomness, and the sink for effects. Owned by Proxy; modules never do I/O.
+// and randomness, and the sink for effects. Owned by IgmpProxyCore; modules never do I/O.
 import type { Effect, LogEffect } from './effects.ts';
 import type { ProtocolSettings } from './settings.ts';
 import type { TimerQueue } from './timers.ts';

@@ -93,7 +93,7 @@ interface Upstream {
   readonly host: UpstreamHost;
 }
 
-export class Proxy {
+export class IgmpProxyCore {
   private config: DaemonConfig;
   private readonly deps: ProxyDeps;
   private readonly timers = new TimerQueue();

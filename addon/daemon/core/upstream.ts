@@ -1,7 +1,7 @@
 // Host side of one upstream interface: RFC 3376 section 5 (state-change reports 5.1,
 // query responses 5.2) and 7.2.1 (host compatibility with older queriers), as RFC 4605
 // asks of a proxy. The proxy speaks here for all of its downstream listeners; the state
-// it reports per group is the merge computed by the Proxy.
+// it reports per group is the merge computed by IgmpProxyCore.
 //
 // Differences from a plain host, on purpose: the first state-change report goes out at
 // once (no random delay; the viewer is waiting), retransmissions follow exactly one

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { classifyRawDatagram } from '../igmp/upcall.ts';
 import { describeIgmp } from '../igmp/describe.ts';
 import { formatIpv4 } from '../net/ipv4.ts';
-import { Proxy } from '../core/proxy.ts';
+import { IgmpProxyCore } from '../core/proxy.ts';
 import type { Effect } from '../core/effects.ts';
 import type { DaemonConfig, PhyintConfig } from '../config/types.ts';
 import { formatDiagnostic } from '../config/types.ts';
@@ -50,7 +50,7 @@ export class Daemon {
   private readonly log: Logger;
   private baseConfig: DaemonConfig;
   private effectiveConfig: DaemonConfig;
-  private readonly proxy: Proxy;
+  private readonly proxy: IgmpProxyCore;
   private readonly socket: MrouteSocket;
   private readonly vifs: VifTable;
   private readonly execute: (effects: readonly Effect[]) => void;
@@ -75,7 +75,7 @@ export class Daemon {
     this.effectiveConfig = options.config;
     this.socket = socket;
     this.vifs = new VifTable((name, value) => socket.setOption(name, value));
-    this.proxy = new Proxy(options.config, { now: () => performance.now(), random: Math.random });
+    this.proxy = new IgmpProxyCore(options.config, { now: () => performance.now(), random: Math.random });
     this.execute = createEffectExecutor({
       socket,
       vifs: this.vifs,

@@ -3,7 +3,7 @@
 // daemon and status tests: ppp0 upstream, green0 downstream with one viewer of 239.35.10.4,
 // whose stream is stalled.
 import { parseConfig } from '../../../addon/daemon/config/parser.ts';
-import { Proxy } from '../../../addon/daemon/core/proxy.ts';
+import { IgmpProxyCore } from '../../../addon/daemon/core/proxy.ts';
 import { StallWatch } from '../../../addon/daemon/runtime/stall-watch.ts';
 import { buildStatus } from '../../../addon/daemon/runtime/status.ts';
 import type { StatusDocument } from '../../../addon/daemon/runtime/status.ts';
@@ -12,7 +12,7 @@ export function sampleStatus(version: string): StatusDocument {
   const parsed = parseConfig('phyint ppp0 upstream\n  altnet 10.1.2.0/24\nphyint green0 downstream\n', 'igmpproxy.conf');
   if (!parsed.ok) throw new Error('sample config invalid');
   let now = 0;
-  const proxy = new Proxy(parsed.config, { now: () => now, random: () => 0.5 });
+  const proxy = new IgmpProxyCore(parsed.config, { now: () => now, random: () => 0.5 });
   proxy.interfaceUp({ name: 'ppp0', ifindex: 7, address: 0x54000001, prefixLength: 32 });
   proxy.interfaceUp({ name: 'green0', ifindex: 3, address: 0xc0a80001, prefixLength: 24 });
   now = 1_000;
