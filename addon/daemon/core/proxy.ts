@@ -7,30 +7,36 @@
 // (RFC 4605 4.1), filtered by that upstream's whitelist/blacklist. Data flows only from an
 // upstream to downstreams, per (S,G).
 //
+// This file is wiring only: each public method is one event; it dispatches the event to the
+// module that owns the concern and then flushes the collected membership changes into routes
+// and upstream reports. Everything with rules of its own lives elsewhere:
+//   admission.ts     which senders, groups and sources are accepted (pure; returns a reason)
+//   log-throttle.ts  the one throttle for log lines that traffic repeats
+//   membership.ts    RFC 3376 router state per downstream
+//   querier.ts, upstream.ts, routes.ts, merge.ts (RFC 4605 4.1), config-diff.ts (SIGHUP)
+//
 // Decisions worth knowing:
-// - Reports on a downstream count only when the sender is in the interface's subnet, in one
-//   of its altnets, or is 0.0.0.0 (an unnumbered host, e.g. a DHCP client; RFC 3376 4.2.13).
-//   C igmpproxy also ignores foreign senders; altnet on a downstream is how its users list
-//   receivers outside the subnet.
 // - Our own packets looped back by the raw socket (source = one of our addresses) are ignored.
 // - Reports heard on an upstream are other hosts' business; the Router Alert option is not
 //   required (some IPTV set-top boxes omit it).
-// - Changes are collected per call and applied once at its end, so a batch of records in one
-//   report becomes one upstream report, and a leave's route delete and upstream leave land
-//   in the same effect batch.
-import { cidrContains, formatIpv4, isSourceSpecificMulticast, makeCidr } from '../net/ipv4.ts';
-import type { Cidr, Ipv4 } from '../net/ipv4.ts';
+// - Changes are collected per call and applied once at its end (flush), so a batch of records
+//   in one report becomes one upstream report, and a leave's route delete and upstream leave
+//   land in the same effect batch.
+import { formatIpv4, isSourceSpecificMulticast } from '../net/ipv4.ts';
+import type { Ipv4 } from '../net/ipv4.ts';
 import type { IgmpMessage, KernelUpcall } from '../igmp/types.ts';
 import type { DaemonConfig, PhyintConfig } from '../config/types.ts';
-import type { Effect, InterfaceInfo, LogEffect, RouteOutput } from './effects.ts';
+import type { Effect, InterfaceInfo, RouteOutput } from './effects.ts';
 import type { CoreContext } from './context.ts';
 import { TimerQueue } from './timers.ts';
-import { DEFAULT_SETTINGS, FOREIGN_SOURCE_WARNING_INTERVAL_MS, UNRESOLVED_MEMORY_MS } from './settings.ts';
-
-/** Refused upcalls remembered per upstream (see refusedUpcalls). */
-const MAX_REFUSED_UPCALLS = 1024;
+import { DEFAULT_SETTINGS, REPEATED_LOG_INTERVAL_MS } from './settings.ts';
 import type { ProtocolSettings } from './settings.ts';
-import { groupAllowed, groupFilterAllows, isProxiableGroup } from './filters.ts';
+import { groupAllowed } from './filters.ts';
+import { formatCidr, inInterfaceNetworks, refuseAnySourceRequest, refuseReportedGroup, refuseSender, refuseUpcallGroup, refuseUpcallSource } from './admission.ts';
+import type { Refusal } from './admission.ts';
+import { LogThrottle } from './log-throttle.ts';
+import { interfaceChange } from './config-diff.ts';
+import { mergeSubscriptions } from './merge.ts';
 import { Membership } from './membership.ts';
 import type { GroupSnapshot, Subscription } from './membership.ts';
 import { LinkSettings, linkContext } from './link-settings.ts';
@@ -40,7 +46,6 @@ import { UpstreamHost } from './upstream.ts';
 import type { DesiredState, UpstreamSnapshot } from './upstream.ts';
 import { RouteTable } from './routes.ts';
 import type { RouteSnapshot } from './routes.ts';
-import { intersect, minus } from './sources.ts';
 
 export interface ProxyDeps {
   /** Monotonic milliseconds. */
@@ -106,14 +111,7 @@ export class IgmpProxyCore {
   private readonly routes: RouteTable;
   private readonly dirtyGroups = new Set<Ipv4>();
   private ownAddresses = new Set<Ipv4>();
-  private readonly warnedAt = new Map<string, number>();
-  /**
-   * Upcalls refused for their source, per upstream, with when they came. The kernel queues
-   * the packets after an upcall and stays silent for its unresolved time (10 s); when the
-   * upstream's address arrives late (PPP, DHCP, carrier), these are checked again at once
-   * instead of leaving the channel dark until the kernel asks again.
-   */
-  private readonly refusedUpcalls = new Map<string, Map<string, { source: Ipv4; group: Ipv4; at: number }>>();
+  private readonly logThrottle = new LogThrottle(REPEATED_LOG_INTERVAL_MS);
 
   constructor(config: DaemonConfig, deps: ProxyDeps) {
     this.config = config;
@@ -134,7 +132,7 @@ export class IgmpProxyCore {
     });
   }
 
-  // ---- events ---------------------------------------------------------------------------
+  // ---- events -----------------------------------------------------------------------------
 
   /** A configured interface is present, up and has its VIF. Calling it again is harmless. */
   interfaceUp(info: InterfaceInfo): Effect[] {
@@ -149,7 +147,10 @@ export class IgmpProxyCore {
         const renumbered = existing.info.address !== info.address || existing.info.prefixLength !== info.prefixLength;
         existing.info = info;
         this.refreshOwnAddresses();
-        if (renumbered && existing.kind === 'upstream') this.recheckRefusedUpcalls(existing);
+        if (renumbered && existing.kind === 'upstream') {
+          const upstream = existing;
+          this.routes.retryRefused(info.name, (source) => inInterfaceNetworks(upstream.info, upstream.config, source));
+        }
         return;
       }
       if (existing !== undefined) this.tearDown(info.name, false);
@@ -199,22 +200,22 @@ export class IgmpProxyCore {
       this.config = config;
       const current: (Downstream | Upstream)[] = [...this.downstreams.values(), ...this.upstreams.values()];
       for (const iface of current) {
-        const next = this.phyint(iface.info.name);
         const name = iface.info.name;
-        if (next === undefined || next.role !== iface.config.role || !sameNetworks(iface.config, next)) {
+        const next = this.phyint(name);
+        const change = interfaceChange(iface.config, next);
+        if (change.kind === 'restart') {
           this.ctx.log('info', `${name}: configuration changed; restarting it`);
           this.tearDown(name, true);
           this.upstreamHosts.get(name)?.destroy();
           this.upstreamHosts.delete(name);
-          if (next !== undefined && next.role !== 'disabled') this.bringUp(iface.info, next);
+          if (change.bringUpAgain) this.bringUp(iface.info, next!);
           continue;
         }
-        const previous = iface.config;
-        iface.config = next;
-        if (iface.kind === 'downstream' && previous.threshold !== next.threshold) {
+        iface.config = next!;
+        if (iface.kind === 'downstream' && change.thresholdChanged) {
           for (const group of iface.membership.groupAddresses()) this.dirtyGroups.add(group);
         }
-        if (iface.kind === 'upstream' && previous.rateLimit !== next.rateLimit) this.routes.refreshInput(name);
+        if (iface.kind === 'upstream' && change.rateLimitChanged) this.routes.refreshInput(name);
       }
     });
   }
@@ -223,7 +224,6 @@ export class IgmpProxyCore {
   shutdown(): Effect[] {
     return this.run(() => {
       this.routes.deleteAll();
-      this.refusedUpcalls.clear();
       for (const upstream of this.upstreams.values()) upstream.host.leaveAll();
       for (const host of this.upstreamHosts.values()) host.destroy();
       for (const downstream of this.downstreams.values()) {
@@ -273,7 +273,7 @@ export class IgmpProxyCore {
     };
   }
 
-  // ---- IGMP -----------------------------------------------------------------------------
+  // ---- dispatch: IGMP ----------------------------------------------------------------
 
   private handleIgmp(ifname: string, packet: PacketInfo, message: IgmpMessage): void {
     if (this.ownAddresses.has(packet.source)) return; // our own packet, looped back
@@ -297,79 +297,39 @@ export class IgmpProxyCore {
       this.ctx.log('debug', `${ifname}: ${message.type} from ${formatIpv4(packet.source)} on an upstream; not ours to handle`);
       return;
     }
-    if (!this.senderAcceptable(downstream, packet.source)) return;
     const host = packet.source;
+    if (!this.admits(refuseSender(downstream.info, downstream.config, host))) return;
+    const name = downstream.info.name;
     const membership = downstream.membership;
+    const groupAdmitted = (group: Ipv4): boolean => this.admits(refuseReportedGroup(name, downstream.config, group, host));
+    const anySourceAdmitted = (group: Ipv4, what: string): boolean => this.admits(refuseAnySourceRequest(name, group, host, what));
     switch (message.type) {
       case 'v1-report':
-        if (this.groupAccepted(downstream, message.group, host) && this.namesItsSources(downstream, message.group, host, 'IGMPv1 report')) {
-          membership.v1Report(host, message.group);
-        }
+        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv1 report')) membership.v1Report(host, message.group);
         break;
       case 'v2-report':
-        if (this.groupAccepted(downstream, message.group, host) && this.namesItsSources(downstream, message.group, host, 'IGMPv2 report')) {
-          membership.v2Report(host, message.group);
-        }
+        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv2 report')) membership.v2Report(host, message.group);
         break;
       case 'v2-leave':
         // No v1/v2 membership can exist in the SSM range, so there is nothing to leave.
-        if (this.groupAccepted(downstream, message.group, host) && !isSourceSpecificMulticast(message.group)) {
-          membership.v2Leave(host, message.group);
-        }
+        if (groupAdmitted(message.group) && !isSourceSpecificMulticast(message.group)) membership.v2Leave(host, message.group);
         break;
       case 'v3-report':
         for (const record of message.records) {
-          if (!this.groupAccepted(downstream, record.group, host)) continue;
+          if (!groupAdmitted(record.group)) continue;
           const anySource = record.recordType === 'is-exclude' || record.recordType === 'to-exclude';
-          if (anySource && !this.namesItsSources(downstream, record.group, host, 'EXCLUDE-mode (any source) record')) continue;
+          if (anySource && !anySourceAdmitted(record.group, 'EXCLUDE-mode (any source) record')) continue;
           membership.v3Record(host, record.recordType, record.group, record.sources);
         }
         break;
     }
   }
 
-  /**
-   * Source-specific multicast (232.0.0.0/8, RFC 4607/4604): a receiver must name the
-   * sources it wants (IGMPv3 INCLUDE). IGMPv1/v2 reports and EXCLUDE-mode records ask for
-   * any source there and are ignored, so nothing in the SSM range is forwarded from a
-   * source nobody asked for. Returns true when the message may be used.
-   */
-  private namesItsSources(downstream: Downstream, group: Ipv4, host: Ipv4, what: string): boolean {
-    if (!isSourceSpecificMulticast(group)) return true;
-    this.warnOnce(
-      `ssm ${downstream.info.name} ${host}`,
-      'info',
-      `${downstream.info.name}: ${what} for ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ` +
-        'in the source-specific range 232.0.0.0/8 a receiver must name its sources (IGMPv3 INCLUDE)',
-    );
-    return false;
-  }
-
-  private senderAcceptable(downstream: Downstream, sender: Ipv4): boolean {
-    if (sender === 0) return true;
-    const info = downstream.info;
-    if (info.address !== 0 && info.prefixLength > 0 && cidrContains(makeCidr(info.address, info.prefixLength), sender)) return true;
-    if (downstream.config.altnets.some((net) => cidrContains(net, sender))) return true;
-    this.warnOnce(
-      `sender ${info.name} ${sender}`,
-      'info',
-      `${info.name}: ignoring IGMP from ${formatIpv4(sender)}: not in ${formatCidr(info.address, info.prefixLength)} nor in an altnet of this downstream ` +
-        `(if this receiver is legitimate, add "altnet ${formatIpv4(sender)}/32" to "phyint ${info.name}")`,
-    );
-    return false;
-  }
-
-  private groupAccepted(downstream: Downstream, group: Ipv4, host: Ipv4): boolean {
-    if (groupAllowed(downstream.config.groupFilters, group)) return true;
-    const why = isProxiableGroup(group) ? 'denied by its whitelist/blacklist' : 'a local-only group';
-    this.ctx.log('debug', `${downstream.info.name}: report for ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why}`);
-    return false;
-  }
-
-  // ---- upcalls ----------------------------------------------------------------------------
+  // ---- dispatch: upcalls --------------------------------------------------------------
 
   private handleUpcall(ifname: string, upcall: UpcallInfo): void {
-    const pair = `(${formatIpv4(upcall.source)}, ${formatIpv4(upcall.group)})`;
+    const { source, group } = upcall;
+    const pair = `(${formatIpv4(source)}, ${formatIpv4(group)})`;
     if (upcall.kind !== 'nocache') {
       this.ctx.log('debug', `${ifname}: ${upcall.kind} upcall for ${pair} ignored`);
       return;
@@ -383,59 +343,21 @@ export class IgmpProxyCore {
       this.ctx.log('debug', `${ifname}: upcall for ${pair} on an interface that is not proxied; ignored`);
       return;
     }
-    if (!isProxiableGroup(upcall.group) || !groupFilterAllows(upstream.config.groupFilters, upcall.group)) {
-      this.ctx.log('debug', `${ifname}: ${pair} not routed: group not allowed on this upstream`);
+    if (!this.admits(refuseUpcallGroup(ifname, upstream.config, source, group))) return;
+    const sourceRefusal = refuseUpcallSource(upstream.info, upstream.config, source, group);
+    if (sourceRefusal !== undefined) {
+      this.routes.refuse(ifname, source, group);
+      this.admits(sourceRefusal);
       return;
     }
-    if (!this.sourceAcceptable(upstream, upcall.source)) {
-      this.rememberRefusedUpcall(ifname, upcall.source, upcall.group);
-      if (upstream.info.address === 0) {
-        this.ctx.log('info', `${ifname}: multicast ${pair} waits: this upstream has no IPv4 address yet and no altnet covers the source`);
-        return;
-      }
-      const network = makeCidr(upcall.source, 24);
-      this.warnOnce(
-        `source ${ifname} ${network.network}`,
-        'warning',
-        `${ifname}: multicast ${pair} comes from outside ${formatCidr(upstream.info.address, upstream.info.prefixLength)} and every altnet of this upstream; not forwarded. ` +
-          `If this source is your provider's, add "altnet ${formatIpv4(network.network)}/24" (or the provider's wider range) to "phyint ${ifname}"`,
-      );
-      return;
-    }
-    this.routes.resolve(ifname, upcall.source, upcall.group);
+    this.routes.resolve(ifname, source, group);
   }
 
-  private rememberRefusedUpcall(ifname: string, source: Ipv4, group: Ipv4): void {
-    let refused = this.refusedUpcalls.get(ifname);
-    if (refused === undefined) {
-      refused = new Map();
-      this.refusedUpcalls.set(ifname, refused);
-    }
-    const now = this.deps.now();
-    // Bounded: drop what the kernel has forgotten, then the oldest if still too many.
-    for (const [key, entry] of refused) if (now - entry.at >= UNRESOLVED_MEMORY_MS) refused.delete(key);
-    if (refused.size >= MAX_REFUSED_UPCALLS) refused.delete(refused.keys().next().value as string);
-    refused.set(`${source}/${group}`, { source, group, at: now });
-  }
-
-  private recheckRefusedUpcalls(upstream: Upstream): void {
-    const refused = this.refusedUpcalls.get(upstream.info.name);
-    if (refused === undefined) return;
-    const now = this.deps.now();
-    for (const [key, entry] of refused) {
-      if (now - entry.at >= UNRESOLVED_MEMORY_MS) {
-        refused.delete(key);
-      } else if (this.sourceAcceptable(upstream, entry.source)) {
-        refused.delete(key);
-        this.routes.resolve(upstream.info.name, entry.source, entry.group);
-      }
-    }
-  }
-
-  private sourceAcceptable(upstream: Upstream, source: Ipv4): boolean {
-    const info = upstream.info;
-    if (info.address !== 0 && info.prefixLength > 0 && cidrContains(makeCidr(info.address, info.prefixLength), source)) return true;
-    return upstream.config.altnets.some((net) => cidrContains(net, source));
+  /** Logs a refusal (throttled when it has a key); true when there is none. */
+  private admits(refusal: Refusal | undefined): boolean {
+    if (refusal === undefined) return true;
+    if (refusal.throttleKey === undefined || this.logThrottle.admit(refusal.throttleKey, this.deps.now())) this.ctx.log(refusal.level, refusal.message);
+    return false;
   }
 
   private outputsFor(source: Ipv4, group: Ipv4): RouteOutput[] {
@@ -503,7 +425,6 @@ export class IgmpProxyCore {
     const upstream = this.upstreams.get(name);
     if (upstream !== undefined) {
       this.routes.dropInput(name);
-      this.refusedUpcalls.delete(name);
       if (graceful) upstream.host.leaveAll();
       else upstream.host.reset();
       this.upstreams.delete(name);
@@ -521,7 +442,7 @@ export class IgmpProxyCore {
     return this.config.interfaces.find((p) => p.name === name);
   }
 
-  // ---- batching ---------------------------------------------------------------------------
+  // ---- flush ------------------------------------------------------------------------------
 
   private run(action: () => void): Effect[] {
     this.effects = [];
@@ -540,7 +461,7 @@ export class IgmpProxyCore {
     const desired = new Map<Ipv4, Subscription | undefined>();
     for (const group of groups) {
       this.routes.refreshGroup(group);
-      desired.set(group, this.mergedSubscription(group));
+      desired.set(group, mergeSubscriptions([...this.downstreams.values()].map((d) => d.membership.subscription(group))));
     }
     for (const upstream of this.upstreams.values()) {
       const changes: DesiredState[] = [];
@@ -550,53 +471,4 @@ export class IgmpProxyCore {
       upstream.host.apply(changes);
     }
   }
-
-  /** RFC 4605 4.1: the union of every downstream's filter for `group`. */
-  private mergedSubscription(group: Ipv4): Subscription | undefined {
-    let excluded: Set<Ipv4> | undefined;
-    const included = new Set<Ipv4>();
-    for (const downstream of this.downstreams.values()) {
-      const subscription = downstream.membership.subscription(group);
-      if (subscription === undefined) continue;
-      if (subscription.mode === 'exclude') {
-        excluded = excluded === undefined ? new Set(subscription.sources) : intersect(excluded, subscription.sources);
-      } else {
-        for (const s of subscription.sources) included.add(s);
-      }
-    }
-    if (excluded !== undefined) return { mode: 'exclude', sources: minus(excluded, included) };
-    return included.size > 0 ? { mode: 'include', sources: included } : undefined;
-  }
-
-  /** Logs at most once per key per FOREIGN_SOURCE_WARNING_INTERVAL_MS. */
-  private warnOnce(key: string, level: LogEffect['level'], message: string): void {
-    const now = this.deps.now();
-    const last = this.warnedAt.get(key);
-    if (last !== undefined && now - last < FOREIGN_SOURCE_WARNING_INTERVAL_MS) return;
-    if (this.warnedAt.size > 4096) {
-      for (const [k, at] of this.warnedAt) if (now - at >= FOREIGN_SOURCE_WARNING_INTERVAL_MS) this.warnedAt.delete(k);
-    }
-    this.warnedAt.set(key, now);
-    this.ctx.log(level, message);
-  }
-}
-
-function formatCidr(address: Ipv4, prefixLength: number): string {
-  return `${formatIpv4(address)}/${prefixLength}`;
-}
-
-function sameCidrs(a: readonly Cidr[], b: readonly Cidr[]): boolean {
-  return a.length === b.length && a.every((c, i) => c.network === b[i]!.network && c.prefixLength === b[i]!.prefixLength);
-}
-
-/** Do two phyint blocks admit the same senders and groups? (Locations may differ.) */
-function sameNetworks(a: PhyintConfig, b: PhyintConfig): boolean {
-  return (
-    sameCidrs(a.altnets, b.altnets) &&
-    a.groupFilters.length === b.groupFilters.length &&
-    a.groupFilters.every((f, i) => {
-      const g = b.groupFilters[i]!;
-      return f.action === g.action && f.range.network === g.range.network && f.range.prefixLength === g.range.prefixLength;
-    })
-  );
 }

@@ -5,12 +5,17 @@
 // arriving then sit in the kernel's unresolved queue and cause one NOCACHE upcall, which
 // we remember for that queue's lifetime so a listener re-joining (zapping back) gets its
 // route at once instead of after the kernel's 10 s unresolved timeout.
+//
+// It also remembers upcalls refused for their source (the upstream had no address yet, or
+// no altnet covered it): the kernel stays silent about that (S,G) for the same 10 s, so when
+// the upstream's address arrives late (PPP, DHCP, carrier) they are checked again at once
+// instead of leaving the channel dark until the kernel asks again.
 import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { CoreContext } from './context.ts';
 import type { RouteOutput } from './effects.ts';
 import type { Timer } from './timers.ts';
-import { UNRESOLVED_MEMORY_MS } from './settings.ts';
+import { MAX_REFUSED_UPCALLS, UNRESOLVED_MEMORY_MS } from './settings.ts';
 
 interface RouteRecord {
   readonly source: Ipv4;
@@ -23,6 +28,13 @@ interface RouteRecord {
 interface Unresolved {
   readonly input: string;
   readonly timer: Timer;
+}
+
+interface Refused {
+  readonly source: Ipv4;
+  readonly group: Ipv4;
+  /** When the upcall came (ctx.now()); aged by time, not by timers. */
+  readonly at: number;
 }
 
 /** Given (S,G), which downstreams want it (with their thresholds), and an input's rate limit. */
@@ -42,6 +54,8 @@ export interface RouteSnapshot {
 export class RouteTable {
   private readonly byGroup = new Map<Ipv4, Map<Ipv4, RouteRecord>>();
   private readonly unresolved = new Map<Ipv4, Map<Ipv4, Unresolved>>();
+  /** Per upstream, keyed "source/group", oldest first. */
+  private readonly refused = new Map<string, Map<string, Refused>>();
   private readonly ctx: CoreContext;
   private readonly oracle: RouteOracle;
 
@@ -60,6 +74,35 @@ export class RouteTable {
     }
     this.forget(source, group);
     this.install(input, source, group, outputs, true);
+  }
+
+  /** A NOCACHE upcall on `input` refused for its source: remembered for retryRefused(). */
+  refuse(input: string, source: Ipv4, group: Ipv4): void {
+    let refused = this.refused.get(input);
+    if (refused === undefined) {
+      refused = new Map();
+      this.refused.set(input, refused);
+    }
+    const now = this.ctx.now();
+    // Bounded: drop what the kernel has forgotten, then the oldest if still too many.
+    for (const [key, entry] of refused) if (now - entry.at >= UNRESOLVED_MEMORY_MS) refused.delete(key);
+    if (refused.size >= MAX_REFUSED_UPCALLS) refused.delete(refused.keys().next().value as string);
+    refused.set(`${source}/${group}`, { source, group, at: now });
+  }
+
+  /** `input` was renumbered: resolve every refused upcall whose source `accepts` now. */
+  retryRefused(input: string, accepts: (source: Ipv4) => boolean): void {
+    const refused = this.refused.get(input);
+    if (refused === undefined) return;
+    const now = this.ctx.now();
+    for (const [key, entry] of refused) {
+      if (now - entry.at >= UNRESOLVED_MEMORY_MS) {
+        refused.delete(key);
+      } else if (accepts(entry.source)) {
+        refused.delete(key);
+        this.resolve(input, entry.source, entry.group);
+      }
+    }
   }
 
   /** Listeners of `group` changed: bring every (S,G) route of it up to date. */
@@ -85,6 +128,7 @@ export class RouteTable {
 
   /** Interface `name` stopped being an input (down or reconfigured): delete its routes. */
   dropInput(name: string): void {
+    this.refused.delete(name);
     for (const routes of [...this.byGroup.values()]) {
       for (const route of [...routes.values()]) if (route.input === name) this.remove(route);
     }
@@ -106,6 +150,7 @@ export class RouteTable {
     for (const routes of [...this.byGroup.values()]) for (const route of [...routes.values()]) this.remove(route);
     for (const waiting of this.unresolved.values()) for (const entry of waiting.values()) entry.timer.stop();
     this.unresolved.clear();
+    this.refused.clear();
   }
 
   /** Every installed route (each has receivers: a route nobody wants is deleted). Unformatted, cheap. */

@@ -67,5 +67,9 @@ export const GENERAL_QUERY_VERSION = 3;
  * unresolved-entry lifetime), so a join within that time installs the route at once. */
 export const UNRESOLVED_MEMORY_MS = 10_000;
 
-/** Minimum spacing of the "add an altnet" warning per upstream and source /24. */
-export const FOREIGN_SOURCE_WARNING_INTERVAL_MS = 60_000;
+/** Minimum spacing of a repeated log line with the same cause (log-throttle.ts): the "add an
+ * altnet" warning per upstream and source /24, ignored receivers per host. */
+export const REPEATED_LOG_INTERVAL_MS = 60_000;
+
+/** Upcalls refused for their source, remembered per upstream (routes.ts). */
+export const MAX_REFUSED_UPCALLS = 1024;

@@ -1,0 +1,97 @@
+// What the proxy admits, as pure checks. Each returns undefined to admit, or the Refusal:
+// the log line saying why, and when the same cause would repeat with traffic, the key
+// under which the caller throttles it (log-throttle.ts). Nothing here logs or keeps state.
+import { cidrContains, formatIpv4, isSourceSpecificMulticast, makeCidr } from '../net/ipv4.ts';
+import type { Ipv4 } from '../net/ipv4.ts';
+import type { PhyintConfig } from '../config/types.ts';
+import type { InterfaceInfo, LogEffect } from './effects.ts';
+import { groupAllowed, groupFilterAllows, isProxiableGroup } from './filters.ts';
+
+export interface Refusal {
+  readonly level: LogEffect['level'];
+  readonly message: string;
+  /** Lines with the same key are logged once per REPEATED_LOG_INTERVAL_MS; absent: every time. */
+  readonly throttleKey?: string;
+}
+
+/** Is `address` in the interface's own subnet or one of its altnets? */
+export function inInterfaceNetworks(info: InterfaceInfo, config: PhyintConfig, address: Ipv4): boolean {
+  if (info.address !== 0 && info.prefixLength > 0 && cidrContains(makeCidr(info.address, info.prefixLength), address)) return true;
+  return config.altnets.some((net) => cidrContains(net, address));
+}
+
+/**
+ * A report or leave on a downstream counts only from the interface's subnet, one of its
+ * altnets, or 0.0.0.0 (an unnumbered host, e.g. a DHCP client; RFC 3376 4.2.13). C igmpproxy
+ * also ignores foreign senders; altnet on a downstream is how its users list receivers
+ * outside the subnet.
+ */
+export function refuseSender(info: InterfaceInfo, config: PhyintConfig, sender: Ipv4): Refusal | undefined {
+  if (sender === 0 || inInterfaceNetworks(info, config, sender)) return undefined;
+  return {
+    level: 'info',
+    throttleKey: `sender ${info.name} ${sender}`,
+    message:
+      `${info.name}: ignoring IGMP from ${formatIpv4(sender)}: not in ${formatCidr(info.address, info.prefixLength)} nor in an altnet of this downstream ` +
+      `(if this receiver is legitimate, add "altnet ${formatIpv4(sender)}/32" to "phyint ${info.name}")`,
+  };
+}
+
+/** A group reported on a downstream: proxiable and admitted by its whitelist/blacklist. */
+export function refuseReportedGroup(name: string, config: PhyintConfig, group: Ipv4, host: Ipv4): Refusal | undefined {
+  if (groupAllowed(config.groupFilters, group)) return undefined;
+  const why = isProxiableGroup(group) ? 'denied by its whitelist/blacklist' : 'a local-only group';
+  return { level: 'debug', message: `${name}: report for ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why}` };
+}
+
+/**
+ * Source-specific multicast (232.0.0.0/8, RFC 4607/4604): a receiver must name the sources
+ * it wants (IGMPv3 INCLUDE). `what` is a request for any source (IGMPv1/v2 report,
+ * EXCLUDE-mode record); in the SSM range it is refused, so nothing there is forwarded from
+ * a source nobody asked for.
+ */
+export function refuseAnySourceRequest(name: string, group: Ipv4, host: Ipv4, what: string): Refusal | undefined {
+  if (!isSourceSpecificMulticast(group)) return undefined;
+  return {
+    level: 'info',
+    throttleKey: `ssm ${name} ${host}`,
+    message:
+      `${name}: ${what} for ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ` +
+      'in the source-specific range 232.0.0.0/8 a receiver must name its sources (IGMPv3 INCLUDE)',
+  };
+}
+
+/** Multicast arriving on an upstream is routed only for groups that upstream may carry. */
+export function refuseUpcallGroup(name: string, config: PhyintConfig, source: Ipv4, group: Ipv4): Refusal | undefined {
+  if (isProxiableGroup(group) && groupFilterAllows(config.groupFilters, group)) return undefined;
+  return { level: 'debug', message: `${name}: ${pair(source, group)} not routed: group not allowed on this upstream` };
+}
+
+/**
+ * Multicast on an upstream is routed only from a source in its subnet or an altnet. Without
+ * an address yet (PPP, DHCP) the upcall waits; otherwise the warning names the altnet line
+ * to add, once per upstream and source /24.
+ */
+export function refuseUpcallSource(info: InterfaceInfo, config: PhyintConfig, source: Ipv4, group: Ipv4): Refusal | undefined {
+  if (inInterfaceNetworks(info, config, source)) return undefined;
+  const name = info.name;
+  if (info.address === 0) {
+    return { level: 'info', message: `${name}: multicast ${pair(source, group)} waits: this upstream has no IPv4 address yet and no altnet covers the source` };
+  }
+  const network = makeCidr(source, 24);
+  return {
+    level: 'warning',
+    throttleKey: `source ${name} ${network.network}`,
+    message:
+      `${name}: multicast ${pair(source, group)} comes from outside ${formatCidr(info.address, info.prefixLength)} and every altnet of this upstream; not forwarded. ` +
+      `If this source is your provider's, add "altnet ${formatIpv4(network.network)}/24" (or the provider's wider range) to "phyint ${name}"`,
+  };
+}
+
+export function formatCidr(address: Ipv4, prefixLength: number): string {
+  return `${formatIpv4(address)}/${prefixLength}`;
+}
+
+function pair(source: Ipv4, group: Ipv4): string {
+  return `(${formatIpv4(source)}, ${formatIpv4(group)})`;
+}
