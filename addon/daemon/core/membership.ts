@@ -1,6 +1,7 @@
 // Router-side group membership of one downstream interface: RFC 3376 section 6 (filter
-// mode, group and source timers, the 6.4 state tables, 6.6.3 last-member queries) and
-// section 7.3.2 (host compatibility mode per group).
+// mode, group and source timers, 6.6.3 last-member queries) and section 7.3.2 (host
+// compatibility mode per group). The 6.4 state tables are data in membership-table.ts;
+// applyRecord() carries out a row.
 //
 // Source records: in INCLUDE mode every record has a running timer (the include list).
 // In EXCLUDE mode a record with a running timer is in the RFC's "requested list" X
@@ -17,8 +18,10 @@ import type { GroupRecordType, IgmpQuery } from '../igmp/types.ts';
 import type { CoreContext } from './context.ts';
 import type { Timer } from './timers.ts';
 import { sorted } from './sources.ts';
+import { QUERY_TIMER_RULES, bindLetters, sourcesOf, transitionFor } from './membership-table.ts';
+import type { FilterMode, QueryTimerRow } from './membership-table.ts';
 
-export type FilterMode = 'include' | 'exclude';
+export type { FilterMode } from './membership-table.ts';
 
 /** A filter as RFC 4605 merges them: INCLUDE(list) or EXCLUDE(list). */
 export interface Subscription {
@@ -172,17 +175,12 @@ export class Membership {
     if (query.group === 0 || query.v3?.suppressRouterSide === true) return;
     const state = this.groups.get(query.group);
     if (state === undefined) return;
+    // The querier's LMQT: its Max Resp Time times its QRV (ours when it sends none).
     const count = query.v3 !== undefined && query.v3.robustness > 0 ? query.v3.robustness : this.ctx.settings.lastMemberQueryCount;
     const deadline = this.ctx.now() + query.maxResponseMs * count;
     const sources = query.v3?.sources ?? [];
-    if (sources.length === 0) {
-      if (state.mode === 'exclude') this.lowerTimer(state.groupTimer, deadline);
-    } else {
-      for (const source of sources) {
-        const record = state.sources.get(source);
-        if (record !== undefined) this.lowerTimer(record.timer, deadline);
-      }
-    }
+    if (sources.length === 0) this.lowerForQuery(QUERY_TIMER_RULES.group, state, [], deadline);
+    else this.lowerForQuery(QUERY_TIMER_RULES.groupAndSource, state, sources, deadline);
   }
 
   // ---- teardown ------------------------------------------------------------------
@@ -212,89 +210,27 @@ export class Membership {
     });
   }
 
-  // ---- RFC 3376 6.4 ----------------------------------------------------------------
+  // ---- RFC 3376 6.4: one row of membership-table.ts --------------------------------
 
   private applyRecord(state: GroupState, type: GroupRecordType, list: readonly Ipv4[]): void {
-    const now = this.ctx.now();
-    const gmi = now + this.ctx.settings.groupMembershipIntervalMs;
-    const incoming = new Set(list);
+    const row = transitionFor(state.mode, type);
+    const gmi = this.ctx.now() + this.ctx.settings.groupMembershipIntervalMs;
     const changedBefore = this.forwardingKey(state);
-
-    if (state.mode === 'include') {
-      switch (type) {
-        case 'is-include':
-        case 'allow':
-          for (const s of incoming) this.startSource(state, s, gmi);
-          break;
-        case 'to-include': {
-          const dropped = [...state.sources.keys()].filter((s) => !incoming.has(s));
-          for (const s of incoming) this.startSource(state, s, gmi);
-          this.querySources(state, dropped);
-          break;
-        }
-        case 'block':
-          this.querySources(state, [...incoming].filter((s) => state.sources.has(s)));
-          break;
-        case 'is-exclude':
-        case 'to-exclude': {
-          // EXCLUDE(A*B, B-A): kept sources stay requested, new ones are excluded.
-          const kept = [...incoming].filter((s) => state.sources.has(s));
-          for (const s of [...state.sources.keys()]) if (!incoming.has(s)) this.deleteSource(state, s);
-          for (const s of incoming) if (!state.sources.has(s)) this.addExcluded(state, s);
-          state.mode = 'exclude';
-          state.groupTimer.start(gmi);
-          if (type === 'to-exclude') this.querySources(state, kept);
-          break;
-        }
+    // The RFC's sets and "Group Timer" mean the state before the record.
+    const letters = bindLetters(state.mode, [...state.sources.values()].map((r) => ({ address: r.address, running: r.timer.running })), list);
+    const groupTimerBefore = state.groupTimer.deadline;
+    for (const set of row.deleteSources) for (const s of sourcesOf(set, letters)) this.deleteSource(state, s);
+    for (const { sources, timer } of row.sourceTimers) {
+      for (const s of sourcesOf(sources, letters)) {
+        if (timer === 'zero') this.addExcluded(state, s);
+        else this.startSource(state, s, timer === 'GMI' ? gmi : groupTimerBefore);
       }
-    } else {
-      switch (type) {
-        case 'is-include':
-        case 'allow':
-          for (const s of incoming) this.startSource(state, s, gmi);
-          break;
-        case 'to-include': {
-          const requested = [...state.sources.values()].filter((r) => r.timer.running && !incoming.has(r.address)).map((r) => r.address);
-          for (const s of incoming) this.startSource(state, s, gmi);
-          this.querySources(state, requested);
-          this.queryGroup(state);
-          break;
-        }
-        case 'block': {
-          // (A-X-Y) = Group Timer; Send Q(G, A-Y)
-          const toQuery: Ipv4[] = [];
-          for (const s of incoming) {
-            const record = state.sources.get(s);
-            if (record === undefined) {
-              this.startSource(state, s, state.groupTimer.deadline);
-              toQuery.push(s);
-            } else if (record.timer.running) {
-              toQuery.push(s);
-            }
-          }
-          this.querySources(state, toQuery);
-          break;
-        }
-        case 'is-exclude':
-        case 'to-exclude': {
-          // EXCLUDE(A-Y, Y*A): (A-X-Y) = GMI (IS_EX) or Group Timer (TO_EX); delete X-A, Y-A.
-          const newSourceDeadline = type === 'is-exclude' ? gmi : state.groupTimer.deadline;
-          for (const s of [...state.sources.keys()]) if (!incoming.has(s)) this.deleteSource(state, s);
-          const toQuery: Ipv4[] = [];
-          for (const s of incoming) {
-            const record = state.sources.get(s);
-            if (record === undefined) {
-              this.startSource(state, s, newSourceDeadline);
-              toQuery.push(s);
-            } else if (record.timer.running) {
-              toQuery.push(s);
-            }
-          }
-          state.groupTimer.start(gmi);
-          if (type === 'to-exclude') this.querySources(state, toQuery);
-          break;
-        }
-      }
+    }
+    state.mode = row.newMode;
+    if (row.groupTimerToGmi) state.groupTimer.start(gmi);
+    for (const query of row.queries) {
+      if (query.kind === 'group') this.queryGroup(state);
+      else this.querySources(state, sourcesOf(query.sources, letters));
     }
     if (this.isLive(state) && this.forwardingKey(state) !== changedBefore) this.port.changed(state.group);
   }
@@ -317,8 +253,8 @@ export class Membership {
     if (this.ctx.quickLeave() && ![...state.hosts.values()].some((h) => h.mode === 'exclude')) {
       // Nobody we know still wants all sources: end EXCLUDE mode now; still ask below.
       if (state.mode === 'exclude') this.groupTimerExpired(state);
-    } else if (querier && state.mode === 'exclude') {
-      this.lowerTimer(state.groupTimer, this.ctx.now() + this.ctx.settings.lastMemberQueryTimeMs);
+    } else if (querier) {
+      this.lowerForQuery(QUERY_TIMER_RULES.group, state, [], this.ctx.now() + this.ctx.settings.lastMemberQueryTimeMs);
     }
     // v1 hosts never leave, so a v1-compatible group is not queried (7.3.2).
     if (!querier || compatibility === 1) return;
@@ -338,7 +274,7 @@ export class Membership {
       if (this.ctx.quickLeave() && !this.anyHostWants(state, s)) {
         this.sourceTimerExpired(state, s);
       } else if (querier && compatibility === 3) {
-        this.lowerTimer(record.timer, this.ctx.now() + this.ctx.settings.lastMemberQueryTimeMs);
+        this.lowerForQuery(QUERY_TIMER_RULES.groupAndSource, state, [s], this.ctx.now() + this.ctx.settings.lastMemberQueryTimeMs);
       }
     }
     // Older hosts cannot answer source-specific queries (7.3.2); their group is EXCLUDE({}).
@@ -462,6 +398,19 @@ export class Membership {
     state.v2HostTimer.stop();
     state.retransmitTimer.stop();
     for (const record of state.sources.values()) record.timer.stop();
+  }
+
+  /** RFC 3376 6.6.1 for a query about `state`'s group (and `sources`): lower to `deadline`. */
+  private lowerForQuery(rule: QueryTimerRow, state: GroupState, sources: readonly Ipv4[], deadline: number): void {
+    if (rule.lowers === 'group timer') {
+      // Only EXCLUDE mode has a group timer that counts (6.5).
+      if (state.mode === 'exclude') this.lowerTimer(state.groupTimer, deadline);
+      return;
+    }
+    for (const source of sources) {
+      const record = state.sources.get(source);
+      if (record !== undefined) this.lowerTimer(record.timer, deadline);
+    }
   }
 
   private lowerTimer(timer: Timer, deadline: number): void {

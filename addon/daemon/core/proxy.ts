@@ -12,7 +12,7 @@
 // and upstream reports. Everything with rules of its own lives elsewhere:
 //   admission.ts     which senders, groups and sources are accepted (pure; returns a reason)
 //   log-throttle.ts  the one throttle for log lines that traffic repeats
-//   membership.ts    RFC 3376 router state per downstream
+//   membership.ts    RFC 3376 router state per downstream (its 6.4 rows: membership-table.ts)
 //   querier.ts, upstream.ts, routes.ts, merge.ts (RFC 4605 4.1), config-diff.ts (SIGHUP)
 //
 // Decisions worth knowing:
