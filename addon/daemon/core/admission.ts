@@ -1,6 +1,8 @@
 // What the proxy admits, as pure checks. Each returns undefined to admit, or the Refusal:
 // the log line saying why, and when the same cause would repeat with traffic, the key
 // under which the caller throttles it (log-throttle.ts). Nothing here logs or keeps state.
+// A new check (a limit, a TTL) is one more function here, called where proxy.ts dispatches
+// the event; a check that needs memory (counts per host) keeps it in the module that owns it.
 import { cidrContains, formatIpv4, isSourceSpecificMulticast, makeCidr } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { PhyintConfig } from '../config/types.ts';
