@@ -205,6 +205,11 @@ describe('errors', () => {
     ]);
   });
 
+  it('rpfilter: `auto` or `keep`, nothing else', () => {
+    expect(errorLines(`rpfilter off\n${VALID_BASE}`)).toEqual(['test.conf:1:10: error: rpfilter must be `auto` or `keep`, not `off`']);
+    expect(errorLines(`rpfilter\n${VALID_BASE}`)).toEqual(['test.conf:1:1: error: `rpfilter` needs `auto` or `keep` before `phyint`']);
+  });
+
   it('several errors are collected in one pass, in file order', () => {
     const text = 'phyint eth0 upstream threshold 0\n altnet 1.2.3\nphyint eth1 downstream ratelimit x\nbogus\n';
     expect(errorLines(text).map((line) => line.split(': error')[0])).toEqual([

@@ -68,6 +68,14 @@ describe('meaning', () => {
     expect(lines(twice.warnings)).toEqual(['test.conf:4:1: warning: `stallalarm` was already given at line 1; this later value wins']);
   });
 
+  it('rpfilter: auto by default, keep when given; the last one wins, with a warning', () => {
+    expect(expectOk(parse(VALID_BASE)).rpFilter).toBe('auto');
+    expect(expectOk(parse(`rpfilter keep\n${VALID_BASE}`)).rpFilter).toBe('keep');
+    const twice = parse(`rpfilter keep\n${VALID_BASE}rpfilter auto\n`);
+    expect(expectOk(twice).rpFilter).toBe('auto');
+    expect(lines(twice.warnings)).toEqual(['test.conf:4:1: warning: `rpfilter` was already given at line 1; this later value wins']);
+  });
+
   it('a `;` is dropped wherever it trails a token, with one note per file', () => {
     const result = parse('quickleave;\nphyint eth0; upstream;\nphyint eth1 downstream ratelimit 0; threshold 2;;\n altnet 10.0.0.1; ;\n');
     expect(summarise(expectOk(result))).toEqual(['eth0 upstream rl=0 th=1', 'eth1 downstream rl=0 th=2 altnet=10.0.0.1/32']);

@@ -53,6 +53,7 @@ export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?:
     chroot: undefined,
     user: undefined,
     stallAlarmSeconds: null,
+    rpFilter: 'keep',
     interfaces,
   };
 }

@@ -23,6 +23,7 @@ export function describeConfig(config: DaemonConfig): string {
   if (config.chroot !== undefined) lines.push(`chroot ${config.chroot}`);
   if (config.user !== undefined) lines.push(`user ${config.user}`);
   lines.push(`stallalarm ${config.stallAlarmSeconds ?? 'off'}`);
+  lines.push(`rpfilter ${config.rpFilter}`);
   for (const phyint of config.interfaces) lines.push(...describePhyint(phyint));
   return `${lines.join('\n')}\n`;
 }

@@ -8,6 +8,7 @@ export const TOP_LEVEL_KEYWORDS = [
   'chroot',
   'user',
   'stallalarm',
+  'rpfilter',
   'phyint',
 ] as const;
 

@@ -77,6 +77,8 @@ class ConfigParser {
   #userToken: Token | undefined;
   #stallAlarmSeconds: number | null = DEFAULT_STALL_ALARM_SECONDS;
   #stallAlarmToken: Token | undefined;
+  #rpFilter: 'auto' | 'keep' = 'auto';
+  #rpFilterToken: Token | undefined;
 
   readonly #interfaces: PhyintConfig[] = [];
   readonly #blocksByName = new Map<string, BlockDraft>();
@@ -106,6 +108,7 @@ class ConfigParser {
       chroot: this.#chroot,
       user: this.#user,
       stallAlarmSeconds: this.#stallAlarmSeconds,
+      rpFilter: this.#rpFilter,
       interfaces: this.#interfaces,
     };
   }
@@ -192,6 +195,9 @@ class ConfigParser {
       case 'stallalarm':
         this.#parseStallAlarm();
         return;
+      case 'rpfilter':
+        this.#parseRpFilter();
+        return;
     }
     if (isPhyintKeyword(token.text)) {
       this.#diagnostics.error(token, `\`${token.text}\` belongs to a phyint block: write it after \`phyint IFNAME\``);
@@ -269,6 +275,19 @@ class ConfigParser {
     this.#warnIfRepeated(this.#stallAlarmToken, keyword);
     this.#stallAlarmSeconds = value;
     this.#stallAlarmToken = keyword;
+  }
+
+  #parseRpFilter(): void {
+    const keyword = this.#advance()!;
+    const argument = this.#takeArgument(keyword, '`auto` or `keep`');
+    if (argument === undefined) return;
+    if (argument.text !== 'auto' && argument.text !== 'keep') {
+      this.#diagnostics.error(argument, `rpfilter must be \`auto\` or \`keep\`, not ${quote(argument.text)}`);
+      return;
+    }
+    this.#warnIfRepeated(this.#rpFilterToken, keyword);
+    this.#rpFilter = argument.text;
+    this.#rpFilterToken = keyword;
   }
 
   #onDefaultDown(token: Token): void {

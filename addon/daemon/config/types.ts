@@ -47,6 +47,12 @@ export interface DaemonConfig {
   readonly user: string | undefined;
   /** Seconds without a new packet on a route with receivers before a stall is logged; null = off. */
   readonly stallAlarmSeconds: number | null;
+  /**
+   * `auto`: an upstream whose altnet sources route back through another interface is
+   * switched from strict to loose reverse-path filtering while the daemon runs.
+   * `keep`: rp_filter is never touched.
+   */
+  readonly rpFilter: 'auto' | 'keep';
   /** Every phyint block that counts (the first block per interface name), in file order. */
   readonly interfaces: readonly PhyintConfig[];
 }

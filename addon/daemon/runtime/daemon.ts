@@ -19,12 +19,15 @@ import { MrouteSocket } from '../kernel/raw-socket.ts';
 import type { RawDatagramIn } from '../kernel/raw-socket.ts';
 import { VifTable } from '../kernel/vif-table.ts';
 import { createEffectExecutor } from '../kernel/executor.ts';
-import { hasCarrier, readInterfaces, watchInterfaces } from '../kernel/interfaces.ts';
+import { hasCarrier, readInterfaces, readSysInterfaces, watchInterfaces } from '../kernel/interfaces.ts';
 import type { InterfaceWatcher, KernelInterface } from '../kernel/interfaces.ts';
 import { readMulticastRoutingStats } from '../kernel/mfc-stats.ts';
 import { setMulticastFlag } from '../kernel/link-flags.ts';
+import { lookupRoute } from '../kernel/route-lookup.ts';
+import { readRpFilter, writeRpFilter } from '../kernel/rp-filter-sysctl.ts';
 import type { Logger } from '../log/logger.ts';
 import { activeRoles, expandDefaultDown } from './interface-roles.ts';
+import { RpFilterGuard } from './rp-filter-guard.ts';
 import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
 
@@ -65,6 +68,7 @@ export class Daemon {
   private reloading: Promise<void> | undefined;
   private malformedCount = 0;
   private readonly stalls: StallMonitor;
+  private readonly rpFilter: RpFilterGuard;
   /** When each active upstream came up (monotonic ms): "no query heard yet" counts from then. */
   private readonly upSince = new Map<string, number>();
 
@@ -101,6 +105,15 @@ export class Daemon {
       },
       log: (level, message) => this.log.log(level, message),
     }, options.config.stallAlarmSeconds);
+    const sysIfindex = (name: string): number | undefined => readSysInterfaces().find((iface) => iface.name === name)?.ifindex;
+    this.rpFilter = new RpFilterGuard({
+      lookupRoute: (address) => lookupRoute(options.shim, address),
+      read: (name) => readRpFilter(name),
+      write: (name, value) => writeRpFilter(name, value),
+      ifindexOf: sysIfindex,
+      nameOf: (ifindex) => readSysInterfaces().find((iface) => iface.ifindex === ifindex)?.name,
+      log: (level, message) => this.log.log(level, message),
+    }, options.config.rpFilter);
   }
 
   /** Claims multicast routing in this namespace and starts proxying. Throws on fatal errors. */
@@ -171,6 +184,15 @@ export class Daemon {
       }
     }
     this.waitingFor = waiting;
+    this.reviewRpFilter(roles, present);
+  }
+
+  /** Strict rp_filter must not drop an upstream's streams: see rp-filter-guard.ts. */
+  private reviewRpFilter(roles: ReadonlyMap<string, PhyintConfig>, present: ReadonlyMap<string, KernelInterface>): void {
+    const upstreams = [...roles.values()]
+      .filter((phyint) => phyint.role === 'upstream')
+      .map((phyint) => ({ name: phyint.name, ifindex: present.get(phyint.name)?.ifindex, altnets: phyint.altnets }));
+    this.rpFilter.review(upstreams).catch((error: unknown) => this.log.warning(`rp_filter check failed: ${(error as Error).message}`));
   }
 
   private activate(iface: KernelInterface, phyint: PhyintConfig): void {
@@ -292,6 +314,7 @@ export class Daemon {
       for (const warning of result.warnings) this.log.warning(formatDiagnostic(warning));
       this.baseConfig = result.config;
       this.stalls.configure(result.config.stallAlarmSeconds);
+      this.rpFilter.configure(result.config.rpFilter);
       const table = this.watcher?.current ?? (this.options.readInterfaces ?? readInterfaces)();
       this.effectiveConfig = expandDefaultDown(result.config, table);
       // Thresholds may change VIFs; an interface whose role changed is re-activated by onInterfaces.
@@ -341,7 +364,7 @@ export class Daemon {
     }
   }
 
-  /** SIGTERM/SIGINT: delete our routes, leave upstream, drop VIFs, MRT_DONE. Synchronous. */
+  /** SIGTERM/SIGINT: delete our routes, leave upstream, drop VIFs, put rp_filter back, MRT_DONE. Synchronous. */
   stop(): void {
     if (this.stopped) return;
     this.execute(this.proxy.shutdown());
@@ -354,6 +377,8 @@ export class Daemon {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.stalls.stop();
+    // Before anything else can fail: the user's rp_filter values come back whatever happens.
+    this.rpFilter.stop();
     this.watcher?.close();
     for (const [name, current] of this.active) {
       if (current.phyint.role === 'downstream') this.socket.leaveControlGroups(current.kernel.ifindex);
