@@ -74,8 +74,19 @@ export interface ProxySnapshot {
     readonly querier: QuerierSnapshot;
     readonly groups: readonly GroupSnapshot[];
   }[];
-  readonly upstreams: readonly ({ readonly name: string; readonly ifindex: number; readonly address: string; readonly prefixLength: number } & UpstreamSnapshot)[];
+  readonly upstreams: readonly ({
+    readonly name: string; readonly ifindex: number; readonly address: string; readonly prefixLength: number;
+    /** Streams refused lately because their source is outside the subnet and every altnet. */
+    readonly refusedSources: readonly RefusedSource[];
+  } & UpstreamSnapshot)[];
   readonly routes: readonly RouteSnapshot[];
+}
+
+export interface RefusedSource {
+  readonly source: string;
+  readonly group: string;
+  /** When the kernel last asked for it (monotonic ms). */
+  readonly at: number;
 }
 
 interface Downstream {
@@ -267,6 +278,7 @@ export class Proxy {
         ifindex: u.info.ifindex,
         address: formatIpv4(u.info.address),
         prefixLength: u.info.prefixLength,
+        refusedSources: this.recentRefusals(u.info.name),
         ...u.host.snapshot(),
       })),
       routes: this.routes.snapshot(),
@@ -416,6 +428,19 @@ export class Proxy {
     for (const [key, entry] of refused) if (now - entry.at >= UNRESOLVED_MEMORY_MS) refused.delete(key);
     if (refused.size >= MAX_REFUSED_UPCALLS) refused.delete(refused.keys().next().value as string);
     refused.set(`${source}/${group}`, { source, group, at: now });
+  }
+
+  /**
+   * The refusals the kernel may still be asking about: while packets keep coming it asks
+   * again each time its unresolved entry expires (UNRESOLVED_MEMORY_MS), so a stream that
+   * is still arriving is never older than that, plus a margin for the kernel's timer.
+   */
+  private recentRefusals(ifname: string): RefusedSource[] {
+    const now = this.deps.now();
+    return [...(this.refusedUpcalls.get(ifname)?.values() ?? [])]
+      .filter((entry) => now - entry.at < 2 * UNRESOLVED_MEMORY_MS)
+      .sort((a, b) => a.group - b.group || a.source - b.source)
+      .map((entry) => ({ source: formatIpv4(entry.source), group: formatIpv4(entry.group), at: entry.at }));
   }
 
   private recheckRefusedUpcalls(upstream: Upstream): void {

@@ -61,6 +61,8 @@ export class Daemon {
   private timer: NodeJS.Timeout | undefined;
   private timerDeadline: number | undefined;
   private readonly startedAt = new Date();
+  /** When the configuration in use was read: diagnose compares it with the file's mtime. */
+  private configLoadedAt = this.startedAt;
   private stopped = false;
   private reloading: Promise<void> | undefined;
   private malformedCount = 0;
@@ -291,6 +293,7 @@ export class Daemon {
       }
       for (const warning of result.warnings) this.log.warning(formatDiagnostic(warning));
       this.baseConfig = result.config;
+      this.configLoadedAt = new Date();
       this.stalls.configure(result.config.stallAlarmSeconds);
       const table = this.watcher?.current ?? (this.options.readInterfaces ?? readInterfaces)();
       this.effectiveConfig = expandDefaultDown(result.config, table);
@@ -324,6 +327,7 @@ export class Daemon {
     const status = buildStatus({
       version: this.options.version,
       configFile: this.options.configFile,
+      configLoadedAt: this.configLoadedAt,
       startedAt: this.startedAt,
       now: new Date(),
       vifs: this.vifs.entries(),
