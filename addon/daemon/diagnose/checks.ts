@@ -77,6 +77,9 @@ function downstreamNames(facts: Facts, status: StatusDocument | undefined): stri
 export function checkConfig(facts: Facts): Check {
   const { path, loaded } = facts.config;
   if (!loaded.ok) {
+    if (loaded.errors.some((error) => error.endsWith('it does not exist'))) {
+      return problem('config', loaded.errors[0]!, `igmpproxy setup shows a configuration made from IPFire's settings; igmpproxy setup --write creates ${path}`);
+    }
     return problem('config', loaded.errors.slice(0, 3).join('; '),
       `correct ${path} (igmpproxy --check ${path} lists every error; igmpproxy setup makes one from IPFire's settings)`);
   }
