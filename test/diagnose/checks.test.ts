@@ -119,7 +119,7 @@ describe('diagnose checks', () => {
       'upstream-querier', 'upstream-altnet', 'firewall', 'streams',
     ]);
     expect(result.checks.find((check) => check.id === 'upstream-querier')?.message)
-      .toBe('querier 10.99.0.1 (IGMPv3) asked 5 s ago, the querier asks every 2 min 5 s; 1 reports sent, 1 groups joined');
+      .toBe('querier 10.99.0.1 (IGMPv3) last asked 5 s ago (it asks every 2 min 5 s); 1 report sent, 1 group joined');
     expect(result.groups).toEqual([{
       group: GROUP, source: SOURCE, upstream: 'red0.8', receivers: 1, downstreams: ['green0'], packets: 1400,
       packetsPerSecond: 400, bitsPerSecond: 400 * 1316 * 8, stalled: false,
@@ -155,9 +155,9 @@ describe('diagnose checks', () => {
       'upstream-multicast', /multicast is switched off on red0.8/, /ip link set dev red0.8 multicast on/],
     ['strict rp_filter, sources routed elsewhere',
       (f) => ({ ...f, routes: { ok: true, value: parseRouteTable(`${ROUTE_TABLE}\nppp0\t007100CB\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0`, true) } }),
-      'upstream-rp-filter', /rp_filter 1 \(strict\) on red0.8, and 203.0.113.0 routes back via ppp0/, /echo 2 > \/proc\/sys\/net\/ipv4\/conf\/red0.8\/rp_filter/],
+      'upstream-rp-filter', /rp_filter 1 \(strict\) on red0.8, and the stream sources 203.0.113.0\/24 and 203.0.113.10 route back via ppp0, not red0.8/, /echo 2 > \/proc\/sys\/net\/ipv4\/conf\/red0.8\/rp_filter/],
     ['no query for more than two intervals', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: 1_000, now: 300_000 }) } } }),
-      'upstream-querier', /no query heard on red0.8 for 4 min 59 s \(last from 10.99.0.1/, /let IGMP in on red0.8/],
+      'upstream-querier', /no query heard on red0.8 for 4 min 59 s \(last from 10.99.0.1; it asks every 2 min 5 s\)/, /let IGMP in on red0.8/],
     ['never a query', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: undefined, now: 300_000 }) } } }),
       'upstream-querier', /since igmpproxy listens there \(5 min 0 s\)/, /ask the provider/],
     ['a source outside every altnet', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ foreignSource: '198.51.100.7' }) } } }),
@@ -169,9 +169,9 @@ describe('diagnose checks', () => {
       'firewall', /IPFire's chain IPTVINPUT/, /init.d\/firewall restart/],
     ['no iptables', (f) => ({ ...f, firewall: { ok: false, reason: 'iptables is not installed' } }), 'firewall', /iptables is not installed/, /as root/],
     ['receivers but no packets', (f) => ({ ...f, samples: [{ at: 0, routes: [route(1000)] }, { at: 1000, routes: [route(1000)] }] }),
-      'streams', /239.1.1.1 from 203.0.113.10 \(1 receiver\(s\)\): no packets/, /upstream checks/],
+      'streams', /239.1.1.1 from 203.0.113.10 \(1 receiver\): no packets/, /upstream checks/],
     ['receivers but no route', (f) => ({ ...f, samples: [{ at: 0, routes: [] }, { at: 1000, routes: [] }] }),
-      'streams', /239.1.1.1 \(1 receiver\(s\)\) has no route/, /upstream checks/],
+      'streams', /239.1.1.1 \(1 receiver\) has no route/, /upstream checks/],
   ];
 
   it.each(cases)('%s: its check fails, with a fix', (_name, fault, id, message, fix) => {
@@ -205,5 +205,21 @@ describe('diagnose checks', () => {
 
   it('durations read well', () => {
     expect([5, 125, 7200, 200_000].map(formatDuration)).toEqual(['5 s', '2 min 5 s', '2 h 0 min', '2 days 7 h']);
+  });
+});
+
+describe('route lookup', () => {
+  it('longest prefix first, then the lowest metric; no route: undefined', async () => {
+    const { routeOut } = await import('../../addon/daemon/diagnose/route-lookup.ts');
+    const routes = [
+      { interface: 'a', destination: 0, mask: 0, metric: 0 },
+      { interface: 'b', destination: ip('10.0.0.0'), mask: ip('255.0.0.0'), metric: 100 },
+      { interface: 'c', destination: ip('10.0.0.0'), mask: ip('255.0.0.0'), metric: 50 },
+      { interface: 'd', destination: ip('10.1.0.0'), mask: ip('255.255.0.0'), metric: 900 },
+    ];
+    expect(routeOut(routes, ip('10.1.1.1'))).toBe('d');
+    expect(routeOut(routes, ip('10.2.1.1'))).toBe('c');
+    expect(routeOut(routes, ip('8.8.8.8'))).toBe('a');
+    expect(routeOut(routes.slice(1), ip('8.8.8.8'))).toBeUndefined();
   });
 });

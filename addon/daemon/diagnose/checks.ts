@@ -10,6 +10,7 @@ import type { StatusDocument } from '../runtime/status.ts';
 import type { Facts, InterfaceFacts } from './facts.ts';
 import { FIREWALL_CHAINS, FIREWALL_HELPER, missingFirewallRules } from './firewall-rules.ts';
 import { reversePathVerdict } from './route-lookup.ts';
+import type { SourceToCheck } from './route-lookup.ts';
 
 export type CheckId =
   | 'config' | 'kernel-mroute' | 'daemon' | 'upstream-exists' | 'upstream-up' | 'upstream-multicast'
@@ -182,8 +183,13 @@ export function checkRpFilter(facts: Facts, status: StatusDocument | undefined, 
   const mode = `rp_filter ${verdict.mode} (${RP_MODES[verdict.mode] ?? 'unknown'})`;
   const sysctl = `echo 2 > /proc/sys/net/ipv4/conf/${name}/rp_filter`;
   if (verdict.dropped.length > 0) {
-    const where = verdict.dropped.map((d) => `${d.source} ${d.routesVia ? `routes back via ${d.routesVia}` : 'has no route back'}`).join(', ');
-    return problem('upstream-rp-filter', `${mode} on ${name}, and ${where}: the kernel drops these streams before igmpproxy sees them`,
+    const byRoute = new Map<string, string[]>();
+    for (const { source, routesVia } of verdict.dropped) {
+      const where = routesVia === undefined ? 'have no route back' : `route back via ${routesVia}, not ${name}`;
+      byRoute.set(where, [...(byRoute.get(where) ?? []), source]);
+    }
+    const where = [...byRoute].map(([route, list]) => `${list.join(' and ')} ${route}`).join('; ');
+    return problem('upstream-rp-filter', `${mode} on ${name}, and the stream sources ${where}: the kernel drops these streams before igmpproxy sees them`,
       verdict.mode === 1 ? `${sysctl} (loose: the source only needs some route back)` : `add a route to the sources (a default route does), or echo 0 > /proc/sys/net/ipv4/conf/${name}/rp_filter`, name);
   }
   const checked = sources.length === 0 ? 'no stream source to check' : `the stream sources route back through ${verdict.mode === 1 ? name : 'some interface'}`;
@@ -191,19 +197,21 @@ export function checkRpFilter(facts: Facts, status: StatusDocument | undefined, 
 }
 
 /** Where streams on this upstream come from: its altnets and the sources the kernel has seen. */
-function streamSources(facts: Facts, status: StatusDocument | undefined, name: string): Ipv4[] {
-  const sources = new Set<Ipv4>();
+function streamSources(facts: Facts, status: StatusDocument | undefined, name: string): SourceToCheck[] {
+  const sources = new Map<Ipv4, SourceToCheck>();
   const loaded = facts.config.loaded;
   if (loaded.ok) {
-    for (const altnet of loaded.config.interfaces.find((i) => i.name === name)?.altnets ?? []) sources.add(altnet.network);
+    for (const altnet of loaded.config.interfaces.find((i) => i.name === name)?.altnets ?? []) {
+      sources.set(altnet.network, { address: altnet.network, label: formatCidr(altnet) });
+    }
   }
   const add = (text: string) => {
     const address = parseIpv4(text);
-    if (address !== undefined) sources.add(address);
+    if (address !== undefined && !sources.has(address)) sources.set(address, { address, label: text });
   };
   for (const route of status?.kernelRoutes ?? []) if (route.input === name) add(route.source);
   for (const refused of status?.proxy.upstreams.find((u) => u.name === name)?.refusedSources ?? []) add(refused.source);
-  return [...sources].sort((a, b) => a - b);
+  return [...sources.values()].sort((a, b) => a.address - b.address);
 }
 
 export function checkQuerier(status: StatusDocument, name: string): Check {
@@ -214,10 +222,10 @@ export function checkQuerier(status: StatusDocument, name: string): Check {
   }
   const now = status.proxy.now;
   const interval = upstream.querierQueryIntervalMs;
-  const every = `the querier asks every ${formatDuration(interval / 1000)}`;
+  const every = `it asks every ${formatDuration(interval / 1000)}`;
   const heard = upstream.lastQueryHeardAt;
   const silentMs = now - (heard ?? upstream.listeningSince);
-  const sent = `${upstream.reportsSent} reports sent, ${upstream.joined.length} groups joined`;
+  const sent = `${count(upstream.reportsSent, 'report')} sent, ${count(upstream.joined.length, 'group')} joined`;
   if (silentMs > 2 * interval) {
     const what = heard === null ? `no query heard on ${name} since igmpproxy listens there (${formatDuration(silentMs / 1000)})`
       : `no query heard on ${name} for ${formatDuration(silentMs / 1000)} (last from ${upstream.lastQuerier}; ${every})`;
@@ -227,7 +235,7 @@ export function checkQuerier(status: StatusDocument, name: string): Check {
   if (heard === null) {
     return ok('upstream-querier', `no query heard on ${name} yet (listening for ${formatDuration(silentMs / 1000)}; a provider asks about every 125 s); ${sent}`, name);
   }
-  return ok('upstream-querier', `querier ${upstream.lastQuerier} (IGMPv${upstream.lastQueryVersion}) asked ${formatDuration(silentMs / 1000)} ago, ${every}; ${sent}`, name);
+  return ok('upstream-querier', `querier ${upstream.lastQuerier} (IGMPv${upstream.lastQueryVersion}) last asked ${formatDuration(silentMs / 1000)} ago (${every}); ${sent}`, name);
 }
 
 export function checkAltnet(facts: Facts, status: StatusDocument, name: string): Check {
@@ -308,13 +316,15 @@ export function checkStreams(facts: Facts, rows: readonly GroupRow[]): Check {
   const watched = rows.filter((row) => row.receivers > 0);
   if (watched.length === 0) return ok('streams', 'no receivers now: nothing to measure (a TV that watches shows up here)');
   const stalled = watched.filter((row) => row.stalled);
-  if (stalled.length === 0) return ok('streams', `${watched.length} stream(s) with receivers, all flowing`);
+  if (stalled.length === 0) return ok('streams', `${count(watched.length, 'stream')} with receivers, ${watched.length === 1 ? 'flowing' : 'all flowing'}`);
   const what = stalled.slice(0, 4).map((row) => row.source === null
-    ? `${row.group} (${row.receivers} receiver(s)) has no route: the stream does not arrive`
-    : `${row.group} from ${row.source} (${row.receivers} receiver(s)): no packets in the last second`).join('; ');
+    ? `${row.group} (${count(row.receivers, 'receiver')}) has no route: the stream does not arrive`
+    : `${row.group} from ${row.source} (${count(row.receivers, 'receiver')}): no packets in the last second`).join('; ');
   return problem('streams', what,
     'see the upstream checks above; if they are all ok, the provider does not send this group now (try another channel, or ask the provider)');
 }
+
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));

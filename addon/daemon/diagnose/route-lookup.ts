@@ -8,7 +8,6 @@
 // larger of net.ipv4.conf.all.rp_filter and the interface's own.
 // Limits: policy routing rules and tables other than main are not considered.
 import { decodeProcAddress } from '../kernel/mfc-stats.ts';
-import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 
 export interface KernelRoute {
@@ -65,8 +64,14 @@ export function routeOut(routes: readonly KernelRoute[], address: Ipv4): string 
 export interface ReversePathVerdict {
   /** The value in force: max(all, interface). */
   readonly mode: number;
-  /** Sources the kernel drops on this upstream, with where their route goes instead. */
+  /** Sources the kernel drops on this upstream (their labels), with where their route goes instead. */
   readonly dropped: readonly { readonly source: string; readonly routesVia: string | undefined }[];
+}
+
+/** A source to check: an address, and how to name it (an altnet by its network). */
+export interface SourceToCheck {
+  readonly address: Ipv4;
+  readonly label: string;
 }
 
 /** What rp_filter does to streams from `sources` arriving on `upstream`. */
@@ -75,14 +80,14 @@ export function reversePathVerdict(input: {
   all: number;
   own: number;
   routes: readonly KernelRoute[];
-  sources: readonly Ipv4[];
+  sources: readonly SourceToCheck[];
 }): ReversePathVerdict {
   const mode = Math.max(input.all, input.own);
   const dropped: { source: string; routesVia: string | undefined }[] = [];
   if (mode === 1 || mode === 2) {
     for (const source of input.sources) {
-      const via = routeOut(input.routes, source);
-      if (via === undefined || (mode === 1 && via !== input.upstream)) dropped.push({ source: formatIpv4(source), routesVia: via });
+      const via = routeOut(input.routes, source.address);
+      if (via === undefined || (mode === 1 && via !== input.upstream)) dropped.push({ source: source.label, routesVia: via });
     }
   }
   return { mode, dropped };
