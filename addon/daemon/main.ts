@@ -1,5 +1,5 @@
 // Entry point of the igmpproxy binary: the C igmpproxy command line plus --check,
-// --list-interfaces, --version and `setup`.
+// --list-interfaces, --version, `setup` and `diagnose`.
 //
 // Kept small on purpose: -h, --version and usage errors are answered by this module, the
 // pure argument parser and cli/answer.ts alone, so they cost little more than Node's own
@@ -29,6 +29,8 @@ function main(argv: readonly string[]): void {
       return answerAndExit(2, `igmpproxy: ${command.message}\nTry 'igmpproxy -h' for more information.\n`, 1);
     case 'setup':
       return settle(import('./cli/setup-command.ts').then((setup) => setup.runSetup(command)));
+    case 'diagnose':
+      return settle(import('./cli/diagnose-command.ts').then((diagnose) => diagnose.runDiagnose(command)));
     default:
       settle(import('./cli/commands.ts').then((commands) => commands.runCommand(command, { daemonChild, ignoredEnvironment })));
   }

@@ -36,11 +36,13 @@ function fullDocument(): unknown {
     type: 'v3-report', records: [{ recordType: 'allow', group: 0xe8010101, sources: [0x0a010203] }],
   });
   proxy.receiveUpcall('ppp0', { kind: 'nocache', source: 0x0a010203, group: 0xe8010101 });
+  // A source outside the subnet and every altnet: refused, listed in refusedSources.
+  proxy.receiveUpcall('ppp0', { kind: 'nocache', source: 0x0b000001, group: 0xe8010101 });
   const stalls = new StallWatch(10_000);
   stalls.observe(0, [{ source: 0x0a010203, group: 0xe8010101, input: 'ppp0', packets: 5 }]);
   stalls.observe(12_000, [{ source: 0x0a010203, group: 0xe8010101, input: 'ppp0', packets: 5 }]);
   const status = buildStatus({
-    version: '1.0.0', configFile: '/etc/igmpproxy.conf', startedAt: new Date(0), now: new Date(12_000),
+    version: '1.0.0', configFile: '/etc/igmpproxy.conf', configLoadedAt: new Date(0), startedAt: new Date(0), now: new Date(12_000),
     vifs: [{ name: 'ppp0', ifindex: 7, vif: 0 }, { name: 'green0', ifindex: 3, vif: 1 }],
     vifStats: [{ vif: 0, name: 'ppp0', bytesIn: 1000, packetsIn: 10, bytesOut: 0, packetsOut: 0, flags: 0 }],
     mfc: [{ group: 0xe8010101, source: 0x0a010203, inputVif: 0, packets: 5, bytes: 600, wrongInterface: 0, outputs: [{ vif: 1, ttl: 1 }] }],

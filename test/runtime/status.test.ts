@@ -17,7 +17,7 @@ function summaryAfter(queryFrom: number | undefined): string[] {
     });
   }
   return summarizeStatus(buildStatus({
-    version: '1.0.0', configFile: '/etc/igmpproxy.conf', startedAt: new Date(0), now: new Date(0),
+    version: '1.0.0', configFile: '/etc/igmpproxy.conf', configLoadedAt: new Date(0), startedAt: new Date(0), now: new Date(0),
     vifs: [], vifStats: [], mfc: [], waitingFor: [], proxy: proxy.snapshot(), stallAlarm: { afterSeconds: 10, groups: [] },
   }));
 }

@@ -37,6 +37,14 @@ export type Command =
       /** --write: replace the configuration instead of showing it. */
       readonly write: boolean;
     }
+  | {
+      /** igmpproxy diagnose: checks what breaks IPTV, read-only (diagnose/). */
+      readonly kind: 'diagnose';
+      readonly configPath: string;
+      readonly json: boolean;
+      readonly pidfile: string | undefined;
+      readonly statusFile: string | undefined;
+    }
   | { readonly kind: 'usage-error'; readonly message: string };
 
 export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
@@ -45,6 +53,7 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
        igmpproxy --version
        igmpproxy setup [--provider telekom|generic] [--lan green|green,blue]
                        [--root DIR] [--write]
+       igmpproxy diagnose [--json] [<configfile>]
 
    -h   Display this help screen
    -n   Do not run as a daemon
@@ -67,16 +76,27 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
                       --provider: whose stream sources to allow (default
                       telekom); --lan: zones with TV receivers (default green);
                       --root DIR: read and write below DIR instead of /.
+
+   diagnose           Check what IPTV needs (kernel, daemon, upstream link,
+                      querier, rp_filter, firewall, streams) and say how to fix
+                      each problem; exit 1 when there is one. Changes nothing
+                      (asks the daemon for its status with SIGUSR1). --json:
+                      one JSON object; --pidfile/--status-file as the daemon's.
+                      Default configfile: /etc/igmpproxy.conf.
 `;
 
 /**
  * Internal first argument of the copy the daemon starts of itself to go to the background
  * (runtime/detach.ts): it tells the copy it is the daemon, with a readiness pipe on fd 3.
  */
+/** Where IPFire keeps the configuration (diagnose's default). */
+export const DEFAULT_CONFIG_PATH = '/etc/igmpproxy.conf';
+
 export const DAEMON_CHILD_FLAG = '--daemon-child';
 
 export function parseArgs(argv: readonly string[]): Command {
   if (argv[0] === 'setup') return parseSetupArgs(argv.slice(1));
+  if (argv[0] === 'diagnose') return parseDiagnoseArgs(argv.slice(1));
   let foreground = false;
   let logToStderr = false;
   let verbosity: LogVerbosity = 0;
@@ -199,6 +219,31 @@ function parseSetupArgs(argv: readonly string[]): Command {
     }
   }
   return { kind: 'setup', root, provider, lan, write };
+}
+
+function parseDiagnoseArgs(argv: readonly string[]): Command {
+  let json = false;
+  let pidfile: string | undefined;
+  let statusFile: string | undefined;
+  const positional: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    if (arg === '-h' || arg === '--help') return { kind: 'help' };
+    if (arg === '--json') {
+      json = true;
+    } else if (arg === '--pidfile' || arg === '--status-file') {
+      const value = argv[++index];
+      if (value === undefined || value === '') return { kind: 'usage-error', message: `diagnose: ${arg} needs a file name` };
+      if (arg === '--pidfile') pidfile = value;
+      else statusFile = value;
+    } else if (arg.startsWith('-') && arg !== '-') {
+      return { kind: 'usage-error', message: `diagnose: unknown option '${printable(arg)}'` };
+    } else {
+      positional.push(arg);
+    }
+  }
+  if (positional.length > 1) return { kind: 'usage-error', message: 'diagnose: only one configuration file' };
+  return { kind: 'diagnose', configPath: positional[0] ?? DEFAULT_CONFIG_PATH, json, pidfile, statusFile };
 }
 
 /** Arguments are echoed in errors; keep control characters out of the terminal. */

@@ -79,8 +79,19 @@ export interface ProxySnapshot {
     readonly querier: QuerierSnapshot;
     readonly groups: readonly GroupSnapshot[];
   }[];
-  readonly upstreams: readonly ({ readonly name: string; readonly ifindex: number; readonly address: string; readonly prefixLength: number } & UpstreamSnapshot)[];
+  readonly upstreams: readonly ({
+    readonly name: string; readonly ifindex: number; readonly address: string; readonly prefixLength: number;
+    /** Streams refused lately because their source is outside the subnet and every altnet. */
+    readonly refusedSources: readonly RefusedSource[];
+  } & UpstreamSnapshot)[];
   readonly routes: readonly RouteSnapshot[];
+}
+
+export interface RefusedSource {
+  readonly source: string;
+  readonly group: string;
+  /** When the kernel last asked for it (monotonic ms). */
+  readonly at: number;
 }
 
 interface Downstream {
@@ -267,6 +278,8 @@ export class IgmpProxyCore {
         ifindex: u.info.ifindex,
         address: formatIpv4(u.info.address),
         prefixLength: u.info.prefixLength,
+        refusedSources: this.routes.recentRefusals(u.info.name)
+          .map((entry) => ({ source: formatIpv4(entry.source), group: formatIpv4(entry.group), at: entry.at })),
         ...u.host.snapshot(),
       })),
       routes: this.routes.snapshot(),

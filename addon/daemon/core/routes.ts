@@ -30,7 +30,7 @@ interface Unresolved {
   readonly timer: Timer;
 }
 
-interface Refused {
+export interface Refused {
   readonly source: Ipv4;
   readonly group: Ipv4;
   /** When the upcall came (ctx.now()); aged by time, not by timers. */
@@ -103,6 +103,19 @@ export class RouteTable {
         this.resolve(input, entry.source, entry.group);
       }
     }
+  }
+
+  /**
+   * The refusals on `input` the kernel may still be asking about, by group then source:
+   * while packets keep coming it asks again each time its unresolved entry expires
+   * (UNRESOLVED_MEMORY_MS), so a stream still arriving is never older than that, plus a
+   * margin for the kernel's timer. For the status document (diagnose reads it).
+   */
+  recentRefusals(input: string): Refused[] {
+    const now = this.ctx.now();
+    return [...(this.refused.get(input)?.values() ?? [])]
+      .filter((entry) => now - entry.at < 2 * UNRESOLVED_MEMORY_MS)
+      .sort((a, b) => a.group - b.group || a.source - b.source);
   }
 
   /** Listeners of `group` changed: bring every (S,G) route of it up to date. */

@@ -48,6 +48,13 @@ export interface UpstreamSnapshot {
   readonly lastQueryHeardAt: number | null;
   /** The querier's query interval: its QQIC (IGMPv3), else ours. */
   readonly querierQueryIntervalMs: number;
+  /** Who sent the last query heard, and in which IGMP version; null: none yet. */
+  readonly lastQuerier: string | null;
+  readonly lastQueryVersion: 1 | 2 | 3 | null;
+  /** Since when we listen on this upstream (monotonic ms): "no query yet" counts from here. */
+  readonly listeningSince: number;
+  /** IGMP reports and leaves sent on this upstream since then. */
+  readonly reportsSent: number;
 }
 
 const EMPTY: Subscription = { mode: 'include', sources: new Set() };
@@ -60,6 +67,10 @@ export class UpstreamHost {
   private robustness: number;
   private lastQueryAt: number | undefined;
   private querierIntervalMs: number | undefined;
+  private lastQuerier: Ipv4 | undefined;
+  private lastQueryVersion: 1 | 2 | 3 | undefined;
+  private readonly listeningSince: number;
+  private reportsSent = 0;
   private readonly ctx: CoreContext;
   private readonly port: UpstreamPort;
   private readonly retransmitTimer: Timer;
@@ -69,7 +80,9 @@ export class UpstreamHost {
 
   constructor(ctx: CoreContext, port: UpstreamPort) {
     this.ctx = ctx;
-    this.port = port;
+    // Every report and leave goes through here: counted for the status document.
+    this.port = { name: port.name, send: (message, destination) => { this.reportsSent++; port.send(message, destination); } };
+    this.listeningSince = ctx.now();
     this.robustness = ctx.settings.robustness;
     this.retransmitTimer = ctx.timers.create((deadline) => this.retransmit(deadline));
     this.generalResponseTimer = ctx.timers.create(() => this.answerGeneralQuery());
@@ -228,6 +241,8 @@ export class UpstreamHost {
   queryHeard(source: Ipv4, query: IgmpQuery): void {
     const before = this.version;
     this.lastQueryAt = this.ctx.now();
+    this.lastQuerier = source;
+    this.lastQueryVersion = query.version;
     // An IGMPv3 query says how often the querier asks; v1/v2 ones do not (back to ours).
     this.querierIntervalMs = query.v3 !== undefined && query.v3.queryIntervalSeconds > 0 ? query.v3.queryIntervalSeconds * 1000 : undefined;
     const timeout = this.ctx.now() + this.ctx.settings.olderVersionQuerierPresentTimeoutMs;
@@ -336,6 +351,10 @@ export class UpstreamHost {
       generalResponseAt: this.generalResponseTimer.running ? this.generalResponseTimer.deadline : null,
       lastQueryHeardAt: this.lastQueryAt ?? null,
       querierQueryIntervalMs: this.querierActivity.queryIntervalMs,
+      lastQuerier: this.lastQuerier === undefined ? null : formatIpv4(this.lastQuerier),
+      lastQueryVersion: this.lastQueryVersion ?? null,
+      listeningSince: this.listeningSince,
+      reportsSent: this.reportsSent,
     };
   }
 }

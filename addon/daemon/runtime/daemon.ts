@@ -64,6 +64,8 @@ export class Daemon {
   private timer: NodeJS.Timeout | undefined;
   private timerDeadline: number | undefined;
   private readonly startedAt = new Date();
+  /** When the configuration in use was read: diagnose compares it with the file's mtime. */
+  private configLoadedAt = this.startedAt;
   private stopped = false;
   private reloading: Promise<void> | undefined;
   private malformedCount = 0;
@@ -313,6 +315,7 @@ export class Daemon {
       }
       for (const warning of result.warnings) this.log.warning(formatDiagnostic(warning));
       this.baseConfig = result.config;
+      this.configLoadedAt = new Date();
       this.stalls.configure(result.config.stallAlarmSeconds);
       this.rpFilter.configure(result.config.rpFilter);
       const table = this.watcher?.current ?? (this.options.readInterfaces ?? readInterfaces)();
@@ -347,6 +350,7 @@ export class Daemon {
     const status = buildStatus({
       version: this.options.version,
       configFile: this.options.configFile,
+      configLoadedAt: this.configLoadedAt,
       startedAt: this.startedAt,
       now: new Date(),
       vifs: this.vifs.entries(),

@@ -18,6 +18,8 @@ export interface StatusDocument {
   readonly version: string;
   readonly pid: number;
   readonly configFile: string;
+  /** When the configuration in use was read (start or the last SIGHUP that took it). */
+  readonly configLoadedAt: string;
   readonly startedAt: string;
   readonly writtenAt: string;
   readonly vifs: readonly (VifEntry & { packetsIn?: number; packetsOut?: number; bytesIn?: number; bytesOut?: number })[];
@@ -38,6 +40,7 @@ export interface StatusDocument {
 export function buildStatus(input: {
   version: string;
   configFile: string;
+  configLoadedAt: Date;
   startedAt: Date;
   now: Date;
   vifs: readonly VifEntry[];
@@ -54,6 +57,7 @@ export function buildStatus(input: {
     version: input.version,
     pid: process.pid,
     configFile: input.configFile,
+    configLoadedAt: input.configLoadedAt.toISOString(),
     startedAt: input.startedAt.toISOString(),
     writtenAt: input.now.toISOString(),
     vifs: input.vifs.map((entry) => {

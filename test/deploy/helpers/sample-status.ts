@@ -24,6 +24,7 @@ export function sampleStatus(version: string): StatusDocument {
   return buildStatus({
     version,
     configFile: '/etc/igmpproxy.conf',
+    configLoadedAt: new Date(0),
     startedAt: new Date(0),
     now: new Date(1_000),
     vifs: [{ name: 'ppp0', ifindex: 7, vif: 0 }, { name: 'green0', ifindex: 3, vif: 1 }],

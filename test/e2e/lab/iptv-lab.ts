@@ -225,6 +225,11 @@ export class IspHandle {
     await this.program.call('set-version', { version });
   }
 
+  /** The querier's general query interval from now on (sends one at once); 0 silences it. */
+  async setQueryInterval(queryIntervalMs: number): Promise<void> {
+    await this.program.call('set-query-interval', { queryIntervalMs });
+  }
+
   async setPacketInterval(packetIntervalMs: number): Promise<void> {
     await this.program.call('set-rate', { packetIntervalMs });
   }

@@ -54,6 +54,8 @@ const MAX_MALFORMED_EVENTS = 100;
 let version = config.version;
 let leaveMode = config.leaveMode;
 let packetIntervalMs = config.packetIntervalMs;
+/** Changed by set-query-interval (0: the querier falls silent); memberships keep their configured timeout. */
+let queryIntervalMs = config.queryIntervalMs;
 const ownAddress = address(config.address);
 const ifindex = Number(readFileSync(`/sys/class/net/${config.ifname}/ifindex`, 'utf8'));
 const memberships = new LinkMemberships(timers());
@@ -124,7 +126,7 @@ function sendQuery(group: number, maxResponseMs = config.queryResponseMs, queryV
     ...(queryVersion === 3 ? {
       v3: {
         suppressRouterSide: false, robustness: config.robustness,
-        queryIntervalSeconds: Math.max(1, Math.round((config.queryIntervalMs || 125_000) / 1000)), sources: [],
+        queryIntervalSeconds: Math.max(1, Math.round((queryIntervalMs || 125_000) / 1000)), sources: [],
       },
     } : {}),
   };
@@ -163,7 +165,7 @@ let queryTimer: NodeJS.Timeout | undefined;
 function startQuerier(): void {
   clearInterval(queryTimer);
   sendQuery(0);
-  if (config.queryIntervalMs > 0) queryTimer = setInterval(() => sendQuery(0), config.queryIntervalMs);
+  if (queryIntervalMs > 0) queryTimer = setInterval(() => sendQuery(0), queryIntervalMs);
 }
 
 // --- the multicast source -----------------------------------------------------------------
@@ -225,6 +227,13 @@ serveCommands({
     const queryVersion = command.version === undefined ? version : numberField(command, 'version');
     if (queryVersion !== 2 && queryVersion !== 3) throw new Error('version must be 2 or 3');
     sendQuery(groupArgument(command), numberField(command, 'maxResponseMs', config.queryResponseMs), queryVersion);
+  },
+  'set-query-interval'(command) {
+    queryIntervalMs = Math.max(0, numberField(command, 'queryIntervalMs'));
+    clearInterval(queryTimer);
+    // 0: silent from now on (a querier the provider switched off, or IGMP filtered on the way).
+    if (queryIntervalMs > 0) startQuerier();
+    return { queryIntervalMs };
   },
   'set-rate'(command) {
     packetIntervalMs = Math.max(1, numberField(command, 'packetIntervalMs'));

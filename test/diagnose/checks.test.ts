@@ -1,0 +1,225 @@
+// The checks of `igmpproxy diagnose`, each against made-up facts: a healthy box passes every
+// one; then one fault at a time, and exactly the check that should fail fails, with a fix.
+// The status document in the facts is a real one: built by the real core and buildStatus.
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../addon/daemon/config/parser.ts';
+import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
+import { diagnose, formatDuration } from '../../addon/daemon/diagnose/checks.ts';
+import type { CheckId } from '../../addon/daemon/diagnose/checks.ts';
+import type { Facts, InterfaceFacts } from '../../addon/daemon/diagnose/facts.ts';
+import { parseRouteTable } from '../../addon/daemon/diagnose/route-lookup.ts';
+import type { MfcEntry } from '../../addon/daemon/kernel/mfc-stats.ts';
+import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { buildStatus } from '../../addon/daemon/runtime/status.ts';
+import type { StatusDocument } from '../../addon/daemon/runtime/status.ts';
+
+const CONFIG_PATH = '/etc/igmpproxy.conf';
+const CONFIG = 'phyint red0.8 upstream\n  altnet 203.0.113.0/24\nphyint green0 downstream\nphyint lo disabled\n';
+const ip = (text: string): number => parseIpv4(text) as number;
+const GROUP = '239.1.1.1';
+const SOURCE = '203.0.113.10';
+
+/** /proc/net/route of the box: default and the IPTV sources via red0.8, LAN on green0 (little-endian hex). */
+const ROUTE_TABLE = [
+  'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT',
+  'red0.8\t00000000\t0163000A\t0003\t0\t0\t0\t00000000\t0\t0\t0',
+  'red0.8\t0063000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+  'green0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+].join('\n');
+
+function config(text = CONFIG): Facts['config'] {
+  const parsed = parseConfig(text, CONFIG_PATH);
+  return parsed.ok
+    ? { path: CONFIG_PATH, loaded: { ok: true, config: parsed.config, warnings: parsed.warnings.map((w) => w.message) }, modifiedAtMs: 500 }
+    : { path: CONFIG_PATH, loaded: { ok: false, errors: parsed.errors.map((e) => e.message) }, modifiedAtMs: 500 };
+}
+
+interface StatusOptions {
+  /** When the last upstream query came (ms after start); undefined: never. */
+  queryAt?: number | undefined;
+  /** A stream from outside every altnet arrives (refused). */
+  foreignSource?: string;
+  now?: number;
+}
+
+/** A real status document: core state after a query upstream and a TV's join downstream. */
+function status(options: StatusOptions = {}): StatusDocument {
+  const parsed = parseConfig(CONFIG, CONFIG_PATH);
+  if (!parsed.ok) throw new Error('config');
+  let now = 0;
+  const proxy = new IgmpProxyCore(parsed.config, { now: () => now, random: () => 0.5 });
+  proxy.interfaceUp({ name: 'red0.8', ifindex: 7, address: ip('10.99.0.2'), prefixLength: 24 });
+  proxy.interfaceUp({ name: 'green0', ifindex: 3, address: ip('192.168.1.1'), prefixLength: 24 });
+  const queryAt = 'queryAt' in options ? options.queryAt : 55_000;
+  if (queryAt !== undefined) {
+    now = queryAt;
+    proxy.receiveIgmp('red0.8', { source: ip('10.99.0.1'), destination: ip('224.0.0.1'), routerAlert: true }, {
+      type: 'query', version: 3, maxResponseMs: 10_000, group: 0,
+      v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
+    });
+  }
+  now = Math.max(now, 56_000);
+  proxy.receiveIgmp('green0', { source: ip('192.168.1.10'), destination: ip('224.0.0.22'), routerAlert: true }, {
+    type: 'v3-report', records: [{ recordType: 'to-exclude', group: ip(GROUP), sources: [] }],
+  });
+  proxy.receiveUpcall('red0.8', { kind: 'nocache', source: ip(SOURCE), group: ip(GROUP) });
+  if (options.foreignSource) proxy.receiveUpcall('red0.8', { kind: 'nocache', source: ip(options.foreignSource), group: ip('239.1.1.2') });
+  now = options.now ?? 60_000;
+  return buildStatus({
+    version: '1.0.0', configFile: CONFIG_PATH, configLoadedAt: new Date(1_000), startedAt: new Date(0), now: new Date(now),
+    vifs: [{ name: 'red0.8', ifindex: 7, vif: 0 }, { name: 'green0', ifindex: 3, vif: 1 }], vifStats: [],
+    mfc: [route(1000)], waitingFor: [], proxy: proxy.snapshot(), stallAlarm: { afterSeconds: 10, groups: [] },
+  });
+}
+
+function route(packets: number, bytes = packets * 1316): MfcEntry {
+  return { group: ip(GROUP), source: ip(SOURCE), inputVif: 0, packets, bytes, wrongInterface: 0, outputs: [{ vif: 1, ttl: 1 }] };
+}
+
+function upstream(overrides: Partial<InterfaceFacts> = {}): InterfaceFacts {
+  return { name: 'red0.8', exists: true, up: true, carrier: true, multicast: true, addresses: ['10.99.0.2/24'], rpFilter: 1, ...overrides };
+}
+
+const FIREWALL = [
+  '-P INPUT ACCEPT', '-N IPTVINPUT', '-N IPTVFORWARD', '-N CUSTOMOUTPUT',
+  '-N IGMPPROXY_IN', '-N IGMPPROXY_FWD', '-N IGMPPROXY_OUT',
+  '-A IPTVINPUT -j IGMPPROXY_IN', '-A IPTVFORWARD -j IGMPPROXY_FWD', '-A CUSTOMOUTPUT -j IGMPPROXY_OUT',
+  '-A IGMPPROXY_IN -i red0.8 -p igmp -j ACCEPT', '-A IGMPPROXY_IN -i red0.8 -d 224.0.0.0/4 -j ACCEPT',
+  '-A IGMPPROXY_IN -i green0 -p igmp -j ACCEPT',
+  '-A IGMPPROXY_FWD -i red0.8 -o green0 -d 224.0.0.0/4 -j ACCEPT',
+  '-A IGMPPROXY_OUT -o red0.8 -d 224.0.0.0/4 -p igmp -j ACCEPT',
+].join('\n');
+
+function healthy(overrides: Partial<Facts> = {}): Facts {
+  return {
+    config: config(),
+    multicastRouting: true,
+    kernelVifs: [
+      { vif: 0, name: 'red0.8', bytesIn: 0, packetsIn: 0, bytesOut: 0, packetsOut: 0, flags: 0 },
+      { vif: 1, name: 'green0', bytesIn: 0, packetsIn: 0, bytesOut: 0, packetsOut: 0, flags: 0 },
+    ],
+    daemon: { pidfile: '/var/run/igmpproxy.pid', pid: 1234, running: true, status: { ok: true, value: status() } },
+    interfaces: new Map([['red0.8', upstream()]]),
+    rpFilterAll: 1,
+    routes: { ok: true, value: parseRouteTable(ROUTE_TABLE, true) },
+    firewall: { ok: true, value: FIREWALL },
+    samples: [{ at: 0, routes: [route(1000)] }, { at: 1000, routes: [route(1400)] }],
+    ...overrides,
+  };
+}
+
+const problems = (facts: Facts) => diagnose(facts).checks.filter((check) => !check.ok);
+
+describe('diagnose checks', () => {
+  it('a healthy box: every check ok, the group flows at its measured rate', () => {
+    const result = diagnose(healthy());
+    expect(result.checks.filter((check) => !check.ok)).toEqual([]);
+    expect(result.checks.map((check) => check.id)).toEqual([
+      'config', 'kernel-mroute', 'daemon', 'upstream-exists', 'upstream-up', 'upstream-multicast', 'upstream-rp-filter',
+      'upstream-querier', 'upstream-altnet', 'firewall', 'streams',
+    ]);
+    expect(result.checks.find((check) => check.id === 'upstream-querier')?.message)
+      .toBe('querier 10.99.0.1 (IGMPv3) last asked 5 s ago (it asks every 2 min 5 s); 1 report sent, 1 group joined');
+    expect(result.groups).toEqual([{
+      group: GROUP, source: SOURCE, upstream: 'red0.8', receivers: 1, downstreams: ['green0'], packets: 1400,
+      packetsPerSecond: 400, bitsPerSecond: 400 * 1316 * 8, stalled: false,
+    }]);
+  });
+
+  type Case = [string, (facts: Facts) => Facts, CheckId, RegExp, RegExp];
+  const cases: Case[] = [
+    ['config with errors', (f) => ({ ...f, config: config('phyint red0.8 sideways\n') }), 'config', /sideways|role/, /igmpproxy --check/],
+    ['config with a warning', (f) => ({ ...f, config: config(`${CONFIG}phyint green0 upstream\n`) }), 'config', /green0/, /edit \/etc\/igmpproxy.conf/],
+    ['config file missing', (f) => ({ ...f, config: { path: CONFIG_PATH, loaded: { ok: false, errors: [`${CONFIG_PATH}:1:1: error: cannot read the config file: it does not exist`] }, modifiedAtMs: undefined } }),
+      'config', /does not exist/, /igmpproxy setup --write creates \/etc\/igmpproxy.conf/],
+    ['config without upstream', (f) => ({ ...f, config: config('phyint green0 downstream\n') }), 'config', /no upstream/, /igmpproxy setup/],
+    ['kernel without multicast routing', (f) => ({ ...f, multicastRouting: false }), 'kernel-mroute', /CONFIG_IP_MROUTE/, /CONFIG_IP_MROUTE=y/],
+    ['another multicast router holds the table',
+      (f) => ({ ...f, daemon: { pidfile: '/run/p', pid: undefined, running: false, status: undefined } }),
+      'kernel-mroute', /another multicast router .* red0.8 green0/, /stop that program/],
+    ['daemon not running', (f) => ({ ...f, kernelVifs: [], daemon: { pidfile: '/run/p', pid: undefined, running: false, status: undefined } }),
+      'daemon', /does not run \(no pid in \/run\/p\)/, /init.d\/igmpproxy start/],
+    ['stale pidfile', (f) => ({ ...f, kernelVifs: [], daemon: { pidfile: '/run/p', pid: 99, running: false, status: undefined } }),
+      'daemon', /names pid 99, which is not a live igmpproxy/, /init.d\/igmpproxy start/],
+    ['daemon gives no status', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: false, reason: 'it did not write it' } } }),
+      'daemon', /gave no status: it did not write it/, /restart/],
+    ['config changed after the daemon read it', (f) => ({ ...f, config: { ...f.config, modifiedAtMs: 2_000 } }),
+      'daemon', /changed after it read the file/, /reload/],
+    ['upstream missing', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ exists: false })]]) }),
+      'upstream-exists', /red0.8 does not exist/, /ip link/],
+    ['upstream down', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ up: false })]]) }), 'upstream-up', /is down/, /ip link set dev red0.8 up/],
+    ['upstream without carrier', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ carrier: false })]]) }), 'upstream-up', /no carrier/, /cable/],
+    ['upstream without address', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ addresses: [] })]]) }),
+      'upstream-up', /no IPv4 address/, /DHCP or PPP/],
+    ['multicast off', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ multicast: false })]]) }),
+      'upstream-multicast', /multicast is switched off on red0.8/, /ip link set dev red0.8 multicast on/],
+    ['strict rp_filter, sources routed elsewhere',
+      (f) => ({ ...f, routes: { ok: true, value: parseRouteTable(`${ROUTE_TABLE}\nppp0\t007100CB\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0`, true) } }),
+      'upstream-rp-filter', /rp_filter 1 \(strict\) on red0.8, and the stream sources 203.0.113.0\/24 and 203.0.113.10 route back via ppp0, not red0.8/, /echo 2 > \/proc\/sys\/net\/ipv4\/conf\/red0.8\/rp_filter/],
+    ['no query for more than two intervals', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: 1_000, now: 300_000 }) } } }),
+      'upstream-querier', /no query heard on red0.8 for 4 min 59 s \(last from 10.99.0.1; it asks every 2 min 5 s\)/, /let IGMP in on red0.8/],
+    ['never a query', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: undefined, now: 300_000 }) } } }),
+      'upstream-querier', /since igmpproxy listens there \(5 min 0 s\)/, /ask the provider/],
+    ['a source outside every altnet', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ foreignSource: '198.51.100.7' }) } } }),
+      'upstream-altnet', /239.1.1.2 from 198.51.100.7 arrives on red0.8 from outside its subnet and every altnet/,
+      /add "altnet 198.51.100.0\/24" .* "phyint red0.8 upstream"/],
+    ['firewall jumps missing', (f) => ({ ...f, firewall: { ok: true, value: FIREWALL.replace('-A IPTVFORWARD -j IGMPPROXY_FWD', '') } }),
+      'firewall', /the jump IPTVFORWARD -> IGMPPROXY_FWD/, /\/usr\/lib\/igmpproxy\/firewall reload/],
+    ['IPFire firewall not running', (f) => ({ ...f, firewall: { ok: true, value: '-P INPUT ACCEPT\n' } }),
+      'firewall', /IPFire's chain IPTVINPUT/, /init.d\/firewall restart/],
+    ['no iptables', (f) => ({ ...f, firewall: { ok: false, reason: 'iptables is not installed' } }), 'firewall', /iptables is not installed/, /as root/],
+    ['receivers but no packets', (f) => ({ ...f, samples: [{ at: 0, routes: [route(1000)] }, { at: 1000, routes: [route(1000)] }] }),
+      'streams', /239.1.1.1 from 203.0.113.10 \(1 receiver\): no packets/, /upstream checks/],
+    ['receivers but no route', (f) => ({ ...f, samples: [{ at: 0, routes: [] }, { at: 1000, routes: [] }] }),
+      'streams', /239.1.1.1 \(1 receiver\) has no route/, /upstream checks/],
+  ];
+
+  it.each(cases)('%s: its check fails, with a fix', (_name, fault, id, message, fix) => {
+    const found = problems(fault(healthy()));
+    expect(found.map((check) => check.id)).toContain(id);
+    const check = found.find((entry) => entry.id === id)!;
+    expect(check.message).toMatch(message);
+    expect(check.fix).toMatch(fix);
+  });
+
+  it('without a running daemon the checks that need its state are left out, not failed', () => {
+    const ids = diagnose(healthy({ kernelVifs: [], daemon: { pidfile: '/p', pid: undefined, running: false, status: undefined } })).checks.map((c) => c.id);
+    expect(ids).not.toContain('upstream-querier');
+    expect(ids).not.toContain('streams');
+    expect(ids).toContain('upstream-multicast');
+  });
+
+  it('an unreadable config still checks the upstreams the daemon uses', () => {
+    const ids = diagnose(healthy({ config: { path: CONFIG_PATH, loaded: { ok: false, errors: ['gone'] }, modifiedAtMs: undefined } }))
+      .checks.filter((c) => c.interface === 'red0.8').map((c) => c.id);
+    expect(ids).toContain('upstream-querier');
+  });
+
+  it('loose rp_filter accepts sources routed elsewhere; off checks nothing', () => {
+    const elsewhere = { ok: true as const, value: parseRouteTable(`${ROUTE_TABLE}\nppp0\t007100CB\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0`, true) };
+    const loose = diagnose(healthy({ routes: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 2 })]]) }));
+    expect(loose.checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({ ok: true, message: expect.stringMatching(/rp_filter 2 \(loose\)/) });
+    const off = diagnose(healthy({ routes: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 0 })]]) }));
+    expect(off.checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({ ok: true, message: expect.stringMatching(/no reverse-path check/) });
+  });
+
+  it('durations read well', () => {
+    expect([5, 125, 7200, 200_000].map(formatDuration)).toEqual(['5 s', '2 min 5 s', '2 h 0 min', '2 days 7 h']);
+  });
+});
+
+describe('route lookup', () => {
+  it('longest prefix first, then the lowest metric; no route: undefined', async () => {
+    const { routeOut } = await import('../../addon/daemon/diagnose/route-lookup.ts');
+    const routes = [
+      { interface: 'a', destination: 0, mask: 0, metric: 0 },
+      { interface: 'b', destination: ip('10.0.0.0'), mask: ip('255.0.0.0'), metric: 100 },
+      { interface: 'c', destination: ip('10.0.0.0'), mask: ip('255.0.0.0'), metric: 50 },
+      { interface: 'd', destination: ip('10.1.0.0'), mask: ip('255.255.0.0'), metric: 900 },
+    ];
+    expect(routeOut(routes, ip('10.1.1.1'))).toBe('d');
+    expect(routeOut(routes, ip('10.2.1.1'))).toBe('c');
+    expect(routeOut(routes, ip('8.8.8.8'))).toBe('a');
+    expect(routeOut(routes.slice(1), ip('8.8.8.8'))).toBeUndefined();
+  });
+});
