@@ -1,0 +1,307 @@
+/// <reference lib="dom" />
+// The add-on's web page in IPFire's web UI: Debian's apache2 serving IPFire's vhost and Perl
+// (vendored, test/fixtures/ipfire-wui/) with the page the build renders, driven by Debian's
+// headless Chromium over CDP (puppeteer-core, no browser download). Screenshots go to
+// .cache/test-artifacts/wui/.
+import { request } from 'node:https';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../build/render.ts';
+import { startIpfireWui, wuiPrerequisitesMissing, type WuiServer } from '../helpers/ipfire-wui.ts';
+import { statusWith } from './status-sample.ts';
+
+const missing = wuiPrerequisitesMissing();
+if (missing) console.warn(`skipping the web page tests: ${missing}`);
+
+const ARTIFACTS = path.join(REPO_ROOT, '.cache/test-artifacts/wui');
+const PAGE = '/cgi-bin/igmpproxy.cgi';
+const SETTINGS = '/var/ipfire/igmpproxy/settings';
+const CONFIG = '/etc/igmpproxy.conf';
+const WAIT_MS = 15_000;
+
+/** A POST as a browser on another site would send it: the admin's credentials, a foreign Referer. */
+function post(server: WuiServer, body: string, referer: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${server.url}${PAGE}`,
+      {
+        method: 'POST',
+        rejectUnauthorized: false,
+        timeout: WAIT_MS,
+        headers: {
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'Content-Length': Buffer.byteLength(body),
+          Authorization: `Basic ${Buffer.from(`${server.user}:${server.password}`).toString('base64')}`,
+          Referer: referer,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const form = (fields: Record<string, string | string[]>): string => {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(fields)) for (const v of [value].flat()) params.append(key, v);
+  return params.toString();
+};
+
+describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI', () => {
+  let server: WuiServer;
+  let browser: Browser;
+  let page: Page;
+
+  const open = async (): Promise<void> => {
+    await page.goto(`${server.url}${PAGE}`, { waitUntil: 'domcontentloaded', timeout: WAIT_MS });
+  };
+  const shot = async (name: string): Promise<void> => {
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  };
+  const text = (selector: string): Promise<string> => page.$eval(selector, (element) => (element as HTMLElement).innerText);
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    server = await startIpfireWui();
+    browser = await puppeteer.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--ignore-certificate-errors', '--disable-gpu', '--disable-dev-shm-usage'],
+      timeout: WAIT_MS,
+    });
+    page = await browser.newPage();
+    await page.setViewport({ width: 1200, height: 900 });
+    await page.authenticate({ username: server.user, password: server.password });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    await server.remove(SETTINGS);
+    await server.write('/var/log/addonctrl.calls', '', { mode: 0o666 });
+  });
+
+  it('is in the Services menu, and every entry of IPFire\'s own menu still renders', async () => {
+    const menuLinks = () =>
+      page.$$eval('#cssmenu a[href^="/cgi-bin/"]', (links) => links.map((a) => `${a.getAttribute('href')} ${(a as HTMLElement).innerText.trim()}`));
+    // The same page without our menu file: what IPFire's menu shows alone.
+    const ours = '/var/ipfire/menu.d/EX-igmpproxy.menu';
+    const menuFile = await server.read(ours);
+    expect(menuFile).not.toBeNull();
+    await server.remove(ours);
+    await open();
+    const without = await menuLinks();
+    await server.write(ours, menuFile!);
+    await open();
+    const withOurs = await menuLinks();
+    await shot('menu');
+
+    expect(without.length).toBeGreaterThan(40);
+    expect(withOurs.filter((link) => !without.includes(link))).toEqual(['/cgi-bin/igmpproxy.cgi IGMP proxy (IPTV)']);
+    expect(without.filter((link) => !withOurs.includes(link))).toEqual([]);
+    // Every entry has its caption (an eval error in a menu file would leave none at all).
+    expect(withOurs.filter((link) => / $/.test(link))).toEqual([]);
+    const services = await page.$$eval('#cssmenu > ul > li', (items) =>
+      items.map((li) => ({ top: (li.querySelector(':scope > a') as HTMLElement).innerText.trim(), links: [...li.querySelectorAll('ul a')].map((a) => a.getAttribute('href')) })),
+    );
+    expect(services.find((item) => item.links.includes(PAGE))?.top).toBe('Services');
+    expect(await page.title()).toContain('IGMP proxy (IPTV)');
+  });
+
+  it('shows the service state and the channel groups, and updates them in place', async () => {
+    await server.write('/var/state/dhcp/dhcpd.leases', 'lease 192.168.1.100 {\n  starts 4 2026/12/03 10:00:00;\n  client-hostname "wohnzimmer-tv";\n}\n');
+    await server.write('/var/ipfire/main/hosts', 'on,192.168.1.101,kueche,localdomain\n');
+    const t0 = new Date('2026-12-04T12:00:00Z');
+    await server.write(
+      '/var/run/igmpproxy.status',
+      JSON.stringify(
+        statusWith(
+          [
+            { host: '192.168.1.100', group: '239.35.10.4' },
+            { host: '192.168.1.101', group: '239.35.10.4' },
+          ],
+          [{ group: '239.35.10.4', source: '217.0.119.5', packets: 1000, bytes: 1_316_000 }],
+          t0,
+        ),
+      ),
+    );
+    await server.startDaemonStandIn();
+    try {
+      await open();
+      await page.evaluate(() => ((window as unknown as { wu4Marker: number }).wu4Marker = 42));
+      expect(await text('#igmpproxy-service')).toMatch(/RUNNING/i);
+      expect(await text('#igmpproxy-uptime')).toMatch(/^\d+d \d\d:\d\d:\d\d$/);
+      const rows = await page.$$eval('#igmpproxy-groups tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.innerText.trim())));
+      expect(rows).toEqual([['239.35.10.4', '217.0.119.5', '192.168.1.100 (wohnzimmer-tv)\n192.168.1.101 (kueche.localdomain)', '1000', '–']]);
+      expect(await text('#igmpproxy-upstreams')).toContain('red0.8');
+
+      // The page's first reading of the live data (the counters the rate is measured from).
+      await page.waitForFunction(() => Number(document.getElementById('igmpproxy-groups')?.dataset.readings) >= 1, { timeout: WAIT_MS });
+      // A channel change: 192.168.1.100 switches to 239.35.10.8; 5 s later, new counters.
+      await server.write(
+        '/var/run/igmpproxy.status',
+        JSON.stringify(
+          statusWith(
+            [
+              { host: '192.168.1.100', group: '239.35.10.8' },
+              { host: '192.168.1.101', group: '239.35.10.4' },
+            ],
+            [
+              { group: '239.35.10.4', source: '217.0.119.5', packets: 5000, bytes: 6_316_000 },
+              { group: '239.35.10.8', source: '217.0.119.9', packets: 10, bytes: 13_160 },
+            ],
+            new Date(t0.getTime() + 5_000),
+          ),
+        ),
+      );
+      await page.waitForFunction(() => document.querySelectorAll('#igmpproxy-groups tbody tr').length === 2, { timeout: WAIT_MS });
+      const updated = await page.$$eval('#igmpproxy-groups tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.innerText.trim())));
+      // (6316000 - 1316000) bytes * 8 / 5 s = 8 Mbit/s, from two readings of the same page.
+      expect(updated).toEqual([
+        ['239.35.10.4', '217.0.119.5', '192.168.1.101 (kueche.localdomain)', '5000', '8.00'],
+        ['239.35.10.8', '217.0.119.9', '192.168.1.100 (wohnzimmer-tv)', '10', '–'],
+      ]);
+      expect(await page.evaluate(() => (window as unknown as { wu4Marker?: number }).wu4Marker)).toBe(42);
+      await shot('status');
+      // The page asked for fresh documents the only way nobody can: addonctrl's status action.
+      expect(await server.addonctrlCalls()).toContain('igmpproxy status');
+    } finally {
+      await server.stopDaemonStandIn();
+      await server.remove('/var/run/igmpproxy.status');
+    }
+  });
+
+  it('refuses a bad CIDR with the field named and writes nothing', async () => {
+    const before = await server.read(CONFIG);
+    await open();
+    await page.$eval('#ALTNETS', (area) => ((area as HTMLTextAreaElement).value = '217.0.0.0/16\n217.0.0.0/33'));
+    await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
+    await shot('bad-cidr');
+    const error = await text('.is-error');
+    expect(error).toContain('Stream sources (altnet)');
+    expect(error).toContain('217.0.0.0/33');
+    expect(await server.read(SETTINGS)).toBeNull();
+    expect(await server.read(CONFIG)).toBe(before);
+    expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
+    // The admin's input stays in the form to be corrected.
+    expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe('217.0.0.0/16\n217.0.0.0/33');
+  });
+
+  it('saves good settings, prefilled from IPFire\'s own (legacy VLAN 8 line), and asks for them to be applied', async () => {
+    await open();
+    // IPFire's settings here: PPPoE over VDSL with IPTV on VLAN 8.
+    expect(await page.$eval('#PRESET', (select) => (select as HTMLSelectElement).value)).toBe('legacy');
+    expect(await page.$eval('#UPSTREAM', (select) => (select as HTMLSelectElement).value)).toBe('red0.8');
+    await page.click('input[name=DOWNSTREAM][value=blue0]');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
+    await shot('saved');
+    expect(await page.$('.is-error')).toBeNull();
+    const saved = (await server.read(SETTINGS))!.split('\n').filter(Boolean).sort();
+    expect(saved).toEqual(['ALTNETS=217.0.0.0/16,193.158.35.0/24', 'DOWNSTREAM=green0,blue0', 'MODE=managed', 'PRESET=legacy', 'QUICKLEAVE=on', 'UPSTREAM=red0.8']);
+    expect(server.run(['stat', '-c', '%U', SETTINGS]).stdout.trim()).toBe('nobody');
+    // The daemon is not running: saving starts it.
+    expect(await server.addonctrlCalls()).toContain('igmpproxy start');
+  });
+
+  it('changes nothing on a POST from another site (foreign Referer), but does on the same site', async () => {
+    const body = form({ ACTION: 'Save', PRESET: 'bng', UPSTREAM: 'ppp0', DOWNSTREAM: 'green0', ALTNETS: '217.0.0.0/16', QUICKLEAVE: 'on' });
+    const foreign = await post(server, body, 'https://evil.example/iptv.html');
+    expect(foreign.status).toBe(200);
+    expect(await server.read(SETTINGS)).toBeNull();
+    expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
+    const stop = await post(server, form({ ACTION: 'Stop' }), 'https://evil.example/');
+    expect(stop.status).toBe(200);
+    expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
+
+    const same = await post(server, body, `${server.url}/`);
+    expect(same.status).toBe(200);
+    expect(await server.read(SETTINGS)).toContain('UPSTREAM=ppp0');
+  });
+
+  it('refuses hostile values and shows them harmlessly', async () => {
+    const hostile = `<script>document.body.dataset.wu4='pwned'</script>'"$(reboot)\n${'x'.repeat(5000)}`;
+    for (const field of ['PRESET', 'UPSTREAM', 'DOWNSTREAM', 'ALTNETS', 'QUICKLEAVE']) {
+      const fields: Record<string, string> = { ACTION: 'Save', PRESET: 'custom', UPSTREAM: 'red0', DOWNSTREAM: 'green0', ALTNETS: '10.0.0.0/8', QUICKLEAVE: 'on' };
+      fields[field] = hostile;
+      const answer = await post(server, form(fields), `${server.url}/`);
+      expect(answer.status, field).toBe(200);
+      expect(answer.text, field).toContain('class="section is-box is-error"');
+      expect(answer.text, field).not.toContain('<script>document');
+      expect(await server.read(SETTINGS), field).toBeNull();
+    }
+    // The same through the browser: the refusal is shown, nothing runs.
+    await open();
+    await page.$eval('#ALTNETS', (area, value) => ((area as HTMLTextAreaElement).value = value), hostile);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
+    expect(await text('.is-error')).toContain('<script>');
+    expect(await page.evaluate(() => document.body.dataset.wu4)).toBeUndefined();
+    expect(await server.read(SETTINGS)).toBeNull();
+    await shot('hostile');
+  });
+
+  it('shows a hand-written configuration read-only, escaped', async () => {
+    const handWritten = '# my own <b>file</b>\nphyint ppp0 upstream\n  altnet 217.0.0.0/16\nphyint green0 downstream\n';
+    const before = await server.read(CONFIG);
+    await server.write(CONFIG, handWritten);
+    try {
+      await open();
+      expect(await text('#igmpproxy-hand-written')).toContain('/etc/igmpproxy.conf was written by hand');
+      expect(await page.$eval('#igmpproxy-config', (pre) => pre.textContent)).toBe(handWritten);
+      expect(await page.$('#igmpproxy-config b')).toBeNull();
+      await shot('hand-written');
+    } finally {
+      if (before === null) await server.remove(CONFIG);
+      else await server.write(CONFIG, before);
+    }
+  });
+
+  it('shows the diagnose verdicts when the daemon has them, and nothing when it has not', async () => {
+    await open();
+    expect(await page.$('#igmpproxy-diagnosis')).toBeNull();
+    const diagnosis = {
+      schema: 1,
+      checks: [
+        { id: 'running', ok: true, message: 'the daemon runs', fix: '' },
+        { id: 'rp_filter', ok: false, message: 'rp_filter on red0.8 drops the streams', fix: 'sysctl -w net.ipv4.conf.red0/8.rp_filter=2' },
+      ],
+      groups: [],
+    };
+    await server.write('/var/lib/igmpproxy-test/diagnose.json', JSON.stringify(diagnosis));
+    try {
+      await open();
+      const verdicts = await text('#igmpproxy-diagnosis');
+      expect(verdicts).toContain('rp_filter on red0.8 drops the streams');
+      expect(verdicts).toContain('sysctl -w net.ipv4.conf.red0/8.rp_filter=2');
+      await shot('diagnosis');
+    } finally {
+      await server.remove('/var/lib/igmpproxy-test/diagnose.json');
+    }
+  });
+
+  it('speaks German when IPFire is set to German', async () => {
+    const settings = (await server.read('/var/ipfire/main/settings'))!;
+    await server.write('/var/ipfire/main/settings', settings.replace('LANGUAGE=en', 'LANGUAGE=de'), { owner: 'nobody' });
+    try {
+      await open();
+      await shot('german');
+      expect(await page.title()).toContain('IGMP-Proxy (IPTV)');
+      expect(await text('#igmpproxy-setup')).toContain('Stream-Quellen (altnet)');
+      expect(await page.$eval(`#cssmenu a[href="${PAGE}"]`, (a) => (a as HTMLElement).innerText.trim())).toBe('IGMP-Proxy (IPTV)');
+      expect(await page.$eval('#igmpproxy-setup input[type=submit]', (input) => (input as HTMLInputElement).value)).toBe('Speichern');
+    } finally {
+      await server.write('/var/ipfire/main/settings', settings, { owner: 'nobody' });
+    }
+  });
+});
