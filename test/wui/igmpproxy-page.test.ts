@@ -121,7 +121,12 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
   });
 
   it('shows the service state and the channel groups, and updates them in place', async () => {
-    await server.write('/var/state/dhcp/dhcpd.leases', 'lease 192.168.1.100 {\n  starts 4 2026/12/03 10:00:00;\n  client-hostname "wohnzimmer-tv";\n}\n');
+    // A receiver may name itself anything in its DHCP request: here, markup.
+    await server.write(
+      '/var/state/dhcp/dhcpd.leases',
+      'lease 192.168.1.100 {\n  starts 4 2026/12/03 10:00:00;\n  client-hostname "wohnzimmer-tv";\n}\n' +
+        'lease 192.168.1.102 {\n  client-hostname "<img src=x onerror=document.body.dataset.wu4=1>";\n}\n',
+    );
     await server.write('/var/ipfire/main/hosts', 'on,192.168.1.101,kueche,localdomain\n');
     const t0 = new Date('2026-12-04T12:00:00Z');
     await server.write(
@@ -131,6 +136,7 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
           [
             { host: '192.168.1.100', group: '239.35.10.4' },
             { host: '192.168.1.101', group: '239.35.10.4' },
+            { host: '192.168.1.102', group: '239.35.10.99' },
           ],
           [{ group: '239.35.10.4', source: '217.0.119.5', packets: 1000, bytes: 1_316_000 }],
           t0,
@@ -144,7 +150,10 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
       expect(await text('#igmpproxy-service')).toMatch(/RUNNING/i);
       expect(await text('#igmpproxy-uptime')).toMatch(/^\d+d \d\d:\d\d:\d\d$/);
       const rows = await page.$$eval('#igmpproxy-groups tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.innerText.trim())));
-      expect(rows).toEqual([['239.35.10.4', '217.0.119.5', '192.168.1.100 (wohnzimmer-tv)\n192.168.1.101 (kueche.localdomain)', '1000', '–']]);
+      expect(rows).toEqual([
+        ['239.35.10.4', '217.0.119.5', '192.168.1.100 (wohnzimmer-tv)\n192.168.1.101 (kueche.localdomain)', '1000', '–'],
+        ['239.35.10.99', '', '192.168.1.102 (<img src=x onerror=document.body.dataset.wu4=1>)', '0', '–'],
+      ]);
       expect(await text('#igmpproxy-upstreams')).toContain('red0.8');
 
       // The page's first reading of the live data (the counters the rate is measured from).
@@ -157,6 +166,7 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
             [
               { host: '192.168.1.100', group: '239.35.10.8' },
               { host: '192.168.1.101', group: '239.35.10.4' },
+              { host: '192.168.1.102', group: '239.35.10.99' },
             ],
             [
               { group: '239.35.10.4', source: '217.0.119.5', packets: 5000, bytes: 6_316_000 },
@@ -166,14 +176,18 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
           ),
         ),
       );
-      await page.waitForFunction(() => document.querySelectorAll('#igmpproxy-groups tbody tr').length === 2, { timeout: WAIT_MS });
+      await page.waitForFunction(() => document.querySelector('#igmpproxy-groups tbody')?.textContent?.includes('239.35.10.8'), { timeout: WAIT_MS });
       const updated = await page.$$eval('#igmpproxy-groups tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.innerText.trim())));
       // (6316000 - 1316000) bytes * 8 / 5 s = 8 Mbit/s, from two readings of the same page.
       expect(updated).toEqual([
         ['239.35.10.4', '217.0.119.5', '192.168.1.101 (kueche.localdomain)', '5000', '8.00'],
         ['239.35.10.8', '217.0.119.9', '192.168.1.100 (wohnzimmer-tv)', '10', '–'],
+        ['239.35.10.99', '', '192.168.1.102 (<img src=x onerror=document.body.dataset.wu4=1>)', '0', '0.00'],
       ]);
       expect(await page.evaluate(() => (window as unknown as { wu4Marker?: number }).wu4Marker)).toBe(42);
+      // The self-chosen name stayed text, in the first rendering and in the live one.
+      expect(await page.$('#igmpproxy-groups img')).toBeNull();
+      expect(await page.evaluate(() => document.body.dataset.wu4)).toBeUndefined();
       await shot('status');
       // The page asked for fresh documents the only way nobody can: addonctrl's status action.
       expect(await server.addonctrlCalls()).toContain('igmpproxy status');
@@ -181,6 +195,36 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
       await server.stopDaemonStandIn();
       await server.remove('/var/run/igmpproxy.status');
     }
+  });
+
+  it('starts, stops and reloads the service through addonctrl; a save while it runs reloads it', async () => {
+    await server.startDaemonStandIn();
+    try {
+      await open();
+      for (const [label, action] of [['Stop', 'stop'], ['Start', 'start'], ['reload', 'reload']] as const) {
+        await Promise.all([
+          page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
+          page.click(`#igmpproxy-service + form input[value="${label}"]`),
+        ]);
+        expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status')).at(-1)).toBe(`igmpproxy ${action}`);
+      }
+      await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
+      expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual(['igmpproxy stop', 'igmpproxy start', 'igmpproxy reload', 'igmpproxy reload']);
+    } finally {
+      await server.stopDaemonStandIn();
+    }
+  });
+
+  it('fills in upstream and stream sources when a preset is chosen', async () => {
+    await open();
+    await page.select('#PRESET', 'custom');
+    await page.select('#UPSTREAM', 'red0');
+    await page.$eval('#ALTNETS', (area) => ((area as HTMLTextAreaElement).value = '10.0.0.0/8'));
+    await page.select('#PRESET', 'bng');
+    expect(await page.$eval('#UPSTREAM', (select) => (select as HTMLSelectElement).value)).toBe('ppp0');
+    expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe('217.0.0.0/16\n193.158.35.0/24');
+    await page.select('#PRESET', 'legacy');
+    expect(await page.$eval('#UPSTREAM', (select) => (select as HTMLSelectElement).value)).toBe('red0.8');
   });
 
   it('refuses a bad CIDR with the field named and writes nothing', async () => {
