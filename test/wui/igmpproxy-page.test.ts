@@ -21,13 +21,13 @@ const SETTINGS = '/var/ipfire/igmpproxy/settings';
 const CONFIG = '/etc/igmpproxy.conf';
 const WAIT_MS = 15_000;
 
-/** A POST as a browser on another site would send it: the admin's credentials, a foreign Referer. */
-function post(server: WuiServer, body: string, referer: string): Promise<{ status: number; text: string }> {
+/** A request as a browser sends it with the admin's credentials (any Referer it is given). */
+function send(server: WuiServer, method: 'GET' | 'POST', body: string, referer: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${server.url}${PAGE}`,
       {
-        method: 'POST',
+        method,
         rejectUnauthorized: false,
         timeout: WAIT_MS,
         headers: {
@@ -48,6 +48,16 @@ function post(server: WuiServer, body: string, referer: string): Promise<{ statu
     req.on('error', reject);
     req.end(body);
   });
+}
+
+const post = (server: WuiServer, body: string, referer: string) => send(server, 'POST', body, referer);
+
+/** The form token the page hands out to the admin. */
+async function token(server: WuiServer): Promise<string> {
+  const page = await send(server, 'GET', '', '');
+  const match = /name='TOKEN' value='([0-9a-f]{64})'/.exec(page.text);
+  if (!match) throw new Error('the page has no form token');
+  return match[1]!;
 }
 
 const form = (fields: Record<string, string | string[]>): string => {
@@ -260,12 +270,14 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
   });
 
   it('changes nothing on a POST from another site (foreign Referer), but does on the same site', async () => {
-    const body = form({ ACTION: 'Save', PRESET: 'bng', UPSTREAM: 'ppp0', DOWNSTREAM: 'green0', ALTNETS: '217.0.0.0/16', QUICKLEAVE: 'on' });
+    // Even with a valid token (which another site cannot have), the foreign Referer alone stops it.
+    const valid = await token(server);
+    const body = form({ ACTION: 'Save', TOKEN: valid, PRESET: 'bng', UPSTREAM: 'ppp0', DOWNSTREAM: 'green0', ALTNETS: '217.0.0.0/16', QUICKLEAVE: 'on' });
     const foreign = await post(server, body, 'https://evil.example/iptv.html');
     expect(foreign.status).toBe(200);
     expect(await server.read(SETTINGS)).toBeNull();
     expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
-    const stop = await post(server, form({ ACTION: 'Stop' }), 'https://evil.example/');
+    const stop = await post(server, form({ ACTION: 'Stop', TOKEN: valid }), 'https://evil.example/');
     expect(stop.status).toBe(200);
     expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
 
@@ -274,10 +286,24 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     expect(await server.read(SETTINGS)).toContain('UPSTREAM=ppp0');
   });
 
+  it('changes nothing on a same-site POST without the page\'s form token', async () => {
+    const fields = { ACTION: 'Save', PRESET: 'bng', UPSTREAM: 'ppp0', DOWNSTREAM: 'green0', ALTNETS: '217.0.0.0/16', QUICKLEAVE: 'on' };
+    for (const forged of [undefined, '0'.repeat(64), `${await token(server)}0`]) {
+      const answer = await post(server, form(forged === undefined ? fields : { ...fields, TOKEN: forged }), `${server.url}/`);
+      expect(answer.text).toContain('The form was out of date or did not come from this page; nothing was changed.');
+      expect(await server.read(SETTINGS)).toBeNull();
+      const stop = await post(server, form(forged === undefined ? { ACTION: 'Stop' } : { ACTION: 'Stop', TOKEN: forged }), `${server.url}/`);
+      expect(stop.status).toBe(200);
+    }
+    expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
+    // The key behind the tokens is the page's own: nobody's, unreadable to others.
+    expect(server.run(['stat', '-c', '%a %U', '/var/ipfire/igmpproxy/form-key']).stdout.trim()).toBe('600 nobody');
+  });
+
   it('refuses hostile values and shows them harmlessly', async () => {
     const hostile = `<script>document.body.dataset.wu4='pwned'</script>'"$(reboot)\n${'x'.repeat(5000)}`;
     for (const field of ['PRESET', 'UPSTREAM', 'DOWNSTREAM', 'ALTNETS', 'QUICKLEAVE']) {
-      const fields: Record<string, string> = { ACTION: 'Save', PRESET: 'custom', UPSTREAM: 'red0', DOWNSTREAM: 'green0', ALTNETS: '10.0.0.0/8', QUICKLEAVE: 'on' };
+      const fields: Record<string, string> = { ACTION: 'Save', TOKEN: await token(server), PRESET: 'custom', UPSTREAM: 'red0', DOWNSTREAM: 'green0', ALTNETS: '10.0.0.0/8', QUICKLEAVE: 'on' };
       fields[field] = hostile;
       const answer = await post(server, form(fields), `${server.url}/`);
       expect(answer.status, field).toBe(200);
