@@ -300,6 +300,21 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     expect(server.run(['stat', '-c', '%a %U', '/var/ipfire/igmpproxy/form-key']).stdout.trim()).toBe('600 nobody');
   });
 
+  it.each([
+    ['an unknown upstream interface', { UPSTREAM: 'eth9' }, 'Upstream (from the provider): not an interface this firewall offers here: eth9'],
+    ['no upstream', { UPSTREAM: '' }, 'Upstream (from the provider): no interface chosen'],
+    ['an unknown downstream interface', { DOWNSTREAM: ['green0', 'orange0'] }, 'Downstream (TV receivers): not an interface this firewall offers here: orange0'],
+    ['no downstream', { DOWNSTREAM: [] }, 'Downstream (TV receivers): choose at least one interface'],
+    ['the upstream as a downstream', { UPSTREAM: 'red0', DOWNSTREAM: ['green0', 'red0'] }, 'Downstream (TV receivers): not an interface this firewall offers here: red0'],
+    ['an unknown preset', { PRESET: 'magenta' }, 'Preset: not one of the offered choices'],
+  ])('refuses %s with the field named and writes nothing', async (_what, change, message) => {
+    const fields = { ACTION: 'Save', TOKEN: await token(server), PRESET: 'custom', UPSTREAM: 'red0', DOWNSTREAM: ['green0'], ALTNETS: '10.0.0.0/8', QUICKLEAVE: 'on', ...change };
+    const answer = await post(server, form(fields), `${server.url}/`);
+    expect(answer.text).toContain(`<li>${message}</li>`);
+    expect(await server.read(SETTINGS)).toBeNull();
+    expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
+  });
+
   it('refuses hostile values and shows them harmlessly', async () => {
     const hostile = `<script>document.body.dataset.wu4='pwned'</script>'"$(reboot)\n${'x'.repeat(5000)}`;
     for (const field of ['PRESET', 'UPSTREAM', 'DOWNSTREAM', 'ALTNETS', 'QUICKLEAVE']) {
