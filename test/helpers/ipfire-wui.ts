@@ -16,6 +16,9 @@ import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { readPackageInfo, renderScripts, REPO_ROOT } from '../../build/render.ts';
+import { testNode } from './test-node.ts';
+
+const shellQuote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
 
 export const WUI_FIXTURES = path.join(REPO_ROOT, 'test/fixtures/ipfire-wui');
 const OVERLAID = ['etc', 'var', 'srv', 'opt', 'usr', 'run'] as const;
@@ -145,20 +148,26 @@ async function stageRoot(upper: string, settings: IpfireSettings, port: number):
     0o755,
   );
   await put(upper, 'var/log/addonctrl.calls', '', 0o666);
-  // Stand-in daemon binary: answers "diagnose --json" from a file the test may write.
+  // The daemon binary: "diagnose" answers from a file the test may write (the command is
+  // not in this daemon yet); everything else (--check, --list-interfaces) is the real daemon,
+  // run from source with the pinned Node.
   await put(
     upper,
     'usr/sbin/igmpproxy',
-    '#!/bin/sh\n# Test stand-in for the daemon binary.\nif [ "$1" = diagnose ] && [ -f /var/lib/igmpproxy-test/diagnose.json ]; then cat /var/lib/igmpproxy-test/diagnose.json; exit 0; fi\necho "igmpproxy: unknown command $1" >&2\nexit 2\n',
+    '#!/bin/sh\n# Test wrapper around the daemon from source.\nif [ "$1" = diagnose ]; then\n  [ -f /var/lib/igmpproxy-test/diagnose.json ] || { echo "igmpproxy: unknown command $1" >&2; exit 2; }\n  exec cat /var/lib/igmpproxy-test/diagnose.json\nfi\n' +
+      `exec ${testNode.map(shellQuote).join(' ')} ${shellQuote(path.join(REPO_ROOT, 'addon/daemon/main.ts'))} "$@"\n`,
     0o755,
   );
+  // The initscript with IPFire's real rc configuration and functions (test/fixtures/ipfire).
+  await put(upper, 'etc/sysconfig/rc', await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/sysconfig-rc')));
+  await put(upper, 'etc/rc.d/init.d/functions', await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/functions')));
   // As after a fresh install whose setup found no IPTV upstream: the add-on's default file.
   await put(upper, 'etc/igmpproxy.conf', await readFile(path.join(REPO_ROOT, 'addon/etc/igmpproxy.conf')));
   await put(upper, 'opt/pakfire/db/installed/meta-igmpproxy', 'Name: igmpproxy\nServices: igmpproxy\n');
 
   // The add-on's web files, as the package installs them.
   const rendered = await renderScripts(await readPackageInfo());
-  for (const file of rendered.web) await put(upper, file.path, file.content, file.mode);
+  for (const file of [...rendered.web, ...rendered.payload]) await put(upper, file.path, file.content, file.mode);
   await mkdir(path.join(upper, 'var/ipfire/igmpproxy'), { recursive: true });
 
   // IPFire's vhost, on a free port of 127.0.0.1, logs and keys in the test's directory.

@@ -267,6 +267,24 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     expect(server.run(['stat', '-c', '%U', SETTINGS]).stdout.trim()).toBe('nobody');
     // The daemon is not running: saving starts it.
     expect(await server.addonctrlCalls()).toContain('igmpproxy start');
+
+    // What addonctrl runs as root then: the initscript, which makes the config from the
+    // settings (the daemon itself cannot start here: no multicast routing in this kernel).
+    const handWritten = await server.read(CONFIG);
+    const reload = server.run(['/etc/rc.d/init.d/igmpproxy', 'reload']);
+    expect(reload.stdout).toContain('The hand-written /etc/igmpproxy.conf is kept as /etc/igmpproxy.conf.bak-');
+    const config = await server.read(CONFIG);
+    expect(config).toContain('# igmpproxy-managed-by-web-ui: made by /etc/rc.d/init.d/igmpproxy');
+    expect(config).toContain('phyint red0.8 upstream ratelimit 0 threshold 1\n\taltnet 217.0.0.0/16\n\taltnet 193.158.35.0/24\nphyint green0 downstream');
+    const check = server.run(['/usr/sbin/igmpproxy', '--check', CONFIG]);
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+    expect(check.stdout).toContain('phyint blue0 downstream ratelimit 0 threshold 1');
+    const backups = server.run(['sh', '-c', 'cat /etc/igmpproxy.conf.bak-*']);
+    expect(backups.stdout).toBe(handWritten);
+    // The next test starts from the hand-written file again.
+    server.run(['sh', '-c', 'rm -f /etc/igmpproxy.conf.bak-*']);
+    await server.write(CONFIG, handWritten!);
   });
 
   it('changes nothing on a POST from another site (foreign Referer), but does on the same site', async () => {
