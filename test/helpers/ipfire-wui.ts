@@ -195,10 +195,11 @@ ErrorLog /var/log/httpd-test/error_log
 LogLevel warn
 TypesConfig /etc/mime.types
 LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
-StartServers 1
+# One process per connection (prefork): room for Chromium's six per host and the test's own.
+StartServers 2
 MinSpareServers 1
-MaxSpareServers 2
-MaxRequestWorkers 4
+MaxSpareServers 4
+MaxRequestWorkers 16
 SSLSessionCache none
 ${vhost}
 `,

@@ -28,6 +28,8 @@ function send(server: WuiServer, method: 'GET' | 'POST', body: string, referer: 
       `${server.url}${PAGE}`,
       {
         method,
+        // A connection per request: an idle kept-alive one would hold an Apache process.
+        agent: false,
         rejectUnauthorized: false,
         timeout: WAIT_MS,
         headers: {
@@ -235,6 +237,19 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe('217.0.0.0/16\n193.158.35.0/24');
     await page.select('#PRESET', 'legacy');
     expect(await page.$eval('#UPSTREAM', (select) => (select as HTMLSelectElement).value)).toBe('red0.8');
+
+    // Red by DHCP (cable, fibre): custom on red0, every source; the Telekom presets are off.
+    const ethernet = (await server.read('/var/ipfire/ethernet/settings'))!;
+    await server.write('/var/ipfire/ethernet/settings', ethernet.replace('RED_TYPE=PPPOE', 'RED_TYPE=DHCP'), { owner: 'nobody' });
+    try {
+      await open();
+      expect(await page.$eval('#PRESET', (select) => (select as HTMLSelectElement).value)).toBe('custom');
+      expect(await page.$$eval('#PRESET option:disabled', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['legacy', 'bng']);
+      expect(await page.$$eval('#UPSTREAM option', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['red0']);
+      expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe('0.0.0.0/0');
+    } finally {
+      await server.write('/var/ipfire/ethernet/settings', ethernet, { owner: 'nobody' });
+    }
   });
 
   it('refuses a bad CIDR with the field named and writes nothing', async () => {
