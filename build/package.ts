@@ -54,8 +54,9 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageFi
   const payloadFiles: TarEntry[] = [
     file(relative(LAYOUT.daemon), 0o755, binary),
     file(relative(LAYOUT.defaultConfig), 0o644, defaultConfig),
-    file(relative(LAYOUT.backupInclude), 0o644, Buffer.from(`${LAYOUT.config}\n`)),
+    file(relative(LAYOUT.backupInclude), 0o644, Buffer.from(`${LAYOUT.config}\n${LAYOUT.settingsFile}\n`)),
     ...scripts.payload.map(renderedEntry),
+    ...scripts.web.map(renderedEntry),
   ];
   const payload = [...payloadFiles, ...parentDirectories(payloadFiles)];
   const rootfiles = rootfilesOf(payloadFiles);

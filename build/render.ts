@@ -25,6 +25,13 @@ export interface InstallLayout {
   readonly config: string;
   readonly defaultConfig: string;
   readonly pidfile: string;
+  /** The daemon's status document (docs/status-format.md), refreshed on SIGUSR1. */
+  readonly statusFile: string;
+  /** What the web page saves (owned nobody); the initscript makes the config from it. */
+  readonly settingsDir: string;
+  readonly settingsFile: string;
+  /** First line (after "# ") of a config the initscript made from the settings. */
+  readonly managedMark: string;
   readonly initscript: string;
   readonly redUpHook: string;
   readonly firewallHelper: string;
@@ -53,6 +60,10 @@ export const LAYOUT: InstallLayout = {
   config: '/etc/igmpproxy.conf',
   defaultConfig: '/usr/share/igmpproxy/igmpproxy.conf.default',
   pidfile: '/var/run/igmpproxy.pid',
+  statusFile: '/var/run/igmpproxy.status',
+  settingsDir: '/var/ipfire/igmpproxy',
+  settingsFile: '/var/ipfire/igmpproxy/settings',
+  managedMark: 'igmpproxy-managed-by-web-ui',
   initscript: '/etc/rc.d/init.d/igmpproxy',
   redUpHook: `/etc/rc.d/init.d/networking/red.up/${RED_UP_HOOK_NUMBER}-igmpproxy`,
   firewallHelper: '/usr/lib/igmpproxy/firewall',
@@ -80,11 +91,13 @@ export interface RenderedScripts {
   readonly payload: readonly RenderedFile[];
   /** install.sh, uninstall.sh, update.sh (members of the .ipfire). */
   readonly pakfire: readonly RenderedFile[];
+  /** The web UI page, its menu entry and strings (go into files.tar.xz; not shell scripts). */
+  readonly web: readonly RenderedFile[];
 }
 
 export type TemplateValues = Readonly<Record<string, string>>;
 
-const TEMPLATE_DIRS = ['initscripts', 'addon/pakfire'] as const;
+const TEMPLATE_DIRS = ['initscripts', 'addon/pakfire', 'addon/wui'] as const;
 
 /** Characters that mean nothing special to a shell, inside or outside quotes. */
 const SHELL_SAFE = /^[A-Za-z0-9_.\/:+@%=,-]+$/;
@@ -203,6 +216,14 @@ function payloadTargets(layout: InstallLayout): ReadonlyArray<{ template: string
   ];
 }
 
+/** Web UI files (IPFire's paths: cgi-bin, menu.d, addon-lang; see docs/ipfire-wui in the shared docs). */
+const WEB_TARGETS: ReadonlyArray<{ template: string; path: string; mode: number }> = [
+  { template: 'igmpproxy.cgi', path: 'srv/web/ipfire/cgi-bin/igmpproxy.cgi', mode: 0o755 },
+  { template: 'EX-igmpproxy.menu', path: 'var/ipfire/menu.d/EX-igmpproxy.menu', mode: 0o644 },
+  { template: 'igmpproxy.en.pl', path: 'var/ipfire/addon-lang/igmpproxy.en.pl', mode: 0o644 },
+  { template: 'igmpproxy.de.pl', path: 'var/ipfire/addon-lang/igmpproxy.de.pl', mode: 0o644 },
+];
+
 const PAKFIRE_SCRIPTS = ['install.sh', 'uninstall.sh', 'update.sh'] as const;
 
 function relative(absolute: string): string {
@@ -232,7 +253,8 @@ export async function renderScripts(
     content: render(target.template),
   }));
   const pakfire = PAKFIRE_SCRIPTS.map((script) => ({ path: script, mode: 0o744, content: render(script) }));
-  return { payload, pakfire };
+  const web = WEB_TARGETS.map((target) => ({ path: target.path, mode: target.mode, content: render(target.template) }));
+  return { payload, pakfire, web };
 }
 
 /** name, version, ipfire.release and ipfire.summary from package.json. */

@@ -18,6 +18,9 @@ build_packages=(gcc libc6-dev linux-libc-dev xz-utils tar git)
 # (the aarch64 shim needs them: bits/wordsize.h).
 cross_packages=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 test_packages=(iproute2 iptables shellcheck openssh-server openssh-client util-linux procps tcpdump igmpproxy strace)
+# The web page's tests (test/helpers/ipfire-wui.ts): Apache with CGI and TLS, headless
+# Chromium (driven by puppeteer-core), and the Perl modules IPFire's header.pl loads.
+wui_packages=(apache2 apache2-utils openssl curl chromium libcgi-pm-perl libhtml-parser-perl librrds-perl libnetwork-ipv4addr-perl)
 # The test VM (scripts/vm/): Debian's kernel has CONFIG_IP_MROUTE=y and its modules land on
 # this disk, where the guest (which runs on this machine's root) loads them.
 vm_packages=(qemu-system-x86 linux-image-amd64 busybox-static kmod)
@@ -71,7 +74,7 @@ case "$task" in
     ;;
   test)
     phase_start=$SECONDS
-    ensure_debs "${build_packages[@]}" "${cross_packages[@]}" "${test_packages[@]}" "${vm_packages[@]}"
+    ensure_debs "${build_packages[@]}" "${cross_packages[@]}" "${test_packages[@]}" "${wui_packages[@]}" "${vm_packages[@]}"
     ensure_npm
     phase "install" "$phase_start"
     phase_start=$SECONDS

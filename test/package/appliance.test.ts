@@ -111,6 +111,17 @@ describe.skipIf(!support.available)(`pakfire scripts in a throwaway appliance ro
       '/etc/rc.d/rc3.d/S50igmpproxy -> ../init.d/igmpproxy',
       '/etc/rc.d/rc6.d/K40igmpproxy -> ../init.d/igmpproxy',
     ]);
+    // The web page: its files, the settings directory it writes as nobody, the strings cache rebuilt.
+    const web = await inside(a, `stat -c '%a %u:%g %n' /srv/web/ipfire/cgi-bin/igmpproxy.cgi /var/ipfire/menu.d/EX-igmpproxy.menu \
+      /var/ipfire/addon-lang/igmpproxy.en.pl /var/ipfire/addon-lang/igmpproxy.de.pl /var/ipfire/igmpproxy`);
+    expect(web.trim().split('\n')).toEqual([
+      '755 0:0 /srv/web/ipfire/cgi-bin/igmpproxy.cgi',
+      '644 0:0 /var/ipfire/menu.d/EX-igmpproxy.menu',
+      '644 0:0 /var/ipfire/addon-lang/igmpproxy.en.pl',
+      '644 0:0 /var/ipfire/addon-lang/igmpproxy.de.pl',
+      '755 99:99 /var/ipfire/igmpproxy',
+    ]);
+    expect((await a.read('/var/log/update-lang-cache.runs')).toString()).toBe('run\n');
     expect((await a.read(CONFIG)).equals(DEFAULT_CONFIG)).toBe(true);
     const packaged = spawnSync('tar', ['-xOf', pkg.ipfire, 'ROOTFILES'], { encoding: 'utf8' }).stdout;
     expect(packaged).toContain('usr/sbin/igmpproxy\n');
@@ -229,10 +240,13 @@ describe.skipIf(!support.available)(`pakfire scripts in a throwaway appliance ro
     for (const gone of ['/usr/sbin/igmpproxy', '/usr/lib/igmpproxy', '/usr/share/igmpproxy', '/etc/rc.d/init.d/igmpproxy',
       '/etc/rc.d/init.d/networking/red.up/15-igmpproxy', '/var/ipfire/backup/addons/includes/igmpproxy',
       '/etc/rc.d/rc3.d/S50igmpproxy', '/etc/rc.d/rc0.d/K40igmpproxy', '/etc/rc.d/rc6.d/K40igmpproxy',
-      '/opt/pakfire/db/rootfiles/igmpproxy', '/opt/pakfire/db/installed/meta-igmpproxy']) {
+      '/opt/pakfire/db/rootfiles/igmpproxy', '/opt/pakfire/db/installed/meta-igmpproxy',
+      '/srv/web/ipfire/cgi-bin/igmpproxy.cgi', '/var/ipfire/menu.d/EX-igmpproxy.menu', '/var/ipfire/addon-lang/igmpproxy.en.pl']) {
       expect(await inside(a, `[ -e ${gone} ] || [ -L ${gone} ] && echo present || echo gone`), gone).toBe('gone\n');
     }
     expect(await inside(a, 'ls /etc/rc.d/init.d/networking/red.up/')).toBe('10-multicast\n');
+    // Each install and uninstall rebuilt the strings cache (install, install, update = 2, uninstall).
+    expect((await a.read('/var/log/update-lang-cache.runs')).toString()).toBe('run\n'.repeat(5));
     expect(await inside(a, 'ls -d /usr/sbin /usr/lib /usr/share /var/ipfire/backup/addons/includes | wc -l')).toBe('4\n');
   });
 

@@ -118,8 +118,9 @@ export class Appliance {
     await cp('/etc/alternatives', path.join(root, 'etc/alternatives'), { recursive: true, verbatimSymlinks: true });
     if (existsSync('/etc/protocols')) await copyFile('/etc/protocols', path.join(root, 'etc/protocols'));
     if (existsSync('/etc/ld.so.cache')) await copyFile('/etc/ld.so.cache', path.join(root, 'etc/ld.so.cache'));
-    await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
-    await writeFile(path.join(root, 'etc/group'), 'root:x:0:\n');
+    // IPFire's web server runs as nobody (uid and group 99 there).
+    await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nnobody:x:99:99:nobody:/home/nobody:/bin/false\n');
+    await writeFile(path.join(root, 'etc/group'), 'root:x:0:\nnobody:x:99:\n');
 
     // IPFire's environment, as stand-ins.
     await copyFile(path.join(FIXTURES, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'));
@@ -128,6 +129,12 @@ export class Appliance {
     await copyFile(path.join(FIXTURES, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'));
     await copyFile(path.join(FIXTURES, 'backupctrl'), path.join(dir, 'usr-upper/local/bin/backupctrl'));
     await chmod(path.join(dir, 'usr-upper/local/bin/backupctrl'), 0o755);
+    // STAND-IN for IPFire's update-lang-cache (rebuilds the web UI's strings): records each run.
+    await writeFile(
+      path.join(dir, 'usr-upper/local/bin/update-lang-cache'),
+      '#!/bin/bash\n# STAND-IN for IPFire\'s update-lang-cache\necho run >> /var/log/update-lang-cache.runs\n',
+      { mode: 0o755 },
+    );
     // IPFire runs legacy iptables as /sbin/iptables and /sbin/iptables-restore.
     await symlink('xtables-legacy-multi', path.join(dir, 'usr-upper/sbin/iptables'));
     await symlink('xtables-legacy-multi', path.join(dir, 'usr-upper/sbin/iptables-restore'));

@@ -119,7 +119,64 @@ echo "--- events"; cat /var/run/igmpproxy-standin.log
     expect(s[5]!.output).toMatch(/^Stopping IGMP proxy\.\.\.\n.*  OK  /);
     expect(stdout).toContain('pidfile-left=no');
     expect(s[6]!.output).toBe(`${NOT_RUNNING}\n`);
-    expect(stdout.split('--- events\n')[1]).toBe('start /etc/igmpproxy.conf\nhup\nterm\n');
+    // status while running also asks for a fresh status document (SIGUSR1): the web page,
+    // running as nobody, gets one this way through addonctrl.
+    expect(stdout.split('--- events\n')[1]).toBe('start /etc/igmpproxy.conf\nusr1\nhup\nterm\n');
+  });
+
+  it('makes the config from the web page\'s settings on start and reload; a hand-written file is kept as a backup', async () => {
+    const handWritten = '# my own file\nphyint ipp6up0 upstream\nphyint ipp6dn0 downstream\n';
+    await a.write('/etc/igmpproxy.conf', handWritten, 0o600);
+    // As the page writes it (General::writehash: KEY=value lines, any order).
+    await a.write('/var/ipfire/igmpproxy/settings', 'QUICKLEAVE=on\nMODE=managed\nUPSTREAM=ipp6up0\nPRESET=custom\nALTNETS=217.0.0.0/16,193.158.35.0/24\nDOWNSTREAM=ipp6dn0\n');
+    try {
+      const { stdout, steps: s } = await session(`
+step ${INIT} start
+step ${INIT} reload
+step ${INIT} stop
+echo "--- config"; cat /etc/igmpproxy.conf
+echo "--- backups"; ls /etc/ | grep -c '^igmpproxy.conf.bak-'; cat /etc/igmpproxy.conf.bak-*
+`);
+      expect(s.map((x) => x.code)).toEqual([0, 0, 0]);
+      expect(s[0]!.output).toContain('The hand-written /etc/igmpproxy.conf is kept as /etc/igmpproxy.conf.bak-');
+      const config = stdout.split('--- config\n')[1]!.split('--- backups\n')[0];
+      expect(config).toBe(
+        '# igmpproxy-managed-by-web-ui: made by /etc/rc.d/init.d/igmpproxy from /var/ipfire/igmpproxy/settings\n' +
+          '# (web UI: Services). Changes here are replaced at the next start or reload;\n' +
+          '# to write this file by hand, remove /var/ipfire/igmpproxy/settings first.\n' +
+          'quickleave\n' +
+          'phyint ipp6up0 upstream ratelimit 0 threshold 1\n' +
+          '\taltnet 217.0.0.0/16\n' +
+          '\taltnet 193.158.35.0/24\n' +
+          'phyint ipp6dn0 downstream ratelimit 0 threshold 1\n',
+      );
+      // One backup (the reload found a managed file), byte for byte the admin's.
+      expect(stdout.split('--- backups\n')[1]).toBe(`1\n${handWritten}`);
+    } finally {
+      await a.run('rm -f /var/ipfire/igmpproxy/settings /etc/igmpproxy.conf.bak-*');
+      await a.write('/etc/igmpproxy.conf', CONFIG);
+    }
+  });
+
+  it.each([
+    ['a command in a value', 'UPSTREAM=ipp6up0\nALTNETS=10.0.0.0/8$(touch /tmp/pwned)\n'],
+    ['a second keyword in an interface', "UPSTREAM='ipp6up0 downstream'\n"],
+    ['no downstream', 'UPSTREAM=ipp6up0\nDOWNSTREAM=\n'],
+  ])('refuses settings with %s and leaves the config as it was', async (_what, settings) => {
+    await a.write('/etc/igmpproxy.conf', CONFIG);
+    await a.write('/var/ipfire/igmpproxy/settings', `MODE=managed\nDOWNSTREAM=ipp6dn0\nQUICKLEAVE=off\n${settings}`);
+    try {
+      const { stdout, steps: s } = await session(`
+step ${INIT} start
+echo "pwned=$([ -e /tmp/pwned ] && echo yes || echo no) backups=$(ls /etc/ | grep -c '^igmpproxy.conf.bak-')"
+`);
+      expect(s[0]!.code).toBe(1);
+      expect(s[0]!.output).toContain('/var/ipfire/igmpproxy/settings gives no valid configuration; /etc/igmpproxy.conf was not changed.');
+      expect(stdout).toContain('pwned=no backups=0');
+      expect((await a.read('/etc/igmpproxy.conf')).toString()).toBe(CONFIG);
+    } finally {
+      await a.run('rm -f /var/ipfire/igmpproxy/settings /tmp/pwned');
+    }
   });
 
   it('start refuses an invalid config and shows the parser\'s file:line:col errors', async () => {

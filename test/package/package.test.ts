@@ -108,10 +108,14 @@ describe('buildPackage', () => {
     expect(files.map((m) => [m.name, m.mode])).toEqual([
       ['etc/rc.d/init.d/igmpproxy', '-rwxr-xr--'],
       ['etc/rc.d/init.d/networking/red.up/15-igmpproxy', '-rwxr-xr--'],
+      ['srv/web/ipfire/cgi-bin/igmpproxy.cgi', '-rwxr-xr-x'],
       ['usr/lib/igmpproxy/firewall', '-rwxr-xr-x'],
       ['usr/sbin/igmpproxy', '-rwxr-xr-x'],
       ['usr/share/igmpproxy/igmpproxy.conf.default', '-rw-r--r--'],
+      ['var/ipfire/addon-lang/igmpproxy.de.pl', '-rw-r--r--'],
+      ['var/ipfire/addon-lang/igmpproxy.en.pl', '-rw-r--r--'],
       ['var/ipfire/backup/addons/includes/igmpproxy', '-rw-r--r--'],
+      ['var/ipfire/menu.d/EX-igmpproxy.menu', '-rw-r--r--'],
     ]);
     for (const member of payload) {
       expect(member.owner, member.name).toBe('0/0');
@@ -159,7 +163,9 @@ describe('buildPackage', () => {
     expect((await readFile(path.join(payload, 'usr/sbin/igmpproxy'))).equals(await readFile(STANDIN_BINARY))).toBe(true);
     const shipped = await readFile(path.join(payload, 'usr/share/igmpproxy/igmpproxy.conf.default'));
     expect(shipped.equals(await readFile(path.resolve(FIXTURES, '../../../addon/etc/igmpproxy.conf')))).toBe(true);
-    expect(await readFile(path.join(payload, 'var/ipfire/backup/addons/includes/igmpproxy'), 'utf8')).toBe('/etc/igmpproxy.conf\n');
+    expect(await readFile(path.join(payload, 'var/ipfire/backup/addons/includes/igmpproxy'), 'utf8')).toBe(
+      '/etc/igmpproxy.conf\n/var/ipfire/igmpproxy/settings\n',
+    );
   });
 
   it('writes the meta file IPFire\'s way, Size being the bytes of the .ipfire', async () => {
