@@ -1,7 +1,7 @@
 // Status documents as the daemon writes them (the real core and status builder), for the
 // web page's tests: red0.8 upstream, green0 downstream, the given receivers on their channels.
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
-import { Proxy } from '../../addon/daemon/core/proxy.ts';
+import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
 import { buildStatus, type StatusDocument } from '../../addon/daemon/runtime/status.ts';
 import { StallWatch } from '../../addon/daemon/runtime/stall-watch.ts';
 
@@ -23,7 +23,7 @@ export function statusWith(viewers: readonly Viewer[], streams: readonly Stream[
   const parsed = parseConfig('phyint red0.8 upstream\n  altnet 217.0.0.0/16\nphyint green0 downstream\n', 'igmpproxy.conf');
   if (!parsed.ok) throw new Error('sample config invalid');
   let now = 0;
-  const proxy = new Proxy(parsed.config, { now: () => now, random: () => 0.5 });
+  const proxy = new IgmpProxyCore(parsed.config, { now: () => now, random: () => 0.5 });
   proxy.interfaceUp({ name: 'red0.8', ifindex: 7, address: toNumber('100.64.0.2'), prefixLength: 24 });
   proxy.interfaceUp({ name: 'green0', ifindex: 3, address: toNumber('192.168.1.1'), prefixLength: 24 });
   now = 1_000;
@@ -38,6 +38,7 @@ export function statusWith(viewers: readonly Viewer[], streams: readonly Stream[
   return buildStatus({
     version: '1.0.0-100',
     configFile: '/etc/igmpproxy.conf',
+    configLoadedAt: new Date(writtenAt.getTime() - 3_723_000),
     startedAt: new Date(writtenAt.getTime() - 3_723_000),
     now: writtenAt,
     vifs: [
