@@ -262,6 +262,8 @@ export interface GroupStats {
   readonly packets: number;
   readonly gaps: number;
   readonly outOfOrder: number;
+  /** Skipped sequence numbers that never came (late packets excluded). */
+  readonly lost: number;
   readonly joinedAt: number;
   readonly firstAt?: number;
   readonly lastAt?: number;

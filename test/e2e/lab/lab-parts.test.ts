@@ -32,7 +32,11 @@ describe('stream payload', () => {
     tracker.record(14); // 12, 13 lost
     tracker.record(13); // late
     tracker.record(15);
-    expect({ packets: tracker.packets, gaps: tracker.gaps, outOfOrder: tracker.outOfOrder }).toEqual({ packets: 5, gaps: 2, outOfOrder: 1 });
+    expect({ packets: tracker.packets, gaps: tracker.gaps, outOfOrder: tracker.outOfOrder, lost: tracker.lost })
+      .toEqual({ packets: 5, gaps: 2, outOfOrder: 1, lost: 1 });
+    tracker.record(15); // a duplicate fills no hole
+    tracker.record(12); // late: 12 was not lost after all
+    expect({ outOfOrder: tracker.outOfOrder, lost: tracker.lost }).toEqual({ outOfOrder: 3, lost: 0 });
   });
 });
 

@@ -131,8 +131,8 @@ function join(group: number): number {
 }
 
 function viewStats(view: Viewing): Record<string, unknown> {
-  const { packets, gaps, outOfOrder } = view.tracker;
-  return { packets, gaps, outOfOrder, joinedAt: view.joinedAt, firstAt: view.firstAt, lastAt: view.lastAt };
+  const { packets, gaps, outOfOrder, lost } = view.tracker;
+  return { packets, gaps, outOfOrder, lost, joinedAt: view.joinedAt, firstAt: view.firstAt, lastAt: view.lastAt };
 }
 
 // --- sniffer ----------------------------------------------------------------------------------
