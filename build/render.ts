@@ -5,9 +5,10 @@
 import Mustache from 'mustache';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readPackageManifest, REPOSITORY_ROOT } from './repository.ts';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository root (build/repository.ts), under the name the render tests use. */
+export const REPO_ROOT = REPOSITORY_ROOT;
 
 export interface PackageInfo {
   readonly name: string;
@@ -257,21 +258,12 @@ export async function renderScripts(
   return { payload, pakfire, web };
 }
 
-/** name, version, ipfire.release and ipfire.summary from package.json. */
+/** name, version, ipfire.release and ipfire.summary from package.json (build/repository.ts). */
 export async function readPackageInfo(root: string = REPO_ROOT): Promise<PackageInfo> {
-  const json = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as {
-    name?: unknown;
-    version?: unknown;
-    ipfire?: { release?: unknown; summary?: unknown };
-  };
-  const { name, version } = json;
-  const release = json.ipfire?.release;
-  const summary = json.ipfire?.summary;
-  if (typeof name !== 'string' || typeof version !== 'string') {
-    throw new TemplateError('package.json needs string "name" and "version"');
+  try {
+    const { name, version, release, summary } = readPackageManifest(root);
+    return { name, version, release, summary };
+  } catch (error) {
+    throw new TemplateError((error as Error).message);
   }
-  if (typeof release !== 'number' || !Number.isInteger(release) || typeof summary !== 'string') {
-    throw new TemplateError('package.json needs "ipfire": { "release": <integer>, "summary": <text> }');
-  }
-  return { name, version, release, summary };
 }

@@ -1,13 +1,11 @@
 // `npm run deploy -- [options] [user@]host[:port] ...`: installs the built Pakfire package on
 // IPFire appliances over SSH. See scripts/deploy/main.ts and docs/ansible.md.
-import path from 'node:path';
 import { ReadStream } from 'node:tty';
-import { fileURLToPath } from 'node:url';
 import { EXIT_FAILED, oneLine } from './deploy/errors.ts';
 import { main } from './deploy/main.ts';
 import { promptHidden } from './deploy/prompt.ts';
+import { REPOSITORY_ROOT as repoRoot } from '../build/repository.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const stdin = process.stdin;
 const onTerminal = stdin.isTTY === true && process.stderr.isTTY === true;
 

@@ -6,10 +6,9 @@
 //   node scripts/node24.mjs scripts/test-aarch64.ts [--timeout SECONDS]
 import { openSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EM_AARCH64, elfMachine, runInAarch64Vm } from './vm/aarch64.ts';
+import { REPOSITORY_ROOT as repositoryRoot } from '../build/repository.ts';
 
-const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BINARY = path.join(repositoryRoot, 'dist', 'aarch64', 'igmpproxy');
 const GUEST_PROGRAM = path.join(repositoryRoot, 'scripts', 'vm', 'aarch64-guest.py');
 /**

@@ -19,9 +19,9 @@ import { buildInitramfs } from './initramfs.ts';
 import { findGuestKernel, type GuestKernel } from './kernel.ts';
 import { runQemu } from './qemu.ts';
 import { commandScript } from './shell-quote.ts';
+import { REPOSITORY_ROOT as repositoryRoot } from '../../build/repository.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repositoryRoot = path.resolve(here, '..', '..');
 const STAGE2_SCRIPT = path.join(here, 'guest-stage2.sh');
 
 export const DEBIAN_SUITE = 'bookworm';

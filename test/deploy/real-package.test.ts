@@ -13,8 +13,8 @@ import type { PackageFiles } from '../../build/package.ts';
 import { buildStandinPackage } from '../package/appliance.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
 import { runInNamespace, type CommandResult } from './helpers/run-in-namespace.ts';
+import { REPOSITORY_ROOT as REPO } from '../../build/repository.ts';
 
-const REPO = path.resolve(import.meta.dirname, '../..');
 const HOST_ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 const NETNS = `ipd7-${process.pid}-pkg`;
 const work = mkdtempSync(path.join(tmpdir(), 'ipd7-realpkg-'));

@@ -10,8 +10,8 @@ import { main, type DeployIo } from '../../scripts/deploy/main.ts';
 import { shellCommand } from '../../scripts/deploy/quote.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
 import { buildTestPackage, type TestPackage } from './helpers/test-package.ts';
+import { REPOSITORY_ROOT as REPO } from '../../build/repository.ts';
 
-const REPO = path.resolve(import.meta.dirname, '../..');
 const HOST_ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 const OTHER_ELF_MACHINE = HOST_ARCH === 'x86_64' ? 0xb7 : 0x3e;
 const work = mkdtempSync(path.join(tmpdir(), 'ipd7-deploy-'));

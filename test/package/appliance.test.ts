@@ -4,7 +4,7 @@
 // single binary exists.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chown, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

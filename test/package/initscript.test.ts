@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PackageFiles } from '../../build/package.ts';
 import { NetnsLab } from '../helpers/netns.ts';
-import { Appliance, buildStandinPackage, FIXTURES } from './appliance.ts';
+import { Appliance, buildStandinPackage } from './appliance.ts';
 import { applianceSupport, PREFIX } from './support.ts';
 import { REPO_ROOT } from '../../build/render.ts';
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../build/render.ts';
 import { NetnsLab } from '../helpers/netns.ts';
-import { Appliance, buildStandinPackage, FIXTURES } from './appliance.ts';
+import { Appliance, buildStandinPackage } from './appliance.ts';
 import { applianceSupport, PREFIX } from './support.ts';
 import { scaled } from '../helpers/slowdown.ts';
 

@@ -13,9 +13,9 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPOSITORY_ROOT as root } from '../../build/repository.ts';
 import { scaled } from '../helpers/slowdown.ts';
 
-const root = path.resolve(import.meta.dirname, '..', '..');
 const distBinary = path.join(root, 'dist', process.arch === 'arm64' ? 'aarch64' : 'x86_64', 'igmpproxy');
 /**
  * The binary runs from a copy in the scratch directory: it makes its shim file beside

@@ -36,9 +36,10 @@ import { LabProgram } from './program-client.ts';
 import type { LabEvent } from './program-client.ts';
 import { cpuSeconds, rssAnonKb } from './proc-stats.ts';
 import type { TvProgramConfig } from './tv-program.ts';
+import { REPOSITORY_ROOT as repositoryRoot } from '../../../build/repository.ts';
 
 export const LAB_PREFIX = 'ipe8';
-export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export { repositoryRoot };
 /** How the tests start Node programs (lab programs, the daemon from source): see test-node.ts. */
 export const labNode: readonly string[] = testNode;
 export { pinnedNode };
