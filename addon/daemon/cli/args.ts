@@ -1,9 +1,12 @@
 // Command-line parsing, compatible with C igmpproxy's getopt("hvdn") plus our long options.
 // Pure: argv in, a decision out; main.ts acts on it.
+import { DAEMON_CHILD_FLAG } from '../runtime/detach.ts';
+import type { LogVerbosity } from '../log/logger.ts';
+import type { DaemonArguments } from '../runtime/run.ts';
 import type { LanZone as SetupLan } from '../setup/plan.ts';
 import type { ProviderName as SetupProvider } from '../setup/providers.ts';
 
-export type LogVerbosity = 0 | 1 | 2; // 0 = warnings, 1 = info (-v), 2 = debug (-vv)
+export type { LogVerbosity };
 
 /** `all` prints "ROLE NAME" lines: both roles from one run (the firewall helper's reload). */
 export type ListRole = 'upstream' | 'downstream' | 'all';
@@ -15,17 +18,7 @@ export type Command =
   | { readonly kind: 'list-interfaces'; readonly role: ListRole; readonly configPath: string }
   | {
       readonly kind: 'run';
-      readonly configPath: string;
-      /** -n or -d: stay in the foreground. */
-      readonly foreground: boolean;
-      /** -d: log to stderr instead of syslog. */
-      readonly logToStderr: boolean;
-      readonly verbosity: LogVerbosity;
-      /** --pidfile FILE (default /var/run/igmpproxy.pid). */
-      readonly pidfile: string | undefined;
-      /** --status-file FILE (default /var/run/igmpproxy.status). */
-      readonly statusFile: string | undefined;
-    }
+    } & DaemonArguments
   | {
       /** igmpproxy setup: a configuration from IPFire's network settings (setup/). */
       readonly kind: 'setup';
@@ -85,14 +78,11 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
                       Default configfile: /etc/igmpproxy.conf.
 `;
 
-/**
- * Internal first argument of the copy the daemon starts of itself to go to the background
- * (runtime/detach.ts): it tells the copy it is the daemon, with a readiness pipe on fd 3.
- */
 /** Where IPFire keeps the configuration (diagnose's default). */
 export const DEFAULT_CONFIG_PATH = '/etc/igmpproxy.conf';
 
-export const DAEMON_CHILD_FLAG = '--daemon-child';
+/** The background copy's hidden first argument (runtime/detach.ts), for main.ts. */
+export { DAEMON_CHILD_FLAG };
 
 export function parseArgs(argv: readonly string[]): Command {
   if (argv[0] === 'setup') return parseSetupArgs(argv.slice(1));

@@ -2,6 +2,9 @@
 // DEBUG with -vv; an error-level message is fatal there — here the caller decides.
 // Sinks are injected: stderr for -d, syslog (/dev/log datagrams) when detached, memory in tests.
 
+/** 0 = notices and worse, 1 = info too (-v), 2 = debug too (-vv). */
+export type LogVerbosity = 0 | 1 | 2;
+
 export type LogLevel = 'error' | 'warning' | 'notice' | 'info' | 'debug';
 
 /** RFC 5424 severity numbers. */
@@ -22,13 +25,13 @@ export class Logger {
   #threshold: number;
   readonly #now: () => Date;
 
-  constructor(sinks: LogSink[], verbosity: 0 | 1 | 2, now: () => Date = () => new Date()) {
+  constructor(sinks: LogSink[], verbosity: LogVerbosity, now: () => Date = () => new Date()) {
     this.#sinks = sinks;
     this.#threshold = thresholdFor(verbosity);
     this.#now = now;
   }
 
-  setVerbosity(verbosity: 0 | 1 | 2): void {
+  setVerbosity(verbosity: LogVerbosity): void {
     this.#threshold = thresholdFor(verbosity);
   }
 
@@ -69,7 +72,7 @@ export class Logger {
   }
 }
 
-function thresholdFor(verbosity: 0 | 1 | 2): number {
+function thresholdFor(verbosity: LogVerbosity): number {
   // Notices (start, stop, reload, interface changes) are shown by default too: an admin
   // should see them in /var/log/messages (IPFire's syslog) without -v.
   return verbosity === 0 ? SEVERITY.notice : verbosity === 1 ? SEVERITY.info : SEVERITY.debug;

@@ -9,13 +9,16 @@ import type { LogLevel, LogSink } from './logger.ts';
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 
+/** The system calls the sink needs: an AF_UNIX datagram socket to /dev/log, nothing else. */
+export type SyslogSocketCalls = Pick<IgmpShim, 'socket' | 'connectUnix' | 'send' | 'close'>;
+
 export class SyslogSink implements LogSink {
-  private readonly shim: IgmpShim;
+  private readonly shim: SyslogSocketCalls;
   private readonly path: string;
   private readonly ident: string;
   private fd: number | undefined;
 
-  constructor(shim: IgmpShim, path = '/dev/log', ident = 'igmpproxy') {
+  constructor(shim: SyslogSocketCalls, path = '/dev/log', ident = 'igmpproxy') {
     this.shim = shim;
     this.path = path;
     this.ident = ident;

@@ -2,11 +2,10 @@
 // report to the waiting foreground process, and an orderly exit.
 import { constants } from 'node:os';
 import path from 'node:path';
-import type { Command } from '../cli/args.ts';
 import type { ConfigDiagnostic, DaemonConfig } from '../config/types.ts';
 import { formatDiagnostic } from '../config/types.ts';
 import { Logger, StderrSink } from '../log/logger.ts';
-import type { LogSink } from '../log/logger.ts';
+import type { LogSink, LogVerbosity } from '../log/logger.ts';
 import { SyslogSink } from '../log/syslog-sink.ts';
 import { loadShim } from '../kernel/shim.ts';
 import type { IgmpShim } from '../kernel/shim.ts';
@@ -18,8 +17,22 @@ import { DEFAULT_PIDFILE, PidfileInUseError, removePidfile, writePidfile } from 
 import { reportStartupFailure } from './startup-failure.ts';
 import { DEFAULT_STATUS_FILE } from './status.ts';
 
+/** What the command line says about running the daemon (cli/args.ts parses it). */
+export interface DaemonArguments {
+  readonly configPath: string;
+  /** -n or -d: stay in the foreground. */
+  readonly foreground: boolean;
+  /** -d: log to stderr instead of syslog. */
+  readonly logToStderr: boolean;
+  readonly verbosity: LogVerbosity;
+  /** --pidfile FILE (default /var/run/igmpproxy.pid). */
+  readonly pidfile: string | undefined;
+  /** --status-file FILE (default /var/run/igmpproxy.status). */
+  readonly statusFile: string | undefined;
+}
+
 export interface RunOptions {
-  readonly command: Extract<Command, { kind: 'run' }>;
+  readonly command: DaemonArguments;
   readonly config: DaemonConfig;
   readonly warnings: readonly ConfigDiagnostic[];
   readonly ignoredEnvironment: readonly string[];
