@@ -206,6 +206,26 @@ describe('diagnose checks', () => {
   });
 
   const rpCheck = (facts: Facts) => diagnose(facts).checks.find((c) => c.id === 'upstream-rp-filter');
+  const stopped = { pidfile: '/run/p', pid: undefined, running: false, status: undefined };
+
+  it('strict mode, sources routed elsewhere: the fix follows the daemon\'s own switch (rpfilter auto, keep)', () => {
+    const byHand = 'echo 2 > /proc/sys/net/ipv4/conf/red0.8/rp_filter';
+    // auto (the default) and the daemon runs: it should have switched; say it did not, and where to look.
+    const running = rpCheck(healthy({ routesBack: viaPpp0 }));
+    expect(running?.fix).toMatch(/^igmpproxy runs with "rpfilter auto" but its switch of red0.8 to loose did not happen or was undone since: the reason is in \/var\/log\/messages/);
+    expect(running?.fix).toContain('/etc/rc.d/init.d/igmpproxy restart makes it check again');
+    expect(running?.fix).toContain(byHand);
+    // auto, daemon not running: starting it is the fix.
+    const notRunning = rpCheck(healthy({ routesBack: viaPpp0, kernelVifs: [], daemon: stopped }));
+    expect(notRunning).toMatchObject({ ok: false, message: expect.stringMatching(/route back via ppp0, not red0.8/) });
+    expect(notRunning?.fix).toMatch(/^\/etc\/rc.d\/init.d\/igmpproxy start: with "rpfilter auto" igmpproxy sets red0.8 to loose itself/);
+    expect(notRunning?.fix).toContain(byHand);
+    // keep: the daemon will not switch; remove the keyword or set it by hand.
+    const keep = rpCheck(healthy({ routesBack: viaPpp0, config: config(`rpfilter keep\n${CONFIG}`) }));
+    expect(keep?.fix).toMatch(/^remove "rpfilter keep" from \/etc\/igmpproxy.conf and \/etc\/rc.d\/init.d\/igmpproxy reload/);
+    expect(keep?.fix).toContain(byHand);
+    expect(keep?.fix).not.toMatch(/log/);
+  });
 
   it('the altnet is judged by its probe address, as the daemon asks; an address not asked is not judged', () => {
     // Only the network address routed elsewhere: not what is asked, so no verdict on it.

@@ -191,11 +191,30 @@ export function checkRpFilter(facts: Facts, status: StatusDocument | undefined, 
     }
     const where = [...byRoute].map(([route, list]) => `${list.join(' and ')} ${route}`).join('; ');
     return problem('upstream-rp-filter', `${mode} on ${name}, and the stream sources ${where}: the kernel drops these streams before igmpproxy sees them`,
-      verdict.mode === RP_FILTER_STRICT ? `echo 2 > /proc/sys/net/ipv4/conf/${name}/rp_filter (loose: the source only needs some route back)`
+      verdict.mode === RP_FILTER_STRICT ? strictFix(facts, name)
         : `add a route to the sources (a default route does), or echo 0 > /proc/sys/net/ipv4/conf/${name}/rp_filter`, name);
   }
   const checked = sources.length === 0 ? 'no stream source to check' : `the stream sources route back through ${verdict.mode === 1 ? name : 'some interface'}`;
   return ok('upstream-rp-filter', `${mode} on ${name}; ${verdict.mode === 0 ? 'no reverse-path check' : checked}`, name);
+}
+
+/**
+ * Strict mode drops the streams. With `rpfilter auto` the daemon switches the upstream to
+ * loose itself while it runs (runtime/rp-filter-guard.ts), so the fix depends on that.
+ */
+function strictFix(facts: Facts, name: string): string {
+  const byHand = `echo 2 > /proc/sys/net/ipv4/conf/${name}/rp_filter (loose: the source only needs some route back)`;
+  const loaded = facts.config.loaded;
+  if (!loaded.ok) return byHand;
+  const path = facts.config.path;
+  if (loaded.config.rpFilter === 'keep') {
+    return `remove "rpfilter keep" from ${path} and ${INITSCRIPT} reload (the daemon then sets ${name} to loose while it runs), or set it by hand: ${byHand}`;
+  }
+  if (facts.daemon.running) {
+    return `igmpproxy runs with "rpfilter auto" but its switch of ${name} to loose did not happen or was undone since: ` +
+      `the reason is in /var/log/messages (its lines about rp_filter); ${INITSCRIPT} restart makes it check again, or set it by hand: ${byHand}`;
+  }
+  return `${INITSCRIPT} start: with "rpfilter auto" igmpproxy sets ${name} to loose itself while it runs; or set it by hand: ${byHand}`;
 }
 
 export function checkQuerier(status: StatusDocument, name: string): Check {
