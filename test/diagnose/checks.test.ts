@@ -7,7 +7,6 @@ import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
 import { diagnose, formatDuration } from '../../addon/daemon/diagnose/checks.ts';
 import type { CheckId } from '../../addon/daemon/diagnose/checks.ts';
 import type { Facts, InterfaceFacts } from '../../addon/daemon/diagnose/facts.ts';
-import { parseRouteTable } from '../../addon/daemon/diagnose/route-lookup.ts';
 import type { MfcEntry } from '../../addon/daemon/kernel/mfc-stats.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { buildStatus } from '../../addon/daemon/runtime/status.ts';
@@ -19,13 +18,16 @@ const ip = (text: string): number => parseIpv4(text) as number;
 const GROUP = '239.1.1.1';
 const SOURCE = '203.0.113.10';
 
-/** /proc/net/route of the box: default and the IPTV sources via red0.8, LAN on green0 (little-endian hex). */
-const ROUTE_TABLE = [
-  'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT',
-  'red0.8\t00000000\t0163000A\t0003\t0\t0\t0\t00000000\t0\t0\t0',
-  'red0.8\t0063000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
-  'green0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
-].join('\n');
+/**
+ * The kernel's answers for the addresses gather asks about (the altnet's probe address, the
+ * stream's source, a foreign source): on this box the default route, and so every one of
+ * them, goes out through red0.8.
+ */
+const ASKED = ['203.0.113.1', SOURCE, '198.51.100.7'];
+const routesBack = (via: (address: string) => string | null = () => 'red0.8'): Facts['routesBack'] =>
+  ({ ok: true, value: new Map(ASKED.map((address) => [ip(address), via(address)])) });
+/** The IPTV range (203.0.113.0/24) routed elsewhere, as a legacy line's ppp0 default route does. */
+const viaPpp0 = routesBack((address) => (address.startsWith('203.0.113.') ? 'ppp0' : 'red0.8'));
 
 function config(text = CONFIG): Facts['config'] {
   const parsed = parseConfig(text, CONFIG_PATH);
@@ -101,7 +103,7 @@ function healthy(overrides: Partial<Facts> = {}): Facts {
     daemon: { pidfile: '/var/run/igmpproxy.pid', pid: 1234, running: true, status: { ok: true, value: status() } },
     interfaces: new Map([['red0.8', upstream()]]),
     rpFilterAll: 1,
-    routes: { ok: true, value: parseRouteTable(ROUTE_TABLE, true) },
+    routesBack: routesBack(),
     firewall: { ok: true, value: FIREWALL },
     samples: [{ at: 0, routes: [route(1000)] }, { at: 1000, routes: [route(1400)] }],
     ...overrides,
@@ -154,7 +156,7 @@ describe('diagnose checks', () => {
     ['multicast off', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ multicast: false })]]) }),
       'upstream-multicast', /multicast is switched off on red0.8/, /ip link set dev red0.8 multicast on/],
     ['strict rp_filter, sources routed elsewhere',
-      (f) => ({ ...f, routes: { ok: true, value: parseRouteTable(`${ROUTE_TABLE}\nppp0\t007100CB\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0`, true) } }),
+      (f) => ({ ...f, routesBack: viaPpp0 }),
       'upstream-rp-filter', /rp_filter 1 \(strict\) on red0.8, and the stream sources 203.0.113.0\/24 and 203.0.113.10 route back via ppp0, not red0.8/, /echo 2 > \/proc\/sys\/net\/ipv4\/conf\/red0.8\/rp_filter/],
     ['no query for more than two intervals', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: 1_000, now: 300_000 }) } } }),
       'upstream-querier', /no query heard on red0.8 for 4 min 59 s \(last from 10.99.0.1; it asks every 2 min 5 s\)/, /let IGMP in on red0.8/],
@@ -196,30 +198,63 @@ describe('diagnose checks', () => {
   });
 
   it('loose rp_filter accepts sources routed elsewhere; off checks nothing', () => {
-    const elsewhere = { ok: true as const, value: parseRouteTable(`${ROUTE_TABLE}\nppp0\t007100CB\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0`, true) };
-    const loose = diagnose(healthy({ routes: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 2 })]]) }));
+    const elsewhere = viaPpp0;
+    const loose = diagnose(healthy({ routesBack: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 2 })]]) }));
     expect(loose.checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({ ok: true, message: expect.stringMatching(/rp_filter 2 \(loose\)/) });
-    const off = diagnose(healthy({ routes: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 0 })]]) }));
+    const off = diagnose(healthy({ routesBack: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 0 })]]) }));
     expect(off.checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({ ok: true, message: expect.stringMatching(/no reverse-path check/) });
+  });
+
+  const rpCheck = (facts: Facts) => diagnose(facts).checks.find((c) => c.id === 'upstream-rp-filter');
+  const stopped = { pidfile: '/run/p', pid: undefined, running: false, status: undefined };
+
+  it('strict mode, sources routed elsewhere: the fix follows the daemon\'s own switch (rpfilter auto, keep)', () => {
+    const byHand = 'echo 2 > /proc/sys/net/ipv4/conf/red0.8/rp_filter';
+    // auto (the default) and the daemon runs: it should have switched; say it did not, and where to look.
+    const running = rpCheck(healthy({ routesBack: viaPpp0 }));
+    expect(running?.fix).toMatch(/^igmpproxy runs with "rpfilter auto" but its switch of red0.8 to loose did not happen or was undone since: the reason is in \/var\/log\/messages/);
+    expect(running?.fix).toContain('/etc/rc.d/init.d/igmpproxy restart makes it check again');
+    expect(running?.fix).toContain(byHand);
+    // auto, daemon not running: starting it is the fix.
+    const notRunning = rpCheck(healthy({ routesBack: viaPpp0, kernelVifs: [], daemon: stopped }));
+    expect(notRunning).toMatchObject({ ok: false, message: expect.stringMatching(/route back via ppp0, not red0.8/) });
+    expect(notRunning?.fix).toMatch(/^\/etc\/rc.d\/init.d\/igmpproxy start: with "rpfilter auto" igmpproxy sets red0.8 to loose itself/);
+    expect(notRunning?.fix).toContain(byHand);
+    // keep: the daemon will not switch; remove the keyword or set it by hand.
+    const keep = rpCheck(healthy({ routesBack: viaPpp0, config: config(`rpfilter keep\n${CONFIG}`) }));
+    expect(keep?.fix).toMatch(/^remove "rpfilter keep" from \/etc\/igmpproxy.conf and \/etc\/rc.d\/init.d\/igmpproxy reload/);
+    expect(keep?.fix).toContain(byHand);
+    expect(keep?.fix).not.toMatch(/log/);
+  });
+
+  it('the altnet is judged by its probe address, as the daemon asks; an address not asked is not judged', () => {
+    // Only the network address routed elsewhere: not what is asked, so no verdict on it.
+    const value = new Map<number, string | null>(ASKED.map((address) => [ip(address), 'red0.8']));
+    value.set(ip('203.0.113.0'), 'ppp0');
+    expect(rpCheck(healthy({ routesBack: { ok: true, value } }))?.ok).toBe(true);
+    value.set(ip('203.0.113.1'), 'ppp0');
+    expect(rpCheck(healthy({ routesBack: { ok: true, value } }))?.message).toMatch(/stream sources 203.0.113.0\/24 route back via ppp0, not red0.8/);
+    value.delete(ip('203.0.113.1'));
+    value.delete(ip(SOURCE));
+    expect(rpCheck(healthy({ routesBack: { ok: true, value } }))?.ok).toBe(true);
+  });
+
+  it('no route back at all: strict and loose both drop; off does not', () => {
+    const none = routesBack((address) => (address === SOURCE ? null : 'red0.8'));
+    expect(rpCheck(healthy({ routesBack: none }))).toMatchObject({ ok: false, message: expect.stringMatching(/stream sources 203.0.113.10 have no route back: the kernel drops/) });
+    const loose = rpCheck(healthy({ routesBack: none, interfaces: new Map([['red0.8', upstream({ rpFilter: 2 })]]) }));
+    expect(loose).toMatchObject({ ok: false, message: expect.stringMatching(/^rp_filter 2 \(loose\) on red0.8, and the stream sources 203.0.113.10 have no route back/),
+      fix: expect.stringMatching(/^add a route to the sources/) });
+    expect(rpCheck(healthy({ routesBack: none, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 0 })]]) }))?.ok).toBe(true);
+  });
+
+  it('the kernel could not be asked: a problem with the reason', () => {
+    expect(rpCheck(healthy({ routesBack: { ok: false, reason: 'cannot load the native shim' } }))).toMatchObject({
+      ok: false, message: 'cannot ask the kernel for the routes back: cannot load the native shim', fix: expect.stringMatching(/as root/),
+    });
   });
 
   it('durations read well', () => {
     expect([5, 125, 7200, 200_000].map(formatDuration)).toEqual(['5 s', '2 min 5 s', '2 h 0 min', '2 days 7 h']);
-  });
-});
-
-describe('route lookup', () => {
-  it('longest prefix first, then the lowest metric; no route: undefined', async () => {
-    const { routeOut } = await import('../../addon/daemon/diagnose/route-lookup.ts');
-    const routes = [
-      { interface: 'a', destination: 0, mask: 0, metric: 0 },
-      { interface: 'b', destination: ip('10.0.0.0'), mask: ip('255.0.0.0'), metric: 100 },
-      { interface: 'c', destination: ip('10.0.0.0'), mask: ip('255.0.0.0'), metric: 50 },
-      { interface: 'd', destination: ip('10.1.0.0'), mask: ip('255.255.0.0'), metric: 900 },
-    ];
-    expect(routeOut(routes, ip('10.1.1.1'))).toBe('d');
-    expect(routeOut(routes, ip('10.2.1.1'))).toBe('c');
-    expect(routeOut(routes, ip('8.8.8.8'))).toBe('a');
-    expect(routeOut(routes.slice(1), ip('8.8.8.8'))).toBeUndefined();
   });
 });

@@ -13,6 +13,8 @@ import type { Diagnosis } from '../../addon/daemon/diagnose/checks.ts';
 import { FIREWALL_CHAINS, FIREWALL_HELPER } from '../../addon/daemon/diagnose/firewall-rules.ts';
 import { formatHuman, formatJson, formatRate } from '../../addon/daemon/diagnose/format.ts';
 import { gatherFacts } from '../../addon/daemon/diagnose/gather.ts';
+import type { RouteAnswer } from '../../addon/daemon/kernel/route-lookup.ts';
+import { formatIpv4, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'dg4-gather-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -31,7 +33,6 @@ const statusFile = path.join(root, 'run/igmpproxy.status');
 write(`proc/${PID}/comm`, 'igmpproxy\n');
 write('proc/net/ip_mr_vif', 'Interface      BytesIn  PktsIn  BytesOut PktsOut Flags Local    Remote\n 0 up0 0 0 0 0 00000 0200630A 00000000\n 1 br0 0 0 0 0 00000 0163A8C0 00000000\n');
 write('proc/net/ip_mr_cache', 'Group    Origin   Iif     Pkts    Bytes    Wrong Oifs\n010132EF 0A7100CB 0 100 13160 0  1:1\n');
-write('proc/net/route', 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\nup0\t00000000\t0100630A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n');
 write('proc/sys/net/ipv4/conf/all/rp_filter', '1\n');
 write('proc/sys/net/ipv4/conf/up0/rp_filter', '2\n');
 write('sys/class/net/up0/ifindex', '7\n');
@@ -44,16 +45,29 @@ function statusDocument(): object {
   return {
     schema: 1, version: '1.0.0', pid: PID, configFile: config, configLoadedAt: new Date(Date.now() + 60_000).toISOString(),
     startedAt: new Date(0).toISOString(), writtenAt: new Date(90_000).toISOString(), vifs: [], waitingFor: [], kernelRoutes: [],
-    proxy: { now: 10_000, upstreams: [], downstreams: [] }, stallAlarm: { afterSeconds: 10, groups: [] },
+    proxy: { now: 10_000, upstreams: [{ name: 'up0', refusedSources: [{ source: '198.51.100.7', group: '239.1.1.2', at: 9_000 }] }], downstreams: [] },
+    stallAlarm: { afterSeconds: 10, groups: [] },
   };
 }
+
+/** A kernel that routes 203.0.113.0/24 back through up0 (ifindex 7) and has no route to anything else. */
+function kernel(asked: string[]): (address: number) => Promise<RouteAnswer> {
+  return async (address) => {
+    asked.push(formatIpv4(address));
+    return formatIpv4(address).startsWith('203.0.113.') ? { ok: true, outIfindex: 7 } : { ok: false, error: 'ENETUNREACH' };
+  };
+}
+const refuseToAsk = async (): Promise<RouteAnswer> => {
+  throw new Error('nothing should be asked');
+};
 
 describe('gatherFacts with a fake /proc and /sys', () => {
   it('reads everything, signals the daemon once and reads the status it writes', async () => {
     const signalled: number[] = [];
+    const asked: string[] = [];
     const facts = await gatherFacts({
       configPath: config, pidfile, statusFile, proc: path.join(root, 'proc'), sysClassNet: path.join(root, 'sys/class/net'), addresses,
-      readFirewall: async () => ({ ok: true, value: '-N IPTVINPUT\n' }),
+      readFirewall: async () => ({ ok: true, value: '-N IPTVINPUT\n' }), lookupRoute: kernel(asked),
       requestStatus: (pid) => {
         signalled.push(pid);
         setTimeout(() => writeFileSync(statusFile, JSON.stringify(statusDocument())), 120);
@@ -69,7 +83,9 @@ describe('gatherFacts with a fake /proc and /sys', () => {
       name: 'up0', exists: true, up: true, carrier: true, multicast: true, addresses: ['10.99.0.2/24'], rpFilter: 2,
     });
     expect(facts.rpFilterAll).toBe(1);
-    expect(facts.routes).toMatchObject({ ok: true, value: [{ interface: 'up0', metric: 0 }] });
+    // The altnet by its probe address and the source the daemon refused; answers by interface name.
+    expect(asked).toEqual(['198.51.100.7', '203.0.113.1']);
+    expect(facts.routesBack).toEqual({ ok: true, value: new Map([[parseIpv4('203.0.113.1'), 'up0'], [parseIpv4('198.51.100.7'), null]]) });
     expect(facts.samples?.[1].routes).toHaveLength(1);
   });
 
@@ -79,7 +95,7 @@ describe('gatherFacts with a fake /proc and /sys', () => {
     const facts = await gatherFacts({
       configPath: config, pidfile: path.join(root, 'run/stale.pid'), statusFile, proc: path.join(root, 'proc'),
       sysClassNet: path.join(root, 'sys/class/net'), addresses, readFirewall: async () => ({ ok: true, value: '' }),
-      requestStatus: () => { throw new Error('must not be signalled'); }, sampleIntervalMs: 1,
+      requestStatus: () => { throw new Error('must not be signalled'); }, sampleIntervalMs: 1, lookupRoute: kernel([]),
     });
     expect(facts.daemon).toEqual({ pidfile: path.join(root, 'run/stale.pid'), pid: 4243, running: false, status: undefined });
   });
@@ -90,21 +106,31 @@ describe('gatherFacts with a fake /proc and /sys', () => {
     const facts = await gatherFacts({
       configPath: path.join(empty, 'none.conf'), pidfile: path.join(empty, 'none.pid'), statusFile: path.join(empty, 'none.status'),
       proc: path.join(empty, 'proc'), sysClassNet: path.join(empty, 'sys'), addresses: () => ({}),
-      readFirewall: async () => ({ ok: false, reason: 'iptables is not installed' }), sampleIntervalMs: 1,
+      readFirewall: async () => ({ ok: false, reason: 'iptables is not installed' }), sampleIntervalMs: 1, lookupRoute: refuseToAsk,
     });
     expect(facts.config.loaded).toMatchObject({ ok: false, errors: [expect.stringMatching(/does not exist/)] });
     expect(facts.multicastRouting).toBe(false);
     expect(facts.samples).toBeUndefined();
-    expect(facts.routes).toMatchObject({ ok: false, reason: expect.stringMatching(/route does not exist/) });
+    expect(facts.routesBack).toEqual({ ok: true, value: new Map() }); // no upstream known: nothing asked
     const result = diagnose(facts);
     expect(result.checks.map((c) => [c.id, c.ok])).toEqual([['config', false], ['kernel-mroute', false], ['daemon', false], ['firewall', false]]);
+  });
+
+  it('a route lookup that fails becomes a reason, not an exception', async () => {
+    const facts = await gatherFacts({
+      configPath: config, pidfile: path.join(root, 'run/none.pid'), statusFile, proc: path.join(root, 'proc'),
+      sysClassNet: path.join(root, 'sys/class/net'), addresses, readFirewall: async () => ({ ok: true, value: '' }),
+      sampleIntervalMs: 1, lookupRoute: async () => { throw new Error('no answer from the kernel to a route lookup in 2000 ms'); },
+    });
+    expect(facts.routesBack).toEqual({ ok: false, reason: 'cannot ask the kernel for the route to 203.0.113.1: no answer from the kernel to a route lookup in 2000 ms' });
+    expect(diagnose(facts).checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({ ok: false, message: expect.stringContaining('no answer from the kernel') });
   });
 
   it('a daemon that does not answer SIGUSR1 is reported after the bounded wait', async () => {
     const facts = await gatherFacts({
       configPath: config, pidfile, statusFile: path.join(root, 'run/never.status'), proc: path.join(root, 'proc'),
       sysClassNet: path.join(root, 'sys/class/net'), addresses, readFirewall: async () => ({ ok: true, value: '' }),
-      requestStatus: () => undefined, sampleIntervalMs: 1, statusTimeoutMs: 200,
+      requestStatus: () => undefined, sampleIntervalMs: 1, statusTimeoutMs: 200, lookupRoute: kernel([]),
     });
     expect(facts.daemon.status).toEqual({ ok: false, reason: expect.stringMatching(/did not write .*never.status within 0.2 s of SIGUSR1/) });
   });

@@ -1,7 +1,8 @@
 // The pure decision: which upstream strict reverse-path filtering would starve, and
 // whether a switched value may be put back.
 import { describe, expect, test } from 'vitest';
-import { decideRestore, decideRpFilter, effectiveRpFilter, probeAddress } from '../../addon/daemon/runtime/rp-filter-decision.ts';
+import { decideRestore, decideRpFilter } from '../../addon/daemon/runtime/rp-filter-decision.ts';
+import { effectiveRpFilter, probeAddress, reversePathDrops } from '../../addon/daemon/net/reverse-path.ts';
 import type { RouteBack, UpstreamFacts } from '../../addon/daemon/runtime/rp-filter-decision.ts';
 import { formatIpv4, makeCidr, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 
@@ -43,6 +44,23 @@ describe('decideRpFilter', () => {
   test('probe addresses: first host, the address itself for /31 and /32, 0.0.0.1 (default route) for /0', () => {
     expect(['217.0.0.0/16', '193.158.35.0/24', '10.0.0.7/32', '10.0.0.6/31', '0.0.0.0/0'].map((text) => formatIpv4(probeAddress(cidr(text)))))
       .toEqual(['217.0.0.1', '193.158.35.1', '10.0.0.7', '10.0.0.6', '0.0.0.1']);
+  });
+});
+
+describe('reversePathDrops (the kernel\'s rule both the daemon and diagnose apply)', () => {
+  test.each([
+    ['strict, route back through the arrival interface', 1, RED8, RED8, false],
+    ['strict, route back elsewhere', 1, RED8, PPP0, true],
+    ['strict, no route back', 1, RED8, undefined, true],
+    ['loose, route back elsewhere', 2, RED8, PPP0, false],
+    ['loose, no route back', 2, RED8, undefined, true],
+    ['off, no route back', 0, RED8, undefined, false],
+  ] as const)('%s', (_, effective, arrivedOn, routeBackVia, drops) => {
+    expect(reversePathDrops(effective, arrivedOn, routeBackVia)).toBe(drops);
+  });
+
+  test('interfaces by name work the same (diagnose)', () => {
+    expect([reversePathDrops(1, 'red0.8', 'red0.8'), reversePathDrops(1, 'red0.8', 'ppp0'), reversePathDrops(2, 'red0.8', 'ppp0')]).toEqual([false, true, false]);
   });
 });
 

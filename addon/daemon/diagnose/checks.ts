@@ -5,12 +5,11 @@
 // Checks that need the daemon's state (querier, refused sources, streams) are left out when
 // the daemon does not run or gave no status: the `daemon` check says so once.
 import { formatCidr, formatIpv4, makeCidr, parseIpv4 } from '../net/ipv4.ts';
-import type { Ipv4 } from '../net/ipv4.ts';
+import { RP_FILTER_STRICT } from '../net/reverse-path.ts';
 import type { StatusDocument } from '../runtime/status.ts';
 import type { Facts, InterfaceFacts } from './facts.ts';
 import { FIREWALL_CHAINS, FIREWALL_HELPER, missingFirewallRules } from './firewall-rules.ts';
-import { reversePathVerdict } from './route-lookup.ts';
-import type { SourceToCheck } from './route-lookup.ts';
+import { reversePathVerdict, streamSources } from './reverse-path.ts';
 
 export type CheckId =
   | 'config' | 'kernel-mroute' | 'daemon' | 'upstream-exists' | 'upstream-up' | 'upstream-multicast'
@@ -177,11 +176,13 @@ export function checkRpFilter(facts: Facts, status: StatusDocument | undefined, 
   if (own === undefined || facts.rpFilterAll === undefined) {
     return problem('upstream-rp-filter', `cannot read rp_filter of ${name}`, 'run igmpproxy diagnose as root on the router', name);
   }
-  if (!facts.routes.ok) return problem('upstream-rp-filter', `cannot read the routing table: ${facts.routes.reason}`, 'run igmpproxy diagnose as root on the router', name);
-  const sources = streamSources(facts, status, name);
-  const verdict = reversePathVerdict({ upstream: name, all: facts.rpFilterAll, own, routes: facts.routes.value, sources });
+  if (!facts.routesBack.ok) {
+    return problem('upstream-rp-filter', `cannot ask the kernel for the routes back: ${facts.routesBack.reason}`, 'run igmpproxy diagnose as root on the router', name);
+  }
+  const loaded = facts.config.loaded;
+  const sources = streamSources(loaded.ok ? loaded.config : undefined, status, name);
+  const verdict = reversePathVerdict({ upstream: name, all: facts.rpFilterAll, own, routesBack: facts.routesBack.value, sources });
   const mode = `rp_filter ${verdict.mode} (${RP_MODES[verdict.mode] ?? 'unknown'})`;
-  const sysctl = `echo 2 > /proc/sys/net/ipv4/conf/${name}/rp_filter`;
   if (verdict.dropped.length > 0) {
     const byRoute = new Map<string, string[]>();
     for (const { source, routesVia } of verdict.dropped) {
@@ -190,28 +191,30 @@ export function checkRpFilter(facts: Facts, status: StatusDocument | undefined, 
     }
     const where = [...byRoute].map(([route, list]) => `${list.join(' and ')} ${route}`).join('; ');
     return problem('upstream-rp-filter', `${mode} on ${name}, and the stream sources ${where}: the kernel drops these streams before igmpproxy sees them`,
-      verdict.mode === 1 ? `${sysctl} (loose: the source only needs some route back)` : `add a route to the sources (a default route does), or echo 0 > /proc/sys/net/ipv4/conf/${name}/rp_filter`, name);
+      verdict.mode === RP_FILTER_STRICT ? strictFix(facts, name)
+        : `add a route to the sources (a default route does), or echo 0 > /proc/sys/net/ipv4/conf/${name}/rp_filter`, name);
   }
   const checked = sources.length === 0 ? 'no stream source to check' : `the stream sources route back through ${verdict.mode === 1 ? name : 'some interface'}`;
   return ok('upstream-rp-filter', `${mode} on ${name}; ${verdict.mode === 0 ? 'no reverse-path check' : checked}`, name);
 }
 
-/** Where streams on this upstream come from: its altnets and the sources the kernel has seen. */
-function streamSources(facts: Facts, status: StatusDocument | undefined, name: string): SourceToCheck[] {
-  const sources = new Map<Ipv4, SourceToCheck>();
+/**
+ * Strict mode drops the streams. With `rpfilter auto` the daemon switches the upstream to
+ * loose itself while it runs (runtime/rp-filter-guard.ts), so the fix depends on that.
+ */
+function strictFix(facts: Facts, name: string): string {
+  const byHand = `echo 2 > /proc/sys/net/ipv4/conf/${name}/rp_filter (loose: the source only needs some route back)`;
   const loaded = facts.config.loaded;
-  if (loaded.ok) {
-    for (const altnet of loaded.config.interfaces.find((i) => i.name === name)?.altnets ?? []) {
-      sources.set(altnet.network, { address: altnet.network, label: formatCidr(altnet) });
-    }
+  if (!loaded.ok) return byHand;
+  const path = facts.config.path;
+  if (loaded.config.rpFilter === 'keep') {
+    return `remove "rpfilter keep" from ${path} and ${INITSCRIPT} reload (the daemon then sets ${name} to loose while it runs), or set it by hand: ${byHand}`;
   }
-  const add = (text: string) => {
-    const address = parseIpv4(text);
-    if (address !== undefined && !sources.has(address)) sources.set(address, { address, label: text });
-  };
-  for (const route of status?.kernelRoutes ?? []) if (route.input === name) add(route.source);
-  for (const refused of status?.proxy.upstreams.find((u) => u.name === name)?.refusedSources ?? []) add(refused.source);
-  return [...sources.values()].sort((a, b) => a.address - b.address);
+  if (facts.daemon.running) {
+    return `igmpproxy runs with "rpfilter auto" but its switch of ${name} to loose did not happen or was undone since: ` +
+      `the reason is in /var/log/messages (its lines about rp_filter); ${INITSCRIPT} restart makes it check again, or set it by hand: ${byHand}`;
+  }
+  return `${INITSCRIPT} start: with "rpfilter auto" igmpproxy sets ${name} to loose itself while it runs; or set it by hand: ${byHand}`;
 }
 
 export function checkQuerier(status: StatusDocument, name: string): Check {

@@ -4,7 +4,7 @@
 import type { DaemonConfig } from '../config/types.ts';
 import type { MfcEntry, VifStats } from '../kernel/mfc-stats.ts';
 import type { StatusDocument } from '../runtime/status.ts';
-import type { KernelRoute } from './route-lookup.ts';
+import type { RoutesBack } from './reverse-path.ts';
 
 export type Reading<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
@@ -58,8 +58,11 @@ export interface Facts {
   readonly interfaces: ReadonlyMap<string, InterfaceFacts>;
   /** net.ipv4.conf.all.rp_filter (the kernel uses the larger of it and the interface's). */
   readonly rpFilterAll: number | undefined;
-  /** The main IPv4 routing table (/proc/net/route). */
-  readonly routes: Reading<readonly KernelRoute[]>;
+  /**
+   * The kernel's answer (RTM_GETROUTE, as `ip route get`: policy rules and every table) for
+   * each stream source of the upstreams: the interface the route back leaves by, or none.
+   */
+  readonly routesBack: Reading<RoutesBack>;
   /** `iptables -S` of the filter table. */
   readonly firewall: Reading<string>;
   /** Two samples of /proc/net/ip_mr_cache about a second apart (none when unreadable). */

@@ -13,12 +13,18 @@ import { formatDiagnostic } from '../config/types.ts';
 import { buildInterfaceTable, hasCarrier, readSysInterfaces } from '../kernel/interfaces.ts';
 import type { NetworkInterfaceMap } from '../kernel/interfaces.ts';
 import { parseMfcCache, parseVifStats } from '../kernel/mfc-stats.ts';
+import { lookupRoute } from '../kernel/route-lookup.ts';
+import type { RouteAnswer } from '../kernel/route-lookup.ts';
+import { developmentShimPath, loadShim } from '../kernel/shim.ts';
 import { formatIpv4 } from '../net/ipv4.ts';
+import type { Ipv4 } from '../net/ipv4.ts';
+import { isSingleBinary } from '../single-binary.ts';
 import { readPidfile } from '../runtime/pidfile.ts';
 import { STATUS_SCHEMA } from '../runtime/status.ts';
 import type { StatusDocument } from '../runtime/status.ts';
 import type { ConfigFacts, DaemonFacts, Facts, InterfaceFacts, KernelRouteSample, Reading } from './facts.ts';
-import { parseRouteTable } from './route-lookup.ts';
+import { streamSources } from './reverse-path.ts';
+import type { RoutesBack } from './reverse-path.ts';
 
 export interface GatherOptions {
   readonly configPath: string;
@@ -38,6 +44,8 @@ export interface GatherOptions {
   /** How long the daemon has to write its status (default 5000 ms). */
   readonly statusTimeoutMs?: number;
   readonly monotonicMs?: () => number;
+  /** Asks the kernel for the route to an address (default: RTM_GETROUTE through the native shim). */
+  readonly lookupRoute?: (address: Ipv4) => Promise<RouteAnswer>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,7 +78,9 @@ export async function gatherFacts(options: GatherOptions): Promise<Facts> {
     ? loaded.config.interfaces.filter((i) => i.role === 'upstream').map((i) => i.name)
     : status?.proxy.upstreams.map((u) => u.name) ?? []);
   const interfaces = readInterfaceFacts([...names], proc, options.sysClassNet ?? '/sys/class/net', options.addresses ?? networkInterfaces);
-  const routeText = readText(`${proc}/net/route`);
+  const sources = [...names].flatMap((name) => streamSources(loaded.ok ? loaded.config : undefined, status, name));
+  const routesBack = await askRoutesBack([...new Set(sources.map((source) => source.address))],
+    options.lookupRoute ?? shimLookup, options.sysClassNet ?? '/sys/class/net');
   return {
     config,
     multicastRouting: mrVif.ok,
@@ -78,10 +88,39 @@ export async function gatherFacts(options: GatherOptions): Promise<Facts> {
     daemon,
     interfaces,
     rpFilterAll: readNumber(`${proc}/sys/net/ipv4/conf/all/rp_filter`),
-    routes: routeText.ok ? { ok: true, value: parseRouteTable(routeText.value) } : routeText,
+    routesBack,
     firewall: await (options.readFirewall ?? readIptables)(),
     samples,
   };
+}
+
+/** The native shim, loaded only when there is something to ask (as the daemon loads it). */
+function shimLookup(address: Ipv4): Promise<RouteAnswer> {
+  return lookupRoute(loadShim(isSingleBinary() ? {} : { path: developmentShimPath() }), address);
+}
+
+/** The kernel's route back to each address, by the name of the interface it leaves by. */
+async function askRoutesBack(addresses: readonly Ipv4[], lookup: (address: Ipv4) => Promise<RouteAnswer>,
+  sysClassNet: string): Promise<Reading<RoutesBack>> {
+  const answers = new Map<Ipv4, string | null>();
+  if (addresses.length === 0) return { ok: true, value: answers };
+  let names: ReadonlyMap<number, string>;
+  try {
+    names = new Map(readSysInterfaces(sysClassNet).map((iface) => [iface.ifindex, iface.name]));
+  } catch (error) {
+    return { ok: false, reason: `cannot read ${sysClassNet}: ${(error as Error).message}` };
+  }
+  for (const address of addresses) {
+    let answer: RouteAnswer;
+    try {
+      answer = await lookup(address);
+    } catch (error) {
+      return { ok: false, reason: `cannot ask the kernel for the route to ${formatIpv4(address)}: ${(error as Error).message}` };
+    }
+    // Any refusal (ENETUNREACH, EHOSTUNREACH, …) means no route back, as for the daemon.
+    answers.set(address, answer.ok ? names.get(answer.outIfindex) ?? `ifindex ${answer.outIfindex}` : null);
+  }
+  return { ok: true, value: answers };
 }
 
 async function readConfig(configPath: string): Promise<ConfigFacts> {

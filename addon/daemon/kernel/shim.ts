@@ -54,6 +54,13 @@ export interface LoadShimOptions {
   readonly directories?: readonly string[];
 }
 
+/** Where the shim lies when run from source (main.ts): .cache/native/<arch>/ of the checkout. */
+export function developmentShimPath(): string {
+  const script = process.argv[1] ?? '';
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+  return path.resolve(path.dirname(script), '..', '..', '.cache', 'native', arch, SHIM_ASSET_NAME);
+}
+
 let loaded: IgmpShim | undefined;
 
 /** Loads the shim once per process; later calls return the same instance. */

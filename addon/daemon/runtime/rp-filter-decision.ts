@@ -1,19 +1,14 @@
-// Reverse-path filtering and IPTV upstreams: which upstream must be switched to loose mode,
-// and why. Pure: the route lookups and sysctl values are read by the caller.
+// Reverse-path filtering and IPTV upstreams: which upstream the daemon must switch to loose
+// mode, and why, and whether it may put a switched value back. Pure: the route lookups and
+// sysctl values are read by the caller; the kernel's own rules are in net/reverse-path.ts.
 //
-// Linux drops a packet, multicast included, when rp_filter is strict (1) and the route back
-// to its source leaves by another interface than the one it arrived on. IPFire sets
-// conf/all and conf/default to 1. On a Telekom legacy line the streams arrive on red0.8
-// while the default route (and so the route back to the altnet sources) is ppp0: every
-// packet is dropped before multicast routing sees it. Loose mode (2) only asks that the
-// source be routable at all. The kernel uses max(conf/all, conf/IFACE), so the per-interface
-// value 2 is enough even with conf/all = 1.
+// IPFire sets conf/all and conf/default to 1. On a Telekom legacy line the streams arrive on
+// red0.8 while the default route (and so the route back to the altnet sources) is ppp0:
+// every packet is dropped before multicast routing sees it. The per-interface value 2 is
+// enough even with conf/all = 1.
 import { formatCidr, formatIpv4 } from '../net/ipv4.ts';
 import type { Cidr, Ipv4 } from '../net/ipv4.ts';
-
-export const RP_FILTER_OFF = 0;
-export const RP_FILTER_STRICT = 1;
-export const RP_FILTER_LOOSE = 2;
+import { effectiveRpFilter, reversePathDrops, RP_FILTER_LOOSE, RP_FILTER_OFF, RP_FILTER_STRICT } from '../net/reverse-path.ts';
 
 /** What the kernel answered for the route back to one altnet's probe address. */
 export interface RouteBack {
@@ -39,20 +34,6 @@ export type RpFilterDecision =
   | { readonly action: 'keep'; readonly reason: string }
   | { readonly action: 'loosen'; readonly previous: number; readonly reason: string };
 
-/** The value the kernel applies on an interface. */
-export function effectiveRpFilter(all: number, own: number): number {
-  return Math.max(all, own);
-}
-
-/**
- * The address asked for in the route lookup of an altnet: its first host address (the
- * network itself for /31 and /32). For 0.0.0.0/0 that is 0.0.0.1, which follows the default
- * route: "any source" is judged by where the default route goes.
- */
-export function probeAddress(altnet: Cidr): Ipv4 {
-  return altnet.prefixLength >= 31 ? altnet.network : (altnet.network + 1) >>> 0;
-}
-
 /**
  * Loose mode is needed when the filter is strict and at least one altnet's sources route
  * back through another interface, or through none (a default route through ppp0 may come
@@ -67,7 +48,7 @@ export function decideRpFilter(facts: UpstreamFacts): RpFilterDecision {
   if (facts.routes.length === 0) {
     return { action: 'keep', reason: 'no altnet: the sources are in its own subnet' };
   }
-  const elsewhere = facts.routes.find((route) => route.outIfindex !== facts.ifindex);
+  const elsewhere = facts.routes.find((route) => reversePathDrops(RP_FILTER_STRICT, facts.ifindex, route.outIfindex));
   if (elsewhere === undefined) {
     return { action: 'keep', reason: 'the route back to every altnet goes out through it' };
   }

@@ -5,7 +5,8 @@
 import type { LogLevel } from '../log/logger.ts';
 import type { Cidr, Ipv4 } from '../net/ipv4.ts';
 import type { RouteAnswer } from '../kernel/route-lookup.ts';
-import { decideRestore, decideRpFilter, effectiveRpFilter, probeAddress, RP_FILTER_LOOSE, RP_FILTER_STRICT } from './rp-filter-decision.ts';
+import { effectiveRpFilter, probeAddress, RP_FILTER_LOOSE, RP_FILTER_STRICT } from '../net/reverse-path.ts';
+import { decideRestore, decideRpFilter } from './rp-filter-decision.ts';
 import type { LoosenedUpstream, RouteBack } from './rp-filter-decision.ts';
 
 export interface RpFilterIo {

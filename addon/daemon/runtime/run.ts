@@ -7,7 +7,7 @@ import { formatDiagnostic } from '../config/types.ts';
 import { Logger, StderrSink } from '../log/logger.ts';
 import type { LogSink, LogVerbosity } from '../log/logger.ts';
 import { SyslogSink } from '../log/syslog-sink.ts';
-import { loadShim } from '../kernel/shim.ts';
+import { developmentShimPath, loadShim } from '../kernel/shim.ts';
 import type { IgmpShim } from '../kernel/shim.ts';
 import { isSingleBinary } from '../single-binary.ts';
 import { VERSION } from '../version.ts';
@@ -37,13 +37,6 @@ export interface RunOptions {
   readonly warnings: readonly ConfigDiagnostic[];
   readonly ignoredEnvironment: readonly string[];
   readonly daemonChild: boolean;
-}
-
-/** Where the shim lies when run from source: .cache/native/<arch>/ of the checkout. */
-function developmentShimPath(): string {
-  const script = process.argv[1] ?? '';
-  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-  return path.resolve(path.dirname(script), '..', '..', '.cache', 'native', arch, 'igmp_shim.node');
 }
 
 export async function runDaemon(options: RunOptions): Promise<number> {
