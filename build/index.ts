@@ -33,6 +33,7 @@ import {
 } from './report.ts';
 import { buildEnvironment, fixMtimes, sourceDateEpoch } from './reproducible.ts';
 import { buildSea } from './sea.ts';
+import { errorMessage } from '../addon/daemon/error-message.ts';
 
 export interface BuildOptions {
   readonly arches: readonly Arch[];
@@ -157,7 +158,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     for (const line of summarize(report)) console.log(line);
     console.log(`report: ${path.join(options.outDir, 'build-report.json')}`);
   } catch (error) {
-    console.error(`build failed: ${(error as Error).message}`);
+    console.error(`build failed: ${errorMessage(error)}`);
     process.exitCode = 1;
   }
 }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { REPOSITORY_ROOT as repositoryRoot } from './repository.ts';
+import { errorMessage } from '../addon/daemon/error-message.ts';
 
 export type NativeArch = 'x64' | 'arm64';
 
@@ -79,7 +80,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
     const { arch, outDir } = parseArguments(process.argv.slice(2));
     console.log(await buildNativeShim(arch, outDir ?? defaultNativeOutDir(arch)));
   } catch (error) {
-    console.error((error as Error).message);
+    console.error(errorMessage(error));
     process.exitCode = 1;
   }
 }

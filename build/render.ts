@@ -6,6 +6,7 @@ import Mustache from 'mustache';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readPackageManifest, REPOSITORY_ROOT } from './repository.ts';
+import { errorMessage } from '../addon/daemon/error-message.ts';
 
 /** The repository root (build/repository.ts), under the name the render tests use. */
 export const REPO_ROOT = REPOSITORY_ROOT;
@@ -160,7 +161,7 @@ function checkTokens(
   try {
     tokens = Mustache.parse(template) as Token[];
   } catch (error) {
-    problems.add(`${origin}: ${(error as Error).message}`);
+    problems.add(`${origin}: ${errorMessage(error)}`);
     return;
   }
   for (const [type, name] of tokens) {
@@ -264,6 +265,6 @@ export async function readPackageInfo(root: string = REPO_ROOT): Promise<Package
     const { name, version, release, summary } = readPackageManifest(root);
     return { name, version, release, summary };
   } catch (error) {
-    throw new TemplateError((error as Error).message);
+    throw new TemplateError(errorMessage(error));
   }
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../addon/daemon/error-message.ts';
 
 /** The repository's top directory (this file is build/repository.ts). */
 export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -28,7 +29,7 @@ export function readPackageManifest(root: string = REPOSITORY_ROOT): PackageMani
   try {
     json = JSON.parse(readFileSync(file, 'utf8')) as typeof json;
   } catch (error) {
-    throw new Error(`${file}: ${(error as Error).message}`, { cause: error });
+    throw new Error(`${file}: ${errorMessage(error)}`, { cause: error });
   }
   const { name, version } = json;
   const release = json.ipfire?.release;

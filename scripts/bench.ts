@@ -17,6 +17,7 @@ import { runProxySuite } from './bench/scenarios.ts';
 import { measureStartup, renderStartup, type StartupRow } from './bench/startup.ts';
 import { hostCanRouteMulticast } from './vm/kernel.ts';
 import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
+import { errorMessage } from '../addon/daemon/error-message.ts';
 
 const METHOD = [
   'Timing: lab clock (CLOCK_MONOTONIC through process.hrtime), read inside the lab programs where the event happens',
@@ -150,7 +151,7 @@ let options: BenchOptions;
 try {
   options = parseBenchArgs(process.argv.slice(2), process.cwd());
 } catch (error) {
-  console.error(`bench: ${(error as Error).message}\n${USAGE}`);
+  console.error(`bench: ${errorMessage(error)}\n${USAGE}`);
   process.exit(1);
 }
 if (options.help) {

@@ -8,6 +8,7 @@ import { openSync, readSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { EM_AARCH64, elfMachine, runInAarch64Vm } from './vm/aarch64.ts';
 import { REPOSITORY_ROOT as repositoryRoot } from '../build/repository.ts';
+import { errorMessage } from '../addon/daemon/error-message.ts';
 
 const BINARY = path.join(repositoryRoot, 'dist', 'aarch64', 'igmpproxy');
 const GUEST_PROGRAM = path.join(repositoryRoot, 'scripts', 'vm', 'aarch64-guest.py');
@@ -64,6 +65,6 @@ async function main(): Promise<number> {
 try {
   process.exitCode = await main();
 } catch (error) {
-  process.stderr.write(`test:aarch64: ${(error as Error).message}\n`);
+  process.stderr.write(`test:aarch64: ${errorMessage(error)}\n`);
   process.exitCode = 2;
 }

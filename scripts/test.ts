@@ -11,6 +11,7 @@ import path from 'node:path';
 import { countsOf, type Counts } from './test-results.ts';
 import { hostCanRouteMulticast } from './vm/kernel.ts';
 import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
+import { errorMessage } from '../addon/daemon/error-message.ts';
 
 const MACHINE_PROJECT = 'machine';
 const ROUTING_PROJECT = 'multicast-routing';
@@ -71,7 +72,7 @@ if (hostCanRouteMulticast()) {
     if (result.status !== 0) status = status || 1;
     add(countsOf(path.join(shareDir, vmJson), 'vitest in the VM'));
   } catch (error) {
-    console.error(`test: cannot run the test VM: ${(error as Error).message}`);
+    console.error(`test: cannot run the test VM: ${errorMessage(error)}`);
     status = status || 1;
     totals.failed += 1;
   }

@@ -44,9 +44,14 @@ interface Rules {
 function readRules(): Rules {
   const text = readFileSync(README, 'utf8');
   const layers = new Map<string, Set<string>>();
-  for (const [layer, , allowed] of tableRows(text, 'layer')) {
-    for (const name of names(layer as string)) layers.set(name, new Set(names(allowed as string)));
+  const forEveryLayer: string[] = [];
+  for (const [layer, what, allowed] of tableRows(text, 'layer')) {
+    for (const name of names(layer as string)) {
+      layers.set(name, new Set(names(allowed as string)));
+      if ((what as string).includes('every layer')) forEveryLayer.push(name);
+    }
   }
+  for (const [name, allowed] of layers) for (const shared of forEveryLayer) if (shared !== name) allowed.add(shared);
   const directories = new Map<string, Set<string>>();
   for (const [directory, allowed] of tableRows(text, 'directory')) {
     for (const name of names(directory as string)) {

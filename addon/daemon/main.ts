@@ -9,6 +9,7 @@ import { dropRuntimeEnvironment } from './environment.ts';
 import { answerAndExit } from './cli/answer.ts';
 import { VERSION } from './version.ts';
 import { DAEMON_CHILD_FLAG, parseArgs, USAGE } from './cli/args.ts';
+import { errorMessage } from './error-message.ts';
 
 // First thing: no NODE_*, LD_* or OpenSSL variables take effect in a root daemon.
 const ignoredEnvironment = dropRuntimeEnvironment();
@@ -43,7 +44,7 @@ function settle(outcome: Promise<number>): void {
       if (code !== 0 || process.exitCode === undefined) process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`igmpproxy: ${(error as Error)?.message ?? String(error)}\n`);
+      process.stderr.write(`igmpproxy: ${errorMessage(error)}\n`);
       process.exitCode = 1;
     },
   );

@@ -15,6 +15,7 @@ import type { ProxyCandidate } from './candidates.ts';
 import type { BenchOptions } from './options.ts';
 import type { ProxyResult } from './results.ts';
 import { summarize } from './stats.ts';
+import { errorMessage } from '../../addon/daemon/error-message.ts';
 
 // Start-up is not idle: both proxies send their first queries and the kernels their own
 // reports for 224.0.0.2/224.0.0.22 within the first seconds (random delays up to ~1 s,
@@ -39,7 +40,7 @@ export function benchGroup(block: number, index: number): string {
 }
 
 function message(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] as string;
+  return (errorMessage(error)).split('\n')[0] as string;
 }
 
 interface SniffedBody {
@@ -96,7 +97,7 @@ export async function runProxySuite(candidate: ProxyCandidate, options: BenchOpt
       proxy = await lab.startProxy({ command: candidate.command, config: lab.proxyConfig({ quickleave: true }), startupGraceMs: 500 });
     } catch (error) {
       result.available = false;
-      result.reason = `it did not start: ${(error as Error).message.replace(/\s+/g, ' ').slice(0, 400)}`;
+      result.reason = `it did not start: ${errorMessage(error).replace(/\s+/g, ' ').slice(0, 400)}`;
       return result;
     }
     await sleep(SETTLE_MS);

@@ -20,6 +20,7 @@ import { findCIgmpproxy } from '../../test/e2e/lab/c-igmpproxy.ts';
 import { pinnedNode, repositoryRoot } from '../../test/e2e/lab/iptv-lab.ts';
 import { OURS_BINARY } from './candidates.ts';
 import { percentile } from './stats.ts';
+import { errorMessage } from '../../addon/daemon/error-message.ts';
 
 export interface StartupCommand {
   readonly id: string;
@@ -67,7 +68,7 @@ export async function startupCommands(workDir: string, log: (line: string) => vo
     log('startup: building the floor binary (minimal SEA on the same Node)');
     commands.push({ id: 'floor', label: 'floor: minimal Node SEA writing one line', command: [await buildFloorBinary(workDir)], expect: new RegExp(`^${FLOOR_OUTPUT}`) });
   } catch (error) {
-    missing.push({ id: 'floor', label: 'floor: minimal Node SEA writing one line', command: [], available: false, reason: (error as Error).message.split('\n')[0] ?? 'build failed' });
+    missing.push({ id: 'floor', label: 'floor: minimal Node SEA writing one line', command: [], available: false, reason: errorMessage(error).split('\n')[0] ?? 'build failed' });
   }
   commands.push({ id: 'node', label: 'pinned node -e 0', command: [pinnedNode, '-e', 'process.stdout.write("0\\n")'], expect: /^0$/m });
   const c = findCIgmpproxy({ install: false });

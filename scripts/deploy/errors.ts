@@ -1,3 +1,4 @@
+import { errorMessage } from '../../addon/daemon/error-message.ts';
 // Failures the deploy reports as one line, never as a stack trace.
 
 export const EXIT_OK = 0;
@@ -11,7 +12,7 @@ export class DeployError extends Error {
 
 /** Reduces any thrown value to one printable line (first line of its message, no stack). */
 export function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   const first = text.split(/\r?\n/).map((line) => line.trim()).find((line) => line !== '');
   return first ?? 'unknown error';
 }

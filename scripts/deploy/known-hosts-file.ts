@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { DeployError } from './errors.ts';
 import { parseKnownHosts, type KnownHosts } from './known-hosts.ts';
+import { errorMessage } from '../../addon/daemon/error-message.ts';
 
 export function defaultKnownHostsFile(): string {
   return path.join(homedir(), '.ssh', 'known_hosts');
@@ -16,7 +17,7 @@ export function loadKnownHosts(file: string): KnownHosts {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], notes: [] };
-    throw new DeployError(`cannot read known hosts file ${file}: ${(error as Error).message}`);
+    throw new DeployError(`cannot read known hosts file ${file}: ${errorMessage(error)}`);
   }
   return parseKnownHosts(text, file);
 }
@@ -46,6 +47,6 @@ export function appendKnownHost(file: string, line: string): void {
     const prefix = endsWithNewline(file) ? '' : '\n';
     appendFileSync(file, `${prefix}${line}\n`, { mode: 0o600 });
   } catch (error) {
-    throw new DeployError(`cannot record the host key in ${file}: ${(error as Error).message}`);
+    throw new DeployError(`cannot record the host key in ${file}: ${errorMessage(error)}`);
   }
 }

@@ -6,6 +6,7 @@ import { createReadStream, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
 import { DeployError } from './errors.ts';
+import { errorMessage } from '../../addon/daemon/error-message.ts';
 
 export interface PackageMeta {
   readonly name: string;
@@ -178,7 +179,7 @@ export async function loadLocalPackage(selection: PackageSelection): Promise<Loc
   try {
     metaText = readFileSync(metaFile, 'utf8');
   } catch (error) {
-    throw new DeployError(`cannot read the meta file ${metaFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message} (pass it with --meta)`);
+    throw new DeployError(`cannot read the meta file ${metaFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)} (pass it with --meta)`);
   }
   const meta = parseMeta(metaText, metaFile);
   const packageFile = selection.packageFile ?? path.join(path.dirname(metaFile), meta.file);
@@ -189,7 +190,7 @@ export async function loadLocalPackage(selection: PackageSelection): Promise<Loc
     size = stat.size;
   } catch (error) {
     if (error instanceof DeployError) throw error;
-    throw new DeployError(`cannot read the package ${packageFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new DeployError(`cannot read the package ${packageFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }
   if (size !== meta.size) {
     throw new DeployError(`${metaFile} says Size: ${meta.size} but ${packageFile} has ${size} bytes; they do not belong together`);

@@ -1,6 +1,7 @@
 // Runs a command in the test VM from the shell; exits with the command's status.
 //   node scripts/node24.mjs scripts/vm/run.ts [--timeout SECONDS] [--env NAME=VALUE]... -- COMMAND [ARG...]
 import { describeVm, runInVm } from './vm.ts';
+import { errorMessage } from '../../addon/daemon/error-message.ts';
 
 function parse(argv: readonly string[]): { command: string[]; timeoutMs: number; env: Record<string, string> } {
   const env: Record<string, string> = {};
@@ -30,7 +31,7 @@ try {
     `${result.status === null ? result.failure : `exit status ${result.status}`}\n`);
   process.exitCode = result.status ?? 1;
 } catch (error) {
-  process.stderr.write(`vm: ${(error as Error).message}\n` +
+  process.stderr.write(`vm: ${errorMessage(error)}\n` +
     'usage: node scripts/node24.mjs scripts/vm/run.ts [--timeout SECONDS] [--env NAME=VALUE]... -- COMMAND [ARG...]\n');
   process.exitCode = 2;
 }

@@ -1,6 +1,6 @@
 // Command-line parsing, compatible with C igmpproxy's getopt("hvdn") plus our long options.
 // Pure: argv in, a decision out; main.ts acts on it.
-import { DAEMON_CHILD_FLAG } from '../runtime/detach.ts';
+import { DAEMON_CHILD_FLAG } from '../runtime/daemon-child-flag.ts';
 import type { LogVerbosity } from '../log/logger.ts';
 import type { DaemonArguments } from '../runtime/run.ts';
 import type { LanZone as SetupLan } from '../setup/plan.ts';
@@ -81,7 +81,7 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
 /** Where IPFire keeps the configuration (diagnose's default). */
 export const DEFAULT_CONFIG_PATH = '/etc/igmpproxy.conf';
 
-/** The background copy's hidden first argument (runtime/detach.ts), for main.ts. */
+/** The background copy's hidden first argument (runtime/daemon-child-flag.ts), for main.ts. */
 export { DAEMON_CHILD_FLAG };
 
 export function parseArgs(argv: readonly string[]): Command {

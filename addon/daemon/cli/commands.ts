@@ -11,6 +11,7 @@ import { describeConfig } from '../config/describe.ts';
 import { formatDiagnostic } from '../config/types.ts';
 import { expandDefaultDown } from '../runtime/interface-roles.ts';
 import { readInterfaces } from '../kernel/interfaces.ts';
+import { errorMessage } from '../error-message.ts';
 
 export type ConfigCommand = Extract<Command, { kind: 'check' | 'list-interfaces' | 'run' }>;
 
@@ -62,7 +63,7 @@ async function run(command: Extract<Command, { kind: 'run' }>, context: CommandC
     return await startDaemon(command, context, fail);
   } catch (error) {
     // A bug, not a known failure: still one line where the administrator looks.
-    return fail([`igmpproxy: unexpected error during start-up: ${(error as Error)?.message ?? String(error)}`]);
+    return fail([`igmpproxy: unexpected error during start-up: ${errorMessage(error)}`]);
   }
 }
 

@@ -5,6 +5,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { parseConfig } from './parser.ts';
 import type { ConfigResult } from './types.ts';
+import { errorMessage } from '../error-message.ts';
 
 /** Files above this size are refused unread; a real igmpproxy.conf is a few KiB. */
 export const MAX_CONFIG_FILE_BYTES = 256 * 1024;
@@ -34,7 +35,7 @@ function describeOpenError(error: unknown): string {
     case 'EISDIR':
       return 'the config path is a directory, not a file';
     default:
-      return `cannot read the config file: ${error instanceof Error ? error.message : String(error)}`;
+      return `cannot read the config file: ${errorMessage(error)}`;
   }
 }
 

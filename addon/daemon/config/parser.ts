@@ -9,6 +9,7 @@ import { Lexer } from './lexer.ts';
 import type { Token } from './lexer.ts';
 import type { ConfigResult, DaemonConfig, GroupFilter, InterfaceRole, PhyintConfig } from './types.ts';
 import { checkInteger, checkInterfaceName, checkNetwork, quote } from './values.ts';
+import { errorMessage } from '../error-message.ts';
 
 /** Largest text accepted (characters); a real igmpproxy.conf is a few KiB, and the cap
  * keeps the worst case (every word an altnet) under 0.2 s even before the JIT warms up. */
@@ -575,7 +576,7 @@ export function parseConfig(text: string, file: string): ConfigResult {
       config = new ConfigParser(text, diagnostics).run();
     } catch (error) {
       // A bug here must not take the daemon down with a stack trace instead of a message.
-      diagnostics.error(START, `internal error while parsing: ${error instanceof Error ? error.message : String(error)}`);
+      diagnostics.error(START, `internal error while parsing: ${errorMessage(error)}`);
     }
   }
   diagnostics.finish();

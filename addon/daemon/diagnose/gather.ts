@@ -25,6 +25,7 @@ import type { StatusDocument } from '../runtime/status.ts';
 import type { ConfigFacts, DaemonFacts, Facts, InterfaceFacts, KernelRouteSample, Reading } from './facts.ts';
 import { streamSources } from './reverse-path.ts';
 import type { RoutesBack } from './reverse-path.ts';
+import { errorMessage } from '../error-message.ts';
 
 export interface GatherOptions {
   readonly configPath: string;
@@ -56,7 +57,7 @@ function readText(file: string): Reading<string> {
     return { ok: true, value: readFileSync(file, 'utf8') };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { ok: false, reason: code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${(error as Error).message}` };
+    return { ok: false, reason: code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${errorMessage(error)}` };
   }
 }
 
@@ -108,14 +109,14 @@ async function askRoutesBack(addresses: readonly Ipv4[], lookup: (address: Ipv4)
   try {
     names = new Map(readSysInterfaces(sysClassNet).map((iface) => [iface.ifindex, iface.name]));
   } catch (error) {
-    return { ok: false, reason: `cannot read ${sysClassNet}: ${(error as Error).message}` };
+    return { ok: false, reason: `cannot read ${sysClassNet}: ${errorMessage(error)}` };
   }
   for (const address of addresses) {
     let answer: RouteAnswer;
     try {
       answer = await lookup(address);
     } catch (error) {
-      return { ok: false, reason: `cannot ask the kernel for the route to ${formatIpv4(address)}: ${(error as Error).message}` };
+      return { ok: false, reason: `cannot ask the kernel for the route to ${formatIpv4(address)}: ${errorMessage(error)}` };
     }
     // Any refusal (ENETUNREACH, EHOSTUNREACH, …) means no route back, as for the daemon.
     answers.set(address, answer.ok ? names.get(answer.outIfindex) ?? `ifindex ${answer.outIfindex}` : null);
@@ -166,7 +167,7 @@ async function requestStatus(options: GatherOptions, pid: number): Promise<Readi
   try {
     (options.requestStatus ?? ((target: number) => process.kill(target, 'SIGUSR1')))(pid);
   } catch (error) {
-    return { ok: false, reason: `cannot signal pid ${pid}: ${(error as Error).message}` };
+    return { ok: false, reason: `cannot signal pid ${pid}: ${errorMessage(error)}` };
   }
   const timeoutMs = options.statusTimeoutMs ?? 5000;
   for (let waited = 0; waited <= timeoutMs; waited += POLL_MS) {

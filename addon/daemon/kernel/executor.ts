@@ -8,6 +8,7 @@ import { formatIpv4 } from '../net/ipv4.ts';
 import type { Effect, LogEffect, SendIgmpEffect } from '../core/effects.ts';
 import { MRT_ADD_MFC, MRT_DEL_MFC, packMfcctl } from './mroute.ts';
 import type { VifTable } from './vif-table.ts';
+import { errorMessage } from '../error-message.ts';
 
 export type LogLevel = LogEffect['level'];
 
@@ -96,7 +97,7 @@ export function createEffectExecutor(deps: ExecutorDependencies): (effects: read
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         const level: LogLevel = effect.type === 'delete-route' && code === 'ENOENT' ? 'debug' : 'warning';
-        deps.log(level, `${effect.type} ${describe(effect)} failed: ${(error as Error).message}`);
+        deps.log(level, `${effect.type} ${describe(effect)} failed: ${errorMessage(error)}`);
       }
     }
   };

@@ -4,6 +4,7 @@
 // No import.meta / require: this module runs both as ESM .ts and inside the CJS bundle.
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { errorMessage } from '../error-message.ts';
 
 /** Callback for received datagrams: (null, data, ingress ifindex, source IPv4) or (error). */
 export type ReceiveCallback = (error: NodeJS.ErrnoException | null, data?: Buffer, ifindex?: number, source?: number) => void;
@@ -77,7 +78,7 @@ function loadFromFile(file: string): IgmpShim {
   try {
     return dlopen(file);
   } catch (error) {
-    throw new Error(`cannot load the native shim ${file}: ${(error as Error).message}` +
+    throw new Error(`cannot load the native shim ${file}: ${errorMessage(error)}` +
       ' (build it with: node scripts/node24.mjs build/native.ts)', { cause: error });
   }
 }
@@ -119,7 +120,7 @@ export function loadFromAsset(bytes: Buffer, directories: readonly string[]): Ig
       writeAll(fd, bytes);
       return dlopen(`/proc/self/fd/${fd}`);
     } catch (error) {
-      const message = (error as Error).message;
+      const message = errorMessage(error);
       failures.push(`${dir}: ${/map segment|operation not permitted/i.test(message) ? 'mounted noexec' : message}`);
     } finally {
       closeSync(fd);

@@ -30,6 +30,7 @@ import { activeRoles, expandDefaultDown } from './interface-roles.ts';
 import { RpFilterGuard } from './rp-filter-guard.ts';
 import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
+import { errorMessage } from '../error-message.ts';
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -194,7 +195,7 @@ export class Daemon {
     const upstreams = [...roles.values()]
       .filter((phyint) => phyint.role === 'upstream')
       .map((phyint) => ({ name: phyint.name, ifindex: present.get(phyint.name)?.ifindex, altnets: phyint.altnets }));
-    this.rpFilter.review(upstreams).catch((error: unknown) => this.log.warning(`rp_filter check failed: ${(error as Error).message}`));
+    this.rpFilter.review(upstreams).catch((error: unknown) => this.log.warning(`rp_filter check failed: ${errorMessage(error)}`));
   }
 
   private activate(iface: KernelInterface, phyint: PhyintConfig): void {
@@ -202,7 +203,7 @@ export class Daemon {
       this.vifs.add(iface.name, iface.ifindex, phyint.threshold);
       if (phyint.role === 'downstream') this.socket.joinControlGroups(iface.ifindex);
     } catch (error) {
-      this.log.warning(`${iface.name}: cannot use it for multicast routing: ${(error as Error).message}`);
+      this.log.warning(`${iface.name}: cannot use it for multicast routing: ${errorMessage(error)}`);
       this.vifs.remove(iface.name);
       return;
     }
@@ -228,7 +229,7 @@ export class Daemon {
     try {
       this.vifs.remove(name);
     } catch (error) {
-      this.log.warning(`${name}: cannot remove its VIF: ${(error as Error).message}`);
+      this.log.warning(`${name}: cannot remove its VIF: ${errorMessage(error)}`);
     }
   }
 
@@ -238,7 +239,7 @@ export class Daemon {
       setMulticastFlag(this.options.shim, iface.ifindex);
       this.log.notice(`${iface.name}: multicast was switched off on it; switched it on`);
     } catch (error) {
-      this.log.warning(`${iface.name}: multicast is off and cannot be switched on: ${(error as Error).message}`);
+      this.log.warning(`${iface.name}: multicast is off and cannot be switched on: ${errorMessage(error)}`);
     }
   }
 
@@ -345,7 +346,7 @@ export class Daemon {
     try {
       stats = readMulticastRoutingStats();
     } catch (error) {
-      this.log.warning(`cannot read the kernel's multicast routing counters: ${(error as Error).message}`);
+      this.log.warning(`cannot read the kernel's multicast routing counters: ${errorMessage(error)}`);
     }
     const status = buildStatus({
       version: this.options.version,
@@ -364,7 +365,7 @@ export class Daemon {
     try {
       writeStatusFile(this.options.statusFile, status);
     } catch (error) {
-      this.log.warning(`cannot write ${this.options.statusFile}: ${(error as Error).message}`);
+      this.log.warning(`cannot write ${this.options.statusFile}: ${errorMessage(error)}`);
     }
   }
 

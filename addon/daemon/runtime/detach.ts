@@ -4,9 +4,7 @@
 // real outcome, as with C igmpproxy's fork-after-init.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-
-/** The hidden first argument of the background copy: it is the daemon (readiness pipe on fd 3). */
-export const DAEMON_CHILD_FLAG = '--daemon-child';
+import { DAEMON_CHILD_FLAG } from './daemon-child-flag.ts';
 
 const READINESS_FD = 3;
 

@@ -8,6 +8,7 @@ import type { RouteAnswer } from '../kernel/route-lookup.ts';
 import { effectiveRpFilter, probeAddress, RP_FILTER_LOOSE, RP_FILTER_STRICT } from '../net/reverse-path.ts';
 import { decideRestore, decideRpFilter } from './rp-filter-decision.ts';
 import type { LoosenedUpstream, RouteBack } from './rp-filter-decision.ts';
+import { errorMessage } from '../error-message.ts';
 
 export interface RpFilterIo {
   lookupRoute(address: Ipv4): Promise<RouteAnswer>;
@@ -121,7 +122,7 @@ export class RpFilterGuard {
       try {
         answer = await this.io.lookupRoute(probe);
       } catch (error) {
-        this.io.log('warning', `${name}: cannot ask the kernel for the route back to its altnet sources: ${(error as Error).message}; rp_filter left as it is`);
+        this.io.log('warning', `${name}: cannot ask the kernel for the route back to its altnet sources: ${errorMessage(error)}; rp_filter left as it is`);
         return;
       }
       const outIfindex = answer.ok ? answer.outIfindex : undefined;
@@ -139,7 +140,7 @@ export class RpFilterGuard {
     try {
       this.io.write(name, RP_FILTER_LOOSE);
     } catch (error) {
-      this.io.log('warning', `${name}: ${decision.reason}, but rp_filter cannot be set to loose (2): ${(error as Error).message}`);
+      this.io.log('warning', `${name}: ${decision.reason}, but rp_filter cannot be set to loose (2): ${errorMessage(error)}`);
       return;
     }
     this.loosened.set(name, { name, ifindex, previous: decision.previous });
@@ -150,7 +151,7 @@ export class RpFilterGuard {
     try {
       return { all: this.io.read('all'), own: this.io.read(name) };
     } catch (error) {
-      this.io.log('debug', `${name}: cannot read rp_filter: ${(error as Error).message}`);
+      this.io.log('debug', `${name}: cannot read rp_filter: ${errorMessage(error)}`);
       return undefined;
     }
   }
@@ -172,7 +173,7 @@ export class RpFilterGuard {
       this.io.write(loosened.name, decision.value);
       this.io.log('notice', `${loosened.name}: rp_filter put back to ${decision.value}`);
     } catch (error) {
-      this.io.log('warning', `${loosened.name}: cannot put rp_filter back to ${decision.value}: ${(error as Error).message}`);
+      this.io.log('warning', `${loosened.name}: cannot put rp_filter back to ${decision.value}: ${errorMessage(error)}`);
     }
   }
 }

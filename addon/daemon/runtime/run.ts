@@ -16,6 +16,7 @@ import { reportStartup } from './detach.ts';
 import { DEFAULT_PIDFILE, PidfileInUseError, removePidfile, writePidfile } from './pidfile.ts';
 import { reportStartupFailure } from './startup-failure.ts';
 import { DEFAULT_STATUS_FILE } from './status.ts';
+import { errorMessage } from '../error-message.ts';
 
 /** What the command line says about running the daemon (cli/args.ts parses it). */
 export interface DaemonArguments {
@@ -56,7 +57,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   try {
     shim = loadShim(isSingleBinary() ? {} : { path: developmentShimPath() });
   } catch (error) {
-    return fail((error as Error).message);
+    return fail(errorMessage(error));
   }
   if (command.logToStderr) sinks.push(new StderrSink());
   else sinks.push(new SyslogSink(shim));
@@ -101,7 +102,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     const current = running();
     if (current === undefined) return;
     logger.notice('SIGHUP: reloading the configuration');
-    current.reload().catch((error: unknown) => logger.error(`reload failed: ${(error as Error).message}`));
+    current.reload().catch((error: unknown) => logger.error(`reload failed: ${errorMessage(error)}`));
   });
   process.on('SIGUSR1', () => running()?.dumpStatus());
   // Broken pipes (stderr of a closed terminal) must not kill a daemon.
@@ -114,7 +115,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   try {
     writePidfile(pidfile);
   } catch (error) {
-    return failBeforeStart(error instanceof PidfileInUseError ? error.message : `cannot write the pidfile ${pidfile}: ${(error as Error).message}`);
+    return failBeforeStart(error instanceof PidfileInUseError ? error.message : `cannot write the pidfile ${pidfile}: ${errorMessage(error)}`);
   }
 
   try {
@@ -128,7 +129,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
     });
   } catch (error) {
     removePidfile(pidfile);
-    const message = (error as Error).message;
+    const message = errorMessage(error);
     // The kernel adapter explains what it knows ("cannot become the multicast router: …").
     return failBeforeStart(message.startsWith('cannot ') ? message : `cannot start: ${message}`);
   }

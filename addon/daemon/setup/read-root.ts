@@ -4,6 +4,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { IPFIRE_FILES, MAX_SETTINGS_BYTES, parseSettings } from './ipfire-settings.ts';
 import type { ReadSettings, SettingsRead } from './plan.ts';
+import { errorMessage } from '../error-message.ts';
 
 /** Where an IPFire path is below root. */
 export function underRoot(root: string, ipfirePath: string): string {
@@ -26,7 +27,7 @@ function describe(code: string | undefined, error: unknown): string {
     case 'ELOOP':
       return 'too many symbolic links';
     default:
-      return error instanceof Error ? error.message : String(error);
+      return errorMessage(error);
   }
 }
 

@@ -4,6 +4,7 @@
 // <file>.bak-YYYYMMDD (or -YYYYMMDD-N when that exists): an older backup is never replaced.
 import { chmodSync, chownSync, closeSync, constants, copyFileSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { errorMessage } from '../error-message.ts';
 
 export type WriteOutcome =
   | { readonly ok: true; readonly backup: string | undefined }
@@ -18,7 +19,7 @@ function stamp(now: Date): string {
   return `${now.getFullYear()}${two(now.getMonth() + 1)}${two(now.getDate())}`;
 }
 
-const reason = (error: unknown): string => (error as Error)?.message ?? String(error);
+const reason = (error: unknown): string => errorMessage(error);
 
 /** Keeps the current file under a name no other backup has; returns that name. */
 function keepBackup(file: string, now: Date): string {
