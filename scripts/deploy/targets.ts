@@ -2,6 +2,7 @@
 // names are validated strictly because they end up in known_hosts lines and messages; they
 // never reach a shell.
 import { isIPv4, isIPv6 } from 'node:net';
+import type { Result } from '../../addon/daemon/result.ts';
 
 export interface Target {
   readonly user: string;
@@ -10,7 +11,6 @@ export interface Target {
   readonly port: number | null;
 }
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -32,8 +32,8 @@ export function printable(text: string): string {
   return JSON.stringify(text);
 }
 
-export function parseTarget(text: string, defaultUser = 'root'): Parsed<Target> {
-  const bad = (why: string): Parsed<Target> => ({ ok: false, reason: `bad target ${printable(text)}: ${why}` });
+export function parseTarget(text: string, defaultUser = 'root'): Result<Target> {
+  const bad = (why: string): Result<Target> => ({ ok: false, reason: `bad target ${printable(text)}: ${why}` });
   let rest = text;
   let user = defaultUser;
   const at = rest.lastIndexOf('@');
@@ -64,7 +64,7 @@ export function parseTarget(text: string, defaultUser = 'root'): Parsed<Target> 
 }
 
 /** Hosts file: one `[user@]host[:port]` per line; `#` starts a comment; blank lines ignored. */
-export function parseHostsFile(text: string, source: string): Parsed<Target[]> {
+export function parseHostsFile(text: string, source: string): Result<Target[]> {
   const targets: Target[] = [];
   const lines = text.split(/\r?\n/);
   for (let index = 0; index < lines.length; index++) {

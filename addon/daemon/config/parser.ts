@@ -224,7 +224,7 @@ class ConfigParser {
     if (argument === undefined) return;
     const size = checkInteger(argument.text, 1, MAX_HASH_TABLE_SIZE, 'hashtablesize');
     if (!size.ok) {
-      this.#diagnostics.error(argument, size.message);
+      this.#diagnostics.error(argument, size.reason);
       return;
     }
     this.#warnIfRepeated(this.#hashTableToken, keyword);
@@ -268,7 +268,7 @@ class ConfigParser {
     } else {
       const seconds = checkInteger(argument.text, 1, MAX_STALL_ALARM_SECONDS, 'stallalarm');
       if (!seconds.ok) {
-        this.#diagnostics.error(argument, `${seconds.message} (or \`off\`)`);
+        this.#diagnostics.error(argument, `${seconds.reason} (or \`off\`)`);
         return;
       }
       value = seconds.value;
@@ -328,7 +328,7 @@ class ConfigParser {
         draft.name = name.value;
         this.#warnAboutName(nameToken);
       } else {
-        this.#diagnostics.error(nameToken, name.message);
+        this.#diagnostics.error(nameToken, name.reason);
       }
     }
     this.#parseBlockBody(draft);
@@ -366,7 +366,7 @@ class ConfigParser {
           const argument = this.#takeArgument(token, 'a rate in kbit/s (0 = no limit)');
           if (argument === undefined) break;
           const rate = checkInteger(argument.text, 0, MAX_RATE_LIMIT, 'ratelimit');
-          if (!rate.ok) this.#diagnostics.error(argument, rate.message);
+          if (!rate.ok) this.#diagnostics.error(argument, rate.reason);
           else {
             draft.rateLimit = rate.value;
             draft.rateLimitToken = token;
@@ -377,7 +377,7 @@ class ConfigParser {
           const argument = this.#takeArgument(token, 'a TTL threshold from 1 to 255');
           if (argument === undefined) break;
           const threshold = checkInteger(argument.text, 1, 255, 'threshold');
-          if (!threshold.ok) this.#diagnostics.error(argument, threshold.message);
+          if (!threshold.ok) this.#diagnostics.error(argument, threshold.reason);
           else {
             draft.threshold = threshold.value;
             draft.thresholdToken = token;
@@ -415,7 +415,7 @@ class ConfigParser {
     if (argument === undefined) return undefined;
     const network = checkNetwork(argument.text);
     if (!network.ok) {
-      this.#diagnostics.error(argument, network.message);
+      this.#diagnostics.error(argument, network.reason);
       return undefined;
     }
     const { cidr, written } = network.value;

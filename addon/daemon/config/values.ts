@@ -1,9 +1,8 @@
 // Validation of keyword arguments: numbers, A.B.C.D[/N] networks and interface names.
-// Each returns either a value or a message saying what is wrong and how to write it.
+// Each returns either a value or the reason: what is wrong and how to write it.
 import { makeCidr, parseIpv4, prefixMask } from '../net/ipv4.ts';
 import type { Cidr, Ipv4 } from '../net/ipv4.ts';
-
-export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+import type { Result } from '../result.ts';
 
 /** Linux IFNAMSIZ is 16 bytes including the terminating NUL. */
 export const MAX_INTERFACE_NAME_BYTES = 15;
@@ -20,13 +19,13 @@ export function quote(text: string): string {
 }
 
 /** A decimal integer within [min, max]; no sign, no exponent, no hex. */
-export function checkInteger(text: string, min: number, max: number, what: string): Checked<number> {
+export function checkInteger(text: string, min: number, max: number, what: string): Result<number> {
   if (!/^[0-9]+$/.test(text)) {
-    return { ok: false, message: `${what} must be a whole number from ${min} to ${max}, not ${quote(text)}` };
+    return { ok: false, reason: `${what} must be a whole number from ${min} to ${max}, not ${quote(text)}` };
   }
   const value = text.length > 15 ? Infinity : Number(text);
   if (value < min || value > max) {
-    return { ok: false, message: `${what} must be from ${min} to ${max}, not ${text.length > 15 ? quote(text) : value}` };
+    return { ok: false, reason: `${what} must be from ${min} to ${max}, not ${text.length > 15 ? quote(text) : value}` };
   }
   return { ok: true, value };
 }
@@ -37,26 +36,26 @@ export interface CheckedNetwork {
   readonly written: Ipv4;
 }
 
-function checkAddress(text: string, whole: string): Checked<Ipv4> {
+function checkAddress(text: string, whole: string): Result<Ipv4> {
   const parts = text.split('.');
   const allDigits = parts.every((part) => /^[0-9]+$/.test(part));
   if (parts.length !== 4 || !allDigits) {
-    return { ok: false, message: `${quote(whole)} is not an IPv4 address: write A.B.C.D or A.B.C.D/N` };
+    return { ok: false, reason: `${quote(whole)} is not an IPv4 address: write A.B.C.D or A.B.C.D/N` };
   }
   for (const part of parts) {
     if (part.length > 3 || Number(part) > 255) {
-      return { ok: false, message: `${quote(whole)} is not an IPv4 address: ${quote(part)} is not a number from 0 to 255` };
+      return { ok: false, reason: `${quote(whole)} is not an IPv4 address: ${quote(part)} is not a number from 0 to 255` };
     }
   }
   if (parts.some((part) => part.length > 1 && part.startsWith('0'))) {
     // C's inet_addr reads 010 as octal 8; refusing is safer than guessing which was meant.
     return {
       ok: false,
-      message: `${quote(whole)} has an octet with a leading zero, which C igmpproxy reads as octal; write it without leading zeros`,
+      reason: `${quote(whole)} has an octet with a leading zero, which C igmpproxy reads as octal; write it without leading zeros`,
     };
   }
   const address = parseIpv4(text);
-  if (address === undefined) return { ok: false, message: `${quote(whole)} is not an IPv4 address` };
+  if (address === undefined) return { ok: false, reason: `${quote(whole)} is not an IPv4 address` };
   return { ok: true, value: address };
 }
 
@@ -66,7 +65,7 @@ function prefixLengthOfMask(mask: Ipv4): number | undefined {
 }
 
 /** `A.B.C.D` (a /32) or `A.B.C.D/N`; host bits are cleared and `written` keeps the original. */
-export function checkNetwork(text: string): Checked<CheckedNetwork> {
+export function checkNetwork(text: string): Result<CheckedNetwork> {
   const slash = text.indexOf('/');
   const addressText = slash === -1 ? text : text.slice(0, slash);
   const address = checkAddress(addressText, text);
@@ -80,7 +79,7 @@ export function checkNetwork(text: string): Checked<CheckedNetwork> {
     const hint = maskLength === undefined ? '' : ` (the netmask ${prefixText} is /${maskLength})`;
     return {
       ok: false,
-      message: `${quote(text)}: the prefix length after / must be a number from 0 to 32${hint}`,
+      reason: `${quote(text)}: the prefix length after / must be a number from 0 to 32${hint}`,
     };
   }
   const prefixLength = Number(prefixText);
@@ -97,18 +96,18 @@ function utf8Length(text: string): number {
 }
 
 /** The rules Linux applies to network device names (dev_valid_name). */
-export function checkInterfaceName(name: string): Checked<string> {
+export function checkInterfaceName(name: string): Result<string> {
   const bytes = utf8Length(name);
   if (bytes > MAX_INTERFACE_NAME_BYTES) {
     return {
       ok: false,
-      message: `interface name ${quote(name)} is ${bytes} bytes long; Linux allows at most ${MAX_INTERFACE_NAME_BYTES}`,
+      reason: `interface name ${quote(name)} is ${bytes} bytes long; Linux allows at most ${MAX_INTERFACE_NAME_BYTES}`,
     };
   }
-  if (name === '.' || name === '..') return { ok: false, message: `${quote(name)} is not a valid interface name` };
-  if (name.includes('/')) return { ok: false, message: `interface name ${quote(name)} must not contain /` };
+  if (name === '.' || name === '..') return { ok: false, reason: `${quote(name)} is not a valid interface name` };
+  if (name.includes('/')) return { ok: false, reason: `interface name ${quote(name)} must not contain /` };
   if (/[\x00-\x1f\x7f]/.test(name)) {
-    return { ok: false, message: `interface name ${quote(name)} contains a control character` };
+    return { ok: false, reason: `interface name ${quote(name)} contains a control character` };
   }
   return { ok: true, value: name };
 }

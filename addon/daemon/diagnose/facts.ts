@@ -5,8 +5,8 @@ import type { DaemonConfig } from '../config/types.ts';
 import type { MfcEntry, VifStats } from '../kernel/mfc-stats.ts';
 import type { StatusDocument } from '../runtime/status.ts';
 import type { RoutesBack } from './reverse-path.ts';
+import type { Result } from '../result.ts';
 
-export type Reading<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 export interface ConfigFacts {
   readonly path: string;
@@ -25,7 +25,7 @@ export interface DaemonFacts {
   /** That pid is a live process whose /proc/PID/comm is igmpproxy. */
   readonly running: boolean;
   /** The status document the daemon wrote when asked (SIGUSR1), or why there is none. */
-  readonly status: Reading<StatusDocument> | undefined;
+  readonly status: Result<StatusDocument> | undefined;
 }
 
 export interface InterfaceFacts {
@@ -62,9 +62,9 @@ export interface Facts {
    * The kernel's answer (RTM_GETROUTE, as `ip route get`: policy rules and every table) for
    * each stream source of the upstreams: the interface the route back leaves by, or none.
    */
-  readonly routesBack: Reading<RoutesBack>;
+  readonly routesBack: Result<RoutesBack>;
   /** `iptables -S` of the filter table. */
-  readonly firewall: Reading<string>;
+  readonly firewall: Result<string>;
   /** Two samples of /proc/net/ip_mr_cache about a second apart (none when unreadable). */
   readonly samples: readonly [KernelRouteSample, KernelRouteSample] | undefined;
 }

@@ -2,7 +2,7 @@
 // the daemon's status document (asked for with SIGUSR1, the only signal sent), /proc and
 // /sys, `iptables -S`, and two samples of the kernel's multicast route counters. Paths,
 // the clock and the external commands are injected so tests can point at a fake root.
-// Nothing here throws for a missing or unreadable input: it becomes a Reading with a reason.
+// Nothing here throws for a missing or unreadable input: it becomes a Result with a reason.
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
@@ -22,10 +22,11 @@ import { isSingleBinary } from '../single-binary.ts';
 import { readPidfile } from '../runtime/pidfile.ts';
 import { STATUS_SCHEMA } from '../runtime/status.ts';
 import type { StatusDocument } from '../runtime/status.ts';
-import type { ConfigFacts, DaemonFacts, Facts, InterfaceFacts, KernelRouteSample, Reading } from './facts.ts';
+import type { ConfigFacts, DaemonFacts, Facts, InterfaceFacts, KernelRouteSample } from './facts.ts';
 import { streamSources } from './reverse-path.ts';
 import type { RoutesBack } from './reverse-path.ts';
 import { errorMessage } from '../error-message.ts';
+import type { Result } from '../result.ts';
 
 export interface GatherOptions {
   readonly configPath: string;
@@ -37,7 +38,7 @@ export interface GatherOptions {
   readonly sysClassNet?: string;
   readonly addresses?: () => NetworkInterfaceMap;
   /** `iptables -S` of the filter table. */
-  readonly readFirewall?: () => Promise<Reading<string>>;
+  readonly readFirewall?: () => Promise<Result<string>>;
   /** Asks the daemon for its status (SIGUSR1). */
   readonly requestStatus?: (pid: number) => void;
   /** Time between the two counter samples (default 1000 ms). */
@@ -52,7 +53,7 @@ export interface GatherOptions {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const POLL_MS = 50;
 
-function readText(file: string): Reading<string> {
+function readText(file: string): Result<string> {
   try {
     return { ok: true, value: readFileSync(file, 'utf8') };
   } catch (error) {
@@ -102,7 +103,7 @@ function shimLookup(address: Ipv4): Promise<RouteAnswer> {
 
 /** The kernel's route back to each address, by the name of the interface it leaves by. */
 async function askRoutesBack(addresses: readonly Ipv4[], lookup: (address: Ipv4) => Promise<RouteAnswer>,
-  sysClassNet: string): Promise<Reading<RoutesBack>> {
+  sysClassNet: string): Promise<Result<RoutesBack>> {
   const answers = new Map<Ipv4, string | null>();
   if (addresses.length === 0) return { ok: true, value: answers };
   let names: ReadonlyMap<number, string>;
@@ -161,7 +162,7 @@ function modifiedAt(file: string): number | undefined {
 }
 
 /** SIGUSR1, then waits (bounded) for a new status file. */
-async function requestStatus(options: GatherOptions, pid: number): Promise<Reading<StatusDocument>> {
+async function requestStatus(options: GatherOptions, pid: number): Promise<Result<StatusDocument>> {
   const file = options.statusFile;
   const before = modifiedAt(file);
   try {
@@ -184,7 +185,7 @@ async function requestStatus(options: GatherOptions, pid: number): Promise<Readi
   return { ok: false, reason: `it did not write ${file} within ${timeoutMs / 1000} s of SIGUSR1` };
 }
 
-function parseStatus(file: string): Reading<StatusDocument> {
+function parseStatus(file: string): Result<StatusDocument> {
   const text = readText(file);
   if (!text.ok) return text;
   let document: unknown;
@@ -254,7 +255,7 @@ function readInterfaceFacts(names: readonly string[], proc: string, sysClassNet:
 }
 
 /** `iptables -w -t filter -S`, as an argument vector; IPFire's iptables lives in /sbin. */
-export function readIptables(timeoutMs = 10_000): Promise<Reading<string>> {
+export function readIptables(timeoutMs = 10_000): Promise<Result<string>> {
   const env = { ...process.env, PATH: `${process.env.PATH ? `${process.env.PATH}:` : ''}/sbin:/usr/sbin:/bin:/usr/bin`, LC_ALL: 'C' };
   return new Promise((resolve) => {
     execFile('iptables', ['-w', '-t', 'filter', '-S'], { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {

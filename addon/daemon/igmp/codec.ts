@@ -13,7 +13,8 @@ import {
   IGMP_V2_MEMBERSHIP_REPORT,
   IGMP_V3_MEMBERSHIP_REPORT,
 } from './types.ts';
-import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery, IgmpV3QueryFields, Parsed } from './types.ts';
+import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery, IgmpV3QueryFields } from './types.ts';
+import type { Result } from '../result.ts';
 
 export { decodeMaxRespCode, decodeQqic, encodeMaxRespCode, encodeQqic } from './time-codes.ts';
 
@@ -64,7 +65,7 @@ export function groupRecordBytes(sourceCount: number): number {
  * RFC 3376 section 4.2.12 ("MUST be silently ignored") asks; their length is still
  * taken from their header, so the records after them are read correctly.
  */
-export function parseIgmp(payload: Uint8Array): Parsed<IgmpMessage> {
+export function parseIgmp(payload: Uint8Array): Result<IgmpMessage> {
   if (payload.length < IGMP_HEADER_BYTES) return reject(`IGMP message truncated: ${payload.length} bytes`);
   if (!isChecksumValid(payload)) return reject('IGMP checksum mismatch');
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -86,7 +87,7 @@ export function parseIgmp(payload: Uint8Array): Parsed<IgmpMessage> {
   }
 }
 
-function parseQuery(view: DataView): Parsed<IgmpMessage> {
+function parseQuery(view: DataView): Result<IgmpMessage> {
   const length = view.byteLength;
   const maxRespCode = view.getUint8(1);
   const group = view.getUint32(4, false);
@@ -114,7 +115,7 @@ function parseQuery(view: DataView): Parsed<IgmpMessage> {
   return accept({ type: 'query', version: 3, maxResponseMs: decodeMaxRespCode(maxRespCode), group, v3 });
 }
 
-function parseV3Report(view: DataView): Parsed<IgmpMessage> {
+function parseV3Report(view: DataView): Result<IgmpMessage> {
   const length = view.byteLength;
   const recordCount = view.getUint16(6, false);
   const room = Math.floor((length - IGMP_HEADER_BYTES) / IGMP_V3_RECORD_HEADER_BYTES);

@@ -3,7 +3,8 @@
 // protocol and the Router Alert option (RFC 2113); every other option is skipped.
 import { internetChecksum, isChecksumValid } from './checksum.ts';
 import { accept, reject } from './parsed.ts';
-import type { Ipv4Packet, Parsed } from './types.ts';
+import type { Ipv4Packet } from './types.ts';
+import type { Result } from '../result.ts';
 
 export const IPPROTO_IGMP = 2;
 export const IPV4_MIN_HEADER_BYTES = 20;
@@ -25,7 +26,7 @@ const FRAGMENT_OFFSET_MASK = 0x1fff;
  * socket may hand over a larger read buffer); a shorter one is rejected. The returned
  * payload is a copy, so the caller may reuse its receive buffer.
  */
-export function parseIpv4Packet(datagram: Uint8Array): Parsed<Ipv4Packet> {
+export function parseIpv4Packet(datagram: Uint8Array): Result<Ipv4Packet> {
   if (datagram.length < IPV4_MIN_HEADER_BYTES) {
     return reject(`IPv4 header truncated: ${datagram.length} bytes`);
   }
@@ -74,7 +75,7 @@ interface OptionSummary {
  * (the rest is padding), No Operation is one byte, every other option carries its own
  * length, which must be at least 2 and stay inside the header.
  */
-function scanOptions(header: Uint8Array, start: number, end: number): Parsed<OptionSummary> {
+function scanOptions(header: Uint8Array, start: number, end: number): Result<OptionSummary> {
   let routerAlert = false;
   let offset = start;
   while (offset < end) {

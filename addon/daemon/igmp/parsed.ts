@@ -1,10 +1,10 @@
-// Constructors for Parsed<T>, so parsers read as "return reject('why')" rather than object literals.
-import type { Parsed } from './types.ts';
+import type { Result } from '../result.ts';
+// Constructors for Result<T>, so parsers read as "return reject('why')" rather than object literals.
 
-export function accept<T>(value: T): Parsed<T> {
+export function accept<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function reject<T = never>(reason: string): Parsed<T> {
+export function reject<T = never>(reason: string): Result<T> {
   return { ok: false, reason };
 }

@@ -91,4 +91,4 @@ export interface KernelUpcall {
 }
 
 /** Parsers never throw: malformed input is a typed rejection with a short reason. */
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+

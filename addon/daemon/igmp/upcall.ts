@@ -4,7 +4,8 @@
 import { parseIgmp } from './codec.ts';
 import { IPPROTO_IGMP, parseIpv4Packet } from './ipv4-header.ts';
 import { accept, reject } from './parsed.ts';
-import type { IgmpMessage, Ipv4Packet, KernelUpcall, Parsed, UpcallKind } from './types.ts';
+import type { IgmpMessage, Ipv4Packet, KernelUpcall, UpcallKind } from './types.ts';
+import type { Result } from '../result.ts';
 
 /**
  * struct igmpmsg: u32 unused1, u32 unused2, u8 im_msgtype (IP TTL byte), u8 im_mbz (IP
@@ -28,7 +29,7 @@ const UPCALL_KINDS: readonly (UpcallKind | undefined)[] = [undefined, 'nocache',
  * sits there), so none is checked. For WHOLEPKT the original packet follows; it is not
  * needed to route and is ignored.
  */
-export function parseUpcall(datagram: Uint8Array): Parsed<KernelUpcall> {
+export function parseUpcall(datagram: Uint8Array): Result<KernelUpcall> {
   if (datagram.length < IGMPMSG_BYTES) return reject(`kernel upcall truncated: ${datagram.length} bytes`);
   const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
   if (view.getUint8(OFFSET_MBZ) !== 0) return reject('not a kernel upcall: im_mbz is not 0');
@@ -52,7 +53,7 @@ export type RawDatagram =
  * upcall, protocol 2 an IPv4 datagram carrying IGMP (header and IGMP checksums verified),
  * anything else is rejected. Never throws.
  */
-export function classifyRawDatagram(datagram: Uint8Array): Parsed<RawDatagram> {
+export function classifyRawDatagram(datagram: Uint8Array): Result<RawDatagram> {
   if (datagram.length <= OFFSET_PROTOCOL) return reject(`datagram truncated: ${datagram.length} bytes`);
   const protocol = datagram[OFFSET_PROTOCOL] as number;
   if (protocol === 0) {
