@@ -1,6 +1,7 @@
 // What the deploy does on one appliance: install/update, uninstall, status. Each step is one
 // remote command from remote-scripts.ts; every failure becomes a one-line DeployError.
 import { randomBytes } from 'node:crypto';
+import { LAYOUT } from '../../build/render.ts';
 import path from 'node:path';
 import { applianceProblem, parsePreflight, systemProblem, type ApplianceFacts } from './appliance-check.ts';
 import { DeployError } from './errors.ts';
@@ -151,7 +152,7 @@ export async function uninstall(context: StepContext, packages: PackageSource): 
 }
 
 export async function status(context: StepContext, name: string): Promise<string> {
-  const result = await run(context, statusCommand(name), 'the status query');
+  const result = await run(context, statusCommand({ ...LAYOUT, name }), 'the status query');
   if (result.code !== 0) throw new DeployError(`the status query failed (exit ${result.code}): ${firstLine(result.stderr)}`);
   const report = parseStatus(result.stdout, name);
   for (const line of formatStatus(report)) context.say(line);

@@ -133,25 +133,30 @@ export function uninstallCommand(name: string, stagingDir: string, packageFileNa
 
 /**
  * Status sections, each introduced by a line `@@section NAME`. The daemon writes its status
- * file on SIGUSR1; we wait (bounded, 3 s) for the file to change after signalling.
- * $1 = package/service name.
+ * file on SIGUSR1; we wait (bounded, 3 s) for the file to change after signalling. The pid
+ * is signalled only when /proc/PID/comm names our process, the check the initscript makes
+ * (initscripts/_daemon.mustache): a pid reused by another program after a crash is left
+ * alone. $1 = package name, then the layout's paths and names (build/render.ts LAYOUT):
+ * $2 initscript, $3 pidfile, $4 status file, $5 process name, $6 $7 IPFire's IPTV chains.
  */
-const STATUS = `${PRELUDE}name=$1
+const STATUS = `${PRELUDE}name=$1 initscript=$2 pidfile=$3 statusfile=$4 process=$5 iptvinput=$6 iptvforward=$7
 section() { printf '@@section %s\\n' "$1"; }
 section service
-initscript=/etc/rc.d/init.d/$name
 if [ -f "$initscript" ]; then "$initscript" status 2>&1; printf '@@rc %s\\n' "$?"; else printf '@@missing %s\\n' "$initscript"; fi
 section meta
 cat "$db/installed/meta-$name" 2>/dev/null
 section daemon
-pidfile=/var/run/$name.pid statusfile=/var/run/$name.status
 stamp() { stat -c '%y' "$statusfile" 2>/dev/null; }
 pid=$(head -n 1 "$pidfile" 2>/dev/null)
+comm=
 case $pid in
   ''|*[!0-9]*) printf '@@nopid %s\\n' "$pidfile" ;;
   *)
+    { read -r comm < "/proc/$pid/comm"; } 2>/dev/null
     before=$(stamp)
-    if kill -USR1 "$pid" 2>/dev/null; then
+    if [ "$comm" != "$process" ]; then
+      printf '@@deadpid %s\\n' "$pid"
+    elif kill -USR1 "$pid" 2>/dev/null; then
       tries=0
       while [ "$tries" -lt 30 ] && [ "$(stamp)" = "$before" ]; do sleep 0.1; tries=$((tries + 1)); done
       if [ "$(stamp)" = "$before" ]; then printf '@@stale\\n'; else printf '@@fresh\\n'; fi
@@ -163,11 +168,23 @@ esac
 section statusfile
 if [ -f "$statusfile" ]; then cat "$statusfile"; else printf '@@absent %s\\n' "$statusfile"; fi
 section iptvinput
-iptables -S IPTVINPUT 2>&1; printf '@@rc %s\\n' "$?"
+iptables -S "$iptvinput" 2>&1; printf '@@rc %s\\n' "$?"
 section iptvforward
-iptables -S IPTVFORWARD 2>&1; printf '@@rc %s\\n' "$?"
+iptables -S "$iptvforward" 2>&1; printf '@@rc %s\\n' "$?"
 `;
 
-export function statusCommand(name: string): string {
-  return shellScriptCommand(STATUS, 'deploy-status', [name]);
+/** The appliance paths and names the status query reads (a subset of build/render.ts LAYOUT). */
+export interface StatusLayout {
+  readonly name: string;
+  readonly initscript: string;
+  readonly pidfile: string;
+  readonly statusFile: string;
+  readonly processName: string;
+  readonly iptvInput: string;
+  readonly iptvForward: string;
+}
+
+export function statusCommand(layout: StatusLayout): string {
+  return shellScriptCommand(STATUS, 'deploy-status', [layout.name, layout.initscript, layout.pidfile, layout.statusFile,
+    layout.processName, layout.iptvInput, layout.iptvForward]);
 }

@@ -101,7 +101,7 @@ export function parseStatus(output: string, name: string): StatusReport {
   if (nopid !== null) {
     daemon = { kind: 'unavailable', reason: `the daemon is not running (no pid in ${nopid})` };
   } else if (deadpid !== null) {
-    daemon = { kind: 'unavailable', reason: `the daemon is not running (pid ${deadpid} is gone)` };
+    daemon = { kind: 'unavailable', reason: `the daemon is not running (pid ${deadpid} is gone, or is another program's)` };
   } else if (absent !== null) {
     daemon = { kind: 'unavailable', reason: `no status file ${absent}` };
   } else {
