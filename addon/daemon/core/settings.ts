@@ -73,3 +73,22 @@ export const REPEATED_LOG_INTERVAL_MS = 60_000;
 
 /** Upcalls refused for their source, remembered per upstream (routes.ts). */
 export const MAX_REFUSED_UPCALLS = 1024;
+
+/**
+ * Pacing of state-change reports toward each upstream (report-pacing.ts): a burst of
+ * REPORT_BURST reports goes out at once, then one per REPORT_REFILL_MS (4 per second).
+ * A channel change is one leave + one join, two reports, so even a TV zapping every second
+ * and four TVs zapping at the same instant never wait; RFC 3376 8.11's retransmissions
+ * (one Unsolicited Report Interval, 1 s, apart) are timer-paced and not counted. What a
+ * burst of joins makes wait is merged per group and goes out in the next report.
+ */
+export const REPORT_BURST = 8;
+export const REPORT_REFILL_MS = 250;
+
+/** Limits a downstream applies to its receivers unless igmpproxy.conf says otherwise. A TV
+ * watches a handful of groups; these leave room for the bench's one-TV-many-groups runs
+ * while a single host cannot take a whole interface's share. */
+export const DEFAULT_MAX_GROUPS_PER_INTERFACE = 2048;
+export const DEFAULT_MAX_GROUPS_PER_HOST = 512;
+/** IPTV channels have one or two sources; a report's record can list a few hundred. */
+export const DEFAULT_MAX_SOURCES_PER_GROUP = 64;
