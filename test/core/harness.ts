@@ -3,7 +3,7 @@
 // MFC and each upstream router would believe after seeing those effects.
 import { formatIpv4, makeCidr, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import type { Cidr, Ipv4 } from '../../addon/daemon/net/ipv4.ts';
-import type { DaemonConfig, GroupFilter, InterfaceRole, PhyintConfig } from '../../addon/daemon/config/types.ts';
+import type { DaemonConfig, DownstreamLimits, GroupFilter, InterfaceRole, PhyintConfig } from '../../addon/daemon/config/types.ts';
 import type { Effect, SendIgmpEffect, SetRouteEffect } from '../../addon/daemon/core/effects.ts';
 import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery, UpcallKind } from '../../addon/daemon/igmp/types.ts';
 import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
@@ -43,7 +43,7 @@ export function phyint(name: string, role: InterfaceRole, options: PhyintOptions
   };
 }
 
-export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?: boolean } = {}): DaemonConfig {
+export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?: boolean; limits?: Partial<DownstreamLimits>; requireTtlOne?: boolean } = {}): DaemonConfig {
   return {
     file: 'test.conf',
     quickLeave: options.quickLeave ?? false,
@@ -53,6 +53,8 @@ export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?:
     chroot: undefined,
     user: undefined,
     stallAlarmSeconds: null,
+    limits: { groupsPerInterface: 2048, groupsPerHost: 512, sourcesPerGroup: 64, ...options.limits },
+    requireTtlOne: options.requireTtlOne ?? true,
     interfaces,
   };
 }

@@ -8,6 +8,10 @@ export const TOP_LEVEL_KEYWORDS = [
   'chroot',
   'user',
   'stallalarm',
+  'maxgroups',
+  'maxgroupsperhost',
+  'maxsources',
+  'igmpttl',
   'phyint',
 ] as const;
 

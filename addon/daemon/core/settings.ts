@@ -85,10 +85,3 @@ export const MAX_REFUSED_UPCALLS = 1024;
 export const REPORT_BURST = 8;
 export const REPORT_REFILL_MS = 250;
 
-/** Limits a downstream applies to its receivers unless igmpproxy.conf says otherwise. A TV
- * watches a handful of groups; these leave room for the bench's one-TV-many-groups runs
- * while a single host cannot take a whole interface's share. */
-export const DEFAULT_MAX_GROUPS_PER_INTERFACE = 2048;
-export const DEFAULT_MAX_GROUPS_PER_HOST = 512;
-/** IPTV channels have one or two sources; a report's record can list a few hundred. */
-export const DEFAULT_MAX_SOURCES_PER_GROUP = 64;
