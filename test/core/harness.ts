@@ -178,8 +178,8 @@ export class SimulatedProxy {
     return this.record(this.proxy.interfaceDown(name));
   }
 
-  igmp(ifname: string, source: string, message: IgmpMessage, destination = '224.0.0.22'): Effect[] {
-    return this.record(this.proxy.receiveIgmp(ifname, { source: ip(source), destination: ip(destination), routerAlert: true }, message));
+  igmp(ifname: string, source: string, message: IgmpMessage, destination = '224.0.0.22', ttl = 1): Effect[] {
+    return this.record(this.proxy.receiveIgmp(ifname, { source: ip(source), destination: ip(destination), routerAlert: true, ttl }, message));
   }
 
   upcall(ifname: string, source: string, group: string, kind: UpcallKind = 'nocache'): Effect[] {
