@@ -14,6 +14,7 @@ export const multicastRoutingSuites = [
   'test/e2e/lab.test.ts',
   'test/e2e/reconnect.test.ts',
   'test/e2e/stall.test.ts',
+  'test/e2e/limits.test.ts',
   'test/e2e/ipfire-router.test.ts',
   'test/package/real-daemon.test.ts',
 ];
