@@ -16,6 +16,7 @@ export const multicastRoutingSuites = [
   'test/e2e/stall.test.ts',
   'test/e2e/rp-filter.test.ts',
   'test/e2e/diagnose.test.ts',
+  'test/e2e/limits.test.ts',
   'test/e2e/ipfire-router.test.ts',
   'test/package/real-daemon.test.ts',
 ];

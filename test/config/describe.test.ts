@@ -16,6 +16,10 @@ describe('describeConfig', () => {
         'quickleave',
         'stallalarm 10',
         'rpfilter auto',
+        'maxgroups 2048',
+        'maxgroupsperhost 512',
+        'maxsources 64',
+        'igmpttl 1',
         'phyint red0.8 upstream ratelimit 0 threshold 1',
         '    altnet 239.0.0.0/8',
         '    altnet 217.0.0.0/16',
@@ -37,7 +41,7 @@ describe('describeConfig', () => {
   it('round-trips the seeds, the template and a config using every keyword', () => {
     const everything = [
       'phyint early0',
-      'quickleave hashtablesize 4096 defaultdown rescanvif chroot /var/empty user nobody stallalarm off rpfilter keep',
+      'quickleave hashtablesize 4096 defaultdown rescanvif chroot /var/empty user nobody stallalarm off rpfilter keep maxgroups 100 maxgroupsperhost 10 maxsources 8 igmpttl any',
       'phyint wan0 upstream ratelimit 0 threshold 1 altnet 0.0.0.0/0 whitelist 232.0.0.0/8',
       'phyint lan0 threshold 5 whitelist 239.0.0.0/8 blacklist 239.255.255.250 whitelist 239.255.0.0/16',
       'phyint wan0 downstream',

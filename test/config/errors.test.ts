@@ -210,6 +210,20 @@ describe('errors', () => {
     expect(errorLines(`rpfilter\n${VALID_BASE}`)).toEqual(['test.conf:1:1: error: `rpfilter` needs `auto` or `keep` before `phyint`']);
   });
 
+  // [text before VALID_BASE, the error]
+  const limitErrors: [string, string][] = [
+    ['maxgroups 0', 'test.conf:1:11: error: maxgroups must be from 1 to 65536, not 0'],
+    ['maxgroups 65537', 'test.conf:1:11: error: maxgroups must be from 1 to 65536, not 65537'],
+    ['maxgroupsperhost many', 'test.conf:1:18: error: maxgroupsperhost must be a whole number from 1 to 65536, not `many`'],
+    ['maxsources 1025', 'test.conf:1:12: error: maxsources must be from 1 to 1024, not 1025'],
+    ['maxsources', 'test.conf:1:1: error: `maxsources` needs a number of sources per group (1 to 1024) before `phyint`'],
+    ['igmpttl 64', 'test.conf:1:9: error: igmpttl takes `1` (only IGMP sent with TTL 1, as RFC hosts do) or `any`, not `64`'],
+    ['igmpttl', 'test.conf:1:1: error: `igmpttl` needs `1` (RFC hosts only) or `any` before `phyint`'],
+  ];
+  it.each(limitErrors)('limits and igmpttl: %s', (line, error) => {
+    expect(errorLines(`${line}\n${VALID_BASE}`)).toEqual([error]);
+  });
+
   it('several errors are collected in one pass, in file order', () => {
     const text = 'phyint eth0 upstream threshold 0\n altnet 1.2.3\nphyint eth1 downstream ratelimit x\nbogus\n';
     expect(errorLines(text).map((line) => line.split(': error')[0])).toEqual([

@@ -76,6 +76,26 @@ describe('meaning', () => {
     expect(lines(twice.warnings)).toEqual(['test.conf:4:1: warning: `rpfilter` was already given at line 1; this later value wins']);
   });
 
+  it('limits: safe defaults; each keyword sets its own; the last one wins, with a warning', () => {
+    expect(expectOk(parse(VALID_BASE)).limits).toEqual({ groupsPerInterface: 2048, groupsPerHost: 512, sourcesPerGroup: 64 });
+    // [text, the limits it gives]
+    const cases: [string, { groupsPerInterface: number; groupsPerHost: number; sourcesPerGroup: number }][] = [
+      ['maxgroups 100', { groupsPerInterface: 100, groupsPerHost: 512, sourcesPerGroup: 64 }],
+      ['maxgroupsperhost 4', { groupsPerInterface: 2048, groupsPerHost: 4, sourcesPerGroup: 64 }],
+      ['maxsources 2', { groupsPerInterface: 2048, groupsPerHost: 512, sourcesPerGroup: 2 }],
+    ];
+    for (const [text, limits] of cases) expect(expectOk(parse(`${text}\n${VALID_BASE}`)).limits).toEqual(limits);
+    const twice = parse(`maxgroups 10\n${VALID_BASE}maxgroups 20\n`);
+    expect(expectOk(twice).limits.groupsPerInterface).toBe(20);
+    expect(lines(twice.warnings)).toEqual(['test.conf:4:1: warning: `maxgroups` was already given at line 1; this later value wins']);
+  });
+
+  it('igmpttl: TTL 1 required by default, `any` accepts every TTL', () => {
+    expect(expectOk(parse(VALID_BASE)).requireTtlOne).toBe(true);
+    expect(expectOk(parse(`igmpttl any\n${VALID_BASE}`)).requireTtlOne).toBe(false);
+    expect(expectOk(parse(`igmpttl any\nigmpttl 1\n${VALID_BASE}`)).requireTtlOne).toBe(true);
+  });
+
   it('a `;` is dropped wherever it trails a token, with one note per file', () => {
     const result = parse('quickleave;\nphyint eth0; upstream;\nphyint eth1 downstream ratelimit 0; threshold 2;;\n altnet 10.0.0.1; ;\n');
     expect(summarise(expectOk(result))).toEqual(['eth0 upstream rl=0 th=1', 'eth1 downstream rl=0 th=2 altnet=10.0.0.1/32']);

@@ -3,7 +3,7 @@
 // MFC and each upstream router would believe after seeing those effects.
 import { formatIpv4, makeCidr, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import type { Cidr, Ipv4 } from '../../addon/daemon/net/ipv4.ts';
-import type { DaemonConfig, GroupFilter, InterfaceRole, PhyintConfig } from '../../addon/daemon/config/types.ts';
+import type { DaemonConfig, DownstreamLimits, GroupFilter, InterfaceRole, PhyintConfig } from '../../addon/daemon/config/types.ts';
 import type { Effect, SendIgmpEffect, SetRouteEffect } from '../../addon/daemon/core/effects.ts';
 import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery, UpcallKind } from '../../addon/daemon/igmp/types.ts';
 import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
@@ -43,7 +43,7 @@ export function phyint(name: string, role: InterfaceRole, options: PhyintOptions
   };
 }
 
-export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?: boolean } = {}): DaemonConfig {
+export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?: boolean; limits?: Partial<DownstreamLimits>; requireTtlOne?: boolean } = {}): DaemonConfig {
   return {
     file: 'test.conf',
     quickLeave: options.quickLeave ?? false,
@@ -54,6 +54,8 @@ export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?:
     user: undefined,
     stallAlarmSeconds: null,
     rpFilter: 'keep',
+    limits: { groupsPerInterface: 2048, groupsPerHost: 512, sourcesPerGroup: 64, ...options.limits },
+    requireTtlOne: options.requireTtlOne ?? true,
     interfaces,
   };
 }
@@ -177,8 +179,8 @@ export class SimulatedProxy {
     return this.record(this.proxy.interfaceDown(name));
   }
 
-  igmp(ifname: string, source: string, message: IgmpMessage, destination = '224.0.0.22'): Effect[] {
-    return this.record(this.proxy.receiveIgmp(ifname, { source: ip(source), destination: ip(destination), routerAlert: true }, message));
+  igmp(ifname: string, source: string, message: IgmpMessage, destination = '224.0.0.22', ttl = 1): Effect[] {
+    return this.record(this.proxy.receiveIgmp(ifname, { source: ip(source), destination: ip(destination), routerAlert: true, ttl }, message));
   }
 
   upcall(ifname: string, source: string, group: string, kind: UpcallKind = 'nocache'): Effect[] {

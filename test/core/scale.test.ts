@@ -1,6 +1,7 @@
 // 500 groups on two downstreams must stay cheap (heap timers, no O(n^2) per event).
 import { describe, expect, it } from 'vitest';
 import { formatIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { REPORT_BURST, REPORT_REFILL_MS } from '../../addon/daemon/core/settings.ts';
 import { LAN1, LAN2, UP, ofType, recordsOf, standardSetup, v2Leave, v2Query, v2Report, v3Query, v3Report, record } from './harness.ts';
 
 const COUNT = 500;
@@ -18,9 +19,13 @@ describe('scale', () => {
     for (const g of groups) sim.igmp(LAN1, '192.168.1.20', v2Report(g));
     for (const g of groups) sim.igmp(LAN2, '192.168.2.20', v2Report(g));
     let effects = sim.log.slice(mark).map((l) => l.effect);
-    expect(ofType(effects, 'send-igmp').filter((e) => e.interface === UP)).toHaveLength(COUNT);
-    // the retransmissions of all joins done at one instant share one message
-    const retransmission = sim.runFor(1_000);
+    // paced: a burst of reports at once, everything else waits for the next token, merged
+    expect(ofType(effects, 'send-igmp').filter((e) => e.interface === UP)).toHaveLength(REPORT_BURST);
+    const paced = sim.runFor(REPORT_REFILL_MS);
+    expect(ofType(paced, 'send-igmp')).toHaveLength(1);
+    expect(recordsOf(paced, UP)).toHaveLength(COUNT - REPORT_BURST);
+    // the retransmissions of all joins share one message
+    const retransmission = sim.runFor(1_000 - REPORT_REFILL_MS);
     expect(ofType(retransmission, 'send-igmp')).toHaveLength(1);
     expect(recordsOf(retransmission, UP)).toHaveLength(COUNT);
 
@@ -56,9 +61,13 @@ describe('scale', () => {
     effects = sim.log.slice(mark).map((l) => l.effect);
     expect(ofType(effects, 'send-igmp').filter((e) => e.interface === UP)).toHaveLength(0);
     expect(ofType(effects, 'set-route')).toHaveLength(COUNT);
-    // leaves on lan2: every route deleted, one v2 leave per group (upstream is in v2 mode now)
+    // leaves on lan2: every route deleted, one v2 leave per group (upstream is in v2 mode
+    // now), paced: a burst at once, then one per refill interval
     mark = sim.log.length;
     for (const g of groups) sim.igmp(LAN2, '192.168.2.20', v2Leave(g), '224.0.0.2');
+    effects = sim.log.slice(mark).map((l) => l.effect);
+    expect(ofType(effects, 'send-igmp').filter((e) => e.interface === UP)).toHaveLength(REPORT_BURST);
+    sim.runFor((COUNT - REPORT_BURST) * REPORT_REFILL_MS);
     effects = sim.log.slice(mark).map((l) => l.effect);
     expect(ofType(effects, 'delete-route')).toHaveLength(COUNT);
     expect(ofType(effects, 'send-igmp').filter((e) => e.interface === UP && e.message.type === 'v2-leave')).toHaveLength(COUNT);

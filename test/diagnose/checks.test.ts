@@ -55,13 +55,13 @@ function status(options: StatusOptions = {}): StatusDocument {
   const queryAt = 'queryAt' in options ? options.queryAt : 55_000;
   if (queryAt !== undefined) {
     now = queryAt;
-    proxy.receiveIgmp('red0.8', { source: ip('10.99.0.1'), destination: ip('224.0.0.1'), routerAlert: true }, {
+    proxy.receiveIgmp('red0.8', { source: ip('10.99.0.1'), destination: ip('224.0.0.1'), routerAlert: true, ttl: 1 }, {
       type: 'query', version: 3, maxResponseMs: 10_000, group: 0,
       v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
     });
   }
   now = Math.max(now, 56_000);
-  proxy.receiveIgmp('green0', { source: ip('192.168.1.10'), destination: ip('224.0.0.22'), routerAlert: true }, {
+  proxy.receiveIgmp('green0', { source: ip('192.168.1.10'), destination: ip('224.0.0.22'), routerAlert: true, ttl: 1 }, {
     type: 'v3-report', records: [{ recordType: 'to-exclude', group: ip(GROUP), sources: [] }],
   });
   proxy.receiveUpcall('red0.8', { kind: 'nocache', source: ip(SOURCE), group: ip(GROUP) });

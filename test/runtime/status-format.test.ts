@@ -24,16 +24,20 @@ function fullDocument(): unknown {
   proxy.interfaceUp({ name: 'ppp0', ifindex: 7, address: 0x54000001, prefixLength: 32 });
   proxy.interfaceUp({ name: 'green0', ifindex: 3, address: 0xc0a80001, prefixLength: 24 });
   now = 1_000;
-  proxy.receiveIgmp('ppp0', { source: 0x54000002, destination: 0xe0000001, routerAlert: true }, {
+  proxy.receiveIgmp('ppp0', { source: 0x54000002, destination: 0xe0000001, routerAlert: true, ttl: 1 }, {
     type: 'query', version: 3, maxResponseMs: 10_000, group: 0,
     v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 60, sources: [] },
   });
-  proxy.receiveIgmp('green0', { source: 0xc0a80000, destination: 0xe0000001, routerAlert: true }, {
+  proxy.receiveIgmp('green0', { source: 0xc0a80000, destination: 0xe0000001, routerAlert: true, ttl: 1 }, {
     type: 'query', version: 3, maxResponseMs: 10_000, group: 0,
     v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
   });
-  proxy.receiveIgmp('green0', { source: 0xc0a80064, destination: 0xe0000016, routerAlert: true }, {
+  proxy.receiveIgmp('green0', { source: 0xc0a80064, destination: 0xe0000016, routerAlert: true, ttl: 1 }, {
     type: 'v3-report', records: [{ recordType: 'allow', group: 0xe8010101, sources: [0x0a010203] }],
+  });
+  // a report routed here (TTL 64) is refused and counted
+  proxy.receiveIgmp('green0', { source: 0xc0a80065, destination: 0xe0000016, routerAlert: false, ttl: 64 }, {
+    type: 'v3-report', records: [{ recordType: 'allow', group: 0xe8010102, sources: [0x0a010203] }],
   });
   proxy.receiveUpcall('ppp0', { kind: 'nocache', source: 0x0a010203, group: 0xe8010101 });
   // A source outside the subnet and every altnet: refused, listed in refusedSources.

@@ -30,7 +30,7 @@ export function statusWith(viewers: readonly Viewer[], streams: readonly Stream[
   for (const viewer of viewers) {
     proxy.receiveIgmp(
       'green0',
-      { source: toNumber(viewer.host), destination: toNumber(viewer.group), routerAlert: true },
+      { source: toNumber(viewer.host), destination: toNumber(viewer.group), routerAlert: true, ttl: 1 },
       { type: 'v2-report', group: toNumber(viewer.group) },
     );
   }

@@ -24,6 +24,10 @@ export function describeConfig(config: DaemonConfig): string {
   if (config.user !== undefined) lines.push(`user ${config.user}`);
   lines.push(`stallalarm ${config.stallAlarmSeconds ?? 'off'}`);
   lines.push(`rpfilter ${config.rpFilter}`);
+  lines.push(`maxgroups ${config.limits.groupsPerInterface}`);
+  lines.push(`maxgroupsperhost ${config.limits.groupsPerHost}`);
+  lines.push(`maxsources ${config.limits.sourcesPerGroup}`);
+  lines.push(`igmpttl ${config.requireTtlOne ? '1' : 'any'}`);
   for (const phyint of config.interfaces) lines.push(...describePhyint(phyint));
   return `${lines.join('\n')}\n`;
 }

@@ -9,6 +9,10 @@ export const TOP_LEVEL_KEYWORDS = [
   'user',
   'stallalarm',
   'rpfilter',
+  'maxgroups',
+  'maxgroupsperhost',
+  'maxsources',
+  'igmpttl',
   'phyint',
 ] as const;
 

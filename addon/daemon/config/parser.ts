@@ -7,7 +7,7 @@ import type { LineColumn } from './diagnostics.ts';
 import { isKeyword, isPhyintKeyword, isTopLevelKeyword, suggestKeyword } from './keywords.ts';
 import { Lexer } from './lexer.ts';
 import type { Token } from './lexer.ts';
-import type { ConfigResult, DaemonConfig, GroupFilter, InterfaceRole, PhyintConfig } from './types.ts';
+import type { ConfigResult, DaemonConfig, DownstreamLimits, GroupFilter, InterfaceRole, PhyintConfig } from './types.ts';
 import { checkInteger, checkInterfaceName, checkNetwork, quote } from './values.ts';
 import { errorMessage } from '../error-message.ts';
 
@@ -23,6 +23,16 @@ const MAX_RATE_LIMIT = 2_147_483_647;
 export const DEFAULT_STALL_ALARM_SECONDS = 10;
 /** A day: longer than any outage worth an alarm, short enough to stay a sane timer. */
 export const MAX_STALL_ALARM_SECONDS = 86_400;
+
+/** Defaults of the limits (ours; C igmpproxy has none). A TV watches a handful of groups;
+ * these leave room for one-TV-many-groups benchmarks (500) while one host cannot take a
+ * whole interface's share. IPTV channels have one or two sources each. */
+export const DEFAULT_MAX_GROUPS_PER_INTERFACE = 2048;
+export const DEFAULT_MAX_GROUPS_PER_HOST = 512;
+export const DEFAULT_MAX_SOURCES_PER_GROUP = 64;
+/** Upper bounds: state beyond these is no longer small on a 2 GB appliance. */
+export const MAX_GROUPS_LIMIT = 65_536;
+export const MAX_SOURCES_LIMIT = 1024;
 
 const START: LineColumn = { line: 1, column: 1 };
 
@@ -80,6 +90,14 @@ class ConfigParser {
   #stallAlarmToken: Token | undefined;
   #rpFilter: 'auto' | 'keep' = 'auto';
   #rpFilterToken: Token | undefined;
+  readonly #limits = {
+    groupsPerInterface: DEFAULT_MAX_GROUPS_PER_INTERFACE,
+    groupsPerHost: DEFAULT_MAX_GROUPS_PER_HOST,
+    sourcesPerGroup: DEFAULT_MAX_SOURCES_PER_GROUP,
+  };
+  readonly #limitTokens = new Map<string, Token>();
+  #requireTtlOne = true;
+  #igmpTtlToken: Token | undefined;
 
   readonly #interfaces: PhyintConfig[] = [];
   readonly #blocksByName = new Map<string, BlockDraft>();
@@ -110,6 +128,8 @@ class ConfigParser {
       user: this.#user,
       stallAlarmSeconds: this.#stallAlarmSeconds,
       rpFilter: this.#rpFilter,
+      limits: { ...this.#limits },
+      requireTtlOne: this.#requireTtlOne,
       interfaces: this.#interfaces,
     };
   }
@@ -198,6 +218,18 @@ class ConfigParser {
         return;
       case 'rpfilter':
         this.#parseRpFilter();
+        return;
+      case 'maxgroups':
+        this.#parseLimit('groupsPerInterface', 'groups per downstream interface', MAX_GROUPS_LIMIT);
+        return;
+      case 'maxgroupsperhost':
+        this.#parseLimit('groupsPerHost', 'groups per receiver', MAX_GROUPS_LIMIT);
+        return;
+      case 'maxsources':
+        this.#parseLimit('sourcesPerGroup', 'sources per group', MAX_SOURCES_LIMIT);
+        return;
+      case 'igmpttl':
+        this.#parseIgmpTtl();
         return;
     }
     if (isPhyintKeyword(token.text)) {
@@ -289,6 +321,33 @@ class ConfigParser {
     this.#warnIfRepeated(this.#rpFilterToken, keyword);
     this.#rpFilter = argument.text;
     this.#rpFilterToken = keyword;
+  }
+
+  #parseLimit(field: keyof DownstreamLimits, what: string, max: number): void {
+    const keyword = this.#advance()!;
+    const argument = this.#takeArgument(keyword, `a number of ${what} (1 to ${max})`);
+    if (argument === undefined) return;
+    const value = checkInteger(argument.text, 1, max, keyword.text);
+    if (!value.ok) {
+      this.#diagnostics.error(argument, value.reason);
+      return;
+    }
+    this.#warnIfRepeated(this.#limitTokens.get(keyword.text), keyword);
+    this.#limits[field] = value.value;
+    this.#limitTokens.set(keyword.text, keyword);
+  }
+
+  #parseIgmpTtl(): void {
+    const keyword = this.#advance()!;
+    const argument = this.#takeArgument(keyword, '`1` (RFC hosts only) or `any`');
+    if (argument === undefined) return;
+    if (argument.text !== '1' && argument.text !== 'any') {
+      this.#diagnostics.error(argument, `igmpttl takes \`1\` (only IGMP sent with TTL 1, as RFC hosts do) or \`any\`, not ${quote(argument.text)}`);
+      return;
+    }
+    this.#warnIfRepeated(this.#igmpTtlToken, keyword);
+    this.#requireTtlOne = argument.text === '1';
+    this.#igmpTtlToken = keyword;
   }
 
   #onDefaultDown(token: Token): void {

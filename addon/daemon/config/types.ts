@@ -35,6 +35,15 @@ export interface PhyintConfig {
   readonly location: SourceLocation;
 }
 
+export interface DownstreamLimits {
+  /** Groups with members per downstream interface (`maxgroups`). */
+  readonly groupsPerInterface: number;
+  /** Groups one receiver may be a member of per downstream (`maxgroupsperhost`). */
+  readonly groupsPerHost: number;
+  /** Sources in one group's state per downstream (`maxsources`). */
+  readonly sourcesPerGroup: number;
+}
+
 export interface DaemonConfig {
   readonly file: string;
   readonly quickLeave: boolean;
@@ -53,6 +62,11 @@ export interface DaemonConfig {
    * `keep`: rp_filter is never touched.
    */
   readonly rpFilter: 'auto' | 'keep';
+  /** What each downstream admits from its receivers (ours; C igmpproxy has no limits). */
+  readonly limits: DownstreamLimits;
+  /** `igmpttl 1` (default): IGMP on a downstream counts only with IP TTL 1 (RFC 2236 2,
+   * RFC 3376 4); `igmpttl any` accepts every TTL, as C igmpproxy does. */
+  readonly requireTtlOne: boolean;
   /** Every phyint block that counts (the first block per interface name), in file order. */
   readonly interfaces: readonly PhyintConfig[];
 }

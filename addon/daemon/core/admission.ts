@@ -5,15 +5,78 @@
 // the event; a check that needs memory (counts per host) keeps it in the module that owns it.
 import { cidrContains, formatIpv4, isSourceSpecificMulticast, makeCidr } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
-import type { PhyintConfig } from '../config/types.ts';
+import type { DownstreamLimits, PhyintConfig } from '../config/types.ts';
 import type { InterfaceInfo, LogEffect } from './effects.ts';
 import { groupAllowed, groupFilterAllows, isProxiableGroup } from './filters.ts';
+
+/** Refusals a downstream counts (status document: proxy.downstreams[].refused). */
+export type RefusalCounter = keyof DownstreamLimits | 'ttl';
 
 export interface Refusal {
   readonly level: LogEffect['level'];
   readonly message: string;
   /** Lines with the same key are logged once per REPEATED_LOG_INTERVAL_MS; absent: every time. */
   readonly throttleKey?: string;
+  /** The downstream counter this refusal adds one to; absent: not counted. */
+  readonly counter?: RefusalCounter;
+}
+
+/**
+ * RFC 2236 section 2 and RFC 3376 section 4: every IGMP message is sent with IP TTL 1, so
+ * one with another TTL was not sent by an RFC host on this link (it was routed here, or
+ * forged). Refused unless `igmpttl any` is configured for broken receivers.
+ */
+export function refuseTtl(name: string, requireTtlOne: boolean, sender: Ipv4, ttl: number, what: string): Refusal | undefined {
+  if (ttl === 1 || !requireTtlOne) return undefined;
+  return {
+    level: 'info',
+    throttleKey: `ttl ${name} ${sender}`,
+    counter: 'ttl',
+    message:
+      `${name}: ignoring IGMP ${what} from ${formatIpv4(sender)} with IP TTL ${ttl}: hosts on the link send IGMP with TTL 1 (RFC 2236, RFC 3376); ` +
+      'if this receiver is yours and cannot be fixed, put "igmpttl any" in the configuration',
+  };
+}
+
+/** What a downstream holds now, as far as the limits care. */
+export interface MembershipCounts {
+  /** Groups on the interface. */
+  readonly groups: number;
+  readonly groupExists: boolean;
+  /** Groups the requesting host is tracked in. */
+  readonly hostGroups: number;
+  readonly hostIsMember: boolean;
+  /** Sources in the group's state, and how many the request would add. */
+  readonly sources: number;
+  readonly addedSources: number;
+}
+
+/**
+ * The limits on what receivers make a downstream hold (maxgroups, maxgroupsperhost,
+ * maxsources). `joins`: the request makes the host a member (a report, or an IGMPv3 record
+ * asking for traffic); requests that only keep or shrink state are never refused, so a
+ * lowered limit never blocks a leave. One log line per host and minute for all three.
+ */
+export function refuseBeyondLimits(name: string, limits: DownstreamLimits, counts: MembershipCounts, group: Ipv4, host: Ipv4, joins: boolean): Refusal | undefined {
+  const refusal = (counter: keyof DownstreamLimits, why: string): Refusal => ({
+    level: 'warning',
+    throttleKey: `limit ${name} ${host}`,
+    counter,
+    message: `${name}: join of ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why} (further refusals for this host are counted, logged once a minute)`,
+  });
+  if (joins && !counts.groupExists && counts.groups >= limits.groupsPerInterface) {
+    return refusal('groupsPerInterface', `this downstream already has ${counts.groups} groups, the limit (maxgroups ${limits.groupsPerInterface})`);
+  }
+  if (joins && !counts.hostIsMember && counts.hostGroups >= limits.groupsPerHost) {
+    return refusal('groupsPerHost', `this host is already in ${counts.hostGroups} groups, the limit (maxgroupsperhost ${limits.groupsPerHost})`);
+  }
+  if (counts.addedSources > 0 && counts.sources + counts.addedSources > limits.sourcesPerGroup) {
+    return refusal(
+      'sourcesPerGroup',
+      `${counts.sources + counts.addedSources} sources would exceed the limit per group (maxsources ${limits.sourcesPerGroup})`,
+    );
+  }
+  return undefined;
 }
 
 /** Is `address` in the interface's own subnet or one of its altnets? */

@@ -88,6 +88,8 @@ export interface GroupSnapshot {
 
 export class Membership {
   private readonly groups = new Map<Ipv4, GroupState>();
+  /** Per host, the groups whose host filters list it (the groups-per-host limit counts these). */
+  private readonly groupsOfHost = new Map<Ipv4, number>();
   private readonly ctx: CoreContext;
   private readonly port: DownstreamPort;
 
@@ -98,6 +100,35 @@ export class Membership {
 
   groupAddresses(): IterableIterator<Ipv4> {
     return this.groups.keys();
+  }
+
+  // ---- counts the limits check (admission.ts) ------------------------------------------
+
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
+  hasGroup(group: Ipv4): boolean {
+    return this.groups.has(group);
+  }
+
+  /** Groups `host` is tracked in. An IGMPv2 host that went silent without a leave stays
+   * counted until its group expires (hosts are not aged one by one). */
+  hostGroupCount(host: Ipv4): number {
+    return this.groupsOfHost.get(host) ?? 0;
+  }
+
+  isHostMember(group: Ipv4, host: Ipv4): boolean {
+    return this.groups.get(group)?.hosts.has(host) ?? false;
+  }
+
+  /** Sources in the group's state, and how many of `list` it does not hold yet. */
+  sourceCounts(group: Ipv4, list: readonly Ipv4[]): { readonly held: number; readonly added: number } {
+    const state = this.groups.get(group);
+    if (state === undefined) return { held: 0, added: new Set(list).size };
+    let added = 0;
+    for (const source of new Set(list)) if (!state.sources.has(source)) added++;
+    return { held: state.sources.size, added };
   }
 
   /** The interface's filter for `group` (RFC 4605 merging input), undefined when nobody listens. */
@@ -143,7 +174,7 @@ export class Membership {
   v2Leave(host: Ipv4, group: Ipv4): void {
     const state = this.groups.get(group);
     if (state === undefined) return;
-    state.hosts.delete(host);
+    this.removeHost(state, host);
     if (state.compatibility === 1) return;
     this.applyRecord(state, 'to-include', []);
   }
@@ -190,6 +221,7 @@ export class Membership {
     const groups = [...this.groups.keys()];
     for (const state of this.groups.values()) this.stopTimers(state);
     this.groups.clear();
+    this.groupsOfHost.clear();
     return groups;
   }
 
@@ -363,7 +395,7 @@ export class Membership {
     // 6.5: EXCLUDE -> INCLUDE with the requested sources; the exclude list is dropped.
     for (const record of [...state.sources.values()]) if (!record.timer.running) state.sources.delete(record.address);
     state.mode = 'include';
-    for (const [host, filter] of [...state.hosts]) if (filter.mode === 'exclude') state.hosts.delete(host);
+    for (const [host, filter] of [...state.hosts]) if (filter.mode === 'exclude') this.removeHost(state, host);
     this.afterExpiry(state);
   }
 
@@ -377,7 +409,7 @@ export class Membership {
       state.sourceQueriesLeft.delete(source);
     }
     for (const [host, filter] of [...state.hosts]) {
-      if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0) state.hosts.delete(host);
+      if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0) this.removeHost(state, host);
     }
     this.afterExpiry(state);
   }
@@ -389,6 +421,7 @@ export class Membership {
 
   private deleteGroup(state: GroupState): void {
     this.stopTimers(state);
+    for (const host of [...state.hosts.keys()]) this.removeHost(state, host);
     this.groups.delete(state.group);
   }
 
@@ -472,8 +505,19 @@ export class Membership {
   // ---- per-host filters (quickleave) ----------------------------------------------------
 
   private setHost(state: GroupState, host: Ipv4, filter: HostFilter): void {
-    if (filter.mode === 'include' && filter.sources.size === 0) state.hosts.delete(host);
-    else state.hosts.set(host, filter);
+    if (filter.mode === 'include' && filter.sources.size === 0) {
+      this.removeHost(state, host);
+      return;
+    }
+    if (!state.hosts.has(host)) this.groupsOfHost.set(host, this.hostGroupCount(host) + 1);
+    state.hosts.set(host, filter);
+  }
+
+  private removeHost(state: GroupState, host: Ipv4): void {
+    if (!state.hosts.delete(host)) return;
+    const left = this.hostGroupCount(host) - 1;
+    if (left > 0) this.groupsOfHost.set(host, left);
+    else this.groupsOfHost.delete(host);
   }
 
   private updateHost(state: GroupState, host: Ipv4, type: GroupRecordType, list: readonly Ipv4[]): void {

@@ -25,15 +25,15 @@
 import { formatIpv4, isSourceSpecificMulticast } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { IgmpMessage, KernelUpcall } from '../igmp/types.ts';
-import type { DaemonConfig, PhyintConfig } from '../config/types.ts';
+import type { DaemonConfig, DownstreamLimits, PhyintConfig } from '../config/types.ts';
 import type { Effect, InterfaceInfo, RouteOutput } from './effects.ts';
 import type { CoreContext } from './context.ts';
 import { TimerQueue } from './timers.ts';
 import { DEFAULT_SETTINGS, REPEATED_LOG_INTERVAL_MS } from './settings.ts';
 import type { ProtocolSettings } from './settings.ts';
 import { groupAllowed } from './filters.ts';
-import { formatCidr, inInterfaceNetworks, refuseAnySourceRequest, refuseReportedGroup, refuseSender, refuseUpcallGroup, refuseUpcallSource } from './admission.ts';
-import type { Refusal } from './admission.ts';
+import { formatCidr, inInterfaceNetworks, refuseAnySourceRequest, refuseBeyondLimits, refuseReportedGroup, refuseSender, refuseTtl, refuseUpcallGroup, refuseUpcallSource } from './admission.ts';
+import type { Refusal, RefusalCounter } from './admission.ts';
 import { LogThrottle } from './log-throttle.ts';
 import { interfaceChange } from './config-diff.ts';
 import { mergeSubscriptions } from './merge.ts';
@@ -61,6 +61,18 @@ export interface PacketInfo {
   readonly source: Ipv4;
   readonly destination: Ipv4;
   readonly routerAlert: boolean;
+  /** IP TTL; on a downstream only 1 counts unless `igmpttl any`. */
+  readonly ttl: number;
+}
+
+/** What a downstream refused since it came up, per cause, and the latest refusal. */
+export interface RefusedSnapshot {
+  readonly groupsPerInterface: number;
+  readonly groupsPerHost: number;
+  readonly sourcesPerGroup: number;
+  readonly ttl: number;
+  readonly lastHost: string | null;
+  readonly lastAt: number | null;
 }
 
 export type UpcallInfo = Pick<KernelUpcall, 'kind' | 'source' | 'group'>;
@@ -69,6 +81,8 @@ export interface ProxySnapshot {
   readonly now: number;
   readonly quickLeave: boolean;
   readonly settings: ProtocolSettings;
+  /** The limits every downstream applies, and whether IGMP must have TTL 1 there. */
+  readonly limits: DownstreamLimits & { readonly requireTtlOne: boolean };
   /** Running timers; a number that grows without bound would be a leak. */
   readonly timers: number;
   readonly downstreams: readonly {
@@ -78,6 +92,7 @@ export interface ProxySnapshot {
     readonly prefixLength: number;
     readonly querier: QuerierSnapshot;
     readonly groups: readonly GroupSnapshot[];
+    readonly refused: RefusedSnapshot;
   }[];
   readonly upstreams: readonly ({
     readonly name: string; readonly ifindex: number; readonly address: string; readonly prefixLength: number;
@@ -100,6 +115,8 @@ interface Downstream {
   config: PhyintConfig;
   readonly querier: Querier;
   readonly membership: Membership;
+  readonly refused: Record<RefusalCounter, number>;
+  lastRefusal: { readonly host: Ipv4; readonly at: number } | undefined;
 }
 
 interface Upstream {
@@ -264,6 +281,7 @@ export class IgmpProxyCore {
       now: this.deps.now(),
       quickLeave: this.config.quickLeave,
       settings: this.ctx.settings,
+      limits: { ...this.config.limits, requireTtlOne: this.config.requireTtlOne },
       timers: this.timers.size,
       downstreams: [...this.downstreams.values()].map((d) => ({
         name: d.info.name,
@@ -272,6 +290,11 @@ export class IgmpProxyCore {
         prefixLength: d.info.prefixLength,
         querier: d.querier.snapshot(),
         groups: d.membership.snapshot(),
+        refused: {
+          ...d.refused,
+          lastHost: d.lastRefusal === undefined ? null : formatIpv4(d.lastRefusal.host),
+          lastAt: d.lastRefusal?.at ?? null,
+        },
       })),
       upstreams: [...this.upstreams.values()].map((u) => ({
         name: u.info.name,
@@ -296,6 +319,8 @@ export class IgmpProxyCore {
       this.ctx.log('debug', `IGMP ${message.type} from ${formatIpv4(packet.source)} on ${ifname}, which is not proxied; ignored`);
       return;
     }
+    // Only a downstream's IGMP must be link-local; the provider's queries upstream are not ours to judge.
+    if (downstream !== undefined && this.refuses(downstream, packet.source, refuseTtl(ifname, this.config.requireTtlOne, packet.source, packet.ttl, message.type))) return;
     if (message.type === 'query') {
       if (upstream !== undefined) {
         upstream.host.queryHeard(packet.source, message);
@@ -316,12 +341,24 @@ export class IgmpProxyCore {
     const membership = downstream.membership;
     const groupAdmitted = (group: Ipv4): boolean => this.admits(refuseReportedGroup(name, downstream.config, group, host));
     const anySourceAdmitted = (group: Ipv4, what: string): boolean => this.admits(refuseAnySourceRequest(name, group, host, what));
+    const withinLimits = (group: Ipv4, joins: boolean, sources: readonly Ipv4[]): boolean => {
+      const { held, added } = membership.sourceCounts(group, sources);
+      const counts = {
+        groups: membership.groupCount,
+        groupExists: membership.hasGroup(group),
+        hostGroups: membership.hostGroupCount(host),
+        hostIsMember: membership.isHostMember(group, host),
+        sources: held,
+        addedSources: added,
+      };
+      return !this.refuses(downstream, host, refuseBeyondLimits(name, this.config.limits, counts, group, host, joins));
+    };
     switch (message.type) {
       case 'v1-report':
-        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv1 report')) membership.v1Report(host, message.group);
+        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv1 report') && withinLimits(message.group, true, [])) membership.v1Report(host, message.group);
         break;
       case 'v2-report':
-        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv2 report')) membership.v2Report(host, message.group);
+        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv2 report') && withinLimits(message.group, true, [])) membership.v2Report(host, message.group);
         break;
       case 'v2-leave':
         // No v1/v2 membership can exist in the SSM range, so there is nothing to leave.
@@ -332,6 +369,10 @@ export class IgmpProxyCore {
           if (!groupAdmitted(record.group)) continue;
           const anySource = record.recordType === 'is-exclude' || record.recordType === 'to-exclude';
           if (anySource && !anySourceAdmitted(record.group, 'EXCLUDE-mode (any source) record')) continue;
+          // A record asks for traffic when it is EXCLUDE-mode or names sources to receive.
+          const joins = anySource || (record.recordType !== 'block' && record.sources.length > 0);
+          // A record that neither joins nor touches an existing group changes nothing (membership.ts).
+          if ((joins || membership.hasGroup(record.group)) && !withinLimits(record.group, joins, record.sources)) continue;
           membership.v3Record(host, record.recordType, record.group, record.sources);
         }
         break;
@@ -373,6 +414,17 @@ export class IgmpProxyCore {
     return false;
   }
 
+  /** admits() for a downstream that also counts the refusal; true when refused. */
+  private refuses(downstream: Downstream, host: Ipv4, refusal: Refusal | undefined): boolean {
+    if (refusal === undefined) return false;
+    if (refusal.counter !== undefined) {
+      downstream.refused[refusal.counter]++;
+      downstream.lastRefusal = { host, at: this.deps.now() };
+    }
+    this.admits(refusal);
+    return true;
+  }
+
   private outputsFor(source: Ipv4, group: Ipv4): RouteOutput[] {
     const outputs: RouteOutput[] = [];
     for (const downstream of this.downstreams.values()) {
@@ -401,7 +453,8 @@ export class IgmpProxyCore {
         sendQuery,
         changed: (group) => this.dirtyGroups.add(group),
       });
-      const downstream: Downstream = { kind: 'downstream', info, config, querier, membership };
+      const refused = { groupsPerInterface: 0, groupsPerHost: 0, sourcesPerGroup: 0, ttl: 0 };
+      const downstream: Downstream = { kind: 'downstream', info, config, querier, membership, refused, lastRefusal: undefined };
       holder.d = downstream;
       this.downstreams.set(name, downstream);
       this.refreshOwnAddresses();

@@ -73,3 +73,15 @@ export const REPEATED_LOG_INTERVAL_MS = 60_000;
 
 /** Upcalls refused for their source, remembered per upstream (routes.ts). */
 export const MAX_REFUSED_UPCALLS = 1024;
+
+/**
+ * Pacing of state-change reports toward each upstream (report-pacing.ts): a burst of
+ * REPORT_BURST reports goes out at once, then one per REPORT_REFILL_MS (4 per second).
+ * A channel change is one leave + one join, two reports, so even a TV zapping every second
+ * and four TVs zapping at the same instant never wait; RFC 3376 8.11's retransmissions
+ * (one Unsolicited Report Interval, 1 s, apart) are timer-paced and not counted. What a
+ * burst of joins makes wait is merged per group and goes out in the next report.
+ */
+export const REPORT_BURST = 8;
+export const REPORT_REFILL_MS = 250;
+

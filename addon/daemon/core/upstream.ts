@@ -6,6 +6,10 @@
 // Differences from a plain host, on purpose: the first state-change report goes out at
 // once (no random delay; the viewer is waiting), retransmissions follow exactly one
 // Unsolicited Report Interval apart; reports of other hosts are not used to suppress ours.
+// State-change reports are paced by a token bucket (report-pacing.ts, rates in settings.ts):
+// a change without a token waits, merged per group with later changes (the latest wanted
+// state wins), and goes out with the next token. Nothing waiting is lost; a group joined
+// and left again while waiting is never reported at all.
 import { ALL_ROUTERS, IGMPV3_ROUTERS, formatIpv4, isSourceSpecificMulticast } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery } from '../igmp/types.ts';
@@ -13,6 +17,8 @@ import type { CoreContext } from './context.ts';
 import type { Subscription } from './membership.ts';
 import type { Timer } from './timers.ts';
 import { sameSet, sorted } from './sources.ts';
+import { TokenBucket } from './report-pacing.ts';
+import { REPORT_BURST, REPORT_REFILL_MS } from './settings.ts';
 
 export interface UpstreamPort {
   readonly name: string;
@@ -55,6 +61,12 @@ export interface UpstreamSnapshot {
   readonly listeningSince: number;
   /** IGMP reports and leaves sent on this upstream since then. */
   readonly reportsSent: number;
+  /** State-change reports sent since start (retransmissions and query answers not included). */
+  readonly stateChangeReports: number;
+  /** Group changes that had to wait for the report pacing since start. */
+  readonly pacedChanges: number;
+  /** Groups whose change waits for the pacing now. */
+  readonly waitingChanges: number;
 }
 
 const EMPTY: Subscription = { mode: 'include', sources: new Set() };
@@ -63,6 +75,12 @@ export class UpstreamHost {
   /** What we have told the upstream router, per group; absent = INCLUDE({}). */
   private readonly reported = new Map<Ipv4, Subscription>();
   private readonly pending = new Map<Ipv4, PendingChange>();
+  /** Changes waiting for a token, per group the latest wanted state (undefined = leave). */
+  private readonly waiting = new Map<Ipv4, Subscription | undefined>();
+  private readonly pacing: TokenBucket;
+  private readonly pacingTimer: Timer;
+  private stateChangeReports = 0;
+  private pacedChanges = 0;
   private readonly responses = new Map<Ipv4, GroupResponse>();
   private robustness: number;
   private lastQueryAt: number | undefined;
@@ -88,6 +106,8 @@ export class UpstreamHost {
     this.generalResponseTimer = ctx.timers.create(() => this.answerGeneralQuery());
     this.v1QuerierTimer = ctx.timers.create(() => this.compatibilityExpired(1));
     this.v2QuerierTimer = ctx.timers.create(() => this.compatibilityExpired(2));
+    this.pacing = new TokenBucket(REPORT_BURST, REPORT_REFILL_MS, ctx.now());
+    this.pacingTimer = ctx.timers.create(() => this.sendWaiting());
   }
 
   /** 7.2.1: the version we speak, set by the oldest querier heard recently. */
@@ -103,8 +123,65 @@ export class UpstreamHost {
 
   // ---- state changes (5.1) --------------------------------------------------------------
 
-  /** Moves the reported state of each group to the desired one, reporting the difference at once. */
+  /** Moves the reported state of each group to the desired one: at once while the pacing
+   * has a token, else with the next token (merged with whatever else waits). */
   apply(changes: Iterable<DesiredState>): void {
+    const added: Ipv4[] = [];
+    for (const { group, state } of changes) {
+      const wanted = state === undefined || isEmpty(state) ? undefined : state;
+      if (!this.waiting.has(group)) {
+        if (this.isReported(group, wanted)) continue;
+        added.push(group);
+      }
+      this.waiting.set(group, wanted);
+    }
+    this.sendWaiting();
+    for (const group of added) if (this.waiting.has(group)) this.pacedChanges++;
+  }
+
+  private isReported(group: Ipv4, wanted: Subscription | undefined): boolean {
+    const old = this.reported.get(group) ?? EMPTY;
+    const next = wanted ?? EMPTY;
+    return old.mode === next.mode && sameSet(old.sources, next.sources);
+  }
+
+  /** Would this change put a message on the wire? In IGMPv1/v2 only a join or a leave does,
+   * and nothing for an SSM group (see olderVersionChange); such changes need no token. */
+  private sendsMessage(version: 1 | 2 | 3, group: Ipv4, wanted: Subscription | undefined): boolean {
+    if (version === 3) return true;
+    const wasMember = this.reported.has(group);
+    return wasMember !== (wanted !== undefined) && !isSourceSpecificMulticast(group);
+  }
+
+  /** Sends what waits, as far as the tokens go: IGMPv3 one report for all, v1/v2 one per group. */
+  private sendWaiting(): void {
+    const now = this.ctx.now();
+    const version = this.version;
+    const free: DesiredState[] = [];
+    for (const [group, wanted] of this.waiting) {
+      if (this.isReported(group, wanted)) this.waiting.delete(group);
+      else if (!this.sendsMessage(version, group, wanted)) {
+        free.push({ group, state: wanted });
+        this.waiting.delete(group);
+      }
+    }
+    if (free.length > 0) this.applyNow(free);
+    while (this.waiting.size > 0 && this.pacing.take(now)) {
+      const batch: DesiredState[] = [];
+      for (const [group, state] of this.waiting) {
+        batch.push({ group, state });
+        this.waiting.delete(group);
+        if (version !== 3) break;
+      }
+      this.stateChangeReports++;
+      this.applyNow(batch);
+    }
+    if (this.waiting.size === 0) this.pacingTimer.stop();
+    else this.pacingTimer.start(this.pacing.nextTokenAt(now));
+  }
+
+  /** Reports the difference at once. */
+  private applyNow(changes: Iterable<DesiredState>): void {
     const version = this.version;
     const records: GroupRecord[] = [];
     for (const { group, state } of changes) {
@@ -128,7 +205,9 @@ export class UpstreamHost {
 
   /** Leaves every group now (shutdown or interface removed from the config): no retransmissions. */
   leaveAll(): void {
-    this.apply(this.joinedGroups().map((group) => ({ group, state: undefined })));
+    this.waiting.clear();
+    this.pacingTimer.stop();
+    this.applyNow(this.joinedGroups().map((group) => ({ group, state: undefined })));
     this.reset();
   }
 
@@ -136,6 +215,8 @@ export class UpstreamHost {
    * PPPoE reconnect still talks IGMPv2 to an IGMPv2-only ISP. */
   reset(): void {
     this.reported.clear();
+    this.waiting.clear();
+    this.pacingTimer.stop();
     this.cancelPending();
   }
 
@@ -355,6 +436,9 @@ export class UpstreamHost {
       lastQueryVersion: this.lastQueryVersion ?? null,
       listeningSince: this.listeningSince,
       reportsSent: this.reportsSent,
+      stateChangeReports: this.stateChangeReports,
+      pacedChanges: this.pacedChanges,
+      waitingChanges: this.waiting.size,
     };
   }
 }

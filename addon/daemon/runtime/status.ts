@@ -97,6 +97,18 @@ export function summarizeStatus(status: StatusDocument): string[] {
           : ''),
     );
   }
+  for (const down of status.proxy.downstreams) {
+    const r = down.refused;
+    const causes = [
+      [r.groupsPerInterface, 'beyond maxgroups'], [r.groupsPerHost, 'beyond maxgroupsperhost'],
+      [r.sourcesPerGroup, 'beyond maxsources'], [r.ttl, 'with IP TTL not 1'],
+    ] as const;
+    const counted = causes.filter(([count]) => count > 0).map(([count, why]) => `${count} ${why}`);
+    if (counted.length > 0) lines.push(`downstream ${down.name} ignored IGMP: ${counted.join(', ')} (latest from ${r.lastHost ?? 'unknown'})`);
+  }
+  for (const up of status.proxy.upstreams) {
+    if (up.pacedChanges > 0) lines.push(`upstream ${up.name}: ${up.pacedChanges} group changes waited for the report pacing, ${up.waitingChanges} wait now`);
+  }
   for (const route of status.kernelRoutes) {
     lines.push(`route (${route.source}, ${route.group}) ${route.input} -> ${route.outputs.join(' ') || '(none)'}: ${route.packets} packets`);
   }

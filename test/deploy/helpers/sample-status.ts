@@ -16,7 +16,7 @@ export function sampleStatus(version: string): StatusDocument {
   proxy.interfaceUp({ name: 'ppp0', ifindex: 7, address: 0x54000001, prefixLength: 32 });
   proxy.interfaceUp({ name: 'green0', ifindex: 3, address: 0xc0a80001, prefixLength: 24 });
   now = 1_000;
-  proxy.receiveIgmp('green0', { source: 0xc0a80064, destination: 0xef230a04, routerAlert: true }, { type: 'v2-report', group: 0xef230a04 });
+  proxy.receiveIgmp('green0', { source: 0xc0a80064, destination: 0xef230a04, routerAlert: true, ttl: 1 }, { type: 'v2-report', group: 0xef230a04 });
   proxy.receiveUpcall('ppp0', { kind: 'nocache', source: 0x0a010203, group: 0xef230a04 });
   // The route's counter stood still for 12 s: the stall alarm counts one stall, ongoing.
   const stalls = new StallWatch(10_000);

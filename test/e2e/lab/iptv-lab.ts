@@ -349,7 +349,9 @@ export class TvHandle {
    * Sends bytes as IGMP payloads from a raw socket (the kernel adds the IP header, TTL 1):
    * either the given payloads or `count` malformed ones from malformed-igmp.ts.
    */
-  async mcastSend(options: { destination: string; payloads?: readonly Uint8Array[]; count?: number; seed?: number; maxDurationMs?: number }):
+  /** Sends raw IGMP payloads (the kernel adds the IP header, TTL `ttl`, default 1): the
+   * given ones, or `count` malformed ones from `seed`. */
+  async mcastSend(options: { destination: string; payloads?: readonly Uint8Array[]; count?: number; seed?: number; ttl?: number; maxDurationMs?: number }):
   Promise<{ sent: number; failed: number; errors: Record<string, number>; durationMs: number }> {
     const { payloads, maxDurationMs = 30_000, ...rest } = options;
     const args = { ...rest, maxDurationMs, ...(payloads ? { payloads: payloads.map((bytes) => Buffer.from(bytes).toString('hex')) } : {}) };

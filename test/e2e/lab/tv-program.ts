@@ -14,7 +14,7 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { parseIgmp, parseIpv4Packet } from '../../../addon/daemon/igmp/index.ts';
 import type { IgmpMessage } from '../../../addon/daemon/igmp/index.ts';
-import { AF_INET, IPPROTO_IGMP, packInt, SOCK_RAW, SOL_SOCKET } from '../../../addon/daemon/kernel/mroute.ts';
+import { AF_INET, IP_MULTICAST_TTL, IPPROTO_IGMP, IPPROTO_IP, packInt, SOCK_RAW, SOL_SOCKET } from '../../../addon/daemon/kernel/mroute.ts';
 import { loadShim } from '../../../addon/daemon/kernel/shim.ts';
 import type { IgmpShim } from '../../../addon/daemon/kernel/shim.ts';
 import { formatIpv4, isMulticast, parseIpv4 } from '../../../addon/daemon/net/ipv4.ts';
@@ -197,6 +197,10 @@ async function mcastSend(command: Command): Promise<Record<string, unknown>> {
   rawSender ??= native.socket(AF_INET, SOCK_RAW, IPPROTO_IGMP); // the kernel builds the IP header, protocol 2
   const destination = parseIpv4(stringField(command, 'destination'));
   if (destination === undefined) throw new Error('bad destination');
+  // The IP TTL of what follows (1, as every RFC host sends IGMP, unless a test asks otherwise).
+  const ttl = numberField(command, 'ttl', 1);
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255) throw new Error(`bad ttl ${ttl}`);
+  native.setsockopt(rawSender, IPPROTO_IP, IP_MULTICAST_TTL, packInt(ttl));
   const payloads: Buffer[] = Array.isArray(command.payloads)
     ? command.payloads.map((hex) => Buffer.from(String(hex), 'hex'))
     : malformedIgmpPayloads(numberField(command, 'count'), numberField(command, 'seed', 1)).map((entry) => entry.bytes);
