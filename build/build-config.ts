@@ -71,8 +71,17 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  * wakes an idle process every 8 s for GCs that shrink a heap of a few MB; an idle proxy
  * should not run at all. V8 flags enter the code cache's flag hash, so the blob is
  * generated with the same flags (sea.ts) or Node would reject its own cache.
+ * Memory (issue 14; `npm run bench`'s memory table, the daemon's code on a stand-in shim,
+ * single binary, RssAnon at 500 / 2000 groups): 21.6 / 39.1 MB with --no-memory-reducer alone.
+ * - --max-semi-space-size=1 (MB): the young generation grows to 16 MB under a burst of
+ *   joins and, without the memory reducer, never shrinks back; a proxy's allocations are
+ *   small and short-lived, 1 MB semi-spaces hold them (2000 groups: ~10 MB less).
+ * - --no-maglev: with Maglev, V8's mid-tier compiler, the burst of joins left ~6 MB more
+ *   RssAnon behind (measured, not explained further); Ignition, Sparkplug and TurboFan
+ *   still run the hot paths. Both together: 14.2 / 19.4 MB. --lite-mode, --single-threaded,
+ *   --no-opt, --no-sparkplug and glibc's malloc tunables each changed < 0.6 MB more.
  */
-export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer'];
+export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer', '--max-semi-space-size=1', '--no-maglev'];
 
 /**
  * Node options baked into the binary. With execArgvExtension "none" NODE_OPTIONS is
