@@ -15,6 +15,7 @@ export const multicastRoutingSuites = [
   'test/e2e/reconnect.test.ts',
   'test/e2e/stall.test.ts',
   'test/e2e/ipfire-router.test.ts',
+  'test/e2e/bridge-ports.test.ts',
   'test/package/real-daemon.test.ts',
 ];
 
