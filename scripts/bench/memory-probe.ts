@@ -47,6 +47,7 @@ function standInShim(): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: n
     receive: (fd, callback) => void receivers.set(fd, callback),
     close: (fd) => void receivers.delete(fd),
     unblockSignal: () => undefined,
+    disableTransparentHugePages: () => undefined,
   };
   return {
     shim,

@@ -30,6 +30,8 @@ export interface IgmpShim {
   close(fd: number): void;
   /** pthread_sigmask(SIG_UNBLOCK) of one signal number for the calling (main) thread. */
   unblockSignal(signo: number): void;
+  /** prctl(PR_SET_THP_DISABLE) for this process: no transparent huge pages from now on. */
+  disableTransparentHugePages(): void;
 }
 
 export const SHIM_ASSET_NAME = 'igmp_shim.node';

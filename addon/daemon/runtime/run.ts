@@ -52,6 +52,14 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   } catch (error) {
     return fail((error as Error).message);
   }
+  // Before the groups come: on IPFire's kernel (transparent huge pages "always") the heap's
+  // growth would otherwise be counted in 2 MB pages (issue 14, memory). An older kernel
+  // without the option (EINVAL) just keeps its huge pages.
+  try {
+    shim.disableTransparentHugePages();
+  } catch {
+    // nothing to do: the daemon works the same, with more RssAnon
+  }
   if (command.logToStderr) sinks.push(new StderrSink());
   else sinks.push(new SyslogSink(shim));
   logger.setSinks(sinks);
