@@ -138,7 +138,10 @@ async function main(): Promise<void> {
     const steady = rssAnonKb();
     gc();
     await sleep(100);
-    if (process.argv.includes('--smaps')) console.log(`  largest anonymous mappings (kB): ${largestAnonymousMappings(12)}`);
+    if (process.argv.includes('--smaps')) {
+      const hugeKb = /AnonHugePages:\s+(\d+)/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1];
+      console.log(`  AnonHugePages ${hugeKb} kB; largest anonymous mappings (kB): ${largestAnonymousMappings(12)}`);
+    }
     const snapshotDir = process.argv.find((arg) => arg.startsWith('--snapshots='))?.slice(12);
     if (snapshotDir !== undefined) writeHeapSnapshot(path.join(snapshotDir, `groups-${target}.heapsnapshot`));
     console.log(`${String(target).padStart(5)} groups: RssAnon ${steady} kB steady, ${rssAnonKb()} kB after GC; heap ${heapLine()}`);
