@@ -4,7 +4,7 @@
 // reports, each group gets its kernel upcall and route, and RssAnon plus V8's heap spaces
 // are printed after a forced GC at each step. A diagnosis tool for development, bundled
 // and run with the single binary's flags by `node scripts/node24.mjs scripts/bench/memory-probe.ts`
-// (--steps 0,100,500,2000, --flags "..."). Not the bench: no kernel, no lab traffic.
+// (--steps=0,100,500,2000, --smaps, --snapshots=DIR, --shim=PATH). Not the bench: no kernel, no lab traffic.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -114,6 +114,13 @@ const STEADY_AFTER_MS = 3_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
+  // --shim=PATH: switch transparent huge pages off through the real shim first, as the daemon does.
+  const shimPath = process.argv.find((arg) => arg.startsWith('--shim='))?.slice(7);
+  if (shimPath !== undefined) {
+    const shim = { exports: {} as { disableTransparentHugePages(): void } };
+    process.dlopen(shim, shimPath);
+    shim.exports.disableTransparentHugePages();
+  }
   const steps = (process.argv.find((arg) => arg.startsWith('--steps='))?.slice(8) ?? '0,100,500,2000').split(',').map(Number);
   const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-memory-'));
   const configFile = path.join(dir, 'igmpproxy.conf');

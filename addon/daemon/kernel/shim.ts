@@ -59,6 +59,18 @@ export interface LoadShimOptions {
 let loaded: IgmpShim | undefined;
 
 /** Loads the shim once per process; later calls return the same instance. */
+/** Where the shim lies when run from source: .cache/native/<arch>/ of the checkout. */
+export function developmentShimPath(): string {
+  const script = process.argv[1] ?? '';
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+  return path.resolve(path.dirname(script), '..', '..', '.cache', 'native', arch, 'igmp_shim.node');
+}
+
+/** This program's shim: the single binary's asset, or the checkout's build when run from source. */
+export function loadOwnShim(isSea: boolean): IgmpShim {
+  return loadShim(isSea ? {} : { path: developmentShimPath() });
+}
+
 export function loadShim(options: LoadShimOptions = {}): IgmpShim {
   if (loaded) return loaded;
   const sea = process.getBuiltinModule('node:sea');

@@ -8,7 +8,8 @@ import { formatDiagnostic } from '../config/types.ts';
 import { Logger, StderrSink } from '../log/logger.ts';
 import type { LogSink } from '../log/logger.ts';
 import { SyslogSink } from '../log/syslog-sink.ts';
-import { loadShim } from '../kernel/shim.ts';
+import { loadOwnShim } from '../kernel/shim.ts';
+import { keepOffHugePages } from './huge-pages.ts';
 import type { IgmpShim } from '../kernel/shim.ts';
 import { isSingleBinary } from '../single-binary.ts';
 import { VERSION } from '../version.ts';
@@ -26,13 +27,6 @@ export interface RunOptions {
   readonly daemonChild: boolean;
 }
 
-/** Where the shim lies when run from source: .cache/native/<arch>/ of the checkout. */
-function developmentShimPath(): string {
-  const script = process.argv[1] ?? '';
-  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-  return path.resolve(path.dirname(script), '..', '..', '.cache', 'native', arch, 'igmp_shim.node');
-}
-
 export async function runDaemon(options: RunOptions): Promise<number> {
   const { command } = options;
   // The kernel's comm (ps, killall, pidof, /proc/PID/comm) says igmpproxy, not MainThread.
@@ -48,18 +42,13 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   };
 
   try {
-    shim = loadShim(isSingleBinary() ? {} : { path: developmentShimPath() });
+    shim = loadOwnShim(isSingleBinary());
   } catch (error) {
     return fail((error as Error).message);
   }
-  // Before the groups come: on IPFire's kernel (transparent huge pages "always") the heap's
-  // growth would otherwise be counted in 2 MB pages (issue 14, memory). An older kernel
-  // without the option (EINVAL) just keeps its huge pages.
-  try {
-    shim.disableTransparentHugePages();
-  } catch {
-    // nothing to do: the daemon works the same, with more RssAnon
-  }
+  // A background daemon has them off from its first page already (commands.ts); run in the
+  // foreground, the pages faulted from now on are small and none is collapsed later.
+  keepOffHugePages(() => shim);
   if (command.logToStderr) sinks.push(new StderrSink());
   else sinks.push(new SyslogSink(shim));
   logger.setSinks(sinks);
