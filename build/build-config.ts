@@ -79,7 +79,7 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  * - --no-maglev: with Maglev, V8's mid-tier compiler, the burst of joins left ~6 MB more
  *   RssAnon behind (measured, not explained further); Ignition, Sparkplug and TurboFan
  *   still run the hot paths. Both together: 14.2 / 19.4 MB. --lite-mode, --single-threaded,
- *   --no-opt, --no-sparkplug and glibc's malloc tunables each changed < 0.6 MB more.
+ *   --no-opt, --no-sparkplug and glibc's malloc tunables each changed 1 MB or less more.
  */
 export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer', '--max-semi-space-size=1', '--no-maglev'];
 
