@@ -49,8 +49,11 @@ describe('readSysInterfaces', () => {
         writeFileSync(`${root}/${name}/flags`, '0x1003\n');
         writeFileSync(`${root}/${name}/operstate`, `${operstate}\n`);
       }
+      mkdirSync(`${root}/old0`); // no operstate file: listed, taken as running
+      writeFileSync(`${root}/old0/ifindex`, '6\n');
+      writeFileSync(`${root}/old0/flags`, '0x1003\n');
       const running = Object.fromEntries(readSysInterfaces(root).map((entry) => [entry.name, entry.running]));
-      expect(running).toEqual({ br0: false, ppp0: true, eth0: true, wan0: false });
+      expect(running).toEqual({ br0: false, ppp0: true, eth0: true, wan0: false, old0: true });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -90,8 +90,7 @@ export function readSysInterfaces(root = '/sys/class/net'): SysInterface[] {
     try {
       const ifindex = Number.parseInt(readFileSync(`${root}/${name}/ifindex`, 'utf8'), 10);
       const flags = Number.parseInt(readFileSync(`${root}/${name}/flags`, 'utf8'), 16);
-      const running = isRunning(readFileSync(`${root}/${name}/operstate`, 'utf8').trim());
-      if (Number.isInteger(ifindex) && Number.isInteger(flags)) result.push({ name, ifindex, flags, running });
+      if (Number.isInteger(ifindex) && Number.isInteger(flags)) result.push({ name, ifindex, flags, running: readRunning(`${root}/${name}`) });
     } catch {
       // Gone meanwhile (ENOENT) or not an interface directory: the next scan settles it.
     }
@@ -99,9 +98,17 @@ export function readSysInterfaces(root = '/sys/class/net'): SysInterface[] {
   return result;
 }
 
-/** The kernel's netif_oper_up(): what IFF_RUNNING, and so libuv's address list, follows. */
-function isRunning(operstate: string): boolean {
-  return operstate === 'up' || operstate === 'unknown';
+/**
+ * The kernel's netif_oper_up() (operstate up or unknown): what IFF_RUNNING, and so libuv's
+ * address list, follows. Unreadable: taken as running, so the addresses seen are believed.
+ */
+function readRunning(directory: string): boolean {
+  try {
+    const operstate = readFileSync(`${directory}/operstate`, 'utf8').trim();
+    return operstate === 'up' || operstate === 'unknown';
+  } catch {
+    return true;
+  }
 }
 
 /** Whether the link has carrier (/sys/class/net/<if>/carrier); undefined when unknown (gone, down). */
