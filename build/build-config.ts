@@ -76,12 +76,15 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  * - --max-semi-space-size=1 (MB): the young generation grows to 16 MB under a burst of
  *   joins and, without the memory reducer, never shrinks back; a proxy's allocations are
  *   small and short-lived, 1 MB semi-spaces hold them (2000 groups: ~10 MB less).
- * - --no-maglev: with Maglev, V8's mid-tier compiler, the burst of joins left ~6 MB more
- *   RssAnon behind (measured, not explained further); Ignition, Sparkplug and TurboFan
- *   still run the hot paths. Both together: 14.2 / 19.4 MB. --lite-mode, --single-threaded,
- *   --no-opt, --no-sparkplug and glibc's malloc tunables each changed 1 MB or less more.
+ * - --no-concurrent-recompilation: Maglev and TurboFan compile hot functions on the main
+ *   thread instead of the V8 worker; compiled on the worker, the burst of joins left ~8 MB
+ *   more RssAnon behind (measured, not explained further). Both together: 13.6 / 18.4 MB.
+ *   The probe's time per join stayed at the default's (p50 0.008 ms, max ~2.5 ms here) and
+ *   its CPU went down; --no-maglev saved the same memory but doubled the time per join.
+ *   --lite-mode, --single-threaded, --no-opt, --no-sparkplug and glibc's malloc tunables
+ *   each changed 1 MB or less more.
  */
-export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer', '--max-semi-space-size=1', '--no-maglev'];
+export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer', '--max-semi-space-size=1', '--no-concurrent-recompilation'];
 
 /**
  * Node options baked into the binary. With execArgvExtension "none" NODE_OPTIONS is
