@@ -69,8 +69,20 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  * wakes an idle process every 8 s for GCs that shrink a heap of a few MB; an idle proxy
  * should not run at all. V8 flags enter the code cache's flag hash, so the blob is
  * generated with the same flags (sea.ts) or Node would reject its own cache.
+ * Memory (issue 14; `npm run bench`'s memory table, the daemon's code on a stand-in shim,
+ * single binary, RssAnon at 500 / 2000 groups): 21.6 / 39.1 MB with --no-memory-reducer alone.
+ * - --max-semi-space-size=1 (MB): the young generation grows to 16 MB under a burst of
+ *   joins and, without the memory reducer, never shrinks back; a proxy's allocations are
+ *   small and short-lived, 1 MB semi-spaces hold them (2000 groups: ~10 MB less).
+ * - --no-concurrent-recompilation: Maglev and TurboFan compile hot functions on the main
+ *   thread instead of the V8 worker; compiled on the worker, the burst of joins left ~8 MB
+ *   more RssAnon behind (measured, not explained further). Both together: 13.6 / 18.4 MB.
+ *   The probe's time per join stayed at the default's (p50 0.008 ms, max ~2.5 ms here) and
+ *   its CPU went down; --no-maglev saved the same memory but doubled the time per join.
+ *   --lite-mode, --single-threaded, --no-opt, --no-sparkplug and glibc's malloc tunables
+ *   each changed 1 MB or less more.
  */
-export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer'];
+export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer', '--max-semi-space-size=1', '--no-concurrent-recompilation'];
 
 /**
  * Node options baked into the binary. With execArgvExtension "none" NODE_OPTIONS is

@@ -15,6 +15,7 @@ import { compare, renderMarkdown, renderText } from './bench/report.ts';
 import type { ProxyResult } from './bench/results.ts';
 import { runProxySuite } from './bench/scenarios.ts';
 import { measureStartup, renderStartup, type StartupRow } from './bench/startup.ts';
+import { measureMemory, renderMemory, type MemoryResult } from './bench/memory.ts';
 import { hostCanRouteMulticast } from './vm/kernel.ts';
 import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
 import { errorMessage } from '../addon/daemon/error-message.ts';
@@ -31,6 +32,12 @@ const STARTUP_METHOD =
   'Start-up: wall time from spawn to exit as seen by this script (spawnSync, round-robin); the /bin/true row is the part ' +
   'every figure carries for spawning. The floor is a Node SEA built here from the same stripped Node with the same baked-in ' +
   'options whose script writes one line and exits: no Node single binary starts faster on this machine.';
+
+const MEMORY_METHOD =
+  'Memory: the daemon\'s own code (config, core, codec, executor, status) built into a single binary with the ' +
+  'daemon\'s baked-in options, on a stand-in shim instead of a kernel (scripts/bench/memory-probe.ts); one TV joins ' +
+  'the groups through IGMPv3 reports and each group gets its upcall and route. RssAnon 3 s after the joins (steady) ' +
+  'and after a forced full GC. The lab rows above are the real binary on a real kernel.';
 
 /** A command line for people: paths inside the repository relative to it. */
 function shown(command: readonly string[]): string {
@@ -85,7 +92,7 @@ async function runLabInVm(options: BenchOptions): Promise<LabRun> {
 }
 
 async function main(options: BenchOptions): Promise<number> {
-  const runLab = options.only !== 'startup';
+  const runLab = options.only === undefined || options.only === 'lab';
   const inVm = runLab && !hostCanRouteMulticast();
   const support = checkNetnsSupport(LAB_PREFIX);
   if (runLab && !inVm && !support.available) {
@@ -96,7 +103,10 @@ async function main(options: BenchOptions): Promise<number> {
   // and emulation would only measure the emulator): the lab leaves nothing behind, but
   // this way it never runs beside a daemon.
   const startup: StartupRow[] =
-    options.only !== 'lab' && options.startupRuns > 0 ? await measureStartup(options.startupRuns, (line) => console.log(line)) : [];
+    (options.only === undefined || options.only === 'startup') && options.startupRuns > 0 ? await measureStartup(options.startupRuns, (line) => console.log(line)) : [];
+  // The memory table needs no multicast routing either: natively, before the lab.
+  const memory: MemoryResult | undefined = options.only === undefined || options.only === 'memory'
+    ? await measureMemory((line) => console.log(line)) : undefined;
   const lab: LabRun = !runLab ? { results: [], kernel: '', failure: '' }
     : inVm ? await runLabInVm(options) : await runLabHere(options);
   const results = lab.results;
@@ -109,6 +119,7 @@ async function main(options: BenchOptions): Promise<number> {
   if (runLab) lines.push(`Lab kernel: ${lab.kernel}; both proxies ran on it in this run.`, renderText(rows, headers), '');
   if (lab.failure !== '') lines.push(`bench: FAILED the lab: ${lab.failure}`);
   if (startup.length > 0) lines.push(`Start-up kernel: ${os.release()} on this machine (native).`, renderStartup(startup, false), STARTUP_METHOD, '');
+  if (memory !== undefined) lines.push(`Memory per group, on ${os.release()} on this machine (native):`, renderMemory(memory, false), MEMORY_METHOD, '');
   for (const result of results) {
     if (!result.available) lines.push(`${result.id}: not available (${result.reason})`);
     for (const failure of result.failures) lines.push(`${result.id}: FAILED ${failure}`);
@@ -127,6 +138,7 @@ async function main(options: BenchOptions): Promise<number> {
     proxies: results,
     comparison: rows,
     startup,
+    memory,
   };
   const jsonPath = path.join(options.outDir, 'bench-results.json');
   const markdownPath = path.join(options.outDir, 'bench-results.md');
@@ -137,7 +149,8 @@ async function main(options: BenchOptions): Promise<number> {
       `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`, '',
     ...results.map((result) => `- **${result.id}**: ${result.available ? `${result.label}: \`${shown(result.command)} CONFIG\`` : `not available (${result.reason})`}`),
     ...(runLab ? ['', renderMarkdown(rows, headers)] : []),
-    ...(startup.length > 0 ? ['', `Start-up on ${json.machine.startupKernel}:`, '', renderStartup(startup, true), '', STARTUP_METHOD] : []), '',
+    ...(startup.length > 0 ? ['', `Start-up on ${json.machine.startupKernel}:`, '', renderStartup(startup, true), '', STARTUP_METHOD] : []),
+    ...(memory !== undefined ? ['', `Memory per group on ${os.release()} (native):`, '', renderMemory(memory, true), '', MEMORY_METHOD] : []), '',
     ...results.flatMap((result) => [...result.failures.map((failure) => `- ${result.id}: FAILED ${failure}`),
       ...result.notes.map((note) => `- ${result.id}: ${note}`)]),
     '', METHOD.join(' '), '',

@@ -2,7 +2,7 @@
 //
 // Raw IPv4 sockets (IGMP + multicast routing) and rtnetlink sockets: open, set/get
 // options, bind to netlink groups, send, receive through a uv_poll on Node's own loop,
-// close; and unblocking a signal for the main thread. Everything else (struct layouts,
+// close; unblocking a signal for the main thread; opting out of transparent huge pages. Everything else (struct layouts,
 // protocol logic) lives in TypeScript.
 //
 // Only documented, ABI-stable Node-API (napi_*) and libuv calls are used, so one build
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -320,6 +321,16 @@ static napi_value js_unblock_signal(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// disableTransparentHugePages() -> undefined. prctl(PR_SET_THP_DISABLE) for this process:
+// on a kernel whose transparent huge pages are "always" (IPFire's, Debian's) every 2 MB
+// stretch of the V8 heap the daemon touches would be backed by a whole huge page, all of it
+// RssAnon. Pages faulted in from now on are small; the setting survives fork and exec.
+static napi_value js_disable_transparent_huge_pages(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) < 0) return throw_errno(env, "prctl", errno);
+  return undefined(env);
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       {"socket", NULL, js_socket, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -331,6 +342,7 @@ NAPI_MODULE_INIT() {
       {"receive", NULL, js_receive, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unblockSignal", NULL, js_unblock_signal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"disableTransparentHugePages", NULL, js_disable_transparent_huge_pages, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

@@ -18,8 +18,8 @@ export interface BenchOptions {
   readonly verboseProxy: boolean;
   /** Runs of each one-shot command in the start-up comparison; 0 skips it. */
   readonly startupRuns: number;
-  /** Only one part: the IPTV lab scenarios or the start-up comparison. */
-  readonly only: 'lab' | 'startup' | undefined;
+  /** Only one part: the IPTV lab scenarios, the start-up comparison or the memory table. */
+  readonly only: 'lab' | 'startup' | 'memory' | undefined;
   /** Hard limit of the whole run. */
   readonly timeLimitSeconds: number;
   readonly help: boolean;
@@ -37,7 +37,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --time-limit S        abort what is left after S seconds (default 600)
   --startup-runs N      runs of each one-shot command in the start-up comparison
                         (--version, -h, a minimal Node SEA, C igmpproxy -h; default 30, 0 skips)
-  --only lab|startup    run only the IPTV lab scenarios or only the start-up comparison
+  --only lab|startup|memory
+                        run only the IPTV lab scenarios, only the start-up comparison or only
+                        the memory-per-group table (the daemon's code on a stand-in shim, native)
 The lab needs root and network namespaces (it makes its own, prefix ipe8, and deletes them).`;
 
 function integer(flag: string, text: string | undefined, min: number, max: number): number {
@@ -59,7 +61,7 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
   let verboseProxy = false;
   let timeLimitSeconds = 600;
   let startupRuns = 30;
-  let only: 'lab' | 'startup' | undefined;
+  let only: 'lab' | 'startup' | 'memory' | undefined;
   let help = false;
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index] as string;
@@ -79,7 +81,9 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
       case '--time-limit': timeLimitSeconds = integer(flag, value, 30, 3600); index++; break;
       case '--startup-runs': startupRuns = integer(flag, value, 0, 1000); index++; break;
       case '--only':
-        if (value !== 'lab' && value !== 'startup') throw new Error(`--only must be lab or startup, got ${value ?? 'nothing'}`);
+        if (value !== 'lab' && value !== 'startup' && value !== 'memory') {
+          throw new Error(`--only must be lab, startup or memory, got ${value ?? 'nothing'}`);
+        }
         only = value;
         index++;
         break;

@@ -92,7 +92,7 @@ export function compare(c: ProxyResult | undefined, ours: ProxyResult | undefine
   scalar('CPU (utime+stime) idle window', 's', (m) => m.cpuIdleSeconds, '0 (no ticks)', (value) => value === 0);
   scalar(`CPU joining + holding many groups${window ? ` (${window.toFixed(0)} s)` : ''}`, 's', (m) => m.cpuManyGroupsSeconds, '');
   scalar('RssAnon idle', 'MB', (m) => kbToMb(m.rssAnonKbIdle), '');
-  scalar('RssAnon at many groups', 'MB', (m) => kbToMb(m.rssAnonKbManyGroups), '< 30 MB', (value) => value < 30);
+  scalar('RssAnon at many groups', 'MB', (m) => kbToMb(m.rssAnonKbManyGroups), '<= 12 MB at 500 groups', (value) => value <= 12);
   const groups = (m: NonNullable<typeof cm> | undefined): string => {
     const g = m?.manyGroups;
     return g ? `${g.upstreamJoined}/${g.requested} upstream, ${g.tvReceiving}/${g.requested} at TV${g.proxyRunningAfter ? '' : ', proxy died'}` : 'n/a';

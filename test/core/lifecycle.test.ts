@@ -261,3 +261,31 @@ describe('shutdown', () => {
     expect(sim.proxy.nextDeadline()).toBeUndefined();
   });
 });
+
+describe('a downstream whose address vanishes for a moment (carrier blip, renumbering)', () => {
+  it('keeps its members, routes and querier state, and sends no query from 0.0.0.0 meanwhile', () => {
+    const sim = standardSetup();
+    sim.igmp(LAN1, '192.168.1.20', v2Report(G));
+    sim.upcall(UP, '100.64.0.9', G);
+    const ifindex = sim.proxy.snapshot().downstreams.find((d) => d.name === LAN1)!.ifindex;
+    sim.runFor(200_000); // past the start-up queries: regular 125 s general queries
+    sim.igmp(LAN1, '192.168.1.20', v2Report(G)); // the TV answers the queries
+    const before = sim.proxy.snapshot().downstreams.find((d) => d.name === LAN1)!;
+    const routes = [...sim.kernelRoutes.values()];
+    expect(routes).toHaveLength(1);
+
+    const gap = sim.up(LAN1, '0.0.0.0', 0, ifindex);
+    expect(ofType(gap, 'delete-route')).toEqual([]);
+    const during = sim.runFor(130_000); // a general query falls due in the gap
+    expect(ofType(during, 'send-igmp').filter((e) => e.interface === LAN1 && e.source === 0)).toEqual([]);
+    const back = sim.up(LAN1, '192.168.1.1', 24, ifindex);
+    expect(ofType(back, 'delete-route')).toEqual([]);
+
+    const after = sim.proxy.snapshot().downstreams.find((d) => d.name === LAN1)!;
+    expect(after.groups.map((g) => g.group)).toEqual(before.groups.map((g) => g.group));
+    expect(after.querier.querier).toBe(true);
+    expect([...sim.kernelRoutes.values()]).toEqual(routes);
+    const next = sim.runFor(130_000);
+    expect(ofType(next, 'send-igmp').filter((e) => e.interface === LAN1 && e.message.type === 'query').map((e) => e.source)).toEqual([ip('192.168.1.1')]);
+  });
+});

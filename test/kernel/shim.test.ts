@@ -113,6 +113,26 @@ describe('unblockSignal', () => {
   });
 });
 
+describe('disableTransparentHugePages', () => {
+  // IPFire's kernel has transparent huge pages "always"; the daemon opts out for itself.
+  // The kernel shows the per-process switch as THP_enabled in /proc/<pid>/status.
+  test('switches transparent huge pages off for the calling process only', () => {
+    const script = `
+      const shim = { exports: {} };
+      process.dlopen(shim, ${JSON.stringify(shimPath)});
+      const enabled = () => /THP_enabled:\\s*(\\d)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1];
+      const before = enabled();
+      shim.exports.disableTransparentHugePages();
+      const after = enabled();
+      const child = require('node:child_process').execFileSync('/bin/cat', ['/proc/self/status'], { encoding: 'utf8' });
+      require('node:fs').writeSync(1, JSON.stringify({ before, after, child: /THP_enabled:\\s*(\\d)/.exec(child)[1] }));`;
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual({ before: '1', after: '0', child: '0' });
+    expect(/THP_enabled:\s*(\d)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]).toBe('1'); // this process untouched
+  });
+});
+
 describe('loading the embedded shim (SEA asset path)', () => {
   const bytes = (): Buffer => readFileSync(shimPath);
 

@@ -79,6 +79,11 @@ async function startDaemon(command: Extract<Command, { kind: 'run' }>, context: 
     // Warnings are shown on the terminal; the background daemon logs them to syslog again.
     for (const warning of loaded.warnings) process.stderr.write(`${formatDiagnostic(warning)}\n`);
     const { startInBackground } = await import('../runtime/detach.ts');
+    const { keepOffHugePages } = await import('../runtime/huge-pages.ts');
+    const { loadOwnShim } = await import('../kernel/shim.ts');
+    // Inherited by the background copy from its first page (see huge-pages.ts). A shim that
+    // cannot load here is reported by the background copy itself.
+    keepOffHugePages(() => loadOwnShim(isSingleBinary()));
     return startInBackground(isSingleBinary());
   }
   const { runDaemon } = await import('../runtime/run.ts');

@@ -16,7 +16,7 @@ import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { GroupRecordType, IgmpQuery } from '../igmp/types.ts';
 import type { CoreContext } from './context.ts';
-import type { Timer } from './timers.ts';
+import type { Timer, TimerQueue } from './timers.ts';
 import { sorted } from './sources.ts';
 import { QUERY_TIMER_RULES, bindLetters, sourcesOf, transitionFor } from './membership-table.ts';
 import type { FilterMode, QueryTimerRow } from './membership-table.ts';
@@ -49,31 +49,64 @@ interface HostFilter {
   sources: Set<Ipv4>;
 }
 
+/** What a group's timers call back in its Membership. */
+interface GroupTimerHandlers {
+  groupTimerFired(state: GroupState): void;
+  retransmitDue(state: GroupState, deadline: number): void;
+}
+
+const nothing = (): void => undefined;
+
+/**
+ * One group on one interface. Most groups are one TV's any-source join that only ever
+ * needs the group timer; the older-host timers, the retransmission timer and the source
+ * query counts are made on first use (per-group memory, issue 14).
+ */
 class GroupState {
   mode: FilterMode = 'include';
   readonly sources = new Map<Ipv4, SourceRecord>();
   readonly hosts = new Map<Ipv4, HostFilter>();
   groupQueriesLeft = 0;
-  readonly sourceQueriesLeft = new Map<Ipv4, number>();
+  /** Sources with last-member query retransmissions left; undefined until the first. */
+  sourceQueriesLeft: Map<Ipv4, number> | undefined;
   readonly group: Ipv4;
   readonly groupTimer: Timer;
-  readonly v1HostTimer: Timer;
-  readonly v2HostTimer: Timer;
-  readonly retransmitTimer: Timer;
+  private readonly timers: TimerQueue;
+  private readonly handlers: GroupTimerHandlers;
+  private v1HostTimer: Timer | undefined;
+  private v2HostTimer: Timer | undefined;
+  private retransmission: Timer | undefined;
 
-  constructor(group: Ipv4, groupTimer: Timer, v1HostTimer: Timer, v2HostTimer: Timer, retransmitTimer: Timer) {
+  constructor(group: Ipv4, timers: TimerQueue, handlers: GroupTimerHandlers) {
     this.group = group;
-    this.groupTimer = groupTimer;
-    this.v1HostTimer = v1HostTimer;
-    this.v2HostTimer = v2HostTimer;
-    this.retransmitTimer = retransmitTimer;
+    this.timers = timers;
+    this.handlers = handlers;
+    this.groupTimer = timers.create(() => handlers.groupTimerFired(this));
   }
 
   /** RFC 3376 7.3.2: the oldest host version heard within the Older Host Present Interval. */
   get compatibility(): 1 | 2 | 3 {
-    if (this.v1HostTimer.running) return 1;
-    if (this.v2HostTimer.running) return 2;
+    if (this.v1HostTimer?.running === true) return 1;
+    if (this.v2HostTimer?.running === true) return 2;
     return 3;
+  }
+
+  /** An IGMPv1 or v2 host reported: compatibility mode until `deadline` (7.3.2). */
+  olderHostPresent(version: 1 | 2, deadline: number): void {
+    const timer = version === 1 ? (this.v1HostTimer ??= this.timers.create(nothing)) : (this.v2HostTimer ??= this.timers.create(nothing));
+    timer.start(deadline);
+  }
+
+  get retransmitTimer(): Timer {
+    return (this.retransmission ??= this.timers.create((deadline) => this.handlers.retransmitDue(this, deadline)));
+  }
+
+  stopTimers(): void {
+    this.groupTimer.stop();
+    this.v1HostTimer?.stop();
+    this.v2HostTimer?.stop();
+    this.retransmission?.stop();
+    for (const record of this.sources.values()) record.timer.stop();
   }
 }
 
@@ -92,10 +125,15 @@ export class Membership {
   private readonly groupsOfHost = new Map<Ipv4, number>();
   private readonly ctx: CoreContext;
   private readonly port: DownstreamPort;
+  private readonly timerHandlers: GroupTimerHandlers;
 
   constructor(ctx: CoreContext, port: DownstreamPort) {
     this.ctx = ctx;
     this.port = port;
+    this.timerHandlers = {
+      groupTimerFired: (state) => this.onGroupTimer(state),
+      retransmitDue: (state, deadline) => this.retransmit(state, deadline),
+    };
   }
 
   groupAddresses(): IterableIterator<Ipv4> {
@@ -157,7 +195,7 @@ export class Membership {
   /** IGMPv1 report: IS_EX({}) with the v1 host present timer (7.3.2). */
   v1Report(host: Ipv4, group: Ipv4): void {
     const state = this.ensure(group);
-    state.v1HostTimer.start(this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
+    state.olderHostPresent(1, this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
     this.setHost(state, host, { mode: 'exclude', sources: new Set() });
     this.applyRecord(state, 'is-exclude', []);
   }
@@ -165,7 +203,7 @@ export class Membership {
   /** IGMPv2 report: IS_EX({}) with the v2 host present timer. */
   v2Report(host: Ipv4, group: Ipv4): void {
     const state = this.ensure(group);
-    state.v2HostTimer.start(this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
+    state.olderHostPresent(2, this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
     this.setHost(state, host, { mode: 'exclude', sources: new Set() });
     this.applyRecord(state, 'is-exclude', []);
   }
@@ -219,7 +257,7 @@ export class Membership {
   /** Forget everything (interface gone); returns the groups that had listeners. */
   clear(): Ipv4[] {
     const groups = [...this.groups.keys()];
-    for (const state of this.groups.values()) this.stopTimers(state);
+    for (const state of this.groups.values()) state.stopTimers();
     this.groups.clear();
     this.groupsOfHost.clear();
     return groups;
@@ -323,14 +361,17 @@ export class Membership {
     const left = this.ctx.settings.lastMemberQueryCount - 1;
     if (left <= 0) return;
     if (group) state.groupQueriesLeft = left;
-    for (const s of sources) state.sourceQueriesLeft.set(s, left);
+    if (sources.length > 0) {
+      state.sourceQueriesLeft ??= new Map();
+      for (const s of sources) state.sourceQueriesLeft.set(s, left);
+    }
     state.retransmitTimer.start(this.ctx.now() + this.ctx.settings.lastMemberQueryIntervalMs);
   }
 
   private retransmit(state: GroupState, deadline: number): void {
     if (!this.port.isQuerier()) {
       state.groupQueriesLeft = 0;
-      state.sourceQueriesLeft.clear();
+      state.sourceQueriesLeft = undefined;
       return;
     }
     if (state.groupQueriesLeft > 0) {
@@ -338,13 +379,15 @@ export class Membership {
       if (state.compatibility > 1) this.sendGroupQuery(state, state.compatibility);
     }
     const sources: Ipv4[] = [];
-    for (const [s, left] of [...state.sourceQueriesLeft]) {
-      if (left <= 1) state.sourceQueriesLeft.delete(s);
-      else state.sourceQueriesLeft.set(s, left - 1);
+    const left = state.sourceQueriesLeft;
+    for (const [s, count] of left === undefined ? [] : [...left]) {
+      if (count <= 1) left?.delete(s);
+      else left?.set(s, count - 1);
       if (state.sources.get(s)?.timer.running === true) sources.push(s);
     }
+    if (left?.size === 0) state.sourceQueriesLeft = undefined;
     if (sources.length > 0 && state.compatibility === 3) this.sendSourceQueries(state, sources);
-    if (state.groupQueriesLeft > 0 || state.sourceQueriesLeft.size > 0) {
+    if (state.groupQueriesLeft > 0 || (state.sourceQueriesLeft?.size ?? 0) > 0) {
       state.retransmitTimer.start(deadline + this.ctx.settings.lastMemberQueryIntervalMs);
     }
   }
@@ -406,7 +449,7 @@ export class Membership {
     // INCLUDE: the source is gone. EXCLUDE: it stays as an exclude-list entry (stopped timer).
     if (state.mode === 'include') {
       state.sources.delete(source);
-      state.sourceQueriesLeft.delete(source);
+      state.sourceQueriesLeft?.delete(source);
     }
     for (const [host, filter] of [...state.hosts]) {
       if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0) this.removeHost(state, host);
@@ -420,17 +463,9 @@ export class Membership {
   }
 
   private deleteGroup(state: GroupState): void {
-    this.stopTimers(state);
+    state.stopTimers();
     for (const host of [...state.hosts.keys()]) this.removeHost(state, host);
     this.groups.delete(state.group);
-  }
-
-  private stopTimers(state: GroupState): void {
-    state.groupTimer.stop();
-    state.v1HostTimer.stop();
-    state.v2HostTimer.stop();
-    state.retransmitTimer.stop();
-    for (const record of state.sources.values()) record.timer.stop();
   }
 
   /** RFC 3376 6.6.1 for a query about `state`'s group (and `sources`): lower to `deadline`. */
@@ -455,17 +490,7 @@ export class Membership {
   private ensure(group: Ipv4): GroupState {
     let state = this.groups.get(group);
     if (state === undefined) {
-      const timers = this.ctx.timers;
-      const holder: { state?: GroupState } = {};
-      const created = new GroupState(
-        group,
-        timers.create(() => this.onGroupTimer(holder.state!)),
-        timers.create(() => undefined),
-        timers.create(() => undefined),
-        timers.create((deadline) => this.retransmit(holder.state!, deadline)),
-      );
-      holder.state = created;
-      state = created;
+      state = new GroupState(group, this.ctx.timers, this.timerHandlers);
       this.groups.set(group, state);
     }
     return state;
@@ -499,7 +524,7 @@ export class Membership {
   private deleteSource(state: GroupState, source: Ipv4): void {
     state.sources.get(source)?.timer.stop();
     state.sources.delete(source);
-    state.sourceQueriesLeft.delete(source);
+    state.sourceQueriesLeft?.delete(source);
   }
 
   // ---- per-host filters (quickleave) ----------------------------------------------------

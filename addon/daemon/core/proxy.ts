@@ -442,6 +442,12 @@ export class IgmpProxyCore {
       const holder: { d?: Downstream } = {};
       const sendQuery = (message: IgmpMessage, destination: Ipv4): void => {
         const d = holder.d!;
+        // Without an address (a moment without carrier, renumbering) a query would come from
+        // 0.0.0.0, the snooping switches' stand-in; the schedule goes on and the next one counts.
+        if (d.info.address === 0) {
+          this.ctx.log('debug', `${d.info.name}: no IPv4 address at the moment; query not sent`);
+          return;
+        }
         this.ctx.emit({ type: 'send-igmp', interface: d.info.name, source: d.info.address, destination, message });
       };
       const link = new LinkSettings(this.ctx.settings);

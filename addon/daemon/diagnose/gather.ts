@@ -15,7 +15,7 @@ import type { NetworkInterfaceMap } from '../kernel/interfaces.ts';
 import { parseMfcCache, parseVifStats } from '../kernel/mfc-stats.ts';
 import { lookupRoute } from '../kernel/route-lookup.ts';
 import type { RouteAnswer } from '../kernel/route-lookup.ts';
-import { developmentShimPath, loadShim } from '../kernel/shim.ts';
+import { loadOwnShim } from '../kernel/shim.ts';
 import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import { isSingleBinary } from '../single-binary.ts';
@@ -98,7 +98,7 @@ export async function gatherFacts(options: GatherOptions): Promise<Facts> {
 
 /** The native shim, loaded only when there is something to ask (as the daemon loads it). */
 function shimLookup(address: Ipv4): Promise<RouteAnswer> {
-  return lookupRoute(loadShim(isSingleBinary() ? {} : { path: developmentShimPath() }), address);
+  return lookupRoute(loadOwnShim(isSingleBinary()), address);
 }
 
 /** The kernel's route back to each address, by the name of the interface it leaves by. */

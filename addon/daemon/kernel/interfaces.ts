@@ -2,6 +2,10 @@
 // interfaces without an address, like a just-created ppp0, are seen), IPv4 addresses from
 // os.networkInterfaces(). A watcher on rtnetlink (link + IPv4 address groups) rescans when
 // the kernel announces a change: no polling, no CPU while idle.
+// os.networkInterfaces() (libuv) hides the addresses of an interface that is up but not
+// running (no carrier): a bridge loses carrier for a moment whenever its last forwarding
+// port goes, e.g. while ports are added and removed. The watcher keeps the last known
+// addresses through such a gap unless the kernel announced an address change meanwhile.
 import { readdirSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { NetworkInterfaceInfo } from 'node:os';
@@ -30,6 +34,11 @@ export interface KernelInterface extends InterfaceInfo {
   readonly pointToPoint: boolean;
   /** All IPv4 addresses, primary first; `address`/`prefixLength` repeat the first one. */
   readonly addresses: readonly InterfaceAddress[];
+  /**
+   * IFF_RUNNING (up, operstate up or unknown). Only then does os.networkInterfaces() show
+   * the addresses; for an interface that is not running `addresses` is what was last known.
+   */
+  readonly running: boolean;
 }
 
 /** What /sys says about one interface. */
@@ -37,6 +46,8 @@ export interface SysInterface {
   readonly name: string;
   readonly ifindex: number;
   readonly flags: number;
+  /** operstate is "up" or "unknown" (the kernel's IFF_RUNNING); absent means running. */
+  readonly running?: boolean;
 }
 
 export type NetworkInterfaceMap = NodeJS.Dict<NetworkInterfaceInfo[]>;
@@ -66,6 +77,7 @@ export function buildInterfaceTable(sys: readonly SysInterface[], addressMap: Ne
         multicast: (entry.flags & IFF_MULTICAST) !== 0,
         loopback: (entry.flags & IFF_LOOPBACK) !== 0,
         pointToPoint: (entry.flags & IFF_POINTOPOINT) !== 0,
+        running: (entry.flags & IFF_UP) !== 0 && entry.running !== false,
       };
     })
     .sort((a, b) => a.ifindex - b.ifindex);
@@ -78,12 +90,25 @@ export function readSysInterfaces(root = '/sys/class/net'): SysInterface[] {
     try {
       const ifindex = Number.parseInt(readFileSync(`${root}/${name}/ifindex`, 'utf8'), 10);
       const flags = Number.parseInt(readFileSync(`${root}/${name}/flags`, 'utf8'), 16);
-      if (Number.isInteger(ifindex) && Number.isInteger(flags)) result.push({ name, ifindex, flags });
+      if (Number.isInteger(ifindex) && Number.isInteger(flags)) result.push({ name, ifindex, flags, running: readRunning(`${root}/${name}`) });
     } catch {
       // Gone meanwhile (ENOENT) or not an interface directory: the next scan settles it.
     }
   }
   return result;
+}
+
+/**
+ * The kernel's netif_oper_up() (operstate up or unknown): what IFF_RUNNING, and so libuv's
+ * address list, follows. Unreadable: taken as running, so the addresses seen are believed.
+ */
+function readRunning(directory: string): boolean {
+  try {
+    const operstate = readFileSync(`${directory}/operstate`, 'utf8').trim();
+    return operstate === 'up' || operstate === 'unknown';
+  } catch {
+    return true;
+  }
 }
 
 /** Whether the link has carrier (/sys/class/net/<if>/carrier); undefined when unknown (gone, down). */
@@ -120,8 +145,49 @@ export interface WatchOptions {
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
+const RTM_NEWADDR = 20;
+const RTM_DELADDR = 21;
+const AF_INET = 2;
 const AF_BRIDGE = 7;
 const NLMSGHDR_BYTES = 16;
+/** struct ifaddrmsg: family, prefixlen, flags, scope (u8 each), then ifa_index (u32). */
+const IFADDRMSG_BYTES = 8;
+
+/** The ifindexes that IPv4 address messages (RTM_NEWADDR/RTM_DELADDR) in the datagram name. */
+export function addressChangesIn(datagram: Uint8Array): number[] {
+  const view = new DataView(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+  const ifindexes: number[] = [];
+  let offset = 0;
+  while (offset + NLMSGHDR_BYTES <= datagram.length) {
+    const length = view.getUint32(offset, true);
+    if (length < NLMSGHDR_BYTES || offset + length > datagram.length) break;
+    const type = view.getUint16(offset + 4, true);
+    if ((type === RTM_NEWADDR || type === RTM_DELADDR) && length >= NLMSGHDR_BYTES + IFADDRMSG_BYTES &&
+      view.getUint8(offset + NLMSGHDR_BYTES) === AF_INET) {
+      ifindexes.push(view.getUint32(offset + NLMSGHDR_BYTES + 4, true));
+    }
+    offset += (length + 3) & ~3; // NLMSG_ALIGN
+  }
+  return ifindexes;
+}
+
+/**
+ * The fresh table with the addresses libuv hides filled in: an interface that is up but
+ * not running (a bridge between forwarding ports, a cable pulled) keeps the addresses it had
+ * as the same device (ifindex), unless an address message for it arrived meanwhile, in which
+ * case what can be seen (nothing) is the truth until it runs again. Without this, every
+ * carrier blip reads as "address removed" and back.
+ */
+export function keepHiddenAddresses(previous: readonly KernelInterface[], fresh: readonly KernelInterface[],
+  addressChanged: ReadonlySet<number>): KernelInterface[] {
+  const before = new Map(previous.map((entry) => [entry.ifindex, entry]));
+  return fresh.map((entry) => {
+    if (entry.running || !entry.up || entry.addresses.length > 0 || addressChanged.has(entry.ifindex)) return entry;
+    const known = before.get(entry.ifindex);
+    if (known === undefined || known.name !== entry.name || known.addresses.length === 0) return entry;
+    return { ...entry, address: known.address, prefixLength: known.prefixLength, addresses: known.addresses };
+  });
+}
 
 /**
  * False when a netlink datagram holds only AF_BRIDGE link messages: bridges announce their
@@ -159,17 +225,20 @@ export function watchInterfaces(shim: Pick<IgmpShim, 'socket' | 'bindNetlink' | 
   let timer: NodeJS.Timeout | undefined;
   let firstPendingAt = 0;
   let closed = false;
+  /** Interfaces with an IPv4 address message since the last rescan. */
+  const addressChanged = new Set<number>();
 
   const rescan = (): void => {
     timer = undefined;
     if (closed) return;
     let table: KernelInterface[];
     try {
-      table = read();
+      table = keepHiddenAddresses(current, read(), addressChanged);
     } catch (error) {
       options.onError?.(error as Error);
       return;
     }
+    addressChanged.clear();
     const next = JSON.stringify(table);
     if (next === snapshot) return;
     snapshot = next;
@@ -192,8 +261,11 @@ export function watchInterfaces(shim: Pick<IgmpShim, 'socket' | 'bindNetlink' | 
     snapshot = JSON.stringify(current);
     shim.receive(fd, (error, data) => {
       if (error && error.code !== 'ENOBUFS') options.onError?.(error);
-      // Beyond telling bridge-port chatter apart, the content is not needed: the rescan
-      // reads the whole truth. A lost message (ENOBUFS) also rescans.
+      // Beyond telling bridge-port chatter apart and noting which interfaces had address
+      // messages, the content is not needed: the rescan reads the whole truth. A lost
+      // message (ENOBUFS) also rescans, and then any hidden address may have changed.
+      if (data !== undefined) for (const ifindex of addressChangesIn(data)) addressChanged.add(ifindex);
+      if (error?.code === 'ENOBUFS') for (const entry of current) addressChanged.add(entry.ifindex);
       if (error || data === undefined || concernsInterfaces(data)) schedule();
     });
   } catch (error) {

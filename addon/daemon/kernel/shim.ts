@@ -31,6 +31,8 @@ export interface IgmpShim {
   close(fd: number): void;
   /** pthread_sigmask(SIG_UNBLOCK) of one signal number for the calling (main) thread. */
   unblockSignal(signo: number): void;
+  /** prctl(PR_SET_THP_DISABLE) for this process: no transparent huge pages from now on. */
+  disableTransparentHugePages(): void;
 }
 
 export const SHIM_ASSET_NAME = 'igmp_shim.node';
@@ -63,6 +65,11 @@ export function developmentShimPath(): string {
 }
 
 let loaded: IgmpShim | undefined;
+
+/** This program's shim: the single binary's asset, or the checkout's build when run from source. */
+export function loadOwnShim(isSea: boolean): IgmpShim {
+  return loadShim(isSea ? {} : { path: developmentShimPath() });
+}
 
 /** Loads the shim once per process; later calls return the same instance. */
 export function loadShim(options: LoadShimOptions = {}): IgmpShim {

@@ -7,7 +7,8 @@ import { formatDiagnostic } from '../config/types.ts';
 import { Logger, StderrSink } from '../log/logger.ts';
 import type { LogSink, LogVerbosity } from '../log/logger.ts';
 import { SyslogSink } from '../log/syslog-sink.ts';
-import { developmentShimPath, loadShim } from '../kernel/shim.ts';
+import { loadOwnShim } from '../kernel/shim.ts';
+import { keepOffHugePages } from './huge-pages.ts';
 import type { IgmpShim } from '../kernel/shim.ts';
 import { isSingleBinary } from '../single-binary.ts';
 import { VERSION } from '../version.ts';
@@ -55,10 +56,13 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   };
 
   try {
-    shim = loadShim(isSingleBinary() ? {} : { path: developmentShimPath() });
+    shim = loadOwnShim(isSingleBinary());
   } catch (error) {
     return fail(errorMessage(error));
   }
+  // A background daemon has them off from its first page already (commands.ts); run in the
+  // foreground, the pages faulted from now on are small and none is collapsed later.
+  keepOffHugePages(() => shim);
   if (command.logToStderr) sinks.push(new StderrSink());
   else sinks.push(new SyslogSink(shim));
   logger.setSinks(sinks);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseBenchArgs } from '../../../scripts/bench/options.ts';
+import { parseProbeOutput, renderMemory } from '../../../scripts/bench/memory.ts';
 import { compare, renderMarkdown, renderText } from '../../../scripts/bench/report.ts';
 import type { ProxyResult } from '../../../scripts/bench/results.ts';
 import { percentile, summarize } from '../../../scripts/bench/stats.ts';
@@ -38,7 +39,35 @@ describe('bench options', () => {
     expect(parseBenchArgs(['--startup-runs', '0', '--only', 'lab'], '/')).toMatchObject({ startupRuns: 0, only: 'lab' });
     expect(parseBenchArgs(['--only', 'startup'], '/').only).toBe('startup');
     expect(() => parseBenchArgs(['--only', 'startup', '--startup-runs', '0'], '/')).toThrow(/above 0/);
-    expect(() => parseBenchArgs(['--only', 'everything'], '/')).toThrow(/lab or startup/);
+    expect(parseBenchArgs(['--only', 'memory'], '/').only).toBe('memory');
+    expect(() => parseBenchArgs(['--only', 'everything'], '/')).toThrow(/lab, startup or memory/);
+  });
+});
+
+describe('bench memory table', () => {
+  const output = [
+    'start: RssAnon 10400 kB (before GC)',
+    '    0 groups: RssAnon 10752 kB steady, 11059 kB after GC; heap new 2048/8',
+    '  100 groups: RssAnon 12902 kB steady, 13004 kB after GC; heap new 2048/9',
+    '  500 groups: RssAnon 14746 kB steady, 14541 kB after GC; heap new 2048/7',
+    ' 2000 groups: RssAnon 19866 kB steady, 19968 kB after GC; heap new 2048/7',
+  ].join('\n');
+
+  test('reads every step of the probe', () => {
+    expect(parseProbeOutput(output)).toEqual([
+      { groups: 0, steadyKb: 10752, afterGcKb: 11059 },
+      { groups: 100, steadyKb: 12902, afterGcKb: 13004 },
+      { groups: 500, steadyKb: 14746, afterGcKb: 14541 },
+      { groups: 2000, steadyKb: 19866, afterGcKb: 19968 },
+    ]);
+  });
+
+  test('shows MB per step, the part above the floor and what each added group cost since the step before', () => {
+    const text = renderMemory({ available: true, floorKb: 8908, rows: parseProbeOutput(output) }, true);
+    expect(text).toContain('| 500 | 14.4 | 14.2 | 5.5 | 3.8 |'); // (14541 - 13004) / 400 = 3.84 kB
+    expect(text).toContain('| 0 | 10.5 | 10.8 | 2.1 |  |');
+    expect(text).toContain('floor (minimal single binary, same options, one socket, idle): 8.7 MB');
+    expect(renderMemory({ available: false, reason: 'probe exit 1' }, false)).toBe('memory per group: not available (probe exit 1)');
   });
 });
 
@@ -140,7 +169,7 @@ describe('bench comparison', () => {
     expect(row('quickleave: TV leave on the wire -> upstream leave p50')).toMatchObject({ ours: '3.0 ms', verdict: 'met' });
     expect(row('no quickleave: TV leave -> upstream leave p50')).toMatchObject({ verdict: 'met' });
     expect(row('CPU (utime+stime) idle window')).toMatchObject({ ours: '0.00 s', verdict: 'met' });
-    expect(row('RssAnon at many groups')).toMatchObject({ ours: '40.0 MB', verdict: 'not met' });
+    expect(row('RssAnon at many groups')).toMatchObject({ ours: '40.0 MB', target: '<= 12 MB at 500 groups', verdict: 'not met' });
   });
 
   test('an unavailable proxy gives n/a everywhere, never a number or a verdict', () => {

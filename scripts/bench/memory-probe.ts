@@ -1,0 +1,165 @@
+// Where the daemon's memory goes, without a kernel that routes multicast: the real Daemon
+// (config, core, codec, executor, status) runs in this process on a stand-in shim (every
+// socket call succeeds, nothing reaches a kernel), one TV joins N groups through IGMPv3
+// reports, each group gets its kernel upcall and route, and RssAnon plus V8's heap spaces
+// are printed after a forced GC at each step. A diagnosis tool for development, bundled
+// and run with the single binary's flags by `node scripts/node24.mjs scripts/bench/memory-probe.ts`
+// (--steps=0,100,500,2000, --smaps, --snapshots=DIR, --shim=PATH). Not the bench: no kernel, no lab traffic.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
+import { parseConfig } from '../../addon/daemon/config/parser.ts';
+import { Logger } from '../../addon/daemon/log/logger.ts';
+import type { IgmpShim, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
+import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
+import { encodeIgmpDatagrams } from '../../addon/daemon/kernel/executor.ts';
+import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const ip = (text: string): number => parseIpv4(text) as number;
+const UP = 2;
+const LAN = 3;
+
+function iface(name: string, ifindex: number, address: string): KernelInterface {
+  return {
+    name, ifindex, address: ip(address), prefixLength: 24, addresses: [{ address: ip(address), prefixLength: 24 }],
+    up: true, multicast: true, loopback: false, pointToPoint: false, running: true,
+  };
+}
+
+/** Every call succeeds; the raw socket's receive callback is kept to feed datagrams. */
+function standInShim(): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: number, source: number) => void; sent: () => number } {
+  const receivers = new Map<number, ReceiveCallback>();
+  let nextFd = 10;
+  let sent = 0;
+  const shim: IgmpShim = {
+    socket: () => nextFd++,
+    setsockopt: () => undefined,
+    getsockopt: (_fd, _level, _name, maxLength) => Buffer.alloc(Math.min(maxLength, 4)),
+    bindNetlink: () => undefined,
+    connectUnix: () => undefined,
+    send: (_fd, data) => (sent++, data.length),
+    receive: (fd, callback) => void receivers.set(fd, callback),
+    close: (fd) => void receivers.delete(fd),
+    unblockSignal: () => undefined,
+    disableTransparentHugePages: () => undefined,
+  };
+  return {
+    shim,
+    deliver: (data, ifindex, source) => {
+      const raw = [...receivers.values()][0];
+      raw?.(null, Buffer.from(data), ifindex, source);
+    },
+    sent: () => sent,
+  };
+}
+
+function group(index: number): string {
+  const n = index + 1;
+  return `239.30.${(n >> 8) & 0xff}.${n & 0xff}`;
+}
+
+/** A NOCACHE upcall (struct igmpmsg) for (source, group) on vif. */
+function upcall(vif: number, source: number, target: number): Uint8Array {
+  const bytes = Buffer.alloc(28);
+  bytes.writeUInt8(0x45, 0);
+  bytes.writeUInt8(1, 8); // IGMPMSG_NOCACHE
+  bytes.writeUInt8(0, 9); // im_mbz
+  bytes.writeUInt8(vif, 10);
+  bytes.writeUInt32BE(source >>> 0, 12);
+  bytes.writeUInt32BE(target >>> 0, 16);
+  return bytes;
+}
+
+function join(index: number): Uint8Array {
+  const [datagram] = encodeIgmpDatagrams({
+    type: 'send-igmp', interface: 'lan', source: ip('192.168.1.20'), destination: ip('224.0.0.22'),
+    message: { type: 'v3-report', records: [{ recordType: 'to-exclude', group: ip(group(index)), sources: [], auxData: new Uint8Array(0) }] },
+  } as never);
+  return datagram as Uint8Array;
+}
+
+function rssAnonKb(): number {
+  return Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+}
+
+function heapLine(): string {
+  return getHeapSpaceStatistics()
+    .filter((space) => space.space_used_size > 0 || space.space_size > 0)
+    .map((space) => `${space.space_name.replace('_space', '')} ${(space.space_size / 1024).toFixed(0)}/${(space.space_used_size / 1024).toFixed(0)}`)
+    .join(', ');
+}
+
+/** The largest anonymous mappings (kB of Anonymous), for --smaps. */
+function largestAnonymousMappings(count: number): string {
+  const entries: { range: string; kb: number }[] = [];
+  let range = '';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const header = /^([0-9a-f]+-[0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) range = `${header[1]} ${header[2] ?? ''}`.trim();
+    const anonymous = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (anonymous && Number(anonymous[1]) > 0) entries.push({ range, kb: Number(anonymous[1]) });
+  }
+  return entries.sort((a, b) => b.kb - a.kb).slice(0, count).map((entry) => `${entry.kb} ${entry.range}`).join('; ');
+}
+
+/** Past the upstream reports' retransmissions (robustness 2 x unsolicited report interval 1 s). */
+const STEADY_AFTER_MS = 3_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<void> {
+  // --shim=PATH: switch transparent huge pages off through the real shim first, as the daemon does.
+  const shimPath = process.argv.find((arg) => arg.startsWith('--shim='))?.slice(7);
+  if (shimPath !== undefined) {
+    const shim = { exports: {} as { disableTransparentHugePages(): void } };
+    process.dlopen(shim, shimPath);
+    shim.exports.disableTransparentHugePages();
+  }
+  const steps = (process.argv.find((arg) => arg.startsWith('--steps='))?.slice(8) ?? '0,100,500,2000').split(',').map(Number);
+  const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-memory-'));
+  const configFile = path.join(dir, 'igmpproxy.conf');
+  const text = 'quickleave\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
+  writeFileSync(configFile, text);
+  const parsed = parseConfig(text, configFile);
+  if (!parsed.ok) throw new Error('config');
+  const stand = standInShim();
+  const daemon = Daemon.start({
+    configFile, config: parsed.config, shim: stand.shim, logger: new Logger([], 0), version: 'probe',
+    statusFile: path.join(dir, 'status.json'), readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
+  });
+  let joined = 0;
+  console.log(`start: RssAnon ${rssAnonKb()} kB (before GC)`);
+  for (const target of steps) {
+    for (; joined < target; joined++) {
+      stand.deliver(join(joined), LAN, ip('192.168.1.20'));
+      stand.deliver(upcall(0, ip('100.64.0.9'), ip(group(joined))), 0, 0);
+      if (joined % 50 === 49) await sleep(1);
+    }
+    await sleep(STEADY_AFTER_MS);
+    const steady = rssAnonKb();
+    gc();
+    await sleep(100);
+    if (process.argv.includes('--smaps')) {
+      const hugeKb = /AnonHugePages:\s+(\d+)/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1];
+      console.log(`  AnonHugePages ${hugeKb} kB; largest anonymous mappings (kB): ${largestAnonymousMappings(12)}`);
+    }
+    const snapshotDir = process.argv.find((arg) => arg.startsWith('--snapshots='))?.slice(12);
+    if (snapshotDir !== undefined) writeHeapSnapshot(path.join(snapshotDir, `groups-${target}.heapsnapshot`));
+    console.log(`${String(target).padStart(5)} groups: RssAnon ${steady} kB steady, ${rssAnonKb()} kB after GC; heap ${heapLine()}`);
+  }
+  daemon.dumpStatus();
+  console.log(`sent ${stand.sent()} datagrams; status ${readFileSync(path.join(dir, 'status.json')).length} bytes`);
+  daemon.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
