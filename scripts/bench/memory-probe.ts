@@ -124,7 +124,8 @@ async function main(): Promise<void> {
   const steps = (process.argv.find((arg) => arg.startsWith('--steps='))?.slice(8) ?? '0,100,500,2000').split(',').map(Number);
   const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-memory-'));
   const configFile = path.join(dir, 'igmpproxy.conf');
-  const text = 'quickleave\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
+  // Limits raised above the largest row: this measures memory per group, not the limits.
+  const text = 'quickleave\nmaxgroups 65536\nmaxgroupsperhost 65536\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
   writeFileSync(configFile, text);
   const parsed = parseConfig(text, configFile);
   if (!parsed.ok) throw new Error('config');
