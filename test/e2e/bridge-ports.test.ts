@@ -6,13 +6,11 @@
 // dark for a while), other ports are added and removed around it: the daemon must not see
 // an address change, must keep the TV's membership and route, and the stream must come
 // back by itself, without the TV joining again. Needs multicast routing (the VM).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport } from '../helpers/netns.ts';
-import { IptvLab, labNode, repositoryRoot } from './lab/iptv-lab.ts';
+import { IptvLab } from './lab/iptv-lab.ts';
 import type { ProxyHandle } from './lab/iptv-lab.ts';
+import { SourceDaemon } from './lab/source-daemon.ts';
 import { scaled } from '../helpers/slowdown.ts';
 
 const PREFIX = 'mm4';
@@ -28,25 +26,18 @@ interface Status {
 
 describe.skipIf(!support.available)('bridge ports added and removed while a TV watches', () => {
   let lab: IptvLab;
+  let daemon: SourceDaemon;
   let proxy: ProxyHandle;
-  let dir: string;
-  let statusFile: string;
 
   beforeAll(async () => {
     lab = await IptvLab.create({ prefix: PREFIX, tvClients: 1, queryIntervalMs: 0 });
-    dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-daemon-`));
-    statusFile = path.join(dir, 'igmpproxy.status');
-    proxy = await lab.startProxy({
-      command: [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv', '--pidfile', path.join(dir, 'igmpproxy.pid'),
-        '--status-file', statusFile],
-      config: lab.proxyConfig({ quickleave: true }),
-    });
-    await proxy.waitForLog(/ started$/, 10_000);
+    daemon = await SourceDaemon.start(lab, PREFIX, lab.proxyConfig({ quickleave: true }));
+    proxy = daemon.proxy;
   }, scaled(90_000));
 
   afterAll(async () => {
     await lab?.dispose();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    daemon?.dispose();
   }, scaled(30_000));
 
   const bridge = () => lab.interfaces.bridge;
@@ -54,18 +45,8 @@ describe.skipIf(!support.available)('bridge ports added and removed while a TV w
   const packets = async (): Promise<number> => (await lab.tv(0).stats()).groups[GROUP]?.packets ?? 0;
 
   async function bridgeGroups(): Promise<string[]> {
-    rmSync(statusFile, { force: true });
-    proxy.process.child.kill('SIGUSR1');
-    let status: Status | undefined;
-    await lab.waitFor(() => {
-      try {
-        status = JSON.parse(readFileSync(statusFile, 'utf8')) as Status;
-        return true;
-      } catch {
-        return false;
-      }
-    }, 5_000, 'the status file');
-    return status?.proxy.downstreams.find((d) => d.name === bridge())?.groups.map((g) => g.group) ?? [];
+    const status = await daemon.status<Status>();
+    return status.proxy.downstreams.find((d) => d.name === bridge())?.groups.map((g) => g.group) ?? [];
   }
 
   test('the bridge goes dark and comes back: no address change, the membership stays, the stream resumes', async () => {

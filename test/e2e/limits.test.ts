@@ -3,17 +3,16 @@
 // refused, counted in the status document and logged, while another TV still gets its
 // channel; a report sent with IP TTL 64 makes no upstream join (and, as a control, does
 // with `igmpttl any`). Needs multicast routing (the test VM). Kept lean: one lab, one daemon.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildIgmp } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { checkNetnsSupport } from '../helpers/netns.ts';
 import { scaled } from '../helpers/slowdown.ts';
 import { checkStatusDocument } from '../helpers/status-format.ts';
-import { IptvLab, labNode, repositoryRoot, tvAddress } from './lab/iptv-lab.ts';
+import { IptvLab, tvAddress } from './lab/iptv-lab.ts';
 import type { ProxyHandle } from './lab/iptv-lab.ts';
+import { SourceDaemon } from './lab/source-daemon.ts';
 
 const PREFIX = 'lm4';
 const PER_HOST = 3;
@@ -30,26 +29,10 @@ interface Status {
 
 describe.skipIf(!support.available)('limits and the TTL rule', () => {
   let lab: IptvLab;
+  let daemon: SourceDaemon;
   let proxy: ProxyHandle;
-  let dir: string;
-  let statusFile: string;
   const hostile = 1;
   const viewer = 0;
-
-  async function requestStatus(): Promise<Status> {
-    rmSync(statusFile, { force: true });
-    proxy.process.child.kill('SIGUSR1');
-    let status: Status | undefined;
-    await lab.waitFor(() => {
-      try {
-        status = JSON.parse(readFileSync(statusFile, 'utf8')) as Status;
-        return true;
-      } catch {
-        return false;
-      }
-    }, scaled(3_000), 'the status file');
-    return status as Status;
-  }
 
   /** An IGMPv2 report for `group` from the hostile TV, its IP header made by its kernel with `ttl`. */
   async function rawReport(group: string, ttl: number): Promise<void> {
@@ -59,19 +42,13 @@ describe.skipIf(!support.available)('limits and the TTL rule', () => {
 
   beforeAll(async () => {
     lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, tvClients: 2 });
-    dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-daemon-`));
-    statusFile = path.join(dir, 'igmpproxy.status');
-    proxy = await lab.startProxy({
-      command: [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
-        '--pidfile', path.join(dir, 'igmpproxy.pid'), '--status-file', statusFile],
-      config: lab.proxyConfig({ quickleave: true, extra: `maxgroupsperhost ${PER_HOST}` }),
-    });
-    await proxy.waitForLog(/ started$/, scaled(10_000));
+    daemon = await SourceDaemon.start(lab, PREFIX, lab.proxyConfig({ quickleave: true, extra: `maxgroupsperhost ${PER_HOST}` }));
+    proxy = daemon.proxy;
   }, scaled(90_000));
 
   afterAll(async () => {
     await lab?.dispose();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    daemon?.dispose();
   }, scaled(30_000));
 
   test('a TV beyond maxgroupsperhost is refused and counted; another TV still gets its channel', async () => {
@@ -90,7 +67,7 @@ describe.skipIf(!support.available)('limits and the TTL rule', () => {
     await lab.isp.waitForReport(channel, { from, kinds: ['join'], timeoutMs: scaled(5_000) });
     await lab.tv(viewer).waitFirstPacket(channel, scaled(5_000));
 
-    const status = await requestStatus();
+    const status = await daemon.status<Status>();
     expect(checkStatusDocument(status)).toEqual([]);
     const downstream = status.proxy.downstreams[0]!;
     expect(status.proxy.limits.groupsPerHost).toBe(PER_HOST);
@@ -118,14 +95,14 @@ describe.skipIf(!support.available)('limits and the TTL rule', () => {
     await lab.tv(viewer).join('239.61.2.2');
     await lab.isp.waitForReport('239.61.2.2', { from, kinds: ['join'], timeoutMs: scaled(5_000) });
     expect(lab.isp.events('report', from, (event) => event.group === group)).toEqual([]);
-    expect((await requestStatus()).proxy.downstreams[0]!.refused.ttl).toBeGreaterThanOrEqual(1);
+    expect((await daemon.status<Status>()).proxy.downstreams[0]!.refused.ttl).toBeGreaterThanOrEqual(1);
 
     // Control: the same packet is a valid join once the TTL rule is off.
     writeFileSync(proxy.configPath, lab.proxyConfig({ quickleave: true, extra: `maxgroupsperhost ${PER_HOST}\nigmpttl any` }));
     const reloadFrom = proxy.log.length;
     proxy.process.child.kill('SIGHUP');
     await proxy.waitForLog(/reloaded /, scaled(5_000), reloadFrom);
-    expect((await requestStatus()).proxy.limits.requireTtlOne).toBe(false);
+    expect((await daemon.status<Status>()).proxy.limits.requireTtlOne).toBe(false);
     const controlFrom = lab.isp.mark;
     await rawReport(group, 64);
     await lab.isp.waitForReport(group, { from: controlFrom, kinds: ['join'], timeoutMs: scaled(5_000) });

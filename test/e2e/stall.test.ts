@@ -5,15 +5,13 @@
 // and the status clears. When the viewer leaves, the daemon stops reading the counters.
 // The status document the daemon writes is also checked against docs/status-format.md.
 // Needs multicast routing (the test VM).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport } from '../helpers/netns.ts';
 import { scaled } from '../helpers/slowdown.ts';
 import { checkStatusDocument } from '../helpers/status-format.ts';
-import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from './lab/iptv-lab.ts';
+import { IptvLab, LAB_ADDRESSES } from './lab/iptv-lab.ts';
 import type { ProxyHandle } from './lab/iptv-lab.ts';
+import { SourceDaemon } from './lab/source-daemon.ts';
 
 const PREFIX = 'ipst';
 const STALL_SECONDS = 2;
@@ -35,48 +33,26 @@ const escape = (text: string): string => text.replace(/[.()]/g, '\\$&');
 
 describe.skipIf(!support.available)('stall alarm', () => {
   let lab: IptvLab;
+  let daemon: SourceDaemon;
   let proxy: ProxyHandle;
-  let dir: string;
-  let statusFile: string;
   const group = '239.50.0.1';
-
-  async function requestStatus(): Promise<Status> {
-    rmSync(statusFile, { force: true });
-    proxy.process.child.kill('SIGUSR1');
-    let status: Status | undefined;
-    await lab.waitFor(() => {
-      try {
-        status = JSON.parse(readFileSync(statusFile, 'utf8')) as Status;
-        return true;
-      } catch {
-        return false;
-      }
-    }, scaled(3_000), 'the status file');
-    return status as Status;
-  }
 
   const packets = async (): Promise<number> => (await lab.tv(0).stats()).groups[group]?.packets ?? 0;
 
   beforeAll(async () => {
     lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, tvClients: 1 });
-    dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-daemon-`));
-    statusFile = path.join(dir, 'igmpproxy.status');
-    proxy = await lab.startProxy({
-      command: [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
-        '--pidfile', path.join(dir, 'igmpproxy.pid'), '--status-file', statusFile],
-      config: lab.proxyConfig({ quickleave: true, extra: `stallalarm ${STALL_SECONDS}` }),
-    });
-    await proxy.waitForLog(/ started$/, scaled(10_000));
+    daemon = await SourceDaemon.start(lab, PREFIX, lab.proxyConfig({ quickleave: true, extra: `stallalarm ${STALL_SECONDS}` }));
+    proxy = daemon.proxy;
   }, scaled(90_000));
 
   afterAll(async () => {
     await lab?.dispose();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    daemon?.dispose();
   }, scaled(30_000));
 
   test('nobody watches: the daemon does not read the counters, and the status lists no stall', async () => {
     expect(proxy.log.filter((line) => line.includes('stall alarm:'))).toEqual([]);
-    const status = await requestStatus();
+    const status = await daemon.status<Status>();
     expect(status.schema).toBe(1);
     expect(status.stallAlarm).toEqual({ afterSeconds: STALL_SECONDS, groups: [] });
     expect(checkStatusDocument(status)).toEqual([]);
@@ -100,7 +76,7 @@ describe.skipIf(!support.available)('stall alarm', () => {
     await new Promise((resolve) => setTimeout(resolve, scaled(3_000)));
     expect(proxy.log.slice(from).filter((entry) => entry.includes('stall: '))).toHaveLength(1);
 
-    const status = await requestStatus();
+    const status = await daemon.status<Status>();
     expect(status.stallAlarm.groups).toEqual([{ group, stalls: 1, stalled: true, stalledForSeconds: expect.any(Number) }]);
     expect(status.stallAlarm.groups[0]?.stalledForSeconds).toBeGreaterThanOrEqual(STALL_SECONDS + 2);
     expect(checkStatusDocument(status)).toEqual([]);
@@ -114,7 +90,7 @@ describe.skipIf(!support.available)('stall alarm', () => {
     const stream = `group ${group} from ${LAB_ADDRESSES.ispLink} on upstream ${lab.interfaces.upstream}`;
     const line = await proxy.waitForLog(new RegExp(`stall over: ${escape(stream)} flows again after \\d+ s$`), scaled(5_000), from);
     expect(Number(/after (\d+) s$/.exec(line)?.[1])).toBeGreaterThanOrEqual(STALL_SECONDS + 3);
-    const status = await requestStatus();
+    const status = await daemon.status<Status>();
     expect(status.stallAlarm.groups).toEqual([{ group, stalls: 1, stalled: false, stalledForSeconds: null }]);
     expect(checkStatusDocument(status)).toEqual([]);
   });
@@ -126,7 +102,7 @@ describe.skipIf(!support.available)('stall alarm', () => {
     // It stays asleep (the unit test of runtime/stall-monitor.ts shows no timer is left).
     await new Promise((resolve) => setTimeout(resolve, scaled(2_000)));
     expect(proxy.log.slice(from).filter((entry) => entry.includes('reading their packet counters'))).toEqual([]);
-    const status = await requestStatus();
+    const status = await daemon.status<Status>();
     expect(status.stallAlarm.groups).toEqual([{ group, stalls: 1, stalled: false, stalledForSeconds: null }]);
   });
 });
