@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ipfireMountCommands, ipfireVarRunLink } from '../../package/ipfire-mounts.ts';
+import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from '../../helpers/real-daemon.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
 const FIXTURE = path.join(FIXTURES, 'deploy-appliance');
@@ -120,6 +121,9 @@ function addPackageFlavour(root: string, usrUpper: string): void {
   }
   writeFileSync(path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast'), '#!/bin/bash\nexit 0\n', { mode: 0o754 });
   rmSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, force: true });
+  // The real daemon, which the real package's stand-in binary hands all but running to.
+  mkdirSync(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'repo'), { recursive: true, mode: 0o755 });
+  writeFileSync(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'igmpproxy'), applianceDaemonLauncher(), { mode: 0o755 });
 }
 
 /** A uname that reports another machine: the appliance then looks like one of that architecture. */
@@ -186,6 +190,7 @@ if [ "$flavour" = package ]; then
   mount --rbind /dev "$root/dev"
   mount --rbind /sys "$root/sys"
 ${ipfireMountCommands('root')}
+${applianceRepositoryMount('root')}
 else
   for device in "$@"; do
     mount --bind "/$device" "$root/$device"
