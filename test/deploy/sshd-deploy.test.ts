@@ -1,7 +1,7 @@
 // End-to-end: the deploy tool against a REAL OpenSSH server (Debian openssh-server) serving
 // a throwaway appliance root through ChrootDirectory (see helpers/appliance-sshd.ts).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type DeployIo } from '../../scripts/deploy/main.ts';
 import { shellCommand } from '../../scripts/deploy/quote.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
-import { buildTestPackage, type TestPackage } from './helpers/test-package.ts';
+import { buildTestPackage, TEST_PACKAGE_ROOTFILES, type TestPackage } from './helpers/test-package.ts';
 import { REPOSITORY_ROOT as REPO } from '../../build/repository.ts';
+import { LAYOUT } from '../../build/render.ts';
 
 const HOST_ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 const OTHER_ELF_MACHINE = HOST_ARCH === 'x86_64' ? 0xb7 : 0x3e;
@@ -145,8 +146,11 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
     expect(run.all).toContain('uploaded and verified');
     expect(run.out.at(-1)).toMatch(/OK\s+installed 1\.0\.0-100$/);
     expect(binaryVersion(a!)).toBe('igmpproxy 1.0.0');
-    expect(readFileSync(a!.file('/opt/pakfire/db/rootfiles/igmpproxy'), 'utf8')).toBe(
-      'etc/rc.d/init.d/igmpproxy\nusr/lib/igmpproxy\nusr/sbin/igmpproxy\nvar/ipfire/backup/addons/includes/igmpproxy\n');
+    expect(readFileSync(a!.file('/opt/pakfire/db/rootfiles/igmpproxy'), 'utf8')).toBe(`${TEST_PACKAGE_ROOTFILES.join('\n')}\n`);
+    // The boot links the real package makes (the layout's numbers).
+    for (const link of [`rc3.d/S${LAYOUT.startNumber}`, `rc0.d/K${LAYOUT.stopNumber}`, `rc6.d/K${LAYOUT.stopNumber}`]) {
+      expect(readlinkSync(a!.file(`/etc/rc.d/${link}${LAYOUT.name}`)), link).toBe(`../init.d/${LAYOUT.name}`);
+    }
     expect(installedMeta(a!)).toBe(readFileSync(packages.v100!.meta, 'utf8'));
     const log = readFileSync(a!.file('/opt/pakfire/logs/install-igmpproxy.log'), 'utf8');
     expect(log).toContain('Extracting files...');
