@@ -1,7 +1,7 @@
 // End-to-end: the deploy tool against a REAL OpenSSH server (Debian openssh-server) serving
 // a throwaway appliance root through ChrootDirectory (see helpers/appliance-sshd.ts).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -388,9 +388,12 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
   });
 
   it('a remote step that takes longer than --command-timeout fails with that reason', async () => {
-    // A process of this test that ignores SIGUSR1 poses as the daemon: the status query then
-    // waits (3 s) for a status file that never comes.
-    const stubborn = spawn('/bin/sh', ['-c', 'trap "" USR1; sleep 30'], { stdio: 'ignore' });
+    // A process of this test that ignores SIGUSR1 poses as the daemon (a shell started through
+    // a link named like the daemon, so /proc/PID/comm passes the live-process check): the
+    // status query then waits (3 s) for a status file that never comes.
+    const poser = path.join(mkdtempSync(path.join(tmpdir(), 'ipd7-poser-')), LAYOUT.processName);
+    symlinkSync('/bin/sh', poser);
+    const stubborn = spawn(poser, ['-c', 'trap "" USR1; sleep 30'], { stdio: 'ignore' });
     writeFileSync(b!.file('/var/run/igmpproxy.pid'), `${stubborn.pid}\n`);
     try {
       const file = knownHostsWith('timeout', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
@@ -400,6 +403,7 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     } finally {
       stubborn.kill('SIGKILL');
       rmSync(b!.file('/var/run/igmpproxy.pid'), { force: true });
+      rmSync(path.dirname(poser), { recursive: true, force: true });
     }
   });
 
