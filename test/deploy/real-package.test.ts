@@ -2,8 +2,10 @@
 // update.sh and uninstall.sh) and the package helper's appliance stand-ins
 // (test/fixtures/appliance), against a real OpenSSH server. sshd and the deploy CLI both run
 // in a network namespace of this test (its 127.0.0.1), so the package's firewall helper
-// changes real legacy iptables there only. The daemon inside the package is the stand-in
-// test/fixtures/appliance/igmpproxy-standin until the single binary exists.
+// changes real legacy iptables there only. The daemon inside the package is
+// test/fixtures/appliance/igmpproxy-standin: the real daemon (mounted from this repository)
+// for --check, --list-interfaces and setup, a stand-in only for running, which needs
+// multicast routing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
 // End-to-end: the deploy tool against a REAL OpenSSH server (Debian openssh-server) serving
 // a throwaway appliance root through ChrootDirectory (see helpers/appliance-sshd.ts).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type DeployIo } from '../../scripts/deploy/main.ts';
 import { shellCommand } from '../../scripts/deploy/quote.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
-import { buildTestPackage, type TestPackage } from './helpers/test-package.ts';
+import { buildTestPackage, TEST_PACKAGE_ROOTFILES, type TestPackage } from './helpers/test-package.ts';
 import { REPOSITORY_ROOT as REPO } from '../../build/repository.ts';
+import { LAYOUT } from '../../build/render.ts';
 
 const HOST_ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 const OTHER_ELF_MACHINE = HOST_ARCH === 'x86_64' ? 0xb7 : 0x3e;
@@ -145,8 +146,11 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
     expect(run.all).toContain('uploaded and verified');
     expect(run.out.at(-1)).toMatch(/OK\s+installed 1\.0\.0-100$/);
     expect(binaryVersion(a!)).toBe('igmpproxy 1.0.0');
-    expect(readFileSync(a!.file('/opt/pakfire/db/rootfiles/igmpproxy'), 'utf8')).toBe(
-      'etc/rc.d/init.d/igmpproxy\nusr/lib/igmpproxy\nusr/sbin/igmpproxy\nvar/ipfire/backup/addons/includes/igmpproxy\n');
+    expect(readFileSync(a!.file('/opt/pakfire/db/rootfiles/igmpproxy'), 'utf8')).toBe(`${TEST_PACKAGE_ROOTFILES.join('\n')}\n`);
+    // The boot links the real package makes (the layout's numbers).
+    for (const link of [`rc3.d/S${LAYOUT.startNumber}`, `rc0.d/K${LAYOUT.stopNumber}`, `rc6.d/K${LAYOUT.stopNumber}`]) {
+      expect(readlinkSync(a!.file(`/etc/rc.d/${link}${LAYOUT.name}`)), link).toBe(`../init.d/${LAYOUT.name}`);
+    }
     expect(installedMeta(a!)).toBe(readFileSync(packages.v100!.meta, 'utf8'));
     const log = readFileSync(a!.file('/opt/pakfire/logs/install-igmpproxy.log'), 'utf8');
     expect(log).toContain('Extracting files...');
@@ -384,9 +388,12 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
   });
 
   it('a remote step that takes longer than --command-timeout fails with that reason', async () => {
-    // A process of this test that ignores SIGUSR1 poses as the daemon: the status query then
-    // waits (3 s) for a status file that never comes.
-    const stubborn = spawn('/bin/sh', ['-c', 'trap "" USR1; sleep 30'], { stdio: 'ignore' });
+    // A process of this test that ignores SIGUSR1 poses as the daemon (a shell started through
+    // a link named like the daemon, so /proc/PID/comm passes the live-process check): the
+    // status query then waits (3 s) for a status file that never comes.
+    const poser = path.join(mkdtempSync(path.join(tmpdir(), 'ipd7-poser-')), LAYOUT.processName);
+    symlinkSync('/bin/sh', poser);
+    const stubborn = spawn(poser, ['-c', 'trap "" USR1; sleep 30'], { stdio: 'ignore' });
     writeFileSync(b!.file('/var/run/igmpproxy.pid'), `${stubborn.pid}\n`);
     try {
       const file = knownHostsWith('timeout', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
@@ -396,6 +403,7 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     } finally {
       stubborn.kill('SIGKILL');
       rmSync(b!.file('/var/run/igmpproxy.pid'), { force: true });
+      rmSync(path.dirname(poser), { recursive: true, force: true });
     }
   });
 

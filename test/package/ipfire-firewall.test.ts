@@ -12,7 +12,7 @@
 // STAND-INS (see test/fixtures/ipfire/README.md and ipfire-firewall-setup.ts): firewallctrl
 // is rules.pl reduced to what it runs for an empty rule set; the IPsec/OpenVPN/wireless/
 // captive-portal helpers and modprobe do nothing; the daemon is
-// test/fixtures/appliance/igmpproxy-standin.
+// test/fixtures/appliance/igmpproxy-standin (the real daemon but for running).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,7 +1,8 @@
 // The scripts against the REAL daemon binary, when a build left one in dist/<arch>/igmpproxy
-// (npm run build); skipped otherwise. The other tests in this directory use the stand-in
-// (test/fixtures/appliance/igmpproxy-standin); this file checks that the real binary keeps
-// the same contract: --check, --list-interfaces, fork + pidfile, comm "igmpproxy", SIGHUP
+// (npm run build); skipped otherwise. The other tests in this directory run the daemon through
+// test/fixtures/appliance/igmpproxy-standin (real --check and --list-interfaces, a stand-in
+// for running); this file checks that the real binary keeps the running part's contract too:
+// --check, --list-interfaces, fork + pidfile, comm "igmpproxy", SIGHUP
 // survives, SIGTERM ends it and removes the pidfile.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

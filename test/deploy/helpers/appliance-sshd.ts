@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ipfireMountCommands, ipfireVarRunLink } from '../../package/ipfire-mounts.ts';
+import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from '../../helpers/real-daemon.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
 const FIXTURE = path.join(FIXTURES, 'deploy-appliance');
@@ -21,7 +22,8 @@ const PACKAGE_FIXTURE = path.join(FIXTURES, 'appliance');
 export interface ApplianceOptions {
   /**
    * 'deploy' (default): the stand-ins of test/fixtures/deploy-appliance (pid-file rc
-   * functions, an iptables stand-in), no /proc.
+   * functions, an iptables stand-in) and the machine's /proc (sshd shares the machine's PID
+   * namespace here, so pidfiles hold pids /proc knows: the status query's comm check works).
    * (pakfire's functions.sh and backupctrl are always the package tests' stand-ins).
    * 'package': the package helper's stand-ins (test/fixtures/appliance) as its own harness
    * uses them: real legacy iptables, /proc, /dev, /sys, and /run, /dev/shm, /var/lock mounted
@@ -120,6 +122,9 @@ function addPackageFlavour(root: string, usrUpper: string): void {
   }
   writeFileSync(path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast'), '#!/bin/bash\nexit 0\n', { mode: 0o754 });
   rmSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, force: true });
+  // The real daemon, which the real package's stand-in binary hands all but running to.
+  mkdirSync(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'repo'), { recursive: true, mode: 0o755 });
+  writeFileSync(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'igmpproxy'), applianceDaemonLauncher(), { mode: 0o755 });
 }
 
 /** A uname that reports another machine: the appliance then looks like one of that architecture. */
@@ -141,7 +146,7 @@ function buildRoot(root: string, usrUpper: string): void {
     'usr', 'etc/rc.d/init.d', 'etc/rc.d/rc0.d', 'etc/rc.d/rc3.d/off', 'etc/rc.d/rc6.d',
     'etc/sysconfig', 'opt/pakfire/tmp', 'opt/pakfire/db/installed', 'opt/pakfire/db/rootfiles', 'opt/pakfire/db/meta',
     'opt/pakfire/logs', 'opt/pakfire/cache', 'opt/pakfire/lib', 'var/run', 'var/log', 'var/lib/iptables-standin',
-    'var/ipfire/backup/addons/includes', 'var/ipfire/backup/addons/backup', 'dev',
+    'var/ipfire/backup/addons/includes', 'var/ipfire/backup/addons/backup', 'dev', 'proc',
   ]) {
     mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
   }
@@ -186,7 +191,9 @@ if [ "$flavour" = package ]; then
   mount --rbind /dev "$root/dev"
   mount --rbind /sys "$root/sys"
 ${ipfireMountCommands('root')}
+${applianceRepositoryMount('root')}
 else
+  mount -t proc ipd7-proc "$root/proc"
   for device in "$@"; do
     mount --bind "/$device" "$root/$device"
   done
