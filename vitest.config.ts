@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { hostCanRouteMulticast } from './scripts/vm/kernel.ts';
-import { scaled } from './test/helpers/slowdown.ts';
+import { scaled } from './scripts/lab/slowdown.ts';
 
 /**
  * The suites that need a kernel that routes multicast (MRT_INIT, VIFs, MFC). `npm test`

@@ -1,13 +1,13 @@
 // `npm run bench`: the same IPTV scenarios against Debian's C igmpproxy and ours, each in a
-// fresh network-namespace lab (test/e2e/lab/), one after the other; prints the comparison
+// fresh network-namespace lab (scripts/lab/), one after the other; prints the comparison
 // and writes bench-results.json and bench-results.md. See scripts/bench/ and --help.
 // A proxy that cannot be run or does not forward is reported as "not available (reason)":
 // no number is ever made up.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkNetnsSupport } from '../test/helpers/netns.ts';
-import { LAB_PREFIX, repositoryRoot } from '../test/e2e/lab/iptv-lab.ts';
+import { checkNetnsSupport } from './lab/netns.ts';
+import { LAB_PREFIX, repositoryRoot } from './lab/iptv-lab.ts';
 import { resolveCandidate } from './bench/candidates.ts';
 import { parseBenchArgs, USAGE } from './bench/options.ts';
 import type { BenchOptions } from './bench/options.ts';

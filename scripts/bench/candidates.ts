@@ -3,8 +3,8 @@
 // warnings only) or, with --verbose-proxy, -d -vv.
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
-import { findCIgmpproxy } from '../../test/e2e/lab/c-igmpproxy.ts';
-import { pinnedNode, PROXY_TEMP_DIR_TOKEN, repositoryRoot } from '../../test/e2e/lab/iptv-lab.ts';
+import { findCIgmpproxy } from '../lab/c-igmpproxy.ts';
+import { pinnedNode, PROXY_TEMP_DIR_TOKEN, repositoryRoot } from '../lab/iptv-lab.ts';
 import type { ProxyId } from './options.ts';
 
 export interface ProxyCandidate {

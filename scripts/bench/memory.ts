@@ -13,7 +13,7 @@ import { bundleDaemon } from '../../build/bundle.ts';
 import { strippedBaseNode } from '../../build/node-base.ts';
 import { buildEnvironment } from '../../build/reproducible.ts';
 import { buildSea } from '../../build/sea.ts';
-import { repositoryRoot } from '../../test/e2e/lab/iptv-lab.ts';
+import { repositoryRoot } from '../lab/iptv-lab.ts';
 
 export const MEMORY_STEPS: readonly number[] = [0, 100, 500, 2000];
 

@@ -8,9 +8,9 @@
 //   6. restart without quickleave: TV leave -> upstream leave
 // Every wait has a time limit, a failed scenario is recorded and the next one runs; the
 // whole suite stops early when the run's deadline comes.
-import { IptvLab } from '../../test/e2e/lab/iptv-lab.ts';
-import type { ProxyHandle, TvHandle } from '../../test/e2e/lab/iptv-lab.ts';
-import type { LabEvent } from '../../test/e2e/lab/program-client.ts';
+import { IptvLab } from '../lab/iptv-lab.ts';
+import type { ProxyHandle, TvHandle } from '../lab/iptv-lab.ts';
+import type { LabEvent } from '../lab/program-client.ts';
 import type { ProxyCandidate } from './candidates.ts';
 import type { BenchOptions } from './options.ts';
 import type { ProxyResult } from './results.ts';

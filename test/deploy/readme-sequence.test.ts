@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPackageIdentity, REPOSITORY_ROOT } from '../../build/build-config.ts';
-import { checkNetnsSupport, NetnsLab, type Netns } from '../helpers/netns.ts';
+import { checkNetnsSupport, NetnsLab, type Netns } from '../../scripts/lab/netns.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
 import { runInNamespace, type CommandResult } from './helpers/run-in-namespace.ts';
 

@@ -7,9 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
-import type { Netns } from '../helpers/netns.ts';
-import { testNode } from '../helpers/test-node.ts';
+import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
+import type { Netns } from '../../scripts/lab/netns.ts';
+import { testNode } from '../../scripts/lab/test-node.ts';
 import { ensureShim, repositoryRoot } from '../kernel/support.ts';
 
 const PREFIX = 'ru4';

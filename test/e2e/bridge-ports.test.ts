@@ -7,11 +7,11 @@
 // an address change, must keep the TV's membership and route, and the stream must come
 // back by itself, without the TV joining again. Needs multicast routing (the VM).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport } from '../helpers/netns.ts';
-import { IptvLab } from './lab/iptv-lab.ts';
-import type { ProxyHandle } from './lab/iptv-lab.ts';
-import { SourceDaemon } from './lab/source-daemon.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { checkNetnsSupport } from '../../scripts/lab/netns.ts';
+import { IptvLab } from '../../scripts/lab/iptv-lab.ts';
+import type { ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
+import { SourceDaemon } from '../../scripts/lab/source-daemon.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const PREFIX = 'mm4';
 const GROUP = '239.4.4.4';

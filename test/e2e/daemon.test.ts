@@ -1,4 +1,4 @@
-// Our daemon end to end in the IPTV lab (test/e2e/lab/): a provider namespace that is an
+// Our daemon end to end in the IPTV lab (scripts/lab/): a provider namespace that is an
 // IGMP querier and streams only the groups joined on its link, the proxy namespace with
 // the real kernel multicast router driven by our daemon, and TV namespaces whose kernels
 // join and leave like real receivers.
@@ -6,10 +6,10 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport } from '../helpers/netns.ts';
-import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from './lab/iptv-lab.ts';
-import type { IptvLabOptions, ProxyHandle } from './lab/iptv-lab.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { checkNetnsSupport } from '../../scripts/lab/netns.ts';
+import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from '../../scripts/lab/iptv-lab.ts';
+import type { IptvLabOptions, ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const PREFIX = 'ipe9';
 const support = checkNetnsSupport(PREFIX);

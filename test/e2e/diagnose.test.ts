@@ -1,4 +1,4 @@
-// `igmpproxy diagnose` end to end in the IPTV lab (test/e2e/lab/iptv-lab.ts): our daemon from
+// `igmpproxy diagnose` end to end in the IPTV lab (scripts/lab/iptv-lab.ts): our daemon from
 // source forwards a stream from an altnet source (203.0.113.10) to a TV, the add-on's real
 // firewall helper has set its rules, and diagnose (run in the router's namespace, as root
 // on the box) reports no problem. Then one fault at a time, each undone before the next:
@@ -17,10 +17,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LAYOUT, readPackageInfo, renderScripts } from '../../build/render.ts';
-import { checkNetnsSupport, execBounded } from '../helpers/netns.ts';
-import { scaled } from '../helpers/slowdown.ts';
-import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from './lab/iptv-lab.ts';
-import type { ProxyHandle } from './lab/iptv-lab.ts';
+import { checkNetnsSupport, execBounded } from '../../scripts/lab/netns.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
+import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from '../../scripts/lab/iptv-lab.ts';
+import type { ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
 
 const PREFIX = 'dg4';
 const GROUP = '239.77.0.1';

@@ -1,5 +1,5 @@
 // The shipped single binary as it runs on an IPFire box, forwarding IPTV in the lab
-// (test/e2e/lab/iptv-lab.ts: provider "isp", the router "proxy", one TV):
+// (scripts/lab/iptv-lab.ts: provider "isp", the router "proxy", one TV):
 // - in a private mount namespace with the run-time mounts IPFire's boot scripts make (read
 //   from the vendored scripts, test/package/ipfire-mounts.ts): /run a noexec 8 MB tmpfs,
 //   /dev/shm noexec, /var/lock, and /var/run resolving to /run; the daemon writes its
@@ -23,14 +23,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LAYOUT } from '../../build/render.ts';
-import { execBounded } from '../helpers/netns.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { execBounded } from '../../scripts/lab/netns.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 import { Appliance, buildStandinPackage } from '../package/appliance.ts';
 import { FIREWALLCTRL, setOutgoingPolicy, startIpfireFirewall } from '../package/ipfire-firewall-setup.ts';
 import { ipfireRuntimeMounts, ipfireVarRunLink, mountDifferences, parseMountInfo } from '../package/ipfire-mounts.ts';
 import { applianceSupport } from '../package/support.ts';
-import { IptvLab, LAB_ADDRESSES, repositoryRoot } from './lab/iptv-lab.ts';
-import type { ProxyHandle } from './lab/iptv-lab.ts';
+import { IptvLab, LAB_ADDRESSES, repositoryRoot } from '../../scripts/lab/iptv-lab.ts';
+import type { ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
 
 const PREFIX = 'iprt';
 const SINGLE_BINARY = path.join(repositoryRoot, 'dist', 'x86_64', 'igmpproxy');

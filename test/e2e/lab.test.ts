@@ -1,4 +1,4 @@
-// Tests of the IPTV lab itself (test/e2e/lab/): that its provider, its TVs and its
+// Tests of the IPTV lab itself (scripts/lab/): that its provider, its TVs and its
 // topology behave like the real thing BEFORE any proxy of ours is judged in it.
 // - without a proxy, a host in the proxy namespace joining on the upstream gets the
 //   provider to stream to it, and its leave stops the stream;
@@ -9,11 +9,11 @@
 //   (from an altnet source), its leave stops the stream.
 import { existsSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport } from '../helpers/netns.ts';
-import { findCIgmpproxy } from './lab/c-igmpproxy.ts';
-import { IptvLab, LAB_ADDRESSES, LAB_PREFIX, tvAddress } from './lab/iptv-lab.ts';
-import type { TvHandle } from './lab/iptv-lab.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { checkNetnsSupport } from '../../scripts/lab/netns.ts';
+import { findCIgmpproxy } from '../../scripts/lab/c-igmpproxy.ts';
+import { IptvLab, LAB_ADDRESSES, LAB_PREFIX, tvAddress } from '../../scripts/lab/iptv-lab.ts';
+import type { TvHandle } from '../../scripts/lab/iptv-lab.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const support = checkNetnsSupport(LAB_PREFIX);
 if (!support.available) console.warn(`IPTV lab tests skipped: ${support.reason}`);

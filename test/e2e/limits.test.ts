@@ -7,12 +7,12 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildIgmp } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
-import { checkNetnsSupport } from '../helpers/netns.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { checkNetnsSupport } from '../../scripts/lab/netns.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 import { checkStatusDocument } from '../helpers/status-format.ts';
-import { IptvLab, tvAddress } from './lab/iptv-lab.ts';
-import type { ProxyHandle } from './lab/iptv-lab.ts';
-import { SourceDaemon } from './lab/source-daemon.ts';
+import { IptvLab, tvAddress } from '../../scripts/lab/iptv-lab.ts';
+import type { ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
+import { SourceDaemon } from '../../scripts/lab/source-daemon.ts';
 
 const PREFIX = 'lm4';
 const PER_HOST = 3;

@@ -12,20 +12,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
-import type { Netns, NetnsProcess } from '../helpers/netns.ts';
-import { labNode, labShim, repositoryRoot } from './lab/iptv-lab.ts';
-import { LabProgram } from './lab/program-client.ts';
-import type { IspProgramConfig } from './lab/isp-program.ts';
-import type { TvProgramConfig } from './lab/tv-program.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
+import type { Netns, NetnsProcess } from '../../scripts/lab/netns.ts';
+import { labNode, labShim, repositoryRoot } from '../../scripts/lab/iptv-lab.ts';
+import { LabProgram } from '../../scripts/lab/program-client.ts';
+import type { IspProgramConfig } from '../../scripts/lab/isp-program.ts';
+import type { TvProgramConfig } from '../../scripts/lab/tv-program.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const PREFIX = 'ipr9';
 const support = checkNetnsSupport(PREFIX);
 if (!support.available) console.warn(`reconnect tests skipped: ${support.reason}`);
 
 const names = { bridge: `${PREFIX}ib`, ispPort: `${PREFIX}ip`, upstream: `${PREFIX}u`, downstream: `${PREFIX}d`, tv: `${PREFIX}t` };
-const programDir = path.join(repositoryRoot, 'test', 'e2e', 'lab');
+const programDir = path.join(repositoryRoot, 'scripts', 'lab');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reconnect)', () => {

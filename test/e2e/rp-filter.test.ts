@@ -16,13 +16,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport, NetnsLab, waitUntil } from '../helpers/netns.ts';
-import type { Netns, NetnsProcess } from '../helpers/netns.ts';
-import { scaled } from '../helpers/slowdown.ts';
-import { labNode, labShim, repositoryRoot } from './lab/iptv-lab.ts';
-import { LabProgram } from './lab/program-client.ts';
-import type { IspProgramConfig } from './lab/isp-program.ts';
-import type { TvProgramConfig } from './lab/tv-program.ts';
+import { checkNetnsSupport, NetnsLab, waitUntil } from '../../scripts/lab/netns.ts';
+import type { Netns, NetnsProcess } from '../../scripts/lab/netns.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
+import { labNode, labShim, repositoryRoot } from '../../scripts/lab/iptv-lab.ts';
+import { LabProgram } from '../../scripts/lab/program-client.ts';
+import type { IspProgramConfig } from '../../scripts/lab/isp-program.ts';
+import type { TvProgramConfig } from '../../scripts/lab/tv-program.ts';
 
 const PREFIX = 'rp4';
 const support = checkNetnsSupport(PREFIX);
@@ -34,7 +34,7 @@ const names = {
 };
 const SOURCE = '203.0.113.10';
 const GROUP = '239.41.0.1';
-const programDir = path.join(repositoryRoot, 'test', 'e2e', 'lab');
+const programDir = path.join(repositoryRoot, 'scripts', 'lab');
 const rpFilterKey = (name: string): string => `net.ipv4.conf.${name}.rp_filter`;
 
 /** The `net.ipv4.conf.{all,default}.rp_filter` lines of IPFire's sysctl.conf (per namespace). */

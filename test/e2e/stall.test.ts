@@ -6,12 +6,12 @@
 // The status document the daemon writes is also checked against docs/status-format.md.
 // Needs multicast routing (the test VM).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport } from '../helpers/netns.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { checkNetnsSupport } from '../../scripts/lab/netns.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 import { checkStatusDocument } from '../helpers/status-format.ts';
-import { IptvLab, LAB_ADDRESSES } from './lab/iptv-lab.ts';
-import type { ProxyHandle } from './lab/iptv-lab.ts';
-import { SourceDaemon } from './lab/source-daemon.ts';
+import { IptvLab, LAB_ADDRESSES } from '../../scripts/lab/iptv-lab.ts';
+import type { ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
+import { SourceDaemon } from '../../scripts/lab/source-daemon.ts';
 
 const PREFIX = 'ipst';
 const STALL_SECONDS = 2;

@@ -16,7 +16,7 @@ import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { readPackageInfo, renderScripts, REPO_ROOT } from '../../build/render.ts';
-import { testNode } from './test-node.ts';
+import { testNode } from '../../scripts/lab/test-node.ts';
 
 const shellQuote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
 

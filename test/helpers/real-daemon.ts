@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { REPOSITORY_ROOT } from '../../build/repository.ts';
-import { testNode } from './test-node.ts';
+import { testNode } from '../../scripts/lab/test-node.ts';
 
 const shellWord = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
 

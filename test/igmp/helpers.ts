@@ -1,7 +1,7 @@
 // Test helpers for the IGMP codec: hex literals, addresses and a seeded PRNG.
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import type { Ipv4 } from '../../addon/daemon/net/ipv4.ts';
-import { mulberry32 } from '../helpers/prng.ts';
+import { mulberry32 } from '../../scripts/lab/prng.ts';
 
 /** "46 c0 00 20" -> bytes; whitespace is ignored so literals can be grouped by field. */
 export function fromHex(text: string): Uint8Array {

@@ -4,11 +4,11 @@
 // through that (the address never changed), yet still report a real removal made while
 // the bridge has no carrier. Watcher only, no multicast routing: runs on this machine.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
-import type { Netns } from '../helpers/netns.ts';
+import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
+import type { Netns } from '../../scripts/lab/netns.ts';
 import { LabDriver } from './support.ts';
 import type { DriverEvent } from './support.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const PREFIX = 'mm4';
 const BRIDGE = 'mm4br0';

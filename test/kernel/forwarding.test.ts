@@ -8,12 +8,12 @@
 //                                          ipk4dn2 10.3.0.1 ─────────────── ipk4c1 10.3.0.2 (IGMPv3)
 //                                                                            client2 ns
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
-import type { Netns } from '../helpers/netns.ts';
+import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
+import type { Netns } from '../../scripts/lab/netns.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { LabDriver, NETNS_PREFIX } from './support.ts';
 import type { DriverEvent } from './support.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const support = checkNetnsSupport(NETNS_PREFIX);
 if (!support.available) console.warn(`kernel forwarding tests skipped: ${support.reason}`);

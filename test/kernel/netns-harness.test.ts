@@ -1,9 +1,9 @@
-// The namespace lab harness (test/helpers/netns.ts) keeps its promises: names carry the
+// The namespace lab harness (scripts/lab/netns.ts) keeps its promises: names carry the
 // prefix and pid, interface names are checked, processes inside are stopped and exactly
 // the lab's namespaces are deleted by cleanup().
 import { existsSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { checkNetnsSupport, execBounded, NetnsLab, waitUntil } from '../helpers/netns.ts';
+import { checkNetnsSupport, execBounded, NetnsLab, waitUntil } from '../../scripts/lab/netns.ts';
 import { NETNS_PREFIX } from './support.ts';
 
 const support = checkNetnsSupport(NETNS_PREFIX);

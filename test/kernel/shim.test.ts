@@ -14,8 +14,8 @@ import { buildIpv4Packet } from '../../addon/daemon/igmp/ipv4-header.ts';
 import { AF_INET, AF_NETLINK, NETLINK_ROUTE, SO_RCVBUF, SOCK_RAW, SOL_SOCKET, packInt } from '../../addon/daemon/kernel/mroute.ts';
 import { loadFromAsset, loadShim } from '../../addon/daemon/kernel/shim.ts';
 import type { IgmpShim } from '../../addon/daemon/kernel/shim.ts';
-import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
-import type { Netns } from '../helpers/netns.ts';
+import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
+import type { Netns } from '../../scripts/lab/netns.ts';
 import { ensureShim, LabDriver, NETNS_PREFIX, pinnedNode, repositoryRoot } from './support.ts';
 
 const SOCK_DGRAM = 2;

@@ -2,8 +2,8 @@
 // fixtures/lab-driver.ts running inside a namespace.
 import path from 'node:path';
 import { buildNativeShim, defaultNativeOutDir } from '../../build/native.ts';
-import type { Netns, NetnsProcess } from '../helpers/netns.ts';
-import { pinnedNode, testNode } from '../helpers/test-node.ts';
+import type { Netns, NetnsProcess } from '../../scripts/lab/netns.ts';
+import { pinnedNode, testNode } from '../../scripts/lab/test-node.ts';
 import { REPOSITORY_ROOT as repositoryRoot } from '../../build/repository.ts';
 
 export { pinnedNode };

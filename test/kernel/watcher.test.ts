@@ -4,11 +4,11 @@
 // and the watching process uses no CPU while nothing changes.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkNetnsSupport, NetnsLab } from '../helpers/netns.ts';
-import type { Netns } from '../helpers/netns.ts';
+import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
+import type { Netns } from '../../scripts/lab/netns.ts';
 import { LabDriver, NETNS_PREFIX } from './support.ts';
 import type { DriverEvent } from './support.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const support = checkNetnsSupport(NETNS_PREFIX);
 if (!support.available) console.warn(`kernel watcher tests skipped: ${support.reason}`);

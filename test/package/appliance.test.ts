@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PackageFiles } from '../../build/package.ts';
-import { NetnsLab } from '../helpers/netns.ts';
+import { NetnsLab } from '../../scripts/lab/netns.ts';
 import { Appliance, buildStandinPackage, FIXTURES, WAIT_FOR_PIDFILE } from './appliance.ts';
 import { applianceSupport, PREFIX, renderedHookBlock } from './support.ts';
 

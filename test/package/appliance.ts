@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExecResult, Netns } from '../helpers/netns.ts';
+import type { ExecResult, Netns } from '../../scripts/lab/netns.ts';
 import { buildPackage } from '../../build/package.ts';
 import { ipfireMountCommands, ipfireVarRunLink } from './ipfire-mounts.ts';
 import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from '../helpers/real-daemon.ts';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { LAYOUT, readPackageInfo, renderScripts, renderTemplate, templateValues } from '../../build/render.ts';
-import { NetnsLab, type ExecResult, type Netns } from '../helpers/netns.ts';
+import { NetnsLab, type ExecResult, type Netns } from '../../scripts/lab/netns.ts';
 import { realDaemonShellCommand } from '../helpers/real-daemon.ts';
 import { REPO_ROOT } from '../../build/render.ts';
 import { applianceSupport, PREFIX } from './support.ts';

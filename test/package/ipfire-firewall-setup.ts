@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execBounded } from '../helpers/netns.ts';
+import { execBounded } from '../../scripts/lab/netns.ts';
 import type { Appliance } from './appliance.ts';
 import { IPFIRE_FIXTURES } from './ipfire-mounts.ts';
 

@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NetnsLab } from '../helpers/netns.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { NetnsLab } from '../../scripts/lab/netns.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 import { startAppliance, type Appliance as SshdAppliance } from '../deploy/helpers/appliance-sshd.ts';
 import { Appliance } from './appliance.ts';
 import {

@@ -11,10 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../build/render.ts';
-import { NetnsLab } from '../helpers/netns.ts';
+import { NetnsLab } from '../../scripts/lab/netns.ts';
 import { Appliance, buildStandinPackage } from './appliance.ts';
 import { applianceSupport, PREFIX } from './support.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 const BINARY = path.join(REPO_ROOT, 'dist', ARCH, 'igmpproxy');

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { checkNetnsSupport } from '../helpers/netns.ts';
+import { checkNetnsSupport } from '../../scripts/lab/netns.ts';
 import { readPackageInfo, REPO_ROOT, renderTemplate, templateValues } from '../../build/render.ts';
 
 export const PREFIX = 'ipp6';

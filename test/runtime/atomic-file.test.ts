@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { scaled } from '../helpers/slowdown.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const ATOMIC_FILE = path.resolve(import.meta.dirname, '../../addon/daemon/runtime/atomic-file.ts');
 const isRoot = process.getuid?.() === 0;

@@ -11,8 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../build/render.ts';
-import { NetnsLab } from '../helpers/netns.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { NetnsLab } from '../../scripts/lab/netns.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 import { Appliance, buildStandinPackage } from '../package/appliance.ts';
 import { applianceSupport } from '../package/support.ts';
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPOSITORY_ROOT as root } from '../../build/repository.ts';
-import { scaled } from '../helpers/slowdown.ts';
+import { scaled } from '../../scripts/lab/slowdown.ts';
 
 const distBinary = path.join(root, 'dist', process.arch === 'arm64' ? 'aarch64' : 'x86_64', 'igmpproxy');
 /**

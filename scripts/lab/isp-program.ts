@@ -13,12 +13,12 @@
 // stop, paused, resumed, malformed, error.
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { buildIgmp, buildIpv4Packet, classifyRawDatagram } from '../../../addon/daemon/igmp/index.ts';
-import type { IgmpQuery } from '../../../addon/daemon/igmp/index.ts';
-import { MRT_ADD_VIF, packVifctl } from '../../../addon/daemon/kernel/mroute.ts';
-import { MrouteSocket } from '../../../addon/daemon/kernel/raw-socket.ts';
-import { loadShim } from '../../../addon/daemon/kernel/shim.ts';
-import { ALL_SYSTEMS, formatIpv4, parseIpv4 } from '../../../addon/daemon/net/ipv4.ts';
+import { buildIgmp, buildIpv4Packet, classifyRawDatagram } from '../../addon/daemon/igmp/index.ts';
+import type { IgmpQuery } from '../../addon/daemon/igmp/index.ts';
+import { MRT_ADD_VIF, packVifctl } from '../../addon/daemon/kernel/mroute.ts';
+import { MrouteSocket } from '../../addon/daemon/kernel/raw-socket.ts';
+import { loadShim } from '../../addon/daemon/kernel/shim.ts';
+import { ALL_SYSTEMS, formatIpv4, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { monotonicMs } from './clock.ts';
 import { groupStatements, LinkMemberships } from './isp-memberships.ts';
 import type { MembershipChange } from './isp-memberships.ts';

@@ -1,12 +1,12 @@
 // Unit tests of the lab's pure parts: the stream payload, sequence accounting, the
 // provider's membership logic, the malformed-IGMP generator and the /proc parsers.
 import { describe, expect, test } from 'vitest';
-import { buildIgmp, parseIgmp } from '../../../addon/daemon/igmp/index.ts';
-import { parseIpv4 } from '../../../addon/daemon/net/ipv4.ts';
-import { groupStatements, LinkMemberships } from './isp-memberships.ts';
-import { malformedIgmpPayloads } from './malformed-igmp.ts';
-import { parseCpuTicks, parseStatusKb } from './proc-stats.ts';
-import { decodeStreamPacket, encodeStreamPacket, SequenceTracker, STREAM_PAYLOAD_BYTES } from './stream-payload.ts';
+import { buildIgmp, parseIgmp } from '../../addon/daemon/igmp/index.ts';
+import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { groupStatements, LinkMemberships } from '../../scripts/lab/isp-memberships.ts';
+import { malformedIgmpPayloads } from '../../scripts/lab/malformed-igmp.ts';
+import { parseCpuTicks, parseStatusKb } from '../../scripts/lab/proc-stats.ts';
+import { decodeStreamPacket, encodeStreamPacket, SequenceTracker, STREAM_PAYLOAD_BYTES } from '../../scripts/lab/stream-payload.ts';
 
 const G1 = parseIpv4('239.1.1.1') as number;
 const G2 = parseIpv4('239.1.1.2') as number;

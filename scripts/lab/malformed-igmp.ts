@@ -2,8 +2,8 @@
 // packets" test): the same seed always gives the same bytes, and every payload is
 // rejected by the project's own IGMP parser -- a payload that happens to parse (a random
 // checksum can match) gets its checksum broken, so "malformed" holds by construction.
-import { parseIgmp } from '../../../addon/daemon/igmp/index.ts';
-import { mulberry32 } from '../../helpers/prng.ts';
+import { parseIgmp } from '../../addon/daemon/igmp/index.ts';
+import { mulberry32 } from './prng.ts';
 
 /** The tests' one seeded PRNG (test/helpers/prng.ts). */
 export const seededRandom = mulberry32;

@@ -18,7 +18,7 @@
 // appears in the host's namespace; cleanup() — and, as a safety net, process exit and
 // SIGINT/SIGTERM — kills the processes the lab started and deletes exactly the
 // namespaces it created. Every wait is bounded in time; the bounds given here are a native
-// machine's and are stretched by the run's slowdown (test/helpers/slowdown.ts) in one
+// machine's and are stretched by the run's slowdown (scripts/lab/slowdown.ts) in one
 // place, these primitives, so no caller has to.
 import { spawn, spawnSync, execFile } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';

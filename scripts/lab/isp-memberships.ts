@@ -2,7 +2,7 @@
 // messages and the time come in, membership changes come out; the isp program does the
 // I/O. Semantics follow RFC 2236/3376 router behaviour in the simplified form a test
 // provider needs (no per-source state: a v3 INCLUDE with sources counts as a listener).
-import type { IgmpMessage } from '../../../addon/daemon/igmp/index.ts';
+import type { IgmpMessage } from '../../addon/daemon/igmp/index.ts';
 
 export type ReportKind = 'join' | 'leave' | 'current';
 

@@ -12,12 +12,12 @@
 // JSON lines: see program-io.ts; events: ready, first, igmp, error.
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { parseIgmp, parseIpv4Packet } from '../../../addon/daemon/igmp/index.ts';
-import type { IgmpMessage } from '../../../addon/daemon/igmp/index.ts';
-import { AF_INET, IP_MULTICAST_TTL, IPPROTO_IGMP, IPPROTO_IP, packInt, SOCK_RAW, SOL_SOCKET } from '../../../addon/daemon/kernel/mroute.ts';
-import { loadShim } from '../../../addon/daemon/kernel/shim.ts';
-import type { IgmpShim } from '../../../addon/daemon/kernel/shim.ts';
-import { formatIpv4, isMulticast, parseIpv4 } from '../../../addon/daemon/net/ipv4.ts';
+import { parseIgmp, parseIpv4Packet } from '../../addon/daemon/igmp/index.ts';
+import type { IgmpMessage } from '../../addon/daemon/igmp/index.ts';
+import { AF_INET, IP_MULTICAST_TTL, IPPROTO_IGMP, IPPROTO_IP, packInt, SOCK_RAW, SOL_SOCKET } from '../../addon/daemon/kernel/mroute.ts';
+import { loadShim } from '../../addon/daemon/kernel/shim.ts';
+import type { IgmpShim } from '../../addon/daemon/kernel/shim.ts';
+import { formatIpv4, isMulticast, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { monotonicMs } from './clock.ts';
 import { malformedIgmpPayloads } from './malformed-igmp.ts';
 import { emit, numberField, serveCommands, stringField } from './program-io.ts';

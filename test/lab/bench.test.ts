@@ -6,12 +6,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { parseBenchArgs } from '../../../scripts/bench/options.ts';
-import { parseProbeOutput, renderMemory } from '../../../scripts/bench/memory.ts';
-import { compare, renderMarkdown, renderText } from '../../../scripts/bench/report.ts';
-import type { ProxyResult } from '../../../scripts/bench/results.ts';
-import { percentile, summarize } from '../../../scripts/bench/stats.ts';
-import { evictFromPageCache, renderStartup, timeCommands } from '../../../scripts/bench/startup.ts';
+import { parseBenchArgs } from '../../scripts/bench/options.ts';
+import { parseProbeOutput, renderMemory } from '../../scripts/bench/memory.ts';
+import { compare, renderMarkdown, renderText } from '../../scripts/bench/report.ts';
+import type { ProxyResult } from '../../scripts/bench/results.ts';
+import { percentile, summarize } from '../../scripts/bench/stats.ts';
+import { evictFromPageCache, renderStartup, timeCommands } from '../../scripts/bench/startup.ts';
 
 const hasFincore = spawnSync('fincore', ['-V']).status === 0; // Debian util-linux-extra
 if (!hasFincore) console.warn('page-cache eviction test skipped: fincore (util-linux-extra) is not installed');

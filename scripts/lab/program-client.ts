@@ -1,6 +1,6 @@
 // The controller's side of a lab program (isp-program.ts, tv-program.ts): commands with
 // bounded replies, and the program's events read back from its JSON lines.
-import type { NetnsProcess } from '../../helpers/netns.ts';
+import type { NetnsProcess } from './netns.ts';
 
 export type LabEvent = Record<string, unknown> & { readonly event: string; readonly t: number; readonly index: number };
 export type Reply = Record<string, unknown> & { readonly ok: boolean; readonly message?: string };
