@@ -168,7 +168,7 @@ export function labInterfaces(prefix: string): LabInterfaces {
 }
 
 /** Starts a lab program in a namespace and checks it shares the controller's clock. */
-async function startProgram(namespace: Netns, name: string, script: string, config: object): Promise<LabProgram> {
+export async function startLabProgram(namespace: Netns, name: string, script: string, config: object): Promise<LabProgram> {
   const before = monotonicMs();
   const child = namespace.spawn([...labNode, '--no-warnings', path.join(programDir, script), JSON.stringify(config)],
     { cwd: repositoryRoot });
@@ -502,10 +502,10 @@ export class IptvLab {
       const upstream1 = resolved.upstreams[0] as Required<UpstreamOptions>;
       const upstream2 = resolved.upstreams[1];
       const [ispProgram, isp2Program, ...tvPrograms] = await Promise.all([
-        startProgram(isp, 'isp', 'isp-program.ts', ispConfig(upstream1, names.ispLink, LAB_ADDRESSES.ispLink)),
-        isp2 && upstream2 ? startProgram(isp2, 'isp2', 'isp-program.ts', ispConfig(upstream2, names.isp2Link, LAB_ADDRESSES.isp2Link))
+        startLabProgram(isp, 'isp', 'isp-program.ts', ispConfig(upstream1, names.ispLink, LAB_ADDRESSES.ispLink)),
+        isp2 && upstream2 ? startLabProgram(isp2, 'isp2', 'isp-program.ts', ispConfig(upstream2, names.isp2Link, LAB_ADDRESSES.isp2Link))
           : Promise.resolve(undefined),
-        ...tvNamespaces.map((namespace, index) => startProgram(namespace, `tv${index}`, 'tv-program.ts', {
+        ...tvNamespaces.map((namespace, index) => startLabProgram(namespace, `tv${index}`, 'tv-program.ts', {
           shim, ifname: names.tv(index), address: tvAddress(index), port: STREAM_PORT,
         } satisfies TvProgramConfig)),
       ]);
@@ -539,7 +539,7 @@ export class IptvLab {
     const shim = await labShim();
     const ifname = which === 1 ? this.interfaces.upstream : this.interfaces.upstream2;
     const address = which === 1 ? LAB_ADDRESSES.upstream : LAB_ADDRESSES.upstream2;
-    const program = await startProgram(this.proxyNamespace, `upstream-listener${which}`, 'tv-program.ts',
+    const program = await startLabProgram(this.proxyNamespace, `upstream-listener${which}`, 'tv-program.ts',
       { shim, ifname, address, port: STREAM_PORT } satisfies TvProgramConfig);
     return new TvHandle(program, address, this.proxyNamespace);
   }

@@ -14,8 +14,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
 import type { Netns, NetnsProcess } from '../../scripts/lab/netns.ts';
-import { labNode, labShim, repositoryRoot } from '../../scripts/lab/iptv-lab.ts';
-import { LabProgram } from '../../scripts/lab/program-client.ts';
+import { labNode, labShim, repositoryRoot, startLabProgram } from '../../scripts/lab/iptv-lab.ts';
+import type { LabProgram } from '../../scripts/lab/program-client.ts';
 import type { IspProgramConfig } from '../../scripts/lab/isp-program.ts';
 import type { TvProgramConfig } from '../../scripts/lab/tv-program.ts';
 import { scaled } from '../../scripts/lab/slowdown.ts';
@@ -25,7 +25,6 @@ const support = checkNetnsSupport(PREFIX);
 if (!support.available) console.warn(`reconnect tests skipped: ${support.reason}`);
 
 const names = { bridge: `${PREFIX}ib`, ispPort: `${PREFIX}ip`, upstream: `${PREFIX}u`, downstream: `${PREFIX}d`, tv: `${PREFIX}t` };
-const programDir = path.join(repositoryRoot, 'scripts', 'lab');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reconnect)', () => {
@@ -43,13 +42,6 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     await isp.up(names.ispPort);
     await proxyNs.addAddress(names.upstream, '10.97.0.2/24');
     await proxyNs.up(names.upstream);
-  }
-
-  async function startProgram(namespace: Netns, name: string, script: string, config: object): Promise<LabProgram> {
-    const child = namespace.spawn([...labNode, '--no-warnings', path.join(programDir, script), JSON.stringify(config)], { cwd: repositoryRoot });
-    const program = new LabProgram(name, child);
-    await program.waitForEvent((event) => event.event === 'ready', 15_000, 0, 'ready');
-    return program;
   }
 
   async function packets(group: string): Promise<number> {
@@ -74,12 +66,12 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     await proxyNs.sysctl('net.ipv4.conf.all.rp_filter', 0);
     await proxyNs.sysctl('net.ipv4.conf.default.rp_filter', 0);
 
-    ispProgram = await startProgram(isp, 'isp', 'isp-program.ts', {
+    ispProgram = await startLabProgram(isp, 'isp', 'isp-program.ts', {
       shim, ifname: names.bridge, address: '10.97.0.1', sourceAddress: '10.97.0.1', version: 3, queryIntervalMs: 0,
       queryResponseMs: 1_000, robustness: 2, lastMemberQueryMs: 200, lastMemberCount: 2, leaveMode: 'query', port: 5000,
       packetIntervalMs: 10, payloadBytes: 64,
     } satisfies IspProgramConfig);
-    tvProgram = await startProgram(tv, 'tv', 'tv-program.ts', {
+    tvProgram = await startLabProgram(tv, 'tv', 'tv-program.ts', {
       shim, ifname: names.tv, address: '192.168.97.10', port: 5000,
     } satisfies TvProgramConfig);
 

@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkNetnsSupport, NetnsLab, waitUntil } from '../../scripts/lab/netns.ts';
 import type { Netns, NetnsProcess } from '../../scripts/lab/netns.ts';
 import { scaled } from '../../scripts/lab/slowdown.ts';
-import { labNode, labShim, repositoryRoot } from '../../scripts/lab/iptv-lab.ts';
-import { LabProgram } from '../../scripts/lab/program-client.ts';
+import { labNode, labShim, repositoryRoot, startLabProgram } from '../../scripts/lab/iptv-lab.ts';
+import type { LabProgram } from '../../scripts/lab/program-client.ts';
 import type { IspProgramConfig } from '../../scripts/lab/isp-program.ts';
 import type { TvProgramConfig } from '../../scripts/lab/tv-program.ts';
 
@@ -34,7 +34,6 @@ const names = {
 };
 const SOURCE = '203.0.113.10';
 const GROUP = '239.41.0.1';
-const programDir = path.join(repositoryRoot, 'scripts', 'lab');
 const rpFilterKey = (name: string): string => `net.ipv4.conf.${name}.rp_filter`;
 
 /** The `net.ipv4.conf.{all,default}.rp_filter` lines of IPFire's sysctl.conf (per namespace). */
@@ -58,13 +57,6 @@ describe.skipIf(!support.available)('strict rp_filter on a legacy line (IPTV on 
     await isp.up(names.ispPort);
     await proxyNs.addAddress(names.upstream, '10.96.0.2/24');
     await proxyNs.up(names.upstream);
-  }
-
-  async function startProgram(namespace: Netns, name: string, script: string, config: object): Promise<LabProgram> {
-    const child = namespace.spawn([...labNode, '--no-warnings', path.join(programDir, script), JSON.stringify(config)], { cwd: repositoryRoot });
-    const program = new LabProgram(name, child);
-    await program.waitForEvent((event) => event.event === 'ready', 15_000, 0, 'ready');
-    return program;
   }
 
   async function startDaemon(rpFilterLine: string): Promise<NetnsProcess> {
@@ -131,12 +123,12 @@ describe.skipIf(!support.available)('strict rp_filter on a legacy line (IPTV on 
     await tv.ip('route', 'add', 'default', 'via', '192.168.96.1');
     await connectUpstream();
 
-    ispProgram = await startProgram(isp, 'isp', 'isp-program.ts', {
+    ispProgram = await startLabProgram(isp, 'isp', 'isp-program.ts', {
       shim, ifname: names.bridge, address: '10.96.0.1', sourceAddress: SOURCE, version: 3, queryIntervalMs: 0,
       queryResponseMs: 1_000, robustness: 2, lastMemberQueryMs: 200, lastMemberCount: 2, leaveMode: 'query', port: 5000,
       packetIntervalMs: 10, payloadBytes: 64,
     } satisfies IspProgramConfig);
-    tvProgram = await startProgram(tv, 'tv', 'tv-program.ts', {
+    tvProgram = await startLabProgram(tv, 'tv', 'tv-program.ts', {
       shim, ifname: names.tv, address: '192.168.96.10', port: 5000,
     } satisfies TvProgramConfig);
     dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-`));
