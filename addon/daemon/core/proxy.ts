@@ -25,7 +25,7 @@
 import { formatIpv4, isSourceSpecificMulticast } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { IgmpMessage, KernelUpcall } from '../igmp/types.ts';
-import type { DaemonConfig, DownstreamLimits, PhyintConfig } from '../config/types.ts';
+import type { DaemonConfig, PhyintConfig } from '../config/types.ts';
 import type { Effect, InterfaceInfo, RouteOutput } from './effects.ts';
 import type { CoreContext } from './context.ts';
 import { TimerQueue } from './timers.ts';
@@ -38,14 +38,16 @@ import { LogThrottle } from './log-throttle.ts';
 import { interfaceChange } from './config-diff.ts';
 import { mergeSubscriptions } from './merge.ts';
 import { Membership } from './membership.ts';
-import type { GroupSnapshot, Subscription } from './membership.ts';
+import type { Subscription } from './membership.ts';
 import { LinkSettings, linkContext } from './link-settings.ts';
 import { Querier } from './querier.ts';
-import type { QuerierSnapshot } from './querier.ts';
 import { UpstreamHost } from './upstream.ts';
-import type { DesiredState, UpstreamSnapshot } from './upstream.ts';
+import type { DesiredState } from './upstream.ts';
 import { RouteTable } from './routes.ts';
-import type { RouteSnapshot } from './routes.ts';
+import { buildSnapshot } from './snapshot.ts';
+import type { ProxySnapshot } from './snapshot.ts';
+
+export type { ProxySnapshot } from './snapshot.ts';
 
 export interface ProxyDeps {
   /** Monotonic milliseconds. */
@@ -65,49 +67,7 @@ export interface PacketInfo {
   readonly ttl: number;
 }
 
-/** What a downstream refused since it came up, per cause, and the latest refusal. */
-export interface RefusedSnapshot {
-  readonly groupsPerInterface: number;
-  readonly groupsPerHost: number;
-  readonly sourcesPerGroup: number;
-  readonly ttl: number;
-  readonly lastHost: string | null;
-  readonly lastAt: number | null;
-}
-
 export type UpcallInfo = Pick<KernelUpcall, 'kind' | 'source' | 'group'>;
-
-export interface ProxySnapshot {
-  readonly now: number;
-  readonly quickLeave: boolean;
-  readonly settings: ProtocolSettings;
-  /** The limits every downstream applies, and whether IGMP must have TTL 1 there. */
-  readonly limits: DownstreamLimits & { readonly requireTtlOne: boolean };
-  /** Running timers; a number that grows without bound would be a leak. */
-  readonly timers: number;
-  readonly downstreams: readonly {
-    readonly name: string;
-    readonly ifindex: number;
-    readonly address: string;
-    readonly prefixLength: number;
-    readonly querier: QuerierSnapshot;
-    readonly groups: readonly GroupSnapshot[];
-    readonly refused: RefusedSnapshot;
-  }[];
-  readonly upstreams: readonly ({
-    readonly name: string; readonly ifindex: number; readonly address: string; readonly prefixLength: number;
-    /** Streams refused lately because their source is outside the subnet and every altnet. */
-    readonly refusedSources: readonly RefusedSource[];
-  } & UpstreamSnapshot)[];
-  readonly routes: readonly RouteSnapshot[];
-}
-
-export interface RefusedSource {
-  readonly source: string;
-  readonly group: string;
-  /** When the kernel last asked for it (monotonic ms). */
-  readonly at: number;
-}
 
 interface Downstream {
   readonly kind: 'downstream';
@@ -277,36 +237,15 @@ export class IgmpProxyCore {
   }
 
   snapshot(): ProxySnapshot {
-    return {
+    return buildSnapshot({
       now: this.deps.now(),
-      quickLeave: this.config.quickLeave,
+      config: this.config,
       settings: this.ctx.settings,
-      limits: { ...this.config.limits, requireTtlOne: this.config.requireTtlOne },
-      timers: this.timers.size,
-      downstreams: [...this.downstreams.values()].map((d) => ({
-        name: d.info.name,
-        ifindex: d.info.ifindex,
-        address: formatIpv4(d.info.address),
-        prefixLength: d.info.prefixLength,
-        querier: d.querier.snapshot(),
-        groups: d.membership.snapshot(),
-        refused: {
-          ...d.refused,
-          lastHost: d.lastRefusal === undefined ? null : formatIpv4(d.lastRefusal.host),
-          lastAt: d.lastRefusal?.at ?? null,
-        },
-      })),
-      upstreams: [...this.upstreams.values()].map((u) => ({
-        name: u.info.name,
-        ifindex: u.info.ifindex,
-        address: formatIpv4(u.info.address),
-        prefixLength: u.info.prefixLength,
-        refusedSources: this.routes.recentRefusals(u.info.name)
-          .map((entry) => ({ source: formatIpv4(entry.source), group: formatIpv4(entry.group), at: entry.at })),
-        ...u.host.snapshot(),
-      })),
-      routes: this.routes.snapshot(),
-    };
+      timerCount: this.timers.size,
+      downstreams: this.downstreams.values(),
+      upstreams: this.upstreams.values(),
+      routes: this.routes,
+    });
   }
 
   // ---- dispatch: IGMP ----------------------------------------------------------------
