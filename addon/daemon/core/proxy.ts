@@ -221,12 +221,15 @@ export class IgmpProxyCore {
       };
       return !this.refuses(downstream, host, refuseBeyondLimits(name, this.config.limits, counts, group, host, joins));
     };
+    // An IGMPv1/v2 report joins every source of its group, so it passes the checks of an EXCLUDE({}) join.
+    const anySourceJoinAdmitted = (group: Ipv4, what: string): boolean =>
+      groupAdmitted(group) && anySourceAdmitted(group, what) && withinLimits(group, true, []);
     switch (message.type) {
       case 'v1-report':
-        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv1 report') && withinLimits(message.group, true, [])) membership.v1Report(host, message.group);
+        if (anySourceJoinAdmitted(message.group, 'IGMPv1 report')) membership.v1Report(host, message.group);
         break;
       case 'v2-report':
-        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv2 report') && withinLimits(message.group, true, [])) membership.v2Report(host, message.group);
+        if (anySourceJoinAdmitted(message.group, 'IGMPv2 report')) membership.v2Report(host, message.group);
         break;
       case 'v2-leave':
         // No v1/v2 membership can exist in the SSM range, so there is nothing to leave.
