@@ -7,11 +7,11 @@
 // In EXCLUDE mode a record with a running timer is in the RFC's "requested list" X
 // (forwarded), a record whose timer stopped is in the "exclude list" Y (not forwarded).
 //
-// On top of the RFC state, each reporting host's own filter is tracked exactly (a Map
-// keyed by host address, no hash). It only drives quickleave: when no tracked host still
-// wants a group or source, the last-member procedure expires it at once instead of after
-// the last member query time. The queries are still sent, so a listener we never heard
-// (an IGMPv2 host whose report was suppressed by another's) answers and re-joins.
+// On top of the RFC state, each reporting host's own filter is tracked exactly
+// (host-tracking.ts). It only drives quickleave: when no tracked host still wants a group
+// or source, the last-member procedure expires it at once instead of after the last member
+// query time. The queries are still sent, so a listener we never heard (an IGMPv2 host
+// whose report was suppressed by another's) answers and re-joins.
 import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { GroupRecordType, IgmpQuery } from '../igmp/types.ts';
@@ -20,6 +20,8 @@ import type { Timer, TimerQueue } from './timers.ts';
 import { sorted } from './sources.ts';
 import { QUERY_TIMER_RULES, bindLetters, sourcesOf, transitionFor } from './membership-table.ts';
 import type { FilterMode, QueryTimerRow } from './membership-table.ts';
+import { HostTracking, anyHostWants, anyHostWantsAllSources } from './host-tracking.ts';
+import type { GroupHosts } from './host-tracking.ts';
 
 export type { FilterMode } from './membership-table.ts';
 
@@ -44,11 +46,6 @@ interface SourceRecord {
   readonly timer: Timer;
 }
 
-interface HostFilter {
-  mode: FilterMode;
-  sources: Set<Ipv4>;
-}
-
 /** What a group's timers call back in its Membership. */
 interface GroupTimerHandlers {
   groupTimerFired(state: GroupState): void;
@@ -65,7 +62,7 @@ const nothing = (): void => undefined;
 class GroupState {
   mode: FilterMode = 'include';
   readonly sources = new Map<Ipv4, SourceRecord>();
-  readonly hosts = new Map<Ipv4, HostFilter>();
+  readonly hosts: GroupHosts = new Map();
   groupQueriesLeft = 0;
   /** Sources with last-member query retransmissions left; undefined until the first. */
   sourceQueriesLeft: Map<Ipv4, number> | undefined;
@@ -121,8 +118,8 @@ export interface GroupSnapshot {
 
 export class Membership {
   private readonly groups = new Map<Ipv4, GroupState>();
-  /** Per host, the groups whose host filters list it (the groups-per-host limit counts these). */
-  private readonly groupsOfHost = new Map<Ipv4, number>();
+  /** Per-host filters (quickleave) and per host its group count (the groups-per-host limit). */
+  private readonly hostTracking = new HostTracking();
   private readonly ctx: CoreContext;
   private readonly port: DownstreamPort;
   private readonly timerHandlers: GroupTimerHandlers;
@@ -153,7 +150,7 @@ export class Membership {
   /** Groups `host` is tracked in. An IGMPv2 host that went silent without a leave stays
    * counted until its group expires (hosts are not aged one by one). */
   hostGroupCount(host: Ipv4): number {
-    return this.groupsOfHost.get(host) ?? 0;
+    return this.hostTracking.groupCount(host);
   }
 
   isHostMember(group: Ipv4, host: Ipv4): boolean {
@@ -196,7 +193,7 @@ export class Membership {
   v1Report(host: Ipv4, group: Ipv4): void {
     const state = this.ensure(group);
     state.olderHostPresent(1, this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
-    this.setHost(state, host, { mode: 'exclude', sources: new Set() });
+    this.hostTracking.set(state.hosts, host, { mode: 'exclude', sources: new Set() });
     this.applyRecord(state, 'is-exclude', []);
   }
 
@@ -204,7 +201,7 @@ export class Membership {
   v2Report(host: Ipv4, group: Ipv4): void {
     const state = this.ensure(group);
     state.olderHostPresent(2, this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
-    this.setHost(state, host, { mode: 'exclude', sources: new Set() });
+    this.hostTracking.set(state.hosts, host, { mode: 'exclude', sources: new Set() });
     this.applyRecord(state, 'is-exclude', []);
   }
 
@@ -212,7 +209,7 @@ export class Membership {
   v2Leave(host: Ipv4, group: Ipv4): void {
     const state = this.groups.get(group);
     if (state === undefined) return;
-    this.removeHost(state, host);
+    this.hostTracking.remove(state.hosts, host);
     if (state.compatibility === 1) return;
     this.applyRecord(state, 'to-include', []);
   }
@@ -226,7 +223,7 @@ export class Membership {
       if (!asksForSomething) return;
       state = this.ensure(group);
     }
-    this.updateHost(state, host, recordType, sourceList);
+    this.hostTracking.record(state.hosts, host, recordType, sourceList);
     const compatibility = state.compatibility;
     let sources = sourceList;
     if (compatibility < 3) {
@@ -259,7 +256,7 @@ export class Membership {
     const groups = [...this.groups.keys()];
     for (const state of this.groups.values()) state.stopTimers();
     this.groups.clear();
-    this.groupsOfHost.clear();
+    this.hostTracking.clear();
     return groups;
   }
 
@@ -320,7 +317,7 @@ export class Membership {
   private queryGroup(state: GroupState): void {
     const compatibility = state.compatibility;
     const querier = this.port.isQuerier();
-    if (this.ctx.quickLeave() && ![...state.hosts.values()].some((h) => h.mode === 'exclude')) {
+    if (this.ctx.quickLeave() && !anyHostWantsAllSources(state.hosts)) {
       // Nobody we know still wants all sources: end EXCLUDE mode now; still ask below.
       if (state.mode === 'exclude') this.groupTimerExpired(state);
     } else if (querier) {
@@ -341,7 +338,7 @@ export class Membership {
       const record = state.sources.get(s);
       if (record === undefined || !record.timer.running) continue;
       queried.push(s);
-      if (this.ctx.quickLeave() && !this.anyHostWants(state, s)) {
+      if (this.ctx.quickLeave() && !anyHostWants(state.hosts, s)) {
         this.sourceTimerExpired(state, s);
       } else if (querier && compatibility === 3) {
         this.lowerForQuery(QUERY_TIMER_RULES.groupAndSource, state, [s], this.ctx.now() + this.ctx.settings.lastMemberQueryTimeMs);
@@ -438,7 +435,7 @@ export class Membership {
     // 6.5: EXCLUDE -> INCLUDE with the requested sources; the exclude list is dropped.
     for (const record of [...state.sources.values()]) if (!record.timer.running) state.sources.delete(record.address);
     state.mode = 'include';
-    for (const [host, filter] of [...state.hosts]) if (filter.mode === 'exclude') this.removeHost(state, host);
+    this.hostTracking.excludeModeEnded(state.hosts);
     this.afterExpiry(state);
   }
 
@@ -451,9 +448,7 @@ export class Membership {
       state.sources.delete(source);
       state.sourceQueriesLeft?.delete(source);
     }
-    for (const [host, filter] of [...state.hosts]) {
-      if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0) this.removeHost(state, host);
-    }
+    this.hostTracking.sourceExpired(state.hosts, source);
     this.afterExpiry(state);
   }
 
@@ -464,7 +459,7 @@ export class Membership {
 
   private deleteGroup(state: GroupState): void {
     state.stopTimers();
-    for (const host of [...state.hosts.keys()]) this.removeHost(state, host);
+    this.hostTracking.removeAll(state.hosts);
     this.groups.delete(state.group);
   }
 
@@ -525,57 +520,5 @@ export class Membership {
     state.sources.get(source)?.timer.stop();
     state.sources.delete(source);
     state.sourceQueriesLeft?.delete(source);
-  }
-
-  // ---- per-host filters (quickleave) ----------------------------------------------------
-
-  private setHost(state: GroupState, host: Ipv4, filter: HostFilter): void {
-    if (filter.mode === 'include' && filter.sources.size === 0) {
-      this.removeHost(state, host);
-      return;
-    }
-    if (!state.hosts.has(host)) this.groupsOfHost.set(host, this.hostGroupCount(host) + 1);
-    state.hosts.set(host, filter);
-  }
-
-  private removeHost(state: GroupState, host: Ipv4): void {
-    if (!state.hosts.delete(host)) return;
-    const left = this.hostGroupCount(host) - 1;
-    if (left > 0) this.groupsOfHost.set(host, left);
-    else this.groupsOfHost.delete(host);
-  }
-
-  private updateHost(state: GroupState, host: Ipv4, type: GroupRecordType, list: readonly Ipv4[]): void {
-    const current = state.hosts.get(host) ?? { mode: 'include' as FilterMode, sources: new Set<Ipv4>() };
-    switch (type) {
-      case 'is-include':
-      case 'to-include':
-        this.setHost(state, host, { mode: 'include', sources: new Set(list) });
-        return;
-      case 'is-exclude':
-      case 'to-exclude':
-        this.setHost(state, host, { mode: 'exclude', sources: new Set(list) });
-        return;
-      case 'allow':
-        for (const s of list) {
-          if (current.mode === 'include') current.sources.add(s);
-          else current.sources.delete(s);
-        }
-        break;
-      case 'block':
-        for (const s of list) {
-          if (current.mode === 'include') current.sources.delete(s);
-          else current.sources.add(s);
-        }
-        break;
-    }
-    this.setHost(state, host, current);
-  }
-
-  private anyHostWants(state: GroupState, source: Ipv4): boolean {
-    for (const filter of state.hosts.values()) {
-      if (filter.mode === 'include' ? filter.sources.has(source) : !filter.sources.has(source)) return true;
-    }
-    return false;
   }
 }
