@@ -3,9 +3,8 @@
 // compatibility mode per group). The 6.4 state tables are data in membership-table.ts;
 // applyRecord() carries out a row.
 //
-// Source records: in INCLUDE mode every record has a running timer (the include list).
-// In EXCLUDE mode a record with a running timer is in the RFC's "requested list" X
-// (forwarded), a record whose timer stopped is in the "exclude list" Y (not forwarded).
+// A group's state and its timers are group-state.ts; source records there: INCLUDE mode =
+// the include list, EXCLUDE mode = requested list X (timer running) and exclude list Y.
 //
 // On top of the RFC state, each reporting host's own filter is tracked exactly
 // (host-tracking.ts). It only drives quickleave: when no tracked host still wants a group
@@ -16,12 +15,12 @@ import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { GroupRecordType, IgmpQuery } from '../igmp/types.ts';
 import type { CoreContext } from './context.ts';
-import type { Timer, TimerQueue } from './timers.ts';
 import { sorted } from './sources.ts';
 import { QUERY_TIMER_RULES, bindLetters, sourcesOf, transitionFor } from './membership-table.ts';
 import type { FilterMode, QueryTimerRow } from './membership-table.ts';
 import { HostTracking, anyHostWants, anyHostWantsAllSources } from './host-tracking.ts';
-import type { GroupHosts } from './host-tracking.ts';
+import { GroupState, lowerTimer } from './group-state.ts';
+import type { GroupTimerHandlers } from './group-state.ts';
 
 export type { FilterMode } from './membership-table.ts';
 
@@ -39,72 +38,6 @@ export interface DownstreamPort {
   sendQuery(message: IgmpQuery, destination: Ipv4): void;
   /** The forwarding state of `group` on this interface may have changed. */
   changed(group: Ipv4): void;
-}
-
-interface SourceRecord {
-  readonly address: Ipv4;
-  readonly timer: Timer;
-}
-
-/** What a group's timers call back in its Membership. */
-interface GroupTimerHandlers {
-  groupTimerFired(state: GroupState): void;
-  retransmitDue(state: GroupState, deadline: number): void;
-}
-
-const nothing = (): void => undefined;
-
-/**
- * One group on one interface. Most groups are one TV's any-source join that only ever
- * needs the group timer; the older-host timers, the retransmission timer and the source
- * query counts are made on first use (per-group memory, issue 14).
- */
-class GroupState {
-  mode: FilterMode = 'include';
-  readonly sources = new Map<Ipv4, SourceRecord>();
-  readonly hosts: GroupHosts = new Map();
-  groupQueriesLeft = 0;
-  /** Sources with last-member query retransmissions left; undefined until the first. */
-  sourceQueriesLeft: Map<Ipv4, number> | undefined;
-  readonly group: Ipv4;
-  readonly groupTimer: Timer;
-  private readonly timers: TimerQueue;
-  private readonly handlers: GroupTimerHandlers;
-  private v1HostTimer: Timer | undefined;
-  private v2HostTimer: Timer | undefined;
-  private retransmission: Timer | undefined;
-
-  constructor(group: Ipv4, timers: TimerQueue, handlers: GroupTimerHandlers) {
-    this.group = group;
-    this.timers = timers;
-    this.handlers = handlers;
-    this.groupTimer = timers.create(() => handlers.groupTimerFired(this));
-  }
-
-  /** RFC 3376 7.3.2: the oldest host version heard within the Older Host Present Interval. */
-  get compatibility(): 1 | 2 | 3 {
-    if (this.v1HostTimer?.running === true) return 1;
-    if (this.v2HostTimer?.running === true) return 2;
-    return 3;
-  }
-
-  /** An IGMPv1 or v2 host reported: compatibility mode until `deadline` (7.3.2). */
-  olderHostPresent(version: 1 | 2, deadline: number): void {
-    const timer = version === 1 ? (this.v1HostTimer ??= this.timers.create(nothing)) : (this.v2HostTimer ??= this.timers.create(nothing));
-    timer.start(deadline);
-  }
-
-  get retransmitTimer(): Timer {
-    return (this.retransmission ??= this.timers.create((deadline) => this.handlers.retransmitDue(this, deadline)));
-  }
-
-  stopTimers(): void {
-    this.groupTimer.stop();
-    this.v1HostTimer?.stop();
-    this.v2HostTimer?.stop();
-    this.retransmission?.stop();
-    for (const record of this.sources.values()) record.timer.stop();
-  }
 }
 
 export interface GroupSnapshot {
@@ -129,6 +62,7 @@ export class Membership {
     this.port = port;
     this.timerHandlers = {
       groupTimerFired: (state) => this.onGroupTimer(state),
+      sourceTimerFired: (state, source) => this.onSourceTimer(state, source),
       retransmitDue: (state, deadline) => this.retransmit(state, deadline),
     };
   }
@@ -286,11 +220,11 @@ export class Membership {
     // The RFC's sets and "Group Timer" mean the state before the record.
     const letters = bindLetters(state.mode, [...state.sources.values()].map((r) => ({ address: r.address, running: r.timer.running })), list);
     const groupTimerBefore = state.groupTimer.deadline;
-    for (const set of row.deleteSources) for (const s of sourcesOf(set, letters)) this.deleteSource(state, s);
+    for (const set of row.deleteSources) for (const s of sourcesOf(set, letters)) state.deleteSource(s);
     for (const { sources, timer } of row.sourceTimers) {
       for (const s of sourcesOf(sources, letters)) {
-        if (timer === 'zero') this.addExcluded(state, s);
-        else this.startSource(state, s, timer === 'GMI' ? gmi : groupTimerBefore);
+        if (timer === 'zero') state.addExcluded(s);
+        else state.startSource(s, timer === 'GMI' ? gmi : groupTimerBefore);
       }
     }
     state.mode = row.newMode;
@@ -467,17 +401,13 @@ export class Membership {
   private lowerForQuery(rule: QueryTimerRow, state: GroupState, sources: readonly Ipv4[], deadline: number): void {
     if (rule.lowers === 'group timer') {
       // Only EXCLUDE mode has a group timer that counts (6.5).
-      if (state.mode === 'exclude') this.lowerTimer(state.groupTimer, deadline);
+      if (state.mode === 'exclude') lowerTimer(state.groupTimer, deadline);
       return;
     }
     for (const source of sources) {
       const record = state.sources.get(source);
-      if (record !== undefined) this.lowerTimer(record.timer, deadline);
+      if (record !== undefined) lowerTimer(record.timer, deadline);
     }
-  }
-
-  private lowerTimer(timer: Timer, deadline: number): void {
-    if (timer.running && timer.deadline > deadline) timer.start(deadline);
   }
 
   // ---- records -----------------------------------------------------------------------
@@ -497,28 +427,8 @@ export class Membership {
     this.groupTimerExpired(state);
   }
 
-  private startSource(state: GroupState, source: Ipv4, deadline: number): void {
-    let record = state.sources.get(source);
-    if (record === undefined) {
-      record = { address: source, timer: this.ctx.timers.create(() => this.onSourceTimer(state, source)) };
-      state.sources.set(source, record);
-    }
-    record.timer.start(deadline);
-  }
-
   private onSourceTimer(state: GroupState, source: Ipv4): void {
     if (this.groups.get(state.group) !== state) return;
     this.sourceTimerExpired(state, source);
-  }
-
-  private addExcluded(state: GroupState, source: Ipv4): void {
-    if (state.sources.has(source)) return;
-    state.sources.set(source, { address: source, timer: this.ctx.timers.create(() => this.onSourceTimer(state, source)) });
-  }
-
-  private deleteSource(state: GroupState, source: Ipv4): void {
-    state.sources.get(source)?.timer.stop();
-    state.sources.delete(source);
-    state.sourceQueriesLeft?.delete(source);
   }
 }
