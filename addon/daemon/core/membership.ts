@@ -1,16 +1,15 @@
-// Router-side group membership of one downstream interface: RFC 3376 section 6 (filter
-// mode, group and source timers, 6.6.3 last-member queries) and section 7.3.2 (host
-// compatibility mode per group). The 6.4 state tables are data in membership-table.ts;
-// applyRecord() carries out a row.
+// Router-side group membership of one downstream interface: RFC 3376 section 6 as the
+// events that drive it (reports, leaves, queries heard, timer expiry per 6.5) and section
+// 7.3.2 (older hosts per group). Each record is one row of the 6.4 tables, which are data
+// in membership-table.ts; applyRecord() carries the row out. The parts with rules of their own:
+//   group-state.ts          one group's state and its timers (group, source, older-host, retransmission)
+//   last-member-queries.ts  6.6.3 queries (S flag, IGMPv2 form) and their retransmissions
+//   host-tracking.ts        each host's own filter, for quickleave, and the per-host group count
 //
-// A group's state and its timers are group-state.ts; source records there: INCLUDE mode =
-// the include list, EXCLUDE mode = requested list X (timer running) and exclude list Y.
-//
-// On top of the RFC state, each reporting host's own filter is tracked exactly
-// (host-tracking.ts). It only drives quickleave: when no tracked host still wants a group
-// or source, the last-member procedure expires it at once instead of after the last member
-// query time. The queries are still sent, so a listener we never heard (an IGMPv2 host
-// whose report was suppressed by another's) answers and re-joins.
+// Quickleave: when no tracked host still wants a group or source, the last-member procedure
+// expires it at once instead of after the last member query time. The queries are still
+// sent, so a listener we never heard (an IGMPv2 host whose report was suppressed by
+// another's) answers and re-joins.
 import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { GroupRecordType, IgmpQuery } from '../igmp/types.ts';
@@ -21,6 +20,7 @@ import type { FilterMode, QueryTimerRow } from './membership-table.ts';
 import { HostTracking, anyHostWants, anyHostWantsAllSources } from './host-tracking.ts';
 import { GroupState, lowerTimer } from './group-state.ts';
 import type { GroupTimerHandlers } from './group-state.ts';
+import { LastMemberQueries } from './last-member-queries.ts';
 
 export type { FilterMode } from './membership-table.ts';
 
@@ -56,14 +56,16 @@ export class Membership {
   private readonly ctx: CoreContext;
   private readonly port: DownstreamPort;
   private readonly timerHandlers: GroupTimerHandlers;
+  private readonly queries: LastMemberQueries;
 
   constructor(ctx: CoreContext, port: DownstreamPort) {
     this.ctx = ctx;
     this.port = port;
+    this.queries = new LastMemberQueries(ctx, port);
     this.timerHandlers = {
       groupTimerFired: (state) => this.onGroupTimer(state),
       sourceTimerFired: (state, source) => this.onSourceTimer(state, source),
-      retransmitDue: (state, deadline) => this.retransmit(state, deadline),
+      retransmitDue: (state, deadline) => this.queries.retransmit(state, deadline),
     };
   }
 
@@ -245,7 +247,7 @@ export class Membership {
     return parts.sort().join(',');
   }
 
-  // ---- 6.6.3 last-member queries -----------------------------------------------------
+  // ---- 6.6.3 last-member procedure: quickleave or lowered timers; last-member-queries.ts asks
 
   /** Q(G): the querier lowers the group timer to LMQT and queries LMQC times. */
   private queryGroup(state: GroupState): void {
@@ -259,8 +261,8 @@ export class Membership {
     }
     // v1 hosts never leave, so a v1-compatible group is not queried (7.3.2).
     if (!querier || compatibility === 1) return;
-    this.sendGroupQuery(state, compatibility);
-    if (this.isLive(state)) this.scheduleRetransmissions(state, true, []);
+    this.queries.sendGroupQuery(state, compatibility);
+    if (this.isLive(state)) this.queries.schedule(state, true, []);
   }
 
   /** Q(G, sources): lowers those source timers to LMQT and queries LMQC times (IGMPv3 only). */
@@ -280,85 +282,12 @@ export class Membership {
     }
     // Older hosts cannot answer source-specific queries (7.3.2); their group is EXCLUDE({}).
     if (!querier || compatibility < 3 || queried.length === 0) return;
-    this.sendSourceQueries(state, queried);
-    if (this.isLive(state)) this.scheduleRetransmissions(state, false, queried);
+    this.queries.sendSourceQueries(state, queried);
+    if (this.isLive(state)) this.queries.schedule(state, false, queried);
   }
 
   private isLive(state: GroupState): boolean {
     return this.groups.get(state.group) === state;
-  }
-
-  private scheduleRetransmissions(state: GroupState, group: boolean, sources: readonly Ipv4[]): void {
-    const left = this.ctx.settings.lastMemberQueryCount - 1;
-    if (left <= 0) return;
-    if (group) state.groupQueriesLeft = left;
-    if (sources.length > 0) {
-      state.sourceQueriesLeft ??= new Map();
-      for (const s of sources) state.sourceQueriesLeft.set(s, left);
-    }
-    state.retransmitTimer.start(this.ctx.now() + this.ctx.settings.lastMemberQueryIntervalMs);
-  }
-
-  private retransmit(state: GroupState, deadline: number): void {
-    if (!this.port.isQuerier()) {
-      state.groupQueriesLeft = 0;
-      state.sourceQueriesLeft = undefined;
-      return;
-    }
-    if (state.groupQueriesLeft > 0) {
-      state.groupQueriesLeft--;
-      if (state.compatibility > 1) this.sendGroupQuery(state, state.compatibility);
-    }
-    const sources: Ipv4[] = [];
-    const left = state.sourceQueriesLeft;
-    for (const [s, count] of left === undefined ? [] : [...left]) {
-      if (count <= 1) left?.delete(s);
-      else left?.set(s, count - 1);
-      if (state.sources.get(s)?.timer.running === true) sources.push(s);
-    }
-    if (left?.size === 0) state.sourceQueriesLeft = undefined;
-    if (sources.length > 0 && state.compatibility === 3) this.sendSourceQueries(state, sources);
-    if (state.groupQueriesLeft > 0 || (state.sourceQueriesLeft?.size ?? 0) > 0) {
-      state.retransmitTimer.start(deadline + this.ctx.settings.lastMemberQueryIntervalMs);
-    }
-  }
-
-  private sendGroupQuery(state: GroupState, compatibility: 1 | 2 | 3): void {
-    const settings = this.ctx.settings;
-    const lmqi = settings.lastMemberQueryIntervalMs;
-    if (compatibility < 3) {
-      this.port.sendQuery({ type: 'query', version: 2, maxResponseMs: lmqi, group: state.group }, state.group);
-      return;
-    }
-    // 6.6.3.1: S flag set when a report already pushed the group timer above LMQT.
-    const suppress = state.groupTimer.remaining(this.ctx.now()) > settings.lastMemberQueryTimeMs;
-    this.port.sendQuery(this.v3Query(state.group, suppress, []), state.group);
-  }
-
-  private sendSourceQueries(state: GroupState, sources: readonly Ipv4[]): void {
-    // 6.6.3.2: sources whose timers exceed LMQT go in a query with S set, the rest without.
-    const now = this.ctx.now();
-    const lmqt = this.ctx.settings.lastMemberQueryTimeMs;
-    const withS: Ipv4[] = [];
-    const withoutS: Ipv4[] = [];
-    for (const s of sorted(sources)) {
-      const timer = state.sources.get(s)?.timer;
-      if (timer !== undefined && timer.remaining(now) > lmqt) withS.push(s);
-      else withoutS.push(s);
-    }
-    if (withS.length > 0) this.port.sendQuery(this.v3Query(state.group, true, withS), state.group);
-    if (withoutS.length > 0) this.port.sendQuery(this.v3Query(state.group, false, withoutS), state.group);
-  }
-
-  private v3Query(group: Ipv4, suppressRouterSide: boolean, sources: readonly Ipv4[]): IgmpQuery {
-    const settings = this.ctx.settings;
-    return {
-      type: 'query',
-      version: 3,
-      maxResponseMs: settings.lastMemberQueryIntervalMs,
-      group,
-      v3: { suppressRouterSide, robustness: settings.robustness, queryIntervalSeconds: settings.queryIntervalMs / 1000, sources },
-    };
   }
 
   // ---- timers ------------------------------------------------------------------------
