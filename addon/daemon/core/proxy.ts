@@ -165,6 +165,7 @@ export class IgmpProxyCore {
     return this.interfaces.upstreamHost(name)?.querierActivity;
   }
 
+  /** The state as one JSON-able document (SIGUSR1, the status file); built in snapshot.ts. */
   snapshot(): ProxySnapshot {
     return buildSnapshot({
       now: this.deps.now(),
