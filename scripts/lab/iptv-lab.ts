@@ -268,6 +268,9 @@ export interface GroupStats {
   readonly joinedAt: number;
   readonly firstAt?: number;
   readonly lastAt?: number;
+  /** Longest time between two consecutive packets (ms), and when it ended (lab clock). */
+  readonly longestSilenceMs: number;
+  readonly longestSilenceEndedAt?: number;
 }
 
 /** A receiver: joins, leaves, first-packet latency, counters, a sniffer, a raw IGMP sender. */
