@@ -122,7 +122,13 @@ export interface SoakResult {
   readonly heldChannel: string;
   readonly zapChannels: readonly (readonly string[])[];
   readonly samples: SoakSample[];
-  held?: { packets: number; lost: number; outOfOrder: number; longestGapMs: number; longestGapEndedAtS?: number };
+  held?: {
+    packets: number; lost: number; outOfOrder: number; longestGapMs: number; longestGapEndedAtS?: number;
+    /** Across the longest gap: how long the provider itself paused, and sequence numbers skipped (lost there). */
+    senderPauseMs?: number; skipped?: number;
+    /** Packets the provider sent of the held channel, since its stream started (just before the first packet). */
+    sent?: number;
+  };
   zaps: { count: number; failed: number; latencyMs: LatencyPercentiles; failures: string[] };
   verdicts: SoakVerdict[];
   readonly failures: string[];
@@ -150,6 +156,16 @@ export function formatOffset(ms: number): string {
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
 }
 
+/** Where and why the held channel's longest gap happened, as far as the packets around it tell. */
+function gapCause(held: NonNullable<SoakResult['held']>): string {
+  const parts: string[] = [];
+  if (held.longestGapEndedAtS !== undefined) parts.push(`ended ${formatOffset(held.longestGapEndedAtS * 1000)} into the soak`);
+  if (held.senderPauseMs !== undefined && held.skipped !== undefined) {
+    parts.push(`the provider's own pause there ${held.senderPauseMs.toFixed(0)} ms, ${held.skipped} packets skipped`);
+  }
+  return parts.length === 0 ? '' : ` (${parts.join('; ')})`;
+}
+
 const ms = (value: number | undefined): string => (value === undefined ? 'n/a' : `${value.toFixed(1)} ms`);
 
 /** The report of one run: the table over time, the held channel, the zaps, the verdicts. */
@@ -175,7 +191,7 @@ export function renderSoak(result: SoakResult, markdown: boolean): string {
   lines.push(
     '',
     `Held channel ${result.heldChannel}: ${held ? `${held.packets} packets, ${held.lost} lost, ${held.outOfOrder} out of order, ` +
-      `longest gap ${held.longestGapMs.toFixed(0)} ms${held.longestGapEndedAtS === undefined ? '' : ` (ended ${formatOffset(held.longestGapEndedAtS * 1000)} into the soak)`}`
+      `longest gap ${held.longestGapMs.toFixed(0)} ms${gapCause(held)}${held.sent === undefined ? '' : `; the provider sent ${held.sent}`}`
       : 'never started'}.`,
     `Zaps (leave A + join B -> first packet of B): ${result.zaps.count} made, ${result.zaps.failed} failed; ` +
       `p50 ${ms(latency.p50)}, p90 ${ms(latency.p90)}, p99 ${ms(latency.p99)}, max ${ms(latency.max)}.`,

@@ -98,17 +98,26 @@ export async function runSoak(candidate: ProxyCandidate, minutes: number, ispVer
     }
     await Promise.all(zapping);
 
+    // Read before anyone leaves: what the provider streams now, and what it sent of the held channel.
+    const upstream = await lab.isp.status().catch(() => undefined);
     const now = monotonicMs();
     const heldStats = (await held.stats().catch(() => undefined))?.groups[HELD_CHANNEL];
     if (heldStats?.firstAt !== undefined) {
       // A silence still going on at the end counts too: a stream that stopped for good is the worst gap.
       const ongoing = heldStats.lastAt === undefined ? 0 : now - heldStats.lastAt;
-      const longestGapMs = Math.max(heldStats.longestSilenceMs, ongoing);
-      const endedAt = longestGapMs === heldStats.longestSilenceMs ? heldStats.longestSilenceEndedAt : now;
+      const fromTracker = heldStats.longestSilenceMs >= ongoing;
+      const endedAt = fromTracker ? heldStats.longestSilenceEndedAt : now;
       result.held = {
-        packets: heldStats.packets, lost: heldStats.lost, outOfOrder: heldStats.outOfOrder, longestGapMs,
+        packets: heldStats.packets, lost: heldStats.lost, outOfOrder: heldStats.outOfOrder,
+        longestGapMs: Math.max(heldStats.longestSilenceMs, ongoing),
         ...(endedAt === undefined ? {} : { longestGapEndedAtS: Math.max(0, (endedAt - startMs) / 1000) }),
+        ...(fromTracker && heldStats.longestSilenceSendGapMs !== undefined && heldStats.longestSilenceSkipped !== undefined
+          ? { senderPauseMs: heldStats.longestSilenceSendGapMs, skipped: heldStats.longestSilenceSkipped } : {}),
+        ...(upstream?.sent[HELD_CHANNEL] === undefined ? {} : { sent: upstream.sent[HELD_CHANNEL] }),
       };
+    }
+    if (upstream) {
+      result.notes.push(`groups the provider streamed at the end: ${upstream.groups.length} (the held one and the zapping TVs' current ones: 3)`);
     }
     const latencies = tallies.flatMap((tally) => tally.latencies);
     const failed = tallies.reduce((sum, tally) => sum + tally.failed, 0);
@@ -118,8 +127,6 @@ export async function runSoak(candidate: ProxyCandidate, minutes: number, ispVer
     };
     result.verdicts = soakVerdicts(result);
 
-    const upstream = await lab.isp.status().catch(() => undefined);
-    if (upstream) result.notes.push(`groups the provider streamed at the end: ${upstream.groups.length} (held + the zapping TVs' current ones: 3)`);
     const stopped = await proxy.stop();
     result.notes.push(`SIGTERM at the end: ${stopped.killed ? 'did not exit, killed' : `exit code ${stopped.code ?? stopped.signal}`}`);
     return result;
@@ -181,5 +188,4 @@ async function zapLoop(tv: TvHandle, name: string, ring: readonly string[], phas
       fail(leftAt, `${next}: no first packet within ${ZAP_FAIL_MS} ms`);
     }
   }
-  await tv.leaveAll().catch(() => undefined);
 }

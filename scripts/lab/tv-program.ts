@@ -77,7 +77,7 @@ receiver.on('message', (payload) => {
     return;
   }
   view.lastAt = t;
-  view.silence.record(t);
+  view.silence.record(t, packet.sentAtMs, packet.sequence);
   if (view.tracker.record(packet.sequence)) {
     view.firstAt = t;
     emit('first', {
@@ -138,6 +138,7 @@ function viewStats(view: Viewing): Record<string, unknown> {
   return {
     packets, gaps, outOfOrder, lost, joinedAt: view.joinedAt, firstAt: view.firstAt, lastAt: view.lastAt,
     longestSilenceMs: view.silence.longestMs, longestSilenceEndedAt: view.silence.longestEndedAt,
+    longestSilenceSendGapMs: view.silence.longestSendGapMs, longestSilenceSkipped: view.silence.longestSkipped,
   };
 }
 

@@ -75,7 +75,7 @@ describe('soak verdicts', () => {
   function run(minutes: number, samples: SoakSample[]): SoakResult {
     const result: SoakResult = {
       id: 'ours', label: 'ours', command: [], available: true, minutes, heldChannel: '239.70.0.1', zapChannels: [], samples,
-      held: { packets: 180_000, lost: 0, outOfOrder: 0, longestGapMs: 42, longestGapEndedAtS: 600 },
+      held: { packets: 180_000, lost: 0, outOfOrder: 0, longestGapMs: 42, longestGapEndedAtS: 600, senderPauseMs: 12, skipped: 0, sent: 180_010 },
       zaps: { count: 3600, failed: 0, latencyMs: latencyPercentiles([20, 30, 40]), failures: [] }, verdicts: [], failures: [], notes: [],
     };
     result.verdicts = soakVerdicts(result);
@@ -101,7 +101,8 @@ describe('soak verdicts', () => {
     expect(markdown).toContain('| time | RssAnon MB | CPU s (total) | CPU % since previous |');
     // 3.0 s of CPU in 5 minutes: 1.00%
     expect(markdown).toContain('| 5:00 | 15.6 | 3.00 | 1.00 | 30000 | 0 | 600 | 0 | 1.50 |');
-    expect(markdown).toContain('Held channel 239.70.0.1: 180000 packets, 0 lost, 0 out of order, longest gap 42 ms (ended 10:00 into the soak).');
+    expect(markdown).toContain('Held channel 239.70.0.1: 180000 packets, 0 lost, 0 out of order, longest gap 42 ms ' +
+      "(ended 10:00 into the soak; the provider's own pause there 12 ms, 0 packets skipped); the provider sent 180010.");
     expect(markdown).toContain('p50 30.0 ms, p90 40.0 ms, p99 40.0 ms, max 40.0 ms');
     expect(markdown).toMatch(/^- RssAnon at the end within 10%: MET \(16\.0 MB at the end vs 15\.6 MB after the first 5 minutes: \+2\.4%/m);
     expect(markdown).toContain('- no zap failed: MET (0 of 3600 zaps failed)');
@@ -130,13 +131,18 @@ describe('longest silence of a stream', () => {
   test('the longest time between two packets, and when it ended', () => {
     const tracker = new SilenceTracker();
     expect(tracker.longestUntil(100)).toBe(0); // nothing yet: no stream, no silence
-    for (const at of [0, 10, 20, 1520, 1530]) tracker.record(at);
-    expect({ longest: tracker.longestMs, endedAt: tracker.longestEndedAt }).toEqual({ longest: 1500, endedAt: 1520 });
+    // Sent every 10 ms; the sender paused 1 s after sequence 3, then the packets after it
+    // were held up another 500 ms and sequences 5 and 6 never came.
+    for (const [at, sent, sequence] of [[0, 0, 1], [10, 10, 2], [20, 20, 3], [1520, 1020, 7], [1530, 1030, 8]] as const) {
+      tracker.record(at, sent, sequence);
+    }
+    expect({ longest: tracker.longestMs, endedAt: tracker.longestEndedAt, sendGap: tracker.longestSendGapMs, skipped: tracker.longestSkipped })
+      .toEqual({ longest: 1500, endedAt: 1520, sendGap: 1000, skipped: 3 });
   });
 
   test('a silence still going on counts: a stream that stopped for good is its longest gap', () => {
     const tracker = new SilenceTracker();
-    for (const at of [0, 10, 20]) tracker.record(at);
+    for (const at of [0, 10, 20]) tracker.record(at, at, at / 10);
     expect(tracker.longestUntil(25)).toBe(10);
     expect(tracker.longestUntil(5020)).toBe(5000);
   });
