@@ -16,6 +16,8 @@ import type { ProxyResult } from './bench/results.ts';
 import { runProxySuite } from './bench/scenarios.ts';
 import { measureStartup, renderStartup, type StartupRow } from './bench/startup.ts';
 import { measureMemory, renderMemory, type MemoryResult } from './bench/memory.ts';
+import { runSoak, SOAK_PREFIX } from './bench/soak.ts';
+import { renderSoak, type SoakResult } from './bench/soak-plan.ts';
 import { hostCanRouteMulticast } from './vm/kernel.ts';
 import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
 import { errorMessage } from '../addon/daemon/error-message.ts';
@@ -38,6 +40,14 @@ const MEMORY_METHOD =
   'daemon\'s baked-in options, on a stand-in shim instead of a kernel (scripts/bench/memory-probe.ts); one TV joins ' +
   'the groups through IGMPv3 reports and each group gets its upcall and route. RssAnon 3 s after the joins (steady) ' +
   'and after a forced full GC. The lab rows above are the real binary on a real kernel.';
+
+const SOAK_METHOD =
+  'Soak: one proxy in a fresh IPTV lab with three TVs and the provider as an RFC querier (general query every 125 s), ' +
+  'quickleave on. tv0 holds one channel the whole time; tv1 and tv2 zap once a second (leave A + join B), half a second ' +
+  'apart, each through its own ring of 8 channels. Each channel: one 64-byte packet every 10 ms. RssAnon from ' +
+  '/proc/PID/status and CPU (utime+stime) from /proc/PID/stat of the proxy at start, every 5 minutes and at the end; ' +
+  'load 1 min is the lab machine\'s. Gap: the longest time between two packets of the held channel (lab clock, in the TV), ' +
+  'counting a silence still going on at the end. A zap fails when its first packet has not come within 5 s.';
 
 /** A command line for people: paths inside the repository relative to it. */
 function shown(command: readonly string[]): string {
@@ -91,7 +101,112 @@ async function runLabInVm(options: BenchOptions): Promise<LabRun> {
   }
 }
 
+/** What the soak produced, where, and how loaded the machine running the VM was meanwhile. */
+interface SoakRun {
+  readonly results: SoakResult[];
+  readonly kernel: string;
+  readonly failure: string;
+  /** 1-minute load average of the machine that ran the VM, sampled every minute: min, mean, max. */
+  readonly hostLoad?: { readonly min: number; readonly mean: number; readonly max: number; readonly samples: number };
+}
+
+async function runSoakHere(options: BenchOptions, minutes: number): Promise<SoakRun> {
+  const results: SoakResult[] = [];
+  for (const id of options.proxies) {
+    const candidate = resolveCandidate(id, options.verboseProxy);
+    console.log(`${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`);
+    results.push(await runSoak(candidate, minutes, options.ispVersion, (line) => console.log(line)));
+  }
+  return { results, kernel: process.env.IGMPPROXY_TEST_KERNEL ?? `${os.release()} on this machine (native)`, failure: '' };
+}
+
+/** The soak in the test VM (this kernel cannot route multicast); the guest writes its results to the share. */
+async function runSoakInVm(options: BenchOptions): Promise<SoakRun> {
+  const shareDir = path.join(repositoryRoot, '.cache', 'bench-vm');
+  console.log('bench: this kernel cannot route multicast: the soak runs in the test VM (scripts/vm/)');
+  const loads: number[] = [];
+  const sampleLoad = (): number => loads.push(os.loadavg()[0] as number);
+  sampleLoad();
+  const timer = setInterval(sampleLoad, 60_000);
+  let vm;
+  try {
+    vm = await runInVm({
+      argv: [process.execPath, path.join(repositoryRoot, 'scripts', 'bench.ts'), ...process.argv.slice(2), '--out', GUEST_SHARE],
+      cwd: repositoryRoot,
+      shareDir,
+      timeoutMs: (options.timeLimitSeconds + 300) * 1000,
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  sampleLoad();
+  const hostLoad = { min: Math.min(...loads), max: Math.max(...loads), mean: loads.reduce((a, b) => a + b, 0) / loads.length, samples: loads.length };
+  try {
+    const guest = JSON.parse(readFileSync(path.join(shareDir, 'bench-results.json'), 'utf8')) as
+      { soak?: SoakResult[]; machine: { kernel: string } };
+    if (!Array.isArray(guest.soak)) throw new Error('no soak results');
+    return { results: guest.soak, kernel: guest.machine.kernel, failure: vm.status === null ? vm.failure : '', hostLoad };
+  } catch {
+    return { results: [], kernel: describeVm(vm), failure: vm.failure || `the soak in the VM wrote no results (exit status ${vm.status})`, hostLoad };
+  }
+}
+
+async function soakMain(options: BenchOptions, minutes: number): Promise<number> {
+  const inVm = !hostCanRouteMulticast();
+  if (!inVm) {
+    const support = checkNetnsSupport(SOAK_PREFIX);
+    if (!support.available) {
+      console.error(`bench: cannot build the lab: ${support.reason}`);
+      return 1;
+    }
+  }
+  const run = inVm ? await runSoakInVm(options) : await runSoakHere(options, minutes);
+  const hostLoad = run.hostLoad === undefined ? '' : `Load of the machine running the VM (${os.cpus().length} CPUs, 1-minute average, ` +
+    `sampled every minute): min ${run.hostLoad.min.toFixed(2)}, mean ${run.hostLoad.mean.toFixed(2)}, max ${run.hostLoad.max.toFixed(2)}.`;
+  const lines: string[] = ['', `Soak of ${minutes} min, lab kernel: ${run.kernel}.`];
+  if (hostLoad !== '') lines.push(hostLoad);
+  if (run.failure !== '') lines.push(`bench: FAILED the soak: ${run.failure}`);
+  for (const result of run.results) {
+    lines.push('', `${result.id}: ${result.label}`, renderSoak(result, false));
+    for (const failure of result.failures) lines.push(`${result.id}: FAILED ${failure}`);
+    for (const note of result.notes) lines.push(`${result.id}: ${note}`);
+  }
+  lines.push('', SOAK_METHOD);
+  console.log(lines.join('\n'));
+
+  mkdirSync(options.outDir, { recursive: true });
+  const date = new Date().toISOString();
+  const json = {
+    date,
+    machine: { kernel: run.kernel, cpus: os.cpus().length, node: process.version, ...(run.hostLoad ? { hostLoad: run.hostLoad } : {}) },
+    options: { ...options, outDir: undefined },
+    method: SOAK_METHOD,
+    soak: run.results,
+    ...(run.failure === '' ? {} : { failure: run.failure }),
+  };
+  const jsonPath = path.join(options.outDir, 'bench-results.json');
+  const markdownPath = path.join(options.outDir, 'bench-results.md');
+  writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
+  const markdown = [
+    `# igmpproxy soak, ${date}`, '',
+    `\`npm run bench -- --soak ${minutes}\`: lab kernel ${run.kernel}, ${os.cpus().length} CPUs, provider querier IGMPv${options.ispVersion}.`,
+    ...(hostLoad === '' ? [] : ['', hostLoad]),
+    ...(run.failure === '' ? [] : ['', `FAILED the soak: ${run.failure}`]),
+    ...run.results.flatMap((result) => ['', `## ${result.label}`, '',
+      ...(result.available ? [`\`${shown(result.command)} CONFIG\``, ''] : []), renderSoak(result, true),
+      ...(result.failures.length + result.notes.length > 0 ? [''] : []),
+      ...result.failures.map((failure) => `- FAILED ${failure}`), ...result.notes.map((note) => `- ${note}`)]),
+    '', SOAK_METHOD, '',
+  ].join('\n');
+  writeFileSync(markdownPath, markdown);
+  console.log(`\nwrote ${jsonPath} and ${markdownPath}`);
+  const allMet = run.results.some((result) => result.available) && run.results.every((result) =>
+    !result.available || (result.failures.length === 0 && result.verdicts.every((verdict) => verdict.verdict === 'met')));
+  return run.failure === '' && allMet ? 0 : 2;
+}
+
 async function main(options: BenchOptions): Promise<number> {
+  if (options.soakMinutes !== undefined) return soakMain(options, options.soakMinutes);
   const runLab = options.only === undefined || options.only === 'lab';
   const inVm = runLab && !hostCanRouteMulticast();
   const support = checkNetnsSupport(LAB_PREFIX);

@@ -1,4 +1,6 @@
 // Command line of `npm run bench` (scripts/bench.ts).
+import { soakBudgetSeconds } from './soak-plan.ts';
+
 export type ProxyId = 'c' | 'ours';
 
 export interface BenchOptions {
@@ -22,6 +24,8 @@ export interface BenchOptions {
   readonly only: 'lab' | 'startup' | 'memory' | undefined;
   /** Hard limit of the whole run. */
   readonly timeLimitSeconds: number;
+  /** Minutes of the soak (`--soak`): then only the soak runs, by default of ours alone. */
+  readonly soakMinutes: number | undefined;
   readonly help: boolean;
 }
 
@@ -41,6 +45,12 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only lab|startup|memory
                         run only the IPTV lab scenarios, only the start-up comparison or only
                         the memory-per-group table (the daemon's code on a stand-in shim, native)
+  --soak MINUTES        only the soak: three TVs for MINUTES (1-1440), one holding a channel,
+                        two zapping once a second; RssAnon and CPU of the proxy at start,
+                        every 5 minutes and at the end, the held channel's longest gap, every
+                        zap's latency, and verdicts. Ours only unless --proxy says otherwise
+                        (--proxy both runs them one after the other: twice the time); the
+                        time limit grows to fit (namespace prefix sksoak)
 The lab needs root and network namespaces (it makes its own, prefix ipe8, and deletes them).`;
 
 function integer(flag: string, text: string | undefined, min: number, max: number): number {
@@ -64,6 +74,9 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
   let startupRuns = 30;
   let only: 'lab' | 'startup' | 'memory' | undefined;
   let help = false;
+  let soakMinutes: number | undefined;
+  let proxyGiven = false;
+  let timeLimitGiven = false;
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index] as string;
     const value = argv[index + 1];
@@ -72,6 +85,7 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
         if (value === 'both') proxies = ['c', 'ours'];
         else if (value === 'c' || value === 'ours') proxies = [value];
         else throw new Error(`--proxy must be ours, c or both, got ${value ?? 'nothing'}`);
+        proxyGiven = true;
         index++;
         break;
       case '--joins': joins = integer(flag, value, 1, 1000); index++; break;
@@ -81,7 +95,8 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
       case '--groups': manyGroups = integer(flag, value, 1, 512); index++; break;
       case '--window': windowSeconds = integer(flag, value, 1, 120); index++; break;
       case '--isp-version': ispVersion = integer(flag, value, 2, 3) as 2 | 3; index++; break;
-      case '--time-limit': timeLimitSeconds = integer(flag, value, 30, 3600); index++; break;
+      case '--time-limit': timeLimitSeconds = integer(flag, value, 30, 3600); timeLimitGiven = true; index++; break;
+      case '--soak': soakMinutes = integer(flag, value, 1, 1440); index++; break;
       case '--startup-runs': startupRuns = integer(flag, value, 0, 1000); index++; break;
       case '--only':
         if (value !== 'lab' && value !== 'startup' && value !== 'memory') {
@@ -101,5 +116,14 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
     }
   }
   if (only === 'startup' && startupRuns === 0) throw new Error('--only startup needs --startup-runs above 0');
-  return { proxies, joins, zaps, manyGroups, windowSeconds, ispVersion, outDir, verboseProxy, timeLimitSeconds, startupRuns, only, help };
+  if (soakMinutes !== undefined) {
+    if (only !== undefined) throw new Error('--soak runs alone: leave out --only');
+    // A soak is about our daemon; C beside it doubles the time, so only on request.
+    if (!proxyGiven) proxies = ['ours'];
+    if (!timeLimitGiven) timeLimitSeconds = soakBudgetSeconds(soakMinutes, proxies.length);
+    else if (timeLimitSeconds < soakBudgetSeconds(soakMinutes, proxies.length)) {
+      throw new Error(`--time-limit ${timeLimitSeconds} is too short for --soak ${soakMinutes} (${soakBudgetSeconds(soakMinutes, proxies.length)} s needed)`);
+    }
+  }
+  return { proxies, joins, zaps, manyGroups, windowSeconds, ispVersion, outDir, verboseProxy, timeLimitSeconds, startupRuns, only, help, soakMinutes };
 }

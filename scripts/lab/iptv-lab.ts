@@ -268,6 +268,12 @@ export interface GroupStats {
   readonly joinedAt: number;
   readonly firstAt?: number;
   readonly lastAt?: number;
+  /** Longest time between two consecutive packets (ms), and when it ended (lab clock). */
+  readonly longestSilenceMs: number;
+  readonly longestSilenceEndedAt?: number;
+  /** Around the longest silence: how long the sender paused, and sequence numbers skipped. */
+  readonly longestSilenceSendGapMs?: number;
+  readonly longestSilenceSkipped?: number;
 }
 
 /** A receiver: joins, leaves, first-packet latency, counters, a sniffer, a raw IGMP sender. */

@@ -22,6 +22,7 @@ import { monotonicMs } from './clock.ts';
 import { malformedIgmpPayloads } from './malformed-igmp.ts';
 import { emit, numberField, serveCommands, stringField } from './program-io.ts';
 import type { Command } from './program-io.ts';
+import { SilenceTracker } from './silence-tracker.ts';
 import { decodeStreamPacket, SequenceTracker } from './stream-payload.ts';
 
 export interface TvProgramConfig {
@@ -53,6 +54,7 @@ function nativeShim(): IgmpShim {
 interface Viewing {
   readonly joinedAt: number;
   readonly tracker: SequenceTracker;
+  readonly silence: SilenceTracker;
   firstAt?: number;
   lastAt?: number;
 }
@@ -75,6 +77,7 @@ receiver.on('message', (payload) => {
     return;
   }
   view.lastAt = t;
+  view.silence.record(t, packet.sentAtMs, packet.sequence);
   if (view.tracker.record(packet.sequence)) {
     view.firstAt = t;
     emit('first', {
@@ -126,13 +129,17 @@ function join(group: number): number {
   if (viewing.has(group)) throw new Error(`already joined ${formatIpv4(group)}`);
   const t = monotonicMs();
   addMembership(group);
-  viewing.set(group, { joinedAt: t, tracker: new SequenceTracker() });
+  viewing.set(group, { joinedAt: t, tracker: new SequenceTracker(), silence: new SilenceTracker() });
   return t;
 }
 
 function viewStats(view: Viewing): Record<string, unknown> {
   const { packets, gaps, outOfOrder, lost } = view.tracker;
-  return { packets, gaps, outOfOrder, lost, joinedAt: view.joinedAt, firstAt: view.firstAt, lastAt: view.lastAt };
+  return {
+    packets, gaps, outOfOrder, lost, joinedAt: view.joinedAt, firstAt: view.firstAt, lastAt: view.lastAt,
+    longestSilenceMs: view.silence.longestMs, longestSilenceEndedAt: view.silence.longestEndedAt,
+    longestSilenceSendGapMs: view.silence.longestSendGapMs, longestSilenceSkipped: view.silence.longestSkipped,
+  };
 }
 
 // --- sniffer ----------------------------------------------------------------------------------
