@@ -19,6 +19,7 @@ import type { ExecResult, Netns } from '../../scripts/lab/netns.ts';
 import { buildPackage } from '../../build/package.ts';
 import { ipfireMountCommands, ipfireVarRunLink } from './ipfire-mounts.ts';
 import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from '../helpers/real-daemon.ts';
+import { ADDONCTRL, buildAddonctrl } from '../helpers/addonctrl.ts';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/appliance');
 
@@ -39,6 +40,12 @@ export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' |
 }
 
 const RUN_TIMEOUT_MS = 60_000;
+
+/** IPFire's nobody (user and group 99): the web UI runs as it. */
+export const NOBODY_ID = 99;
+
+/** Command prefix (inside the root) that runs the rest as nobody, as the web UI's CGIs run. */
+export const AS_NOBODY = `setpriv --reuid=${NOBODY_ID} --regid=${NOBODY_ID} --clear-groups --`;
 
 const enterScript = (): string => `#!/bin/bash
 # Runs as PID 1 of a new PID namespace, in a private mount namespace.
@@ -126,8 +133,8 @@ export class Appliance {
     if (existsSync('/etc/protocols')) await copyFile('/etc/protocols', path.join(root, 'etc/protocols'));
     if (existsSync('/etc/ld.so.cache')) await copyFile('/etc/ld.so.cache', path.join(root, 'etc/ld.so.cache'));
     // IPFire's web server runs as nobody (uid and group 99 there).
-    await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nnobody:x:99:99:nobody:/home/nobody:/bin/false\n');
-    await writeFile(path.join(root, 'etc/group'), 'root:x:0:\nnobody:x:99:\n');
+    await writeFile(path.join(root, 'etc/passwd'), `root:x:0:0:root:/root:/bin/bash\nnobody:x:${NOBODY_ID}:${NOBODY_ID}:nobody:/home/nobody:/bin/false\n`);
+    await writeFile(path.join(root, 'etc/group'), `root:x:0:\nnobody:x:${NOBODY_ID}:\n`);
 
     // IPFire's environment, as stand-ins.
     await copyFile(path.join(FIXTURES, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'));
@@ -136,6 +143,8 @@ export class Appliance {
     await copyFile(path.join(FIXTURES, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'));
     await copyFile(path.join(FIXTURES, 'backupctrl'), path.join(dir, 'usr-upper/local/bin/backupctrl'));
     await chmod(path.join(dir, 'usr-upper/local/bin/backupctrl'), 0o755);
+    // IPFire's real addonctrl, setuid root and group nobody as on the box.
+    await buildAddonctrl(path.join(dir, 'usr-upper', ADDONCTRL.slice('/usr/'.length)), NOBODY_ID);
     // STAND-IN for IPFire's update-lang-cache (rebuilds the web UI's strings): records each run.
     await writeFile(
       path.join(dir, 'usr-upper/local/bin/update-lang-cache'),
