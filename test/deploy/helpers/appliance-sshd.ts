@@ -11,8 +11,7 @@ import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, re
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ipfireMountCommands, ipfireVarRunLink } from '../../package/ipfire-mounts.ts';
-import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from '../../helpers/real-daemon.ts';
+import { buildIpfireRoot, ipfireRootMounts, MACHINE_IGMPPROXY_PATHS } from '../../helpers/ipfire-root.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
 const FIXTURE = path.join(FIXTURES, 'deploy-appliance');
@@ -25,11 +24,12 @@ export interface ApplianceOptions {
    * functions, an iptables stand-in) and the machine's /proc (sshd shares the machine's PID
    * namespace here, so pidfiles hold pids /proc knows: the status query's comm check works).
    * (pakfire's functions.sh and backupctrl are always the package tests' stand-ins).
-   * 'package': the package helper's stand-ins (test/fixtures/appliance) as its own harness
-   * uses them: real legacy iptables, /proc, /dev, /sys, and /run, /dev/shm, /var/lock mounted
-   * as IPFire mounts them (test/package/ipfire-mounts.ts) with /var/run -> ../run. Their rc functions
-   * find daemons with pidof, so this flavour runs sshd in its own PID namespace, and it needs
-   * `netns` so that iptables changes stay in a network namespace of the test.
+   * 'package': the stand-in IPFire tree the package tests run in, from the same builder
+   * (test/helpers/ipfire-root.ts): real legacy iptables, IPFire's addonctrl, /proc, /dev,
+   * /sys, and /run, /dev/shm, /var/lock mounted as IPFire mounts them with /var/run -> ../run.
+   * Its rc functions find daemons with pidof, so this flavour runs sshd in its own PID
+   * namespace, and it needs `netns` so that iptables changes stay in a network namespace of
+   * the test.
    */
   readonly flavour?: 'deploy' | 'package';
   /** Network namespace (already created, lo up) for sshd; it then listens on that 127.0.0.1. */
@@ -100,33 +100,6 @@ function makeKey(file: string, comment: string): void {
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
 }
 
-/** The package helper's stand-ins, placed the way test/package/appliance.ts places them. */
-function addPackageFlavour(root: string, usrUpper: string): void {
-  for (const dir of ['proc', 'sys', 'run', 'var/lock', 'etc/rc.d/init.d/networking/red.up', 'var/ipfire/red']) {
-    mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
-  }
-  rmSync(path.join(root, 'var/run'), { recursive: true, force: true });
-  symlinkSync(ipfireVarRunLink(), path.join(root, 'var/run'));
-  // The deploy stand-ins are replaced by the package helper's.
-  rmSync(path.join(root, 'dev'), { recursive: true, force: true });
-  mkdirSync(path.join(root, 'dev'), { mode: 0o755 });
-  cpSync(path.join(PACKAGE_FIXTURE, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'));
-  cpSync(path.join(PACKAGE_FIXTURE, 'rc-functions'), path.join(root, 'etc/rc.d/init.d/functions'));
-  rmSync(path.join(usrUpper, 'sbin/iptables'));
-  symlinkSync('xtables-legacy-multi', path.join(usrUpper, 'sbin/iptables'));
-  rmSync(path.join(usrUpper, 'sbin/iptables-restore'), { force: true });
-  symlinkSync('xtables-legacy-multi', path.join(usrUpper, 'sbin/iptables-restore'));
-  cpSync('/etc/alternatives', path.join(root, 'etc/alternatives'), { recursive: true, verbatimSymlinks: true });
-  for (const file of ['/etc/protocols', '/etc/ld.so.cache']) {
-    if (existsSync(file)) cpSync(file, path.join(root, file));
-  }
-  writeFileSync(path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast'), '#!/bin/bash\nexit 0\n', { mode: 0o754 });
-  rmSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, force: true });
-  // The real daemon, which the real package's stand-in binary hands all but running to.
-  mkdirSync(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'repo'), { recursive: true, mode: 0o755 });
-  writeFileSync(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'igmpproxy'), applianceDaemonLauncher(), { mode: 0o755 });
-}
-
 /** A uname that reports another machine: the appliance then looks like one of that architecture. */
 function addMachineStandin(usrUpper: string, machine: string): void {
   if (!/^[a-z0-9_]+$/.test(machine)) throw new Error(`machine ${JSON.stringify(machine)}: letters, digits, _ only`);
@@ -184,20 +157,16 @@ function buildRoot(root: string, usrUpper: string): void {
 const namespaceSetup = (): string => `set -e
 root=$1 config=$2 upper=$3 work=$4 flavour=$5
 shift 5
-mount -t overlay ipd7-usr -o "lowerdir=/usr,upperdir=$upper,workdir=$work" "$root/usr"
-rm -rf "$root/usr/sbin/igmpproxy" "$root/usr/lib/igmpproxy" "$root/usr/share/igmpproxy"
 if [ "$flavour" = package ]; then
-  mount -t proc ipd7-proc "$root/proc"
-  mount --rbind /dev "$root/dev"
-  mount --rbind /sys "$root/sys"
-${ipfireMountCommands('root')}
-${applianceRepositoryMount('root')}
+${ipfireRootMounts('root', 'upper', 'work')}
 else
+  mount -t overlay ipd7-usr -o "lowerdir=/usr,upperdir=$upper,workdir=$work" "$root/usr"
   mount -t proc ipd7-proc "$root/proc"
   for device in "$@"; do
     mount --bind "/$device" "$root/$device"
   done
 fi
+for installed in ${MACHINE_IGMPPROXY_PATHS.join(' ')}; do rm -rf "$root$installed"; done
 exec /usr/sbin/sshd -D -e -f "$config"
 `;
 
@@ -233,8 +202,8 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
   const usrWork = path.join(base, 'usr-work');
   mkdirSync(keys, { mode: 0o700 });
   mkdirSync(usrWork, { mode: 0o700 });
-  buildRoot(root, usrUpper);
-  if (flavour === 'package') addPackageFlavour(root, usrUpper);
+  if (flavour === 'package') await buildIpfireRoot(root, usrUpper);
+  else buildRoot(root, usrUpper);
   if (options.machine !== undefined) {
     mkdirSync(path.join(usrUpper, 'bin'), { recursive: true, mode: 0o755 });
     addMachineStandin(usrUpper, options.machine);
