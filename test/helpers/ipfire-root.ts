@@ -1,7 +1,7 @@
 // The one stand-in IPFire tree of the package and deploy tests (test/package/appliance.ts
 // runs scripts in it with chroot, test/deploy/helpers/appliance-sshd.ts serves it with a real
 // OpenSSH server). Built from IPFire's own files where they exist (test/fixtures/ipfire/: rc
-// configuration and functions, the run-time mounts, addonctrl); stand-ins, said so in each
+// configuration and functions, the run-time mounts, the /var/run link, addonctrl); stand-ins, said so in each
 // file, for what needs a whole IPFire: Pakfire's functions.sh and backupctrl
 // (test/fixtures/appliance/), update-lang-cache and red.up/10-multicast (here). /usr is an
 // overlay of the machine's /usr (upper layer: `usrUpper`), with IPFire's legacy iptables as
@@ -15,6 +15,7 @@ import { ipfireMountCommands, ipfireVarRunLink } from '../package/ipfire-mounts.
 import { ADDONCTRL, buildAddonctrl } from './addonctrl.ts';
 import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from './real-daemon.ts';
 
+const IPFIRE = path.join(REPOSITORY_ROOT, 'test/fixtures/ipfire');
 /** Stand-ins for the parts of IPFire that are not vendored (Pakfire's functions, backupctrl). */
 export const APPLIANCE_STANDINS = path.join(REPOSITORY_ROOT, 'test/fixtures/appliance');
 
@@ -81,9 +82,9 @@ export async function buildIpfireRoot(root: string, usrUpper: string): Promise<v
   await writeFile(path.join(root, 'etc/group'), `root:x:0:\nnobody:x:${NOBODY_ID}:\n`);
   await writeFile(path.join(root, 'etc/system-release'), 'IPFire 2.29 (x86_64) - core199\n');
 
-  // IPFire's rc configuration and functions (the appliance tests' own stand-in of them).
-  await install(path.join(APPLIANCE_STANDINS, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'), 0o644);
-  await install(path.join(APPLIANCE_STANDINS, 'rc-functions'), path.join(root, 'etc/rc.d/init.d/functions'), 0o644);
+  // IPFire's own rc configuration and functions.
+  await install(path.join(IPFIRE, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'), 0o644);
+  await install(path.join(IPFIRE, 'functions'), path.join(root, 'etc/rc.d/init.d/functions'), 0o644);
   // STAND-INS for Pakfire's helper functions and backupctrl.
   await install(path.join(APPLIANCE_STANDINS, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'), 0o644);
   await install(path.join(APPLIANCE_STANDINS, 'backupctrl'), path.join(usrUpper, 'local/bin/backupctrl'), 0o755);

@@ -70,7 +70,7 @@ echo "after-stop=$(${LIVE_PID})"
 ${addonctrl('start')} > /dev/null
 echo "after-start=$(${LIVE_PID})"
 printf 'MODE=managed\\nUPSTREAM=ipp6au0\\nDOWNSTREAM=ipp6ad0\\nALTNETS=217.0.0.0/16\\nQUICKLEAVE=on\\n' > /var/ipfire/igmpproxy/settings
-${addonctrl('reload')} > /dev/null
+${addonctrl('reload')} > /root/reload.out 2>&1
 echo "after-reload=$(${LIVE_PID})"
 ${addonctrl('status')} | head -n 1 | sed 's/\\x1b\\[[0-9;]*m//g'
 sleep 0.3
@@ -78,6 +78,7 @@ ${addonctrl('stop')} > /dev/null
 echo "after-second-stop=$(${LIVE_PID})"
 echo "--- events"; cat ${EVENTS}
 echo "--- config"; cat ${CONFIG}
+echo "--- reload"; cat /root/reload.out
 `);
     const value = (key: string): string => new RegExp(`^${key}=(.*)$`, 'm').exec(out)?.[1] ?? '';
     expect(value('after-stop')).toBe('none');
@@ -85,7 +86,7 @@ echo "--- config"; cat ${CONFIG}
     expect(value('after-reload')).toBe(value('after-start'));
     expect(out).toContain(`igmpproxy is running with Process ID(s)  ${value('after-start')}.`);
     expect(value('after-second-stop')).toBe('none');
-    expect(out.split('--- events\n')[1]!.split('--- config\n')[0]).toBe(`start ${CONFIG}\nhup\nusr1\nterm\n`);
-    expect(out.split('--- config\n')[1]).toContain('quickleave\nphyint ipp6au0 upstream ratelimit 0 threshold 1\n\taltnet 217.0.0.0/16\nphyint ipp6ad0 downstream ratelimit 0 threshold 1\n');
+    expect(out.split('--- events\n')[1]!.split('--- config\n')[0], out).toBe(`start ${CONFIG}\nhup\nusr1\nterm\n`);
+    expect(out.split('--- config\n')[1]!.split('--- reload\n')[0]).toContain('quickleave\nphyint ipp6au0 upstream ratelimit 0 threshold 1\n\taltnet 217.0.0.0/16\nphyint ipp6ad0 downstream ratelimit 0 threshold 1\n');
   });
 });

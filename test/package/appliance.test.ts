@@ -1,5 +1,5 @@
 // Runs the package's install.sh, update.sh and uninstall.sh for real, the way Pakfire does,
-// in a throwaway IPFire-like root (see appliance.ts), with IPFire's functions as stand-ins.
+// in a throwaway IPFire-like root (see appliance.ts): IPFire's own rc functions, Pakfire's as stand-ins.
 // The daemon inside the package is test/fixtures/appliance/igmpproxy-standin: the real daemon
 // for --check, --list-interfaces and setup, a stand-in only for running (which needs
 // multicast routing, absent from this machine's kernel).
