@@ -8,7 +8,7 @@
 // /sbin/iptables; the real daemon for --check/--list-interfaces/setup is the repository's,
 // mounted read-only (test/helpers/real-daemon.ts).
 import { chmod, copyFile, cp, mkdir, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPOSITORY_ROOT } from '../../build/repository.ts';
 import { ipfireMountCommands, ipfireVarRunLink } from '../package/ipfire-mounts.ts';
@@ -47,6 +47,14 @@ const DIRECTORIES = [
   'usr',
 ];
 
+/** The target of /bin/sh on IPFire, from its build step lfs/bash (`ln -svf bash /bin/sh`). */
+export function ipfireShLink(): string {
+  const text = readFileSync(path.join(IPFIRE, 'lfs-bash'), 'utf8');
+  const links = [...text.matchAll(/^\s*ln\s+-\w+\s+(\S+)\s+\/bin\/sh\s*$/gm)].map((match) => match[1]!);
+  if (links.length !== 1) throw new Error(`lfs-bash: expected one 'ln ... /bin/sh' line, found ${links.length}`);
+  return links[0]!;
+}
+
 async function install(source: string, target: string, mode: number): Promise<void> {
   await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
   await copyFile(source, target);
@@ -82,6 +90,9 @@ export async function buildIpfireRoot(root: string, usrUpper: string): Promise<v
   await writeFile(path.join(root, 'etc/group'), `root:x:0:\nnobody:x:${NOBODY_ID}:\n`);
   await writeFile(path.join(root, 'etc/system-release'), 'IPFire 2.29 (x86_64) - core199\n');
 
+  // IPFire's /bin/sh is bash (its initscripts and the rc functions rely on it).
+  await mkdir(path.join(usrUpper, 'bin'), { recursive: true, mode: 0o755 });
+  await symlink(ipfireShLink(), path.join(usrUpper, 'bin/sh'));
   // IPFire's own rc configuration and functions.
   await install(path.join(IPFIRE, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'), 0o644);
   await install(path.join(IPFIRE, 'functions'), path.join(root, 'etc/rc.d/init.d/functions'), 0o644);
