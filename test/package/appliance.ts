@@ -22,12 +22,13 @@ export const FIXTURES = APPLIANCE_STANDINS;
 /**
  * A real package (real scripts, real format) around the stand-in daemon binary, which hands
  * everything but running to the real daemon (test/fixtures/appliance/igmpproxy-standin);
- * quick to build.
+ * quick to build. `binary` replaces the stand-in (e.g. an ELF file whose header names an
+ * architecture, for the deploy tool's architecture check).
  */
-export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' | 'aarch64'; version?: string } = {}) {
+export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' | 'aarch64'; version?: string; binary?: string } = {}) {
   return buildPackage({
     arch: options.arch ?? 'x86_64',
-    binary: path.join(FIXTURES, 'igmpproxy-standin'),
+    binary: options.binary ?? path.join(FIXTURES, 'igmpproxy-standin'),
     outDir,
     version: options.version ?? '1.0.0',
     release: 100,
