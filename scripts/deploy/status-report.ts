@@ -79,10 +79,18 @@ function chainHooked(lines: readonly string[] | undefined, target: string): bool
   return withoutMarkers(lines).some((line) => new RegExp(`(^|\\s)-j ${target}(\\s|$)`).test(line));
 }
 
+/**
+ * The text of an initscript's status line as plain characters: IPFire's statusproc colours
+ * it (echo -e "${INFO}..."), and no escape sequence from the appliance reaches the terminal.
+ */
+export function plainServiceText(text: string): string {
+  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/[\x00-\x1f\x7f]/g, ' ');
+}
+
 export function parseStatus(output: string, name: string): StatusReport {
   const sections = splitSections(output);
   const serviceLines = sections.get('service') ?? [];
-  const serviceText = withoutMarkers(serviceLines).join(' ').replace(/\s+/g, ' ').trim();
+  const serviceText = plainServiceText(withoutMarkers(serviceLines).join(' ')).replace(/\s+/g, ' ').trim();
   let state: StatusReport['service']['state'] = 'unknown';
   if (marker(serviceLines, 'missing') !== null) state = 'missing';
   else if (/\bnot running\b/i.test(serviceText)) state = 'stopped';

@@ -99,6 +99,15 @@ describe('status report', () => {
     expect(formatStatus(report)).toContain('firewall IPTVFORWARD -> IGMPPROXY_FWD: NOT in place');
   });
 
+  it('shows IPFire\'s coloured statusproc line as plain text, without any escape sequence', () => {
+    // As IPFire's statusproc prints it: echo -e "${INFO}... ${NORMAL}" (test/fixtures/ipfire/functions).
+    const coloured = RUNNING.replace('igmpproxy is running with Process ID(s) 4242.', '\x1b[1;36migmpproxy is running with Process ID(s) 4242.\x1b[0;39m\x1b]0;title\x07');
+    const report = parseStatus(coloured, 'igmpproxy');
+    expect(report.service).toEqual({ state: 'running', text: 'igmpproxy is running with Process ID(s) 4242. ]0;title' });
+    expect(formatStatus(report)).toContain('service: running (igmpproxy is running with Process ID(s) 4242. ]0;title)');
+    expect(formatStatus(report).join('\n')).not.toContain('\x1b');
+  });
+
   it('is tolerant: no initscript, no pid, no status file, no chains', () => {
     const report = parseStatus([
       '@@section service', '@@missing /etc/rc.d/init.d/igmpproxy', '@@section meta', '@@section daemon',

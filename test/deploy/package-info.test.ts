@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { elfArchitecture, loadLocalPackage, parseMeta } from '../../scripts/deploy/package-info.ts';
 import { lineProgress, milestonesReached, renderBar } from '../../scripts/deploy/progress.ts';
 import { runBounded, settleHost, summaryLines } from '../../scripts/deploy/runner.ts';
-import { buildTestPackage } from './helpers/test-package.ts';
+import { buildStandinPackage } from '../package/appliance.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'ipd7-pkginfo-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -40,7 +40,11 @@ describe('ELF architecture', () => {
 
 describe('loadLocalPackage', () => {
   it('checks size, members and architecture and hashes both files', async () => {
-    const built = await buildTestPackage({ outDir: path.join(work, 'ok'), version: '2.0.0', elfMachine: 0xb7 });
+    // The build's package (build/package.ts) whose binary's ELF header names aarch64.
+    const elf = Buffer.from(readFileSync('/usr/bin/true'));
+    elf.writeUInt16LE(0xb7, 18);
+    writeFileSync(path.join(work, 'aarch64-binary'), elf);
+    const built = await buildStandinPackage(path.join(work, 'ok'), { arch: 'aarch64', version: '2.0.0', binary: path.join(work, 'aarch64-binary') });
     const pkg = await loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' });
     expect(pkg.packageFile).toBe(built.ipfire);
     expect(pkg.arch).toBe('aarch64');
@@ -50,13 +54,14 @@ describe('loadLocalPackage', () => {
   });
 
   it('calls a package without ELF files free of native code (arch null)', async () => {
-    const built = await buildTestPackage({ outDir: path.join(work, 'noarch'), version: '2.0.1', elfMachine: null });
+    // The package tests' stand-in daemon is a script.
+    const built = await buildStandinPackage(path.join(work, 'noarch'), { version: '2.0.1' });
     const pkg = await loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' });
     expect(pkg.arch).toBeNull();
   });
 
   it('refuses a meta file whose Size does not match, and a tar without the pakfire members', async () => {
-    const built = await buildTestPackage({ outDir: path.join(work, 'bad'), version: '2.0.0' });
+    const built = await buildStandinPackage(path.join(work, 'bad'), { version: '2.0.0' });
     writeFileSync(built.meta, readFileSync(built.meta, 'utf8').replace(/Size: \d+/, 'Size: 5'));
     await expect(loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' }))
       .rejects.toThrow('do not belong together');
@@ -69,7 +74,7 @@ describe('loadLocalPackage', () => {
   });
 
   it('takes the meta file next to a lone --package, and says to pass --meta when there is none', async () => {
-    const built = await buildTestPackage({ outDir: path.join(work, 'lone'), version: '2.0.2' });
+    const built = await buildStandinPackage(path.join(work, 'lone'), { version: '2.0.2' });
     const pkg = await loadLocalPackage({ packageFile: built.ipfire, metaFile: null, defaultName: 'igmpproxy' });
     expect(pkg.metaFile).toBe(built.meta);
     rmSync(built.meta);

@@ -7,18 +7,26 @@
 // paths (/var/ipfire, /srv/web/ipfire), so Apache runs in a private mount namespace where
 // /etc, /var, /srv, /opt, /usr and /run are overlays: every write lands in this test's own
 // directory and the machine's files stay untouched. The add-on's web files are rendered by
-// the build (build/render.ts) into that root. Stand-ins, for what only an appliance has:
-// addonctrl (records its calls), the daemon (a process named igmpproxy; its status document
-// and diagnose output are files the test writes), the other pages of the menu (empty files).
+// the build (build/render.ts) into that root. The page starts, stops and reloads the service
+// through IPFire's real addonctrl (test/helpers/addonctrl.ts, setuid root as on the box),
+// which finds our initscript through the package's meta file (build/package.ts metaFile) and
+// runs it with IPFire's real rc functions. Stand-ins, for what only an appliance has: the
+// daemon's running part (the package tests' test/fixtures/appliance/igmpproxy-standin: a
+// process named igmpproxy that logs its signals; its status document and diagnose output are
+// files the test writes; --check and --list-interfaces are the real daemon's), a probe in
+// /etc/sysconfig/rc that records which initscript actions addonctrl ran, the other pages of
+// the menu (empty files). Apache and what addonctrl starts share the machine's network
+// namespace: the initscript touches only interfaces and IPTV chains named in the test's
+// configuration (red0.8, green0, IPTVINPUT), which this machine does not have.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { metaFile } from '../../build/package.ts';
 import { readPackageInfo, renderScripts, REPO_ROOT } from '../../build/render.ts';
-import { testNode } from '../../scripts/lab/test-node.ts';
-
-const shellQuote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
+import { ADDONCTRL, addonctrlPrerequisiteMissing, buildAddonctrl } from './addonctrl.ts';
+import { APPLIANCE_REAL_DAEMON_DIR, realDaemonShellCommand } from './real-daemon.ts';
 
 export const WUI_FIXTURES = path.join(REPO_ROOT, 'test/fixtures/ipfire-wui');
 const OVERLAID = ['etc', 'var', 'srv', 'opt', 'usr', 'run'] as const;
@@ -31,6 +39,8 @@ export function wuiPrerequisitesMissing(): string | undefined {
   for (const program of ['/usr/sbin/apache2', '/usr/bin/chromium', '/usr/bin/htpasswd', '/usr/bin/openssl']) {
     if (spawnSync('test', ['-x', program]).status !== 0) return `${program} is missing (bash scripts/dev.sh test installs it)`;
   }
+  const addonctrl = addonctrlPrerequisiteMissing();
+  if (addonctrl !== undefined) return addonctrl;
   for (const module of ['CGI', 'HTML::Entities', 'RRDs', 'Net::IPv4Addr']) {
     if (spawnSync('perl', [`-M${module}`, '-e1']).status !== 0) return `Perl module ${module} is missing`;
   }
@@ -57,9 +67,12 @@ export interface WuiServer {
   remove(file: string): Promise<void>;
   /** Runs a command inside the namespace as root. */
   run(argv: readonly string[]): { status: number | null; stdout: string; stderr: string };
-  /** The addonctrl calls made so far, one argument list per line. */
+  /** The initscript actions IPFire's addonctrl ran so far, as "igmpproxy ACTION" lines. */
   addonctrlCalls(): Promise<string[]>;
-  /** Starts/stops a process named igmpproxy whose pid is in /var/run/igmpproxy.pid. */
+  /**
+   * Starts/stops the daemon as root with the initscript (start/stop), as the box's boot
+   * does: the stand-in daemon, a process named igmpproxy whose pid is in /var/run/igmpproxy.pid.
+   */
   startDaemonStandIn(): Promise<number>;
   stopDaemonStandIn(): Promise<void>;
   /** Apache's error log (CGI errors land here). */
@@ -139,34 +152,30 @@ async function stageRoot(upper: string, settings: IpfireSettings, port: number):
     }
   }
   await put(upper, 'usr/local/bin/update-lang-cache', await readFile(path.join(WUI_FIXTURES, 'src/scripts/update-lang-cache')), 0o755);
-  // Stand-in for IPFire's setuid addonctrl (src/misc-progs/addonctrl.c): records each call.
+  // IPFire's real addonctrl: setuid root, group nobody (Debian's nogroup here), mode 4750.
+  await buildAddonctrl(path.join(upper, ADDONCTRL), nogroupId());
+  await put(upper, 'var/log/addonctrl.calls', '', 0o644);
+  // The daemon: the package tests' stand-in for running; everything else (--check,
+  // --list-interfaces) is the real daemon. "diagnose" answers from a file the test may write.
+  await put(upper, 'usr/sbin/igmpproxy', await readFile(path.join(REPO_ROOT, 'test/fixtures/appliance/igmpproxy-standin')), 0o755);
   await put(
     upper,
-    'usr/local/bin/addonctrl',
-    '#!/bin/sh\n# Test stand-in for IPFire\'s addonctrl: records the call, answers status like statusproc.\nprintf \'%s\\n\' "$*" >> /var/log/addonctrl.calls\n' +
-      'if [ "$2" = status ]; then\n  pid=$(cat /var/run/igmpproxy.pid 2>/dev/null)\n  if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then echo "igmpproxy is running with Process ID(s) $pid."; else echo "igmpproxy is not running."; fi\nfi\nexit 0\n',
-    0o755,
-  );
-  await put(upper, 'var/log/addonctrl.calls', '', 0o666);
-  // The daemon binary: "diagnose" answers from a file the test may write (the command is
-  // not in this daemon yet); everything else (--check, --list-interfaces) is the real daemon,
-  // run from source with the pinned Node.
-  await put(
-    upper,
-    'usr/sbin/igmpproxy',
-    '#!/bin/sh\n# Test wrapper around the daemon from source.\nif [ "$1" = diagnose ]; then\n  [ -f /var/lib/igmpproxy-test/diagnose.json ] || { echo "igmpproxy: unknown command $1" >&2; exit 2; }\n  exec cat /var/lib/igmpproxy-test/diagnose.json\nfi\n' +
-      `exec ${testNode.map(shellQuote).join(' ')} ${shellQuote(path.join(REPO_ROOT, 'addon/daemon/main.ts'))} "$@"\n`,
+    `${APPLIANCE_REAL_DAEMON_DIR.slice(1)}/igmpproxy`,
+    '#!/bin/sh\n# The real daemon of this test root (test/helpers/real-daemon.ts).\nif [ "$1" = diagnose ]; then\n  [ -f /var/lib/igmpproxy-test/diagnose.json ] || { echo "igmpproxy: unknown command $1" >&2; exit 2; }\n  exec cat /var/lib/igmpproxy-test/diagnose.json\nfi\n' +
+      `exec ${realDaemonShellCommand()} "$@"\n`,
     0o755,
   );
   // The initscript with IPFire's real rc configuration and functions (test/fixtures/ipfire).
-  await put(upper, 'etc/sysconfig/rc', await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/sysconfig-rc')));
+  await put(upper, 'etc/sysconfig/rc', `${await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/sysconfig-rc'), 'utf8')}${ADDONCTRL_PROBE}`);
   await put(upper, 'etc/rc.d/init.d/functions', await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/functions')));
   // As after a fresh install whose setup found no IPTV upstream: the add-on's default file.
   await put(upper, 'etc/igmpproxy.conf', await readFile(path.join(REPO_ROOT, 'addon/etc/igmpproxy.conf')));
-  await put(upper, 'opt/pakfire/db/installed/meta-igmpproxy', 'Name: igmpproxy\nServices: igmpproxy\n');
+  // The meta file Pakfire keeps for the installed package, as the build writes it.
+  const info = await readPackageInfo();
+  await put(upper, `opt/pakfire/db/installed/meta-${info.name}`, metaFile(info, `${info.name}-${info.version}-${info.release}.ipfire`, 0));
 
   // The add-on's web files, as the package installs them.
-  const rendered = await renderScripts(await readPackageInfo());
+  const rendered = await renderScripts(info);
   for (const file of [...rendered.web, ...rendered.payload]) await put(upper, file.path, file.content, file.mode);
   await mkdir(path.join(upper, 'var/ipfire/igmpproxy'), { recursive: true });
 
@@ -209,6 +218,42 @@ ${vhost}
   await mkdir(path.join(upper, 'var/lib/igmpproxy-test'), { recursive: true });
 }
 
+/**
+ * TEST PROBE appended to IPFire's /etc/sysconfig/rc in the stand-in root (every initscript
+ * sources it): records "NAME ACTION" when the initscript's parent is addonctrl.
+ */
+const ADDONCTRL_PROBE = `
+# TEST PROBE of test/helpers/ipfire-wui.ts, not IPFire's: which initscript actions addonctrl ran.
+if [ "$(cat "/proc/$PPID/comm" 2> /dev/null)" = addonctrl ]; then
+\tprintf '%s %s\\n' "\${0##*/}" "\${1:-}" >> /var/log/addonctrl.calls
+fi
+`;
+
+/** The environment IPFire's addonctrl gives an initscript (setuid.c trusted_env). */
+const CLEAN_ENVIRONMENT = ['env', '-i', 'PATH=/usr/local/bin:/usr/local/sbin:/sbin:/usr/sbin:/bin:/usr/bin', 'SHELL=/bin/sh', 'TERM=dumb'];
+
+/** Debian's group for nobody (IPFire's is called nobody). */
+function nogroupId(): number {
+  const entry = spawnSync('getent', ['group', 'nogroup'], { encoding: 'utf8' }).stdout.split(':');
+  const gid = Number(entry[2]);
+  if (!Number.isInteger(gid)) throw new Error('no group nogroup on this machine');
+  return gid;
+}
+
+/** The processes (other than those listed) in the mount namespace `namespace` (a readlink of /proc/PID/ns/mnt). */
+async function processesIn(namespace: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      if ((await readlink(`/proc/${entry}/ns/mnt`)) === namespace) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
 function sh(script: string, args: readonly string[] = []): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync('bash', ['-c', script, 'bash', ...args], { encoding: 'utf8', timeout: 30_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -223,16 +268,25 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
   const user = 'admin';
   const password = 'wu4-secret';
   let apache: ChildProcess | undefined;
-  let daemon: ChildProcess | undefined;
+  /** Apache's mount namespace: what addonctrl started there (the daemon) lives in it too. */
+  let namespace: string | undefined;
 
   const cleanup = async (): Promise<void> => {
-    if (daemon?.pid && daemon.exitCode === null) daemon.kill('SIGKILL');
     if (apache?.pid && apache.exitCode === null) {
       const exited = new Promise((resolve) => apache!.once('exit', resolve));
       apache.kill('SIGTERM');
       const timer = setTimeout(() => apache?.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
+    }
+    if (namespace !== undefined) {
+      for (const pid of await processesIn(namespace)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
     }
     await rm(dir, { recursive: true, force: true });
   };
@@ -273,6 +327,7 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const pid = apache.pid!;
+    namespace = await readlink(`/proc/${pid}/ns/mnt`);
     const inside = (argv: readonly string[]) => {
       const result = spawnSync('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', ...argv], { encoding: 'utf8', timeout: 30_000 });
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -300,20 +355,14 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
       run: inside,
       addonctrlCalls: async () => ((await server.read('/var/log/addonctrl.calls')) ?? '').split('\n').filter(Boolean),
       startDaemonStandIn: async () => {
-        // A process whose /proc/PID/comm says igmpproxy, as the page checks.
-        const binary = path.join(dir, 'igmpproxy');
-        await copyFile('/bin/sleep', binary);
-        daemon = spawn(binary, ['600'], { stdio: 'ignore' });
-        await server.write('/var/run/igmpproxy.pid', `${daemon.pid}\n`);
-        return daemon.pid!;
+        const started = inside([...CLEAN_ENVIRONMENT, '/etc/rc.d/init.d/igmpproxy', 'start']);
+        const pid = Number((await server.read('/var/run/igmpproxy.pid'))?.trim());
+        if (started.status !== 0 || !Number.isInteger(pid)) throw new Error(`igmpproxy start: ${started.stdout}${started.stderr}`);
+        return pid;
       },
       stopDaemonStandIn: async () => {
-        if (daemon?.pid && daemon.exitCode === null) {
-          const exited = new Promise((resolve) => daemon!.once('exit', resolve));
-          daemon.kill('SIGKILL');
-          await exited;
-        }
-        await server.remove('/var/run/igmpproxy.pid');
+        const stopped = inside([...CLEAN_ENVIRONMENT, '/etc/rc.d/init.d/igmpproxy', 'stop']);
+        if (stopped.status !== 0) throw new Error(`igmpproxy stop: ${stopped.stdout}${stopped.stderr}`);
       },
       errorLog: async () => (await server.read('/var/log/httpd-test/error_log')) ?? '',
       stop: cleanup,

@@ -1,5 +1,5 @@
 // Runs the package's install.sh, update.sh and uninstall.sh for real, the way Pakfire does,
-// in a throwaway IPFire-like root (see appliance.ts), with IPFire's functions as stand-ins.
+// in a throwaway IPFire-like root (see appliance.ts): IPFire's own rc functions, Pakfire's as stand-ins.
 // The daemon inside the package is test/fixtures/appliance/igmpproxy-standin: the real daemon
 // for --check, --list-interfaces and setup, a stand-in only for running (which needs
 // multicast routing, absent from this machine's kernel).
@@ -11,8 +11,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PackageFiles } from '../../build/package.ts';
 import { NetnsLab } from '../../scripts/lab/netns.ts';
-import { Appliance, buildStandinPackage, FIXTURES, WAIT_FOR_PIDFILE } from './appliance.ts';
+import { AS_NOBODY, Appliance, buildStandinPackage, FIXTURES, WAIT_FOR_PIDFILE } from './appliance.ts';
 import { applianceSupport, PREFIX, renderedHookBlock } from './support.ts';
+import { ADDONCTRL } from '../helpers/addonctrl.ts';
 
 const support = applianceSupport();
 const FIREWALL_LOCAL = '/etc/sysconfig/firewall.local';
@@ -319,8 +320,8 @@ describe.skipIf(!support.available)(`pakfire scripts in a throwaway appliance ro
   it('leaves a service disabled on the Services page disabled across an update; uninstall clears its link', async () => {
     const a = await appliance();
     await pakfire(a, 'install');
-    // What "addonctrl igmpproxy disable igmpproxy" does.
-    await inside(a, 'mv /etc/rc.d/rc3.d/S50igmpproxy /etc/rc.d/rc3.d/off/');
+    // The Services page's "disable": IPFire's real addonctrl, as nobody.
+    expect(await inside(a, `${AS_NOBODY} ${ADDONCTRL} igmpproxy disable`)).toBe('disabled service igmpproxy\n');
     const out = await pakfire(a, 'update', `${WAIT_FOR_PIDFILE}\n/etc/init.d/igmpproxy status`);
     expect(out).not.toContain('Starting IGMP proxy');
     expect(out).toContain('/usr/sbin/igmpproxy is not running.');

@@ -1,36 +1,34 @@
 // A throwaway IPFire-like root for running the add-on's scripts for real.
 //
-// The root lives in a temp dir: its own /etc, /opt, /var, /tmp, with IPFire's rc and Pakfire
-// functions as stand-ins (test/fixtures/appliance/). /usr is an overlay of the host's /usr
-// whose writes land in <dir>/usr-upper, so the package can install /usr/sbin/igmpproxy
-// without touching the host. Every run happens in a network namespace the test created
+// The root is the stand-in IPFire tree the deploy tests serve too (test/helpers/ipfire-root.ts),
+// in a temp dir; /usr is an overlay of the host's /usr whose writes land in <dir>/usr-upper, so
+// the package can install /usr/sbin/igmpproxy without touching the host. Every run happens in a network namespace the test created
 // (real iptables, real `ip link`), a private mount namespace and a new PID namespace: the
 // daemons a run starts die with it. /run, /dev/shm and /var/lock are fresh tmpfs mounts each
 // time (like a reboot) with the options IPFire's own boot scripts use (ipfire-mounts.ts: /run
 // and /dev/shm noexec, /run 8 MB), and /var/run is the link to ../run that IPFire has. The
 // repository is mounted read-only at /opt/igmpproxy-test/repo for the real daemon
 // (test/helpers/real-daemon.ts).
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ExecResult, Netns } from '../../scripts/lab/netns.ts';
 import { buildPackage } from '../../build/package.ts';
-import { ipfireMountCommands, ipfireVarRunLink } from './ipfire-mounts.ts';
-import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from '../helpers/real-daemon.ts';
+import { APPLIANCE_STANDINS, buildIpfireRoot, ipfireRootMounts, MACHINE_IGMPPROXY_PATHS, NOBODY_ID } from '../helpers/ipfire-root.ts';
 
-export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/appliance');
+export const FIXTURES = APPLIANCE_STANDINS;
 
 /**
  * A real package (real scripts, real format) around the stand-in daemon binary, which hands
  * everything but running to the real daemon (test/fixtures/appliance/igmpproxy-standin);
- * quick to build.
+ * quick to build. `binary` replaces the stand-in (e.g. an ELF file whose header names an
+ * architecture, for the deploy tool's architecture check).
  */
-export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' | 'aarch64'; version?: string } = {}) {
+export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' | 'aarch64'; version?: string; binary?: string } = {}) {
   return buildPackage({
     arch: options.arch ?? 'x86_64',
-    binary: path.join(FIXTURES, 'igmpproxy-standin'),
+    binary: options.binary ?? path.join(FIXTURES, 'igmpproxy-standin'),
     outDir,
     version: options.version ?? '1.0.0',
     release: 100,
@@ -40,51 +38,26 @@ export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' |
 
 const RUN_TIMEOUT_MS = 60_000;
 
+export { NOBODY_ID };
+
+/** Command prefix (inside the root) that runs the rest as nobody, as the web UI's CGIs run. */
+export const AS_NOBODY = `setpriv --reuid=${NOBODY_ID} --regid=${NOBODY_ID} --clear-groups --`;
+
 const enterScript = (): string => `#!/bin/bash
 # Runs as PID 1 of a new PID namespace, in a private mount namespace.
 set -eu
 dir="$1"
 script="$2"
 root="$dir/root"
+upper="$dir/usr-upper"
+work="$dir/usr-work"
 mount --make-rprivate /
-mount -t overlay overlay -o "lowerdir=/usr,upperdir=$dir/usr-upper,workdir=$dir/usr-work" "$root/usr"
-mount -t proc proc "$root/proc"
-mount --rbind /dev "$root/dev"
-mount --rbind /sys "$root/sys"
-${ipfireMountCommands('root')}
-${applianceRepositoryMount('root')}
+${ipfireRootMounts('root', 'upper', 'work')}
 set +e
 chroot "$root" /usr/bin/env -i PATH=/bin:/usr/bin:/sbin:/usr/sbin HOME=/root COLUMNS=80 KILLDELAY=3 \\
   /bin/bash -c "$script"
 exit $?
 `;
-
-const DIRECTORIES = [
-  'etc/sysconfig',
-  'etc/rc.d/init.d/networking/red.up',
-  'etc/rc.d/rc0.d',
-  'etc/rc.d/rc3.d/off',
-  'etc/rc.d/rc6.d',
-  'opt/pakfire/lib',
-  'opt/pakfire/tmp',
-  'opt/pakfire/cache',
-  'opt/pakfire/db/rootfiles',
-  'opt/pakfire/db/installed',
-  'opt/pakfire/db/meta',
-  'opt/pakfire/logs',
-  'var/ipfire/backup/addons/includes',
-  'var/ipfire/backup/addons/backup',
-  'var/ipfire/red',
-  'var/lock',
-  'var/tmp',
-  'var/log',
-  'root',
-  'proc',
-  'dev',
-  'sys',
-  'run',
-  'usr',
-];
 
 export type PakfireAction = 'install' | 'update' | 'uninstall';
 
@@ -108,54 +81,10 @@ export class Appliance {
 
   private async build(): Promise<void> {
     const { dir, root } = this;
-    for (const sub of DIRECTORIES) await mkdir(path.join(root, sub), { recursive: true });
-    await mkdir(path.join(root, 'tmp'), { recursive: true });
-    await chmod(path.join(root, 'tmp'), 0o1777);
-    await mkdir(path.join(dir, 'usr-upper/local/bin'), { recursive: true });
-    await mkdir(path.join(dir, 'usr-upper/sbin'), { recursive: true });
     await mkdir(path.join(dir, 'usr-work'), { recursive: true });
-    for (const link of ['bin', 'sbin', 'lib', 'lib64']) {
-      if (existsSync(`/${link}`)) await symlink(`usr/${link}`, path.join(root, link));
-    }
-    await symlink('rc.d/init.d', path.join(root, 'etc/init.d'));
-    await symlink(ipfireVarRunLink(), path.join(root, 'var/run'));
-
-    // Host bits the host's /usr needs to run inside the root: alternatives symlinks
-    // (awk, iptables...), protocol names (iptables -p igmp), the loader cache, a root user.
-    await cp('/etc/alternatives', path.join(root, 'etc/alternatives'), { recursive: true, verbatimSymlinks: true });
-    if (existsSync('/etc/protocols')) await copyFile('/etc/protocols', path.join(root, 'etc/protocols'));
-    if (existsSync('/etc/ld.so.cache')) await copyFile('/etc/ld.so.cache', path.join(root, 'etc/ld.so.cache'));
-    // IPFire's web server runs as nobody (uid and group 99 there).
-    await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nnobody:x:99:99:nobody:/home/nobody:/bin/false\n');
-    await writeFile(path.join(root, 'etc/group'), 'root:x:0:\nnobody:x:99:\n');
-
-    // IPFire's environment, as stand-ins.
-    await copyFile(path.join(FIXTURES, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'));
-    await copyFile(path.join(FIXTURES, 'rc-functions'), path.join(root, 'etc/rc.d/init.d/functions'));
-    await chmod(path.join(root, 'etc/rc.d/init.d/functions'), 0o644);
-    await copyFile(path.join(FIXTURES, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'));
-    await copyFile(path.join(FIXTURES, 'backupctrl'), path.join(dir, 'usr-upper/local/bin/backupctrl'));
-    await chmod(path.join(dir, 'usr-upper/local/bin/backupctrl'), 0o755);
-    // STAND-IN for IPFire's update-lang-cache (rebuilds the web UI's strings): records each run.
-    await writeFile(
-      path.join(dir, 'usr-upper/local/bin/update-lang-cache'),
-      '#!/bin/bash\n# STAND-IN for IPFire\'s update-lang-cache\necho run >> /var/log/update-lang-cache.runs\n',
-      { mode: 0o755 },
-    );
-    // IPFire runs legacy iptables as /sbin/iptables and /sbin/iptables-restore.
-    await symlink('xtables-legacy-multi', path.join(dir, 'usr-upper/sbin/iptables'));
-    await symlink('xtables-legacy-multi', path.join(dir, 'usr-upper/sbin/iptables-restore'));
-    // IPFire's own red.up hook that ours must follow.
-    const multicastOff = path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast');
-    await writeFile(multicastOff, '#!/bin/bash\n# STAND-IN for IPFire\'s red.up/10-multicast\nexit 0\n', { mode: 0o754 });
-
-    // The real daemon, which the package's stand-in binary hands all but running to.
-    await mkdir(path.join(root, APPLIANCE_REAL_DAEMON_DIR), { recursive: true });
-    await writeFile(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'igmpproxy'), applianceDaemonLauncher(), { mode: 0o755 });
-
+    await buildIpfireRoot(root, path.join(dir, 'usr-upper'));
     await writeFile(path.join(dir, 'enter.sh'), enterScript(), { mode: 0o755 });
-    // The host may have Debian's igmpproxy: hide every path the package installs under /usr.
-    const hidden = await this.run('rm -rf /usr/sbin/igmpproxy /usr/lib/igmpproxy /usr/share/igmpproxy');
+    const hidden = await this.run(`rm -rf ${MACHINE_IGMPPROXY_PATHS.join(' ')}`);
     if (hidden.code !== 0) throw new Error(`appliance set-up failed: ${hidden.stderr}`);
   }
 

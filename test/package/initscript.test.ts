@@ -1,5 +1,6 @@
 // The rendered initscript (/etc/rc.d/init.d/igmpproxy) and red.up hook, run in the throwaway
-// appliance root with IPFire's rc functions as stand-ins, in a network namespace of the test.
+// appliance root with IPFire's own rc functions (test/helpers/ipfire-root.ts), in a network
+// namespace of the test.
 //
 // The daemon's --check and --list-interfaces are the real daemon's. Only its running part is
 // a stand-in (test/fixtures/appliance/igmpproxy-standin: it honours the pidfile, forks and

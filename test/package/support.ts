@@ -15,7 +15,7 @@ export interface Support {
 
 let cached: Support | undefined;
 
-/** root, network namespaces, unshare, overlayfs, legacy iptables (IPFire's), xz. */
+/** root, network namespaces, unshare, overlayfs, legacy iptables (IPFire's), xz, gcc (for IPFire's addonctrl). */
 export function applianceSupport(): Support {
   if (cached) return cached;
   const netns = checkNetnsSupport(PREFIX);
@@ -23,7 +23,7 @@ export function applianceSupport(): Support {
   if (!existsSync('/usr/sbin/xtables-legacy-multi')) {
     return (cached = { available: false, reason: 'legacy iptables missing (Debian package iptables)' });
   }
-  for (const tool of ['unshare', 'chroot', 'xz']) {
+  for (const tool of ['unshare', 'chroot', 'xz', 'gcc']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return (cached = { available: false, reason: `${tool} missing` });
   }
   const filesystems = spawnSync('cat', ['/proc/filesystems'], { encoding: 'utf8' }).stdout;

@@ -52,6 +52,15 @@ function send(server: WuiServer, method: 'GET' | 'POST', body: string, referer: 
   });
 }
 
+/** The events the stand-in daemon logs (test/fixtures/appliance/igmpproxy-standin). */
+const DAEMON_EVENTS = '/var/run/igmpproxy-standin.log';
+
+/** The pid in the daemon's pidfile when it names a live process called igmpproxy, else null. */
+function livePid(server: WuiServer): number | null {
+  const pid = server.run(['sh', '-c', 'pid=$(cat /var/run/igmpproxy.pid 2>/dev/null) && [ "$(cat /proc/$pid/comm 2>/dev/null)" = igmpproxy ] && echo "$pid"']).stdout.trim();
+  return pid === '' ? null : Number(pid);
+}
+
 const post = (server: WuiServer, body: string, referer: string) => send(server, 'POST', body, referer);
 
 /** The form token the page hands out to the admin. */
@@ -210,20 +219,36 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
   });
 
   it('starts, stops and reloads the service through addonctrl; a save while it runs reloads it', async () => {
-    await server.startDaemonStandIn();
+    const handWritten = await server.read(CONFIG);
+    const first = await server.startDaemonStandIn();
+    await server.write(DAEMON_EVENTS, '');
     try {
       await open();
+      const running: Array<number | null> = [];
       for (const [label, action] of [['Stop', 'stop'], ['Start', 'start'], ['reload', 'reload']] as const) {
         await Promise.all([
           page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
           page.click(`#igmpproxy-service + form input[value="${label}"]`),
         ]);
         expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status')).at(-1)).toBe(`igmpproxy ${action}`);
+        running.push(livePid(server));
       }
       await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
       expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual(['igmpproxy stop', 'igmpproxy start', 'igmpproxy reload', 'igmpproxy reload']);
+      // IPFire's addonctrl ran our initscript: the daemon stopped, a new one started and
+      // was told to reload (SIGHUP) twice.
+      expect(running[0]).toBeNull();
+      expect(running[1]).not.toBeNull();
+      expect(running[1]).not.toBe(first);
+      expect(running[2]).toBe(running[1]);
+      expect(livePid(server)).toBe(running[1]);
+      expect(((await server.read(DAEMON_EVENTS)) ?? '').replaceAll('usr1\n', '')).toBe(`term\nstart ${CONFIG}\nhup\nhup\n`);
+      // The save's reload made the config from the saved settings before the SIGHUP.
+      expect(await server.read(CONFIG)).toMatch(/^# igmpproxy-managed-by-web-ui: (.*\n){3}quickleave\nphyint red0\.8 upstream /);
     } finally {
       await server.stopDaemonStandIn();
+      server.run(['sh', '-c', 'rm -f /etc/igmpproxy.conf.bak-*']);
+      await server.write(CONFIG, handWritten!);
     }
   });
 
@@ -269,6 +294,7 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
   });
 
   it('saves good settings, prefilled from IPFire\'s own (legacy VLAN 8 line), and asks for them to be applied', async () => {
+    const handWritten = await server.read(CONFIG);
     await open();
     // IPFire's settings here: PPPoE over VDSL with IPTV on VLAN 8.
     expect(await page.$eval('#PRESET', (select) => (select as HTMLSelectElement).value)).toBe('legacy');
@@ -280,14 +306,10 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     const saved = (await server.read(SETTINGS))!.split('\n').filter(Boolean).sort();
     expect(saved).toEqual(['ALTNETS=217.0.0.0/16,193.158.35.0/24', 'DOWNSTREAM=green0,blue0', 'MODE=managed', 'PRESET=legacy', 'QUICKLEAVE=on', 'UPSTREAM=red0.8']);
     expect(server.run(['stat', '-c', '%U', SETTINGS]).stdout.trim()).toBe('nobody');
-    // The daemon is not running: saving starts it.
+    // The daemon was not running: saving started it through IPFire's addonctrl, which ran
+    // the initscript as root; it made the config from the settings and started the daemon.
     expect(await server.addonctrlCalls()).toContain('igmpproxy start');
-
-    // What addonctrl runs as root then: the initscript, which makes the config from the
-    // settings (the daemon itself cannot start here: no multicast routing in this kernel).
-    const handWritten = await server.read(CONFIG);
-    const reload = server.run(['/etc/rc.d/init.d/igmpproxy', 'reload']);
-    expect(reload.stdout).toContain('The hand-written /etc/igmpproxy.conf is kept as /etc/igmpproxy.conf.bak-');
+    expect(livePid(server)).not.toBeNull();
     const config = await server.read(CONFIG);
     expect(config).toContain('# igmpproxy-managed-by-web-ui: made by /etc/rc.d/init.d/igmpproxy');
     expect(config).toContain('phyint red0.8 upstream ratelimit 0 threshold 1\n\taltnet 217.0.0.0/16\n\taltnet 193.158.35.0/24\nphyint green0 downstream');
@@ -297,7 +319,8 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     expect(check.stdout).toContain('phyint blue0 downstream ratelimit 0 threshold 1');
     const backups = server.run(['sh', '-c', 'cat /etc/igmpproxy.conf.bak-*']);
     expect(backups.stdout).toBe(handWritten);
-    // The next test starts from the hand-written file again.
+    // The next test starts from the hand-written file again, with no daemon.
+    await server.stopDaemonStandIn();
     server.run(['sh', '-c', 'rm -f /etc/igmpproxy.conf.bak-*']);
     await server.write(CONFIG, handWritten!);
   });

@@ -1,35 +1,32 @@
 // A throwaway IPFire "appliance" served by a REAL OpenSSH server: `sshd -D -e -f CONFIG` on
-// 127.0.0.1 (random free port) as root, with `ChrootDirectory` pointing at an appliance root
-// built from test/fixtures/deploy-appliance. sshd runs in its own mount namespace
-// (`unshare -m`): the appliance's /usr is an overlay (the machine's /usr as read-only lower
-// layer, a throwaway upper dir holding the stand-ins and whatever the package installs) and
-// three /dev nodes are bind-mounted; all of it vanishes with the namespace, and the real /opt,
-// /etc, /usr are never written. The root lives under /run (all path components root-owned, 0755, as sshd's
+// 127.0.0.1 (random free port) as root, with `ChrootDirectory` pointing at the stand-in
+// IPFire tree the package tests use too (test/helpers/ipfire-root.ts). sshd runs in its own
+// mount namespace (`unshare -m`): the appliance's /usr is an overlay (the machine's /usr as
+// read-only lower layer, a throwaway upper dir holding the stand-ins and whatever the package
+// installs); all of it vanishes with the namespace, and the real /opt, /etc, /usr are never
+// written. The root lives under /run (all path components root-owned, 0755, as sshd's
 // ChrootDirectory demands; /tmp would be refused for being world-writable).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ipfireMountCommands, ipfireVarRunLink } from '../../package/ipfire-mounts.ts';
-import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from '../../helpers/real-daemon.ts';
+import { buildIpfireRoot, ipfireRootMounts, MACHINE_IGMPPROXY_PATHS } from '../../helpers/ipfire-root.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
 const FIXTURE = path.join(FIXTURES, 'deploy-appliance');
-/** The package helper's stand-ins (test/fixtures/appliance), used by the 'package' flavour. */
-const PACKAGE_FIXTURE = path.join(FIXTURES, 'appliance');
 
 export interface ApplianceOptions {
   /**
-   * 'deploy' (default): the stand-ins of test/fixtures/deploy-appliance (pid-file rc
-   * functions, an iptables stand-in) and the machine's /proc (sshd shares the machine's PID
-   * namespace here, so pidfiles hold pids /proc knows: the status query's comm check works).
-   * (pakfire's functions.sh and backupctrl are always the package tests' stand-ins).
-   * 'package': the package helper's stand-ins (test/fixtures/appliance) as its own harness
-   * uses them: real legacy iptables, /proc, /dev, /sys, and /run, /dev/shm, /var/lock mounted
-   * as IPFire mounts them (test/package/ipfire-mounts.ts) with /var/run -> ../run. Their rc functions
-   * find daemons with pidof, so this flavour runs sshd in its own PID namespace, and it needs
-   * `netns` so that iptables changes stay in a network namespace of the test.
+   * 'deploy' (default): the machine's network and PID namespaces (no netns needed; pidfiles
+   * hold pids the test sees), so the iptables stand-in of test/fixtures/deploy-appliance
+   * instead of real iptables, and /run a plain directory the test reads from outside.
+   * 'package': the stand-in IPFire tree the package tests run in, from the same builder
+   * (test/helpers/ipfire-root.ts): real legacy iptables, IPFire's addonctrl, /proc, /dev,
+   * /sys, and /run, /dev/shm, /var/lock mounted as IPFire mounts them with /var/run -> ../run.
+   * Its rc functions find daemons with pidof, so this flavour runs sshd in its own PID
+   * namespace, and it needs `netns` so that iptables changes stay in a network namespace of
+   * the test.
    */
   readonly flavour?: 'deploy' | 'package';
   /** Network namespace (already created, lo up) for sshd; it then listens on that 127.0.0.1. */
@@ -100,33 +97,6 @@ function makeKey(file: string, comment: string): void {
   run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
 }
 
-/** The package helper's stand-ins, placed the way test/package/appliance.ts places them. */
-function addPackageFlavour(root: string, usrUpper: string): void {
-  for (const dir of ['proc', 'sys', 'run', 'var/lock', 'etc/rc.d/init.d/networking/red.up', 'var/ipfire/red']) {
-    mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
-  }
-  rmSync(path.join(root, 'var/run'), { recursive: true, force: true });
-  symlinkSync(ipfireVarRunLink(), path.join(root, 'var/run'));
-  // The deploy stand-ins are replaced by the package helper's.
-  rmSync(path.join(root, 'dev'), { recursive: true, force: true });
-  mkdirSync(path.join(root, 'dev'), { mode: 0o755 });
-  cpSync(path.join(PACKAGE_FIXTURE, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'));
-  cpSync(path.join(PACKAGE_FIXTURE, 'rc-functions'), path.join(root, 'etc/rc.d/init.d/functions'));
-  rmSync(path.join(usrUpper, 'sbin/iptables'));
-  symlinkSync('xtables-legacy-multi', path.join(usrUpper, 'sbin/iptables'));
-  rmSync(path.join(usrUpper, 'sbin/iptables-restore'), { force: true });
-  symlinkSync('xtables-legacy-multi', path.join(usrUpper, 'sbin/iptables-restore'));
-  cpSync('/etc/alternatives', path.join(root, 'etc/alternatives'), { recursive: true, verbatimSymlinks: true });
-  for (const file of ['/etc/protocols', '/etc/ld.so.cache']) {
-    if (existsSync(file)) cpSync(file, path.join(root, file));
-  }
-  writeFileSync(path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast'), '#!/bin/bash\nexit 0\n', { mode: 0o754 });
-  rmSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, force: true });
-  // The real daemon, which the real package's stand-in binary hands all but running to.
-  mkdirSync(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'repo'), { recursive: true, mode: 0o755 });
-  writeFileSync(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'igmpproxy'), applianceDaemonLauncher(), { mode: 0o755 });
-}
-
 /** A uname that reports another machine: the appliance then looks like one of that architecture. */
 function addMachineStandin(usrUpper: string, machine: string): void {
   if (!/^[a-z0-9_]+$/.test(machine)) throw new Error(`machine ${JSON.stringify(machine)}: letters, digits, _ only`);
@@ -140,40 +110,22 @@ function addMachineStandin(usrUpper: string, machine: string): void {
   ].join('\n'), { mode: 0o755 });
 }
 
-function buildRoot(root: string, usrUpper: string): void {
-  mkdirSync(root, { mode: 0o755 });
-  for (const dir of [
-    'usr', 'etc/rc.d/init.d', 'etc/rc.d/rc0.d', 'etc/rc.d/rc3.d/off', 'etc/rc.d/rc6.d',
-    'etc/sysconfig', 'opt/pakfire/tmp', 'opt/pakfire/db/installed', 'opt/pakfire/db/rootfiles', 'opt/pakfire/db/meta',
-    'opt/pakfire/logs', 'opt/pakfire/cache', 'opt/pakfire/lib', 'var/run', 'var/log', 'var/lib/iptables-standin',
-    'var/ipfire/backup/addons/includes', 'var/ipfire/backup/addons/backup', 'dev', 'proc',
-  ]) {
-    mkdirSync(path.join(root, dir), { recursive: true, mode: 0o755 });
-  }
-  for (const dir of ['tmp', 'var/tmp']) {
-    mkdirSync(path.join(root, dir), { recursive: true });
-    chmodSync(path.join(root, dir), 0o1777);
-  }
-  mkdirSync(path.join(root, 'root'), { mode: 0o700 });
-  for (const [link, target] of [['bin', 'usr/bin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64'], ['sbin', 'usr/sbin'], ['etc/init.d', 'rc.d/init.d']] as const) {
-    symlinkSync(target, path.join(root, link));
-  }
-  for (const device of DEVICE_BINDS) writeFileSync(path.join(root, device), '');
-  const notUsr = (source: string): boolean => path.basename(source) !== 'README.md' && source !== path.join(FIXTURE, 'usr');
-  cpSync(FIXTURE, root, { recursive: true, filter: notUsr });
-  mkdirSync(usrUpper, { mode: 0o755 });
-  cpSync(path.join(FIXTURE, 'usr'), usrUpper, { recursive: true });
-  // Pakfire's helper functions and backupctrl: one stand-in of each for all tests (the
-  // package tests' ones), so deploy and package checks exercise the same pakfire behaviour.
-  cpSync(path.join(PACKAGE_FIXTURE, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'));
-  mkdirSync(path.join(usrUpper, 'local/bin'), { recursive: true, mode: 0o755 });
-  cpSync(path.join(PACKAGE_FIXTURE, 'backupctrl'), path.join(usrUpper, 'local/bin/backupctrl'));
-  chmodSync(path.join(usrUpper, 'local/bin/backupctrl'), 0o755);
-  writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
-  writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\n');
-  // IPFire's firewall creates these chains at start; the package only hooks into them.
+/**
+ * What the 'deploy' flavour changes in the shared tree: it shares the machine's network and
+ * PID namespaces, so iptables is the stand-in of test/fixtures/deploy-appliance (chains as
+ * text files, with the IPTV chains IPFire's firewall makes at start) and iptables-restore
+ * refuses; /run stays a plain directory that the test reads from outside; three /dev nodes
+ * are bind-mounted.
+ */
+function addDeployFlavour(root: string, usrUpper: string): void {
+  rmSync(path.join(usrUpper, 'sbin/iptables'));
+  cpSync(path.join(FIXTURE, 'usr/sbin/iptables'), path.join(usrUpper, 'sbin/iptables'));
+  rmSync(path.join(usrUpper, 'sbin/iptables-restore'));
+  writeFileSync(path.join(usrUpper, 'sbin/iptables-restore'), '#!/bin/sh\necho "iptables-restore: not in this stand-in appliance" >&2\nexit 2\n', { mode: 0o755 });
+  mkdirSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, mode: 0o755 });
   writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVINPUT'), '');
   writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVFORWARD'), '');
+  for (const device of DEVICE_BINDS) writeFileSync(path.join(root, device), '');
 }
 
 /**
@@ -184,20 +136,16 @@ function buildRoot(root: string, usrUpper: string): void {
 const namespaceSetup = (): string => `set -e
 root=$1 config=$2 upper=$3 work=$4 flavour=$5
 shift 5
-mount -t overlay ipd7-usr -o "lowerdir=/usr,upperdir=$upper,workdir=$work" "$root/usr"
-rm -rf "$root/usr/sbin/igmpproxy" "$root/usr/lib/igmpproxy" "$root/usr/share/igmpproxy"
 if [ "$flavour" = package ]; then
-  mount -t proc ipd7-proc "$root/proc"
-  mount --rbind /dev "$root/dev"
-  mount --rbind /sys "$root/sys"
-${ipfireMountCommands('root')}
-${applianceRepositoryMount('root')}
+${ipfireRootMounts('root', 'upper', 'work')}
 else
+  mount -t overlay ipd7-usr -o "lowerdir=/usr,upperdir=$upper,workdir=$work" "$root/usr"
   mount -t proc ipd7-proc "$root/proc"
   for device in "$@"; do
     mount --bind "/$device" "$root/$device"
   done
 fi
+for installed in ${MACHINE_IGMPPROXY_PATHS.join(' ')}; do rm -rf "$root$installed"; done
 exec /usr/sbin/sshd -D -e -f "$config"
 `;
 
@@ -233,8 +181,8 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
   const usrWork = path.join(base, 'usr-work');
   mkdirSync(keys, { mode: 0o700 });
   mkdirSync(usrWork, { mode: 0o700 });
-  buildRoot(root, usrUpper);
-  if (flavour === 'package') addPackageFlavour(root, usrUpper);
+  await buildIpfireRoot(root, usrUpper);
+  if (flavour === 'deploy') addDeployFlavour(root, usrUpper);
   if (options.machine !== undefined) {
     mkdirSync(path.join(usrUpper, 'bin'), { recursive: true, mode: 0o755 });
     addMachineStandin(usrUpper, options.machine);

@@ -61,15 +61,18 @@ i=0
 while [ "$i" -lt 900 ]; do sleep 1 & wait $!; i=$((i + 1)); done
 `;
 
+// IPFire's statusproc takes only the program and finds the pidfile through PIDFILE (its
+// pidofproc loops for ever on a lone "-p", which once hung the status tests).
 const INITSCRIPT = `#!/bin/sh
 # Initscript of the stand-in daemon.
 . /etc/sysconfig/rc
 . \${rc_functions}
+PIDFILE=${pidfile}
 case "\${1}" in
 	start) boot_mesg "Starting ${name}..."; loadproc -b -p ${pidfile} ${daemon}; evaluate_retval ;;
 	stop) boot_mesg "Stopping ${name}..."; killproc -p ${pidfile} ${daemon}; evaluate_retval ;;
 	restart) \${0} stop; \${0} start ;;
-	status) statusproc -p ${pidfile} ${daemon} ;;
+	status) statusproc ${daemon} ;;
 	*) echo "Usage: \${0} {start|stop|restart|status}"; exit 1 ;;
 esac
 `;
