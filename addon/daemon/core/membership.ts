@@ -37,6 +37,8 @@ export interface DownstreamPort {
   sendQuery(message: IgmpQuery, destination: Ipv4): void;
   /** The forwarding state of `group` on this interface may have changed. */
   changed(group: Ipv4): void;
+  /** A group appeared or went, or a receiver joined or left one (what the status document lists). */
+  membersChanged?(): void;
 }
 
 interface SourceRecord {
@@ -465,7 +467,7 @@ export class Membership {
   private deleteGroup(state: GroupState): void {
     state.stopTimers();
     for (const host of [...state.hosts.keys()]) this.removeHost(state, host);
-    this.groups.delete(state.group);
+    if (this.groups.delete(state.group)) this.port.membersChanged?.();
   }
 
   /** RFC 3376 6.6.1 for a query about `state`'s group (and `sources`): lower to `deadline`. */
@@ -492,6 +494,7 @@ export class Membership {
     if (state === undefined) {
       state = new GroupState(group, this.ctx.timers, this.timerHandlers);
       this.groups.set(group, state);
+      this.port.membersChanged?.();
     }
     return state;
   }
@@ -534,12 +537,16 @@ export class Membership {
       this.removeHost(state, host);
       return;
     }
-    if (!state.hosts.has(host)) this.groupsOfHost.set(host, this.hostGroupCount(host) + 1);
+    if (!state.hosts.has(host)) {
+      this.groupsOfHost.set(host, this.hostGroupCount(host) + 1);
+      this.port.membersChanged?.();
+    }
     state.hosts.set(host, filter);
   }
 
   private removeHost(state: GroupState, host: Ipv4): void {
     if (!state.hosts.delete(host)) return;
+    this.port.membersChanged?.();
     const left = this.hostGroupCount(host) - 1;
     if (left > 0) this.groupsOfHost.set(host, left);
     else this.groupsOfHost.delete(host);

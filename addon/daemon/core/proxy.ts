@@ -140,6 +140,9 @@ export class IgmpProxyCore {
   private readonly dirtyGroups = new Set<Ipv4>();
   private ownAddresses = new Set<Ipv4>();
   private readonly logThrottle = new LogThrottle(REPEATED_LOG_INTERVAL_MS);
+  /** See stateGeneration; set by any event that changed what it counts. */
+  private stateChanged = false;
+  private generation = 0;
 
   constructor(config: DaemonConfig, deps: ProxyDeps) {
     this.config = config;
@@ -174,6 +177,7 @@ export class IgmpProxyCore {
       if (existing !== undefined && existing.info.ifindex === info.ifindex && existing.config.role === config.role) {
         const renumbered = existing.info.address !== info.address || existing.info.prefixLength !== info.prefixLength;
         existing.info = info;
+        if (renumbered) this.stateChanged = true;
         this.refreshOwnAddresses();
         if (renumbered && existing.kind === 'upstream') {
           const upstream = existing;
@@ -274,6 +278,16 @@ export class IgmpProxyCore {
   /** Query activity heard on upstream `name` (kept across down/up), undefined when unknown. */
   upstreamQuerierActivity(name: string): UpstreamHost['querierActivity'] | undefined {
     return this.upstreamHosts.get(name)?.querierActivity;
+  }
+
+  /**
+   * Grows (O(1) to read) whenever an event changed what an admin watches in the status
+   * document: interfaces, groups and their receivers, routes, upstream joins, queriers and
+   * the queries heard upstream. Timer runs and report refreshes that change none of it leave
+   * it alone, so the daemon can rewrite the document on changes only.
+   */
+  get stateGeneration(): number {
+    return this.generation;
   }
 
   snapshot(): ProxySnapshot {
@@ -436,6 +450,7 @@ export class IgmpProxyCore {
   // ---- interfaces -------------------------------------------------------------------------
 
   private bringUp(info: InterfaceInfo, config: PhyintConfig): void {
+    this.stateChanged = true;
     const name = info.name;
     this.ctx.log('info', `${name}: up as ${config.role} (${formatCidr(info.address, info.prefixLength)})`);
     if (config.role === 'downstream') {
@@ -458,6 +473,9 @@ export class IgmpProxyCore {
         isQuerier: () => querier.isQuerier,
         sendQuery,
         changed: (group) => this.dirtyGroups.add(group),
+        membersChanged: () => {
+          this.stateChanged = true;
+        },
       });
       const refused = { groupsPerInterface: 0, groupsPerHost: 0, sourcesPerGroup: 0, ttl: 0 };
       const downstream: Downstream = { kind: 'downstream', info, config, querier, membership, refused, lastRefusal: undefined };
@@ -488,6 +506,7 @@ export class IgmpProxyCore {
 
   /** graceful: the interface is still there (reconfigure), so tell the upstream router we leave. */
   private tearDown(name: string, graceful: boolean): void {
+    this.stateChanged = true;
     const downstream = this.downstreams.get(name);
     if (downstream !== undefined) {
       downstream.querier.stop();
@@ -518,16 +537,30 @@ export class IgmpProxyCore {
 
   private run(action: () => void): Effect[] {
     this.effects = [];
+    const queriersBefore = this.querierKey();
     action();
     this.flush();
     const effects = this.effects;
     this.effects = [];
+    if (this.stateChanged || effects.some((e) => e.type === 'set-route' || e.type === 'delete-route') || this.querierKey() !== queriersBefore) {
+      this.generation++;
+    }
+    this.stateChanged = false;
     return effects;
+  }
+
+  /** Who is querier on each interface and when upstream last asked: O(interfaces). */
+  private querierKey(): string {
+    let key = '';
+    for (const d of this.downstreams.values()) key += `${d.info.name}:${d.querier.isQuerier}:${d.querier.snapshot().otherQuerier};`;
+    for (const u of this.upstreams.values()) key += `${u.info.name}:${u.host.version}:${u.host.querierActivity.lastQueryHeardAt};`;
+    return key;
   }
 
   /** Applies the collected membership changes to routes and upstream reports. */
   private flush(): void {
     if (this.dirtyGroups.size === 0) return;
+    this.stateChanged = true;
     const groups = [...this.dirtyGroups].sort((a, b) => a - b);
     this.dirtyGroups.clear();
     const desired = new Map<Ipv4, Subscription | undefined>();
