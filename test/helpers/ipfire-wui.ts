@@ -10,8 +10,11 @@
 // the build (build/render.ts) into that root. Stand-ins, for what only an appliance has:
 // addonctrl (records its calls), the daemon (a process named igmpproxy; its status document
 // and diagnose output are files the test writes), the other pages of the menu (empty files).
+// With `live`, the page serves a real daemon instead: Apache runs in the daemon's network
+// namespace (the page reads that namespace's /proc/net/ip_mr_cache) and the appliance's
+// pidfile and status file are links to the daemon's.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +46,14 @@ export interface IpfireSettings {
   /** /var/ipfire/ethernet/settings and ppp/settings, as KEY=value lines. */
   readonly ethernet?: string;
   readonly ppp?: string;
+}
+
+/** A real daemon for the page to show (see the file's head). */
+export interface LiveDaemon {
+  /** The network namespace the daemon runs in (ip netns name): Apache runs there too. */
+  readonly netns: string;
+  readonly pidfile: string;
+  readonly statusFile: string;
 }
 
 export interface WuiServer {
@@ -78,6 +89,12 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Whether Apache answers on 127.0.0.1:port of the namespace `netns`. */
+function listeningIn(netns: string, port: number): boolean {
+  const probe = spawnSync('ip', ['netns', 'exec', netns, 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { timeout: 5_000 });
+  return probe.status === 0;
+}
+
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, timeout: 1_000 });
@@ -106,7 +123,7 @@ const DEFAULT_ETHERNET = 'CONFIG_TYPE=3\nRED_TYPE=PPPOE\nRED_DEV=red0\nGREEN_DEV
 const DEFAULT_PPP = 'TYPE=vdsl\nIPTV=enable\nINET_VLAN=7\nIPTV_VLAN=8\n';
 
 /** The appliance root as the upper layers of the overlays. */
-async function stageRoot(upper: string, settings: IpfireSettings, port: number): Promise<void> {
+async function stageRoot(upper: string, settings: IpfireSettings, port: number, live: LiveDaemon | undefined): Promise<void> {
   const cfgroot = path.join(WUI_FIXTURES, 'config/cfgroot');
   for (const file of await readdir(cfgroot)) {
     await put(upper, `var/ipfire/${file}`, installedPerl(await readFile(path.join(cfgroot, file), 'utf8')));
@@ -207,6 +224,10 @@ ${vhost}
   await mkdir(path.join(upper, 'var/log/httpd-test'), { recursive: true });
   await mkdir(path.join(upper, 'run/httpd-test'), { recursive: true });
   await mkdir(path.join(upper, 'var/lib/igmpproxy-test'), { recursive: true });
+  if (live) {
+    await symlink(live.pidfile, path.join(upper, 'run/igmpproxy.pid'));
+    await symlink(live.statusFile, path.join(upper, 'run/igmpproxy.status'));
+  }
 }
 
 function sh(script: string, args: readonly string[] = []): { status: number | null; stdout: string; stderr: string } {
@@ -215,7 +236,7 @@ function sh(script: string, args: readonly string[] = []): { status: number | nu
 }
 
 /** Starts Apache with the stand-in root; stop() ends every process it started and removes the directory. */
-export async function startIpfireWui(settings: IpfireSettings = {}): Promise<WuiServer> {
+export async function startIpfireWui(settings: IpfireSettings = {}, live?: LiveDaemon): Promise<WuiServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wu4-wui-'));
   const upper = path.join(dir, 'upper');
   const work = path.join(dir, 'work');
@@ -242,7 +263,7 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
       await mkdir(path.join(upper, name), { recursive: true });
       await mkdir(path.join(work, name), { recursive: true });
     }
-    await stageRoot(upper, settings, port);
+    await stageRoot(upper, settings, port, live);
     await mkdir(path.join(upper, 'var/ipfire/auth'), { recursive: true });
     const keys = sh(
       'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 -keyout "$1/server.key" -out "$1/server.crt" 2>&1 && htpasswd -bcB "$2" admin "$3" 2>&1',
@@ -256,7 +277,9 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
     // The stand-in root is complete: build the language cache as install.sh does, then serve.
     const script = `set -e; ${mounts}; chown -R nobody: /var/ipfire/igmpproxy /var/ipfire/main; /usr/local/bin/update-lang-cache; exec /usr/sbin/apache2 -f /etc/httpd-test/httpd.conf -DFOREGROUND`;
     // Its own process group: Apache's prefork MPM signals its whole group when it stops.
-    apache = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'bash', dir], {
+    const unshare = ['unshare', '--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'bash', dir];
+    const command = live ? ['ip', 'netns', 'exec', live.netns, ...unshare] : unshare;
+    apache = spawn(command[0]!, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -268,7 +291,7 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (apache.exitCode !== null) throw new Error(`apache2 exited (${apache.exitCode}): ${output}`);
-      if (await listening(port)) break;
+      if (live ? listeningIn(live.netns, port) : await listening(port)) break;
       if (Date.now() > deadline) throw new Error(`apache2 did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
