@@ -5,7 +5,7 @@
 // "Tests: N passed, N failed, N skipped", over both runs.
 //   node scripts/node24.mjs scripts/test.ts [VITEST ARGS...]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { release } from 'node:os';
 import path from 'node:path';
 import { countsOf, type Counts } from './test-results.ts';
@@ -66,7 +66,11 @@ if (hostCanRouteMulticast()) {
       cwd: root,
       shareDir,
       timeoutMs: VM_TIMEOUT_MS,
+      // The guest's own files vanish with it: test artefacts (screenshots) go to the share.
+      env: { IGMPPROXY_TEST_ARTIFACTS: `${GUEST_SHARE}/test-artifacts` },
     });
+    const artifacts = path.join(shareDir, 'test-artifacts');
+    if (existsSync(artifacts)) cpSync(artifacts, path.join(root, '.cache', 'test-artifacts'), { recursive: true });
     console.log(`test: the "${ROUTING_PROJECT}" suites ran on ${describeVm(result)} ` +
       `(waits scaled x${result.slowdown}): ${result.status === null ? result.failure : `exit status ${result.status}`}`);
     if (result.status !== 0) status = status || 1;

@@ -22,6 +22,7 @@ function rig(configs: PhyintConfig[] = [phyint('green0', 'downstream'), phyint('
   const changed: Ipv4[] = [];
   const routeCalls: string[] = [];
   const retries: ((source: Ipv4) => boolean)[] = [];
+  const state = { changes: 0 };
   const ctx: CoreContext = {
     settings: DEFAULT_SETTINGS,
     timers,
@@ -33,6 +34,9 @@ function rig(configs: PhyintConfig[] = [phyint('green0', 'downstream'), phyint('
   };
   const port: LifecyclePort = {
     changed: (group) => changed.push(group),
+    stateChanged: () => {
+      state.changes++;
+    },
     routes: {
       dropInput: (input) => routeCalls.push(`drop ${input}`),
       refreshInput: (input) => routeCalls.push(`refresh ${input}`),
@@ -45,7 +49,7 @@ function rig(configs: PhyintConfig[] = [phyint('green0', 'downstream'), phyint('
   const interfaces = new ProxiedInterfaces(ctx, port);
   const configOf = (name: string): PhyintConfig | undefined => configs.find((c) => c.name === name);
   const up = (info: InterfaceInfo): void => interfaces.up(info, configOf(info.name));
-  return { interfaces, timers, effects, changed, routeCalls, retries, up, configOf };
+  return { interfaces, timers, effects, changed, routeCalls, retries, up, configOf, state };
 }
 
 const sends = (effects: Effect[]) => effects.filter((e) => e.type === 'send-igmp');
@@ -67,6 +71,18 @@ describe('ProxiedInterfaces: bring-up', () => {
     expect(sends(r.effects)).toEqual([]);
     expect(logs(r.effects)).toContain('debug green0: no IPv4 address at the moment; query not sent');
     expect(r.interfaces.isOwnAddress(0)).toBe(false);
+  });
+
+  it('what the status document shows changes on bring-up, renumbering and tear-down, not on a repeated bring-up', () => {
+    const r = rig();
+    r.up(LAN);
+    expect(r.state.changes).toBe(1);
+    r.up(LAN);
+    expect(r.state.changes).toBe(1);
+    r.up({ ...LAN, address: ip('192.168.1.2') });
+    expect(r.state.changes).toBe(2);
+    r.interfaces.down('green0');
+    expect(r.state.changes).toBe(3);
   });
 
   it('interfaces not configured, or disabled, are ignored with a debug line', () => {

@@ -76,12 +76,15 @@ async function procFile(lab: IptvLab, file: string): Promise<string[]> {
 
 /** The state the daemon writes on SIGUSR1: sends the signal and waits (bounded) for the file. */
 async function requestStatus<T>(lab: IptvLab, proxy: OurProxy): Promise<T> {
+  // The daemon also rewrites the file on its own when its state changes: only a document
+  // written after the signal is the answer to it.
+  const signalledAt = Date.now();
   proxy.handle.process.child.kill('SIGUSR1');
   let status: T | undefined;
   await lab.waitFor(() => {
     try {
       status = JSON.parse(readFileSync(proxy.statusFile, 'utf8')) as T;
-      return true;
+      return Date.parse((status as { writtenAt?: string }).writtenAt ?? '') >= signalledAt;
     } catch {
       return false;
     }

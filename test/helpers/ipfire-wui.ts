@@ -18,8 +18,11 @@
 // the menu (empty files). Apache and what addonctrl starts share the machine's network
 // namespace: the initscript touches only interfaces and IPTV chains named in the test's
 // configuration (red0.8, green0, IPTVINPUT), which this machine does not have.
+// With `live`, the page serves a real daemon instead: Apache runs in the daemon's network
+// namespace (the page reads that namespace's /proc/net/ip_mr_cache) and the appliance's
+// pidfile and status file are links to the daemon's.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,6 +56,14 @@ export interface IpfireSettings {
   /** /var/ipfire/ethernet/settings and ppp/settings, as KEY=value lines. */
   readonly ethernet?: string;
   readonly ppp?: string;
+}
+
+/** A real daemon for the page to show (see the file's head). */
+export interface LiveDaemon {
+  /** The network namespace the daemon runs in (ip netns name): Apache runs there too. */
+  readonly netns: string;
+  readonly pidfile: string;
+  readonly statusFile: string;
 }
 
 export interface WuiServer {
@@ -91,6 +102,12 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Whether Apache answers on 127.0.0.1:port of the namespace `netns`. */
+function listeningIn(netns: string, port: number): boolean {
+  const probe = spawnSync('ip', ['netns', 'exec', netns, 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { timeout: 5_000 });
+  return probe.status === 0;
+}
+
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, timeout: 1_000 });
@@ -119,7 +136,7 @@ const DEFAULT_ETHERNET = 'CONFIG_TYPE=3\nRED_TYPE=PPPOE\nRED_DEV=red0\nGREEN_DEV
 const DEFAULT_PPP = 'TYPE=vdsl\nIPTV=enable\nINET_VLAN=7\nIPTV_VLAN=8\n';
 
 /** The appliance root as the upper layers of the overlays. */
-async function stageRoot(upper: string, settings: IpfireSettings, port: number): Promise<void> {
+async function stageRoot(upper: string, settings: IpfireSettings, port: number, live: LiveDaemon | undefined): Promise<void> {
   const cfgroot = path.join(WUI_FIXTURES, 'config/cfgroot');
   for (const file of await readdir(cfgroot)) {
     await put(upper, `var/ipfire/${file}`, installedPerl(await readFile(path.join(cfgroot, file), 'utf8')));
@@ -216,6 +233,10 @@ ${vhost}
   await mkdir(path.join(upper, 'var/log/httpd-test'), { recursive: true });
   await mkdir(path.join(upper, 'run/httpd-test'), { recursive: true });
   await mkdir(path.join(upper, 'var/lib/igmpproxy-test'), { recursive: true });
+  if (live) {
+    await symlink(live.pidfile, path.join(upper, 'run/igmpproxy.pid'));
+    await symlink(live.statusFile, path.join(upper, 'run/igmpproxy.status'));
+  }
 }
 
 /**
@@ -260,7 +281,7 @@ function sh(script: string, args: readonly string[] = []): { status: number | nu
 }
 
 /** Starts Apache with the stand-in root; stop() ends every process it started and removes the directory. */
-export async function startIpfireWui(settings: IpfireSettings = {}): Promise<WuiServer> {
+export async function startIpfireWui(settings: IpfireSettings = {}, live?: LiveDaemon): Promise<WuiServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wu4-wui-'));
   const upper = path.join(dir, 'upper');
   const work = path.join(dir, 'work');
@@ -296,7 +317,7 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
       await mkdir(path.join(upper, name), { recursive: true });
       await mkdir(path.join(work, name), { recursive: true });
     }
-    await stageRoot(upper, settings, port);
+    await stageRoot(upper, settings, port, live);
     await mkdir(path.join(upper, 'var/ipfire/auth'), { recursive: true });
     const keys = sh(
       'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 -keyout "$1/server.key" -out "$1/server.crt" 2>&1 && htpasswd -bcB "$2" admin "$3" 2>&1',
@@ -310,7 +331,9 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
     // The stand-in root is complete: build the language cache as install.sh does, then serve.
     const script = `set -e; ${mounts}; chown -R nobody: /var/ipfire/igmpproxy /var/ipfire/main; /usr/local/bin/update-lang-cache; exec /usr/sbin/apache2 -f /etc/httpd-test/httpd.conf -DFOREGROUND`;
     // Its own process group: Apache's prefork MPM signals its whole group when it stops.
-    apache = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'bash', dir], {
+    const unshare = ['unshare', '--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'bash', dir];
+    const command = live ? ['ip', 'netns', 'exec', live.netns, ...unshare] : unshare;
+    apache = spawn(command[0]!, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -322,7 +345,7 @@ export async function startIpfireWui(settings: IpfireSettings = {}): Promise<Wui
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (apache.exitCode !== null) throw new Error(`apache2 exited (${apache.exitCode}): ${output}`);
-      if (await listening(port)) break;
+      if (live ? listeningIn(live.netns, port) : await listening(port)) break;
       if (Date.now() > deadline) throw new Error(`apache2 did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

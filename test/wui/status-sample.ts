@@ -26,6 +26,13 @@ export function statusWith(viewers: readonly Viewer[], streams: readonly Stream[
   const proxy = new IgmpProxyCore(parsed.config, { now: () => now, random: () => 0.5 });
   proxy.interfaceUp({ name: 'red0.8', ifindex: 7, address: toNumber('100.64.0.2'), prefixLength: 24 });
   proxy.interfaceUp({ name: 'green0', ifindex: 3, address: toNumber('192.168.1.1'), prefixLength: 24 });
+  // The provider's querier asks on the upstream (IGMPv3, from 100.64.0.1).
+  now = 500;
+  proxy.receiveIgmp(
+    'red0.8',
+    { source: toNumber('100.64.0.1'), destination: toNumber('224.0.0.1'), routerAlert: true, ttl: 1 },
+    { type: 'query', version: 3, maxResponseMs: 10_000, group: 0, v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] } },
+  );
   now = 1_000;
   for (const viewer of viewers) {
     proxy.receiveIgmp(

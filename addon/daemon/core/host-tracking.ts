@@ -40,6 +40,12 @@ export function anyHostWantsAllSources(hosts: GroupHosts): boolean {
 export class HostTracking {
   /** Per host, the groups whose host maps list it. */
   private readonly groupsOfHost = new Map<Ipv4, number>();
+  /** Called when a host is added to or removed from a group (the status document lists them). */
+  private readonly hostsChanged: () => void;
+
+  constructor(hostsChanged: () => void = () => undefined) {
+    this.hostsChanged = hostsChanged;
+  }
 
   /** Groups `host` is listed in. */
   groupCount(host: Ipv4): number {
@@ -52,7 +58,10 @@ export class HostTracking {
       this.remove(hosts, host);
       return;
     }
-    if (!hosts.has(host)) this.groupsOfHost.set(host, this.groupCount(host) + 1);
+    if (!hosts.has(host)) {
+      this.groupsOfHost.set(host, this.groupCount(host) + 1);
+      this.hostsChanged();
+    }
     hosts.set(host, filter);
   }
 
@@ -87,6 +96,7 @@ export class HostTracking {
   /** `host` left the group. */
   remove(hosts: GroupHosts, host: Ipv4): void {
     if (!hosts.delete(host)) return;
+    this.hostsChanged();
     const left = this.groupCount(host) - 1;
     if (left > 0) this.groupsOfHost.set(host, left);
     else this.groupsOfHost.delete(host);

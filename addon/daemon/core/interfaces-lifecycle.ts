@@ -41,6 +41,8 @@ export interface Upstream {
 export interface LifecyclePort {
   /** `group`'s routes and upstream state must be recomputed at the end of the event. */
   changed(group: Ipv4): void;
+  /** Something the status document shows changed: an interface, its address, its receivers. */
+  stateChanged(): void;
   readonly routes: Pick<RouteTable, 'dropInput' | 'retryRefused' | 'refreshInput'>;
 }
 
@@ -82,6 +84,7 @@ export class ProxiedInterfaces {
     if (existing !== undefined && existing.info.ifindex === info.ifindex && existing.config.role === config.role) {
       const renumbered = existing.info.address !== info.address || existing.info.prefixLength !== info.prefixLength;
       existing.info = info;
+      if (renumbered) this.port.stateChanged();
       this.refreshOwnAddresses();
       if (renumbered && existing.kind === 'upstream') {
         const upstream = existing;
@@ -139,6 +142,7 @@ export class ProxiedInterfaces {
   }
 
   private bringUp(info: InterfaceInfo, config: PhyintConfig): void {
+    this.port.stateChanged();
     this.ctx.log('info', `${info.name}: up as ${config.role} (${formatCidr(info.address, info.prefixLength)})`);
     if (config.role === 'downstream') this.bringUpDownstream(info, config);
     else this.bringUpUpstream(info, config);
@@ -165,6 +169,7 @@ export class ProxiedInterfaces {
       isQuerier: () => querier.isQuerier,
       sendQuery,
       changed: (group) => this.port.changed(group),
+      membersChanged: () => this.port.stateChanged(),
     });
     const refused = { groupsPerInterface: 0, groupsPerHost: 0, sourcesPerGroup: 0, ttl: 0 };
     const downstream: Downstream = { kind: 'downstream', info, config, querier, membership, refused, lastRefusal: undefined };
@@ -197,6 +202,7 @@ export class ProxiedInterfaces {
 
   /** graceful: the interface is still there (reconfigure), so tell the upstream router we leave. */
   private tearDown(name: string, graceful: boolean): void {
+    this.port.stateChanged();
     const downstream = this.downstreams.get(name);
     if (downstream !== undefined) {
       downstream.querier.stop();

@@ -38,6 +38,8 @@ export interface DownstreamPort {
   sendQuery(message: IgmpQuery, destination: Ipv4): void;
   /** The forwarding state of `group` on this interface may have changed. */
   changed(group: Ipv4): void;
+  /** A group appeared or went, or a receiver joined or left one (what the status document lists). */
+  membersChanged?(): void;
 }
 
 export interface GroupSnapshot {
@@ -52,7 +54,7 @@ export interface GroupSnapshot {
 export class Membership {
   private readonly groups = new Map<Ipv4, GroupState>();
   /** Per-host filters (quickleave) and per host its group count (the groups-per-host limit). */
-  private readonly hostTracking = new HostTracking();
+  private readonly hostTracking = new HostTracking(() => this.port.membersChanged?.());
   private readonly ctx: CoreContext;
   private readonly port: DownstreamPort;
   private readonly timerHandlers: GroupTimerHandlers;
@@ -323,7 +325,7 @@ export class Membership {
   private deleteGroup(state: GroupState): void {
     state.stopTimers();
     this.hostTracking.removeAll(state.hosts);
-    this.groups.delete(state.group);
+    if (this.groups.delete(state.group)) this.port.membersChanged?.();
   }
 
   /** RFC 3376 6.6.1 for a query about `state`'s group (and `sources`): lower to `deadline`. */
@@ -346,6 +348,7 @@ export class Membership {
     if (state === undefined) {
       state = new GroupState(group, this.ctx.timers, this.timerHandlers);
       this.groups.set(group, state);
+      this.port.membersChanged?.();
     }
     return state;
   }

@@ -78,6 +78,9 @@ export class IgmpProxyCore {
   private readonly interfaces: ProxiedInterfaces;
   private readonly dirtyGroups = new Set<Ipv4>();
   private readonly logThrottle = new LogThrottle(REPEATED_LOG_INTERVAL_MS);
+  /** See stateGeneration; set by any event that changed what it counts. */
+  private stateChanged = false;
+  private generation = 0;
 
   constructor(config: DaemonConfig, deps: ProxyDeps) {
     this.config = config;
@@ -96,7 +99,13 @@ export class IgmpProxyCore {
       outputsFor: (source, group) => this.outputsFor(source, group),
       rateLimitOf: (input) => this.interfaces.upstreams.get(input)?.config.rateLimit ?? 0,
     });
-    this.interfaces = new ProxiedInterfaces(this.ctx, { changed: (group) => this.dirtyGroups.add(group), routes: this.routes });
+    this.interfaces = new ProxiedInterfaces(this.ctx, {
+      changed: (group) => this.dirtyGroups.add(group),
+      stateChanged: () => {
+        this.stateChanged = true;
+      },
+      routes: this.routes,
+    });
   }
 
   // ---- events -----------------------------------------------------------------------------
@@ -163,6 +172,16 @@ export class IgmpProxyCore {
   /** Query activity heard on upstream `name` (kept across down/up), undefined when unknown. */
   upstreamQuerierActivity(name: string): UpstreamHost['querierActivity'] | undefined {
     return this.interfaces.upstreamHost(name)?.querierActivity;
+  }
+
+  /**
+   * Grows (O(1) to read) whenever an event changed what an admin watches in the status
+   * document: interfaces, groups and their receivers, routes, upstream joins, queriers and
+   * the queries heard upstream. Timer runs and report refreshes that change none of it leave
+   * it alone, so the daemon can rewrite the document on changes only.
+   */
+  get stateGeneration(): number {
+    return this.generation;
   }
 
   /** The state as one JSON-able document (SIGUSR1, the status file); built in snapshot.ts. */
@@ -313,16 +332,29 @@ export class IgmpProxyCore {
 
   private run(action: () => void): Effect[] {
     this.effects = [];
+    const queriersBefore = this.querierKey();
     action();
     this.flush();
     const effects = this.effects;
     this.effects = [];
+    const routesChanged = effects.some((e) => e.type === 'set-route' || e.type === 'delete-route');
+    if (this.stateChanged || routesChanged || this.querierKey() !== queriersBefore) this.generation++;
+    this.stateChanged = false;
     return effects;
+  }
+
+  /** Who is querier on each interface and when upstream last asked: O(interfaces). */
+  private querierKey(): string {
+    let key = '';
+    for (const d of this.interfaces.downstreams.values()) key += `${d.info.name}:${d.querier.isQuerier}:${d.querier.otherQuerierAddress};`;
+    for (const u of this.interfaces.upstreams.values()) key += `${u.info.name}:${u.host.version}:${u.host.querierActivity.lastQueryHeardAt};`;
+    return key;
   }
 
   /** Applies the collected membership changes to routes and upstream reports. */
   private flush(): void {
     if (this.dirtyGroups.size === 0) return;
+    this.stateChanged = true;
     const groups = [...this.dirtyGroups].sort((a, b) => a - b);
     this.dirtyGroups.clear();
     const desired = new Map<Ipv4, Subscription | undefined>();

@@ -53,6 +53,11 @@ export class Querier {
     return this.querier;
   }
 
+  /** The other router that is querier here (0 when none): cheap, read on every event. */
+  get otherQuerierAddress(): Ipv4 {
+    return this.otherQuerier ?? 0;
+  }
+
   /** Interface came up: start-up sequence, the first general query at once (6.7). */
   start(): void {
     this.querier = true;

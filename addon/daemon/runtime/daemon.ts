@@ -5,6 +5,8 @@
 // (setTimeout to the core's next deadline) drives all protocol timers; rtnetlink wakes us
 // when interfaces change. Nothing polls: an idle daemon uses no CPU. Only while some route
 // has receivers does the stall alarm read the kernel's packet counters once a second.
+// The status file is rewritten when the core's state changed (debounced: status-publisher.ts),
+// so readers without root (the web page) see receivers come and go; SIGUSR1 also writes it.
 import { performance } from 'node:perf_hooks';
 import { classifyRawDatagram } from '../igmp/upcall.ts';
 import { describeIgmp } from '../igmp/describe.ts';
@@ -30,6 +32,8 @@ import { activeRoles, expandDefaultDown } from './interface-roles.ts';
 import { RpFilterGuard } from './rp-filter-guard.ts';
 import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
+import type { StatusDocument } from './status.ts';
+import { StatusPublisher } from './status-publisher.ts';
 import { errorMessage } from '../error-message.ts';
 
 export interface DaemonOptions {
@@ -74,6 +78,10 @@ export class Daemon {
   private readonly rpFilter: RpFilterGuard;
   /** When each active upstream came up (monotonic ms): "no query heard yet" counts from then. */
   private readonly upSince = new Map<string, number>();
+  private readonly publisher: StatusPublisher;
+  /** The core's state generation the last rewrite was asked for. */
+  private publishedGeneration = -1;
+  private statusWriteFailing = false;
 
   private constructor(options: DaemonOptions, socket: MrouteSocket) {
     this.options = options;
@@ -117,6 +125,12 @@ export class Daemon {
       nameOf: (ifindex) => readSysInterfaces().find((iface) => iface.ifindex === ifindex)?.name,
       log: (level, message) => this.log.log(level, message),
     }, options.config.rpFilter);
+    this.publisher = new StatusPublisher({
+      now: () => performance.now(),
+      setTimer: (callback, delayMs) => setTimeout(callback, delayMs),
+      clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+      write: () => this.writeStatus(this.currentStatus()),
+    });
   }
 
   /** Claims multicast routing in this namespace and starts proxying. Throws on fatal errors. */
@@ -282,7 +296,13 @@ export class Daemon {
   private run(effects: readonly Effect[]): void {
     if (effects.length > 0) this.execute(effects);
     this.schedule();
-    if (!this.stopped) this.stalls.update();
+    if (this.stopped) return;
+    this.stalls.update();
+    const generation = this.proxy.stateGeneration;
+    if (generation !== this.publishedGeneration) {
+      this.publishedGeneration = generation;
+      this.publisher.changed();
+    }
   }
 
   private schedule(): void {
@@ -342,13 +362,20 @@ export class Daemon {
 
   /** SIGUSR1: state to the log and to the status file. */
   dumpStatus(): void {
+    const status = this.currentStatus();
+    for (const line of summarizeStatus(status)) this.log.notice(line);
+    this.writeStatus(status);
+    this.publisher.written();
+  }
+
+  private currentStatus(): StatusDocument {
     let stats: ReturnType<typeof readMulticastRoutingStats> = { routes: [], vifs: [] };
     try {
       stats = readMulticastRoutingStats();
     } catch (error) {
       this.log.warning(`cannot read the kernel's multicast routing counters: ${errorMessage(error)}`);
     }
-    const status = buildStatus({
+    return buildStatus({
       version: this.options.version,
       configFile: this.options.configFile,
       configLoadedAt: this.configLoadedAt,
@@ -361,11 +388,16 @@ export class Daemon {
       proxy: this.proxy.snapshot(),
       stallAlarm: this.stalls.status(),
     });
-    for (const line of summarizeStatus(status)) this.log.notice(line);
+  }
+
+  /** A failing write (full /run) is logged once until a write succeeds again. */
+  private writeStatus(status: StatusDocument): void {
     try {
       writeStatusFile(this.options.statusFile, status);
+      this.statusWriteFailing = false;
     } catch (error) {
-      this.log.warning(`cannot write ${this.options.statusFile}: ${errorMessage(error)}`);
+      if (!this.statusWriteFailing) this.log.warning(`cannot write ${this.options.statusFile}: ${errorMessage(error)}`);
+      this.statusWriteFailing = true;
     }
   }
 
@@ -382,6 +414,7 @@ export class Daemon {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.stalls.stop();
+    this.publisher.stop();
     // Before anything else can fail: the user's rp_filter values come back whatever happens.
     this.rpFilter.stop();
     this.watcher?.close();
