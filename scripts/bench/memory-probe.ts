@@ -4,7 +4,7 @@
 // reports, each group gets its kernel upcall and route, and RssAnon plus V8's heap spaces
 // are printed after a forced GC at each step. A diagnosis tool for development, bundled
 // and run with the single binary's flags by `node scripts/node24.mjs scripts/bench/memory-probe.ts`
-// (--steps=0,100,500,2000, --smaps, --snapshots=DIR, --shim=PATH). Not the bench: no kernel, no lab traffic.
+// (--steps=0,100,500,2000, --smaps, --snapshots=DIR, --shim=PATH, --hold=MS: wait after each step, to read /proc/PID/smaps). Not the bench: no kernel, no lab traffic.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -32,8 +32,14 @@ function iface(name: string, ifindex: number, address: string): KernelInterface 
   };
 }
 
-/** Every call succeeds; the raw socket's receive callback is kept to feed datagrams. */
-function standInShim(): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: number, source: number) => void; sent: () => number } {
+/** The real shim's process-wide calls, loaded from --shim=PATH. */
+interface ProcessShim {
+  disableTransparentHugePages(): void;
+  trimMalloc(): void;
+}
+
+/** Every socket call succeeds; the raw socket's receive callback is kept to feed datagrams. Memory calls go to the real shim when there is one. */
+function standInShim(real: ProcessShim | undefined): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: number, source: number) => void; sent: () => number } {
   const receivers = new Map<number, ReceiveCallback>();
   let nextFd = 10;
   let sent = 0;
@@ -47,7 +53,8 @@ function standInShim(): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: n
     receive: (fd, callback) => void receivers.set(fd, callback),
     close: (fd) => void receivers.delete(fd),
     unblockSignal: () => undefined,
-    disableTransparentHugePages: () => undefined,
+    disableTransparentHugePages: () => real?.disableTransparentHugePages(),
+    trimMalloc: () => real?.trimMalloc(),
   };
   return {
     shim,
@@ -114,12 +121,14 @@ const STEADY_AFTER_MS = 3_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
-  // --shim=PATH: switch transparent huge pages off through the real shim first, as the daemon does.
+  // --shim=PATH: the real shim switches transparent huge pages off first and trims malloc, as in the daemon.
   const shimPath = process.argv.find((arg) => arg.startsWith('--shim='))?.slice(7);
+  let real: ProcessShim | undefined;
   if (shimPath !== undefined) {
-    const shim = { exports: {} as { disableTransparentHugePages(): void } };
+    const shim = { exports: {} as ProcessShim };
     process.dlopen(shim, shimPath);
-    shim.exports.disableTransparentHugePages();
+    real = shim.exports;
+    real.disableTransparentHugePages();
   }
   const steps = (process.argv.find((arg) => arg.startsWith('--steps='))?.slice(8) ?? '0,100,500,2000').split(',').map(Number);
   const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-memory-'));
@@ -129,7 +138,7 @@ async function main(): Promise<void> {
   writeFileSync(configFile, text);
   const parsed = parseConfig(text, configFile);
   if (!parsed.ok) throw new Error('config');
-  const stand = standInShim();
+  const stand = standInShim(real);
   const daemon = Daemon.start({
     configFile, config: parsed.config, shim: stand.shim, logger: new Logger([], 0), version: 'probe',
     statusFile: path.join(dir, 'status.json'), readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
@@ -153,6 +162,11 @@ async function main(): Promise<void> {
     const snapshotDir = process.argv.find((arg) => arg.startsWith('--snapshots='))?.slice(12);
     if (snapshotDir !== undefined) writeHeapSnapshot(path.join(snapshotDir, `groups-${target}.heapsnapshot`));
     console.log(`${String(target).padStart(5)} groups: RssAnon ${steady} kB steady, ${rssAnonKb()} kB after GC; heap ${heapLine()}`);
+    const holdMs = Number(process.argv.find((arg) => arg.startsWith('--hold='))?.slice(7) ?? 0);
+    if (holdMs > 0) {
+      console.log(`pid ${process.pid} holding ${holdMs} ms`);
+      await sleep(holdMs);
+    }
   }
   daemon.dumpStatus();
   console.log(`sent ${stand.sent()} datagrams; status ${readFileSync(path.join(dir, 'status.json')).length} bytes`);

@@ -12,6 +12,7 @@ import { FALLBACK_SOURCE_DATE_EPOCH } from '../../build/build-config.ts';
 import { bundleDaemon } from '../../build/bundle.ts';
 import { strippedBaseNode } from '../../build/node-base.ts';
 import { buildEnvironment } from '../../build/reproducible.ts';
+import { buildNativeShim } from '../../build/native.ts';
 import { buildSea } from '../../build/sea.ts';
 import { repositoryRoot } from '../lab/iptv-lab.ts';
 
@@ -60,10 +61,12 @@ export async function measureMemory(log: (line: string) => void): Promise<Memory
     await buildSea({ arch: 'x86_64', baseNode, bundle: floorScript, shim: floorScript, workDir: path.join(workDir, 'sea-floor'), output: floor,
       sourceDateEpoch: FALLBACK_SOURCE_DATE_EPOCH, env });
 
+    // The real shim (THP off, malloc trimmed, as in the daemon); sockets stay stand-ins.
+    const shim = await buildNativeShim('x64', path.join(workDir, 'native'));
     const floorRun = spawnSync(floor, [], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
     const floorKb = Number(/floor RssAnon (\d+) kB/.exec(floorRun.stdout ?? '')?.[1]);
     log(`memory: probe at ${MEMORY_STEPS.join(', ')} groups`);
-    const run = spawnSync(probe, [`--steps=${MEMORY_STEPS.join(',')}`], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+    const run = spawnSync(probe, [`--steps=${MEMORY_STEPS.join(',')}`, `--shim=${shim}`], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
     const rows = parseProbeOutput(run.stdout ?? '');
     if (run.status !== 0 || rows.length !== MEMORY_STEPS.length || !Number.isFinite(floorKb)) {
       return { available: false, reason: `probe exit ${run.status ?? run.signal}, floor exit ${floorRun.status ?? floorRun.signal}: ` +

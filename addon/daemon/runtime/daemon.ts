@@ -28,6 +28,7 @@ import { readRpFilter, writeRpFilter } from '../kernel/rp-filter-sysctl.ts';
 import type { Logger } from '../log/logger.ts';
 import { activeRoles, expandDefaultDown } from './interface-roles.ts';
 import { RpFilterGuard } from './rp-filter-guard.ts';
+import { MallocTrimmer } from './malloc-trim.ts';
 import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
 import { errorMessage } from '../error-message.ts';
@@ -72,6 +73,7 @@ export class Daemon {
   private malformedCount = 0;
   private readonly stalls: StallMonitor;
   private readonly rpFilter: RpFilterGuard;
+  private readonly mallocTrim: MallocTrimmer;
   /** When each active upstream came up (monotonic ms): "no query heard yet" counts from then. */
   private readonly upSince = new Map<string, number>();
 
@@ -83,6 +85,7 @@ export class Daemon {
     this.socket = socket;
     this.vifs = new VifTable((name, value) => socket.setOption(name, value));
     this.proxy = new IgmpProxyCore(options.config, { now: () => performance.now(), random: Math.random });
+    this.mallocTrim = new MallocTrimmer(() => options.shim.trimMalloc(), (callback, ms) => void setTimeout(callback, ms).unref());
     this.execute = createEffectExecutor({
       socket,
       vifs: this.vifs,
@@ -283,6 +286,7 @@ export class Daemon {
     if (effects.length > 0) this.execute(effects);
     this.schedule();
     if (!this.stopped) this.stalls.update();
+    this.mallocTrim.activity();
   }
 
   private schedule(): void {
