@@ -102,17 +102,36 @@ function heapLine(): string {
     .join(', ');
 }
 
-/** The largest anonymous mappings (kB of Anonymous), for --smaps. */
-function largestAnonymousMappings(count: number): string {
-  const entries: { range: string; kb: number }[] = [];
-  let range = '';
+/**
+ * RssAnon by kind of mapping, for --smaps (kB of Anonymous): V8's heap pages (256 kB
+ * chunks), its code range (the one executable anonymous mapping), glibc's heap (brk) and
+ * thread arenas (64 MB-aligned), thread stacks, the binary's own data and bss, the rest.
+ */
+function anonymousByKind(): string {
+  const kb = new Map<string, number>();
+  let kind = '';
+  let previousFile = '';
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const header = /^([0-9a-f]+-[0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (header) range = `${header[1]} ${header[2] ?? ''}`.trim();
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const start = BigInt(`0x${header[1]}`);
+      const sizeKb = Number((BigInt(`0x${header[2]}`) - start) / 1024n);
+      const name = header[4] ?? '';
+      kind = name === '[heap]' ? 'malloc heap'
+        : name === '[stack]' ? 'main stack'
+        : name === process.execPath || (name === '' && previousFile === process.execPath) ? 'binary data'
+        : name !== '' ? 'libraries'
+        : header[3]?.includes('x') === true ? 'V8 code range'
+        : start % (64n << 20n) === 0n && start > 0x7f0000000000n ? 'malloc arenas'
+        : sizeKb === 8192 ? 'thread stacks'
+        : sizeKb % 256 === 0 ? 'V8 heap pages'
+        : 'other';
+      previousFile = name;
+    }
     const anonymous = /^Anonymous:\s+(\d+) kB/.exec(line);
-    if (anonymous && Number(anonymous[1]) > 0) entries.push({ range, kb: Number(anonymous[1]) });
+    if (anonymous) kb.set(kind, (kb.get(kind) ?? 0) + Number(anonymous[1]));
   }
-  return entries.sort((a, b) => b.kb - a.kb).slice(0, count).map((entry) => `${entry.kb} ${entry.range}`).join('; ');
+  return [...kb].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1]).map(([name, value]) => `${name} ${value}`).join(', ');
 }
 
 /** Past the upstream reports' retransmissions (robustness 2 x unsolicited report interval 1 s). */
@@ -157,7 +176,7 @@ async function main(): Promise<void> {
     await sleep(100);
     if (process.argv.includes('--smaps')) {
       const hugeKb = /AnonHugePages:\s+(\d+)/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1];
-      console.log(`  AnonHugePages ${hugeKb} kB; largest anonymous mappings (kB): ${largestAnonymousMappings(12)}`);
+      console.log(`  AnonHugePages ${hugeKb} kB; RssAnon by mapping (kB): ${anonymousByKind()}`);
     }
     const snapshotDir = process.argv.find((arg) => arg.startsWith('--snapshots='))?.slice(12);
     if (snapshotDir !== undefined) writeHeapSnapshot(path.join(snapshotDir, `groups-${target}.heapsnapshot`));
