@@ -13,13 +13,15 @@ import { runInNewContext } from 'node:vm';
 import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { Logger } from '../../addon/daemon/log/logger.ts';
+import { QUIET_MS } from '../../addon/daemon/runtime/memory-release.ts';
 import type { IgmpShim, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
 import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
 import { encodeIgmpDatagrams } from '../../addon/daemon/kernel/executor.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+// The single binary has --expose-gc (build-config.ts); from source it is switched on here.
+if (typeof (globalThis as { gc?: unknown }).gc !== 'function') setFlagsFromString('--expose-gc');
+const gc = ((globalThis as { gc?: () => void }).gc ?? runInNewContext('gc')) as () => void;
 
 const ip = (text: string): number => parseIpv4(text) as number;
 const UP = 2;
@@ -134,8 +136,8 @@ function anonymousByKind(): string {
   return [...kb].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1]).map(([name, value]) => `${name} ${value}`).join(', ');
 }
 
-/** Past the upstream reports' retransmissions (robustness 2 x unsolicited report interval 1 s). */
-const STEADY_AFTER_MS = 3_000;
+/** Past the upstream reports' retransmissions (robustness 2 x unsolicited report interval 1 s) and the daemon's memory release once quiet. */
+const STEADY_AFTER_MS = QUIET_MS + 3_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

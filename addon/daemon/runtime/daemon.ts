@@ -6,6 +6,7 @@
 // when interfaces change. Nothing polls: an idle daemon uses no CPU. Only while some route
 // has receivers does the stall alarm read the kernel's packet counters once a second.
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { classifyRawDatagram } from '../igmp/upcall.ts';
 import { describeIgmp } from '../igmp/describe.ts';
 import { formatIpv4 } from '../net/ipv4.ts';
@@ -28,7 +29,7 @@ import { readRpFilter, writeRpFilter } from '../kernel/rp-filter-sysctl.ts';
 import type { Logger } from '../log/logger.ts';
 import { activeRoles, expandDefaultDown } from './interface-roles.ts';
 import { RpFilterGuard } from './rp-filter-guard.ts';
-import { MallocTrimmer } from './malloc-trim.ts';
+import { MemoryRelease, memoryReducingGc } from './memory-release.ts';
 import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
 import { errorMessage } from '../error-message.ts';
@@ -73,7 +74,7 @@ export class Daemon {
   private malformedCount = 0;
   private readonly stalls: StallMonitor;
   private readonly rpFilter: RpFilterGuard;
-  private readonly mallocTrim: MallocTrimmer;
+  private readonly memoryRelease: MemoryRelease;
   /** When each active upstream came up (monotonic ms): "no query heard yet" counts from then. */
   private readonly upSince = new Map<string, number>();
 
@@ -85,7 +86,13 @@ export class Daemon {
     this.socket = socket;
     this.vifs = new VifTable((name, value) => socket.setOption(name, value));
     this.proxy = new IgmpProxyCore(options.config, { now: () => performance.now(), random: Math.random });
-    this.mallocTrim = new MallocTrimmer(() => options.shim.trimMalloc(), (callback, ms) => void setTimeout(callback, ms).unref());
+    this.memoryRelease = new MemoryRelease({
+      now: () => performance.now(),
+      schedule: (callback, ms) => void setTimeout(callback, ms).unref(),
+      heapBytes: () => getHeapStatistics().total_heap_size,
+      collectGarbage: memoryReducingGc(),
+      trimMalloc: () => options.shim.trimMalloc(),
+    });
     this.execute = createEffectExecutor({
       socket,
       vifs: this.vifs,
@@ -286,7 +293,7 @@ export class Daemon {
     if (effects.length > 0) this.execute(effects);
     this.schedule();
     if (!this.stopped) this.stalls.update();
-    this.mallocTrim.activity();
+    this.memoryRelease.activity();
   }
 
   private schedule(): void {
