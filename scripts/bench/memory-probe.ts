@@ -136,8 +136,8 @@ function anonymousByKind(): string {
   return [...kb].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1]).map(([name, value]) => `${name} ${value}`).join(', ');
 }
 
-/** Past the upstream reports' retransmissions (robustness 2 x unsolicited report interval 1 s) and the daemon's memory release once quiet. */
-const STEADY_AFTER_MS = QUIET_MS + 3_000;
+/** Past the paced upstream reports and their retransmissions, and the daemon's memory release once quiet after them. */
+const STEADY_AFTER_MS = QUIET_MS + 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,6 +1,6 @@
 // When the daemon gives memory back: only once it has been quiet for QUIET_MS (never in
 // the middle of a burst or a zap), never while idle, a GC only when the heap grew by
-// GROWTH_BYTES since the last one, malloc_trim every time. That malloc_trim really
+// GROWTH_BYTES since the first quiet moment or the last GC, malloc_trim every time. That malloc_trim really
 // releases memory is proven in test/kernel/shim.test.ts; the figures are the memory probe's.
 import { describe, expect, test } from 'vitest';
 import { GROWTH_BYTES, MemoryRelease, QUIET_MS, memoryReducingGc } from '../../addon/daemon/runtime/memory-release.ts';
@@ -39,7 +39,7 @@ describe('MemoryRelease', () => {
     expect(calls).toEqual([]);
   });
 
-  test('after start-up activity: one GC and one trim, QUIET_MS after the last activity', () => {
+  test('after start-up: only a trim, QUIET_MS after the last activity, then nothing while idle', () => {
     const { release, calls, runUntil, at } = harness();
     release.activity();
     at(3_000);
@@ -47,38 +47,57 @@ describe('MemoryRelease', () => {
     runUntil(3_000 + QUIET_MS - 1);
     expect(calls).toEqual([]);
     runUntil(3_000 + QUIET_MS);
-    expect(calls).toEqual(['gc', 'trim']);
+    expect(calls).toEqual(['trim']);
     runUntil(100_000);
-    expect(calls).toEqual(['gc', 'trim']); // and nothing more while idle
+    expect(calls).toEqual(['trim']);
   });
 
   test('a flood of activity keeps one timer and releases nothing until it ends', () => {
-    const { release, calls, timers, runUntil, at } = harness();
-    for (let t = 0; t < 20_000; t += 10) {
+    const { release, calls, timers, runUntil, at, grow } = harness();
+    release.activity();
+    runUntil(QUIET_MS);
+    for (let t = 10_000; t < 30_000; t += 10) {
       at(t);
       release.activity();
+      grow(2_000);
       runUntil(t);
       expect(timers.length).toBeLessThanOrEqual(1);
     }
-    expect(calls).toEqual([]);
-    runUntil(19_990 + QUIET_MS);
-    expect(calls).toEqual(['gc', 'trim']);
+    expect(calls).toEqual(['trim']);
+    runUntil(29_990 + QUIET_MS);
+    expect(calls).toEqual(['trim', 'gc', 'trim']);
   });
 
-  test('later activity: malloc is trimmed each time, the heap collected only after it grew by GROWTH_BYTES', () => {
+  test('start-up ends with a GC and a trim, and growth counts from there', () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.started();
+    expect(calls).toEqual(['gc', 'trim']);
+    at(1_000);
+    grow(GROWTH_BYTES);
+    release.activity();
+    runUntil(1_000 + QUIET_MS);
+    expect(calls).toEqual(['gc', 'trim', 'gc', 'trim']);
+  });
+
+  test('the heap is collected only after it grew by GROWTH_BYTES since the first quiet moment or the last GC', () => {
     const { release, calls, runUntil, at, grow } = harness();
     release.activity();
     runUntil(QUIET_MS);
-    at(200_000); // a query round: little allocated
-    grow(GROWTH_BYTES / 2);
+    at(200_000); // a query round or a zap: little allocated
+    grow(GROWTH_BYTES - 1);
     release.activity();
     runUntil(200_000 + QUIET_MS);
-    expect(calls).toEqual(['gc', 'trim', 'trim']);
+    expect(calls).toEqual(['trim', 'trim']);
     at(400_000); // a burst of joins
-    grow(GROWTH_BYTES);
+    grow(1);
     release.activity();
     runUntil(400_000 + QUIET_MS);
-    expect(calls).toEqual(['gc', 'trim', 'trim', 'gc', 'trim']);
+    expect(calls).toEqual(['trim', 'trim', 'gc', 'trim']);
+    at(600_000);
+    grow(GROWTH_BYTES - 1);
+    release.activity();
+    runUntil(600_000 + QUIET_MS);
+    expect(calls).toEqual(['trim', 'trim', 'gc', 'trim', 'trim']);
   });
 
   test('without a gc function (outside the single binary) it only trims', () => {

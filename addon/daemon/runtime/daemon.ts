@@ -6,7 +6,6 @@
 // when interfaces change. Nothing polls: an idle daemon uses no CPU. Only while some route
 // has receivers does the stall alarm read the kernel's packet counters once a second.
 import { performance } from 'node:perf_hooks';
-import { getHeapStatistics } from 'node:v8';
 import { classifyRawDatagram } from '../igmp/upcall.ts';
 import { describeIgmp } from '../igmp/describe.ts';
 import { formatIpv4 } from '../net/ipv4.ts';
@@ -29,7 +28,7 @@ import { readRpFilter, writeRpFilter } from '../kernel/rp-filter-sysctl.ts';
 import type { Logger } from '../log/logger.ts';
 import { activeRoles, expandDefaultDown } from './interface-roles.ts';
 import { RpFilterGuard } from './rp-filter-guard.ts';
-import { MemoryRelease, memoryReducingGc } from './memory-release.ts';
+import { MemoryRelease, memoryReducingGc, oldGenerationBytes } from './memory-release.ts';
 import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
 import { errorMessage } from '../error-message.ts';
@@ -89,7 +88,7 @@ export class Daemon {
     this.memoryRelease = new MemoryRelease({
       now: () => performance.now(),
       schedule: (callback, ms) => void setTimeout(callback, ms).unref(),
-      heapBytes: () => getHeapStatistics().total_heap_size,
+      heapBytes: oldGenerationBytes,
       collectGarbage: memoryReducingGc(),
       trimMalloc: () => options.shim.trimMalloc(),
     });
@@ -150,6 +149,7 @@ export class Daemon {
       daemon.teardownKernel();
       throw error;
     }
+    daemon.memoryRelease.started();
     return daemon;
   }
 
