@@ -1,7 +1,8 @@
 // Memory per group: the real daemon code (memory-probe.ts) built into a single binary with
 // exactly the daemon's baked-in Node and V8 options and code cache, on a stand-in shim (no
 // kernel: this runs natively on any machine), one TV joining 0, 100, 500, 2000 groups.
-// RssAnon at steady state (3 s after the joins) and after a forced full GC at each step,
+// RssAnon at steady state (10 s after the joins: past the paced reports and the daemon's
+// memory release once quiet) and after a forced full GC at each step,
 // and the floor: a minimal single binary with the same options, idle with one socket. The
 // lab (scenarios.ts) measures the real daemon on a real kernel at idle and at --groups.
 import { spawnSync } from 'node:child_process';
