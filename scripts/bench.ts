@@ -38,7 +38,7 @@ const STARTUP_METHOD =
 const MEMORY_METHOD =
   'Memory: the daemon\'s own code (config, core, codec, executor, status) built into a single binary with the ' +
   'daemon\'s baked-in options, on a stand-in shim instead of a kernel (scripts/bench/memory-probe.ts); one TV joins ' +
-  'the groups through IGMPv3 reports and each group gets its upcall and route. RssAnon 3 s after the joins (steady) ' +
+  'the groups through IGMPv3 reports and each group gets its upcall and route. RssAnon 10 s after the joins (steady: past the paced reports and the memory release once quiet) ' +
   'and after a forced full GC. The lab rows above are the real binary on a real kernel.';
 
 const SOAK_METHOD =

@@ -4,7 +4,7 @@
 // reports, each group gets its kernel upcall and route, and RssAnon plus V8's heap spaces
 // are printed after a forced GC at each step. A diagnosis tool for development, bundled
 // and run with the single binary's flags by `node scripts/node24.mjs scripts/bench/memory-probe.ts`
-// (--steps=0,100,500,2000, --smaps, --snapshots=DIR, --shim=PATH). Not the bench: no kernel, no lab traffic.
+// (--steps=0,100,500,2000, --smaps, --snapshots=DIR, --shim=PATH, --hold=MS: wait after each step, to read /proc/PID/smaps). Not the bench: no kernel, no lab traffic.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,13 +13,15 @@ import { runInNewContext } from 'node:vm';
 import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { Logger } from '../../addon/daemon/log/logger.ts';
+import { QUIET_MS } from '../../addon/daemon/runtime/memory-release.ts';
 import type { IgmpShim, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
 import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
 import { encodeIgmpDatagrams } from '../../addon/daemon/kernel/executor.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+// The single binary has --expose-gc (build-config.ts); from source it is switched on here.
+if (typeof (globalThis as { gc?: unknown }).gc !== 'function') setFlagsFromString('--expose-gc');
+const gc = ((globalThis as { gc?: () => void }).gc ?? runInNewContext('gc')) as () => void;
 
 const ip = (text: string): number => parseIpv4(text) as number;
 const UP = 2;
@@ -32,8 +34,14 @@ function iface(name: string, ifindex: number, address: string): KernelInterface 
   };
 }
 
-/** Every call succeeds; the raw socket's receive callback is kept to feed datagrams. */
-function standInShim(): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: number, source: number) => void; sent: () => number } {
+/** The real shim's process-wide calls, loaded from --shim=PATH. */
+interface ProcessShim {
+  disableTransparentHugePages(): void;
+  trimMalloc(): void;
+}
+
+/** Every socket call succeeds; the raw socket's receive callback is kept to feed datagrams. Memory calls go to the real shim when there is one. */
+function standInShim(real: ProcessShim | undefined): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: number, source: number) => void; sent: () => number } {
   const receivers = new Map<number, ReceiveCallback>();
   let nextFd = 10;
   let sent = 0;
@@ -47,7 +55,8 @@ function standInShim(): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: n
     receive: (fd, callback) => void receivers.set(fd, callback),
     close: (fd) => void receivers.delete(fd),
     unblockSignal: () => undefined,
-    disableTransparentHugePages: () => undefined,
+    disableTransparentHugePages: () => real?.disableTransparentHugePages(),
+    trimMalloc: () => real?.trimMalloc(),
   };
   return {
     shim,
@@ -95,31 +104,52 @@ function heapLine(): string {
     .join(', ');
 }
 
-/** The largest anonymous mappings (kB of Anonymous), for --smaps. */
-function largestAnonymousMappings(count: number): string {
-  const entries: { range: string; kb: number }[] = [];
-  let range = '';
+/**
+ * RssAnon by kind of mapping, for --smaps (kB of Anonymous): V8's heap pages (256 kB
+ * chunks), its code range (the one executable anonymous mapping), glibc's heap (brk) and
+ * thread arenas (64 MB-aligned), thread stacks, the binary's own data and bss, the rest.
+ */
+function anonymousByKind(): string {
+  const kb = new Map<string, number>();
+  let kind = '';
+  let previousFile = '';
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const header = /^([0-9a-f]+-[0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (header) range = `${header[1]} ${header[2] ?? ''}`.trim();
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const start = BigInt(`0x${header[1]}`);
+      const sizeKb = Number((BigInt(`0x${header[2]}`) - start) / 1024n);
+      const name = header[4] ?? '';
+      kind = name === '[heap]' ? 'malloc heap'
+        : name === '[stack]' ? 'main stack'
+        : name === process.execPath || (name === '' && previousFile === process.execPath) ? 'binary data'
+        : name !== '' ? 'libraries'
+        : header[3]?.includes('x') === true ? 'V8 code range'
+        : start % (64n << 20n) === 0n && start > 0x7f0000000000n ? 'malloc arenas'
+        : sizeKb === 8192 ? 'thread stacks'
+        : sizeKb % 256 === 0 ? 'V8 heap pages'
+        : 'other';
+      previousFile = name;
+    }
     const anonymous = /^Anonymous:\s+(\d+) kB/.exec(line);
-    if (anonymous && Number(anonymous[1]) > 0) entries.push({ range, kb: Number(anonymous[1]) });
+    if (anonymous) kb.set(kind, (kb.get(kind) ?? 0) + Number(anonymous[1]));
   }
-  return entries.sort((a, b) => b.kb - a.kb).slice(0, count).map((entry) => `${entry.kb} ${entry.range}`).join('; ');
+  return [...kb].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1]).map(([name, value]) => `${name} ${value}`).join(', ');
 }
 
-/** Past the upstream reports' retransmissions (robustness 2 x unsolicited report interval 1 s). */
-const STEADY_AFTER_MS = 3_000;
+/** Past the paced upstream reports and their retransmissions, and the daemon's memory release once quiet after them. */
+const STEADY_AFTER_MS = QUIET_MS + 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
-  // --shim=PATH: switch transparent huge pages off through the real shim first, as the daemon does.
+  // --shim=PATH: the real shim switches transparent huge pages off first and trims malloc, as in the daemon.
   const shimPath = process.argv.find((arg) => arg.startsWith('--shim='))?.slice(7);
+  let real: ProcessShim | undefined;
   if (shimPath !== undefined) {
-    const shim = { exports: {} as { disableTransparentHugePages(): void } };
+    const shim = { exports: {} as ProcessShim };
     process.dlopen(shim, shimPath);
-    shim.exports.disableTransparentHugePages();
+    real = shim.exports;
+    real.disableTransparentHugePages();
   }
   const steps = (process.argv.find((arg) => arg.startsWith('--steps='))?.slice(8) ?? '0,100,500,2000').split(',').map(Number);
   const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-memory-'));
@@ -129,7 +159,7 @@ async function main(): Promise<void> {
   writeFileSync(configFile, text);
   const parsed = parseConfig(text, configFile);
   if (!parsed.ok) throw new Error('config');
-  const stand = standInShim();
+  const stand = standInShim(real);
   const daemon = Daemon.start({
     configFile, config: parsed.config, shim: stand.shim, logger: new Logger([], 0), version: 'probe',
     statusFile: path.join(dir, 'status.json'), readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
@@ -148,11 +178,16 @@ async function main(): Promise<void> {
     await sleep(100);
     if (process.argv.includes('--smaps')) {
       const hugeKb = /AnonHugePages:\s+(\d+)/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1];
-      console.log(`  AnonHugePages ${hugeKb} kB; largest anonymous mappings (kB): ${largestAnonymousMappings(12)}`);
+      console.log(`  AnonHugePages ${hugeKb} kB; RssAnon by mapping (kB): ${anonymousByKind()}`);
     }
     const snapshotDir = process.argv.find((arg) => arg.startsWith('--snapshots='))?.slice(12);
     if (snapshotDir !== undefined) writeHeapSnapshot(path.join(snapshotDir, `groups-${target}.heapsnapshot`));
     console.log(`${String(target).padStart(5)} groups: RssAnon ${steady} kB steady, ${rssAnonKb()} kB after GC; heap ${heapLine()}`);
+    const holdMs = Number(process.argv.find((arg) => arg.startsWith('--hold='))?.slice(7) ?? 0);
+    if (holdMs > 0) {
+      console.log(`pid ${process.pid} holding ${holdMs} ms`);
+      await sleep(holdMs);
+    }
   }
   daemon.dumpStatus();
   console.log(`sent ${stand.sent()} datagrams; status ${readFileSync(path.join(dir, 'status.json')).length} bytes`);

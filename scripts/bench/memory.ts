@@ -1,7 +1,8 @@
 // Memory per group: the real daemon code (memory-probe.ts) built into a single binary with
 // exactly the daemon's baked-in Node and V8 options and code cache, on a stand-in shim (no
 // kernel: this runs natively on any machine), one TV joining 0, 100, 500, 2000 groups.
-// RssAnon at steady state (3 s after the joins) and after a forced full GC at each step,
+// RssAnon at steady state (10 s after the joins: past the paced reports and the daemon's
+// memory release once quiet) and after a forced full GC at each step,
 // and the floor: a minimal single binary with the same options, idle with one socket. The
 // lab (scenarios.ts) measures the real daemon on a real kernel at idle and at --groups.
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { FALLBACK_SOURCE_DATE_EPOCH } from '../../build/build-config.ts';
 import { bundleDaemon } from '../../build/bundle.ts';
 import { strippedBaseNode } from '../../build/node-base.ts';
 import { buildEnvironment } from '../../build/reproducible.ts';
+import { buildNativeShim } from '../../build/native.ts';
 import { buildSea } from '../../build/sea.ts';
 import { repositoryRoot } from '../lab/iptv-lab.ts';
 
@@ -60,10 +62,12 @@ export async function measureMemory(log: (line: string) => void): Promise<Memory
     await buildSea({ arch: 'x86_64', baseNode, bundle: floorScript, shim: floorScript, workDir: path.join(workDir, 'sea-floor'), output: floor,
       sourceDateEpoch: FALLBACK_SOURCE_DATE_EPOCH, env });
 
+    // The real shim (THP off, malloc trimmed, as in the daemon); sockets stay stand-ins.
+    const shim = await buildNativeShim('x64', path.join(workDir, 'native'));
     const floorRun = spawnSync(floor, [], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
     const floorKb = Number(/floor RssAnon (\d+) kB/.exec(floorRun.stdout ?? '')?.[1]);
     log(`memory: probe at ${MEMORY_STEPS.join(', ')} groups`);
-    const run = spawnSync(probe, [`--steps=${MEMORY_STEPS.join(',')}`], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+    const run = spawnSync(probe, [`--steps=${MEMORY_STEPS.join(',')}`, `--shim=${shim}`], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
     const rows = parseProbeOutput(run.stdout ?? '');
     if (run.status !== 0 || rows.length !== MEMORY_STEPS.length || !Number.isFinite(floorKb)) {
       return { available: false, reason: `probe exit ${run.status ?? run.signal}, floor exit ${floorRun.status ?? floorRun.signal}: ` +

@@ -156,6 +156,8 @@ describe('bundle', () => {
     expect(text).toContain('"9.8.7"');
     expect(text).not.toContain('__IGMPPROXY_VERSION__');
     expect(text).not.toContain(REPOSITORY_ROOT); // no absolute paths of this checkout
+    // Pure ASCII, so V8 holds the script as a one-byte string (half the memory).
+    expect(text.match(/[^\x00-\x7f]/g) ?? []).toEqual([]);
     // CommonJS with only node: built-ins required from outside.
     const required = [...text.matchAll(/\brequire\("([^"]+)"\)/g)].map((match) => match[1]);
     expect(required.length).toBeGreaterThan(0);

@@ -165,3 +165,19 @@ describe('an upstream whose address comes late (PPP, DHCP, carrier)', () => {
   });
 });
 
+
+describe('memory per route (issue 14)', () => {
+  it('routes of many groups to the same downstream keep one shared output each, in arrays of their exact length', () => {
+    const sim = standardSetup();
+    for (let i = 1; i <= 20; i++) {
+      sim.igmp(LAN1, '192.168.1.20', v2Report(`239.1.1.${i}`));
+      sim.upcall(UP, '198.51.100.1', `239.1.1.${i}`);
+    }
+    const routes = sim.proxy.snapshot().routes;
+    expect(routes).toHaveLength(20);
+    expect(new Set(routes.map((route) => route.outputs[0])).size).toBe(1);
+    expect(routes[0]!.outputs).toEqual([{ interface: LAN1, threshold: 1 }]);
+    // What the kernel was told is unchanged.
+    expect(sim.outputs('198.51.100.1', '239.1.1.7')).toEqual(['lan1:1']);
+  });
+});

@@ -193,3 +193,17 @@ describe('upstream queries are answered', () => {
     expect(sim.sent({ interface: UP, since: at })).toEqual([]);
   });
 });
+
+describe('the upstream state of many any-source groups (issue 14, memory)', () => {
+  it('one group turning source-specific leaves the others EXCLUDE({}) upstream', () => {
+    const sim = standardSetup();
+    for (const group of ['239.1.1.1', '239.1.1.2', '239.1.1.3']) sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', group)));
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-include', '239.1.1.2', ['198.51.100.7'])));
+    sim.runFor(30_000);
+    expect(sim.proxy.snapshot().upstreams[0]!.joined).toEqual([
+      { group: '239.1.1.1', mode: 'exclude', sources: [] },
+      { group: '239.1.1.2', mode: 'include', sources: ['198.51.100.7'] },
+      { group: '239.1.1.3', mode: 'exclude', sources: [] },
+    ]);
+  });
+});

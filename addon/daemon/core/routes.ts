@@ -56,6 +56,8 @@ export class RouteTable {
   private readonly unresolved = new Map<Ipv4, Map<Ipv4, Unresolved>>();
   /** Per upstream, keyed "source/group", oldest first. */
   private readonly refused = new Map<string, Map<string, Refused>>();
+  /** One RouteOutput per downstream name and threshold (bounded by the configuration's phyints). */
+  private readonly sharedOutputs = new Map<string, RouteOutput>();
   private readonly ctx: CoreContext;
   private readonly oracle: RouteOracle;
 
@@ -195,13 +197,28 @@ export class RouteTable {
     const existing = routes.get(source);
     if (existing !== undefined && !force && existing.input === input && existing.rateLimit === rateLimit && sameOutputs(existing.outputs, outputs)) return;
     if (existing === undefined) {
-      routes.set(source, { source, group, input, outputs, rateLimit });
+      routes.set(source, { source, group, input, outputs: this.compact(outputs), rateLimit });
     } else {
       existing.input = input;
-      existing.outputs = outputs;
+      existing.outputs = this.compact(outputs);
       existing.rateLimit = rateLimit;
     }
     this.ctx.emit({ type: 'set-route', source, group, input, outputs, rateLimit });
+  }
+
+  /** The outputs as kept for a route: an array of exactly their length (a pushed-to array
+   * holds 17 slots) of one shared object per interface and threshold, not one per route
+   * (~180 bytes per group, issue 14). */
+  private compact(outputs: readonly RouteOutput[]): readonly RouteOutput[] {
+    return outputs.map((output) => {
+      const key = `${output.interface}\0${output.threshold}`;
+      let shared = this.sharedOutputs.get(key);
+      if (shared === undefined) {
+        shared = { interface: output.interface, threshold: output.threshold };
+        this.sharedOutputs.set(key, shared);
+      }
+      return shared;
+    });
   }
 
   private remove(route: RouteRecord): void {

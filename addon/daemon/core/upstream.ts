@@ -70,6 +70,9 @@ export interface UpstreamSnapshot {
 }
 
 const EMPTY: Subscription = { mode: 'include', sources: new Set() };
+/** EXCLUDE({}), what nearly every group on an IPTV upstream is: one object for all of them
+ * instead of a subscription and an empty Set per group (~190 bytes each, issue 14). */
+const ALL_SOURCES: Subscription = { mode: 'exclude', sources: new Set() };
 
 export class UpstreamHost {
   /** What we have told the upstream router, per group; absent = INCLUDE({}). */
@@ -190,7 +193,7 @@ export class UpstreamHost {
       const next = wanted ?? EMPTY;
       if (old.mode === next.mode && sameSet(old.sources, next.sources)) continue;
       if (wanted === undefined) this.reported.delete(group);
-      else this.reported.set(group, wanted);
+      else this.reported.set(group, wanted.mode === 'exclude' && wanted.sources.size === 0 ? ALL_SOURCES : wanted);
       if (version === 3) {
         records.push(...this.v3Change(group, old, next));
       } else {

@@ -33,6 +33,8 @@ export interface IgmpShim {
   unblockSignal(signo: number): void;
   /** prctl(PR_SET_THP_DISABLE) for this process: no transparent huge pages from now on. */
   disableTransparentHugePages(): void;
+  /** malloc_trim(0): free malloc memory goes back to the kernel. */
+  trimMalloc(): void;
 }
 
 export const SHIM_ASSET_NAME = 'igmp_shim.node';

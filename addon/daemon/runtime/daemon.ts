@@ -30,6 +30,7 @@ import { readRpFilter, writeRpFilter } from '../kernel/rp-filter-sysctl.ts';
 import type { Logger } from '../log/logger.ts';
 import { activeRoles, expandDefaultDown } from './interface-roles.ts';
 import { RpFilterGuard } from './rp-filter-guard.ts';
+import { MemoryRelease, memoryReducingGc, oldGenerationBytes } from './memory-release.ts';
 import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
 import type { StatusDocument } from './status.ts';
@@ -76,6 +77,7 @@ export class Daemon {
   private malformedCount = 0;
   private readonly stalls: StallMonitor;
   private readonly rpFilter: RpFilterGuard;
+  private readonly memoryRelease: MemoryRelease;
   /** When each active upstream came up (monotonic ms): "no query heard yet" counts from then. */
   private readonly upSince = new Map<string, number>();
   private readonly publisher: StatusPublisher;
@@ -91,6 +93,13 @@ export class Daemon {
     this.socket = socket;
     this.vifs = new VifTable((name, value) => socket.setOption(name, value));
     this.proxy = new IgmpProxyCore(options.config, { now: () => performance.now(), random: Math.random });
+    this.memoryRelease = new MemoryRelease({
+      now: () => performance.now(),
+      schedule: (callback, ms) => void setTimeout(callback, ms).unref(),
+      heapBytes: oldGenerationBytes,
+      collectGarbage: memoryReducingGc(),
+      trimMalloc: () => options.shim.trimMalloc(),
+    });
     this.execute = createEffectExecutor({
       socket,
       vifs: this.vifs,
@@ -154,6 +163,7 @@ export class Daemon {
       daemon.teardownKernel();
       throw error;
     }
+    daemon.memoryRelease.started();
     return daemon;
   }
 
@@ -298,6 +308,7 @@ export class Daemon {
     this.schedule();
     if (this.stopped) return;
     this.stalls.update();
+    this.memoryRelease.activity();
     const generation = this.proxy.stateGeneration;
     if (generation !== this.publishedGeneration) {
       this.publishedGeneration = generation;

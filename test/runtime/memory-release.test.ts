@@ -1,0 +1,125 @@
+// When the daemon gives memory back: only once it has been quiet for QUIET_MS (never in
+// the middle of a burst or a zap), never while idle, a GC only when the heap grew by
+// GROWTH_BYTES since the first quiet moment or the last GC, malloc_trim every time. That malloc_trim really
+// releases memory is proven in test/kernel/shim.test.ts; the figures are the memory probe's.
+import { describe, expect, test } from 'vitest';
+import { GROWTH_BYTES, MemoryRelease, QUIET_MS, memoryReducingGc } from '../../addon/daemon/runtime/memory-release.ts';
+
+function harness(collect = true) {
+  let clock = 0;
+  let heap = 10 * GROWTH_BYTES;
+  const calls: string[] = [];
+  const timers: { at: number; run: () => void }[] = [];
+  const release = new MemoryRelease({
+    now: () => clock,
+    schedule: (run, ms) => void timers.push({ at: clock + ms, run }),
+    heapBytes: () => heap,
+    collectGarbage: collect ? () => void calls.push('gc') : undefined,
+    trimMalloc: () => void calls.push('trim'),
+  });
+  /** Advances the clock to `to`, firing due timers in order. */
+  const runUntil = (to: number): void => {
+    for (;;) {
+      timers.sort((a, b) => a.at - b.at);
+      const next = timers[0];
+      if (next === undefined || next.at > to) break;
+      timers.shift();
+      clock = next.at;
+      next.run();
+    }
+    clock = to;
+  };
+  return { release, calls, timers, runUntil, at: (t: number) => (clock = t), grow: (bytes: number) => (heap += bytes) };
+}
+
+describe('MemoryRelease', () => {
+  test('an idle daemon schedules nothing', () => {
+    const { calls, timers } = harness();
+    expect(timers).toHaveLength(0);
+    expect(calls).toEqual([]);
+  });
+
+  test('after start-up: only a trim, QUIET_MS after the last activity, then nothing while idle', () => {
+    const { release, calls, runUntil, at } = harness();
+    release.activity();
+    at(3_000);
+    release.activity(); // still busy: the release waits for QUIET_MS after this one
+    runUntil(3_000 + QUIET_MS - 1);
+    expect(calls).toEqual([]);
+    runUntil(3_000 + QUIET_MS);
+    expect(calls).toEqual(['trim']);
+    runUntil(100_000);
+    expect(calls).toEqual(['trim']);
+  });
+
+  test('a flood of activity keeps one timer and releases nothing until it ends', () => {
+    const { release, calls, timers, runUntil, at, grow } = harness();
+    release.activity();
+    runUntil(QUIET_MS);
+    for (let t = 10_000; t < 30_000; t += 10) {
+      at(t);
+      release.activity();
+      grow(2_000);
+      runUntil(t);
+      expect(timers.length).toBeLessThanOrEqual(1);
+    }
+    expect(calls).toEqual(['trim']);
+    runUntil(29_990 + QUIET_MS);
+    expect(calls).toEqual(['trim', 'gc', 'trim']);
+  });
+
+  test('start-up ends with a GC and a trim, and growth counts from there', () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.started();
+    expect(calls).toEqual(['gc', 'trim']);
+    at(1_000);
+    grow(GROWTH_BYTES);
+    release.activity();
+    runUntil(1_000 + QUIET_MS);
+    expect(calls).toEqual(['gc', 'trim', 'gc', 'trim']);
+  });
+
+  test('the heap is collected only after it grew by GROWTH_BYTES since the first quiet moment or the last GC', () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.activity();
+    runUntil(QUIET_MS);
+    at(200_000); // a query round or a zap: little allocated
+    grow(GROWTH_BYTES - 1);
+    release.activity();
+    runUntil(200_000 + QUIET_MS);
+    expect(calls).toEqual(['trim', 'trim']);
+    at(400_000); // a burst of joins
+    grow(1);
+    release.activity();
+    runUntil(400_000 + QUIET_MS);
+    expect(calls).toEqual(['trim', 'trim', 'gc', 'trim']);
+    at(600_000);
+    grow(GROWTH_BYTES - 1);
+    release.activity();
+    runUntil(600_000 + QUIET_MS);
+    expect(calls).toEqual(['trim', 'trim', 'gc', 'trim', 'trim']);
+  });
+
+  test('without a gc function (outside the single binary) it only trims', () => {
+    const { release, calls, runUntil } = harness(false);
+    release.activity();
+    runUntil(QUIET_MS);
+    expect(calls).toEqual(['trim']);
+  });
+});
+
+describe('memoryReducingGc', () => {
+  test('is undefined without --expose-gc and calls V8 last-resort GC with it', () => {
+    const saved = (globalThis as { gc?: unknown }).gc;
+    try {
+      delete (globalThis as { gc?: unknown }).gc;
+      expect(memoryReducingGc()).toBeUndefined();
+      const seen: unknown[] = [];
+      (globalThis as { gc?: unknown }).gc = (options: unknown) => void seen.push(options);
+      memoryReducingGc()?.();
+      expect(seen).toEqual([{ type: 'major', execution: 'sync', flavor: 'last-resort' }]);
+    } finally {
+      (globalThis as { gc?: unknown }).gc = saved;
+    }
+  });
+});
