@@ -121,5 +121,5 @@ export function summarizeStatus(status: StatusDocument): string[] {
 
 /** Atomic write, mode 0644: readers never see half a document. */
 export function writeStatusFile(file: string, status: StatusDocument): void {
-  writeFileAtomic(file, JSON.stringify(status, null, 2) + '\n');
+  writeFileAtomic(file, `${JSON.stringify(status, null, 2)}\n`);
 }
