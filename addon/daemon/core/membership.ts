@@ -1,25 +1,26 @@
-// Router-side group membership of one downstream interface: RFC 3376 section 6 (filter
-// mode, group and source timers, 6.6.3 last-member queries) and section 7.3.2 (host
-// compatibility mode per group). The 6.4 state tables are data in membership-table.ts;
-// applyRecord() carries out a row.
+// Router-side group membership of one downstream interface: RFC 3376 section 6 as the
+// events that drive it (reports, leaves, queries heard, timer expiry per 6.5) and section
+// 7.3.2 (older hosts per group). Each record is one row of the 6.4 tables, which are data
+// in membership-table.ts; applyRecord() carries the row out. The parts with rules of their own:
+//   group-state.ts          one group's state and its timers (group, source, older-host, retransmission)
+//   last-member-queries.ts  6.6.3 queries (S flag, IGMPv2 form) and their retransmissions
+//   host-tracking.ts        each host's own filter, for quickleave, and the per-host group count
 //
-// Source records: in INCLUDE mode every record has a running timer (the include list).
-// In EXCLUDE mode a record with a running timer is in the RFC's "requested list" X
-// (forwarded), a record whose timer stopped is in the "exclude list" Y (not forwarded).
-//
-// On top of the RFC state, each reporting host's own filter is tracked exactly (a Map
-// keyed by host address, no hash). It only drives quickleave: when no tracked host still
-// wants a group or source, the last-member procedure expires it at once instead of after
-// the last member query time. The queries are still sent, so a listener we never heard
-// (an IGMPv2 host whose report was suppressed by another's) answers and re-joins.
+// Quickleave: when no tracked host still wants a group or source, the last-member procedure
+// expires it at once instead of after the last member query time. The queries are still
+// sent, so a listener we never heard (an IGMPv2 host whose report was suppressed by
+// another's) answers and re-joins.
 import { formatIpv4 } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { GroupRecordType, IgmpQuery } from '../igmp/types.ts';
 import type { CoreContext } from './context.ts';
-import type { Timer, TimerQueue } from './timers.ts';
 import { sorted } from './sources.ts';
 import { QUERY_TIMER_RULES, bindLetters, sourcesOf, transitionFor } from './membership-table.ts';
 import type { FilterMode, QueryTimerRow } from './membership-table.ts';
+import { HostTracking, anyHostWants, anyHostWantsAllSources } from './host-tracking.ts';
+import { GroupState, lowerTimer } from './group-state.ts';
+import type { GroupTimerHandlers } from './group-state.ts';
+import { LastMemberQueries } from './last-member-queries.ts';
 
 export type { FilterMode } from './membership-table.ts';
 
@@ -39,77 +40,6 @@ export interface DownstreamPort {
   changed(group: Ipv4): void;
 }
 
-interface SourceRecord {
-  readonly address: Ipv4;
-  readonly timer: Timer;
-}
-
-interface HostFilter {
-  mode: FilterMode;
-  sources: Set<Ipv4>;
-}
-
-/** What a group's timers call back in its Membership. */
-interface GroupTimerHandlers {
-  groupTimerFired(state: GroupState): void;
-  retransmitDue(state: GroupState, deadline: number): void;
-}
-
-const nothing = (): void => undefined;
-
-/**
- * One group on one interface. Most groups are one TV's any-source join that only ever
- * needs the group timer; the older-host timers, the retransmission timer and the source
- * query counts are made on first use (per-group memory, issue 14).
- */
-class GroupState {
-  mode: FilterMode = 'include';
-  readonly sources = new Map<Ipv4, SourceRecord>();
-  readonly hosts = new Map<Ipv4, HostFilter>();
-  groupQueriesLeft = 0;
-  /** Sources with last-member query retransmissions left; undefined until the first. */
-  sourceQueriesLeft: Map<Ipv4, number> | undefined;
-  readonly group: Ipv4;
-  readonly groupTimer: Timer;
-  private readonly timers: TimerQueue;
-  private readonly handlers: GroupTimerHandlers;
-  private v1HostTimer: Timer | undefined;
-  private v2HostTimer: Timer | undefined;
-  private retransmission: Timer | undefined;
-
-  constructor(group: Ipv4, timers: TimerQueue, handlers: GroupTimerHandlers) {
-    this.group = group;
-    this.timers = timers;
-    this.handlers = handlers;
-    this.groupTimer = timers.create(() => handlers.groupTimerFired(this));
-  }
-
-  /** RFC 3376 7.3.2: the oldest host version heard within the Older Host Present Interval. */
-  get compatibility(): 1 | 2 | 3 {
-    if (this.v1HostTimer?.running === true) return 1;
-    if (this.v2HostTimer?.running === true) return 2;
-    return 3;
-  }
-
-  /** An IGMPv1 or v2 host reported: compatibility mode until `deadline` (7.3.2). */
-  olderHostPresent(version: 1 | 2, deadline: number): void {
-    const timer = version === 1 ? (this.v1HostTimer ??= this.timers.create(nothing)) : (this.v2HostTimer ??= this.timers.create(nothing));
-    timer.start(deadline);
-  }
-
-  get retransmitTimer(): Timer {
-    return (this.retransmission ??= this.timers.create((deadline) => this.handlers.retransmitDue(this, deadline)));
-  }
-
-  stopTimers(): void {
-    this.groupTimer.stop();
-    this.v1HostTimer?.stop();
-    this.v2HostTimer?.stop();
-    this.retransmission?.stop();
-    for (const record of this.sources.values()) record.timer.stop();
-  }
-}
-
 export interface GroupSnapshot {
   readonly group: string;
   readonly mode: FilterMode;
@@ -121,18 +51,21 @@ export interface GroupSnapshot {
 
 export class Membership {
   private readonly groups = new Map<Ipv4, GroupState>();
-  /** Per host, the groups whose host filters list it (the groups-per-host limit counts these). */
-  private readonly groupsOfHost = new Map<Ipv4, number>();
+  /** Per-host filters (quickleave) and per host its group count (the groups-per-host limit). */
+  private readonly hostTracking = new HostTracking();
   private readonly ctx: CoreContext;
   private readonly port: DownstreamPort;
   private readonly timerHandlers: GroupTimerHandlers;
+  private readonly queries: LastMemberQueries;
 
   constructor(ctx: CoreContext, port: DownstreamPort) {
     this.ctx = ctx;
     this.port = port;
+    this.queries = new LastMemberQueries(ctx, port);
     this.timerHandlers = {
       groupTimerFired: (state) => this.onGroupTimer(state),
-      retransmitDue: (state, deadline) => this.retransmit(state, deadline),
+      sourceTimerFired: (state, source) => this.onSourceTimer(state, source),
+      retransmitDue: (state, deadline) => this.queries.retransmit(state, deadline),
     };
   }
 
@@ -153,7 +86,7 @@ export class Membership {
   /** Groups `host` is tracked in. An IGMPv2 host that went silent without a leave stays
    * counted until its group expires (hosts are not aged one by one). */
   hostGroupCount(host: Ipv4): number {
-    return this.groupsOfHost.get(host) ?? 0;
+    return this.hostTracking.groupCount(host);
   }
 
   isHostMember(group: Ipv4, host: Ipv4): boolean {
@@ -196,7 +129,7 @@ export class Membership {
   v1Report(host: Ipv4, group: Ipv4): void {
     const state = this.ensure(group);
     state.olderHostPresent(1, this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
-    this.setHost(state, host, { mode: 'exclude', sources: new Set() });
+    this.hostTracking.set(state.hosts, host, { mode: 'exclude', sources: new Set() });
     this.applyRecord(state, 'is-exclude', []);
   }
 
@@ -204,7 +137,7 @@ export class Membership {
   v2Report(host: Ipv4, group: Ipv4): void {
     const state = this.ensure(group);
     state.olderHostPresent(2, this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
-    this.setHost(state, host, { mode: 'exclude', sources: new Set() });
+    this.hostTracking.set(state.hosts, host, { mode: 'exclude', sources: new Set() });
     this.applyRecord(state, 'is-exclude', []);
   }
 
@@ -212,7 +145,7 @@ export class Membership {
   v2Leave(host: Ipv4, group: Ipv4): void {
     const state = this.groups.get(group);
     if (state === undefined) return;
-    this.removeHost(state, host);
+    this.hostTracking.remove(state.hosts, host);
     if (state.compatibility === 1) return;
     this.applyRecord(state, 'to-include', []);
   }
@@ -226,7 +159,7 @@ export class Membership {
       if (!asksForSomething) return;
       state = this.ensure(group);
     }
-    this.updateHost(state, host, recordType, sourceList);
+    this.hostTracking.record(state.hosts, host, recordType, sourceList);
     const compatibility = state.compatibility;
     let sources = sourceList;
     if (compatibility < 3) {
@@ -259,7 +192,7 @@ export class Membership {
     const groups = [...this.groups.keys()];
     for (const state of this.groups.values()) state.stopTimers();
     this.groups.clear();
-    this.groupsOfHost.clear();
+    this.hostTracking.clear();
     return groups;
   }
 
@@ -289,11 +222,11 @@ export class Membership {
     // The RFC's sets and "Group Timer" mean the state before the record.
     const letters = bindLetters(state.mode, [...state.sources.values()].map((r) => ({ address: r.address, running: r.timer.running })), list);
     const groupTimerBefore = state.groupTimer.deadline;
-    for (const set of row.deleteSources) for (const s of sourcesOf(set, letters)) this.deleteSource(state, s);
+    for (const set of row.deleteSources) for (const s of sourcesOf(set, letters)) state.deleteSource(s);
     for (const { sources, timer } of row.sourceTimers) {
       for (const s of sourcesOf(sources, letters)) {
-        if (timer === 'zero') this.addExcluded(state, s);
-        else this.startSource(state, s, timer === 'GMI' ? gmi : groupTimerBefore);
+        if (timer === 'zero') state.addExcluded(s);
+        else state.startSource(s, timer === 'GMI' ? gmi : groupTimerBefore);
       }
     }
     state.mode = row.newMode;
@@ -314,13 +247,13 @@ export class Membership {
     return parts.sort().join(',');
   }
 
-  // ---- 6.6.3 last-member queries -----------------------------------------------------
+  // ---- 6.6.3 last-member procedure: quickleave or lowered timers; last-member-queries.ts asks
 
   /** Q(G): the querier lowers the group timer to LMQT and queries LMQC times. */
   private queryGroup(state: GroupState): void {
     const compatibility = state.compatibility;
     const querier = this.port.isQuerier();
-    if (this.ctx.quickLeave() && ![...state.hosts.values()].some((h) => h.mode === 'exclude')) {
+    if (this.ctx.quickLeave() && !anyHostWantsAllSources(state.hosts)) {
       // Nobody we know still wants all sources: end EXCLUDE mode now; still ask below.
       if (state.mode === 'exclude') this.groupTimerExpired(state);
     } else if (querier) {
@@ -328,8 +261,8 @@ export class Membership {
     }
     // v1 hosts never leave, so a v1-compatible group is not queried (7.3.2).
     if (!querier || compatibility === 1) return;
-    this.sendGroupQuery(state, compatibility);
-    if (this.isLive(state)) this.scheduleRetransmissions(state, true, []);
+    this.queries.sendGroupQuery(state, compatibility);
+    if (this.isLive(state)) this.queries.schedule(state, true, []);
   }
 
   /** Q(G, sources): lowers those source timers to LMQT and queries LMQC times (IGMPv3 only). */
@@ -341,7 +274,7 @@ export class Membership {
       const record = state.sources.get(s);
       if (record === undefined || !record.timer.running) continue;
       queried.push(s);
-      if (this.ctx.quickLeave() && !this.anyHostWants(state, s)) {
+      if (this.ctx.quickLeave() && !anyHostWants(state.hosts, s)) {
         this.sourceTimerExpired(state, s);
       } else if (querier && compatibility === 3) {
         this.lowerForQuery(QUERY_TIMER_RULES.groupAndSource, state, [s], this.ctx.now() + this.ctx.settings.lastMemberQueryTimeMs);
@@ -349,85 +282,12 @@ export class Membership {
     }
     // Older hosts cannot answer source-specific queries (7.3.2); their group is EXCLUDE({}).
     if (!querier || compatibility < 3 || queried.length === 0) return;
-    this.sendSourceQueries(state, queried);
-    if (this.isLive(state)) this.scheduleRetransmissions(state, false, queried);
+    this.queries.sendSourceQueries(state, queried);
+    if (this.isLive(state)) this.queries.schedule(state, false, queried);
   }
 
   private isLive(state: GroupState): boolean {
     return this.groups.get(state.group) === state;
-  }
-
-  private scheduleRetransmissions(state: GroupState, group: boolean, sources: readonly Ipv4[]): void {
-    const left = this.ctx.settings.lastMemberQueryCount - 1;
-    if (left <= 0) return;
-    if (group) state.groupQueriesLeft = left;
-    if (sources.length > 0) {
-      state.sourceQueriesLeft ??= new Map();
-      for (const s of sources) state.sourceQueriesLeft.set(s, left);
-    }
-    state.retransmitTimer.start(this.ctx.now() + this.ctx.settings.lastMemberQueryIntervalMs);
-  }
-
-  private retransmit(state: GroupState, deadline: number): void {
-    if (!this.port.isQuerier()) {
-      state.groupQueriesLeft = 0;
-      state.sourceQueriesLeft = undefined;
-      return;
-    }
-    if (state.groupQueriesLeft > 0) {
-      state.groupQueriesLeft--;
-      if (state.compatibility > 1) this.sendGroupQuery(state, state.compatibility);
-    }
-    const sources: Ipv4[] = [];
-    const left = state.sourceQueriesLeft;
-    for (const [s, count] of left === undefined ? [] : [...left]) {
-      if (count <= 1) left?.delete(s);
-      else left?.set(s, count - 1);
-      if (state.sources.get(s)?.timer.running === true) sources.push(s);
-    }
-    if (left?.size === 0) state.sourceQueriesLeft = undefined;
-    if (sources.length > 0 && state.compatibility === 3) this.sendSourceQueries(state, sources);
-    if (state.groupQueriesLeft > 0 || (state.sourceQueriesLeft?.size ?? 0) > 0) {
-      state.retransmitTimer.start(deadline + this.ctx.settings.lastMemberQueryIntervalMs);
-    }
-  }
-
-  private sendGroupQuery(state: GroupState, compatibility: 1 | 2 | 3): void {
-    const settings = this.ctx.settings;
-    const lmqi = settings.lastMemberQueryIntervalMs;
-    if (compatibility < 3) {
-      this.port.sendQuery({ type: 'query', version: 2, maxResponseMs: lmqi, group: state.group }, state.group);
-      return;
-    }
-    // 6.6.3.1: S flag set when a report already pushed the group timer above LMQT.
-    const suppress = state.groupTimer.remaining(this.ctx.now()) > settings.lastMemberQueryTimeMs;
-    this.port.sendQuery(this.v3Query(state.group, suppress, []), state.group);
-  }
-
-  private sendSourceQueries(state: GroupState, sources: readonly Ipv4[]): void {
-    // 6.6.3.2: sources whose timers exceed LMQT go in a query with S set, the rest without.
-    const now = this.ctx.now();
-    const lmqt = this.ctx.settings.lastMemberQueryTimeMs;
-    const withS: Ipv4[] = [];
-    const withoutS: Ipv4[] = [];
-    for (const s of sorted(sources)) {
-      const timer = state.sources.get(s)?.timer;
-      if (timer !== undefined && timer.remaining(now) > lmqt) withS.push(s);
-      else withoutS.push(s);
-    }
-    if (withS.length > 0) this.port.sendQuery(this.v3Query(state.group, true, withS), state.group);
-    if (withoutS.length > 0) this.port.sendQuery(this.v3Query(state.group, false, withoutS), state.group);
-  }
-
-  private v3Query(group: Ipv4, suppressRouterSide: boolean, sources: readonly Ipv4[]): IgmpQuery {
-    const settings = this.ctx.settings;
-    return {
-      type: 'query',
-      version: 3,
-      maxResponseMs: settings.lastMemberQueryIntervalMs,
-      group,
-      v3: { suppressRouterSide, robustness: settings.robustness, queryIntervalSeconds: settings.queryIntervalMs / 1000, sources },
-    };
   }
 
   // ---- timers ------------------------------------------------------------------------
@@ -438,7 +298,7 @@ export class Membership {
     // 6.5: EXCLUDE -> INCLUDE with the requested sources; the exclude list is dropped.
     for (const record of [...state.sources.values()]) if (!record.timer.running) state.sources.delete(record.address);
     state.mode = 'include';
-    for (const [host, filter] of [...state.hosts]) if (filter.mode === 'exclude') this.removeHost(state, host);
+    this.hostTracking.excludeModeEnded(state.hosts);
     this.afterExpiry(state);
   }
 
@@ -451,9 +311,7 @@ export class Membership {
       state.sources.delete(source);
       state.sourceQueriesLeft?.delete(source);
     }
-    for (const [host, filter] of [...state.hosts]) {
-      if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0) this.removeHost(state, host);
-    }
+    this.hostTracking.sourceExpired(state.hosts, source);
     this.afterExpiry(state);
   }
 
@@ -464,7 +322,7 @@ export class Membership {
 
   private deleteGroup(state: GroupState): void {
     state.stopTimers();
-    for (const host of [...state.hosts.keys()]) this.removeHost(state, host);
+    this.hostTracking.removeAll(state.hosts);
     this.groups.delete(state.group);
   }
 
@@ -472,17 +330,13 @@ export class Membership {
   private lowerForQuery(rule: QueryTimerRow, state: GroupState, sources: readonly Ipv4[], deadline: number): void {
     if (rule.lowers === 'group timer') {
       // Only EXCLUDE mode has a group timer that counts (6.5).
-      if (state.mode === 'exclude') this.lowerTimer(state.groupTimer, deadline);
+      if (state.mode === 'exclude') lowerTimer(state.groupTimer, deadline);
       return;
     }
     for (const source of sources) {
       const record = state.sources.get(source);
-      if (record !== undefined) this.lowerTimer(record.timer, deadline);
+      if (record !== undefined) lowerTimer(record.timer, deadline);
     }
-  }
-
-  private lowerTimer(timer: Timer, deadline: number): void {
-    if (timer.running && timer.deadline > deadline) timer.start(deadline);
   }
 
   // ---- records -----------------------------------------------------------------------
@@ -502,80 +356,8 @@ export class Membership {
     this.groupTimerExpired(state);
   }
 
-  private startSource(state: GroupState, source: Ipv4, deadline: number): void {
-    let record = state.sources.get(source);
-    if (record === undefined) {
-      record = { address: source, timer: this.ctx.timers.create(() => this.onSourceTimer(state, source)) };
-      state.sources.set(source, record);
-    }
-    record.timer.start(deadline);
-  }
-
   private onSourceTimer(state: GroupState, source: Ipv4): void {
     if (this.groups.get(state.group) !== state) return;
     this.sourceTimerExpired(state, source);
-  }
-
-  private addExcluded(state: GroupState, source: Ipv4): void {
-    if (state.sources.has(source)) return;
-    state.sources.set(source, { address: source, timer: this.ctx.timers.create(() => this.onSourceTimer(state, source)) });
-  }
-
-  private deleteSource(state: GroupState, source: Ipv4): void {
-    state.sources.get(source)?.timer.stop();
-    state.sources.delete(source);
-    state.sourceQueriesLeft?.delete(source);
-  }
-
-  // ---- per-host filters (quickleave) ----------------------------------------------------
-
-  private setHost(state: GroupState, host: Ipv4, filter: HostFilter): void {
-    if (filter.mode === 'include' && filter.sources.size === 0) {
-      this.removeHost(state, host);
-      return;
-    }
-    if (!state.hosts.has(host)) this.groupsOfHost.set(host, this.hostGroupCount(host) + 1);
-    state.hosts.set(host, filter);
-  }
-
-  private removeHost(state: GroupState, host: Ipv4): void {
-    if (!state.hosts.delete(host)) return;
-    const left = this.hostGroupCount(host) - 1;
-    if (left > 0) this.groupsOfHost.set(host, left);
-    else this.groupsOfHost.delete(host);
-  }
-
-  private updateHost(state: GroupState, host: Ipv4, type: GroupRecordType, list: readonly Ipv4[]): void {
-    const current = state.hosts.get(host) ?? { mode: 'include' as FilterMode, sources: new Set<Ipv4>() };
-    switch (type) {
-      case 'is-include':
-      case 'to-include':
-        this.setHost(state, host, { mode: 'include', sources: new Set(list) });
-        return;
-      case 'is-exclude':
-      case 'to-exclude':
-        this.setHost(state, host, { mode: 'exclude', sources: new Set(list) });
-        return;
-      case 'allow':
-        for (const s of list) {
-          if (current.mode === 'include') current.sources.add(s);
-          else current.sources.delete(s);
-        }
-        break;
-      case 'block':
-        for (const s of list) {
-          if (current.mode === 'include') current.sources.delete(s);
-          else current.sources.add(s);
-        }
-        break;
-    }
-    this.setHost(state, host, current);
-  }
-
-  private anyHostWants(state: GroupState, source: Ipv4): boolean {
-    for (const filter of state.hosts.values()) {
-      if (filter.mode === 'include' ? filter.sources.has(source) : !filter.sources.has(source)) return true;
-    }
-    return false;
   }
 }

@@ -13,7 +13,9 @@
 //   admission.ts     which senders, groups and sources are accepted (pure; returns a reason)
 //   log-throttle.ts  the one throttle for log lines that traffic repeats
 //   membership.ts    RFC 3376 router state per downstream (its 6.4 rows: membership-table.ts)
-//   querier.ts, upstream.ts, routes.ts, merge.ts (RFC 4605 4.1), config-diff.ts (SIGHUP)
+//   interfaces-lifecycle.ts  bring-up, tear-down, reload (config-diff.ts) and shutdown of interfaces
+//   snapshot.ts      the status document
+//   querier.ts, upstream.ts, routes.ts, merge.ts (RFC 4605 4.1)
 //
 // Decisions worth knowing:
 // - Our own packets looped back by the raw socket (source = one of our addresses) are ignored.
@@ -25,27 +27,26 @@
 import { formatIpv4, isSourceSpecificMulticast } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
 import type { IgmpMessage, KernelUpcall } from '../igmp/types.ts';
-import type { DaemonConfig, DownstreamLimits, PhyintConfig } from '../config/types.ts';
+import type { DaemonConfig, PhyintConfig } from '../config/types.ts';
 import type { Effect, InterfaceInfo, RouteOutput } from './effects.ts';
 import type { CoreContext } from './context.ts';
 import { TimerQueue } from './timers.ts';
 import { DEFAULT_SETTINGS, REPEATED_LOG_INTERVAL_MS } from './settings.ts';
 import type { ProtocolSettings } from './settings.ts';
 import { groupAllowed } from './filters.ts';
-import { formatCidr, inInterfaceNetworks, refuseAnySourceRequest, refuseBeyondLimits, refuseReportedGroup, refuseSender, refuseTtl, refuseUpcallGroup, refuseUpcallSource } from './admission.ts';
-import type { Refusal, RefusalCounter } from './admission.ts';
+import { refuseAnySourceRequest, refuseBeyondLimits, refuseReportedGroup, refuseSender, refuseTtl, refuseUpcallGroup, refuseUpcallSource } from './admission.ts';
+import type { Refusal } from './admission.ts';
 import { LogThrottle } from './log-throttle.ts';
-import { interfaceChange } from './config-diff.ts';
 import { mergeSubscriptions } from './merge.ts';
-import { Membership } from './membership.ts';
-import type { GroupSnapshot, Subscription } from './membership.ts';
-import { LinkSettings, linkContext } from './link-settings.ts';
-import { Querier } from './querier.ts';
-import type { QuerierSnapshot } from './querier.ts';
-import { UpstreamHost } from './upstream.ts';
-import type { DesiredState, UpstreamSnapshot } from './upstream.ts';
+import type { Subscription } from './membership.ts';
+import type { DesiredState, UpstreamHost } from './upstream.ts';
+import { ProxiedInterfaces } from './interfaces-lifecycle.ts';
+import type { Downstream } from './interfaces-lifecycle.ts';
 import { RouteTable } from './routes.ts';
-import type { RouteSnapshot } from './routes.ts';
+import { buildSnapshot } from './snapshot.ts';
+import type { ProxySnapshot } from './snapshot.ts';
+
+export type { ProxySnapshot } from './snapshot.ts';
 
 export interface ProxyDeps {
   /** Monotonic milliseconds. */
@@ -65,66 +66,7 @@ export interface PacketInfo {
   readonly ttl: number;
 }
 
-/** What a downstream refused since it came up, per cause, and the latest refusal. */
-export interface RefusedSnapshot {
-  readonly groupsPerInterface: number;
-  readonly groupsPerHost: number;
-  readonly sourcesPerGroup: number;
-  readonly ttl: number;
-  readonly lastHost: string | null;
-  readonly lastAt: number | null;
-}
-
 export type UpcallInfo = Pick<KernelUpcall, 'kind' | 'source' | 'group'>;
-
-export interface ProxySnapshot {
-  readonly now: number;
-  readonly quickLeave: boolean;
-  readonly settings: ProtocolSettings;
-  /** The limits every downstream applies, and whether IGMP must have TTL 1 there. */
-  readonly limits: DownstreamLimits & { readonly requireTtlOne: boolean };
-  /** Running timers; a number that grows without bound would be a leak. */
-  readonly timers: number;
-  readonly downstreams: readonly {
-    readonly name: string;
-    readonly ifindex: number;
-    readonly address: string;
-    readonly prefixLength: number;
-    readonly querier: QuerierSnapshot;
-    readonly groups: readonly GroupSnapshot[];
-    readonly refused: RefusedSnapshot;
-  }[];
-  readonly upstreams: readonly ({
-    readonly name: string; readonly ifindex: number; readonly address: string; readonly prefixLength: number;
-    /** Streams refused lately because their source is outside the subnet and every altnet. */
-    readonly refusedSources: readonly RefusedSource[];
-  } & UpstreamSnapshot)[];
-  readonly routes: readonly RouteSnapshot[];
-}
-
-export interface RefusedSource {
-  readonly source: string;
-  readonly group: string;
-  /** When the kernel last asked for it (monotonic ms). */
-  readonly at: number;
-}
-
-interface Downstream {
-  readonly kind: 'downstream';
-  info: InterfaceInfo;
-  config: PhyintConfig;
-  readonly querier: Querier;
-  readonly membership: Membership;
-  readonly refused: Record<RefusalCounter, number>;
-  lastRefusal: { readonly host: Ipv4; readonly at: number } | undefined;
-}
-
-interface Upstream {
-  readonly kind: 'upstream';
-  info: InterfaceInfo;
-  config: PhyintConfig;
-  readonly host: UpstreamHost;
-}
 
 export class IgmpProxyCore {
   private config: DaemonConfig;
@@ -132,13 +74,9 @@ export class IgmpProxyCore {
   private readonly timers = new TimerQueue();
   private readonly ctx: CoreContext;
   private effects: Effect[] = [];
-  private readonly downstreams = new Map<string, Downstream>();
-  private readonly upstreams = new Map<string, Upstream>();
-  /** Upstream host state outlives interfaceDown, to remember the querier's version. */
-  private readonly upstreamHosts = new Map<string, UpstreamHost>();
   private readonly routes: RouteTable;
+  private readonly interfaces: ProxiedInterfaces;
   private readonly dirtyGroups = new Set<Ipv4>();
-  private ownAddresses = new Set<Ipv4>();
   private readonly logThrottle = new LogThrottle(REPEATED_LOG_INTERVAL_MS);
 
   constructor(config: DaemonConfig, deps: ProxyDeps) {
@@ -156,43 +94,21 @@ export class IgmpProxyCore {
     };
     this.routes = new RouteTable(this.ctx, {
       outputsFor: (source, group) => this.outputsFor(source, group),
-      rateLimitOf: (input) => this.upstreams.get(input)?.config.rateLimit ?? 0,
+      rateLimitOf: (input) => this.interfaces.upstreams.get(input)?.config.rateLimit ?? 0,
     });
+    this.interfaces = new ProxiedInterfaces(this.ctx, { changed: (group) => this.dirtyGroups.add(group), routes: this.routes });
   }
 
   // ---- events -----------------------------------------------------------------------------
 
   /** A configured interface is present, up and has its VIF. Calling it again is harmless. */
   interfaceUp(info: InterfaceInfo): Effect[] {
-    return this.run(() => {
-      const config = this.phyint(info.name);
-      if (config === undefined || config.role === 'disabled') {
-        this.ctx.log('debug', `${info.name}: not an upstream or downstream in the configuration; ignored`);
-        return;
-      }
-      const existing = this.downstreams.get(info.name) ?? this.upstreams.get(info.name);
-      if (existing !== undefined && existing.info.ifindex === info.ifindex && existing.config.role === config.role) {
-        const renumbered = existing.info.address !== info.address || existing.info.prefixLength !== info.prefixLength;
-        existing.info = info;
-        this.refreshOwnAddresses();
-        if (renumbered && existing.kind === 'upstream') {
-          const upstream = existing;
-          this.routes.retryRefused(info.name, (source) => inInterfaceNetworks(upstream.info, upstream.config, source));
-        }
-        return;
-      }
-      if (existing !== undefined) this.tearDown(info.name, false);
-      this.bringUp(info, config);
-    });
+    return this.run(() => this.interfaces.up(info, this.phyint(info.name)));
   }
 
   /** The interface is gone or down: its memberships and the routes through it go. */
   interfaceDown(name: string): Effect[] {
-    return this.run(() => {
-      if (!this.downstreams.has(name) && !this.upstreams.has(name)) return;
-      this.ctx.log('info', `${name}: down`);
-      this.tearDown(name, false);
-    });
+    return this.run(() => this.interfaces.down(name));
   }
 
   /** An IGMP message that the kernel says arrived on `ifname`. */
@@ -226,25 +142,7 @@ export class IgmpProxyCore {
   reconfigure(config: DaemonConfig): Effect[] {
     return this.run(() => {
       this.config = config;
-      const current: (Downstream | Upstream)[] = [...this.downstreams.values(), ...this.upstreams.values()];
-      for (const iface of current) {
-        const name = iface.info.name;
-        const next = this.phyint(name);
-        const change = interfaceChange(iface.config, next);
-        if (change.kind === 'restart') {
-          this.ctx.log('info', `${name}: configuration changed; restarting it`);
-          this.tearDown(name, true);
-          this.upstreamHosts.get(name)?.destroy();
-          this.upstreamHosts.delete(name);
-          if (change.bringUpAgain) this.bringUp(iface.info, next!);
-          continue;
-        }
-        iface.config = next!;
-        if (iface.kind === 'downstream' && change.thresholdChanged) {
-          for (const group of iface.membership.groupAddresses()) this.dirtyGroups.add(group);
-        }
-        if (iface.kind === 'upstream' && change.rateLimitChanged) this.routes.refreshInput(name);
-      }
+      this.interfaces.reconfigure((name) => this.phyint(name));
     });
   }
 
@@ -252,17 +150,8 @@ export class IgmpProxyCore {
   shutdown(): Effect[] {
     return this.run(() => {
       this.routes.deleteAll();
-      for (const upstream of this.upstreams.values()) upstream.host.leaveAll();
-      for (const host of this.upstreamHosts.values()) host.destroy();
-      for (const downstream of this.downstreams.values()) {
-        downstream.querier.stop();
-        downstream.membership.clear();
-      }
-      this.downstreams.clear();
-      this.upstreams.clear();
-      this.upstreamHosts.clear();
+      this.interfaces.shutdown();
       this.dirtyGroups.clear();
-      this.refreshOwnAddresses();
     });
   }
 
@@ -273,48 +162,28 @@ export class IgmpProxyCore {
 
   /** Query activity heard on upstream `name` (kept across down/up), undefined when unknown. */
   upstreamQuerierActivity(name: string): UpstreamHost['querierActivity'] | undefined {
-    return this.upstreamHosts.get(name)?.querierActivity;
+    return this.interfaces.upstreamHost(name)?.querierActivity;
   }
 
+  /** The state as one JSON-able document (SIGUSR1, the status file); built in snapshot.ts. */
   snapshot(): ProxySnapshot {
-    return {
+    return buildSnapshot({
       now: this.deps.now(),
-      quickLeave: this.config.quickLeave,
+      config: this.config,
       settings: this.ctx.settings,
-      limits: { ...this.config.limits, requireTtlOne: this.config.requireTtlOne },
-      timers: this.timers.size,
-      downstreams: [...this.downstreams.values()].map((d) => ({
-        name: d.info.name,
-        ifindex: d.info.ifindex,
-        address: formatIpv4(d.info.address),
-        prefixLength: d.info.prefixLength,
-        querier: d.querier.snapshot(),
-        groups: d.membership.snapshot(),
-        refused: {
-          ...d.refused,
-          lastHost: d.lastRefusal === undefined ? null : formatIpv4(d.lastRefusal.host),
-          lastAt: d.lastRefusal?.at ?? null,
-        },
-      })),
-      upstreams: [...this.upstreams.values()].map((u) => ({
-        name: u.info.name,
-        ifindex: u.info.ifindex,
-        address: formatIpv4(u.info.address),
-        prefixLength: u.info.prefixLength,
-        refusedSources: this.routes.recentRefusals(u.info.name)
-          .map((entry) => ({ source: formatIpv4(entry.source), group: formatIpv4(entry.group), at: entry.at })),
-        ...u.host.snapshot(),
-      })),
-      routes: this.routes.snapshot(),
-    };
+      timerCount: this.timers.size,
+      downstreams: this.interfaces.downstreams.values(),
+      upstreams: this.interfaces.upstreams.values(),
+      routes: this.routes,
+    });
   }
 
   // ---- dispatch: IGMP ----------------------------------------------------------------
 
   private handleIgmp(ifname: string, packet: PacketInfo, message: IgmpMessage): void {
-    if (this.ownAddresses.has(packet.source)) return; // our own packet, looped back
-    const upstream = this.upstreams.get(ifname);
-    const downstream = this.downstreams.get(ifname);
+    if (this.interfaces.isOwnAddress(packet.source)) return; // our own packet, looped back
+    const upstream = this.interfaces.upstreams.get(ifname);
+    const downstream = this.interfaces.downstreams.get(ifname);
     if (upstream === undefined && downstream === undefined) {
       this.ctx.log('debug', `IGMP ${message.type} from ${formatIpv4(packet.source)} on ${ifname}, which is not proxied; ignored`);
       return;
@@ -353,12 +222,15 @@ export class IgmpProxyCore {
       };
       return !this.refuses(downstream, host, refuseBeyondLimits(name, this.config.limits, counts, group, host, joins));
     };
+    // An IGMPv1/v2 report joins every source of its group, so it passes the checks of an EXCLUDE({}) join.
+    const anySourceJoinAdmitted = (group: Ipv4, what: string): boolean =>
+      groupAdmitted(group) && anySourceAdmitted(group, what) && withinLimits(group, true, []);
     switch (message.type) {
       case 'v1-report':
-        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv1 report') && withinLimits(message.group, true, [])) membership.v1Report(host, message.group);
+        if (anySourceJoinAdmitted(message.group, 'IGMPv1 report')) membership.v1Report(host, message.group);
         break;
       case 'v2-report':
-        if (groupAdmitted(message.group) && anySourceAdmitted(message.group, 'IGMPv2 report') && withinLimits(message.group, true, [])) membership.v2Report(host, message.group);
+        if (anySourceJoinAdmitted(message.group, 'IGMPv2 report')) membership.v2Report(host, message.group);
         break;
       case 'v2-leave':
         // No v1/v2 membership can exist in the SSM range, so there is nothing to leave.
@@ -388,11 +260,11 @@ export class IgmpProxyCore {
       this.ctx.log('debug', `${ifname}: ${upcall.kind} upcall for ${pair} ignored`);
       return;
     }
-    if (this.downstreams.has(ifname)) {
+    if (this.interfaces.downstreams.has(ifname)) {
       this.ctx.log('debug', `${ifname}: multicast ${pair} from a downstream is never routed`);
       return;
     }
-    const upstream = this.upstreams.get(ifname);
+    const upstream = this.interfaces.upstreams.get(ifname);
     if (upstream === undefined) {
       this.ctx.log('debug', `${ifname}: upcall for ${pair} on an interface that is not proxied; ignored`);
       return;
@@ -427,87 +299,10 @@ export class IgmpProxyCore {
 
   private outputsFor(source: Ipv4, group: Ipv4): RouteOutput[] {
     const outputs: RouteOutput[] = [];
-    for (const downstream of this.downstreams.values()) {
+    for (const downstream of this.interfaces.downstreams.values()) {
       if (downstream.membership.forwards(group, source)) outputs.push({ interface: downstream.info.name, threshold: downstream.config.threshold });
     }
     return outputs.sort((a, b) => (a.interface < b.interface ? -1 : a.interface > b.interface ? 1 : 0));
-  }
-
-  // ---- interfaces -------------------------------------------------------------------------
-
-  private bringUp(info: InterfaceInfo, config: PhyintConfig): void {
-    const name = info.name;
-    this.ctx.log('info', `${name}: up as ${config.role} (${formatCidr(info.address, info.prefixLength)})`);
-    if (config.role === 'downstream') {
-      const holder: { d?: Downstream } = {};
-      const sendQuery = (message: IgmpMessage, destination: Ipv4): void => {
-        const d = holder.d!;
-        // Without an address (a moment without carrier, renumbering) a query would come from
-        // 0.0.0.0, the snooping switches' stand-in; the schedule goes on and the next one counts.
-        if (d.info.address === 0) {
-          this.ctx.log('debug', `${d.info.name}: no IPv4 address at the moment; query not sent`);
-          return;
-        }
-        this.ctx.emit({ type: 'send-igmp', interface: d.info.name, source: d.info.address, destination, message });
-      };
-      const link = new LinkSettings(this.ctx.settings);
-      const linkCtx = linkContext(this.ctx, link);
-      const querier = new Querier(linkCtx, { name, address: () => holder.d!.info.address, sendQuery }, link);
-      const membership = new Membership(linkCtx, {
-        name,
-        isQuerier: () => querier.isQuerier,
-        sendQuery,
-        changed: (group) => this.dirtyGroups.add(group),
-      });
-      const refused = { groupsPerInterface: 0, groupsPerHost: 0, sourcesPerGroup: 0, ttl: 0 };
-      const downstream: Downstream = { kind: 'downstream', info, config, querier, membership, refused, lastRefusal: undefined };
-      holder.d = downstream;
-      this.downstreams.set(name, downstream);
-      this.refreshOwnAddresses();
-      querier.start();
-      return;
-    }
-    let host = this.upstreamHosts.get(name);
-    if (host === undefined) {
-      host = new UpstreamHost(this.ctx, {
-        name,
-        send: (message, destination) => {
-          const u = this.upstreams.get(name);
-          if (u !== undefined) this.ctx.emit({ type: 'send-igmp', interface: name, source: u.info.address, destination, message });
-        },
-      });
-      this.upstreamHosts.set(name, host);
-    }
-    this.upstreams.set(name, { kind: 'upstream', info, config, host });
-    this.refreshOwnAddresses();
-    // Join everything the downstreams want, at once.
-    for (const downstream of this.downstreams.values()) {
-      for (const group of downstream.membership.groupAddresses()) this.dirtyGroups.add(group);
-    }
-  }
-
-  /** graceful: the interface is still there (reconfigure), so tell the upstream router we leave. */
-  private tearDown(name: string, graceful: boolean): void {
-    const downstream = this.downstreams.get(name);
-    if (downstream !== undefined) {
-      downstream.querier.stop();
-      for (const group of downstream.membership.clear()) this.dirtyGroups.add(group);
-      this.downstreams.delete(name);
-    }
-    const upstream = this.upstreams.get(name);
-    if (upstream !== undefined) {
-      this.routes.dropInput(name);
-      if (graceful) upstream.host.leaveAll();
-      else upstream.host.reset();
-      this.upstreams.delete(name);
-    }
-    this.refreshOwnAddresses();
-  }
-
-  private refreshOwnAddresses(): void {
-    const addresses = new Set<Ipv4>();
-    for (const iface of [...this.downstreams.values(), ...this.upstreams.values()]) if (iface.info.address !== 0) addresses.add(iface.info.address);
-    this.ownAddresses = addresses;
   }
 
   private phyint(name: string): PhyintConfig | undefined {
@@ -533,9 +328,9 @@ export class IgmpProxyCore {
     const desired = new Map<Ipv4, Subscription | undefined>();
     for (const group of groups) {
       this.routes.refreshGroup(group);
-      desired.set(group, mergeSubscriptions([...this.downstreams.values()].map((d) => d.membership.subscription(group))));
+      desired.set(group, mergeSubscriptions([...this.interfaces.downstreams.values()].map((d) => d.membership.subscription(group))));
     }
-    for (const upstream of this.upstreams.values()) {
+    for (const upstream of this.interfaces.upstreams.values()) {
       const changes: DesiredState[] = [];
       for (const [group, state] of desired) {
         changes.push({ group, state: state !== undefined && groupAllowed(upstream.config.groupFilters, group) ? state : undefined });

@@ -1,0 +1,116 @@
+// Each reporting host's own filter per group, tracked exactly (a Map keyed by host address,
+// no hash), on top of the RFC 3376 router state. It answers one question for quickleave:
+// does any host we heard still want this group, or this source? When none does, the
+// last-member procedure may expire it at once (membership.ts decides; it still queries).
+//
+// A record changes the host's filter as RFC 3376 3.2 defines the host side: IS_IN/TO_IN and
+// IS_EX/TO_EX replace it, ALLOW adds to an INCLUDE list (removes from an EXCLUDE list), BLOCK
+// the reverse. INCLUDE({}) means the host wants nothing and is no longer tracked. An IGMPv1/v2
+// report is EXCLUDE({}). Hosts are not aged one by one (a v2 host may be silent because
+// another's report suppressed its own); a stale entry only keeps the fast path off.
+//
+// It also counts, per host, the groups that list it: the groups-per-host limit reads that.
+import type { Ipv4 } from '../net/ipv4.ts';
+import type { GroupRecordType } from '../igmp/types.ts';
+import type { FilterMode } from './membership-table.ts';
+
+export interface HostFilter {
+  mode: FilterMode;
+  sources: Set<Ipv4>;
+}
+
+/** One group's hosts and their filters (kept inside the group's state). */
+export type GroupHosts = Map<Ipv4, HostFilter>;
+
+/** Does some host listed in `hosts` want traffic from `source`? */
+export function anyHostWants(hosts: GroupHosts, source: Ipv4): boolean {
+  for (const filter of hosts.values()) {
+    if (filter.mode === 'include' ? filter.sources.has(source) : !filter.sources.has(source)) return true;
+  }
+  return false;
+}
+
+/** Does some host listed in `hosts` ask for every source (EXCLUDE mode)? */
+export function anyHostWantsAllSources(hosts: GroupHosts): boolean {
+  for (const filter of hosts.values()) if (filter.mode === 'exclude') return true;
+  return false;
+}
+
+/** The hosts of every group on one interface; the groups are passed in as their host maps. */
+export class HostTracking {
+  /** Per host, the groups whose host maps list it. */
+  private readonly groupsOfHost = new Map<Ipv4, number>();
+
+  /** Groups `host` is listed in. */
+  groupCount(host: Ipv4): number {
+    return this.groupsOfHost.get(host) ?? 0;
+  }
+
+  /** `host`'s filter for the group becomes `filter` (INCLUDE({}) drops the host). */
+  set(hosts: GroupHosts, host: Ipv4, filter: HostFilter): void {
+    if (filter.mode === 'include' && filter.sources.size === 0) {
+      this.remove(hosts, host);
+      return;
+    }
+    if (!hosts.has(host)) this.groupsOfHost.set(host, this.groupCount(host) + 1);
+    hosts.set(host, filter);
+  }
+
+  /** One IGMPv3 group record from `host` changes its own filter. */
+  record(hosts: GroupHosts, host: Ipv4, type: GroupRecordType, list: readonly Ipv4[]): void {
+    const current = hosts.get(host) ?? { mode: 'include' as FilterMode, sources: new Set<Ipv4>() };
+    switch (type) {
+      case 'is-include':
+      case 'to-include':
+        this.set(hosts, host, { mode: 'include', sources: new Set(list) });
+        return;
+      case 'is-exclude':
+      case 'to-exclude':
+        this.set(hosts, host, { mode: 'exclude', sources: new Set(list) });
+        return;
+      case 'allow':
+        for (const s of list) {
+          if (current.mode === 'include') current.sources.add(s);
+          else current.sources.delete(s);
+        }
+        break;
+      case 'block':
+        for (const s of list) {
+          if (current.mode === 'include') current.sources.delete(s);
+          else current.sources.add(s);
+        }
+        break;
+    }
+    this.set(hosts, host, current);
+  }
+
+  /** `host` left the group. */
+  remove(hosts: GroupHosts, host: Ipv4): void {
+    if (!hosts.delete(host)) return;
+    const left = this.groupCount(host) - 1;
+    if (left > 0) this.groupsOfHost.set(host, left);
+    else this.groupsOfHost.delete(host);
+  }
+
+  /** The group's source expired: INCLUDE-mode hosts no longer list it; those left with none go. */
+  sourceExpired(hosts: GroupHosts, source: Ipv4): void {
+    for (const [host, filter] of [...hosts]) {
+      if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0) this.remove(hosts, host);
+    }
+  }
+
+  /** The group's EXCLUDE mode ended (6.5): the hosts that asked for all sources go. */
+  excludeModeEnded(hosts: GroupHosts): void {
+    for (const [host, filter] of [...hosts]) if (filter.mode === 'exclude') this.remove(hosts, host);
+  }
+
+  /** The group is deleted: all its hosts go. */
+  removeAll(hosts: GroupHosts): void {
+    for (const host of [...hosts.keys()]) this.remove(hosts, host);
+  }
+
+  /** Every group is forgotten (the interface went). */
+  clear(): void {
+    this.groupsOfHost.clear();
+  }
+}

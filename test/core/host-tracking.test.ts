@@ -1,0 +1,135 @@
+// core/host-tracking.ts alone: each host's own filter per group (RFC 3376 3.2 host side, as
+// records change it), the per-host group count the limits read, and the two questions
+// quickleave asks. Membership-level quickleave behaviour is in leave.test.ts.
+import { describe, expect, it } from 'vitest';
+import { HostTracking, anyHostWants, anyHostWantsAllSources } from '../../addon/daemon/core/host-tracking.ts';
+import type { GroupHosts, HostFilter } from '../../addon/daemon/core/host-tracking.ts';
+import { formatIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { ip } from './harness.ts';
+
+const [hostA, hostB] = [ip('192.168.1.20'), ip('192.168.1.21')];
+const [s1, s2, s3] = [ip('10.0.0.1'), ip('10.0.0.2'), ip('10.0.0.3')];
+
+/** A host's filter as "include 10.0.0.1,10.0.0.2", undefined when it is not tracked. */
+function filterOf(hosts: GroupHosts, host: number): string | undefined {
+  const filter = hosts.get(host);
+  return filter === undefined ? undefined : `${filter.mode} ${[...filter.sources].sort((a, b) => a - b).map(formatIpv4).join(',')}`.trim();
+}
+
+const exclude = (...sources: number[]): HostFilter => ({ mode: 'exclude', sources: new Set(sources) });
+const include = (...sources: number[]): HostFilter => ({ mode: 'include', sources: new Set(sources) });
+
+describe('HostTracking: records change the host\'s own filter', () => {
+  it('IS_IN / TO_IN and IS_EX / TO_EX replace it', () => {
+    const tracking = new HostTracking();
+    const hosts: GroupHosts = new Map();
+    tracking.record(hosts, hostA, 'is-include', [s1, s2]);
+    expect(filterOf(hosts, hostA)).toBe('include 10.0.0.1,10.0.0.2');
+    tracking.record(hosts, hostA, 'to-exclude', [s3]);
+    expect(filterOf(hosts, hostA)).toBe('exclude 10.0.0.3');
+    tracking.record(hosts, hostA, 'is-exclude', []);
+    expect(filterOf(hosts, hostA)).toBe('exclude');
+    tracking.record(hosts, hostA, 'to-include', [s2]);
+    expect(filterOf(hosts, hostA)).toBe('include 10.0.0.2');
+  });
+
+  it('ALLOW adds to an INCLUDE list and takes from an EXCLUDE list; BLOCK the reverse', () => {
+    const tracking = new HostTracking();
+    const hosts: GroupHosts = new Map();
+    tracking.record(hosts, hostA, 'allow', [s1]);
+    tracking.record(hosts, hostA, 'allow', [s2]);
+    expect(filterOf(hosts, hostA)).toBe('include 10.0.0.1,10.0.0.2');
+    tracking.record(hosts, hostA, 'block', [s1]);
+    expect(filterOf(hosts, hostA)).toBe('include 10.0.0.2');
+    tracking.record(hosts, hostB, 'to-exclude', [s1, s2]);
+    tracking.record(hosts, hostB, 'allow', [s1]);
+    expect(filterOf(hosts, hostB)).toBe('exclude 10.0.0.2');
+    tracking.record(hosts, hostB, 'block', [s3]);
+    expect(filterOf(hosts, hostB)).toBe('exclude 10.0.0.2,10.0.0.3');
+  });
+
+  it('a host left with INCLUDE({}) is no longer tracked (TO_IN({}), BLOCK of its last source, BLOCK from nobody)', () => {
+    const tracking = new HostTracking();
+    const hosts: GroupHosts = new Map();
+    tracking.record(hosts, hostA, 'is-exclude', []);
+    tracking.record(hosts, hostA, 'to-include', []);
+    expect(hosts.has(hostA)).toBe(false);
+    tracking.record(hosts, hostA, 'allow', [s1]);
+    tracking.record(hosts, hostA, 'block', [s1]);
+    expect(hosts.has(hostA)).toBe(false);
+    tracking.record(hosts, hostB, 'block', [s1]);
+    expect(hosts.has(hostB)).toBe(false);
+    expect(tracking.groupCount(hostA) + tracking.groupCount(hostB)).toBe(0);
+  });
+});
+
+describe('HostTracking: groups per host', () => {
+  it('counts each group that lists the host once, and forgets it as it leaves', () => {
+    const tracking = new HostTracking();
+    const group1: GroupHosts = new Map();
+    const group2: GroupHosts = new Map();
+    tracking.set(group1, hostA, exclude());
+    tracking.set(group1, hostA, exclude(s1));
+    tracking.record(group2, hostA, 'allow', [s1]);
+    tracking.set(group2, hostB, exclude());
+    expect(tracking.groupCount(hostA)).toBe(2);
+    expect(tracking.groupCount(hostB)).toBe(1);
+    tracking.remove(group1, hostA);
+    tracking.remove(group1, hostA);
+    expect(tracking.groupCount(hostA)).toBe(1);
+    tracking.removeAll(group2);
+    expect(group2.size).toBe(0);
+    expect(tracking.groupCount(hostA)).toBe(0);
+    expect(tracking.groupCount(hostB)).toBe(0);
+  });
+
+  it('clear() forgets every count', () => {
+    const tracking = new HostTracking();
+    tracking.set(new Map(), hostA, exclude());
+    tracking.clear();
+    expect(tracking.groupCount(hostA)).toBe(0);
+  });
+});
+
+describe('HostTracking: expiry', () => {
+  it('an expired source leaves the INCLUDE hosts\' lists; a host left with none goes; EXCLUDE hosts keep theirs', () => {
+    const tracking = new HostTracking();
+    const hosts: GroupHosts = new Map();
+    tracking.set(hosts, hostA, include(s1));
+    tracking.set(hosts, hostB, include(s1, s2));
+    const hostC = ip('192.168.1.22');
+    tracking.set(hosts, hostC, exclude(s1));
+    tracking.sourceExpired(hosts, s1);
+    expect(hosts.has(hostA)).toBe(false);
+    expect(tracking.groupCount(hostA)).toBe(0);
+    expect(filterOf(hosts, hostB)).toBe('include 10.0.0.2');
+    expect(filterOf(hosts, hostC)).toBe('exclude 10.0.0.1');
+  });
+
+  it('the end of EXCLUDE mode takes the hosts that asked for all sources, and only those', () => {
+    const tracking = new HostTracking();
+    const hosts: GroupHosts = new Map();
+    tracking.set(hosts, hostA, exclude());
+    tracking.set(hosts, hostB, include(s2));
+    tracking.excludeModeEnded(hosts);
+    expect([...hosts.keys()]).toEqual([hostB]);
+    expect(tracking.groupCount(hostA)).toBe(0);
+  });
+});
+
+describe('what quickleave asks', () => {
+  it('anyHostWants: an INCLUDE host listing the source, or an EXCLUDE host not excluding it', () => {
+    expect(anyHostWants(new Map(), s1)).toBe(false);
+    expect(anyHostWants(new Map([[hostA, include(s2)]]), s1)).toBe(false);
+    expect(anyHostWants(new Map([[hostA, include(s1)]]), s1)).toBe(true);
+    expect(anyHostWants(new Map([[hostA, exclude(s1)]]), s1)).toBe(false);
+    expect(anyHostWants(new Map([[hostA, exclude(s2)]]), s1)).toBe(true);
+    expect(anyHostWants(new Map([[hostA, include(s2)], [hostB, exclude()]]), s1)).toBe(true);
+  });
+
+  it('anyHostWantsAllSources: some host in EXCLUDE mode', () => {
+    expect(anyHostWantsAllSources(new Map())).toBe(false);
+    expect(anyHostWantsAllSources(new Map([[hostA, include(s1)]]))).toBe(false);
+    expect(anyHostWantsAllSources(new Map([[hostA, include(s1)], [hostB, exclude(s2)]]))).toBe(true);
+  });
+});
