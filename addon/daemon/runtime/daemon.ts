@@ -247,6 +247,15 @@ export class Daemon {
 
   private onDatagram(datagram: RawDatagramIn): void {
     if (this.stopped) return;
+    // A host beyond its share is dropped before any parsing (upcalls have no ifindex).
+    const arrivedOn = this.nameByIfindex.get(datagram.ifindex);
+    if (arrivedOn !== undefined) {
+      const dropped = this.proxy.screenDatagram(arrivedOn, datagram.source);
+      if (dropped !== undefined) {
+        if (dropped.length > 0) this.execute(dropped);
+        return;
+      }
+    }
     const parsed = classifyRawDatagram(datagram.data);
     if (!parsed.ok) {
       // Counted, and logged rarely: a flood of garbage must not flood the log too.
