@@ -196,22 +196,33 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// Calls back one receiver's JS function; an exception goes to process 'uncaughtException'.
-static int deliver(receiver *r, size_t argc, napi_value *argv) {
-  napi_value callback, self, ignored;
+// Calls back one receiver's JS function inside the event's callback scope; 0 when it threw
+// (the exception is left pending for on_readable to hand on after closing the scope).
+static int deliver(receiver *r, napi_value self, size_t argc, napi_value *argv) {
+  napi_value callback, ignored;
   napi_get_reference_value(r->env, r->callback, &callback);
-  napi_get_global(r->env, &self); // MakeCallback needs an object as receiver, not undefined
-  if (napi_make_callback(r->env, r->async, self, callback, argc, argv, &ignored) == napi_ok) return 1;
-  napi_value exception;
-  if (napi_get_and_clear_last_exception(r->env, &exception) == napi_ok) napi_fatal_exception(r->env, exception);
-  return 0;
+  return napi_call_function(r->env, self, callback, argc, argv, &ignored) == napi_ok;
 }
 
 // Readable: read until EAGAIN (or the per-event bound; level-triggered polling comes back).
 // Callback arguments: (null, Buffer, ingressIfindex, sourceIpv4) or (Error).
+// One callback scope for the whole batch: Node's per-callback work (async hooks, the
+// nextTick and microtask queues) runs once per readable event, not once per datagram,
+// which is what a flood of small reports would otherwise cost.
 static void on_readable(uv_poll_t *handle, int status, int events) {
   receiver *r = (receiver *)handle;
   (void)events;
+  napi_handle_scope outer;
+  napi_open_handle_scope(r->env, &outer);
+  napi_value self, resource;
+  napi_get_global(r->env, &self); // a function call needs an object as receiver, not undefined
+  napi_create_object(r->env, &resource);
+  napi_callback_scope scope;
+  if (napi_open_callback_scope(r->env, resource, r->async, &scope) != napi_ok) {
+    napi_close_handle_scope(r->env, outer);
+    return;
+  }
+  int threw = 0;
   for (int reads = 0; reads < MAX_READS_PER_EVENT && !r->closing; reads++) {
     struct sockaddr_storage from;
     union { char buffer[CMSG_SPACE(sizeof(struct in_pktinfo)) + 64]; struct cmsghdr align; } control;
@@ -223,13 +234,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (length < 0 && (err == EAGAIN || err == EWOULDBLOCK)) break;
     if (length < 0 && err == EINTR) continue;
 
-    napi_handle_scope scope;
-    napi_open_handle_scope(r->env, &scope);
+    napi_handle_scope inner;
+    napi_open_handle_scope(r->env, &inner);
     napi_value argv[4];
     int ok;
     if (length < 0) {
       argv[0] = errno_error(r->env, "recvmsg", err);
-      deliver(r, 1, argv);
+      threw = !deliver(r, self, 1, argv);
       ok = 0; // after an error, wait for the next readiness event
     } else {
       int32_t ifindex = 0;
@@ -247,11 +258,18 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       napi_create_buffer_copy(r->env, size, datagram, NULL, &argv[1]);
       napi_create_int32(r->env, ifindex, &argv[2]);
       napi_create_uint32(r->env, source, &argv[3]);
-      ok = deliver(r, 4, argv);
+      threw = !deliver(r, self, 4, argv);
+      ok = !threw;
     }
-    napi_close_handle_scope(r->env, scope);
+    napi_close_handle_scope(r->env, inner);
     if (!ok) break;
   }
+  // An exception goes to process 'uncaughtException', as from any other callback.
+  napi_value exception;
+  int pending = threw && napi_get_and_clear_last_exception(r->env, &exception) == napi_ok;
+  napi_close_callback_scope(r->env, scope);
+  if (pending) napi_fatal_exception(r->env, exception);
+  napi_close_handle_scope(r->env, outer);
 }
 
 // receive(fd, callback): start calling back for every datagram, until close(fd).
