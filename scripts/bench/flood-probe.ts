@@ -13,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { Logger } from '../../addon/daemon/log/logger.ts';
-import type { IgmpShim, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
+import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
+import type { IgmpShim, ReceiveBatchCallback } from '../../addon/daemon/kernel/shim.ts';
 import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
 import { buildIgmp, buildIpv4Packet, IPPROTO_IGMP } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
@@ -35,9 +36,9 @@ function iface(name: string, ifindex: number, address: string): KernelInterface 
   };
 }
 
-/** As memory-probe.ts's: every call succeeds; the raw socket's callback is kept to feed datagrams. */
-function standInShim(): { shim: IgmpShim; deliver: (data: Buffer, ifindex: number, source: number) => void; sent: () => number } {
-  let raw: ReceiveCallback | undefined;
+/** As memory-probe.ts's: every call succeeds; the raw socket's callback is kept to feed batches of datagrams. */
+function standInShim(): { shim: IgmpShim; deliver: (batch: { data: Buffer; index: Buffer }) => void; sent: () => number } {
+  let raw: ReceiveBatchCallback | undefined;
   let nextFd = 10;
   let sent = 0;
   const shim: IgmpShim = {
@@ -47,12 +48,13 @@ function standInShim(): { shim: IgmpShim; deliver: (data: Buffer, ifindex: numbe
     bindNetlink: () => undefined,
     connectUnix: () => undefined,
     send: (_fd, data) => (sent++, data.length),
-    receive: (_fd, callback) => void (raw ??= callback),
+    receive: () => undefined,
+    receiveBatch: (_fd, callback) => void (raw ??= callback),
     close: () => undefined,
     unblockSignal: () => undefined,
     disableTransparentHugePages: () => undefined,
   };
-  return { shim, deliver: (data, ifindex, source) => raw?.(null, data, ifindex, source), sent: () => sent };
+  return { shim, deliver: (batch) => raw?.(null, batch.data, batch.index), sent: () => sent };
 }
 
 /** What igmp-flood.c sends: TTL 1, Router Alert, one record. */
@@ -76,16 +78,19 @@ async function main(): Promise<void> {
     statusFile: path.join(dir, 'status.json'), readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
   });
   // Built before the clock starts: the generator's work is not the daemon's.
-  const reports = Array.from({ length: count }, (_, index) =>
-    report(HOSTILE, GROUP_BASE + index, index % BIG_EVERY === BIG_EVERY - 1 ? BIG_SOURCES : 0));
   const tvJoin = report(TV, ip('239.70.0.1'), 0);
+  // Batches as the shim hands them over: BATCH of the flood's reports and one of the TV's.
+  const batches = Array.from({ length: Math.ceil(count / BATCH) }, (_, b) => makeBatch([
+    ...Array.from({ length: Math.min(BATCH, count - b * BATCH) }, (_, i) => {
+      const index = b * BATCH + i;
+      return { data: report(HOSTILE, GROUP_BASE + index, index % BIG_EVERY === BIG_EVERY - 1 ? BIG_SOURCES : 0), ifindex: LAN, source: HOSTILE };
+    }),
+    { data: tvJoin, ifindex: LAN, source: TV },
+  ]));
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  for (let sent = 0; sent < count;) {
-    for (let i = 0; i < BATCH && sent < count; i++, sent++) {
-      stand.deliver(reports[sent] as Buffer, LAN, HOSTILE);
-    }
-    stand.deliver(tvJoin, LAN, TV);
+  for (const batch of batches) {
+    stand.deliver(batch);
     await new Promise((resolve) => setImmediate(resolve));
   }
   const elapsed = performance.now() - started;

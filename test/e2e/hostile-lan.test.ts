@@ -3,6 +3,8 @@
 // IGMPv3 reports per second (10,000, or 2,000 in the emulated VM: see FLOOD_RATE): joins of
 // 100,000 distinct groups (the first 100,000 reports, within the first minute; the rest
 // refresh them), every 100th report an ALLOW record with 1,000 sources. Meanwhile it asserts:
+// - the daemon looks at no more of the hostile host's reports than its share allows
+//   (HOST_REPORT_BURST, then one per HOST_REPORT_REFILL_MS) and counts the rest as dropped;
 // - the daemon's RssAnon, sampled every 250 ms, stays within MEMORY_BOUND_KB (derived below);
 // - another TV's join -> first packet, median of five under the flood, is within 2x the
 //   median of five measured unloaded just before, in this same run;
@@ -20,7 +22,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { REPORT_BURST, REPORT_REFILL_MS } from '../../addon/daemon/core/settings.ts';
+import { HOST_REPORT_BURST, HOST_REPORT_REFILL_MS, REPORT_BURST, REPORT_REFILL_MS } from '../../addon/daemon/core/settings.ts';
 import { IGMP_DATAGRAM_LIMIT } from '../../addon/daemon/kernel/executor.ts';
 import { buildIgmp } from '../../addon/daemon/igmp/index.ts';
 import { ALL_SYSTEMS, formatIpv4, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
@@ -30,7 +32,7 @@ import type { FloodResult } from '../../scripts/lab/igmp-flood.ts';
 import { IptvLab, repositoryRoot, tvAddress } from '../../scripts/lab/iptv-lab.ts';
 import type { ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
 import { checkNetnsSupport } from '../../scripts/lab/netns.ts';
-import { cpuSeconds, rssAnonKb } from '../../scripts/lab/proc-stats.ts';
+import { clockTicksPerSecond, cpuSeconds, rssAnonKb } from '../../scripts/lab/proc-stats.ts';
 import { scaled, SLOWDOWN } from '../../scripts/lab/slowdown.ts';
 
 const PREFIX = 'hf';
@@ -45,12 +47,13 @@ const HOSTILE = 1;
 const QUERIER = 2;
 
 // --- the flood -------------------------------------------------------------------------------
-// 10,000 reports a second where the kernel routes multicast itself. In the TCG-emulated VM
-// (SLOWDOWN > 1) that is out of reach for the whole lab: the generator alone sends 38,000 a
-// second there, but beside the daemon and the other lab programs on the guest's 2 vCPUs it
-// reached 6,800 a second, the daemon's socket overflowed and the other TV's join took
-// 0.4-30 s (unloaded: 0.14 s). There the flood is 2,000 a second, which still brings
-// 100,000 distinct joins within 50 s; the assertions are the same.
+// 10,000 reports a second on a native kernel; 2,000 a second in the TCG-emulated VM
+// (SLOWDOWN > 1), where the lab runs ~8x slower: measured with the generator alone, unpaced,
+// 305,000 reports a second natively and 38,000 in the VM. So 2,000 a second there weighs
+// like ~16,000 natively, and still brings 100,000 distinct joins within 50 s. Beside the
+// daemon and the other lab programs on the guest's 2 vCPUs the generator reached 6,800 a
+// second at most, so 10,000 there would test the generator, not the daemon. The test
+// asserts the rate the generator really sent; the other assertions are the same.
 const FLOOD_RATE = SLOWDOWN > 1 ? 2_000 : 10_000;
 /** What the generator aims at: a little above FLOOD_RATE, so short stalls of the sender still average out above it. */
 const FLOOD_TARGET_RATE = Math.round(FLOOD_RATE * 1.03);
@@ -98,7 +101,7 @@ interface Status {
       name: string;
       querier: { querier: boolean; otherQuerier: string | null };
       groups: { group: string; hosts: string[] }[];
-      refused: { groupsPerInterface: number; groupsPerHost: number; sourcesPerGroup: number };
+      refused: { groupsPerInterface: number; groupsPerHost: number; sourcesPerGroup: number; reportRate: number };
     }[];
     upstreams: { joined: { group: string }[]; pacedChanges: number }[];
   };
@@ -114,6 +117,13 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** The daemon's CPU seconds in user space and in the kernel (utime, stime of /proc/<pid>/stat). */
+function cpuSplit(pid: number): { user: number; system: number } {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / clockTicksPerSecond(), system: Number(fields[12]) / clockTicksPerSecond() };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -154,6 +164,14 @@ describe.skipIf(!support.available || !hasBinary)('a hostile LAN host', { timeou
     return text.split('\n').slice(1).map((line) => line.trim().split(/\s+/))
       .filter((fields) => fields.length >= 3 && fields[2] !== '-1' && fields[2] !== '65535')
       .map((fields) => procAddress(fields[0] as string));
+  }
+
+  /** Datagrams the kernel dropped because a raw IGMP socket's receive queue was full (/proc/net/raw: the daemon's is the one there). */
+  async function rawSocketDrops(): Promise<number> {
+    const text = await lab.proxyNamespace.run(['cat', '/proc/net/raw']);
+    return text.split('\n').slice(1).map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields.length > 3 && fields[1]?.endsWith(':0002'))
+      .reduce((sum, fields) => sum + Number(fields[fields.length - 1]), 0);
   }
 
   async function wireFrames(): Promise<number> {
@@ -210,7 +228,7 @@ describe.skipIf(!support.available || !hasBinary)('a hostile LAN host', { timeou
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, scaled(30_000));
 
-  test('100,000 joins, 10,000 reports/s for 60 s, 1,000 sources each: memory bounded, the TV still zaps, upstream paced, all gone after', async () => {
+  test(`100,000 joins, ${FLOOD_RATE.toLocaleString('en')} reports/s for 60 s, 1,000 sources each: memory bounded, the flooding host cut to its share, the TV still zaps, upstream paced, all gone after`, async () => {
     const before = await status();
     const limits = before.proxy.limits;
     expect(before.proxy.downstreams[0]!.querier).toMatchObject({ querier: false, otherQuerier: LAN_QUERIER });
@@ -222,7 +240,9 @@ describe.skipIf(!support.available || !hasBinary)('a hostile LAN host', { timeou
     // The flood, with memory samples and the other TV zapping during it.
     const ispFrom = lab.isp.mark;
     const framesBefore = await wireFrames();
+    const dropsBefore = await rawSocketDrops();
     const cpuBefore = cpuSeconds(proxy.pid);
+    const splitBefore = cpuSplit(proxy.pid);
     const floodStart = monotonicMs();
     const flood: Promise<FloodResult> = runFlood(lab.tvNamespaces[HOSTILE]!, {
       ifname: lab.interfaces.tv(HOSTILE), ratePerSecond: FLOOD_TARGET_RATE, durationMs: FLOOD_MS,
@@ -250,13 +270,17 @@ describe.skipIf(!support.available || !hasBinary)('a hostile LAN host', { timeou
     if (result === undefined || during === undefined) throw new Error('the flood gave no result');
     const floodEnd = floodStart + result.durationMs;
     const frames = (await wireFrames()) - framesBefore;
+    const socketDrops = (await rawSocketDrops()) - dropsBefore;
+    const splitAfter = cpuSplit(proxy.pid);
+    const after = (await status()).proxy.downstreams[0]!.refused;
     const summary = {
-      flood: result, frames, daemonCpuSeconds: cpuSeconds(proxy.pid) - cpuBefore, unloadedMs: unloaded, loadedMs: loaded,
+      flood: result, frames, socketDrops, refused: after, daemonCpuSeconds: cpuSeconds(proxy.pid) - cpuBefore,
+      daemonUserSeconds: splitAfter.user - splitBefore.user, daemonSystemSeconds: splitAfter.system - splitBefore.system, unloadedMs: unloaded, loadedMs: loaded,
       rssAnonKb: { samples: memory.length, max: Math.max(...memory), bound: MEMORY_BOUND_KB },
     };
     console.log(`hostile LAN: ${JSON.stringify(summary)}`);
 
-    // The generator really sent what the test claims: 10,000 valid reports a second for 60 s.
+    // The generator really sent what the test claims: FLOOD_RATE valid reports a second for 60 s.
     expect(result.durationMs).toBeGreaterThanOrEqual(FLOOD_MS);
     expect(result.sent / (result.durationMs / 1000)).toBeGreaterThanOrEqual(FLOOD_RATE);
     expect(result.sent).toBeGreaterThanOrEqual(DISTINCT_GROUPS);
@@ -272,6 +296,13 @@ describe.skipIf(!support.available || !hasBinary)('a hostile LAN host', { timeou
     expect(downstream.refused.sourcesPerGroup).toBeGreaterThan(0);
     expect(during.ispGroups.filter(isFloodGroup)).toHaveLength(limits.groupsPerHost);
     expect(during.mfc.filter(isFloodGroup).length).toBeGreaterThan(0);
+
+    // Its share: every report the daemon parsed beyond its 512 groups was refused by a limit
+    // (the groups cycle, so few are refreshes), and those are at most the burst plus one per
+    // refill interval of the flood; the rest was dropped unread and counted.
+    const parsedBeyond = after.groupsPerHost + after.sourcesPerGroup + after.groupsPerInterface;
+    expect(parsedBeyond).toBeLessThanOrEqual(HOST_REPORT_BURST + Math.ceil((result.durationMs + scaled(1_000)) / HOST_REPORT_REFILL_MS));
+    expect(after.reportRate).toBeGreaterThan(0);
 
     // Memory: sampled throughout, never above the bound.
     expect(memory.length).toBeGreaterThanOrEqual(FLOOD_MS / MEMORY_SAMPLE_MS / 2);

@@ -123,6 +123,7 @@ export class Daemon {
   static start(options: DaemonOptions): Daemon {
     let daemon: Daemon | undefined;
     const socket = MrouteSocket.open(options.shim, {
+      screen: (ifindex, source) => daemon?.screen(ifindex, source) ?? true,
       onDatagram: (datagram) => daemon?.onDatagram(datagram),
       onError: (error) => options.logger.warning(`raw socket: ${error.message}`),
     });
@@ -245,17 +246,19 @@ export class Daemon {
 
   // ---- datagrams ----------------------------------------------------------------------
 
+  /** Before a datagram is even cut out of its batch: a host beyond its share is dropped unread (upcalls have no ifindex). */
+  private screen(ifindex: number, source: number): boolean {
+    if (this.stopped) return false;
+    const arrivedOn = this.nameByIfindex.get(ifindex);
+    if (arrivedOn === undefined) return true;
+    const dropped = this.proxy.screenDatagram(arrivedOn, source);
+    if (dropped === undefined) return true;
+    if (dropped.length > 0) this.execute(dropped);
+    return false;
+  }
+
   private onDatagram(datagram: RawDatagramIn): void {
     if (this.stopped) return;
-    // A host beyond its share is dropped before any parsing (upcalls have no ifindex).
-    const arrivedOn = this.nameByIfindex.get(datagram.ifindex);
-    if (arrivedOn !== undefined) {
-      const dropped = this.proxy.screenDatagram(arrivedOn, datagram.source);
-      if (dropped !== undefined) {
-        if (dropped.length > 0) this.execute(dropped);
-        return;
-      }
-    }
     const parsed = classifyRawDatagram(datagram.data);
     if (!parsed.ok) {
       // Counted, and logged rarely: a flood of garbage must not flood the log too.
