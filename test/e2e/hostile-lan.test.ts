@@ -290,11 +290,16 @@ describe.skipIf(!support.available || !hasBinary)('a hostile LAN host', { timeou
     // The hostile host got what the limits allow, and no more.
     const hostile = tvAddress(HOSTILE);
     const downstream = during.status.proxy.downstreams[0]!;
-    expect(downstream.groups.filter((g) => g.hosts.includes(hostile))).toHaveLength(limits.groupsPerHost);
+    // At most maxgroupsperhost: its first joins expire one group membership interval (20 s)
+    // after they came (it answers no query) and later ones take their place, so the count
+    // at this moment depends on how long the zaps took.
+    const hostileGroups = downstream.groups.filter((g) => g.hosts.includes(hostile)).length;
+    expect(hostileGroups).toBeGreaterThan(0);
+    expect(hostileGroups).toBeLessThanOrEqual(limits.groupsPerHost);
     // Counted: the refusals the daemon read by then (not every report sent: see the README).
     expect(downstream.refused.groupsPerHost).toBeGreaterThan(0);
     expect(downstream.refused.sourcesPerGroup).toBeGreaterThan(0);
-    expect(during.ispGroups.filter(isFloodGroup)).toHaveLength(limits.groupsPerHost);
+    expect(during.ispGroups.filter(isFloodGroup).length).toBeLessThanOrEqual(limits.groupsPerHost);
     expect(during.mfc.filter(isFloodGroup).length).toBeGreaterThan(0);
 
     // Its share: every report the daemon parsed beyond its 512 groups was refused by a limit
