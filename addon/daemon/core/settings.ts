@@ -85,3 +85,16 @@ export const MAX_REFUSED_UPCALLS = 1024;
 export const REPORT_BURST = 8;
 export const REPORT_REFILL_MS = 250;
 
+/**
+ * IGMP datagrams each host (source address) of a downstream may hand in (host-report-rate.ts):
+ * HOST_REPORT_BURST at once, then one per HOST_REPORT_REFILL_MS (100 a second); the rest is
+ * dropped before parsing and counted. An RFC host never comes near it: per state change it
+ * sends Robustness Variable reports (2 by default, RFC 3376 8.1), a TV zapping twice a second
+ * about 8 a second; per query at most one report per group (IGMPv1/v2, RFC 2236 3), spread
+ * over the Max Response Time (10 s), or its whole state in a few datagrams (IGMPv3): even a
+ * host at maxgroupsperhost's default 512 answering in one instant fits in the burst. A
+ * flooding host gets 100 reports a second looked at, and the other hosts keep the socket.
+ */
+export const HOST_REPORT_BURST = 600;
+export const HOST_REPORT_REFILL_MS = 10;
+
