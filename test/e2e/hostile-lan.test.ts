@@ -9,8 +9,8 @@
 // - another TV still zaps: each of five joins under the flood gets its first packet (the
 //   join -> first packet times, unloaded and under the flood, are printed; how they compare
 //   is a speed figure, which the bench measures, not a test);
-// - the provider (isp namespace) receives reports within the pacing rate (8 at once, then
-//   one per 250 ms, plus the retransmissions, at most one round per second);
+// - the provider (isp namespace) receives reports within the pacing rate (REPORT_BURST at
+//   once, then one per REPORT_REFILL_MS, plus the retransmissions, at most one round a second);
 // - after the flood, everything the hostile host joined is gone within the RFC timers: the
 //   daemon's state, the upstream memberships and the kernel's MFC entries.
 // Short timers without a new keyword: a lab querier with a lower address (tv2, 192.168.98.1)
