@@ -27,6 +27,7 @@ export function groupStatements(message: IgmpMessage): GroupStatement[] {
     case 'v2-leave':
       return [{ group: message.group, kind: 'leave', version: 2 }];
     case 'v3-report':
+      // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch covers every record type (tsc checks it)
       return message.records.flatMap((record): GroupStatement[] => {
         const base = { group: record.group, version: 3 as const, recordType: record.recordType };
         switch (record.recordType) {
@@ -90,7 +91,10 @@ export class LinkMemberships {
     if (statement.kind === 'leave') {
       if (!known || this.leaving.has(statement.group)) return undefined;
       this.leaving.add(statement.group);
-      this.expiry.set(statement.group, Math.min(this.expiry.get(statement.group) as number, now + this.timers.lastMemberMs));
+      this.expiry.set(
+        statement.group,
+        Math.min(this.expiry.get(statement.group) as number, now + this.timers.lastMemberMs),
+      );
       return 'leave-pending';
     }
     this.leaving.delete(statement.group);

@@ -69,7 +69,10 @@ describe('GroupState', () => {
     const { timers, fired, state } = rig();
     state.startSource(s1, 100);
     state.startSource(s2, 100);
-    state.sourceQueriesLeft = new Map([[s1, 1], [s2, 1]]);
+    state.sourceQueriesLeft = new Map([
+      [s1, 1],
+      [s2, 1],
+    ]);
     state.deleteSource(s1);
     expect(state.sources.has(s1)).toBe(false);
     expect([...state.sourceQueriesLeft.keys()]).toEqual([s2]);

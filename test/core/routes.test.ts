@@ -44,7 +44,9 @@ describe('NOCACHE upcalls', () => {
     // same source network again soon: silent; a minute later: warned again
     expect(ofType(sim.upcall(UP, '217.0.119.6', '239.1.1.1'), 'log').filter((l) => l.level === 'warning')).toEqual([]);
     sim.runFor(60_000);
-    expect(ofType(sim.upcall(UP, '217.0.119.6', '239.1.1.1'), 'log').filter((l) => l.level === 'warning')).toHaveLength(1);
+    expect(ofType(sim.upcall(UP, '217.0.119.6', '239.1.1.1'), 'log').filter((l) => l.level === 'warning')).toHaveLength(
+      1,
+    );
   });
 
   it('upcalls for groups without listeners make no route', () => {
@@ -80,7 +82,11 @@ describe('NOCACHE upcalls', () => {
     expect(sim.route('203.0.113.1', '239.1.1.1')?.input).toBe(UP2);
     // a new listener updates both routes, each keeping its own input
     const more = sim.igmp(LAN2, '192.168.2.20', v2Report('239.1.1.1'));
-    expect(ofType(more, 'set-route').map((r) => `${r.input} ${r.outputs.map((o) => o.interface).join(',')}`).sort()).toEqual([`${UP} lan1,lan2`, `${UP2} lan1,lan2`]);
+    expect(
+      ofType(more, 'set-route')
+        .map((r) => `${r.input} ${r.outputs.map((o) => o.interface).join(',')}`)
+        .sort(),
+    ).toEqual([`${UP} lan1,lan2`, `${UP2} lan1,lan2`]);
   });
 
   it('an upstream whose filter denies the group does not route it', () => {
@@ -150,7 +156,14 @@ describe('an upstream whose address comes late (PPP, DHCP, carrier)', () => {
     sim.runFor(300);
     const renumbered = sim.up(UP, '100.64.0.2', 24, 77);
     expect(ofType(renumbered, 'set-route')).toEqual([
-      { type: 'set-route', source: ip('100.64.0.1'), group: ip('239.1.1.1'), input: UP, outputs: [{ interface: LAN1, threshold: 1 }], rateLimit: 0 },
+      {
+        type: 'set-route',
+        source: ip('100.64.0.1'),
+        group: ip('239.1.1.1'),
+        input: UP,
+        outputs: [{ interface: LAN1, threshold: 1 }],
+        rateLimit: 0,
+      },
     ]);
   });
 
@@ -164,7 +177,6 @@ describe('an upstream whose address comes late (PPP, DHCP, carrier)', () => {
     expect(ofType(sim.up(UP, '100.64.0.2', 24, 77), 'set-route')).toEqual([]);
   });
 });
-
 
 describe('memory per route (issue 14)', () => {
   it('routes of many groups to the same downstream keep one shared output each, in arrays of their exact length', () => {

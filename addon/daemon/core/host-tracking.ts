@@ -105,7 +105,8 @@ export class HostTracking {
   /** The group's source expired: INCLUDE-mode hosts no longer list it; those left with none go. */
   sourceExpired(hosts: GroupHosts, source: Ipv4): void {
     for (const [host, filter] of [...hosts]) {
-      if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0) this.remove(hosts, host);
+      if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0)
+        this.remove(hosts, host);
     }
   }
 

@@ -181,7 +181,13 @@ export class RouteTable {
       const routes = this.byGroup.get(group)!;
       for (const source of [...routes.keys()].sort((a, b) => a - b)) {
         const route = routes.get(source)!;
-        result.push({ source: formatIpv4(source), group: formatIpv4(group), input: route.input, outputs: route.outputs, rateLimit: route.rateLimit });
+        result.push({
+          source: formatIpv4(source),
+          group: formatIpv4(group),
+          input: route.input,
+          outputs: route.outputs,
+          rateLimit: route.rateLimit,
+        });
       }
     }
     return result;
@@ -195,7 +201,14 @@ export class RouteTable {
       this.byGroup.set(group, routes);
     }
     const existing = routes.get(source);
-    if (existing !== undefined && !force && existing.input === input && existing.rateLimit === rateLimit && sameOutputs(existing.outputs, outputs)) return;
+    if (
+      existing !== undefined &&
+      !force &&
+      existing.input === input &&
+      existing.rateLimit === rateLimit &&
+      sameOutputs(existing.outputs, outputs)
+    )
+      return;
     if (existing === undefined) {
       routes.set(source, { source, group, input, outputs: this.compact(outputs), rateLimit });
     } else {
