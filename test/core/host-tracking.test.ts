@@ -2,7 +2,7 @@
 // records change it), the per-host group count the limits read, and the two questions
 // quickleave asks. Membership-level quickleave behaviour is in leave.test.ts.
 import { describe, expect, it } from 'vitest';
-import { HostTracking, anyHostWants, anyHostWantsAllSources } from '../../addon/daemon/core/host-tracking.ts';
+import { ALL_SOURCES_FILTER, HostTracking, anyHostWants, anyHostWantsAllSources } from '../../addon/daemon/core/host-tracking.ts';
 import type { GroupHosts, HostFilter } from '../../addon/daemon/core/host-tracking.ts';
 import { formatIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { ip } from './harness.ts';
@@ -60,6 +60,42 @@ describe('HostTracking: records change the host\'s own filter', () => {
     tracking.record(hosts, hostB, 'block', [s1]);
     expect(hosts.has(hostB)).toBe(false);
     expect(tracking.groupCount(hostA) + tracking.groupCount(hostB)).toBe(0);
+  });
+});
+
+describe('HostTracking: filters are shared between hosts and groups, never changed in place', () => {
+  it('hosts that start with EXCLUDE({}) in two groups: a BLOCK in one leaves the other, and the shared filter, empty', () => {
+    const tracking = new HostTracking();
+    const group1: GroupHosts = new Map();
+    const group2: GroupHosts = new Map();
+    tracking.record(group1, hostA, 'is-exclude', []);
+    tracking.set(group1, hostB, ALL_SOURCES_FILTER);
+    tracking.record(group2, hostA, 'to-exclude', []);
+    tracking.record(group1, hostA, 'block', [s1]);
+    expect(filterOf(group1, hostA)).toBe('exclude 10.0.0.1');
+    expect(filterOf(group1, hostB)).toBe('exclude');
+    expect(filterOf(group2, hostA)).toBe('exclude');
+    expect(ALL_SOURCES_FILTER.sources.size).toBe(0);
+    tracking.record(group2, hostA, 'block', [s2]);
+    tracking.record(group2, hostA, 'allow', [s2]);
+    expect(filterOf(group2, hostA)).toBe('exclude');
+    expect(filterOf(group1, hostA)).toBe('exclude 10.0.0.1');
+    expect(ALL_SOURCES_FILTER.sources.size).toBe(0);
+  });
+
+  it('one filter object given to two groups: ALLOW, BLOCK and an expired source in one leave the other as it was', () => {
+    const tracking = new HostTracking();
+    const group1: GroupHosts = new Map();
+    const group2: GroupHosts = new Map();
+    const filter = include(s1, s2);
+    tracking.set(group1, hostA, filter);
+    tracking.set(group2, hostA, filter);
+    tracking.record(group1, hostA, 'allow', [s3]);
+    tracking.record(group1, hostA, 'block', [s2]);
+    tracking.sourceExpired(group1, s1);
+    expect(filterOf(group1, hostA)).toBe('include 10.0.0.3');
+    expect(filterOf(group2, hostA)).toBe('include 10.0.0.1,10.0.0.2');
+    expect([...filter.sources]).toEqual([s1, s2]);
   });
 });
 
