@@ -298,7 +298,7 @@ export class Membership {
     state.groupTimer.stop();
     if (state.mode !== 'exclude') return;
     // 6.5: EXCLUDE -> INCLUDE with the requested sources; the exclude list is dropped.
-    for (const record of [...state.sources.values()]) if (!record.timer.running) state.sources.delete(record.address);
+    for (const record of [...state.sources.values()]) if (!record.timer.running) state.deleteSource(record.address);
     state.mode = 'include';
     this.hostTracking.excludeModeEnded(state.hosts);
     this.afterExpiry(state);
@@ -309,10 +309,7 @@ export class Membership {
     if (record === undefined) return;
     record.timer.stop();
     // INCLUDE: the source is gone. EXCLUDE: it stays as an exclude-list entry (stopped timer).
-    if (state.mode === 'include') {
-      state.sources.delete(source);
-      state.sourceQueriesLeft?.delete(source);
-    }
+    if (state.mode === 'include') state.deleteSource(source);
     this.hostTracking.sourceExpired(state.hosts, source);
     this.afterExpiry(state);
   }
