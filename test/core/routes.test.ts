@@ -135,6 +135,23 @@ describe('NOCACHE upcalls', () => {
     expect(sim.outputs('198.51.100.1', '239.5.1.1')).toEqual(['lan1:1', 'lan2:2']);
     expect(sim.outputs('198.51.100.2', '239.5.1.1')).toEqual(['lan2:2']);
   });
+
+  it('one source of a group loses its last listener: only its route goes, the other sources keep theirs', () => {
+    const sim = standardSetup({ quickLeave: true });
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', '239.5.1.1', ['198.51.100.3'])));
+    sim.igmp(LAN2, '192.168.2.20', v2Report('239.5.1.1'));
+    for (const source of ['198.51.100.3', '198.51.100.1', '198.51.100.2']) sim.upcall(UP, source, '239.5.1.1');
+    expect(sim.proxy.snapshot().routes.map((r) => r.source)).toEqual(['198.51.100.1', '198.51.100.2', '198.51.100.3']);
+    const leave = sim.igmp(LAN2, '192.168.2.20', { type: 'v2-leave', group: ip('239.5.1.1') });
+    expect(ofType(leave, 'delete-route').map((d) => d.source).sort((a, b) => a - b)).toEqual([ip('198.51.100.1'), ip('198.51.100.2')]);
+    expect(sim.outputs('198.51.100.3', '239.5.1.1')).toEqual(['lan1:1']);
+    expect(sim.proxy.snapshot().routes.map((r) => `${r.source} ${r.group}`)).toEqual(['198.51.100.3 239.5.1.1']);
+    // The group's routes come back one by one as upcalls arrive again.
+    sim.igmp(LAN2, '192.168.2.20', v2Report('239.5.1.1'));
+    sim.upcall(UP, '198.51.100.2', '239.5.1.1');
+    expect(sim.proxy.snapshot().routes.map((r) => r.source)).toEqual(['198.51.100.2', '198.51.100.3']);
+    expect(sim.outputs('198.51.100.3', '239.5.1.1')).toEqual(['lan1:1', 'lan2:2']);
+  });
 });
 
 describe('an upstream whose address comes late (PPP, DHCP, carrier)', () => {
