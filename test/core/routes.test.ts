@@ -193,8 +193,16 @@ describe('memory per route (issue 14)', () => {
     const routes = sim.proxy.snapshot().routes;
     expect(routes).toHaveLength(20);
     expect(new Set(routes.map((route) => route.outputs[0])).size).toBe(1);
+    expect(new Set(routes.map((route) => route.outputs)).size).toBe(1);
     expect(routes[0]!.outputs).toEqual([{ interface: LAN1, threshold: 1 }]);
-    // What the kernel was told is unchanged.
-    expect(sim.outputs('198.51.100.1', '239.1.1.7')).toEqual(['lan1:1']);
+    // A group with another list of outputs gets its own; the shared one is not touched.
+    sim.igmp(LAN2, '192.168.2.20', v2Report('239.1.1.7'));
+    const after = sim.proxy.snapshot().routes;
+    expect(after.find((route) => route.group === '239.1.1.7')!.outputs).toEqual([{ interface: LAN1, threshold: 1 }, { interface: LAN2, threshold: 2 }]);
+    expect(after.find((route) => route.group === '239.1.1.8')!.outputs).toEqual([{ interface: LAN1, threshold: 1 }]);
+    expect(after.find((route) => route.group === '239.1.1.8')!.outputs).toBe(after.find((route) => route.group === '239.1.1.9')!.outputs);
+    // What the kernel was told: each route its own outputs.
+    expect(sim.outputs('198.51.100.1', '239.1.1.8')).toEqual(['lan1:1']);
+    expect(sim.outputs('198.51.100.1', '239.1.1.7')).toEqual(['lan1:1', 'lan2:2']);
   });
 });

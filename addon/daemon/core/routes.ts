@@ -51,6 +51,9 @@ export interface RouteSnapshot {
   readonly rateLimit: number;
 }
 
+/** Distinct output lists remembered for sharing (a box has a handful of downstreams). */
+const MAX_SHARED_LISTS = 256;
+
 export class RouteTable {
   /** Per group its routes, one per source: an array of exactly their length (usually one),
    * replaced on change, not a Map per group (~130 bytes per group, issue 14). */
@@ -60,6 +63,8 @@ export class RouteTable {
   private readonly refused = new Map<string, Map<string, Refused>>();
   /** One RouteOutput per downstream name and threshold (bounded by the configuration's phyints). */
   private readonly sharedOutputs = new Map<string, RouteOutput>();
+  /** One frozen outputs array per distinct list of outputs (keyed by its outputs' keys). */
+  private readonly sharedLists = new Map<string, readonly RouteOutput[]>();
   private readonly ctx: CoreContext;
   private readonly oracle: RouteOracle;
 
@@ -203,19 +208,28 @@ export class RouteTable {
     this.ctx.emit({ type: 'set-route', source, group, input, outputs, rateLimit });
   }
 
-  /** The outputs as kept for a route: an array of exactly their length (a pushed-to array
-   * holds 17 slots) of one shared object per interface and threshold, not one per route
-   * (~180 bytes per group, issue 14). */
+  /** The outputs as kept for a route: one frozen array per distinct list of outputs, shared
+   * by every route with that list (nearly all routes of a box have the same one or two), of
+   * one shared object per interface and threshold: not an array and objects per route
+   * (~60 bytes per group, issue 14). Lists are subsets of the configured downstreams;
+   * past MAX_SHARED_LISTS the table starts over (routes keep the arrays they have). */
   private compact(outputs: readonly RouteOutput[]): readonly RouteOutput[] {
-    return outputs.map((output) => {
-      const key = `${output.interface}\0${output.threshold}`;
-      let shared = this.sharedOutputs.get(key);
-      if (shared === undefined) {
-        shared = { interface: output.interface, threshold: output.threshold };
-        this.sharedOutputs.set(key, shared);
-      }
-      return shared;
-    });
+    const keys = outputs.map((output) => `${output.interface}\0${output.threshold}`);
+    const listKey = keys.join('\n');
+    let list = this.sharedLists.get(listKey);
+    if (list === undefined) {
+      list = Object.freeze(keys.map((key, i) => {
+        let shared = this.sharedOutputs.get(key);
+        if (shared === undefined) {
+          shared = Object.freeze({ interface: outputs[i]!.interface, threshold: outputs[i]!.threshold });
+          this.sharedOutputs.set(key, shared);
+        }
+        return shared;
+      }));
+      if (this.sharedLists.size >= MAX_SHARED_LISTS) this.sharedLists.clear();
+      this.sharedLists.set(listKey, list);
+    }
+    return list;
   }
 
   private remove(route: RouteRecord): void {
