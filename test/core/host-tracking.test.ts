@@ -2,7 +2,7 @@
 // records change it), the per-host group count the limits read, and the two questions
 // quickleave asks. Membership-level quickleave behaviour is in leave.test.ts.
 import { describe, expect, it } from 'vitest';
-import { ALL_SOURCES_FILTER, HostTracking, anyHostWants, anyHostWantsAllSources } from '../../addon/daemon/core/host-tracking.ts';
+import { ALL_SOURCES_FILTER, CompactGroupHosts, HostTracking, anyHostWants, anyHostWantsAllSources } from '../../addon/daemon/core/host-tracking.ts';
 import type { GroupHosts, HostFilter } from '../../addon/daemon/core/host-tracking.ts';
 import { formatIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { ip } from './harness.ts';
@@ -96,6 +96,58 @@ describe('HostTracking: filters are shared between hosts and groups, never chang
     expect(filterOf(group1, hostA)).toBe('include 10.0.0.3');
     expect(filterOf(group2, hostA)).toBe('include 10.0.0.1,10.0.0.2');
     expect([...filter.sources]).toEqual([s1, s2]);
+  });
+});
+
+describe('CompactGroupHosts (a group\'s hosts without a Map for one host)', () => {
+  it('answers as a Map does through any sequence of set and delete, in the same order', () => {
+    const compact = new CompactGroupHosts();
+    const model = new Map<number, HostFilter>();
+    const candidates = [hostA, hostB, ip('192.168.1.22'), ip('192.168.1.23')];
+    const filters = [ALL_SOURCES_FILTER, include(s1), exclude(s2)];
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return (seed >>> 16) % n;
+    };
+    const sizesSeen = new Set<number>();
+    for (let step = 0; step < 3000; step++) {
+      const host = candidates[next(candidates.length)]!;
+      if (next(3) === 0) {
+        expect(compact.delete(host)).toBe(model.delete(host));
+      } else {
+        const filter = filters[next(filters.length)]!;
+        compact.set(host, filter);
+        model.set(host, filter);
+      }
+      sizesSeen.add(model.size);
+      expect(compact.size).toBe(model.size);
+      expect([...compact.entries()]).toEqual([...model.entries()]);
+      expect([...compact.keys()]).toEqual([...model.keys()]);
+      expect([...compact.values()]).toEqual([...model.values()]);
+      for (const other of candidates) {
+        expect(compact.get(other)).toBe(model.get(other));
+        expect(compact.has(other)).toBe(model.has(other));
+      }
+    }
+    expect([...sizesSeen].sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('HostTracking on it: two hosts, one leaves, the other keeps its own filter and count', () => {
+    const tracking = new HostTracking();
+    const hosts = new CompactGroupHosts();
+    tracking.record(hosts, hostA, 'is-exclude', []);
+    tracking.record(hosts, hostB, 'allow', [s1]);
+    expect(filterOf(hosts, hostA)).toBe('exclude');
+    expect(filterOf(hosts, hostB)).toBe('include 10.0.0.1');
+    tracking.record(hosts, hostA, 'to-include', []);
+    expect([...hosts.keys()]).toEqual([hostB]);
+    expect(filterOf(hosts, hostB)).toBe('include 10.0.0.1');
+    expect(anyHostWants(hosts, s1)).toBe(true);
+    expect(anyHostWantsAllSources(hosts)).toBe(false);
+    tracking.sourceExpired(hosts, s1);
+    expect(hosts.size).toBe(0);
+    expect(tracking.groupCount(hostA) + tracking.groupCount(hostB)).toBe(0);
   });
 });
 

@@ -10,6 +10,7 @@ import type { Ipv4 } from '../net/ipv4.ts';
 import { Timer } from './timers.ts';
 import type { TimerQueue } from './timers.ts';
 import type { FilterMode } from './membership-table.ts';
+import { CompactGroupHosts } from './host-tracking.ts';
 import type { GroupHosts } from './host-tracking.ts';
 
 export interface SourceRecord {
@@ -54,7 +55,7 @@ export class GroupState {
   /** Made on the first source: an any-source join never has one (184 bytes per group). */
   private records: Map<Ipv4, SourceRecord> | undefined;
   /** Each reporting host's own filter (host-tracking.ts). */
-  readonly hosts: GroupHosts = new Map();
+  readonly hosts: GroupHosts = new CompactGroupHosts();
   groupQueriesLeft = 0;
   /** Sources with last-member query retransmissions left; undefined until the first. */
   sourceQueriesLeft: Map<Ipv4, number> | undefined;
