@@ -19,6 +19,7 @@ export const multicastRoutingSuites = [
   'test/e2e/limits.test.ts',
   'test/e2e/ipfire-router.test.ts',
   'test/e2e/bridge-ports.test.ts',
+  'test/e2e/hostile-lan.test.ts',
   'test/package/real-daemon.test.ts',
   'test/e2e/wui-live.test.ts',
 ];

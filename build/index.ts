@@ -139,10 +139,15 @@ export function parseBuildArguments(argv: readonly string[]): BuildOptions {
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index];
     const value = argv[index + 1];
-    if (argument === '--all') ARCHES.forEach((arch) => arches.add(arch));
-    else if (argument === '--arch' && value !== undefined) arches.add(parseArch(value)), index++;
-    else if (argument === '--out' && value !== undefined) (outDir = path.resolve(value)), index++;
-    else if (argument === '--skip-package') withPackage = false;
+    if (argument === '--all') {
+      for (const arch of ARCHES) arches.add(arch);
+    } else if (argument === '--arch' && value !== undefined) {
+      arches.add(parseArch(value));
+      index++;
+    } else if (argument === '--out' && value !== undefined) {
+      outDir = path.resolve(value);
+      index++;
+    } else if (argument === '--skip-package') withPackage = false;
     else if (argument === '--skip-xz') measureXz = false;
     else throw new Error(`build: unknown argument "${String(argument)}"\nusage: build/index.ts [--arch x86_64|aarch64]... [--all] [--out DIR] [--skip-package] [--skip-xz]`);
   }

@@ -102,7 +102,7 @@ export type TemplateValues = Readonly<Record<string, string>>;
 const TEMPLATE_DIRS = ['initscripts', 'addon/pakfire', 'addon/wui'] as const;
 
 /** Characters that mean nothing special to a shell, inside or outside quotes. */
-const SHELL_SAFE = /^[A-Za-z0-9_.\/:+@%=,-]+$/;
+const SHELL_SAFE = /^[A-Za-z0-9_./:+@%=,-]+$/;
 
 export class TemplateError extends Error {}
 

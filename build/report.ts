@@ -21,7 +21,7 @@ export async function checkVersion(arch: Arch, binary: string, version: string, 
   const samples: number[] = [];
   let output = '';
   for (let attempt = 0; attempt <= runs; attempt++) {
-    const result = await runOnTarget(arch, binary, ['--version'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    const result = await runOnTarget(arch, binary, ['--version'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     output = result.stdout.trim();
     if (result.code !== 0 || !printsVersion(output, version)) {
       throw new Error(
@@ -42,7 +42,7 @@ export async function checkVersion(arch: Arch, binary: string, version: string, 
 export async function measureHostNode(hostNode: string, runs = 5): Promise<{ minMs: number; medianMs: number }> {
   const samples: number[] = [];
   for (let attempt = 0; attempt <= runs; attempt++) {
-    const result = await runOnTarget('x86_64', hostNode, ['-e', '0'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    const result = await runOnTarget('x86_64', hostNode, ['-e', '0'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
     if (result.code !== 0) throw new Error(`${hostNode} -e 0 exited ${result.code ?? result.signal}: ${result.stderr}`);
     if (attempt > 0) samples.push(round(result.milliseconds));
   }

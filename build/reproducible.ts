@@ -9,7 +9,7 @@ import { FALLBACK_SOURCE_DATE_EPOCH, REPOSITORY_ROOT } from './build-config.ts';
  * (reproducible-builds.org convention), or a fixed constant outside a git checkout.
  */
 export function sourceDateEpoch(root: string = REPOSITORY_ROOT, env: NodeJS.ProcessEnv = process.env): number {
-  const fromEnvironment = env['SOURCE_DATE_EPOCH'];
+  const fromEnvironment = env.SOURCE_DATE_EPOCH;
   if (fromEnvironment !== undefined && fromEnvironment !== '') return parseEpoch(fromEnvironment, 'SOURCE_DATE_EPOCH');
   let committed: string;
   try {

@@ -77,7 +77,7 @@ function sourceFiles(directory: string): string[] {
 }
 
 /** Relative module specifiers of a file's static, type, re-export and dynamic imports. */
-export function importedPaths(source: string): string[] {
+function importedPaths(source: string): string[] {
   const found: string[] = [];
   const patterns = [/^\s*(?:import|export)\b[^;'"]*?\bfrom\s*'(\.{1,2}\/[^']+)'/gm, /^\s*import\s*'(\.{1,2}\/[^']+)'/gm, /\bimport\(\s*'(\.{1,2}\/[^']+)'\s*\)/g];
   for (const pattern of patterns) for (const match of source.matchAll(pattern)) found.push(match[1] as string);

@@ -14,6 +14,7 @@ import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { Logger } from '../../addon/daemon/log/logger.ts';
 import { QUIET_MS } from '../../addon/daemon/runtime/memory-release.ts';
+import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
 import type { IgmpShim, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
 import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
 import { encodeIgmpDatagrams } from '../../addon/daemon/kernel/executor.ts';
@@ -53,6 +54,10 @@ function standInShim(real: ProcessShim | undefined): { shim: IgmpShim; deliver: 
     connectUnix: () => undefined,
     send: (_fd, data) => (sent++, data.length),
     receive: (fd, callback) => void receivers.set(fd, callback),
+    receiveBatch: (fd, callback) => void receivers.set(fd, (error, data, ifindex, source) => {
+      const batch = data === undefined ? undefined : makeBatch([{ data, ifindex: ifindex ?? 0, source: source ?? 0 }]);
+      callback(error, batch?.data, batch?.index);
+    }),
     close: (fd) => void receivers.delete(fd),
     unblockSignal: () => undefined,
     disableTransparentHugePages: () => real?.disableTransparentHugePages(),

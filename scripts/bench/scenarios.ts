@@ -3,11 +3,13 @@
 //   2. probe: one join must bring a stream, otherwise the proxy is "not functional"
 //   3. joins: TV join -> first packet, TV's report on the wire -> first packet,
 //      TV join -> upstream report at the isp; each leave: quickleave upstream leave
-//   4. zaps: leave A + join B -> first packet of B
+//   4. zaps: leave A + join B -> first packet of B (3. and 4. never faster than our
+//      report pacing's rate: see MIN_ITERATION_MS)
 //   5. many groups: one TV joins N groups; CPU over joins + hold, RssAnon, what got through
 //   6. restart without quickleave: TV leave -> upstream leave
 // Every wait has a time limit, a failed scenario is recorded and the next one runs; the
 // whole suite stops early when the run's deadline comes.
+import { readFileSync } from 'node:fs';
 import { IptvLab } from '../lab/iptv-lab.ts';
 import type { ProxyHandle, TvHandle } from '../lab/iptv-lab.ts';
 import type { LabEvent } from '../lab/program-client.ts';
@@ -16,6 +18,8 @@ import type { BenchOptions } from './options.ts';
 import type { ProxyResult } from './results.ts';
 import { summarize } from './stats.ts';
 import { errorMessage } from '../../addon/daemon/error-message.ts';
+import { REPORT_REFILL_MS } from '../../addon/daemon/core/settings.ts';
+import { STATUS_REWRITE_INTERVAL_MS } from '../../addon/daemon/runtime/status-publisher.ts';
 
 // Start-up is not idle: both proxies send their first queries and the kernels their own
 // reports for 224.0.0.2/224.0.0.22 within the first seconds (random delays up to ~1 s,
@@ -32,6 +36,30 @@ const LEAVES_WITHOUT_QUICKLEAVE = 3;
 const JOIN_WARNING = /exceed|ENOBUFS|No buffer space|MEMBERSHIP failed|igmp_max_memberships/i;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The join and zap loops measure the latency of single channel changes, not throughput.
+// Each iteration makes two upstream reports (a join and a leave); our daemon paces them
+// (core/settings.ts), C igmpproxy does not. An iteration therefore lasts at least as long
+// as the pacing takes to give back two tokens, so no measured join waits for a token and
+// the comparison stays fair; our status counter `pacedChanges` is reported to show it.
+const REPORTS_PER_ITERATION = 2;
+const MIN_ITERATION_MS = REPORTS_PER_ITERATION * REPORT_REFILL_MS;
+
+/** The pause after a loop iteration that began at `startedAt`: at least `pauseMs`, and long
+ * enough that the iteration lasts MIN_ITERATION_MS. */
+async function endIteration(startedAt: number, pauseMs: number): Promise<void> {
+  await sleep(Math.max(pauseMs, startedAt + MIN_ITERATION_MS - Date.now()));
+}
+
+/** Our daemon's count of upstream changes that waited for the report pacing, from its status
+ * file (`--status-file`); undefined for a proxy without one (C igmpproxy). */
+function pacedChanges(proxy: ProxyHandle): number | undefined {
+  const flag = proxy.command.indexOf('--status-file');
+  const file = flag >= 0 ? proxy.command[flag + 1] : undefined;
+  if (file === undefined) return undefined;
+  const status = JSON.parse(readFileSync(file, 'utf8')) as { proxy: { upstreams: { pacedChanges: number }[] } };
+  return status.proxy.upstreams.reduce((sum, upstream) => sum + upstream.pacedChanges, 0);
+}
 
 /** The index-th group (from 0) of a block: 239.<block>.0.1, 239.<block>.0.2, … 239.<block>.1.0, … */
 export function benchGroup(block: number, index: number): string {
@@ -146,6 +174,11 @@ export async function runProxySuite(candidate: ProxyCandidate, options: BenchOpt
 
     await attempt('joins', () => measureJoins(lab, tv0, options.joins, deadline, result));
     await attempt('zaps', () => measureZaps(tv0, options.zaps, deadline, result));
+    await attempt('report pacing', async () => {
+      await sleep(STATUS_REWRITE_INTERVAL_MS + 500);
+      const paced = pacedChanges(proxy);
+      if (paced !== undefined) result.notes.push(`upstream changes that waited for the report pacing (probe, joins, zaps): ${paced}`);
+    });
     await attempt('many groups', () => measureManyGroups(lab, tv1, proxy, options, deadline, result));
 
     const stopped = await proxy.stop();
@@ -184,6 +217,7 @@ async function measureJoins(lab: IptvLab, tv: TvHandle, count: number, deadline:
   const reportTypes = new Set<string>();
   for (let index = 0; index < count; index++) {
     deadline.require(FIRST_PACKET_LIMIT_MS + QUICKLEAVE_LIMIT_MS + 1_000, 'joins');
+    const iterationStart = Date.now();
     const target = benchGroup(10, index);
     const ispFrom = lab.isp.mark;
     const tvFrom = tv.mark;
@@ -218,7 +252,7 @@ async function measureJoins(lab: IptvLab, tv: TvHandle, count: number, deadline:
     } else {
       missedLeave++;
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await endIteration(iterationStart, 50);
   }
   result.metrics.joinToFirstPacketMs = summarize(joinToFirst, missedFirst);
   result.metrics.reportToFirstPacketMs = summarize(reportToFirst, missedFirst + missedReport);
@@ -242,6 +276,7 @@ async function measureZaps(tv: TvHandle, count: number, deadline: Deadline, resu
   await tv.waitFirstPacket(current, FIRST_PACKET_LIMIT_MS, from);
   for (let index = 1; index <= count; index++) {
     deadline.require(FIRST_PACKET_LIMIT_MS + 1_000, 'zaps');
+    const iterationStart = Date.now();
     const next = benchGroup(20, index);
     const tvFrom = tv.mark;
     const leftAt = await tv.zap(current, next);
@@ -252,7 +287,7 @@ async function measureZaps(tv: TvHandle, count: number, deadline: Deadline, resu
     } catch {
       missed++;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await endIteration(iterationStart, 100);
   }
   await tv.leave(current);
   result.metrics.zapMs = summarize(zaps, missed);

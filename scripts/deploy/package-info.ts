@@ -61,6 +61,7 @@ export function parseMeta(text: string, source: string): PackageMeta {
 }
 
 /** ELF e_machine values of the architectures IPFire builds, as `uname -m` names them. */
+// biome-ignore lint/complexity/useSimpleNumberKeys: e_machine values are documented in hex (elf.h)
 const ELF_MACHINES: Record<number, string> = { 0x3e: 'x86_64', 0xb7: 'aarch64', 0xf3: 'riscv64' };
 
 /** The architecture an ELF header names, null when the bytes are not ELF. */

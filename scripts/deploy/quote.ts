@@ -4,7 +4,7 @@
 // closing quote itself, which is written as '\'' (close, escaped quote, reopen).
 
 /** Words made only of these characters need no quoting; everything else is single-quoted. */
-const PLAIN_WORD = /^[A-Za-z0-9_\/.,:@%+-]+$/;
+const PLAIN_WORD = /^[A-Za-z0-9_/.,:@%+-]+$/;
 
 export class QuotingError extends Error {}
 

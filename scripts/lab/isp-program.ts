@@ -65,6 +65,9 @@ const sentThisRun = new Map<number, number>();
 const paused = new Set<number>();
 let malformed = 0;
 let upcalls = 0;
+/** Reports received (datagrams, not records): each 'report' event names its datagram, so a
+ * test counts what the provider really got on the wire, however many records each held. */
+let reportDatagrams = 0;
 
 function address(text: string): number {
   const value = parseIpv4(text);
@@ -97,9 +100,10 @@ const socket = MrouteSocket.open(loadShim({ path: config.shim }), {
       return;
     }
     const now = monotonicMs();
+    const datagram = ++reportDatagrams;
     for (const statement of groupStatements(message)) {
       emit('report', {
-        from: formatIpv4(from), group: formatIpv4(statement.group), kind: statement.kind, version: statement.version,
+        from: formatIpv4(from), group: formatIpv4(statement.group), kind: statement.kind, version: statement.version, datagram,
         ...(statement.recordType ? { recordType: statement.recordType } : {}),
       }, now);
       if (statement.kind === 'leave' && leaveMode === 'immediate') {
@@ -264,7 +268,7 @@ serveCommands({
   },
   status() {
     return {
-      version, leaveMode, packetIntervalMs, malformed, upcalls, paused: [...paused].map(formatIpv4),
+      version, leaveMode, packetIntervalMs, malformed, upcalls, reportDatagrams, paused: [...paused].map(formatIpv4),
       groups: memberships.groups.map(formatIpv4),
       sent: Object.fromEntries([...sentThisRun].map(([group, count]) => [formatIpv4(group), count])),
     };

@@ -40,7 +40,7 @@ function hasStrace(): boolean {
 }
 /** Environment with nothing but PATH plus the given variables. */
 function envWith(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...extra };
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', ...extra };
 }
 
 beforeAll(async () => {
@@ -197,6 +197,7 @@ describe('no code injection through the environment or the command line', () => 
     afterAll(() => lab.cleanup());
     const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
     const nonblockingStdout = path.join(scratch, 'nonblocking-stdout');
+    // biome-ignore lint/suspicious/noDuplicateTestHooks: biome does not see describe.skipIf as a new block
     beforeAll(() => {
       const source = `${nonblockingStdout}.c`;
       writeFileSync(

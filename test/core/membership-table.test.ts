@@ -141,7 +141,7 @@ function timersOf(membership: Membership): { mode: string; group: number | null;
 const ROW_AT = 1_000;
 
 /** The router state before the row: INCLUDE ({s1,s2}) or EXCLUDE ({s1,s2},{s3,s4}). */
-function before(row: TransitionRow): { lab: Lab; sets: Sets; report: Ipv4[] } {
+function stateBefore(row: TransitionRow): { lab: Lab; sets: Sets; report: Ipv4[] } {
   const l = lab();
   const m = l.membership;
   if (row.mode === 'include') {
@@ -182,7 +182,7 @@ describe('RFC 3376 6.4 table', () => {
 
   describe.each(TRANSITIONS.map((row) => [`${row.rfc.routerState} ${row.rfc.reportReceived} → ${row.rfc.newRouterState}: ${row.rfc.actions.join(', ')}`, row] as const))('%s', (_title, row) => {
     it.each([true, false])('ends in the new state with the timers and queries its actions name (querier: %s)', (querier) => {
-      const { lab: l, sets, report } = before(row);
+      const { lab: l, sets, report } = stateBefore(row);
       l.isQuerier = querier;
       const old = timersOf(l.membership);
       l.setClock(ROW_AT);
@@ -193,16 +193,18 @@ describe('RFC 3376 6.4 table', () => {
       let groupTimer = old.group;
       const expectedQueries: { sources: string[] }[] = [];
       for (const action of row.rfc.actions) {
-        let m: RegExpExecArray | null;
-        if ((m = /^\((.+)\)=(GMI|0|Group Timer)$/.exec(action)) !== null) {
-          const value = m[2] === 'GMI' ? ROW_AT + GMI : m[2] === '0' ? null : old.group;
-          for (const s of evaluate(m[1]!, sets)) sources.set(formatIpv4(s), value);
-        } else if ((m = /^Delete \((.+)\)$/.exec(action)) !== null) {
-          for (const s of evaluate(m[1]!, sets)) sources.delete(formatIpv4(s));
-        } else if ((m = /^Send Q\(G,(.+)\)$/.exec(action)) !== null) {
+        const setTimers = /^\((.+)\)=(GMI|0|Group Timer)$/.exec(action);
+        const deletion = /^Delete \((.+)\)$/.exec(action);
+        const sourceQuery = /^Send Q\(G,(.+)\)$/.exec(action);
+        if (setTimers !== null) {
+          const value = setTimers[2] === 'GMI' ? ROW_AT + GMI : setTimers[2] === '0' ? null : old.group;
+          for (const s of evaluate(setTimers[1]!, sets)) sources.set(formatIpv4(s), value);
+        } else if (deletion !== null) {
+          for (const s of evaluate(deletion[1]!, sets)) sources.delete(formatIpv4(s));
+        } else if (sourceQuery !== null) {
           // 6.6.1 Q(G,A): the queried sources' timers are lowered to LMQT.
           if (!querier) continue;
-          const queried = evaluate(m[1]!, sets);
+          const queried = evaluate(sourceQuery[1]!, sets);
           for (const s of queried) {
             const at = sources.get(formatIpv4(s));
             if (at !== undefined && at !== null && at > ROW_AT + LMQT) sources.set(formatIpv4(s), ROW_AT + LMQT);
@@ -261,7 +263,7 @@ describe('RFC 3376 6.6.1 timer updates for queries heard from the querier', () =
   });
 
   it(`${QUERY_TIMER_RULES.group.rfc.query}: ${QUERY_TIMER_RULES.group.rfc.action}`, () => {
-    const { lab: l } = before(TRANSITIONS.find((row) => row.mode === 'exclude')!);
+    const { lab: l } = stateBefore(TRANSITIONS.find((row) => row.mode === 'exclude')!);
     l.isQuerier = false;
     l.setClock(ROW_AT);
     l.membership.queryHeard(heard([]));
@@ -272,7 +274,7 @@ describe('RFC 3376 6.6.1 timer updates for queries heard from the querier', () =
   });
 
   it(`${QUERY_TIMER_RULES.groupAndSource.rfc.query}: ${QUERY_TIMER_RULES.groupAndSource.rfc.action}`, () => {
-    const { lab: l } = before(TRANSITIONS.find((row) => row.mode === 'include')!);
+    const { lab: l } = stateBefore(TRANSITIONS.find((row) => row.mode === 'include')!);
     l.isQuerier = false;
     l.setClock(ROW_AT);
     l.membership.queryHeard(heard([s2, s5]));
@@ -282,7 +284,7 @@ describe('RFC 3376 6.6.1 timer updates for queries heard from the querier', () =
   });
 
   it('lowers only: a timer already below the queried LMQT keeps its deadline', () => {
-    const { lab: l } = before(TRANSITIONS.find((row) => row.mode === 'include')!);
+    const { lab: l } = stateBefore(TRANSITIONS.find((row) => row.mode === 'include')!);
     l.isQuerier = false;
     l.setClock(GMI - 100);
     l.membership.queryHeard(heard([s1]));

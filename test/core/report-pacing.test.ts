@@ -72,6 +72,32 @@ describe('upstream report pacing', () => {
     expect(sim.proxy.snapshot().upstreams[0]!.pacedChanges).toBe(0);
   });
 
+  // A viewer holding channel-up: 3 zaps a second, each a leave and a join (two reports).
+  // [what, TVs zapping together, seconds]
+  const quickZapping: [string, number, number][] = [
+    ['one TV for a minute', 1, 60],
+    ['three TVs for a minute', 3, 60],
+    ['four TVs for five seconds', 4, 5],
+  ];
+  it.each(quickZapping)('zapping 3 times a second (%s) never waits', (_what, tvs, seconds) => {
+    const sim = standardSetup({ quickLeave: true });
+    const host = (tv: number) => `192.168.1.${20 + tv}`;
+    const channel = (tv: number, zap: number) => group(tv * 1000 + zap);
+    for (let tv = 0; tv < tvs; tv++) sim.igmp(LAN1, host(tv), v3Report(record('to-exclude', channel(tv, 0))));
+    sim.runFor(10_000);
+    for (let zap = 1; zap <= seconds * 3; zap++) {
+      sim.runFor(333);
+      for (let tv = 0; tv < tvs; tv++) {
+        const before = sim.log.length;
+        sim.igmp(LAN1, host(tv), v3Report(record('to-include', channel(tv, zap - 1))));
+        sim.igmp(LAN1, host(tv), v3Report(record('to-exclude', channel(tv, zap))));
+        const now = sim.log.slice(before).map((l) => l.effect);
+        expect(recordsOf(now, UP)).toEqual([`to-include ${channel(tv, zap - 1)} []`, `to-exclude ${channel(tv, zap)} []`]);
+      }
+    }
+    expect(sim.proxy.snapshot().upstreams[0]!.pacedChanges).toBe(0);
+  });
+
   // [what, upstream IGMP version, joins at one instant]
   const bursts: [string, 2 | 3, number][] = [
     ['IGMPv3: 200 joins', 3, 200],
@@ -117,8 +143,9 @@ describe('upstream report pacing', () => {
 
   it('shutdown leaves every group at once, joined or waiting, without pacing', () => {
     const sim = standardSetup();
-    for (let i = 0; i < 30; i++) sim.igmp(LAN1, '192.168.1.20', v2Report(group(i)));
-    expect(sim.proxy.snapshot().upstreams[0]!.waitingChanges).toBe(30 - REPORT_BURST);
+    const joins = REPORT_BURST + 20;
+    for (let i = 0; i < joins; i++) sim.igmp(LAN1, '192.168.1.20', v2Report(group(i)));
+    expect(sim.proxy.snapshot().upstreams[0]!.waitingChanges).toBe(20);
     const effects = sim.shutdown();
     expect(recordsOf(effects, UP)).toHaveLength(REPORT_BURST);
     expect(sim.proxy.nextDeadline()).toBeUndefined();

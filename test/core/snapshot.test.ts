@@ -28,7 +28,7 @@ function downstream(name: string, lastRefusal: DownstreamView['lastRefusal']): D
     info: { name, ifindex: 3, address: ip('192.168.1.1'), prefixLength: 24 },
     querier: { snapshot: () => querier },
     membership: { snapshot: () => groups },
-    refused: { groupsPerInterface: 1, groupsPerHost: 2, sourcesPerGroup: 3, ttl: 4 },
+    refused: { groupsPerInterface: 1, groupsPerHost: 2, sourcesPerGroup: 3, ttl: 4, reportRate: 5 },
     lastRefusal,
   };
 }
@@ -65,9 +65,9 @@ describe('buildSnapshot', () => {
     const [green, blue] = buildSnapshot(inputs()).downstreams;
     expect(green).toEqual({
       name: 'green0', ifindex: 3, address: '192.168.1.1', prefixLength: 24, querier, groups,
-      refused: { groupsPerInterface: 1, groupsPerHost: 2, sourcesPerGroup: 3, ttl: 4, lastHost: null, lastAt: null },
+      refused: { groupsPerInterface: 1, groupsPerHost: 2, sourcesPerGroup: 3, ttl: 4, reportRate: 5, lastHost: null, lastAt: null },
     });
-    expect(blue!.refused).toEqual({ groupsPerInterface: 1, groupsPerHost: 2, sourcesPerGroup: 3, ttl: 4, lastHost: '192.168.1.30', lastAt: 777 });
+    expect(blue!.refused).toEqual({ groupsPerInterface: 1, groupsPerHost: 2, sourcesPerGroup: 3, ttl: 4, reportRate: 5, lastHost: '192.168.1.30', lastAt: 777 });
   });
 
   it('gives each upstream its host state and the sources refused on it, formatted', () => {

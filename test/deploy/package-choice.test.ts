@@ -40,7 +40,10 @@ describe('the meta file for an appliance', () => {
 
   it.each(['armv7l', '', '../../etc', 'x86_64/../..', 'aarch64\n'])('refuses the appliance architecture %j without making a path of it', (arch) => {
     const seen: string[] = [];
-    const exists = (file: string): boolean => (seen.push(file), true);
+    const exists = (file: string): boolean => {
+      seen.push(file);
+      return true;
+    };
     expect(() => builtMetaFile(dist, arch, 'igmpproxy', exists)).toThrow(/no package is built for the appliance's architecture .* \(the build makes x86_64 and aarch64; or pass --package and --meta\)/);
     expect(seen).toEqual([]);
   });

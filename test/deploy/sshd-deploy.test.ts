@@ -100,7 +100,7 @@ beforeAll(async () => {
     // No '/' possible in a file name: the injected commands would create files in the remote cwd.
     fileName: `igmp proxy '$(touch ipd7-HACKED1)' \`touch ipd7-HACKED2\`; touch ipd7-HACKED3 "dq" \n next line.ipfire`,
   });
-  writeFileSync(hostile.meta, readFileSync(hostile.meta, 'utf8').replace(/File: [^]*?\.ipfire\n/, 'File: igmpproxy-1.3.0-100.ipfire\n'));
+  writeFileSync(hostile.meta, readFileSync(hostile.meta, 'utf8').replace(/File: [\s\S]*?\.ipfire\n/, 'File: igmpproxy-1.3.0-100.ipfire\n'));
   packages.hostile = hostile;
 }, 120_000);
 

@@ -29,7 +29,7 @@ interface Status {
   stallAlarm: { afterSeconds: number | null; groups: StallGroup[] };
 }
 
-const escape = (text: string): string => text.replace(/[.()]/g, '\\$&');
+const escapeRegExp = (text: string): string => text.replace(/[.()]/g, '\\$&');
 
 describe.skipIf(!support.available)('stall alarm', () => {
   let lab: IptvLab;
@@ -68,7 +68,7 @@ describe.skipIf(!support.available)('stall alarm', () => {
     await lab.isp.pauseGroup(group);
     const stream = `group ${group} from ${LAB_ADDRESSES.ispLink} on upstream ${lab.interfaces.upstream}`;
     const line = await proxy.waitForLog(
-      new RegExp(`stall: ${escape(stream)}: no packets for \\d+ s while receivers wait; most likely: the provider stopped sending$`),
+      new RegExp(`stall: ${escapeRegExp(stream)}: no packets for \\d+ s while receivers wait; most likely: the provider stopped sending$`),
       scaled(STALL_SECONDS * 1000 + 5_000), from);
     const silent = Number(/no packets for (\d+) s/.exec(line)?.[1]);
     expect(silent).toBeGreaterThanOrEqual(STALL_SECONDS);
@@ -88,7 +88,7 @@ describe.skipIf(!support.available)('stall alarm', () => {
     await lab.isp.resumeGroup(group);
     await lab.waitFor(async () => (await packets()) > before, scaled(5_000), 'packets again at the TV');
     const stream = `group ${group} from ${LAB_ADDRESSES.ispLink} on upstream ${lab.interfaces.upstream}`;
-    const line = await proxy.waitForLog(new RegExp(`stall over: ${escape(stream)} flows again after \\d+ s$`), scaled(5_000), from);
+    const line = await proxy.waitForLog(new RegExp(`stall over: ${escapeRegExp(stream)} flows again after \\d+ s$`), scaled(5_000), from);
     expect(Number(/after (\d+) s$/.exec(line)?.[1])).toBeGreaterThanOrEqual(STALL_SECONDS + 3);
     const status = await daemon.status<Status>();
     expect(status.stallAlarm.groups).toEqual([{ group, stalls: 1, stalled: false, stalledForSeconds: null }]);

@@ -210,7 +210,7 @@ describe('IGMP rejections', () => {
     ['an 11-byte query', fixed('1164 0000 00000000 027d 00'), /11 bytes/],
     ['a v3 query with more sources than bytes', fixed('1164 0000 00000000 027d 0002 0a000001'), /claims 2 sources/],
     ['a v3 query claiming 65535 sources', fixed('1164 0000 00000000 027d ffff'), /claims 65535 sources/],
-    ['a v3 report claiming 65535 records in 40 bytes', fixed('2200 0000 0000 ffff' + '00'.repeat(32)), /claims 65535 records/],
+    ['a v3 report claiming 65535 records in 40 bytes', fixed(`2200 0000 0000 ffff${'00'.repeat(32)}`), /claims 65535 records/],
     ['a v3 report whose record overruns', fixed('2200 0000 0000 0001 01 00 0002 ef000001 0a000001'), /overruns/],
     ['a v3 report whose aux data overruns', fixed('2200 0000 0000 0001 01 01 0000 ef000001'), /overruns/],
     ['a v3 report truncated inside a record header', fixed('2200 0000 0000 0002 01 00 0001 ef000001 0a000001 01 00 0000 ef00'), /truncated in record 2/],

@@ -72,7 +72,10 @@ describe('watchInterfaces', () => {
     const log: string[] = [];
     let callback: ReceiveCallback | undefined;
     const shim: Parameters<typeof watchInterfaces>[0] = {
-      socket: (domain) => (log.push(`socket ${domain}`), 42),
+      socket: (domain) => {
+        log.push(`socket ${domain}`);
+        return 42;
+      },
       bindNetlink: (_fd, groups) => void log.push(`bind ${groups}`),
       receive: (_fd, receiver) => {
         log.push('receive');

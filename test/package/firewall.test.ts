@@ -136,7 +136,7 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     const allChains = [...chains, '-N IGMPPROXY_IN', '-N IGMPPROXY_FWD', '-N IGMPPROXY_OUT'];
     const byChain = (chain: string) => [...rules.filter((r) => r.startsWith(`-A ${chain} `)), ...ours(chain)];
     const chainOrder = (line: string) => order.indexOf(line.split(' ')[1]!);
-    return [...policies, ...allChains.sort((a, b) => chainOrder(a) - chainOrder(b)), ...order.flatMap(byChain)].join('\n') + '\n';
+    return `${[...policies, ...allChains.sort((a, b) => chainOrder(a) - chainOrder(b)), ...order.flatMap(byChain)].join('\n')}\n`;
   }
 
   it('start adds exactly the rules for the configured interfaces, names passed literally', async () => {

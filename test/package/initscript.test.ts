@@ -23,14 +23,14 @@ const INFO = '\x1b[1;36m';
 const WARNING = '\x1b[1;33m';
 const NORMAL = '\x1b[0;39m';
 const NOT_RUNNING = `${INFO}/usr/sbin/igmpproxy is not running.${NORMAL}`;
-const RUNNING = new RegExp(`^${escape(INFO)}igmpproxy is running with Process ID\\(s\\)  (\\d+)\\.${escape(NORMAL)}$`);
+const RUNNING = new RegExp(`^${escapeRegExp(INFO)}igmpproxy is running with Process ID\\(s\\)  (\\d+)\\.${escapeRegExp(NORMAL)}$`);
 
 const CONFIG = 'quickleave\nphyint ipp6up0 upstream ratelimit 0 threshold 1\nphyint ipp6dn0 downstream\n';
 const BAD_CONFIG = 'phyint ipp6up0 upstream\nbogus keyword\n';
 /** What the real daemon's parser says about line 2 of BAD_CONFIG (and of "bogus" alone). */
 const PARSER_ERROR = '/etc/igmpproxy.conf:2:1: error: unknown keyword `bogus`';
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -107,7 +107,7 @@ echo "--- events"; cat /var/run/igmpproxy-standin.log
       [`${INIT} status`, 0],
     ]);
     expect(s[0]!.output).toBe(`${NOT_RUNNING}\n`);
-    expect(s[1]!.output).toMatch(/^Starting IGMP proxy\.\.\.\n.*\[.*  OK  .*\]/);
+    expect(s[1]!.output).toMatch(/^Starting IGMP proxy\.\.\.\n.*\[.* {2}OK {2}.*\]/);
     const pid = /pidfile=(\d+)/.exec(stdout)?.[1];
     expect(pid).toBeDefined();
     // The first line is what the web UI's Services page reads.
@@ -117,8 +117,8 @@ echo "--- events"; cat /var/run/igmpproxy-standin.log
     expect(/is running/.test(statusLine) && !/is not running/.test(statusLine)).toBe(true);
     // A second start does not start a second daemon.
     expect(s[3]!.output).toContain('Unable to continue: /usr/sbin/igmpproxy is running');
-    expect(s[4]!.output).toMatch(/^Reloading IGMP proxy\.\.\.\n.*  OK  /);
-    expect(s[5]!.output).toMatch(/^Stopping IGMP proxy\.\.\.\n.*  OK  /);
+    expect(s[4]!.output).toMatch(/^Reloading IGMP proxy\.\.\.\n.* {2}OK {2}/);
+    expect(s[5]!.output).toMatch(/^Stopping IGMP proxy\.\.\.\n.* {2}OK {2}/);
     expect(stdout).toContain('pidfile-left=no');
     expect(s[6]!.output).toBe(`${NOT_RUNNING}\n`);
     // status while running also asks for a fresh status document (SIGUSR1): the web page,
@@ -282,7 +282,7 @@ step ${INIT} start
     expect(ids?.[1]).not.toBe(ids?.[2]);
     expect(s[2]!.output).toBe(`${WARNING}/usr/sbin/igmpproxy is not running but /var/run/igmpproxy.pid exists.${NORMAL}\n`);
     expect(s[3]!.code).toBe(0);
-    expect(s[3]!.output).toMatch(/  OK  /);
+    expect(s[3]!.output).toMatch(/ {2}OK {2}/);
   });
 
   it('start switches multicast on for the upstream interfaces (IPFire switches it off on red)', async () => {

@@ -110,7 +110,7 @@ echo "pidfile-left=$([ -e /var/run/igmpproxy.pid ] && echo yes || echo no) gone=
     // Transparent huge pages off from the daemon's first page (runtime/huge-pages.ts): the
     // VM's kernel has them "always", as IPFire's has.
     expect(out).toContain('thp=0 anonhuge=0 kB');
-    expect(out).toMatch(/\x1b\[1;36migmpproxy is running with Process ID\(s\)  \d+\.\x1b\[0;39m/);
+    expect(out).toMatch(/\x1b\[1;36migmpproxy is running with Process ID\(s\) {2}\d+\.\x1b\[0;39m/);
     expect(out).toContain('reload-rc=0');
     expect(out).toContain('hook-rc=0');
     // C igmpproxy dies on SIGHUP; this one reloads.

@@ -16,19 +16,24 @@ export interface Support {
 let cached: Support | undefined;
 
 /** root, network namespaces, unshare, overlayfs, legacy iptables (IPFire's), xz, gcc (for IPFire's addonctrl). */
+function remember(support: Support): Support {
+  cached = support;
+  return support;
+}
+
 export function applianceSupport(): Support {
   if (cached) return cached;
   const netns = checkNetnsSupport(PREFIX);
-  if (!netns.available) return (cached = netns);
+  if (!netns.available) return remember(netns);
   if (!existsSync('/usr/sbin/xtables-legacy-multi')) {
-    return (cached = { available: false, reason: 'legacy iptables missing (Debian package iptables)' });
+    return remember({ available: false, reason: 'legacy iptables missing (Debian package iptables)' });
   }
   for (const tool of ['unshare', 'chroot', 'xz', 'gcc']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return (cached = { available: false, reason: `${tool} missing` });
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return remember({ available: false, reason: `${tool} missing` });
   }
   const filesystems = spawnSync('cat', ['/proc/filesystems'], { encoding: 'utf8' }).stdout;
-  if (!/\boverlay\b/.test(filesystems)) return (cached = { available: false, reason: 'no overlayfs' });
-  return (cached = { available: true, reason: '' });
+  if (!/\boverlay\b/.test(filesystems)) return remember({ available: false, reason: 'no overlayfs' });
+  return remember({ available: true, reason: '' });
 }
 
 /** The firewall.local hook block exactly as the package renders it. */

@@ -10,15 +10,35 @@ import type { InterfaceInfo, LogEffect } from './effects.ts';
 import { groupAllowed, groupFilterAllows, isProxiableGroup } from './filters.ts';
 
 /** Refusals a downstream counts (status document: proxy.downstreams[].refused). */
-export type RefusalCounter = keyof DownstreamLimits | 'ttl';
+export type RefusalCounter = keyof DownstreamLimits | 'ttl' | 'reportRate';
 
 export interface Refusal {
   readonly level: LogEffect['level'];
+  /** Built only when read by the hot ones (DeferredRefusal): refusals that traffic repeats are mostly counted, not logged. */
   readonly message: string;
   /** Lines with the same key are logged once per REPEATED_LOG_INTERVAL_MS; absent: every time. */
   readonly throttleKey?: string;
   /** The downstream counter this refusal adds one to; absent: not counted. */
   readonly counter?: RefusalCounter;
+}
+
+/** A refusal whose log line is built only when read: those that traffic repeats are mostly counted, not logged. */
+class DeferredRefusal implements Refusal {
+  readonly level: LogEffect['level'];
+  readonly throttleKey: string;
+  readonly counter: RefusalCounter;
+  private readonly describe: () => string;
+
+  constructor(level: LogEffect['level'], throttleKey: string, counter: RefusalCounter, describe: () => string) {
+    this.level = level;
+    this.throttleKey = throttleKey;
+    this.counter = counter;
+    this.describe = describe;
+  }
+
+  get message(): string {
+    return this.describe();
+  }
 }
 
 /**
@@ -28,14 +48,9 @@ export interface Refusal {
  */
 export function refuseTtl(name: string, requireTtlOne: boolean, sender: Ipv4, ttl: number, what: string): Refusal | undefined {
   if (ttl === 1 || !requireTtlOne) return undefined;
-  return {
-    level: 'info',
-    throttleKey: `ttl ${name} ${sender}`,
-    counter: 'ttl',
-    message:
-      `${name}: ignoring IGMP ${what} from ${formatIpv4(sender)} with IP TTL ${ttl}: hosts on the link send IGMP with TTL 1 (RFC 2236, RFC 3376); ` +
-      'if this receiver is yours and cannot be fixed, put "igmpttl any" in the configuration',
-  };
+  return new DeferredRefusal('info', `ttl ${name} ${sender}`, 'ttl', () =>
+    `${name}: ignoring IGMP ${what} from ${formatIpv4(sender)} with IP TTL ${ttl}: hosts on the link send IGMP with TTL 1 (RFC 2236, RFC 3376); ` +
+    'if this receiver is yours and cannot be fixed, put "igmpttl any" in the configuration');
 }
 
 /** What a downstream holds now, as far as the limits care. */
@@ -58,22 +73,18 @@ export interface MembershipCounts {
  * lowered limit never blocks a leave. One log line per host and minute for all three.
  */
 export function refuseBeyondLimits(name: string, limits: DownstreamLimits, counts: MembershipCounts, group: Ipv4, host: Ipv4, joins: boolean): Refusal | undefined {
-  const refusal = (counter: keyof DownstreamLimits, why: string): Refusal => ({
-    level: 'warning',
-    throttleKey: `limit ${name} ${host}`,
-    counter,
-    message: `${name}: join of ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why} (further refusals for this host are counted, logged once a minute)`,
-  });
+  const refusal = (counter: keyof DownstreamLimits, why: () => string): Refusal => new DeferredRefusal('warning', `limit ${name} ${host}`, counter, () =>
+    `${name}: join of ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why()} (further refusals for this host are counted, logged once a minute)`);
   if (joins && !counts.groupExists && counts.groups >= limits.groupsPerInterface) {
-    return refusal('groupsPerInterface', `this downstream already has ${counts.groups} groups, the limit (maxgroups ${limits.groupsPerInterface})`);
+    return refusal('groupsPerInterface', () => `this downstream already has ${counts.groups} groups, the limit (maxgroups ${limits.groupsPerInterface})`);
   }
   if (joins && !counts.hostIsMember && counts.hostGroups >= limits.groupsPerHost) {
-    return refusal('groupsPerHost', `this host is already in ${counts.hostGroups} groups, the limit (maxgroupsperhost ${limits.groupsPerHost})`);
+    return refusal('groupsPerHost', () => `this host is already in ${counts.hostGroups} groups, the limit (maxgroupsperhost ${limits.groupsPerHost})`);
   }
   if (counts.addedSources > 0 && counts.sources + counts.addedSources > limits.sourcesPerGroup) {
     return refusal(
       'sourcesPerGroup',
-      `${counts.sources + counts.addedSources} sources would exceed the limit per group (maxsources ${limits.sourcesPerGroup})`,
+      () => `${counts.sources + counts.addedSources} sources would exceed the limit per group (maxsources ${limits.sourcesPerGroup})`,
     );
   }
   return undefined;
@@ -159,4 +170,10 @@ export function formatCidr(address: Ipv4, prefixLength: number): string {
 
 function pair(source: Ipv4, group: Ipv4): string {
   return `(${formatIpv4(source)}, ${formatIpv4(group)})`;
+}
+
+/** The log line for a host beyond its share of datagrams (host-report-rate.ts); the caller counts and throttles first. */
+export function reportRateMessage(name: string, host: Ipv4, perSecond: number, burst: number): string {
+  return `${name}: IGMP from ${formatIpv4(host)} dropped unread: more than ${burst} at once or ${perSecond} a second from one host, ` +
+    'which no RFC host sends (further drops for this host are counted, logged once a minute)';
 }

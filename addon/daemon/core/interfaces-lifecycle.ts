@@ -19,6 +19,8 @@ import { LinkSettings, linkContext } from './link-settings.ts';
 import { Querier } from './querier.ts';
 import { UpstreamHost } from './upstream.ts';
 import type { RouteTable } from './routes.ts';
+import { HostReportRate } from './host-report-rate.ts';
+import { HOST_REPORT_BURST, HOST_REPORT_REFILL_MS } from './settings.ts';
 
 export interface Downstream {
   readonly kind: 'downstream';
@@ -27,6 +29,8 @@ export interface Downstream {
   readonly querier: Querier;
   readonly membership: Membership;
   readonly refused: Record<RefusalCounter, number>;
+  /** Each host's share of the datagrams the daemon looks at (host-report-rate.ts). */
+  readonly reportRate: HostReportRate;
   lastRefusal: { readonly host: Ipv4; readonly at: number } | undefined;
 }
 
@@ -171,8 +175,9 @@ export class ProxiedInterfaces {
       changed: (group) => this.port.changed(group),
       membersChanged: () => this.port.stateChanged(),
     });
-    const refused = { groupsPerInterface: 0, groupsPerHost: 0, sourcesPerGroup: 0, ttl: 0 };
-    const downstream: Downstream = { kind: 'downstream', info, config, querier, membership, refused, lastRefusal: undefined };
+    const refused = { groupsPerInterface: 0, groupsPerHost: 0, sourcesPerGroup: 0, ttl: 0, reportRate: 0 };
+    const reportRate = new HostReportRate(HOST_REPORT_BURST, HOST_REPORT_REFILL_MS);
+    const downstream: Downstream = { kind: 'downstream', info, config, querier, membership, refused, reportRate, lastRefusal: undefined };
     holder.d = downstream;
     this.downstreams.set(name, downstream);
     this.refreshOwnAddresses();

@@ -11,6 +11,7 @@
 // module that owns the concern and then flushes the collected membership changes into routes
 // and upstream reports. Everything with rules of its own lives elsewhere:
 //   admission.ts     which senders, groups and sources are accepted (pure; returns a reason)
+//   host-report-rate.ts  each host's share of the datagrams looked at (before parsing)
 //   log-throttle.ts  the one throttle for log lines that traffic repeats
 //   membership.ts    RFC 3376 router state per downstream (its 6.4 rows: membership-table.ts)
 //   interfaces-lifecycle.ts  bring-up, tear-down, reload (config-diff.ts) and shutdown of interfaces
@@ -31,10 +32,12 @@ import type { DaemonConfig, PhyintConfig } from '../config/types.ts';
 import type { Effect, InterfaceInfo, RouteOutput } from './effects.ts';
 import type { CoreContext } from './context.ts';
 import { TimerQueue } from './timers.ts';
-import { DEFAULT_SETTINGS, REPEATED_LOG_INTERVAL_MS } from './settings.ts';
+import { DEFAULT_SETTINGS, HOST_REPORT_BURST, HOST_REPORT_REFILL_MS, REPEATED_LOG_INTERVAL_MS } from './settings.ts';
 import type { ProtocolSettings } from './settings.ts';
 import { groupAllowed } from './filters.ts';
-import { refuseAnySourceRequest, refuseBeyondLimits, refuseReportedGroup, refuseSender, refuseTtl, refuseUpcallGroup, refuseUpcallSource } from './admission.ts';
+import {
+  refuseAnySourceRequest, refuseBeyondLimits, refuseReportedGroup, refuseSender, reportRateMessage, refuseTtl, refuseUpcallGroup, refuseUpcallSource,
+} from './admission.ts';
 import type { Refusal } from './admission.ts';
 import { LogThrottle } from './log-throttle.ts';
 import { mergeSubscriptions } from './merge.ts';
@@ -123,6 +126,23 @@ export class IgmpProxyCore {
   /** An IGMP message that the kernel says arrived on `ifname`. */
   receiveIgmp(ifname: string, packet: PacketInfo, message: IgmpMessage): Effect[] {
     return this.run(() => this.handleIgmp(ifname, packet, message));
+  }
+
+  /**
+   * Before a datagram from `source` that arrived on `ifname` is parsed: undefined to go on,
+   * or the effects of dropping it unread (a throttled log line) when `ifname` is a downstream
+   * and this host is beyond its share (host-report-rate.ts). Cheap: it runs for every datagram.
+   */
+  screenDatagram(ifname: string, source: Ipv4): Effect[] | undefined {
+    const downstream = this.interfaces.downstreams.get(ifname);
+    if (downstream === undefined) return undefined;
+    const now = this.deps.now();
+    if (downstream.reportRate.admit(source, now)) return undefined;
+    // Counted like the other refusals; the line is built only when the throttle lets it out.
+    downstream.refused.reportRate++;
+    downstream.lastRefusal = { host: source, at: now };
+    if (!this.logThrottle.admit(`rate ${ifname} ${source}`, now)) return [];
+    return [{ type: 'log', level: 'warning', message: reportRateMessage(ifname, source, 1000 / HOST_REPORT_REFILL_MS, HOST_REPORT_BURST) }];
   }
 
   /** A multicast routing upcall that the kernel attributes to `ifname`'s VIF. */

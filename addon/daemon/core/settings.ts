@@ -76,12 +76,30 @@ export const MAX_REFUSED_UPCALLS = 1024;
 
 /**
  * Pacing of state-change reports toward each upstream (report-pacing.ts): a burst of
- * REPORT_BURST reports goes out at once, then one per REPORT_REFILL_MS (4 per second).
- * A channel change is one leave + one join, two reports, so even a TV zapping every second
- * and four TVs zapping at the same instant never wait; RFC 3376 8.11's retransmissions
- * (one Unsolicited Report Interval, 1 s, apart) are timer-paced and not counted. What a
- * burst of joins makes wait is merged per group and goes out in the next report.
+ * REPORT_BURST reports goes out at once, then one per REPORT_REFILL_MS (20 per second).
+ * The rate must never slow a person: a channel change is two state-change reports (IGMPv3:
+ * the old group's TO_IN{} and the new one's TO_EX{}, as the TV's kernel sends them; IGMPv2:
+ * a leave and a report), so a viewer holding channel-up (about 3 zaps/s) makes 6 reports/s.
+ * Three TVs doing that at once stay below the rate for good, four for 8 s (the burst covers
+ * their excess of 4/s); a flood from the LAN (10,000 reports/s) still reaches the provider
+ * as 20/s. RFC 3376 8.11's retransmissions (one Unsolicited Report Interval, 1 s, apart)
+ * are timer-paced and not counted. What a burst of joins makes wait is merged per group and
+ * goes out in the next report. (8 at once and 4/s, the first values, made every join of a
+ * quick zapping sequence wait up to 250 ms.)
  */
-export const REPORT_BURST = 8;
-export const REPORT_REFILL_MS = 250;
+export const REPORT_BURST = 32;
+export const REPORT_REFILL_MS = 50;
+
+/**
+ * IGMP datagrams each host (source address) of a downstream may hand in (host-report-rate.ts):
+ * HOST_REPORT_BURST at once, then one per HOST_REPORT_REFILL_MS (100 a second); the rest is
+ * dropped before parsing and counted. An RFC host never comes near it: per state change it
+ * sends Robustness Variable reports (2 by default, RFC 3376 8.1), a TV zapping twice a second
+ * about 8 a second; per query at most one report per group (IGMPv1/v2, RFC 2236 3), spread
+ * over the Max Response Time (10 s), or its whole state in a few datagrams (IGMPv3): even a
+ * host at maxgroupsperhost's default 512 answering in one instant fits in the burst. A
+ * flooding host gets 100 reports a second looked at, and the other hosts keep the socket.
+ */
+export const HOST_REPORT_BURST = 600;
+export const HOST_REPORT_REFILL_MS = 10;
 

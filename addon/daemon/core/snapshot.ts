@@ -18,6 +18,8 @@ export interface RefusedSnapshot {
   readonly groupsPerHost: number;
   readonly sourcesPerGroup: number;
   readonly ttl: number;
+  /** Datagrams dropped unread: the host was beyond its share (host-report-rate.ts). */
+  readonly reportRate: number;
   readonly lastHost: string | null;
   readonly lastAt: number | null;
 }

@@ -9,6 +9,38 @@ import { errorMessage } from '../error-message.ts';
 /** Callback for received datagrams: (null, data, ingress ifindex, source IPv4) or (error). */
 export type ReceiveCallback = (error: NodeJS.ErrnoException | null, data?: Buffer, ifindex?: number, source?: number) => void;
 
+/**
+ * Callback for receiveBatch: (null, data, index) or (error). data holds the datagrams back to
+ * back; index has four uint32 per datagram in host byte order (offset in data, length,
+ * ingress ifindex, source IPv4): readBatchEntry reads them.
+ */
+export type ReceiveBatchCallback = (error: NodeJS.ErrnoException | null, data?: Buffer, index?: Buffer) => void;
+
+/** Words per datagram in a receiveBatch index. */
+export const BATCH_INDEX_WORDS = 4;
+
+/** Datagrams in a receiveBatch index. */
+export function batchLength(index: Buffer): number {
+  return Math.floor(index.length / (4 * BATCH_INDEX_WORDS));
+}
+
+/** Word `word` (0 offset, 1 length, 2 ifindex, 3 source) of datagram `entry`; both targets are little-endian. */
+export function batchWord(index: Buffer, entry: number, word: number): number {
+  return index.readUInt32LE(4 * (BATCH_INDEX_WORDS * entry + word));
+}
+
+/** A receiveBatch batch as the shim makes it, for stand-in shims in tests and probes. */
+export function makeBatch(datagrams: readonly { data: Uint8Array; ifindex: number; source: number }[]): { data: Buffer; index: Buffer } {
+  const data = Buffer.concat(datagrams.map((d) => d.data));
+  const index = Buffer.alloc(datagrams.length * 4 * BATCH_INDEX_WORDS);
+  let offset = 0;
+  datagrams.forEach((d, entry) => {
+    [offset, d.data.length, d.ifindex, d.source].forEach((value, word) => index.writeUInt32LE(value >>> 0, 4 * (BATCH_INDEX_WORDS * entry + word)));
+    offset += d.data.length;
+  });
+  return { data, index };
+}
+
 /** The shim's functions; errors are thrown as Error with code = errno name ("EBADF"). */
 export interface IgmpShim {
   /** socket(2), always non-blocking and close-on-exec; returns the fd. */
@@ -27,6 +59,8 @@ export interface IgmpShim {
   send(fd: number, data: Buffer, destination: number | null, ifindex: number): number;
   /** Calls back for each datagram (read until EAGAIN, at most 256 per wake-up) until close. */
   receive(fd: number, callback: ReceiveCallback): void;
+  /** As receive, but one call back per wake-up with all its datagrams (see ReceiveBatchCallback). */
+  receiveBatch(fd: number, callback: ReceiveBatchCallback): void;
   /** Stops receiving and closes the fd. */
   close(fd: number): void;
   /** pthread_sigmask(SIG_UNBLOCK) of one signal number for the calling (main) thread. */

@@ -106,7 +106,7 @@ function clockText(time: Date): string {
 
 export class StderrSink implements LogSink {
   write(level: LogLevel, message: string, time: Date): void {
-    process.stderr.write(formatStderrLine(level, message, time) + '\n');
+    process.stderr.write(`${formatStderrLine(level, message, time)}\n`);
   }
 }
 

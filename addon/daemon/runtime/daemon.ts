@@ -146,6 +146,7 @@ export class Daemon {
   static start(options: DaemonOptions): Daemon {
     let daemon: Daemon | undefined;
     const socket = MrouteSocket.open(options.shim, {
+      screen: (ifindex, source) => daemon?.screen(ifindex, source) ?? true,
       onDatagram: (datagram) => daemon?.onDatagram(datagram),
       onError: (error) => options.logger.warning(`raw socket: ${error.message}`),
     });
@@ -268,6 +269,17 @@ export class Daemon {
   }
 
   // ---- datagrams ----------------------------------------------------------------------
+
+  /** Before a datagram is even cut out of its batch: a host beyond its share is dropped unread (upcalls have no ifindex). */
+  private screen(ifindex: number, source: number): boolean {
+    if (this.stopped) return false;
+    const arrivedOn = this.nameByIfindex.get(ifindex);
+    if (arrivedOn === undefined) return true;
+    const dropped = this.proxy.screenDatagram(arrivedOn, source);
+    if (dropped === undefined) return true;
+    if (dropped.length > 0) this.execute(dropped);
+    return false;
+  }
 
   private onDatagram(datagram: RawDatagramIn): void {
     if (this.stopped) return;

@@ -101,7 +101,7 @@ export function summarizeStatus(status: StatusDocument): string[] {
     const r = down.refused;
     const causes = [
       [r.groupsPerInterface, 'beyond maxgroups'], [r.groupsPerHost, 'beyond maxgroupsperhost'],
-      [r.sourcesPerGroup, 'beyond maxsources'], [r.ttl, 'with IP TTL not 1'],
+      [r.sourcesPerGroup, 'beyond maxsources'], [r.ttl, 'with IP TTL not 1'], [r.reportRate, 'unread: the host sent too fast'],
     ] as const;
     const counted = causes.filter(([count]) => count > 0).map(([count, why]) => `${count} ${why}`);
     if (counted.length > 0) lines.push(`downstream ${down.name} ignored IGMP: ${counted.join(', ')} (latest from ${r.lastHost ?? 'unknown'})`);
@@ -121,5 +121,5 @@ export function summarizeStatus(status: StatusDocument): string[] {
 
 /** Atomic write, mode 0644: readers never see half a document. */
 export function writeStatusFile(file: string, status: StatusDocument): void {
-  writeFileAtomic(file, JSON.stringify(status, null, 2) + '\n');
+  writeFileAtomic(file, `${JSON.stringify(status, null, 2)}\n`);
 }
