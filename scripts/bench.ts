@@ -36,8 +36,8 @@ const STARTUP_METHOD =
   'options whose script writes one line and exits: no Node single binary starts faster on this machine.';
 
 const MEMORY_METHOD =
-  'Memory: the daemon\'s own code (config, core, codec, executor, status) built into a single binary with the ' +
-  'daemon\'s baked-in options, on a stand-in shim instead of a kernel (scripts/bench/memory-probe.ts); one TV joins ' +
+  "Memory: the daemon's own code (config, core, codec, executor, status) built into a single binary with the " +
+  "daemon's baked-in options, on a stand-in shim instead of a kernel (scripts/bench/memory-probe.ts); one TV joins " +
   'the groups through IGMPv3 reports and each group gets its upcall and route. RssAnon 10 s after the joins (steady: past the paced reports and the memory release once quiet) ' +
   'and after a forced full GC. The lab rows above are the real binary on a real kernel.';
 
@@ -46,12 +46,14 @@ const SOAK_METHOD =
   'quickleave on. tv0 holds one channel the whole time; tv1 and tv2 zap once a second (leave A + join B), half a second ' +
   'apart, each through its own ring of 8 channels. Each channel: one 64-byte packet every 10 ms. RssAnon from ' +
   '/proc/PID/status and CPU (utime+stime) from /proc/PID/stat of the proxy at start, every 5 minutes and at the end; ' +
-  'load 1 min is the lab machine\'s. Gap: the longest time between two packets of the held channel (lab clock, in the TV), ' +
+  "load 1 min is the lab machine's. Gap: the longest time between two packets of the held channel (lab clock, in the TV), " +
   'counting a silence still going on at the end. A zap fails when its first packet has not come within 5 s.';
 
 /** A command line for people: paths inside the repository relative to it. */
 function shown(command: readonly string[]): string {
-  return command.map((arg) => (arg.startsWith(`${repositoryRoot}/`) ? path.relative(repositoryRoot, arg) : arg)).join(' ');
+  return command
+    .map((arg) => (arg.startsWith(`${repositoryRoot}/`) ? path.relative(repositoryRoot, arg) : arg))
+    .join(' ');
 }
 
 /** The lab's results and the kernel they came from. */
@@ -68,13 +70,19 @@ async function runLabHere(options: BenchOptions): Promise<LabRun> {
   const results: ProxyResult[] = [];
   for (const id of options.proxies) {
     const candidate = resolveCandidate(id, options.verboseProxy);
-    console.log(`${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`);
+    console.log(
+      `${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`,
+    );
     const result = await runProxySuite(candidate, options, deadlineAt, (line) => console.log(line));
     if (!result.available) console.log(`${id}: not available (${result.reason})`);
     results.push(result);
   }
   // In the test VM, vm.ts names the kernel and says whether it is emulated.
-  return { results, kernel: process.env.IGMPPROXY_TEST_KERNEL ?? `${os.release()} on this machine (native)`, failure: '' };
+  return {
+    results,
+    kernel: process.env.IGMPPROXY_TEST_KERNEL ?? `${os.release()} on this machine (native)`,
+    failure: '',
+  };
 }
 
 /**
@@ -93,11 +101,17 @@ async function runLabInVm(options: BenchOptions): Promise<LabRun> {
     timeoutMs: (options.timeLimitSeconds + 300) * 1000,
   });
   try {
-    const guest = JSON.parse(readFileSync(path.join(shareDir, 'bench-results.json'), 'utf8')) as
-      { proxies: ProxyResult[]; machine: { kernel: string } };
+    const guest = JSON.parse(readFileSync(path.join(shareDir, 'bench-results.json'), 'utf8')) as {
+      proxies: ProxyResult[];
+      machine: { kernel: string };
+    };
     return { results: guest.proxies, kernel: guest.machine.kernel, failure: vm.status === null ? vm.failure : '' };
   } catch {
-    return { results: [], kernel: describeVm(vm), failure: vm.failure || `the lab in the VM wrote no results (exit status ${vm.status})` };
+    return {
+      results: [],
+      kernel: describeVm(vm),
+      failure: vm.failure || `the lab in the VM wrote no results (exit status ${vm.status})`,
+    };
   }
 }
 
@@ -114,10 +128,16 @@ async function runSoakHere(options: BenchOptions, minutes: number): Promise<Soak
   const results: SoakResult[] = [];
   for (const id of options.proxies) {
     const candidate = resolveCandidate(id, options.verboseProxy);
-    console.log(`${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`);
+    console.log(
+      `${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`,
+    );
     results.push(await runSoak(candidate, minutes, options.ispVersion, (line) => console.log(line)));
   }
-  return { results, kernel: process.env.IGMPPROXY_TEST_KERNEL ?? `${os.release()} on this machine (native)`, failure: '' };
+  return {
+    results,
+    kernel: process.env.IGMPPROXY_TEST_KERNEL ?? `${os.release()} on this machine (native)`,
+    failure: '',
+  };
 }
 
 /** The soak in the test VM (this kernel cannot route multicast); the guest writes its results to the share. */
@@ -131,7 +151,13 @@ async function runSoakInVm(options: BenchOptions): Promise<SoakRun> {
   let vm;
   try {
     vm = await runInVm({
-      argv: [process.execPath, path.join(repositoryRoot, 'scripts', 'bench.ts'), ...process.argv.slice(2), '--out', GUEST_SHARE],
+      argv: [
+        process.execPath,
+        path.join(repositoryRoot, 'scripts', 'bench.ts'),
+        ...process.argv.slice(2),
+        '--out',
+        GUEST_SHARE,
+      ],
       cwd: repositoryRoot,
       shareDir,
       timeoutMs: (options.timeLimitSeconds + 300) * 1000,
@@ -140,14 +166,31 @@ async function runSoakInVm(options: BenchOptions): Promise<SoakRun> {
     clearInterval(timer);
   }
   sampleLoad();
-  const hostLoad = { min: Math.min(...loads), max: Math.max(...loads), mean: loads.reduce((a, b) => a + b, 0) / loads.length, samples: loads.length };
+  const hostLoad = {
+    min: Math.min(...loads),
+    max: Math.max(...loads),
+    mean: loads.reduce((a, b) => a + b, 0) / loads.length,
+    samples: loads.length,
+  };
   try {
-    const guest = JSON.parse(readFileSync(path.join(shareDir, 'bench-results.json'), 'utf8')) as
-      { soak?: SoakResult[]; machine: { kernel: string } };
+    const guest = JSON.parse(readFileSync(path.join(shareDir, 'bench-results.json'), 'utf8')) as {
+      soak?: SoakResult[];
+      machine: { kernel: string };
+    };
     if (!Array.isArray(guest.soak)) throw new Error('no soak results');
-    return { results: guest.soak, kernel: guest.machine.kernel, failure: vm.status === null ? vm.failure : '', hostLoad };
+    return {
+      results: guest.soak,
+      kernel: guest.machine.kernel,
+      failure: vm.status === null ? vm.failure : '',
+      hostLoad,
+    };
   } catch {
-    return { results: [], kernel: describeVm(vm), failure: vm.failure || `the soak in the VM wrote no results (exit status ${vm.status})`, hostLoad };
+    return {
+      results: [],
+      kernel: describeVm(vm),
+      failure: vm.failure || `the soak in the VM wrote no results (exit status ${vm.status})`,
+      hostLoad,
+    };
   }
 }
 
@@ -161,8 +204,11 @@ async function soakMain(options: BenchOptions, minutes: number): Promise<number>
     }
   }
   const run = inVm ? await runSoakInVm(options) : await runSoakHere(options, minutes);
-  const hostLoad = run.hostLoad === undefined ? '' : `Load of the machine running the VM (${os.cpus().length} CPUs, 1-minute average, ` +
-    `sampled every minute): min ${run.hostLoad.min.toFixed(2)}, mean ${run.hostLoad.mean.toFixed(2)}, max ${run.hostLoad.max.toFixed(2)}.`;
+  const hostLoad =
+    run.hostLoad === undefined
+      ? ''
+      : `Load of the machine running the VM (${os.cpus().length} CPUs, 1-minute average, ` +
+        `sampled every minute): min ${run.hostLoad.min.toFixed(2)}, mean ${run.hostLoad.mean.toFixed(2)}, max ${run.hostLoad.max.toFixed(2)}.`;
   const lines: string[] = ['', `Soak of ${minutes} min, lab kernel: ${run.kernel}.`];
   if (hostLoad !== '') lines.push(hostLoad);
   if (run.failure !== '') lines.push(`bench: FAILED the soak: ${run.failure}`);
@@ -178,7 +224,12 @@ async function soakMain(options: BenchOptions, minutes: number): Promise<number>
   const date = new Date().toISOString();
   const json = {
     date,
-    machine: { kernel: run.kernel, cpus: os.cpus().length, node: process.version, ...(run.hostLoad ? { hostLoad: run.hostLoad } : {}) },
+    machine: {
+      kernel: run.kernel,
+      cpus: os.cpus().length,
+      node: process.version,
+      ...(run.hostLoad ? { hostLoad: run.hostLoad } : {}),
+    },
     options: { ...options, outDir: undefined },
     method: SOAK_METHOD,
     soak: run.results,
@@ -188,20 +239,34 @@ async function soakMain(options: BenchOptions, minutes: number): Promise<number>
   const markdownPath = path.join(options.outDir, 'bench-results.md');
   writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
   const markdown = [
-    `# igmpproxy soak, ${date}`, '',
+    `# igmpproxy soak, ${date}`,
+    '',
     `\`npm run bench -- --soak ${minutes}\`: lab kernel ${run.kernel}, ${os.cpus().length} CPUs, provider querier IGMPv${options.ispVersion}.`,
     ...(hostLoad === '' ? [] : ['', hostLoad]),
     ...(run.failure === '' ? [] : ['', `FAILED the soak: ${run.failure}`]),
-    ...run.results.flatMap((result) => ['', `## ${result.label}`, '',
-      ...(result.available ? [`\`${shown(result.command)} CONFIG\``, ''] : []), renderSoak(result, true),
+    ...run.results.flatMap((result) => [
+      '',
+      `## ${result.label}`,
+      '',
+      ...(result.available ? [`\`${shown(result.command)} CONFIG\``, ''] : []),
+      renderSoak(result, true),
       ...(result.failures.length + result.notes.length > 0 ? [''] : []),
-      ...result.failures.map((failure) => `- FAILED ${failure}`), ...result.notes.map((note) => `- ${note}`)]),
-    '', SOAK_METHOD, '',
+      ...result.failures.map((failure) => `- FAILED ${failure}`),
+      ...result.notes.map((note) => `- ${note}`),
+    ]),
+    '',
+    SOAK_METHOD,
+    '',
   ].join('\n');
   writeFileSync(markdownPath, markdown);
   console.log(`\nwrote ${jsonPath} and ${markdownPath}`);
-  const allMet = run.results.some((result) => result.available) && run.results.every((result) =>
-    !result.available || (result.failures.length === 0 && result.verdicts.every((verdict) => verdict.verdict === 'met')));
+  const allMet =
+    run.results.some((result) => result.available) &&
+    run.results.every(
+      (result) =>
+        !result.available ||
+        (result.failures.length === 0 && result.verdicts.every((verdict) => verdict.verdict === 'met')),
+    );
   return run.failure === '' && allMet ? 0 : 2;
 }
 
@@ -218,23 +283,46 @@ async function main(options: BenchOptions): Promise<number> {
   // and emulation would only measure the emulator): the lab leaves nothing behind, but
   // this way it never runs beside a daemon.
   const startup: StartupRow[] =
-    (options.only === undefined || options.only === 'startup') && options.startupRuns > 0 ? await measureStartup(options.startupRuns, (line) => console.log(line)) : [];
+    (options.only === undefined || options.only === 'startup') && options.startupRuns > 0
+      ? await measureStartup(options.startupRuns, (line) => console.log(line))
+      : [];
   // The memory table needs no multicast routing either: natively, before the lab.
-  const memory: MemoryResult | undefined = options.only === undefined || options.only === 'memory'
-    ? await measureMemory((line) => console.log(line)) : undefined;
-  const lab: LabRun = !runLab ? { results: [], kernel: '', failure: '' }
-    : inVm ? await runLabInVm(options) : await runLabHere(options);
+  const memory: MemoryResult | undefined =
+    options.only === undefined || options.only === 'memory'
+      ? await measureMemory((line) => console.log(line))
+      : undefined;
+  const lab: LabRun = !runLab
+    ? { results: [], kernel: '', failure: '' }
+    : inVm
+      ? await runLabInVm(options)
+      : await runLabHere(options);
   const results = lab.results;
   const c = results.find((result) => result.id === 'c');
   const ours = results.find((result) => result.id === 'ours');
-  const headers = { c: c?.available ? c.label : 'C igmpproxy', ours: ours?.available ? ours.label.replace(/ \(.*\)$/, '') : 'ours' };
+  const headers = {
+    c: c?.available ? c.label : 'C igmpproxy',
+    ours: ours?.available ? ours.label.replace(/ \(.*\)$/, '') : 'ours',
+  };
   const rows = compare(c, ours);
 
   const lines: string[] = [''];
-  if (runLab) lines.push(`Lab kernel: ${lab.kernel}; both proxies ran on it in this run.`, renderText(rows, headers), '');
+  if (runLab)
+    lines.push(`Lab kernel: ${lab.kernel}; both proxies ran on it in this run.`, renderText(rows, headers), '');
   if (lab.failure !== '') lines.push(`bench: FAILED the lab: ${lab.failure}`);
-  if (startup.length > 0) lines.push(`Start-up kernel: ${os.release()} on this machine (native).`, renderStartup(startup, false), STARTUP_METHOD, '');
-  if (memory !== undefined) lines.push(`Memory per group, on ${os.release()} on this machine (native):`, renderMemory(memory, false), MEMORY_METHOD, '');
+  if (startup.length > 0)
+    lines.push(
+      `Start-up kernel: ${os.release()} on this machine (native).`,
+      renderStartup(startup, false),
+      STARTUP_METHOD,
+      '',
+    );
+  if (memory !== undefined)
+    lines.push(
+      `Memory per group, on ${os.release()} on this machine (native):`,
+      renderMemory(memory, false),
+      MEMORY_METHOD,
+      '',
+    );
   for (const result of results) {
     if (!result.available) lines.push(`${result.id}: not available (${result.reason})`);
     for (const failure of result.failures) lines.push(`${result.id}: FAILED ${failure}`);
@@ -246,8 +334,12 @@ async function main(options: BenchOptions): Promise<number> {
   mkdirSync(options.outDir, { recursive: true });
   const json = {
     date: new Date().toISOString(),
-    machine: { kernel: runLab ? lab.kernel : `${os.release()} on this machine (native)`, cpus: os.cpus().length, node: process.version,
-      startupKernel: startup.length > 0 ? `${os.release()} on this machine (native)` : undefined },
+    machine: {
+      kernel: runLab ? lab.kernel : `${os.release()} on this machine (native)`,
+      cpus: os.cpus().length,
+      node: process.version,
+      startupKernel: startup.length > 0 ? `${os.release()} on this machine (native)` : undefined,
+    },
     options: { ...options, outDir: undefined },
     method: METHOD.join(' '),
     proxies: results,
@@ -259,16 +351,30 @@ async function main(options: BenchOptions): Promise<number> {
   const markdownPath = path.join(options.outDir, 'bench-results.md');
   writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
   const markdown = [
-    `# igmpproxy benchmark, ${json.date}`, '',
+    `# igmpproxy benchmark, ${json.date}`,
+    '',
     `Lab kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
-      `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`, '',
-    ...results.map((result) => `- **${result.id}**: ${result.available ? `${result.label}: \`${shown(result.command)} CONFIG\`` : `not available (${result.reason})`}`),
+      `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`,
+    '',
+    ...results.map(
+      (result) =>
+        `- **${result.id}**: ${result.available ? `${result.label}: \`${shown(result.command)} CONFIG\`` : `not available (${result.reason})`}`,
+    ),
     ...(runLab ? ['', renderMarkdown(rows, headers)] : []),
-    ...(startup.length > 0 ? ['', `Start-up on ${json.machine.startupKernel}:`, '', renderStartup(startup, true), '', STARTUP_METHOD] : []),
-    ...(memory !== undefined ? ['', `Memory per group on ${os.release()} (native):`, '', renderMemory(memory, true), '', MEMORY_METHOD] : []), '',
-    ...results.flatMap((result) => [...result.failures.map((failure) => `- ${result.id}: FAILED ${failure}`),
-      ...result.notes.map((note) => `- ${result.id}: ${note}`)]),
-    '', METHOD.join(' '), '',
+    ...(startup.length > 0
+      ? ['', `Start-up on ${json.machine.startupKernel}:`, '', renderStartup(startup, true), '', STARTUP_METHOD]
+      : []),
+    ...(memory !== undefined
+      ? ['', `Memory per group on ${os.release()} (native):`, '', renderMemory(memory, true), '', MEMORY_METHOD]
+      : []),
+    '',
+    ...results.flatMap((result) => [
+      ...result.failures.map((failure) => `- ${result.id}: FAILED ${failure}`),
+      ...result.notes.map((note) => `- ${result.id}: ${note}`),
+    ]),
+    '',
+    METHOD.join(' '),
+    '',
   ].join('\n');
   writeFileSync(markdownPath, markdown);
   console.log(`\nwrote ${jsonPath} and ${markdownPath}`);

@@ -14,7 +14,8 @@ try {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
     terminal: onTerminal ? (raw) => process.stderr.write(raw) : null,
-    promptHidden: onTerminal && stdin instanceof ReadStream ? (question) => promptHidden(stdin, process.stderr, question) : null,
+    promptHidden:
+      onTerminal && stdin instanceof ReadStream ? (question) => promptHidden(stdin, process.stderr, question) : null,
     env: process.env,
     repoRoot,
     now: () => Date.now(),

@@ -31,14 +31,17 @@ function checkBinary(file: string): void {
   try {
     descriptor = openSync(file, 'r');
   } catch {
-    throw new Error(`${path.relative(repositoryRoot, file)} is missing: build it with \`bash scripts/dev.sh build --all\``);
+    throw new Error(
+      `${path.relative(repositoryRoot, file)} is missing: build it with \`bash scripts/dev.sh build --all\``,
+    );
   }
   try {
     readSync(descriptor, header, 0, header.length, 0);
   } finally {
     closeSync(descriptor);
   }
-  if (elfMachine(header) !== EM_AARCH64) throw new Error(`${path.relative(repositoryRoot, file)} is not an aarch64 executable`);
+  if (elfMachine(header) !== EM_AARCH64)
+    throw new Error(`${path.relative(repositoryRoot, file)} is not an aarch64 executable`);
 }
 
 async function main(): Promise<number> {
@@ -47,7 +50,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const result = await runInAarch64Vm({
     argv: ['python3', '/vmshare/aarch64-guest.py', 'check', '/vmshare/igmpproxy', '/tmp/igmpproxy-aarch64'],
-    files: { 'igmpproxy': BINARY, 'aarch64-guest.py': GUEST_PROGRAM },
+    files: { igmpproxy: BINARY, 'aarch64-guest.py': GUEST_PROGRAM },
     env: { IGMPPROXY_TEST_SLOWDOWN: String(SLOWDOWN) },
     timeoutMs,
     log: (line) => process.stderr.write(`test:aarch64: ${line}\n`),
@@ -58,7 +61,9 @@ async function main(): Promise<number> {
     process.stderr.write(`test:aarch64: FAIL on ${where}: ${result.failure} (${times})\n`);
     return 1;
   }
-  process.stderr.write(`test:aarch64: ${result.status === 0 ? 'PASS' : `FAIL (exit status ${result.status})`} on ${where} (${times})\n`);
+  process.stderr.write(
+    `test:aarch64: ${result.status === 0 ? 'PASS' : `FAIL (exit status ${result.status})`} on ${where} (${times})\n`,
+  );
   return result.status === 0 ? 0 : 1;
 }
 

@@ -1,7 +1,11 @@
 // The counts behind the test command's closing line, read from vitest's JSON report.
 import { existsSync, readFileSync } from 'node:fs';
 
-export interface Counts { passed: number; failed: number; skipped: number }
+export interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
 
 interface VitestReport {
   numPassedTests: number;
@@ -21,8 +25,9 @@ export function countsOf(jsonFile: string, what: string): Counts {
     return { passed: 0, failed: 1, skipped: 0 };
   }
   const report = JSON.parse(readFileSync(jsonFile, 'utf8')) as VitestReport;
-  const brokenFiles = report.testResults.filter((file) => file.status === 'failed' &&
-    !file.assertionResults.some((test) => test.status === 'failed')).length;
+  const brokenFiles = report.testResults.filter(
+    (file) => file.status === 'failed' && !file.assertionResults.some((test) => test.status === 'failed'),
+  ).length;
   return {
     passed: report.numPassedTests,
     failed: report.numFailedTests + brokenFiles,

@@ -21,8 +21,13 @@ const vitest = [process.execPath, 'node_modules/vitest/vitest.mjs', 'run'];
 const cacheDir = path.join(root, '.cache', 'test-results');
 
 function vitestArguments(projects: readonly string[], jsonFile: string, extra: readonly string[]): string[] {
-  return [...projects.flatMap((name) => ['--project', name]), '--reporter=default', '--reporter=json',
-    `--outputFile.json=${jsonFile}`, ...extra];
+  return [
+    ...projects.flatMap((name) => ['--project', name]),
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${jsonFile}`,
+    ...extra,
+  ];
 }
 
 function phase(name: string, started: number): void {
@@ -44,15 +49,23 @@ if (hostCanRouteMulticast()) {
   console.log(`test: this kernel (${release()}) routes multicast: every suite runs on this machine (native)`);
   const started = Date.now();
   const json = path.join(cacheDir, 'all.json');
-  const run = spawnSync(vitest[0]!, [...vitest.slice(1), ...vitestArguments([MACHINE_PROJECT, ROUTING_PROJECT], json, extra)], { stdio: 'inherit' });
+  const run = spawnSync(
+    vitest[0]!,
+    [...vitest.slice(1), ...vitestArguments([MACHINE_PROJECT, ROUTING_PROJECT], json, extra)],
+    { stdio: 'inherit' },
+  );
   status = run.status ?? 1;
   add(countsOf(json, 'vitest'));
   phase('all suites', started);
 } else {
-  console.log(`test: this kernel (${release()}) cannot route multicast: the "${ROUTING_PROJECT}" suites run in the test VM`);
+  console.log(
+    `test: this kernel (${release()}) cannot route multicast: the "${ROUTING_PROJECT}" suites run in the test VM`,
+  );
   let started = Date.now();
   const json = path.join(cacheDir, 'machine.json');
-  const run = spawnSync(vitest[0]!, [...vitest.slice(1), ...vitestArguments([MACHINE_PROJECT], json, extra)], { stdio: 'inherit' });
+  const run = spawnSync(vitest[0]!, [...vitest.slice(1), ...vitestArguments([MACHINE_PROJECT], json, extra)], {
+    stdio: 'inherit',
+  });
   status = run.status ?? 1;
   add(countsOf(json, 'vitest on this machine'));
   phase('suites on this machine', started);
@@ -71,8 +84,10 @@ if (hostCanRouteMulticast()) {
     });
     const artifacts = path.join(shareDir, 'test-artifacts');
     if (existsSync(artifacts)) cpSync(artifacts, path.join(root, '.cache', 'test-artifacts'), { recursive: true });
-    console.log(`test: the "${ROUTING_PROJECT}" suites ran on ${describeVm(result)} ` +
-      `(waits scaled x${result.slowdown}): ${result.status === null ? result.failure : `exit status ${result.status}`}`);
+    console.log(
+      `test: the "${ROUTING_PROJECT}" suites ran on ${describeVm(result)} ` +
+        `(waits scaled x${result.slowdown}): ${result.status === null ? result.failure : `exit status ${result.status}`}`,
+    );
     if (result.status !== 0) status = status || 1;
     add(countsOf(path.join(shareDir, vmJson), 'vitest in the VM'));
   } catch (error) {

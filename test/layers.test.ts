@@ -27,7 +27,12 @@ function tableRows(text: string, first: string): string[][] {
   const rows: string[][] = [];
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.split('|').slice(1, -1).map((cell) => cell.trim()));
+    rows.push(
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
   }
   return rows;
 }
@@ -53,7 +58,10 @@ function readRules(): Rules {
   const directories = new Map<string, Set<string>>();
   for (const [directory, allowed] of tableRows(text, 'directory')) {
     for (const name of names(directory as string)) {
-      directories.set(name, new Set(names(allowed as string).flatMap((cell) => cell.startsWith('only ') ? [cell.slice(5)] : [cell])));
+      directories.set(
+        name,
+        new Set(names(allowed as string).flatMap((cell) => (cell.startsWith('only ') ? [cell.slice(5)] : [cell]))),
+      );
     }
   }
   return { layers, directories };
@@ -79,7 +87,11 @@ function sourceFiles(directory: string): string[] {
 /** Relative module specifiers of a file's static, type, re-export and dynamic imports. */
 function importedPaths(source: string): string[] {
   const found: string[] = [];
-  const patterns = [/^\s*(?:import|export)\b[^;'"]*?\bfrom\s*'(\.{1,2}\/[^']+)'/gm, /^\s*import\s*'(\.{1,2}\/[^']+)'/gm, /\bimport\(\s*'(\.{1,2}\/[^']+)'\s*\)/g];
+  const patterns = [
+    /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*'(\.{1,2}\/[^']+)'/gm,
+    /^\s*import\s*'(\.{1,2}\/[^']+)'/gm,
+    /\bimport\(\s*'(\.{1,2}\/[^']+)'\s*\)/g,
+  ];
   for (const pattern of patterns) for (const match of source.matchAll(pattern)) found.push(match[1] as string);
   return found;
 }
@@ -124,7 +136,14 @@ describe('layers (addon/daemon/README.md)', () => {
       "const g = await import('./g.ts');",
       "import path from 'node:path';",
     ].join('\n');
-    expect(importedPaths(source).sort()).toEqual(['../b/b.ts', '../f.ts', './a.ts', './c.ts', './g.ts', './side-effect.ts']);
+    expect(importedPaths(source).sort()).toEqual([
+      '../b/b.ts',
+      '../f.ts',
+      './a.ts',
+      './c.ts',
+      './g.ts',
+      './side-effect.ts',
+    ]);
   });
 
   it('every import edge is allowed', () => {

@@ -33,7 +33,11 @@ function main(argv: readonly string[]): void {
     case 'diagnose':
       return settle(import('./cli/diagnose-command.ts').then((diagnose) => diagnose.runDiagnose(command)));
     default:
-      settle(import('./cli/commands.ts').then((commands) => commands.runCommand(command, { daemonChild, ignoredEnvironment })));
+      settle(
+        import('./cli/commands.ts').then((commands) =>
+          commands.runCommand(command, { daemonChild, ignoredEnvironment }),
+        ),
+      );
   }
 }
 

@@ -11,5 +11,7 @@ export function isSingleBinary(): boolean {
 /** sha256 (hex) of an asset embedded in the binary; undefined when run from source. */
 export function embeddedAssetSha256(name: string): string | undefined {
   if (!isSea()) return undefined;
-  return createHash('sha256').update(new Uint8Array(getRawAsset(name))).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(getRawAsset(name)))
+    .digest('hex');
 }

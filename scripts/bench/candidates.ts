@@ -36,9 +36,24 @@ export function resolveCandidate(id: ProxyId, verbose: boolean): ProxyCandidate 
   }
   // Ours keeps a pidfile and a status file (C 0.3 has neither): private ones per lab, so a
   // daemon running elsewhere on the machine (another test, a real one) does not collide.
-  const ownFiles = ['--pidfile', `${PROXY_TEMP_DIR_TOKEN}/igmpproxy.pid`, '--status-file', `${PROXY_TEMP_DIR_TOKEN}/igmpproxy.status`];
+  const ownFiles = [
+    '--pidfile',
+    `${PROXY_TEMP_DIR_TOKEN}/igmpproxy.pid`,
+    '--status-file',
+    `${PROXY_TEMP_DIR_TOKEN}/igmpproxy.status`,
+  ];
   if (isExecutableFile(OURS_BINARY)) {
-    return { id, label: 'ours (dist/x86_64/igmpproxy)', command: [OURS_BINARY, ...flags, ...ownFiles], available: true };
+    return {
+      id,
+      label: 'ours (dist/x86_64/igmpproxy)',
+      command: [OURS_BINARY, ...flags, ...ownFiles],
+      available: true,
+    };
   }
-  return { id, label: 'ours (node addon/daemon/main.ts)', command: [pinnedNode, OURS_ENTRY, ...flags, ...ownFiles], available: true };
+  return {
+    id,
+    label: 'ours (node addon/daemon/main.ts)',
+    command: [pinnedNode, OURS_ENTRY, ...flags, ...ownFiles],
+    available: true,
+  };
 }

@@ -31,13 +31,25 @@ const BIG_SOURCES = 1_000;
 
 function iface(name: string, ifindex: number, address: string): KernelInterface {
   return {
-    name, ifindex, address: ip(address), prefixLength: 24, addresses: [{ address: ip(address), prefixLength: 24 }],
-    up: true, multicast: true, loopback: false, pointToPoint: false, running: true,
+    name,
+    ifindex,
+    address: ip(address),
+    prefixLength: 24,
+    addresses: [{ address: ip(address), prefixLength: 24 }],
+    up: true,
+    multicast: true,
+    loopback: false,
+    pointToPoint: false,
+    running: true,
   };
 }
 
 /** As memory-probe.ts's: every call succeeds; the raw socket's callback is kept to feed batches of datagrams. */
-function standInShim(): { shim: IgmpShim; deliver: (batch: { data: Buffer; index: Buffer }) => void; sent: () => number } {
+function standInShim(): {
+  shim: IgmpShim;
+  deliver: (batch: { data: Buffer; index: Buffer }) => void;
+  sent: () => number;
+} {
   let raw: ReceiveBatchCallback | undefined;
   let nextFd = 10;
   let sent = 0;
@@ -61,33 +73,58 @@ function standInShim(): { shim: IgmpShim; deliver: (batch: { data: Buffer; index
 /** What igmp-flood.c sends: TTL 1, Router Alert, one record. */
 function report(host: number, group: number, sources: number): Buffer {
   const list = Array.from({ length: sources }, (_, index) => ip('10.0.0.0') + index);
-  const payload = buildIgmp({ type: 'v3-report', records: [{ recordType: sources > 0 ? 'allow' : 'to-exclude', group, sources: list }] });
-  return Buffer.from(buildIpv4Packet({ source: host, destination: ip('224.0.0.22'), ttl: 1, tos: 0xc0, protocol: IPPROTO_IGMP, routerAlert: true, payload }));
+  const payload = buildIgmp({
+    type: 'v3-report',
+    records: [{ recordType: sources > 0 ? 'allow' : 'to-exclude', group, sources: list }],
+  });
+  return Buffer.from(
+    buildIpv4Packet({
+      source: host,
+      destination: ip('224.0.0.22'),
+      ttl: 1,
+      tos: 0xc0,
+      protocol: IPPROTO_IGMP,
+      routerAlert: true,
+      payload,
+    }),
+  );
 }
 
 async function main(): Promise<void> {
   const count = Number(process.argv.find((arg) => arg.startsWith('--reports='))?.slice(10) ?? 100_000);
   const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-flood-'));
   const configFile = path.join(dir, 'igmpproxy.conf');
-  const text = 'quickleave\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
+  const text =
+    'quickleave\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
   writeFileSync(configFile, text);
   const parsed = parseConfig(text, configFile);
   if (!parsed.ok) throw new Error('config');
   const stand = standInShim();
   const daemon = Daemon.start({
-    configFile, config: parsed.config, shim: stand.shim, logger: new Logger([], 0), version: 'probe',
-    statusFile: path.join(dir, 'status.json'), readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
+    configFile,
+    config: parsed.config,
+    shim: stand.shim,
+    logger: new Logger([], 0),
+    version: 'probe',
+    statusFile: path.join(dir, 'status.json'),
+    readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
   });
   // Built before the clock starts: the generator's work is not the daemon's.
   const tvJoin = report(TV, ip('239.70.0.1'), 0);
   // Batches as the shim hands them over: BATCH of the flood's reports and one of the TV's.
-  const batches = Array.from({ length: Math.ceil(count / BATCH) }, (_, b) => makeBatch([
-    ...Array.from({ length: Math.min(BATCH, count - b * BATCH) }, (_, i) => {
-      const index = b * BATCH + i;
-      return { data: report(HOSTILE, GROUP_BASE + index, index % BIG_EVERY === BIG_EVERY - 1 ? BIG_SOURCES : 0), ifindex: LAN, source: HOSTILE };
-    }),
-    { data: tvJoin, ifindex: LAN, source: TV },
-  ]));
+  const batches = Array.from({ length: Math.ceil(count / BATCH) }, (_, b) =>
+    makeBatch([
+      ...Array.from({ length: Math.min(BATCH, count - b * BATCH) }, (_, i) => {
+        const index = b * BATCH + i;
+        return {
+          data: report(HOSTILE, GROUP_BASE + index, index % BIG_EVERY === BIG_EVERY - 1 ? BIG_SOURCES : 0),
+          ifindex: LAN,
+          source: HOSTILE,
+        };
+      }),
+      { data: tvJoin, ifindex: LAN, source: TV },
+    ]),
+  );
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (const batch of batches) {
@@ -96,14 +133,18 @@ async function main(): Promise<void> {
   }
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
-  console.log(`${count} reports in ${elapsed.toFixed(0)} ms: ${((1000 * elapsed) / count).toFixed(1)} µs each, ` +
-    `CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, sent ${stand.sent()} datagrams`);
+  console.log(
+    `${count} reports in ${elapsed.toFixed(0)} ms: ${((1000 * elapsed) / count).toFixed(1)} µs each, ` +
+      `CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, sent ${stand.sent()} datagrams`,
+  );
   daemon.dumpStatus();
   const status = JSON.parse(readFileSync(path.join(dir, 'status.json'), 'utf8')) as {
     proxy: { downstreams: { groups: { hosts: string[] }[]; refused: Record<string, number> }[] };
   };
   const lan = status.proxy.downstreams[0];
-  console.log(`lan0: ${lan?.groups.length} groups (the TV's: ${lan?.groups.filter((g) => g.hosts.includes('192.168.1.20')).length}), refused ${JSON.stringify(lan?.refused)}`);
+  console.log(
+    `lan0: ${lan?.groups.length} groups (the TV's: ${lan?.groups.filter((g) => g.hosts.includes('192.168.1.20')).length}), refused ${JSON.stringify(lan?.refused)}`,
+  );
   daemon.stop();
   rmSync(dir, { recursive: true, force: true });
 }

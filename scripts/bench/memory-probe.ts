@@ -30,8 +30,16 @@ const LAN = 3;
 
 function iface(name: string, ifindex: number, address: string): KernelInterface {
   return {
-    name, ifindex, address: ip(address), prefixLength: 24, addresses: [{ address: ip(address), prefixLength: 24 }],
-    up: true, multicast: true, loopback: false, pointToPoint: false, running: true,
+    name,
+    ifindex,
+    address: ip(address),
+    prefixLength: 24,
+    addresses: [{ address: ip(address), prefixLength: 24 }],
+    up: true,
+    multicast: true,
+    loopback: false,
+    pointToPoint: false,
+    running: true,
   };
 }
 
@@ -42,7 +50,11 @@ interface ProcessShim {
 }
 
 /** Every socket call succeeds; the raw socket's receive callback is kept to feed datagrams. Memory calls go to the real shim when there is one. */
-function standInShim(real: ProcessShim | undefined): { shim: IgmpShim; deliver: (data: Uint8Array, ifindex: number, source: number) => void; sent: () => number } {
+function standInShim(real: ProcessShim | undefined): {
+  shim: IgmpShim;
+  deliver: (data: Uint8Array, ifindex: number, source: number) => void;
+  sent: () => number;
+} {
   const receivers = new Map<number, ReceiveCallback>();
   let nextFd = 10;
   let sent = 0;
@@ -54,10 +66,12 @@ function standInShim(real: ProcessShim | undefined): { shim: IgmpShim; deliver: 
     connectUnix: () => undefined,
     send: (_fd, data) => (sent++, data.length),
     receive: (fd, callback) => void receivers.set(fd, callback),
-    receiveBatch: (fd, callback) => void receivers.set(fd, (error, data, ifindex, source) => {
-      const batch = data === undefined ? undefined : makeBatch([{ data, ifindex: ifindex ?? 0, source: source ?? 0 }]);
-      callback(error, batch?.data, batch?.index);
-    }),
+    receiveBatch: (fd, callback) =>
+      void receivers.set(fd, (error, data, ifindex, source) => {
+        const batch =
+          data === undefined ? undefined : makeBatch([{ data, ifindex: ifindex ?? 0, source: source ?? 0 }]);
+        callback(error, batch?.data, batch?.index);
+      }),
     close: (fd) => void receivers.delete(fd),
     unblockSignal: () => undefined,
     disableTransparentHugePages: () => real?.disableTransparentHugePages(),
@@ -92,8 +106,14 @@ function upcall(vif: number, source: number, target: number): Uint8Array {
 
 function join(index: number): Uint8Array {
   const [datagram] = encodeIgmpDatagrams({
-    type: 'send-igmp', interface: 'lan', source: ip('192.168.1.20'), destination: ip('224.0.0.22'),
-    message: { type: 'v3-report', records: [{ recordType: 'to-exclude', group: ip(group(index)), sources: [], auxData: new Uint8Array(0) }] },
+    type: 'send-igmp',
+    interface: 'lan',
+    source: ip('192.168.1.20'),
+    destination: ip('224.0.0.22'),
+    message: {
+      type: 'v3-report',
+      records: [{ recordType: 'to-exclude', group: ip(group(index)), sources: [], auxData: new Uint8Array(0) }],
+    },
   } as never);
   return datagram as Uint8Array;
 }
@@ -105,7 +125,10 @@ function rssAnonKb(): number {
 function heapLine(): string {
   return getHeapSpaceStatistics()
     .filter((space) => space.space_used_size > 0 || space.space_size > 0)
-    .map((space) => `${space.space_name.replace('_space', '')} ${(space.space_size / 1024).toFixed(0)}/${(space.space_used_size / 1024).toFixed(0)}`)
+    .map(
+      (space) =>
+        `${space.space_name.replace('_space', '')} ${(space.space_size / 1024).toFixed(0)}/${(space.space_used_size / 1024).toFixed(0)}`,
+    )
     .join(', ');
 }
 
@@ -124,21 +147,34 @@ function anonymousByKind(): string {
       const start = BigInt(`0x${header[1]}`);
       const sizeKb = Number((BigInt(`0x${header[2]}`) - start) / 1024n);
       const name = header[4] ?? '';
-      kind = name === '[heap]' ? 'malloc heap'
-        : name === '[stack]' ? 'main stack'
-        : name === process.execPath || (name === '' && previousFile === process.execPath) ? 'binary data'
-        : name !== '' ? 'libraries'
-        : header[3]?.includes('x') === true ? 'V8 code range'
-        : start % (64n << 20n) === 0n && start > 0x7f0000000000n ? 'malloc arenas'
-        : sizeKb === 8192 ? 'thread stacks'
-        : sizeKb % 256 === 0 ? 'V8 heap pages'
-        : 'other';
+      kind =
+        name === '[heap]'
+          ? 'malloc heap'
+          : name === '[stack]'
+            ? 'main stack'
+            : name === process.execPath || (name === '' && previousFile === process.execPath)
+              ? 'binary data'
+              : name !== ''
+                ? 'libraries'
+                : header[3]?.includes('x') === true
+                  ? 'V8 code range'
+                  : start % (64n << 20n) === 0n && start > 0x7f0000000000n
+                    ? 'malloc arenas'
+                    : sizeKb === 8192
+                      ? 'thread stacks'
+                      : sizeKb % 256 === 0
+                        ? 'V8 heap pages'
+                        : 'other';
       previousFile = name;
     }
     const anonymous = /^Anonymous:\s+(\d+) kB/.exec(line);
     if (anonymous) kb.set(kind, (kb.get(kind) ?? 0) + Number(anonymous[1]));
   }
-  return [...kb].filter(([, value]) => value > 0).sort((a, b) => b[1] - a[1]).map(([name, value]) => `${name} ${value}`).join(', ');
+  return [...kb]
+    .filter(([, value]) => value > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, value]) => `${name} ${value}`)
+    .join(', ');
 }
 
 /** Past the paced upstream reports and their retransmissions, and the daemon's memory release once quiet after them. */
@@ -156,18 +192,26 @@ async function main(): Promise<void> {
     real = shim.exports;
     real.disableTransparentHugePages();
   }
-  const steps = (process.argv.find((arg) => arg.startsWith('--steps='))?.slice(8) ?? '0,100,500,2000').split(',').map(Number);
+  const steps = (process.argv.find((arg) => arg.startsWith('--steps='))?.slice(8) ?? '0,100,500,2000')
+    .split(',')
+    .map(Number);
   const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-memory-'));
   const configFile = path.join(dir, 'igmpproxy.conf');
   // Limits raised above the largest row: this measures memory per group, not the limits.
-  const text = 'quickleave\nmaxgroups 65536\nmaxgroupsperhost 65536\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
+  const text =
+    'quickleave\nmaxgroups 65536\nmaxgroupsperhost 65536\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
   writeFileSync(configFile, text);
   const parsed = parseConfig(text, configFile);
   if (!parsed.ok) throw new Error('config');
   const stand = standInShim(real);
   const daemon = Daemon.start({
-    configFile, config: parsed.config, shim: stand.shim, logger: new Logger([], 0), version: 'probe',
-    statusFile: path.join(dir, 'status.json'), readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
+    configFile,
+    config: parsed.config,
+    shim: stand.shim,
+    logger: new Logger([], 0),
+    version: 'probe',
+    statusFile: path.join(dir, 'status.json'),
+    readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
   });
   let joined = 0;
   console.log(`start: RssAnon ${rssAnonKb()} kB (before GC)`);
@@ -187,7 +231,9 @@ async function main(): Promise<void> {
     }
     const snapshotDir = process.argv.find((arg) => arg.startsWith('--snapshots='))?.slice(12);
     if (snapshotDir !== undefined) writeHeapSnapshot(path.join(snapshotDir, `groups-${target}.heapsnapshot`));
-    console.log(`${String(target).padStart(5)} groups: RssAnon ${steady} kB steady, ${rssAnonKb()} kB after GC; heap ${heapLine()}`);
+    console.log(
+      `${String(target).padStart(5)} groups: RssAnon ${steady} kB steady, ${rssAnonKb()} kB after GC; heap ${heapLine()}`,
+    );
     const holdMs = Number(process.argv.find((arg) => arg.startsWith('--hold='))?.slice(7) ?? 0);
     if (holdMs > 0) {
       console.log(`pid ${process.pid} holding ${holdMs} ms`);

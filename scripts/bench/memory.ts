@@ -50,28 +50,57 @@ export async function measureMemory(log: (line: string) => void): Promise<Memory
   try {
     const env = buildEnvironment(FALLBACK_SOURCE_DATE_EPOCH);
     const baseNode = await strippedBaseNode('x86_64', { env });
-    log('memory: building the probe and the floor (single binaries with the daemon\'s options)');
+    log("memory: building the probe and the floor (single binaries with the daemon's options)");
     const bundle = path.join(workDir, 'probe.cjs');
-    await bundleDaemon({ version: 'probe', release: 0, outFile: bundle, root: repositoryRoot, entryPoint: 'scripts/bench/memory-probe.ts' });
+    await bundleDaemon({
+      version: 'probe',
+      release: 0,
+      outFile: bundle,
+      root: repositoryRoot,
+      entryPoint: 'scripts/bench/memory-probe.ts',
+    });
     const probe = path.join(workDir, 'probe');
-    await buildSea({ arch: 'x86_64', baseNode, bundle, shim: bundle, workDir: path.join(workDir, 'sea-probe'), output: probe,
-      sourceDateEpoch: FALLBACK_SOURCE_DATE_EPOCH, env });
+    await buildSea({
+      arch: 'x86_64',
+      baseNode,
+      bundle,
+      shim: bundle,
+      workDir: path.join(workDir, 'sea-probe'),
+      output: probe,
+      sourceDateEpoch: FALLBACK_SOURCE_DATE_EPOCH,
+      env,
+    });
     const floorScript = path.join(workDir, 'floor.cjs');
     writeFileSync(floorScript, FLOOR_SCRIPT);
     const floor = path.join(workDir, 'floor');
-    await buildSea({ arch: 'x86_64', baseNode, bundle: floorScript, shim: floorScript, workDir: path.join(workDir, 'sea-floor'), output: floor,
-      sourceDateEpoch: FALLBACK_SOURCE_DATE_EPOCH, env });
+    await buildSea({
+      arch: 'x86_64',
+      baseNode,
+      bundle: floorScript,
+      shim: floorScript,
+      workDir: path.join(workDir, 'sea-floor'),
+      output: floor,
+      sourceDateEpoch: FALLBACK_SOURCE_DATE_EPOCH,
+      env,
+    });
 
     // The real shim (THP off, malloc trimmed, as in the daemon); sockets stay stand-ins.
     const shim = await buildNativeShim('x64', path.join(workDir, 'native'));
     const floorRun = spawnSync(floor, [], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
     const floorKb = Number(/floor RssAnon (\d+) kB/.exec(floorRun.stdout ?? '')?.[1]);
     log(`memory: probe at ${MEMORY_STEPS.join(', ')} groups`);
-    const run = spawnSync(probe, [`--steps=${MEMORY_STEPS.join(',')}`, `--shim=${shim}`], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+    const run = spawnSync(probe, [`--steps=${MEMORY_STEPS.join(',')}`, `--shim=${shim}`], {
+      encoding: 'utf8',
+      timeout: RUN_TIMEOUT_MS,
+    });
     const rows = parseProbeOutput(run.stdout ?? '');
     if (run.status !== 0 || rows.length !== MEMORY_STEPS.length || !Number.isFinite(floorKb)) {
-      return { available: false, reason: `probe exit ${run.status ?? run.signal}, floor exit ${floorRun.status ?? floorRun.signal}: ` +
-        `${`${run.stderr ?? ''}${floorRun.stderr ?? ''}`.trim().split('\n')[0] ?? ''}` };
+      return {
+        available: false,
+        reason:
+          `probe exit ${run.status ?? run.signal}, floor exit ${floorRun.status ?? floorRun.signal}: ` +
+          `${`${run.stderr ?? ''}${floorRun.stderr ?? ''}`.trim().split('\n')[0] ?? ''}`,
+      };
     }
     return { available: true, floorKb, rows };
   } catch (error) {
@@ -89,13 +118,23 @@ export function renderMemory(result: MemoryResult, markdown: boolean): string {
   const header = ['groups', 'RssAnon steady MB', 'after GC MB', 'above floor MB', 'per added group kB'];
   const body = result.rows.map((row, index) => {
     const previous = index > 0 ? result.rows[index - 1] : undefined;
-    const perGroup = previous === undefined ? '' : ((row.afterGcKb - previous.afterGcKb) / (row.groups - previous.groups)).toFixed(1);
+    const perGroup =
+      previous === undefined ? '' : ((row.afterGcKb - previous.afterGcKb) / (row.groups - previous.groups)).toFixed(1);
     return [String(row.groups), mb(row.steadyKb), mb(row.afterGcKb), mb(row.afterGcKb - result.floorKb), perGroup];
   });
   const floorLine = `floor (minimal single binary, same options, one socket, idle): ${mb(result.floorKb)} MB`;
   if (markdown) {
-    return [`| ${header.join(' | ')} |`, `|${header.map(() => '---:').join('|')}|`, ...body.map((cells) => `| ${cells.join(' | ')} |`), '', floorLine].join('\n');
+    return [
+      `| ${header.join(' | ')} |`,
+      `|${header.map(() => '---:').join('|')}|`,
+      ...body.map((cells) => `| ${cells.join(' | ')} |`),
+      '',
+      floorLine,
+    ].join('\n');
   }
-  return [header.map((cell, index) => (index === 0 ? cell.padEnd(8) : cell.padStart(19))).join(''),
-    ...body.map((cells) => cells.map((cell, index) => (index === 0 ? cell.padEnd(8) : cell.padStart(19))).join('')), floorLine].join('\n');
+  return [
+    header.map((cell, index) => (index === 0 ? cell.padEnd(8) : cell.padStart(19))).join(''),
+    ...body.map((cells) => cells.map((cell, index) => (index === 0 ? cell.padEnd(8) : cell.padStart(19))).join('')),
+    floorLine,
+  ].join('\n');
 }

@@ -88,16 +88,41 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
         proxyGiven = true;
         index++;
         break;
-      case '--joins': joins = integer(flag, value, 1, 1000); index++; break;
-      case '--zaps': zaps = integer(flag, value, 1, 1000); index++; break;
+      case '--joins':
+        joins = integer(flag, value, 1, 1000);
+        index++;
+        break;
+      case '--zaps':
+        zaps = integer(flag, value, 1, 1000);
+        index++;
+        break;
       // One TV joins every group, and the same file goes to C igmpproxy, which knows no
       // maxgroupsperhost: the bench stays within that limit's default (512).
-      case '--groups': manyGroups = integer(flag, value, 1, 512); index++; break;
-      case '--window': windowSeconds = integer(flag, value, 1, 120); index++; break;
-      case '--isp-version': ispVersion = integer(flag, value, 2, 3) as 2 | 3; index++; break;
-      case '--time-limit': timeLimitSeconds = integer(flag, value, 30, 3600); timeLimitGiven = true; index++; break;
-      case '--soak': soakMinutes = integer(flag, value, 1, 1440); index++; break;
-      case '--startup-runs': startupRuns = integer(flag, value, 0, 1000); index++; break;
+      case '--groups':
+        manyGroups = integer(flag, value, 1, 512);
+        index++;
+        break;
+      case '--window':
+        windowSeconds = integer(flag, value, 1, 120);
+        index++;
+        break;
+      case '--isp-version':
+        ispVersion = integer(flag, value, 2, 3) as 2 | 3;
+        index++;
+        break;
+      case '--time-limit':
+        timeLimitSeconds = integer(flag, value, 30, 3600);
+        timeLimitGiven = true;
+        index++;
+        break;
+      case '--soak':
+        soakMinutes = integer(flag, value, 1, 1440);
+        index++;
+        break;
+      case '--startup-runs':
+        startupRuns = integer(flag, value, 0, 1000);
+        index++;
+        break;
       case '--only':
         if (value !== 'lab' && value !== 'startup' && value !== 'memory') {
           throw new Error(`--only must be lab, startup or memory, got ${value ?? 'nothing'}`);
@@ -110,9 +135,15 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
         outDir = value;
         index++;
         break;
-      case '--verbose-proxy': verboseProxy = true; break;
-      case '-h': case '--help': help = true; break;
-      default: throw new Error(`unknown option ${flag}`);
+      case '--verbose-proxy':
+        verboseProxy = true;
+        break;
+      case '-h':
+      case '--help':
+        help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${flag}`);
     }
   }
   if (only === 'startup' && startupRuns === 0) throw new Error('--only startup needs --startup-runs above 0');
@@ -122,8 +153,24 @@ export function parseBenchArgs(argv: readonly string[], cwd: string): BenchOptio
     if (!proxyGiven) proxies = ['ours'];
     if (!timeLimitGiven) timeLimitSeconds = soakBudgetSeconds(soakMinutes, proxies.length);
     else if (timeLimitSeconds < soakBudgetSeconds(soakMinutes, proxies.length)) {
-      throw new Error(`--time-limit ${timeLimitSeconds} is too short for --soak ${soakMinutes} (${soakBudgetSeconds(soakMinutes, proxies.length)} s needed)`);
+      throw new Error(
+        `--time-limit ${timeLimitSeconds} is too short for --soak ${soakMinutes} (${soakBudgetSeconds(soakMinutes, proxies.length)} s needed)`,
+      );
     }
   }
-  return { proxies, joins, zaps, manyGroups, windowSeconds, ispVersion, outDir, verboseProxy, timeLimitSeconds, startupRuns, only, help, soakMinutes };
+  return {
+    proxies,
+    joins,
+    zaps,
+    manyGroups,
+    windowSeconds,
+    ispVersion,
+    outDir,
+    verboseProxy,
+    timeLimitSeconds,
+    startupRuns,
+    only,
+    help,
+    soakMinutes,
+  };
 }

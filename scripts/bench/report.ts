@@ -47,8 +47,12 @@ export function compare(c: ProxyResult | undefined, ours: ProxyResult | undefine
   const cm = c?.available ? c.metrics : undefined;
   const om = ours?.available ? ours.metrics : undefined;
 
-  const latency = (metric: string, pick: (m: NonNullable<typeof cm>) => Summary | undefined, ratioLimit?: number,
-    absolute?: { target: string; ok: (value: number) => boolean }): void => {
+  const latency = (
+    metric: string,
+    pick: (m: NonNullable<typeof cm>) => Summary | undefined,
+    ratioLimit?: number,
+    absolute?: { target: string; ok: (value: number) => boolean },
+  ): void => {
     const cs = cm ? pick(cm) : undefined;
     const os = om ? pick(om) : undefined;
     const ratio = ratioOf(os?.p50, cs?.p50);
@@ -57,14 +61,22 @@ export function compare(c: ProxyResult | undefined, ours: ProxyResult | undefine
       c: withMissed(format(cs?.p50, 'ms'), cs),
       ours: withMissed(format(os?.p50, 'ms'), os),
       ratio: ratio === undefined ? 'n/a' : `${ratio.toFixed(2)}x`,
-      target: ratioLimit !== undefined ? `<= ${ratioLimit}x C` : absolute?.target ?? '',
-      verdict: ratioLimit !== undefined ? ratioVerdict(ratio, ratioLimit)
-        : absolute ? absoluteVerdict(os?.p50, absolute.ok) : 'n/a',
+      target: ratioLimit !== undefined ? `<= ${ratioLimit}x C` : (absolute?.target ?? ''),
+      verdict:
+        ratioLimit !== undefined
+          ? ratioVerdict(ratio, ratioLimit)
+          : absolute
+            ? absoluteVerdict(os?.p50, absolute.ok)
+            : 'n/a',
     });
     const maxRatio = ratioOf(os?.max, cs?.max);
     rows.push({
-      metric: `${metric} max`, c: format(cs?.max, 'ms'), ours: format(os?.max, 'ms'),
-      ratio: maxRatio === undefined ? 'n/a' : `${maxRatio.toFixed(2)}x`, target: '', verdict: 'n/a',
+      metric: `${metric} max`,
+      c: format(cs?.max, 'ms'),
+      ours: format(os?.max, 'ms'),
+      ratio: maxRatio === undefined ? 'n/a' : `${maxRatio.toFixed(2)}x`,
+      target: '',
+      verdict: 'n/a',
     });
   };
 
@@ -72,33 +84,71 @@ export function compare(c: ProxyResult | undefined, ours: ProxyResult | undefine
   latency('TV join -> first packet', (m) => m.joinToFirstPacketMs, 0.75);
   latency('TV join -> upstream report at isp', (m) => m.joinToUpstreamReportMs);
   latency('zap (leave A + join B) -> first packet of B', (m) => m.zapMs, 0.75);
-  latency('quickleave: TV leave on the wire -> upstream leave', (m) => m.quickleaveFromWireMs, undefined,
-    { target: '< 10 ms', ok: (value) => value < 10 });
+  latency('quickleave: TV leave on the wire -> upstream leave', (m) => m.quickleaveFromWireMs, undefined, {
+    target: '< 10 ms',
+    ok: (value) => value < 10,
+  });
   latency('quickleave: TV leave call -> upstream leave', (m) => m.quickleaveUpstreamLeaveMs);
-  latency('no quickleave: TV leave -> upstream leave', (m) => m.leaveUpstreamWithoutQuickleaveMs, undefined,
-    { target: '~2 s (1.5-3 s; C: 8-16 s)', ok: (value) => value >= 1_500 && value <= 3_000 });
+  latency('no quickleave: TV leave -> upstream leave', (m) => m.leaveUpstreamWithoutQuickleaveMs, undefined, {
+    target: '~2 s (1.5-3 s; C: 8-16 s)',
+    ok: (value) => value >= 1_500 && value <= 3_000,
+  });
 
-  const scalar = (metric: string, unit: Unit, pick: (m: NonNullable<typeof cm>) => number | undefined, target: string,
-    ok?: (value: number) => boolean): void => {
+  const scalar = (
+    metric: string,
+    unit: Unit,
+    pick: (m: NonNullable<typeof cm>) => number | undefined,
+    target: string,
+    ok?: (value: number) => boolean,
+  ): void => {
     const cv = cm ? pick(cm) : undefined;
     const ov = om ? pick(om) : undefined;
     const ratio = ratioOf(ov, cv);
     rows.push({
-      metric, c: format(cv, unit), ours: format(ov, unit), ratio: ratio === undefined ? 'n/a' : `${ratio.toFixed(2)}x`,
-      target, verdict: ok ? absoluteVerdict(ov, ok) : 'n/a',
+      metric,
+      c: format(cv, unit),
+      ours: format(ov, unit),
+      ratio: ratio === undefined ? 'n/a' : `${ratio.toFixed(2)}x`,
+      target,
+      verdict: ok ? absoluteVerdict(ov, ok) : 'n/a',
     });
   };
   const window = (c ?? ours)?.metrics.manyGroupsWindowSeconds;
-  scalar('CPU (utime+stime) idle window', 's', (m) => m.cpuIdleSeconds, '0 (no ticks)', (value) => value === 0);
-  scalar(`CPU joining + holding many groups${window ? ` (${window.toFixed(0)} s)` : ''}`, 's', (m) => m.cpuManyGroupsSeconds, '');
+  scalar(
+    'CPU (utime+stime) idle window',
+    's',
+    (m) => m.cpuIdleSeconds,
+    '0 (no ticks)',
+    (value) => value === 0,
+  );
+  scalar(
+    `CPU joining + holding many groups${window ? ` (${window.toFixed(0)} s)` : ''}`,
+    's',
+    (m) => m.cpuManyGroupsSeconds,
+    '',
+  );
   scalar('RssAnon idle', 'MB', (m) => kbToMb(m.rssAnonKbIdle), '');
-  scalar('RssAnon at many groups', 'MB', (m) => kbToMb(m.rssAnonKbManyGroups), '<= 12 MB at 500 groups', (value) => value <= 12);
+  scalar(
+    'RssAnon at many groups',
+    'MB',
+    (m) => kbToMb(m.rssAnonKbManyGroups),
+    '<= 12 MB at 500 groups',
+    (value) => value <= 12,
+  );
   const groups = (m: NonNullable<typeof cm> | undefined): string => {
     const g = m?.manyGroups;
-    return g ? `${g.upstreamJoined}/${g.requested} upstream, ${g.tvReceiving}/${g.requested} at TV${g.proxyRunningAfter ? '' : ', proxy died'}` : 'n/a';
+    return g
+      ? `${g.upstreamJoined}/${g.requested} upstream, ${g.tvReceiving}/${g.requested} at TV${g.proxyRunningAfter ? '' : ', proxy died'}`
+      : 'n/a';
   };
-  rows.push({ metric: 'many groups: joined upstream / streamed to TV', c: groups(cm), ours: groups(om), ratio: '', target: 'all', verdict:
-    om?.manyGroups ? (om.manyGroups.tvReceiving === om.manyGroups.requested ? 'met' : 'not met') : 'n/a' });
+  rows.push({
+    metric: 'many groups: joined upstream / streamed to TV',
+    c: groups(cm),
+    ours: groups(om),
+    ratio: '',
+    target: 'all',
+    verdict: om?.manyGroups ? (om.manyGroups.tvReceiving === om.manyGroups.requested ? 'met' : 'not met') : 'n/a',
+  });
   return rows;
 }
 
@@ -108,11 +158,23 @@ function kbToMb(kb: number | undefined): number | undefined {
 
 /** Fixed-width text table for the console. */
 export function renderText(rows: readonly ComparisonRow[], headers: { c: string; ours: string }): string {
-  const table = [['metric', headers.c, headers.ours, 'ours/C', 'target', 'verdict'],
-    ...rows.map((row) => [row.metric, row.c, row.ours, row.ratio, row.target, row.target === '' ? '' : row.verdict])];
-  const widths = (table[0] as string[]).map((_, column) => Math.max(...table.map((row) => (row[column] as string).length)));
-  const line = (cells: readonly string[]): string => cells.map((cell, column) => cell.padEnd(widths[column] as number)).join('  ').trimEnd();
-  return [line(table[0] as string[]), widths.map((width) => '-'.repeat(width)).join('  '), ...table.slice(1).map(line)].join('\n');
+  const table = [
+    ['metric', headers.c, headers.ours, 'ours/C', 'target', 'verdict'],
+    ...rows.map((row) => [row.metric, row.c, row.ours, row.ratio, row.target, row.target === '' ? '' : row.verdict]),
+  ];
+  const widths = (table[0] as string[]).map((_, column) =>
+    Math.max(...table.map((row) => (row[column] as string).length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] as number))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(table[0] as string[]),
+    widths.map((width) => '-'.repeat(width)).join('  '),
+    ...table.slice(1).map(line),
+  ].join('\n');
 }
 
 export function renderMarkdown(rows: readonly ComparisonRow[], headers: { c: string; ours: string }): string {
@@ -120,6 +182,9 @@ export function renderMarkdown(rows: readonly ComparisonRow[], headers: { c: str
   return [
     `| metric | ${escape(headers.c)} | ${escape(headers.ours)} | ours/C | target | verdict |`,
     '|---|---|---|---|---|---|',
-    ...rows.map((row) => `| ${[row.metric, row.c, row.ours, row.ratio, row.target, row.target === '' ? '' : row.verdict].map(escape).join(' | ')} |`),
+    ...rows.map(
+      (row) =>
+        `| ${[row.metric, row.c, row.ours, row.ratio, row.target, row.target === '' ? '' : row.verdict].map(escape).join(' | ')} |`,
+    ),
   ].join('\n');
 }

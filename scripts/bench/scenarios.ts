@@ -68,7 +68,7 @@ export function benchGroup(block: number, index: number): string {
 }
 
 function message(error: unknown): string {
-  return (errorMessage(error)).split('\n')[0] as string;
+  return errorMessage(error).split('\n')[0] as string;
 }
 
 interface SniffedBody {
@@ -107,22 +107,40 @@ class Deadline {
   }
 }
 
-export async function runProxySuite(candidate: ProxyCandidate, options: BenchOptions, deadlineAt: number,
-  log: (line: string) => void): Promise<ProxyResult> {
+export async function runProxySuite(
+  candidate: ProxyCandidate,
+  options: BenchOptions,
+  deadlineAt: number,
+  log: (line: string) => void,
+): Promise<ProxyResult> {
   const result: ProxyResult = {
-    id: candidate.id, label: candidate.label, command: candidate.command, available: candidate.available,
-    metrics: {}, failures: [], notes: [],
+    id: candidate.id,
+    label: candidate.label,
+    command: candidate.command,
+    available: candidate.available,
+    metrics: {},
+    failures: [],
+    notes: [],
   };
   if (!candidate.available) {
     result.reason = candidate.reason ?? 'not available';
     return result;
   }
   const deadline = new Deadline(deadlineAt);
-  const lab = await IptvLab.create({ ispVersion: options.ispVersion, tvClients: 2, queryIntervalMs: 0, packetIntervalMs: 10 });
+  const lab = await IptvLab.create({
+    ispVersion: options.ispVersion,
+    tvClients: 2,
+    queryIntervalMs: 0,
+    packetIntervalMs: 10,
+  });
   try {
     let proxy: ProxyHandle;
     try {
-      proxy = await lab.startProxy({ command: candidate.command, config: lab.proxyConfig({ quickleave: true }), startupGraceMs: 500 });
+      proxy = await lab.startProxy({
+        command: candidate.command,
+        config: lab.proxyConfig({ quickleave: true }),
+        startupGraceMs: 500,
+      });
     } catch (error) {
       result.available = false;
       result.reason = `it did not start: ${errorMessage(error).replace(/\s+/g, ' ').slice(0, 400)}`;
@@ -131,7 +149,9 @@ export async function runProxySuite(candidate: ProxyCandidate, options: BenchOpt
     await sleep(SETTLE_MS);
     const attempt = async (scenario: string, run: () => Promise<void>): Promise<void> => {
       if (!proxy.running) {
-        result.failures.push(`${scenario}: skipped, the proxy is not running (exit ${proxy.exitCode ?? proxy.exitSignal})`);
+        result.failures.push(
+          `${scenario}: skipped, the proxy is not running (exit ${proxy.exitCode ?? proxy.exitSignal})`,
+        );
         return;
       }
       log(`  ${candidate.id}: ${scenario}`);
@@ -160,7 +180,9 @@ export async function runProxySuite(candidate: ProxyCandidate, options: BenchOpt
       try {
         await tv0.waitFirstPacket(probe, PROBE_LIMIT_MS, from);
       } catch {
-        throw new Error(`no stream reached the TV within ${PROBE_LIMIT_MS / 1000} s of a join; proxy log tail: ${proxy.tail(5).replace(/\n/g, ' | ')}`);
+        throw new Error(
+          `no stream reached the TV within ${PROBE_LIMIT_MS / 1000} s of a join; proxy log tail: ${proxy.tail(5).replace(/\n/g, ' | ')}`,
+        );
       }
       functional = true;
       await tv0.leave(probe);
@@ -177,19 +199,35 @@ export async function runProxySuite(candidate: ProxyCandidate, options: BenchOpt
     await attempt('report pacing', async () => {
       await sleep(STATUS_REWRITE_INTERVAL_MS + 500);
       const paced = pacedChanges(proxy);
-      if (paced !== undefined) result.notes.push(`upstream changes that waited for the report pacing (probe, joins, zaps): ${paced}`);
+      if (paced !== undefined)
+        result.notes.push(`upstream changes that waited for the report pacing (probe, joins, zaps): ${paced}`);
     });
     await attempt('many groups', () => measureManyGroups(lab, tv1, proxy, options, deadline, result));
 
     const stopped = await proxy.stop();
-    result.notes.push(`SIGTERM (quickleave run): ${stopped.killed ? 'did not exit, killed' : `exit code ${stopped.code ?? stopped.signal}`}`);
+    result.notes.push(
+      `SIGTERM (quickleave run): ${stopped.killed ? 'did not exit, killed' : `exit code ${stopped.code ?? stopped.signal}`}`,
+    );
     let streaming: string[] = [];
-    await lab.waitFor(async () => (streaming = (await lab.isp.status()).groups).length === 0, 10_000, 'the isp to stop every stream')
-      .catch(() => result.notes.push(`after SIGTERM: ${streaming.length} upstream memberships not left within 10 s ` +
-        `(e.g. ${streaming.slice(0, 3).join(', ')}); the provider keeps streaming them`));
+    await lab
+      .waitFor(
+        async () => (streaming = (await lab.isp.status()).groups).length === 0,
+        10_000,
+        'the isp to stop every stream',
+      )
+      .catch(() =>
+        result.notes.push(
+          `after SIGTERM: ${streaming.length} upstream memberships not left within 10 s ` +
+            `(e.g. ${streaming.slice(0, 3).join(', ')}); the provider keeps streaming them`,
+        ),
+      );
 
     try {
-      proxy = await lab.startProxy({ command: candidate.command, config: lab.proxyConfig({ quickleave: false }), startupGraceMs: 500 });
+      proxy = await lab.startProxy({
+        command: candidate.command,
+        config: lab.proxyConfig({ quickleave: false }),
+        startupGraceMs: 500,
+      });
     } catch (error) {
       result.failures.push(`restart without quickleave: ${message(error)}`);
       return result;
@@ -204,7 +242,13 @@ export async function runProxySuite(candidate: ProxyCandidate, options: BenchOpt
   }
 }
 
-async function measureJoins(lab: IptvLab, tv: TvHandle, count: number, deadline: Deadline, result: ProxyResult): Promise<void> {
+async function measureJoins(
+  lab: IptvLab,
+  tv: TvHandle,
+  count: number,
+  deadline: Deadline,
+  result: ProxyResult,
+): Promise<void> {
   const joinToFirst: number[] = [];
   const reportToFirst: number[] = [];
   const joinToUpstream: number[] = [];
@@ -235,15 +279,19 @@ async function measureJoins(lab: IptvLab, tv: TvHandle, count: number, deadline:
     } catch {
       missedFirst++;
     }
-    const upstream = lab.isp.events('report', ispFrom, (event) => event.group === target && event.kind === 'join')[0] ??
-      await lab.isp.waitForReport(target, { from: ispFrom, kinds: ['join'], timeoutMs: 1_000 }).catch(() => undefined);
+    const upstream =
+      lab.isp.events('report', ispFrom, (event) => event.group === target && event.kind === 'join')[0] ??
+      (await lab.isp
+        .waitForReport(target, { from: ispFrom, kinds: ['join'], timeoutMs: 1_000 })
+        .catch(() => undefined));
     if (upstream) joinToUpstream.push(upstream.t - joinedAt);
     else missedUpstream++;
 
     const leaveFrom = lab.isp.mark;
     const tvLeaveFrom = tv.mark;
     const left = await tv.leave(target);
-    const upstreamLeave = await lab.isp.waitForReport(target, { from: leaveFrom, kinds: ['leave'], timeoutMs: QUICKLEAVE_LIMIT_MS })
+    const upstreamLeave = await lab.isp
+      .waitForReport(target, { from: leaveFrom, kinds: ['leave'], timeoutMs: QUICKLEAVE_LIMIT_MS })
       .catch(() => undefined);
     const ownLeave = await ownMessage(tv, (event) => isOwnLeave(event, target), tvLeaveFrom);
     if (upstreamLeave) {
@@ -263,8 +311,15 @@ async function measureJoins(lab: IptvLab, tv: TvHandle, count: number, deadline:
 }
 
 /** The TV's own IGMP message matching `predicate` from line `from` on: the sniffer may log it a moment late. */
-async function ownMessage(tv: TvHandle, predicate: (event: LabEvent) => boolean, from: number): Promise<LabEvent | undefined> {
-  return tv.program.events(predicate, from)[0] ?? await tv.program.waitForEvent(predicate, 1_000, from).catch(() => undefined);
+async function ownMessage(
+  tv: TvHandle,
+  predicate: (event: LabEvent) => boolean,
+  from: number,
+): Promise<LabEvent | undefined> {
+  return (
+    tv.program.events(predicate, from)[0] ??
+    (await tv.program.waitForEvent(predicate, 1_000, from).catch(() => undefined))
+  );
 }
 
 async function measureZaps(tv: TvHandle, count: number, deadline: Deadline, result: ProxyResult): Promise<void> {
@@ -293,8 +348,14 @@ async function measureZaps(tv: TvHandle, count: number, deadline: Deadline, resu
   result.metrics.zapMs = summarize(zaps, missed);
 }
 
-async function measureManyGroups(lab: IptvLab, tv: TvHandle, proxy: ProxyHandle, options: BenchOptions, deadline: Deadline,
-  result: ProxyResult): Promise<void> {
+async function measureManyGroups(
+  lab: IptvLab,
+  tv: TvHandle,
+  proxy: ProxyHandle,
+  options: BenchOptions,
+  deadline: Deadline,
+  result: ProxyResult,
+): Promise<void> {
   deadline.require(MANY_GROUPS_ARRIVAL_LIMIT_MS + options.windowSeconds * 1000 + 10_000, 'many groups');
   const groups = Array.from({ length: options.manyGroups }, (_, index) => benchGroup(30, index));
   const intervalMs = Math.max(10, Math.ceil((options.manyGroups * 1000) / MANY_GROUPS_PPS));
@@ -305,13 +366,21 @@ async function measureManyGroups(lab: IptvLab, tv: TvHandle, proxy: ProxyHandle,
     const started = Date.now();
     const { joined, failures } = await tv.joinMany(groups);
     const tvJoined = Object.keys(joined).length;
-    if (Object.keys(failures).length > 0) result.notes.push(`many groups: the TV could not join ${Object.keys(failures).length} groups`);
+    if (Object.keys(failures).length > 0)
+      result.notes.push(`many groups: the TV could not join ${Object.keys(failures).length} groups`);
     let receiving = 0;
-    await lab.waitFor(async () => {
-      const stats = await tv.stats();
-      receiving = groups.filter((name) => stats.groups[name]?.firstAt !== undefined).length;
-      return receiving === tvJoined || !proxy.running;
-    }, MANY_GROUPS_ARRIVAL_LIMIT_MS, 'every stream at the TV', 250).catch(() => undefined);
+    await lab
+      .waitFor(
+        async () => {
+          const stats = await tv.stats();
+          receiving = groups.filter((name) => stats.groups[name]?.firstAt !== undefined).length;
+          return receiving === tvJoined || !proxy.running;
+        },
+        MANY_GROUPS_ARRIVAL_LIMIT_MS,
+        'every stream at the TV',
+        250,
+      )
+      .catch(() => undefined);
     const arrivalSeconds = (Date.now() - started) / 1000;
     await new Promise((resolve) => setTimeout(resolve, options.windowSeconds * 1000));
     const running = proxy.running;
@@ -332,16 +401,26 @@ async function measureManyGroups(lab: IptvLab, tv: TvHandle, proxy: ProxyHandle,
       proxyJoinWarnings: warnings.length,
       ...(warnings[0] ? { exampleWarning: warnings[0].slice(0, 200) } : {}),
     };
-    result.notes.push(`many groups: ${receiving}/${tvJoined} streams at the TV after ${arrivalSeconds.toFixed(1)} s ` +
-      `(isp: 1 packet / ${intervalMs} ms per group)`);
-    if (warnings.length > 0) result.notes.push(`many groups: ${warnings.length} proxy log lines about failed joins, e.g. "${warnings[0]?.slice(0, 160)}"`);
+    result.notes.push(
+      `many groups: ${receiving}/${tvJoined} streams at the TV after ${arrivalSeconds.toFixed(1)} s ` +
+        `(isp: 1 packet / ${intervalMs} ms per group)`,
+    );
+    if (warnings.length > 0)
+      result.notes.push(
+        `many groups: ${warnings.length} proxy log lines about failed joins, e.g. "${warnings[0]?.slice(0, 160)}"`,
+      );
   } finally {
     await tv.leaveAll().catch(() => undefined);
     await lab.isp.setPacketInterval(10).catch(() => undefined);
   }
 }
 
-async function measureLeaveWithoutQuickleave(lab: IptvLab, tv: TvHandle, deadline: Deadline, result: ProxyResult): Promise<void> {
+async function measureLeaveWithoutQuickleave(
+  lab: IptvLab,
+  tv: TvHandle,
+  deadline: Deadline,
+  result: ProxyResult,
+): Promise<void> {
   deadline.require(NO_QUICKLEAVE_LIMIT_MS + 10_000, 'leave without quickleave');
   const groups = Array.from({ length: LEAVES_WITHOUT_QUICKLEAVE }, (_, index) => benchGroup(40, index));
   for (const target of groups) {
@@ -352,15 +431,20 @@ async function measureLeaveWithoutQuickleave(lab: IptvLab, tv: TvHandle, deadlin
   // Leave all at once and wait for all upstream leaves in parallel: one time limit, not three.
   const ispFrom = lab.isp.mark;
   const leaves = await Promise.all(groups.map(async (target) => ({ target, t: (await tv.leave(target)).t })));
-  const outcomes = await Promise.all(leaves.map(async ({ target, t }) => {
-    const report = await lab.isp.waitForReport(target, { from: ispFrom, kinds: ['leave'], timeoutMs: NO_QUICKLEAVE_LIMIT_MS })
-      .catch(() => undefined);
-    return report ? report.t - t : undefined;
-  }));
+  const outcomes = await Promise.all(
+    leaves.map(async ({ target, t }) => {
+      const report = await lab.isp
+        .waitForReport(target, { from: ispFrom, kinds: ['leave'], timeoutMs: NO_QUICKLEAVE_LIMIT_MS })
+        .catch(() => undefined);
+      return report ? report.t - t : undefined;
+    }),
+  );
   const samples = outcomes.filter((value): value is number => value !== undefined);
   result.metrics.leaveUpstreamWithoutQuickleaveMs = summarize(samples, outcomes.length - samples.length);
   if (samples.length < outcomes.length) {
-    result.notes.push(`no quickleave: ${outcomes.length - samples.length} of ${outcomes.length} leaves never reached the isp within ` +
-      `${NO_QUICKLEAVE_LIMIT_MS / 1000} s`);
+    result.notes.push(
+      `no quickleave: ${outcomes.length - samples.length} of ${outcomes.length} leaves never reached the isp within ` +
+        `${NO_QUICKLEAVE_LIMIT_MS / 1000} s`,
+    );
   }
 }

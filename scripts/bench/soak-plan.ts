@@ -18,7 +18,10 @@ export interface MemoryReference {
 /** The reference: after 5 minutes, or for runs shorter than 10 minutes at the first half's end. */
 export function memoryReference(durationMs: number): MemoryReference {
   if (durationMs >= FULL_REFERENCE_MS) return { atMs: SAMPLE_INTERVAL_MS, label: 'after the first 5 minutes' };
-  return { atMs: durationMs / 2, label: `at the end of the first half (${formatOffset(durationMs / 2)}; the run is shorter than 10 minutes)` };
+  return {
+    atMs: durationMs / 2,
+    label: `at the end of the first half (${formatOffset(durationMs / 2)}; the run is shorter than 10 minutes)`,
+  };
 }
 
 /** Sample offsets from the soak's start: 0, every 5 minutes, the reference, the end; sorted, once each. */
@@ -50,7 +53,10 @@ export interface LatencyPercentiles {
 export function latencyPercentiles(samples: readonly number[]): LatencyPercentiles {
   if (samples.length === 0) return { count: 0 };
   return {
-    count: samples.length, p50: percentile(samples, 50), p90: percentile(samples, 90), p99: percentile(samples, 99),
+    count: samples.length,
+    p50: percentile(samples, 50),
+    p90: percentile(samples, 90),
+    p99: percentile(samples, 99),
     max: Math.max(...samples),
   };
 }
@@ -66,7 +72,11 @@ export interface SoakVerdict {
 const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
 
 /** RssAnon at the end within 10% of the reference (either way: a drop that large is worth a look too). */
-export function rssVerdict(reference: MemoryReference, referenceKb: number | undefined, endKb: number | undefined): SoakVerdict {
+export function rssVerdict(
+  reference: MemoryReference,
+  referenceKb: number | undefined,
+  endKb: number | undefined,
+): SoakVerdict {
   const name = 'RssAnon at the end within 10%';
   if (referenceKb === undefined || endKb === undefined || referenceKb <= 0) {
     return { name, verdict: 'n/a', detail: 'not measured (the proxy was not running at the reference or at the end)' };
@@ -74,7 +84,8 @@ export function rssVerdict(reference: MemoryReference, referenceKb: number | und
   const change = (endKb - referenceKb) / referenceKb;
   const sign = change >= 0 ? '+' : '';
   return {
-    name, verdict: Math.abs(change) <= RSS_TOLERANCE ? 'met' : 'not met',
+    name,
+    verdict: Math.abs(change) <= RSS_TOLERANCE ? 'met' : 'not met',
     detail: `${mb(endKb)} at the end vs ${mb(referenceKb)} ${reference.label}: ${sign}${(change * 100).toFixed(1)}% (limit ±${RSS_TOLERANCE * 100}%)`,
   };
 }
@@ -84,7 +95,8 @@ export function gapVerdict(longestMs: number | undefined, lost: number | undefin
   const name = 'held channel: no gap over 1 s';
   if (longestMs === undefined) return { name, verdict: 'n/a', detail: 'the held channel never started' };
   return {
-    name, verdict: longestMs <= HELD_GAP_LIMIT_MS ? 'met' : 'not met',
+    name,
+    verdict: longestMs <= HELD_GAP_LIMIT_MS ? 'met' : 'not met',
     detail: `longest gap ${longestMs.toFixed(0)} ms (limit ${HELD_GAP_LIMIT_MS} ms), ${lost ?? 'n/a'} packets lost`,
   };
 }
@@ -123,9 +135,14 @@ export interface SoakResult {
   readonly zapChannels: readonly (readonly string[])[];
   readonly samples: SoakSample[];
   held?: {
-    packets: number; lost: number; outOfOrder: number; longestGapMs: number; longestGapEndedAtS?: number;
+    packets: number;
+    lost: number;
+    outOfOrder: number;
+    longestGapMs: number;
+    longestGapEndedAtS?: number;
     /** Across the longest gap: how long the provider itself paused, and sequence numbers skipped (lost there). */
-    senderPauseMs?: number; skipped?: number;
+    senderPauseMs?: number;
+    skipped?: number;
     /** Packets the provider sent of the held channel, since its stream started (just before the first packet). */
     sent?: number;
   };
@@ -159,7 +176,8 @@ export function formatOffset(ms: number): string {
 /** Where and why the held channel's longest gap happened, as far as the packets around it tell. */
 function gapCause(held: NonNullable<SoakResult['held']>): string {
   const parts: string[] = [];
-  if (held.longestGapEndedAtS !== undefined) parts.push(`ended ${formatOffset(held.longestGapEndedAtS * 1000)} into the soak`);
+  if (held.longestGapEndedAtS !== undefined)
+    parts.push(`ended ${formatOffset(held.longestGapEndedAtS * 1000)} into the soak`);
   if (held.senderPauseMs !== undefined && held.skipped !== undefined) {
     parts.push(`the provider's own pause there ${held.senderPauseMs.toFixed(0)} ms, ${held.skipped} packets skipped`);
   }
@@ -171,35 +189,69 @@ const ms = (value: number | undefined): string => (value === undefined ? 'n/a' :
 /** The report of one run: the table over time, the held channel, the zaps, the verdicts. */
 export function renderSoak(result: SoakResult, markdown: boolean): string {
   if (!result.available) return `${result.label}: not available (${result.reason ?? 'unknown'})`;
-  const header = ['time', 'RssAnon MB', 'CPU s (total)', 'CPU % since previous', 'held packets', 'held lost', 'zaps', 'zaps failed', 'load 1 min'];
+  const header = [
+    'time',
+    'RssAnon MB',
+    'CPU s (total)',
+    'CPU % since previous',
+    'held packets',
+    'held lost',
+    'zaps',
+    'zaps failed',
+    'load 1 min',
+  ];
   const body = result.samples.map((sample, index) => {
     const previous = index > 0 ? result.samples[index - 1] : undefined;
-    const share = previous?.cpuSeconds !== undefined && sample.cpuSeconds !== undefined && sample.atMs > previous.atMs
-      ? `${(((sample.cpuSeconds - previous.cpuSeconds) * 1000 * 100) / (sample.atMs - previous.atMs)).toFixed(2)}` : '';
-    return [formatOffset(sample.atMs), sample.rssAnonKb === undefined ? 'n/a' : (sample.rssAnonKb / 1024).toFixed(1),
-      sample.cpuSeconds === undefined ? 'n/a' : sample.cpuSeconds.toFixed(2), share,
-      String(sample.heldPackets ?? 'n/a'), String(sample.heldLost ?? 'n/a'), String(sample.zaps), String(sample.zapsFailed),
-      sample.load1 === undefined ? '' : sample.load1.toFixed(2)];
+    const share =
+      previous?.cpuSeconds !== undefined && sample.cpuSeconds !== undefined && sample.atMs > previous.atMs
+        ? `${(((sample.cpuSeconds - previous.cpuSeconds) * 1000 * 100) / (sample.atMs - previous.atMs)).toFixed(2)}`
+        : '';
+    return [
+      formatOffset(sample.atMs),
+      sample.rssAnonKb === undefined ? 'n/a' : (sample.rssAnonKb / 1024).toFixed(1),
+      sample.cpuSeconds === undefined ? 'n/a' : sample.cpuSeconds.toFixed(2),
+      share,
+      String(sample.heldPackets ?? 'n/a'),
+      String(sample.heldLost ?? 'n/a'),
+      String(sample.zaps),
+      String(sample.zapsFailed),
+      sample.load1 === undefined ? '' : sample.load1.toFixed(2),
+    ];
   });
   const latency = result.zaps.latencyMs;
   const held = result.held;
   const table = [header, ...body];
   const widths = header.map((_, column) => Math.max(...table.map((row) => (row[column] as string).length)));
   const lines = markdown
-    ? [`| ${header.join(' | ')} |`, `|${header.map(() => '---:').join('|')}|`, ...body.map((cells) => `| ${cells.join(' | ')} |`)]
-    : table.map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[0] as number) : cell.padStart(widths[column] as number))).join('  '));
+    ? [
+        `| ${header.join(' | ')} |`,
+        `|${header.map(() => '---:').join('|')}|`,
+        ...body.map((cells) => `| ${cells.join(' | ')} |`),
+      ]
+    : table.map((row) =>
+        row
+          .map((cell, column) =>
+            column === 0 ? cell.padEnd(widths[0] as number) : cell.padStart(widths[column] as number),
+          )
+          .join('  '),
+      );
   lines.push(
     '',
-    `Held channel ${result.heldChannel}: ${held ? `${held.packets} packets, ${held.lost} lost, ${held.outOfOrder} out of order, ` +
-      `longest gap ${held.longestGapMs.toFixed(0)} ms${gapCause(held)}${held.sent === undefined ? '' : `; the provider sent ${held.sent}`}`
-      : 'never started'}.`,
+    `Held channel ${result.heldChannel}: ${
+      held
+        ? `${held.packets} packets, ${held.lost} lost, ${held.outOfOrder} out of order, ` +
+          `longest gap ${held.longestGapMs.toFixed(0)} ms${gapCause(held)}${held.sent === undefined ? '' : `; the provider sent ${held.sent}`}`
+        : 'never started'
+    }.`,
     `Zaps (leave A + join B -> first packet of B): ${result.zaps.count} made, ${result.zaps.failed} failed; ` +
       `p50 ${ms(latency.p50)}, p90 ${ms(latency.p90)}, p99 ${ms(latency.p99)}, max ${ms(latency.max)}.`,
     ...result.zaps.failures.slice(0, 10).map((failure) => `${markdown ? '- ' : '  '}failed zap: ${failure}`),
     '',
     'Verdicts:',
     ...(markdown ? [''] : []),
-    ...result.verdicts.map((verdict) => `${markdown ? '- ' : '  '}${verdict.name}: ${verdict.verdict.toUpperCase()} (${verdict.detail})`),
+    ...result.verdicts.map(
+      (verdict) => `${markdown ? '- ' : '  '}${verdict.name}: ${verdict.verdict.toUpperCase()} (${verdict.detail})`,
+    ),
   );
   return lines.join('\n');
 }

@@ -13,8 +13,13 @@ import type { ProxyHandle, TvHandle } from '../lab/iptv-lab.ts';
 import type { ProxyCandidate } from './candidates.ts';
 import { benchGroup } from './scenarios.ts';
 import {
-  formatOffset, latencyPercentiles, nextTickMs, sampleOffsetsMs, soakVerdicts,
-  type SoakResult, type SoakSample,
+  formatOffset,
+  latencyPercentiles,
+  nextTickMs,
+  sampleOffsetsMs,
+  soakVerdicts,
+  type SoakResult,
+  type SoakSample,
 } from './soak-plan.ts';
 import { errorMessage } from '../../addon/daemon/error-message.ts';
 
@@ -40,11 +45,25 @@ interface ZapTally {
   readonly failures: string[];
 }
 
-export async function runSoak(candidate: ProxyCandidate, minutes: number, ispVersion: 2 | 3, log: (line: string) => void): Promise<SoakResult> {
+export async function runSoak(
+  candidate: ProxyCandidate,
+  minutes: number,
+  ispVersion: 2 | 3,
+  log: (line: string) => void,
+): Promise<SoakResult> {
   const result: SoakResult = {
-    id: candidate.id, label: candidate.label, command: candidate.command, available: candidate.available, minutes,
-    heldChannel: HELD_CHANNEL, zapChannels: ZAP_RINGS, samples: [],
-    zaps: { count: 0, failed: 0, latencyMs: { count: 0 }, failures: [] }, verdicts: [], failures: [], notes: [],
+    id: candidate.id,
+    label: candidate.label,
+    command: candidate.command,
+    available: candidate.available,
+    minutes,
+    heldChannel: HELD_CHANNEL,
+    zapChannels: ZAP_RINGS,
+    samples: [],
+    zaps: { count: 0, failed: 0, latencyMs: { count: 0 }, failures: [] },
+    verdicts: [],
+    failures: [],
+    notes: [],
   };
   if (!candidate.available) {
     result.reason = candidate.reason ?? 'not available';
@@ -54,7 +73,11 @@ export async function runSoak(candidate: ProxyCandidate, minutes: number, ispVer
   try {
     let proxy: ProxyHandle;
     try {
-      proxy = await lab.startProxy({ command: candidate.command, config: lab.proxyConfig({ quickleave: true }), startupGraceMs: 500 });
+      proxy = await lab.startProxy({
+        command: candidate.command,
+        config: lab.proxyConfig({ quickleave: true }),
+        startupGraceMs: 500,
+      });
     } catch (error) {
       result.available = false;
       result.reason = `it did not start: ${errorMessage(error).replace(/\s+/g, ' ').slice(0, 400)}`;
@@ -63,7 +86,10 @@ export async function runSoak(candidate: ProxyCandidate, minutes: number, ispVer
     await sleep(SETTLE_MS);
     const [held, ...zappers] = [lab.tv(0), lab.tv(1), lab.tv(2)] as [TvHandle, TvHandle, TvHandle];
     try {
-      const firstChannels: [TvHandle, string][] = [[held, HELD_CHANNEL], ...zappers.map((tv, index): [TvHandle, string] => [tv, ZAP_RINGS[index]?.[0] as string])];
+      const firstChannels: [TvHandle, string][] = [
+        [held, HELD_CHANNEL],
+        ...zappers.map((tv, index): [TvHandle, string] => [tv, ZAP_RINGS[index]?.[0] as string]),
+      ];
       for (const [tv, channel] of firstChannels) {
         const from = tv.mark;
         await tv.join(channel);
@@ -80,21 +106,34 @@ export async function runSoak(candidate: ProxyCandidate, minutes: number, ispVer
     const endMs = startMs + durationMs;
     log(`  ${candidate.id}: soak of ${minutes} min: ${HELD_CHANNEL} held on tv0, tv1 and tv2 zapping once a second`);
     const tallies: ZapTally[] = zappers.map(() => ({ latencies: [], failed: 0, failures: [] }));
-    const zapping = zappers.map((tv, index) => zapLoop(tv, `tv${index + 1}`, ZAP_RINGS[index] as string[],
-      startMs + (index * ZAP_PERIOD_MS) / 2, startMs, endMs, tallies[index] as ZapTally));
+    const zapping = zappers.map((tv, index) =>
+      zapLoop(
+        tv,
+        `tv${index + 1}`,
+        ZAP_RINGS[index] as string[],
+        startMs + (index * ZAP_PERIOD_MS) / 2,
+        startMs,
+        endMs,
+        tallies[index] as ZapTally,
+      ),
+    );
 
     let exitNoted = false;
     for (const offset of sampleOffsetsMs(durationMs)) {
       await sleep(startMs + offset - monotonicMs());
       if (!proxy.running && !exitNoted) {
         exitNoted = true;
-        result.failures.push(`the proxy exited before ${formatOffset(offset)} (${proxy.exitCode ?? proxy.exitSignal}); log tail: ` +
-          proxy.tail(5).replace(/\n/g, ' | '));
+        result.failures.push(
+          `the proxy exited before ${formatOffset(offset)} (${proxy.exitCode ?? proxy.exitSignal}); log tail: ` +
+            proxy.tail(5).replace(/\n/g, ' | '),
+        );
       }
       const sample = await takeSample(offset, proxy, held, tallies);
       result.samples.push(sample);
-      log(`  ${candidate.id}: ${formatOffset(offset)} RssAnon ${sample.rssAnonKb ?? 'n/a'} kB, CPU ${sample.cpuSeconds?.toFixed(2) ?? 'n/a'} s, ` +
-        `held ${sample.heldPackets ?? 'n/a'} packets (${sample.heldLost ?? 'n/a'} lost), zaps ${sample.zaps} (${sample.zapsFailed} failed)`);
+      log(
+        `  ${candidate.id}: ${formatOffset(offset)} RssAnon ${sample.rssAnonKb ?? 'n/a'} kB, CPU ${sample.cpuSeconds?.toFixed(2) ?? 'n/a'} s, ` +
+          `held ${sample.heldPackets ?? 'n/a'} packets (${sample.heldLost ?? 'n/a'} lost), zaps ${sample.zaps} (${sample.zapsFailed} failed)`,
+      );
     }
     await Promise.all(zapping);
 
@@ -108,34 +147,50 @@ export async function runSoak(candidate: ProxyCandidate, minutes: number, ispVer
       const fromTracker = heldStats.longestSilenceMs >= ongoing;
       const endedAt = fromTracker ? heldStats.longestSilenceEndedAt : now;
       result.held = {
-        packets: heldStats.packets, lost: heldStats.lost, outOfOrder: heldStats.outOfOrder,
+        packets: heldStats.packets,
+        lost: heldStats.lost,
+        outOfOrder: heldStats.outOfOrder,
         longestGapMs: Math.max(heldStats.longestSilenceMs, ongoing),
         ...(endedAt === undefined ? {} : { longestGapEndedAtS: Math.max(0, (endedAt - startMs) / 1000) }),
-        ...(fromTracker && heldStats.longestSilenceSendGapMs !== undefined && heldStats.longestSilenceSkipped !== undefined
-          ? { senderPauseMs: heldStats.longestSilenceSendGapMs, skipped: heldStats.longestSilenceSkipped } : {}),
+        ...(fromTracker &&
+        heldStats.longestSilenceSendGapMs !== undefined &&
+        heldStats.longestSilenceSkipped !== undefined
+          ? { senderPauseMs: heldStats.longestSilenceSendGapMs, skipped: heldStats.longestSilenceSkipped }
+          : {}),
         ...(upstream?.sent[HELD_CHANNEL] === undefined ? {} : { sent: upstream.sent[HELD_CHANNEL] }),
       };
     }
     if (upstream) {
-      result.notes.push(`groups the provider streamed at the end: ${upstream.groups.length} (the held one and the zapping TVs' current ones: 3)`);
+      result.notes.push(
+        `groups the provider streamed at the end: ${upstream.groups.length} (the held one and the zapping TVs' current ones: 3)`,
+      );
     }
     const latencies = tallies.flatMap((tally) => tally.latencies);
     const failed = tallies.reduce((sum, tally) => sum + tally.failed, 0);
     result.zaps = {
-      count: latencies.length + failed, failed, latencyMs: latencyPercentiles(latencies),
+      count: latencies.length + failed,
+      failed,
+      latencyMs: latencyPercentiles(latencies),
       failures: tallies.flatMap((tally) => tally.failures).slice(0, FAILURES_KEPT),
     };
     result.verdicts = soakVerdicts(result);
 
     const stopped = await proxy.stop();
-    result.notes.push(`SIGTERM at the end: ${stopped.killed ? 'did not exit, killed' : `exit code ${stopped.code ?? stopped.signal}`}`);
+    result.notes.push(
+      `SIGTERM at the end: ${stopped.killed ? 'did not exit, killed' : `exit code ${stopped.code ?? stopped.signal}`}`,
+    );
     return result;
   } finally {
     await lab.dispose();
   }
 }
 
-async function takeSample(offset: number, proxy: ProxyHandle, held: TvHandle, tallies: readonly ZapTally[]): Promise<SoakSample> {
+async function takeSample(
+  offset: number,
+  proxy: ProxyHandle,
+  held: TvHandle,
+  tallies: readonly ZapTally[],
+): Promise<SoakSample> {
   let rssAnonKb: number | undefined;
   let cpuSeconds: number | undefined;
   if (proxy.running) {
@@ -149,20 +204,33 @@ async function takeSample(offset: number, proxy: ProxyHandle, held: TvHandle, ta
   const stats = (await held.stats().catch(() => undefined))?.groups[HELD_CHANNEL];
   const failed = tallies.reduce((sum, tally) => sum + tally.failed, 0);
   return {
-    atMs: offset, rssAnonKb, cpuSeconds, heldPackets: stats?.packets, heldLost: stats?.lost,
-    zaps: tallies.reduce((sum, tally) => sum + tally.latencies.length, 0) + failed, zapsFailed: failed,
+    atMs: offset,
+    rssAnonKb,
+    cpuSeconds,
+    heldPackets: stats?.packets,
+    heldLost: stats?.lost,
+    zaps: tallies.reduce((sum, tally) => sum + tally.latencies.length, 0) + failed,
+    zapsFailed: failed,
     load1: os.loadavg()[0],
   };
 }
 
 /** One TV zapping through `ring` once a second (ticks from phaseMs on) until endMs. */
-async function zapLoop(tv: TvHandle, name: string, ring: readonly string[], phaseMs: number, soakStartMs: number, endMs: number,
-  tally: ZapTally): Promise<void> {
+async function zapLoop(
+  tv: TvHandle,
+  name: string,
+  ring: readonly string[],
+  phaseMs: number,
+  soakStartMs: number,
+  endMs: number,
+  tally: ZapTally,
+): Promise<void> {
   let index = 0;
   let current = ring[0] as string;
   const fail = (at: number, text: string): void => {
     tally.failed++;
-    if (tally.failures.length < FAILURES_KEPT) tally.failures.push(`${formatOffset(at - soakStartMs)} ${name}: ${text}`);
+    if (tally.failures.length < FAILURES_KEPT)
+      tally.failures.push(`${formatOffset(at - soakStartMs)} ${name}: ${text}`);
   };
   for (;;) {
     const tick = nextTickMs(phaseMs, ZAP_PERIOD_MS, monotonicMs());

@@ -31,9 +31,23 @@ export interface StartupCommand {
 }
 
 export type StartupRow =
-  | { readonly id: string; readonly label: string; readonly command: readonly string[]; readonly available: true;
-      readonly runs: number; readonly p50: number; readonly min: number; readonly p90: number }
-  | { readonly id: string; readonly label: string; readonly command: readonly string[]; readonly available: false; readonly reason: string };
+  | {
+      readonly id: string;
+      readonly label: string;
+      readonly command: readonly string[];
+      readonly available: true;
+      readonly runs: number;
+      readonly p50: number;
+      readonly min: number;
+      readonly p90: number;
+    }
+  | {
+      readonly id: string;
+      readonly label: string;
+      readonly command: readonly string[];
+      readonly available: false;
+      readonly reason: string;
+    };
 
 const RUN_TIMEOUT_MS = 10_000;
 /** What the floor binary prints. */
@@ -48,31 +62,80 @@ export async function buildFloorBinary(workDir: string): Promise<string> {
   const output = path.join(workDir, 'floor');
   // buildSea embeds one asset under the shim's name; the floor never reads it, so the
   // script itself serves (only the blob's size changes, by a few bytes).
-  await buildSea({ arch: 'x86_64', baseNode, bundle: script, shim: script, workDir: path.join(workDir, 'sea'), output,
-    sourceDateEpoch: FALLBACK_SOURCE_DATE_EPOCH, env });
+  await buildSea({
+    arch: 'x86_64',
+    baseNode,
+    bundle: script,
+    shim: script,
+    workDir: path.join(workDir, 'sea'),
+    output,
+    sourceDateEpoch: FALLBACK_SOURCE_DATE_EPOCH,
+    env,
+  });
   return output;
 }
 
 /** The commands to time; those that cannot run come back as rows with the reason. */
-export async function startupCommands(workDir: string, log: (line: string) => void): Promise<{ commands: StartupCommand[]; missing: StartupRow[] }> {
+export async function startupCommands(
+  workDir: string,
+  log: (line: string) => void,
+): Promise<{ commands: StartupCommand[]; missing: StartupRow[] }> {
   const commands: StartupCommand[] = [];
   const missing: StartupRow[] = [];
   if (existsSync(OURS_BINARY)) {
-    commands.push({ id: 'ours-version', label: 'ours: igmpproxy --version', command: [OURS_BINARY, '--version'], expect: /^igmpproxy \d/ });
-    commands.push({ id: 'ours-help', label: 'ours: igmpproxy -h', command: [OURS_BINARY, '-h'], expect: /^Usage: igmpproxy/ });
+    commands.push({
+      id: 'ours-version',
+      label: 'ours: igmpproxy --version',
+      command: [OURS_BINARY, '--version'],
+      expect: /^igmpproxy \d/,
+    });
+    commands.push({
+      id: 'ours-help',
+      label: 'ours: igmpproxy -h',
+      command: [OURS_BINARY, '-h'],
+      expect: /^Usage: igmpproxy/,
+    });
   } else {
     const reason = `${path.relative(repositoryRoot, OURS_BINARY)} missing (npm run build)`;
-    missing.push({ id: 'ours-version', label: 'ours: igmpproxy --version', command: [OURS_BINARY, '--version'], available: false, reason });
+    missing.push({
+      id: 'ours-version',
+      label: 'ours: igmpproxy --version',
+      command: [OURS_BINARY, '--version'],
+      available: false,
+      reason,
+    });
   }
   try {
     log('startup: building the floor binary (minimal SEA on the same Node)');
-    commands.push({ id: 'floor', label: 'floor: minimal Node SEA writing one line', command: [await buildFloorBinary(workDir)], expect: new RegExp(`^${FLOOR_OUTPUT}`) });
+    commands.push({
+      id: 'floor',
+      label: 'floor: minimal Node SEA writing one line',
+      command: [await buildFloorBinary(workDir)],
+      expect: new RegExp(`^${FLOOR_OUTPUT}`),
+    });
   } catch (error) {
-    missing.push({ id: 'floor', label: 'floor: minimal Node SEA writing one line', command: [], available: false, reason: errorMessage(error).split('\n')[0] ?? 'build failed' });
+    missing.push({
+      id: 'floor',
+      label: 'floor: minimal Node SEA writing one line',
+      command: [],
+      available: false,
+      reason: errorMessage(error).split('\n')[0] ?? 'build failed',
+    });
   }
-  commands.push({ id: 'node', label: 'pinned node -e 0', command: [pinnedNode, '-e', 'process.stdout.write("0\\n")'], expect: /^0$/m });
+  commands.push({
+    id: 'node',
+    label: 'pinned node -e 0',
+    command: [pinnedNode, '-e', 'process.stdout.write("0\\n")'],
+    expect: /^0$/m,
+  });
   const c = findCIgmpproxy({ install: false });
-  if (c.available) commands.push({ id: 'c-help', label: `C igmpproxy ${c.version}: -h`, command: [c.path, '-h'], expect: /Usage: igmpproxy/ });
+  if (c.available)
+    commands.push({
+      id: 'c-help',
+      label: `C igmpproxy ${c.version}: -h`,
+      command: [c.path, '-h'],
+      expect: /Usage: igmpproxy/,
+    });
   else missing.push({ id: 'c-help', label: 'C igmpproxy -h', command: [], available: false, reason: c.reason });
   commands.push({ id: 'spawn', label: 'spawn overhead: /bin/true', command: ['/bin/true'], expect: /^$/ });
   return { commands, missing };
@@ -86,7 +149,9 @@ export async function startupCommands(workDir: string, log: (line: string) => vo
  */
 export function evictFromPageCache(file: string): boolean {
   const flushed = spawnSync('sync', [file], { timeout: RUN_TIMEOUT_MS });
-  const dropped = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { timeout: RUN_TIMEOUT_MS });
+  const dropped = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], {
+    timeout: RUN_TIMEOUT_MS,
+  });
   return flushed.status === 0 && dropped.status === 0;
 }
 
@@ -105,11 +170,18 @@ export function timeCommands(commands: readonly StartupCommand[], runs: number):
       if (failed.has(command.id)) continue;
       const [file, ...args] = command.command as [string, ...string[]];
       const started = process.hrtime.bigint();
-      const result = spawnSync(file, args, { encoding: 'utf8', timeout: RUN_TIMEOUT_MS, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+      const result = spawnSync(file, args, {
+        encoding: 'utf8',
+        timeout: RUN_TIMEOUT_MS,
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      });
       const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
       const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
       if (result.error !== undefined || result.status !== 0 || !command.expect.test(output)) {
-        failed.set(command.id, `exit ${result.status ?? result.signal ?? result.error?.message}, printed "${output.trim().slice(0, 80)}"`);
+        failed.set(
+          command.id,
+          `exit ${result.status ?? result.signal ?? result.error?.message}, printed "${output.trim().slice(0, 80)}"`,
+        );
         continue;
       }
       if (round >= 0) samples.get(command.id)?.push(elapsedMs);
@@ -117,11 +189,20 @@ export function timeCommands(commands: readonly StartupCommand[], runs: number):
   }
   return commands.map((command): StartupRow => {
     const reason = failed.get(command.id);
-    if (reason !== undefined) return { id: command.id, label: command.label, command: command.command, available: false, reason };
+    if (reason !== undefined)
+      return { id: command.id, label: command.label, command: command.command, available: false, reason };
     const times = samples.get(command.id) ?? [];
     const round1 = (value: number) => Math.round(value * 10) / 10;
-    return { id: command.id, label: command.label, command: command.command, available: true, runs: times.length,
-      p50: round1(percentile(times, 50)), min: round1(Math.min(...times)), p90: round1(percentile(times, 90)) };
+    return {
+      id: command.id,
+      label: command.label,
+      command: command.command,
+      available: true,
+      runs: times.length,
+      p50: round1(percentile(times, 50)),
+      min: round1(Math.min(...times)),
+      p90: round1(percentile(times, 90)),
+    };
   });
 }
 
@@ -130,7 +211,9 @@ export async function measureStartup(runs: number, log: (line: string) => void):
   const workDir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-bench-startup-'));
   try {
     const { commands, missing } = await startupCommands(workDir, log);
-    const notEvicted = commands.filter((command) => !evictFromPageCache(command.command[0] as string)).map((command) => command.id);
+    const notEvicted = commands
+      .filter((command) => !evictFromPageCache(command.command[0] as string))
+      .map((command) => command.id);
     if (notEvicted.length > 0) log(`startup: could not drop from the page cache: ${notEvicted.join(', ')}`);
     log(`startup: ${runs} runs of ${commands.length} commands, round-robin, after one untimed run each`);
     return [...timeCommands(commands, runs), ...missing];
@@ -142,10 +225,18 @@ export async function measureStartup(runs: number, log: (line: string) => void):
 export function renderStartup(rows: readonly StartupRow[], markdown: boolean): string {
   const lines = markdown
     ? ['| command | p50 ms | min ms | p90 ms |', '|---|---:|---:|---:|']
-    : [`${'start-up of one-shot commands'.padEnd(48)} ${'p50'.padStart(7)} ${'min'.padStart(7)} ${'p90'.padStart(7)}  (ms)`];
+    : [
+        `${'start-up of one-shot commands'.padEnd(48)} ${'p50'.padStart(7)} ${'min'.padStart(7)} ${'p90'.padStart(7)}  (ms)`,
+      ];
   for (const row of rows) {
-    const cells = row.available ? [row.p50, row.min, row.p90].map((value) => value.toFixed(1)) : [`not available (${row.reason})`];
-    lines.push(markdown ? `| ${row.label} | ${cells.join(' | ')} |` : `${row.label.padEnd(48)} ${cells.map((cell) => cell.padStart(7)).join(' ')}`);
+    const cells = row.available
+      ? [row.p50, row.min, row.p90].map((value) => value.toFixed(1))
+      : [`not available (${row.reason})`];
+    lines.push(
+      markdown
+        ? `| ${row.label} | ${cells.join(' | ')} |`
+        : `${row.label.padEnd(48)} ${cells.map((cell) => cell.padStart(7)).join(' ')}`,
+    );
   }
   return lines.join('\n');
 }

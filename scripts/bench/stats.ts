@@ -20,5 +20,11 @@ export function percentile(samples: readonly number[], p: number): number {
 
 export function summarize(samples: readonly number[], missed = 0): Summary {
   if (samples.length === 0) return { count: 0, missed };
-  return { count: samples.length, missed, p50: percentile(samples, 50), min: Math.min(...samples), max: Math.max(...samples) };
+  return {
+    count: samples.length,
+    missed,
+    p50: percentile(samples, 50),
+    min: Math.min(...samples),
+    max: Math.max(...samples),
+  };
 }

@@ -39,9 +39,10 @@ export function parsePreflight(output: string): ApplianceFacts {
     freeRoot: freeBytes(one('free_root')),
     freeStaging: freeBytes(one('free_staging')),
     lockHeld: one('lock') === 'held',
-    installed: one('installed') === 'yes'
-      ? { version: one('installed_version') ?? '?', release: one('installed_release') ?? '?' }
-      : null,
+    installed:
+      one('installed') === 'yes'
+        ? { version: one('installed_version') ?? '?', release: one('installed_release') ?? '?' }
+        : null,
   };
 }
 

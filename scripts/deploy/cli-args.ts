@@ -54,8 +54,15 @@ several appliances:
 exit status: 0 all succeeded, 1 a target failed, 2 usage error`;
 
 const VALUE_OPTIONS = new Set([
-  '--package', '--meta', '--port', '--identity', '--known-hosts', '--hosts', '--parallel',
-  '--connect-timeout', '--command-timeout',
+  '--package',
+  '--meta',
+  '--port',
+  '--identity',
+  '--known-hosts',
+  '--hosts',
+  '--parallel',
+  '--connect-timeout',
+  '--command-timeout',
 ]);
 const SHORT_ALIASES: Record<string, string> = { '-p': '--port', '-i': '--identity', '-h': '--help' };
 
@@ -111,7 +118,8 @@ export function parseDeployArgs(argv: readonly string[]): CliResult {
     }
   }
 
-  if (flags.has('--status') && flags.has('--uninstall')) return usageError('--status and --uninstall exclude each other');
+  if (flags.has('--status') && flags.has('--uninstall'))
+    return usageError('--status and --uninstall exclude each other');
   const action: DeployAction = flags.has('--status') ? 'status' : flags.has('--uninstall') ? 'uninstall' : 'install';
 
   let port = 22;
@@ -135,7 +143,8 @@ export function parseDeployArgs(argv: readonly string[]): CliResult {
   if (typeof commandTimeout === 'string') return usageError(commandTimeout);
 
   const hostsFile = values.get('--hosts') ?? null;
-  if (targets.length === 0 && hostsFile === null) return usageError('no target given: name [user@]host[:port] or --hosts FILE');
+  if (targets.length === 0 && hostsFile === null)
+    return usageError('no target given: name [user@]host[:port] or --hosts FILE');
   if (action === 'status' && (values.has('--package') || values.has('--meta'))) {
     return usageError('--status needs no package');
   }

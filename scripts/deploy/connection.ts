@@ -5,7 +5,12 @@ import type { AnyAuthMethod, AuthenticationType, ClientChannel, ParsedKey, SFTPW
 import { DeployError, oneLine } from './errors.ts';
 import { appendKnownHost, loadKnownHosts } from './known-hosts-file.ts';
 import {
-  fingerprintSha256, formatKnownHostsLine, keyTypeOfBlob, knownHostsName, preferredHostKeyAlgorithms, verifyHostKey,
+  fingerprintSha256,
+  formatKnownHostsLine,
+  keyTypeOfBlob,
+  knownHostsName,
+  preferredHostKeyAlgorithms,
+  verifyHostKey,
 } from './known-hosts.ts';
 
 // ssh2 is CommonJS: its named exports are only reachable through the default export.
@@ -48,11 +53,16 @@ export interface RemoteSession {
 
 /** Reads a private key; an encrypted key asks for its passphrase when a terminal is there. */
 export async function parsePrivateKey(
-  data: Buffer, source: string, askPassphrase: ((question: string) => Promise<string>) | null,
+  data: Buffer,
+  source: string,
+  askPassphrase: ((question: string) => Promise<string>) | null,
 ): Promise<ParsedKey> {
   let parsed = utils.parseKey(data);
   if (parsed instanceof Error && /encrypted|passphrase/i.test(parsed.message)) {
-    if (askPassphrase === null) throw new DeployError(`${source} is encrypted and there is no terminal to ask for its passphrase (use ssh-agent)`);
+    if (askPassphrase === null)
+      throw new DeployError(
+        `${source} is encrypted and there is no terminal to ask for its passphrase (use ssh-agent)`,
+      );
     parsed = utils.parseKey(data, await askPassphrase(`Passphrase for ${source}: `));
   }
   if (parsed instanceof Error) throw new DeployError(`cannot use the key ${source}: ${parsed.message}`);
@@ -63,8 +73,10 @@ export async function parsePrivateKey(
 
 /** Host key refusal messages; a changed key is shouted because it may be an attack. */
 function changedKeyMessage(label: string, file: string, lines: readonly number[], fingerprint: string): string {
-  return `HOST KEY CHANGED for ${label}: it now presents ${fingerprint}, which does not match ${file} line ${lines.join(',')}. ` +
-    'This may be a man-in-the-middle attack; refusing. If the appliance was reinstalled, remove the old line and verify the new key.';
+  return (
+    `HOST KEY CHANGED for ${label}: it now presents ${fingerprint}, which does not match ${file} line ${lines.join(',')}. ` +
+    'This may be a man-in-the-middle attack; refusing. If the appliance was reinstalled, remove the old line and verify the new key.'
+  );
 }
 
 export function openSession(request: ConnectRequest): Promise<RemoteSession> {
@@ -87,9 +99,13 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
         hostKeyRefusal = changedKeyMessage(request.label, request.knownHostsFile, verdict.lines, fingerprint);
         return false;
       case 'unknown': {
-        const others = verdict.otherKeyTypes.length > 0 ? ` (keys of other types are known: ${verdict.otherKeyTypes.join(', ')})` : '';
+        const others =
+          verdict.otherKeyTypes.length > 0
+            ? ` (keys of other types are known: ${verdict.otherKeyTypes.join(', ')})`
+            : '';
         if (!request.acceptNew) {
-          hostKeyRefusal = `unknown host key for ${knownHostsName(request.host, request.port)}: ${keyTypeOfBlob(key)} ${fingerprint}${others}; ` +
+          hostKeyRefusal =
+            `unknown host key for ${knownHostsName(request.host, request.port)}: ${keyTypeOfBlob(key)} ${fingerprint}${others}; ` +
             `check it on the appliance (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and run again with --accept-new to record it in ${request.knownHostsFile}`;
           return false;
         }
@@ -99,7 +115,9 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
           hostKeyRefusal = oneLine(error);
           return false;
         }
-        request.note(`recorded new host key ${keyTypeOfBlob(key)} ${fingerprint} for ${knownHostsName(request.host, request.port)} in ${request.knownHostsFile}${others}`);
+        request.note(
+          `recorded new host key ${keyTypeOfBlob(key)} ${fingerprint} for ${knownHostsName(request.host, request.port)} in ${request.knownHostsFile}${others}`,
+        );
         return true;
       }
     }
@@ -139,12 +157,16 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
     return passwordAsked;
   };
 
-  const authHandler = (methodsLeft: AuthenticationType[] | null, _partial: boolean | null, next: (method: AnyAuthMethod | false) => void): void => {
+  const authHandler = (
+    methodsLeft: AuthenticationType[] | null,
+    _partial: boolean | null,
+    next: (method: AnyAuthMethod | false) => void,
+  ): void => {
     // Like OpenSSH, ask with "none" first: the answer lists the methods the server allows,
     // so nothing is tried (or prompted for) that it would refuse anyway.
     if (methodsLeft === null) return next({ type: 'none', username: request.user });
-    const allowed = (method: AuthenticationType): boolean => methodsLeft.includes(method) ||
-      (method === 'agent' && methodsLeft.includes('publickey'));
+    const allowed = (method: AuthenticationType): boolean =>
+      methodsLeft.includes(method) || (method === 'agent' && methodsLeft.includes('publickey'));
     while (plan.length > 0) {
       const method = plan.shift()!;
       if (!allowed(method)) continue;
@@ -153,7 +175,10 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
       if (method === 'publickey') return next({ type: 'publickey', username, key: request.credentials.privateKey! });
       if (method === 'agent') return next({ type: 'agent', username, agent: request.credentials.agentSocket! });
       if (method === 'password') {
-        askOnce().then((password) => next({ type: 'password', username, password }), () => next(false));
+        askOnce().then(
+          (password) => next({ type: 'password', username, password }),
+          () => next(false),
+        );
         return;
       }
       return next({
@@ -161,7 +186,10 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
         username,
         prompt: (_name, _instructions, _lang, prompts, finish) => {
           if (prompts.length === 0) return finish([]);
-          askOnce().then((password) => finish(prompts.map(() => password)), () => finish([]));
+          askOnce().then(
+            (password) => finish(prompts.map(() => password)),
+            () => finish([]),
+          );
         },
       });
     }
@@ -189,10 +217,12 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
       if (hostKeyRefusal !== null) reason = hostKeyRefusal;
       else if (timedOut) reason = timeoutReason;
       else if (error.level === 'client-authentication') {
-        reason = tried.length === 0
-          ? `${request.label} accepts none of the available authentication methods`
-          : `authentication failed for ${request.label} (tried ${tried.join(', ')})`;
-      } else if (error.level === 'client-socket' && /ECONNREFUSED/.test(error.message)) reason = `connection refused (is SSH enabled on port ${request.port}?)`;
+        reason =
+          tried.length === 0
+            ? `${request.label} accepts none of the available authentication methods`
+            : `authentication failed for ${request.label} (tried ${tried.join(', ')})`;
+      } else if (error.level === 'client-socket' && /ECONNREFUSED/.test(error.message))
+        reason = `connection refused (is SSH enabled on port ${request.port}?)`;
       else reason = oneLine(error);
       if (!settled) {
         settled = true;
@@ -206,7 +236,11 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
       failAll('connection lost');
       if (!settled) {
         settled = true;
-        reject(new DeployError(hostKeyRefusal ?? (timedOut ? timeoutReason : 'the connection was closed during the handshake')));
+        reject(
+          new DeployError(
+            hostKeyRefusal ?? (timedOut ? timeoutReason : 'the connection was closed during the handshake'),
+          ),
+        );
       }
     });
 
@@ -217,14 +251,24 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
         const cancel = (reason: string): void => rejectOp(new DeployError(reason));
         pending.add(cancel);
         start(
-          (value) => { pending.delete(cancel); resolveOp(value); },
-          (error) => { pending.delete(cancel); rejectOp(error); },
+          (value) => {
+            pending.delete(cancel);
+            resolveOp(value);
+          },
+          (error) => {
+            pending.delete(cancel);
+            rejectOp(error);
+          },
         );
       });
 
     let sftpChannel: Promise<SFTPWrapper> | null = null;
     const sftp = (): Promise<SFTPWrapper> => {
-      sftpChannel ??= track<SFTPWrapper>((ok, fail) => client.sftp((error, channel) => (error ? fail(new DeployError(`SFTP is not available: ${oneLine(error)}`)) : ok(channel))));
+      sftpChannel ??= track<SFTPWrapper>((ok, fail) =>
+        client.sftp((error, channel) =>
+          error ? fail(new DeployError(`SFTP is not available: ${oneLine(error)}`)) : ok(channel),
+        ),
+      );
       return sftpChannel;
     };
 
@@ -259,16 +303,26 @@ export function openSession(request: ConnectRequest): Promise<RemoteSession> {
       async upload(localFile, remoteFile, onProgress) {
         const channel = await sftp();
         await track<void>((ok, fail) => {
-          channel.fastPut(localFile, remoteFile, { step: (done, _chunk, total) => onProgress(done, total), mode: 0o600 }, (error) => {
-            if (error) fail(new DeployError(lostReason ?? `upload to ${JSON.stringify(remoteFile)} failed: ${oneLine(error)}`));
-            else ok();
-          });
+          channel.fastPut(
+            localFile,
+            remoteFile,
+            { step: (done, _chunk, total) => onProgress(done, total), mode: 0o600 },
+            (error) => {
+              if (error)
+                fail(
+                  new DeployError(lostReason ?? `upload to ${JSON.stringify(remoteFile)} failed: ${oneLine(error)}`),
+                );
+              else ok();
+            },
+          );
         });
       },
       async rename(from, to) {
         const channel = await sftp();
         await track<void>((ok, fail) => {
-          channel.rename(from, to, (error) => (error ? fail(new DeployError(`cannot rename the upload: ${oneLine(error)}`)) : ok()));
+          channel.rename(from, to, (error) =>
+            error ? fail(new DeployError(`cannot rename the upload: ${oneLine(error)}`)) : ok(),
+          );
         });
       },
       close() {

@@ -13,6 +13,9 @@ export class DeployError extends Error {
 /** Reduces any thrown value to one printable line (first line of its message, no stack). */
 export function oneLine(error: unknown): string {
   const text = errorMessage(error);
-  const first = text.split(/\r?\n/).map((line) => line.trim()).find((line) => line !== '');
+  const first = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .find((line) => line !== '');
   return first ?? 'unknown error';
 }

@@ -46,7 +46,9 @@ function resolveTargets(options: DeployOptions): Target[] {
     try {
       text = readFileSync(options.hostsFile, 'utf8');
     } catch (error) {
-      throw new UsageError(`cannot read the hosts file ${options.hostsFile}: ${(error as NodeJS.ErrnoException).code ?? oneLine(error)}`);
+      throw new UsageError(
+        `cannot read the hosts file ${options.hostsFile}: ${(error as NodeJS.ErrnoException).code ?? oneLine(error)}`,
+      );
     }
     const parsed = parseHostsFile(text, options.hostsFile);
     if (!parsed.ok) throw new UsageError(parsed.reason);
@@ -63,20 +65,28 @@ function resolveTargets(options: DeployOptions): Target[] {
 
 class UsageError extends Error {}
 
-async function loadCredentials(options: DeployOptions, io: DeployIo, ask: ((question: string) => Promise<string>) | null): Promise<Credentials> {
+async function loadCredentials(
+  options: DeployOptions,
+  io: DeployIo,
+  ask: ((question: string) => Promise<string>) | null,
+): Promise<Credentials> {
   let privateKey = null;
   if (options.identityFile !== null) {
     let data: Buffer;
     try {
       data = readFileSync(options.identityFile);
     } catch (error) {
-      throw new UsageError(`cannot read the identity file ${options.identityFile}: ${(error as NodeJS.ErrnoException).code ?? oneLine(error)}`);
+      throw new UsageError(
+        `cannot read the identity file ${options.identityFile}: ${(error as NodeJS.ErrnoException).code ?? oneLine(error)}`,
+      );
     }
     privateKey = await parsePrivateKey(data, options.identityFile, ask);
   }
   const agentSocket = io.env.SSH_AUTH_SOCK || null;
   if (privateKey === null && agentSocket === null && ask === null) {
-    throw new UsageError('no way to log in: pass --identity FILE, run ssh-agent (SSH_AUTH_SOCK), or run on a terminal to be asked for a password');
+    throw new UsageError(
+      'no way to log in: pass --identity FILE, run ssh-agent (SSH_AUTH_SOCK), or run on a terminal to be asked for a password',
+    );
   }
   return { privateKey, agentSocket, askPassword: ask };
 }
@@ -98,7 +108,9 @@ export async function main(argv: readonly string[], io: DeployIo): Promise<numbe
   let credentials: Credentials;
   let packages: PackageSource | null = null;
   const announce = (pkg: LocalPackage): void => {
-    io.out(`package ${path.basename(pkg.packageFile)} (${pkg.meta.name} ${pkg.meta.version}-${pkg.meta.release}, ${pkg.arch ?? 'no native code'}, ${pkg.size} bytes)`);
+    io.out(
+      `package ${path.basename(pkg.packageFile)} (${pkg.meta.name} ${pkg.meta.version}-${pkg.meta.release}, ${pkg.arch ?? 'no native code'}, ${pkg.size} bytes)`,
+    );
   };
   try {
     targets = resolveTargets(options);
@@ -106,7 +118,11 @@ export async function main(argv: readonly string[], io: DeployIo): Promise<numbe
     if (options.action !== 'status') {
       if (options.packageFile !== null || options.metaFile !== null) {
         // Named on the command line: checked before connecting anywhere.
-        const pkg = await loadLocalPackage({ packageFile: options.packageFile, metaFile: options.metaFile, defaultName: PACKAGE_NAME });
+        const pkg = await loadLocalPackage({
+          packageFile: options.packageFile,
+          metaFile: options.metaFile,
+          defaultName: PACKAGE_NAME,
+        });
         announce(pkg);
         packages = explicitPackage(pkg);
       } else {
@@ -144,9 +160,10 @@ export async function main(argv: readonly string[], io: DeployIo): Promise<numbe
         commandTimeoutMs: options.commandTimeoutMs,
         say,
         progress: (file) => {
-          const sink = io.terminal && !several
-            ? terminalProgress(`[${label}] ${file}`, io.terminal, io.now)
-            : lineProgress(`[${label}] upload ${file}`, io.out);
+          const sink =
+            io.terminal && !several
+              ? terminalProgress(`[${label}] ${file}`, io.terminal, io.now)
+              : lineProgress(`[${label}] upload ${file}`, io.out);
           return {
             update: (done, total) => {
               io.onUploadProgress?.(label, done, total);

@@ -20,7 +20,12 @@ export function buildCommandFor(arch: BuiltArch): string {
  * The meta file the build wrote for an appliance of applianceArch (`uname -m` as the
  * appliance reported it: remote text, so only the known names ever become part of a path).
  */
-export function builtMetaFile(distDir: string, applianceArch: string, name: string, exists: (file: string) => boolean = existsSync): string {
+export function builtMetaFile(
+  distDir: string,
+  applianceArch: string,
+  name: string,
+  exists: (file: string) => boolean = existsSync,
+): string {
   const arch = BUILT_ARCHES.find((known) => known === applianceArch);
   if (arch === undefined) {
     throw new DeployError(
@@ -60,7 +65,8 @@ export function builtPackages(distDir: string, name: string, announce: (pkg: Loc
       let load = loads.get(metaFile);
       if (load === undefined) {
         load = loadLocalPackage({ packageFile: null, metaFile, defaultName: name }).then((pkg) => {
-          if (pkg.meta.name !== name) throw new DeployError(`${metaFile} is the meta file of ${JSON.stringify(pkg.meta.name)}, not of ${name}`);
+          if (pkg.meta.name !== name)
+            throw new DeployError(`${metaFile} is the meta file of ${JSON.stringify(pkg.meta.name)}, not of ${name}`);
           announce(pkg);
           return pkg;
         });

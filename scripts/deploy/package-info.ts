@@ -104,7 +104,9 @@ export function inspectPackage(file: string): Promise<PackageContents> {
         arch = found;
       });
     });
-    outer.on('error', (error: Error) => reject(new DeployError(`${file} is not a readable tar archive: ${error.message}`)));
+    outer.on('error', (error: Error) =>
+      reject(new DeployError(`${file} is not a readable tar archive: ${error.message}`)),
+    );
     outer.on('end', () => {
       payloadDone.then(() => resolve({ members, arch }), reject);
     });
@@ -172,7 +174,8 @@ export interface PackageSelection {
 export async function loadLocalPackage(selection: PackageSelection): Promise<LocalPackage> {
   let metaFile = selection.metaFile;
   if (metaFile === null) {
-    if (selection.packageFile === null) throw new DeployError('no package given: name its meta file or its .ipfire file');
+    if (selection.packageFile === null)
+      throw new DeployError('no package given: name its meta file or its .ipfire file');
     // The build writes both into one directory.
     metaFile = path.join(path.dirname(selection.packageFile), `meta-${selection.defaultName}`);
   }
@@ -180,7 +183,9 @@ export async function loadLocalPackage(selection: PackageSelection): Promise<Loc
   try {
     metaText = readFileSync(metaFile, 'utf8');
   } catch (error) {
-    throw new DeployError(`cannot read the meta file ${metaFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)} (pass it with --meta)`);
+    throw new DeployError(
+      `cannot read the meta file ${metaFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)} (pass it with --meta)`,
+    );
   }
   const meta = parseMeta(metaText, metaFile);
   const packageFile = selection.packageFile ?? path.join(path.dirname(metaFile), meta.file);
@@ -191,14 +196,19 @@ export async function loadLocalPackage(selection: PackageSelection): Promise<Loc
     size = stat.size;
   } catch (error) {
     if (error instanceof DeployError) throw error;
-    throw new DeployError(`cannot read the package ${packageFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
+    throw new DeployError(
+      `cannot read the package ${packageFile}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`,
+    );
   }
   if (size !== meta.size) {
-    throw new DeployError(`${metaFile} says Size: ${meta.size} but ${packageFile} has ${size} bytes; they do not belong together`);
+    throw new DeployError(
+      `${metaFile} says Size: ${meta.size} but ${packageFile} has ${size} bytes; they do not belong together`,
+    );
   }
   const contents = await inspectPackage(packageFile);
   const missing = PACKAGE_MEMBERS.filter((member) => !contents.members.includes(member));
-  if (missing.length > 0) throw new DeployError(`${packageFile} is not a pakfire package: ${missing.join(', ')} missing`);
+  if (missing.length > 0)
+    throw new DeployError(`${packageFile} is not a pakfire package: ${missing.join(', ')} missing`);
   const [sha256, metaSha256] = await Promise.all([sha256OfFile(packageFile), sha256OfFile(metaFile)]);
   return { meta, metaFile, packageFile, size, sha256, metaSha256, arch: contents.arch };
 }

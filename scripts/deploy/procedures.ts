@@ -9,8 +9,15 @@ import type { ExecResult, RemoteSession } from './connection.ts';
 import type { PackageSource } from './package-choice.ts';
 import type { LocalPackage } from './package-info.ts';
 import {
-  installCommand, makeStagingCommand, preflightCommand, removeStagingCommand, sha256Command, statusCommand,
-  STAGING_PARENT, STAGING_PREFIX, uninstallCommand,
+  installCommand,
+  makeStagingCommand,
+  preflightCommand,
+  removeStagingCommand,
+  sha256Command,
+  statusCommand,
+  STAGING_PARENT,
+  STAGING_PREFIX,
+  uninstallCommand,
 } from './remote-scripts.ts';
 import { formatStatus, parseStatus, summarizeStatus } from './status-report.ts';
 
@@ -30,12 +37,18 @@ async function run(context: StepContext, command: string, what: string): Promise
 
 async function checkAppliance(context: StepContext, name: string): Promise<ApplianceFacts> {
   const result = await run(context, preflightCommand(name), 'the appliance check');
-  if (result.code !== 0) throw new DeployError(`the appliance check failed (exit ${result.code}): ${firstLine(result.stderr)}`);
+  if (result.code !== 0)
+    throw new DeployError(`the appliance check failed (exit ${result.code}): ${firstLine(result.stderr)}`);
   return parsePreflight(result.stdout);
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').map((line) => line.trim()).find((line) => line !== '') ?? 'no output';
+  return (
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .find((line) => line !== '') ?? 'no output'
+  );
 }
 
 /** Remote file names: the package keeps its own name (it is only ever passed quoted). */
@@ -44,7 +57,13 @@ interface Staged {
   readonly packageName: string;
 }
 
-async function uploadVerified(context: StepContext, local: string, remote: string, sha256: string, what: string): Promise<void> {
+async function uploadVerified(
+  context: StepContext,
+  local: string,
+  remote: string,
+  sha256: string,
+  what: string,
+): Promise<void> {
   const progress = context.progress(what);
   try {
     await context.session.upload(local, `${remote}.part`, (done, total) => progress.update(done, total));
@@ -54,8 +73,10 @@ async function uploadVerified(context: StepContext, local: string, remote: strin
   await context.session.rename(`${remote}.part`, remote);
   const result = await run(context, sha256Command(remote), `sha256sum of ${what}`);
   const remoteSum = /^([0-9a-f]{64})\b/.exec(result.stdout)?.[1];
-  if (result.code !== 0 || remoteSum === undefined) throw new DeployError(`cannot compute the sha256 of ${what} on the appliance: ${firstLine(result.stderr)}`);
-  if (remoteSum !== sha256) throw new DeployError(`${what} arrived damaged: sha256 ${remoteSum} on the appliance, ${sha256} here`);
+  if (result.code !== 0 || remoteSum === undefined)
+    throw new DeployError(`cannot compute the sha256 of ${what} on the appliance: ${firstLine(result.stderr)}`);
+  if (remoteSum !== sha256)
+    throw new DeployError(`${what} arrived damaged: sha256 ${remoteSum} on the appliance, ${sha256} here`);
 }
 
 async function stagePackage(context: StepContext, pkg: LocalPackage): Promise<Staged> {
@@ -95,12 +116,20 @@ function judgeScriptRun(result: ExecResult, context: StepContext): string {
     throw new DeployError(`the package script failed with exit ${rc}; see ${log} on the appliance`);
   }
   const record = lines.find((line) => line.startsWith('DEPLOY-RECORD-FAILED'));
-  if (record) throw new DeployError(`the package script succeeded but pakfire's db could not be written (${record.split(' ')[1]})`);
-  throw new DeployError(`the remote step ended unexpectedly (exit ${result.code ?? 'by signal'}): ${firstLine(result.stderr || result.stdout)}`);
+  if (record)
+    throw new DeployError(
+      `the package script succeeded but pakfire's db could not be written (${record.split(' ')[1]})`,
+    );
+  throw new DeployError(
+    `the remote step ended unexpectedly (exit ${result.code ?? 'by signal'}): ${firstLine(result.stderr || result.stdout)}`,
+  );
 }
 
 /** The appliance's facts, refused unless it is an IPFire with pakfire, and the package for its architecture. */
-async function checkedAppliance(context: StepContext, packages: PackageSource): Promise<{ facts: ApplianceFacts; pkg: LocalPackage }> {
+async function checkedAppliance(
+  context: StepContext,
+  packages: PackageSource,
+): Promise<{ facts: ApplianceFacts; pkg: LocalPackage }> {
   const facts = await checkAppliance(context, packages.name);
   const problem = systemProblem(facts);
   if (problem !== null) throw new DeployError(problem);
@@ -114,12 +143,20 @@ export async function installOrUpdate(context: StepContext, packages: PackageSou
   const target = `${pkg.meta.version}-${pkg.meta.release}`;
   const action = facts.installed ? 'update' : 'install';
   const before = facts.installed ? `${facts.installed.version}-${facts.installed.release}` : null;
-  context.say(before ? `${facts.release}: updating ${pkg.meta.name} ${before} to ${target}` : `${facts.release}: installing ${pkg.meta.name} ${target}`);
+  context.say(
+    before
+      ? `${facts.release}: updating ${pkg.meta.name} ${before} to ${target}`
+      : `${facts.release}: installing ${pkg.meta.name} ${target}`,
+  );
   let staged: Staged | null = null;
   try {
     staged = await stagePackage(context, pkg);
     context.say(`running ${action}.sh`);
-    const result = await run(context, installCommand(pkg.meta.name, staged.dir, staged.packageName, action), `${action}.sh`);
+    const result = await run(
+      context,
+      installCommand(pkg.meta.name, staged.dir, staged.packageName, action),
+      `${action}.sh`,
+    );
     const log = judgeScriptRun(result, context);
     context.say(`${action}.sh succeeded (log: ${log})`);
   } finally {
@@ -153,7 +190,8 @@ export async function uninstall(context: StepContext, packages: PackageSource): 
 
 export async function status(context: StepContext, name: string): Promise<string> {
   const result = await run(context, statusCommand({ ...LAYOUT, name }), 'the status query');
-  if (result.code !== 0) throw new DeployError(`the status query failed (exit ${result.code}): ${firstLine(result.stderr)}`);
+  if (result.code !== 0)
+    throw new DeployError(`the status query failed (exit ${result.code}): ${firstLine(result.stderr)}`);
   const report = parseStatus(result.stdout, name);
   for (const line of formatStatus(report)) context.say(line);
   return summarizeStatus(report);

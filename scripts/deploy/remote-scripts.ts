@@ -115,7 +115,12 @@ printf 'DEPLOY-OK %s\\n' "$log"
 
 export type InstallAction = 'install' | 'update';
 
-export function installCommand(name: string, stagingDir: string, packageFileName: string, action: InstallAction): string {
+export function installCommand(
+  name: string,
+  stagingDir: string,
+  packageFileName: string,
+  action: InstallAction,
+): string {
   return shellScriptCommand(INSTALL, 'deploy-install', [name, stagingDir, packageFileName, action]);
 }
 
@@ -185,6 +190,13 @@ export interface StatusLayout {
 }
 
 export function statusCommand(layout: StatusLayout): string {
-  return shellScriptCommand(STATUS, 'deploy-status', [layout.name, layout.initscript, layout.pidfile, layout.statusFile,
-    layout.processName, layout.iptvInput, layout.iptvForward]);
+  return shellScriptCommand(STATUS, 'deploy-status', [
+    layout.name,
+    layout.initscript,
+    layout.pidfile,
+    layout.statusFile,
+    layout.processName,
+    layout.iptvInput,
+    layout.iptvForward,
+  ]);
 }

@@ -9,7 +9,11 @@ export interface HostOutcome {
 }
 
 /** Runs `job` for every item, at most `limit` at a time; results keep the input order. */
-export async function runBounded<T, R>(items: readonly T[], limit: number, job: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function runBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  job: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let nextIndex = 0;
   const worker = async (): Promise<void> => {
@@ -24,7 +28,11 @@ export async function runBounded<T, R>(items: readonly T[], limit: number, job: 
 }
 
 /** Never throws: a failure becomes a failed outcome with its one-line reason. */
-export async function settleHost(label: string, onFailure: (reason: string) => void, work: () => Promise<string>): Promise<HostOutcome> {
+export async function settleHost(
+  label: string,
+  onFailure: (reason: string) => void,
+  work: () => Promise<string>,
+): Promise<HostOutcome> {
   try {
     return { label, ok: true, message: await work() };
   } catch (error) {
@@ -36,5 +44,7 @@ export async function settleHost(label: string, onFailure: (reason: string) => v
 
 export function summaryLines(outcomes: readonly HostOutcome[]): string[] {
   const width = Math.max(...outcomes.map((outcome) => outcome.label.length), 0);
-  return outcomes.map((outcome) => `${outcome.label.padEnd(width)}  ${outcome.ok ? 'OK    ' : 'FAILED'}  ${outcome.message}`);
+  return outcomes.map(
+    (outcome) => `${outcome.label.padEnd(width)}  ${outcome.ok ? 'OK    ' : 'FAILED'}  ${outcome.message}`,
+  );
 }

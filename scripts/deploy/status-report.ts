@@ -7,7 +7,12 @@ export interface StatusReport {
   readonly service: { readonly state: 'running' | 'stopped' | 'missing' | 'unknown'; readonly text: string };
   readonly installed: Pick<PackageMeta, 'version' | 'release'> | null;
   readonly daemon:
-    | { readonly kind: 'ok'; readonly fresh: boolean; readonly groups: readonly string[]; readonly routes: readonly string[] }
+    | {
+        readonly kind: 'ok';
+        readonly fresh: boolean;
+        readonly groups: readonly string[];
+        readonly routes: readonly string[];
+      }
     | { readonly kind: 'unavailable'; readonly reason: string };
   readonly firewall: { readonly input: boolean | null; readonly forward: boolean | null };
 }
@@ -42,7 +47,9 @@ function withoutMarkers(lines: readonly string[]): string[] {
 
 /** Plain-object access for the tolerant reading of a JSON document from the appliance. */
 function field(value: unknown, name: string): unknown {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[name] : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)[name]
+    : undefined;
 }
 
 function array(value: unknown): unknown[] {
@@ -58,13 +65,17 @@ export function daemonLists(status: unknown): { groups: string[]; routes: string
   for (const downstream of array(field(field(status, 'proxy'), 'downstreams'))) {
     for (const group of array(field(downstream, 'groups'))) {
       const hosts = array(field(group, 'hosts')).map(String);
-      groups.push(`${String(field(group, 'group'))} on ${String(field(downstream, 'name'))}: ${hosts.length} host(s)${hosts.length ? ` ${hosts.join(' ')}` : ''}`);
+      groups.push(
+        `${String(field(group, 'group'))} on ${String(field(downstream, 'name'))}: ${hosts.length} host(s)${hosts.length ? ` ${hosts.join(' ')}` : ''}`,
+      );
     }
   }
   const routes = array(field(status, 'kernelRoutes')).map((route) => {
     const outputs = array(field(route, 'outputs')).map(String);
-    return `(${String(field(route, 'source'))}, ${String(field(route, 'group'))}) ${String(field(route, 'input'))} -> ` +
-      `${outputs.join(' ') || '(none)'}: ${String(field(route, 'packets'))} packets`;
+    return (
+      `(${String(field(route, 'source'))}, ${String(field(route, 'group'))}) ${String(field(route, 'input'))} -> ` +
+      `${outputs.join(' ') || '(none)'}: ${String(field(route, 'packets'))} packets`
+    );
   });
   return { groups, routes };
 }
@@ -109,7 +120,10 @@ export function parseStatus(output: string, name: string): StatusReport {
   if (nopid !== null) {
     daemon = { kind: 'unavailable', reason: `the daemon is not running (no pid in ${nopid})` };
   } else if (deadpid !== null) {
-    daemon = { kind: 'unavailable', reason: `the daemon is not running (pid ${deadpid} is gone, or is another program's)` };
+    daemon = {
+      kind: 'unavailable',
+      reason: `the daemon is not running (pid ${deadpid} is gone, or is another program's)`,
+    };
   } else if (absent !== null) {
     daemon = { kind: 'unavailable', reason: `no status file ${absent}` };
   } else {
@@ -118,9 +132,13 @@ export function parseStatus(output: string, name: string): StatusReport {
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
       // A document without schema predates it (same fields as schema 1); a newer one may mean otherwise.
       const schema = field(parsed, 'schema');
-      daemon = typeof schema === 'number' && schema > KNOWN_STATUS_SCHEMA
-        ? { kind: 'unavailable', reason: `the status file of ${name} has format schema ${schema}; this deploy tool reads schema ${KNOWN_STATUS_SCHEMA} (update the tool)` }
-        : { kind: 'ok', fresh: marker(daemonLines, 'fresh') !== null, ...daemonLists(parsed) };
+      daemon =
+        typeof schema === 'number' && schema > KNOWN_STATUS_SCHEMA
+          ? {
+              kind: 'unavailable',
+              reason: `the status file of ${name} has format schema ${schema}; this deploy tool reads schema ${KNOWN_STATUS_SCHEMA} (update the tool)`,
+            }
+          : { kind: 'ok', fresh: marker(daemonLines, 'fresh') !== null, ...daemonLists(parsed) };
     } catch {
       daemon = { kind: 'unavailable', reason: `the status file of ${name} is not valid JSON` };
     }
@@ -149,7 +167,8 @@ export function formatStatus(report: StatusReport): string[] {
   if (report.daemon.kind === 'unavailable') {
     lines.push(`daemon status: unavailable (${report.daemon.reason})`);
   } else {
-    if (!report.daemon.fresh) lines.push('daemon status: the daemon did not refresh its status file; showing the last one');
+    if (!report.daemon.fresh)
+      lines.push('daemon status: the daemon did not refresh its status file; showing the last one');
     lines.push(`groups: ${report.daemon.groups.length}`);
     for (const group of report.daemon.groups) lines.push(`  ${group}`);
     lines.push(`routes: ${report.daemon.routes.length}`);
@@ -164,6 +183,7 @@ export function formatStatus(report: StatusReport): string[] {
 export function summarizeStatus(report: StatusReport): string {
   const version = report.installed ? `${report.installed.version}-${report.installed.release}` : 'not installed';
   const groups = report.daemon.kind === 'ok' ? `, ${report.daemon.groups.length} groups` : '';
-  const firewall = report.firewall.input && report.firewall.forward ? ', firewall hooks in place' : ', firewall hooks missing';
+  const firewall =
+    report.firewall.input && report.firewall.forward ? ', firewall hooks in place' : ', firewall hooks missing';
   return `${version}, service ${report.service.state}${groups}${firewall}`;
 }

@@ -8,7 +8,8 @@ import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 
 export const C_IGMPPROXY_PATH = '/usr/sbin/igmpproxy';
 
-export type CIgmpproxy = { readonly available: true; readonly path: string; readonly version: string; readonly installed: boolean }
+export type CIgmpproxy =
+  | { readonly available: true; readonly path: string; readonly version: string; readonly installed: boolean }
   | { readonly available: false; readonly reason: string };
 
 function packageVersion(): string {
@@ -18,18 +19,32 @@ function packageVersion(): string {
 
 /** Finds the binary; with install: true runs `apt-get install -y igmpproxy` when it is missing. */
 export function findCIgmpproxy(options: { install?: boolean } = {}): CIgmpproxy {
-  if (existsSync(C_IGMPPROXY_PATH)) return { available: true, path: C_IGMPPROXY_PATH, version: packageVersion(), installed: false };
-  if (!options.install) return { available: false, reason: `${C_IGMPPROXY_PATH} missing (apt-get install -y igmpproxy)` };
-  if (process.getuid?.() !== 0) return { available: false, reason: `${C_IGMPPROXY_PATH} missing and not root to install it` };
+  if (existsSync(C_IGMPPROXY_PATH))
+    return { available: true, path: C_IGMPPROXY_PATH, version: packageVersion(), installed: false };
+  if (!options.install)
+    return { available: false, reason: `${C_IGMPPROXY_PATH} missing (apt-get install -y igmpproxy)` };
+  if (process.getuid?.() !== 0)
+    return { available: false, reason: `${C_IGMPPROXY_PATH} missing and not root to install it` };
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'igmpproxy'], { encoding: 'utf8', env, timeout: 300_000 });
+  let result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'igmpproxy'], {
+    encoding: 'utf8',
+    env,
+    timeout: 300_000,
+  });
   if (result.status !== 0) {
     // A fresh machine may have no package lists yet.
     spawnSync('apt-get', ['update'], { encoding: 'utf8', env, timeout: 300_000 });
-    result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'igmpproxy'], { encoding: 'utf8', env, timeout: 300_000 });
+    result = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'igmpproxy'], {
+      encoding: 'utf8',
+      env,
+      timeout: 300_000,
+    });
   }
   if (result.status !== 0 || !existsSync(C_IGMPPROXY_PATH)) {
-    return { available: false, reason: `apt-get install igmpproxy failed: ${(result.stderr || result.error?.message || '').trim().slice(-300)}` };
+    return {
+      available: false,
+      reason: `apt-get install igmpproxy failed: ${(result.stderr || result.error?.message || '').trim().slice(-300)}`,
+    };
   }
   stopServiceStartedByInstall();
   return { available: true, path: C_IGMPPROXY_PATH, version: packageVersion(), installed: true };
@@ -62,7 +77,9 @@ function stopServiceStartedByInstall(): void {
   }
   const left = igmpproxyInOwnNamespace();
   if (left.length > 0) {
-    throw new Error(`installing igmpproxy started its service (pids ${left.join(', ')}) and it could not be stopped; ` +
-      'stop it (service igmpproxy stop) before running the lab');
+    throw new Error(
+      `installing igmpproxy started its service (pids ${left.join(', ')}) and it could not be stopped; ` +
+        'stop it (service igmpproxy stop) before running the lab',
+    );
   }
 }

@@ -41,8 +41,10 @@ export function floodGenerator(): Promise<string> {
   build ??= (async () => {
     await mkdir(path.dirname(OUTPUT), { recursive: true });
     const partial = `${OUTPUT}.${process.pid}.partial`;
-    await promisify(execFile)('gcc', ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-o', partial, SOURCE],
-      { timeout: COMPILE_TIMEOUT_MS, killSignal: 'SIGKILL' });
+    await promisify(execFile)('gcc', ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-o', partial, SOURCE], {
+      timeout: COMPILE_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    });
     await rename(partial, OUTPUT);
     return OUTPUT;
   })();
@@ -51,8 +53,16 @@ export function floodGenerator(): Promise<string> {
 
 /** The argument vector of one flood (no shell anywhere). */
 export function floodArguments(binary: string, plan: FloodPlan): string[] {
-  return [binary, plan.ifname, String(plan.ratePerSecond), String(plan.durationMs), plan.groupBase,
-    String(plan.groupCount), String(plan.bigEvery), String(plan.bigSources)];
+  return [
+    binary,
+    plan.ifname,
+    String(plan.ratePerSecond),
+    String(plan.durationMs),
+    plan.groupBase,
+    String(plan.groupCount),
+    String(plan.bigEvery),
+    String(plan.bigSources),
+  ];
 }
 
 /** Runs one flood in `namespace` to its end; rejects when it fails or overruns by timeoutMs. */

@@ -168,15 +168,23 @@ export function labInterfaces(prefix: string): LabInterfaces {
 }
 
 /** Starts a lab program in a namespace and checks it shares the controller's clock. */
-export async function startLabProgram(namespace: Netns, name: string, script: string, config: object): Promise<LabProgram> {
+export async function startLabProgram(
+  namespace: Netns,
+  name: string,
+  script: string,
+  config: object,
+): Promise<LabProgram> {
   const before = monotonicMs();
-  const child = namespace.spawn([...labNode, '--no-warnings', path.join(programDir, script), JSON.stringify(config)],
-    { cwd: repositoryRoot });
+  const child = namespace.spawn([...labNode, '--no-warnings', path.join(programDir, script), JSON.stringify(config)], {
+    cwd: repositoryRoot,
+  });
   const program = new LabProgram(name, child);
   const ready = await program.waitForEvent((event) => event.event === 'ready', READY_TIMEOUT_MS, 0, 'ready');
   const after = monotonicMs();
   if (ready.t < before || ready.t > after) {
-    throw new Error(`${name}: its clock (${ready.t}) is not the controller's (${before}..${after}); the lab needs one CLOCK_MONOTONIC`);
+    throw new Error(
+      `${name}: its clock (${ready.t}) is not the controller's (${before}..${after}); the lab needs one CLOCK_MONOTONIC`,
+    );
   }
   return program;
 }
@@ -200,21 +208,39 @@ export class IspHandle {
   }
 
   /** A report (or record) about `group`, of one of `kinds` (default any), from line `from` on. */
-  waitForReport(group: string, options: { kinds?: readonly string[]; from?: number; timeoutMs?: number; source?: string } = {}): Promise<LabEvent> {
+  waitForReport(
+    group: string,
+    options: { kinds?: readonly string[]; from?: number; timeoutMs?: number; source?: string } = {},
+  ): Promise<LabEvent> {
     const { kinds, from = 0, timeoutMs = 5_000, source } = options;
-    return this.program.waitForEvent((event) => event.event === 'report' && event.group === group &&
-      (kinds === undefined || kinds.includes(String(event.kind))) && (source === undefined || event.from === source),
-    timeoutMs, from, `a ${kinds?.join('/') ?? ''} report for ${group}`);
+    return this.program.waitForEvent(
+      (event) =>
+        event.event === 'report' &&
+        event.group === group &&
+        (kinds === undefined || kinds.includes(String(event.kind))) &&
+        (source === undefined || event.from === source),
+      timeoutMs,
+      from,
+      `a ${kinds?.join('/') ?? ''} report for ${group}`,
+    );
   }
 
   waitForStart(group: string, from = 0, timeoutMs = 5_000): Promise<LabEvent> {
-    return this.program.waitForEvent((event) => event.event === 'start' && event.group === group, timeoutMs, from,
-      `stream start of ${group}`);
+    return this.program.waitForEvent(
+      (event) => event.event === 'start' && event.group === group,
+      timeoutMs,
+      from,
+      `stream start of ${group}`,
+    );
   }
 
   waitForStop(group: string, from = 0, timeoutMs = 5_000): Promise<LabEvent> {
-    return this.program.waitForEvent((event) => event.event === 'stop' && event.group === group, timeoutMs, from,
-      `stream stop of ${group}`);
+    return this.program.waitForEvent(
+      (event) => event.event === 'stop' && event.group === group,
+      timeoutMs,
+      from,
+      `stream stop of ${group}`,
+    );
   }
 
   /** Sends a query now: general (no group) or group-specific; version defaults to the querier's. */
@@ -255,7 +281,11 @@ export class IspHandle {
   /** Groups with listeners on the link, and packets sent per group since it started. */
   async status(): Promise<{ groups: string[]; sent: Record<string, number>; malformed: number }> {
     const reply = await this.program.call('status');
-    return { groups: reply.groups as string[], sent: reply.sent as Record<string, number>, malformed: reply.malformed as number };
+    return {
+      groups: reply.groups as string[],
+      sent: reply.sent as Record<string, number>,
+      malformed: reply.malformed as number,
+    };
   }
 }
 
@@ -298,14 +328,16 @@ export class TvHandle {
   }
 
   /** Joins many groups back to back; join times per group, and failures (e.g. ENOBUFS). */
-  async joinMany(groups: readonly string[]): Promise<{ joined: Record<string, number>; failures: Record<string, string> }> {
+  async joinMany(
+    groups: readonly string[],
+  ): Promise<{ joined: Record<string, number>; failures: Record<string, string> }> {
     const reply = await this.program.call('join-many', { groups }, 30_000);
     return { joined: reply.joined as Record<string, number>, failures: reply.failures as Record<string, string> };
   }
 
   /** Leaves; resolves with the time of the leave call and the group's counters. */
   async leave(group: string): Promise<GroupStats & { t: number }> {
-    return await this.program.call('leave', { group }) as unknown as GroupStats & { t: number };
+    return (await this.program.call('leave', { group })) as unknown as GroupStats & { t: number };
   }
 
   /** Leaves `from` and joins `to` in one step; resolves with the time of the leave. */
@@ -314,18 +346,29 @@ export class TvHandle {
   }
 
   async leaveAll(): Promise<{ t: number; count: number }> {
-    return await this.program.call('leave-all') as unknown as { t: number; count: number };
+    return (await this.program.call('leave-all')) as unknown as { t: number; count: number };
   }
 
   /** The first packet of `group` after its (latest) join; latencyMs is join call -> packet. */
-  async waitFirstPacket(group: string, timeoutMs = 5_000, from = 0): Promise<{ t: number; latencyMs: number; transitMs: number }> {
-    const event = await this.program.waitForEvent((value) => value.event === 'first' && value.group === group, timeoutMs,
-      from, `the first packet of ${group}`);
+  async waitFirstPacket(
+    group: string,
+    timeoutMs = 5_000,
+    from = 0,
+  ): Promise<{ t: number; latencyMs: number; transitMs: number }> {
+    const event = await this.program.waitForEvent(
+      (value) => value.event === 'first' && value.group === group,
+      timeoutMs,
+      from,
+      `the first packet of ${group}`,
+    );
     return { t: event.t, latencyMs: event.latencyMs as number, transitMs: event.transitMs as number };
   }
 
   async stats(): Promise<{ groups: Record<string, GroupStats>; unexpected: Record<string, number> }> {
-    return await this.program.call('stats') as unknown as { groups: Record<string, GroupStats>; unexpected: Record<string, number> };
+    return (await this.program.call('stats')) as unknown as {
+      groups: Record<string, GroupStats>;
+      unexpected: Record<string, number>;
+    };
   }
 
   /** Starts the link sniffer: `igmp` events for every IGMP message, UDP counts on the wire. */
@@ -339,16 +382,24 @@ export class TvHandle {
   }
 
   async wireStats(): Promise<{ now: number; groups: Record<string, { packets: number; lastAt: number }> }> {
-    return await this.program.call('wire-stats') as unknown as { now: number; groups: Record<string, { packets: number; lastAt: number }> };
+    return (await this.program.call('wire-stats')) as unknown as {
+      now: number;
+      groups: Record<string, { packets: number; lastAt: number }>;
+    };
   }
 
   /** Resolves when no packet of `group` has crossed this TV's link for quietMs (needs sniff()). */
   async waitWireQuiet(group: string, quietMs: number, timeoutMs: number): Promise<void> {
-    await waitUntil(async () => {
-      const { now, groups } = await this.wireStats();
-      const entry = groups[group];
-      return entry === undefined || now - entry.lastAt >= quietMs;
-    }, timeoutMs, `${group} to go quiet on ${this.address}'s link for ${quietMs} ms`, 100);
+    await waitUntil(
+      async () => {
+        const { now, groups } = await this.wireStats();
+        const entry = groups[group];
+        return entry === undefined || now - entry.lastAt >= quietMs;
+      },
+      timeoutMs,
+      `${group} to go quiet on ${this.address}'s link for ${quietMs} ms`,
+      100,
+    );
   }
 
   /**
@@ -357,12 +408,26 @@ export class TvHandle {
    */
   /** Sends raw IGMP payloads (the kernel adds the IP header, TTL `ttl`, default 1): the
    * given ones, or `count` malformed ones from `seed`. */
-  async mcastSend(options: { destination: string; payloads?: readonly Uint8Array[]; count?: number; seed?: number; ttl?: number; maxDurationMs?: number }):
-  Promise<{ sent: number; failed: number; errors: Record<string, number>; durationMs: number }> {
+  async mcastSend(options: {
+    destination: string;
+    payloads?: readonly Uint8Array[];
+    count?: number;
+    seed?: number;
+    ttl?: number;
+    maxDurationMs?: number;
+  }): Promise<{ sent: number; failed: number; errors: Record<string, number>; durationMs: number }> {
     const { payloads, maxDurationMs = 30_000, ...rest } = options;
-    const args = { ...rest, maxDurationMs, ...(payloads ? { payloads: payloads.map((bytes) => Buffer.from(bytes).toString('hex')) } : {}) };
-    return await this.program.call('mcast-send', args, maxDurationMs + 10_000) as unknown as
-      { sent: number; failed: number; errors: Record<string, number>; durationMs: number };
+    const args = {
+      ...rest,
+      maxDurationMs,
+      ...(payloads ? { payloads: payloads.map((bytes) => Buffer.from(bytes).toString('hex')) } : {}),
+    };
+    return (await this.program.call('mcast-send', args, maxDurationMs + 10_000)) as unknown as {
+      sent: number;
+      failed: number;
+      errors: Record<string, number>;
+      durationMs: number;
+    };
   }
 }
 
@@ -413,11 +478,17 @@ export class ProxyHandle {
   /** Waits for a log line matching `pattern` (index >= from). */
   async waitForLog(pattern: RegExp, timeoutMs: number, from = 0): Promise<string> {
     let found: string | undefined;
-    await waitUntil(() => {
-      found = this.log.slice(from).find((line) => pattern.test(line));
-      return found !== undefined || !this.running;
-    }, timeoutMs, `proxy log line ${pattern}`, 20);
-    if (found === undefined) throw new Error(`proxy exited (${this.exitCode ?? this.exitSignal}) before logging ${pattern}:\n${this.tail()}`);
+    await waitUntil(
+      () => {
+        found = this.log.slice(from).find((line) => pattern.test(line));
+        return found !== undefined || !this.running;
+      },
+      timeoutMs,
+      `proxy log line ${pattern}`,
+      20,
+    );
+    if (found === undefined)
+      throw new Error(`proxy exited (${this.exitCode ?? this.exitSignal}) before logging ${pattern}:\n${this.tail()}`);
     return found;
   }
 
@@ -432,7 +503,9 @@ export class ProxyHandle {
   }
 
   /** SIGTERM, then SIGKILL after graceMs; resolves with how it ended. */
-  async stop(graceMs = 5_000): Promise<{ code: number | null | undefined; signal: NodeJS.Signals | null | undefined; killed: boolean }> {
+  async stop(
+    graceMs = 5_000,
+  ): Promise<{ code: number | null | undefined; signal: NodeJS.Signals | null | undefined; killed: boolean }> {
     if (!this.running) return { code: this.exitCode, signal: this.exitSignal, killed: false };
     this.process.child.kill('SIGTERM');
     try {
@@ -462,8 +535,15 @@ export class IptvLab {
   private disposed = false;
 
   private constructor(fields: {
-    netns: NetnsLab; options: ResolvedOptions; ispNamespace: Netns; proxyNamespace: Netns; tvNamespaces: Netns[];
-    isp2Namespace: Netns | undefined; isp: IspHandle; isp2: IspHandle | undefined; tvs: TvHandle[];
+    netns: NetnsLab;
+    options: ResolvedOptions;
+    ispNamespace: Netns;
+    proxyNamespace: Netns;
+    tvNamespaces: Netns[];
+    isp2Namespace: Netns | undefined;
+    isp: IspHandle;
+    isp2: IspHandle | undefined;
+    tvs: TvHandle[];
   }) {
     this.netns = fields.netns;
     this.options = fields.options;
@@ -487,39 +567,84 @@ export class IptvLab {
       const isp = await netns.createNamespace('isp');
       const proxy = await netns.createNamespace('proxy');
       const tvNamespaces: Netns[] = [];
-      for (let index = 0; index < resolved.tvClients; index++) tvNamespaces.push(await netns.createNamespace(`tv${index}`));
+      for (let index = 0; index < resolved.tvClients; index++)
+        tvNamespaces.push(await netns.createNamespace(`tv${index}`));
       const isp2 = resolved.upstreams.length > 1 ? await netns.createNamespace('isp2') : undefined;
 
-      await buildUpstream(netns, isp, names.ispLink, proxy, names.upstream, LAB_ADDRESSES.ispLink, LAB_ADDRESSES.upstream,
-        resolved.upstreams[0] as Required<UpstreamOptions>);
+      await buildUpstream(
+        netns,
+        isp,
+        names.ispLink,
+        proxy,
+        names.upstream,
+        LAB_ADDRESSES.ispLink,
+        LAB_ADDRESSES.upstream,
+        resolved.upstreams[0] as Required<UpstreamOptions>,
+      );
       if (isp2) {
-        await buildUpstream(netns, isp2, names.isp2Link, proxy, names.upstream2, LAB_ADDRESSES.isp2Link,
-          LAB_ADDRESSES.upstream2, resolved.upstreams[1] as Required<UpstreamOptions>);
+        await buildUpstream(
+          netns,
+          isp2,
+          names.isp2Link,
+          proxy,
+          names.upstream2,
+          LAB_ADDRESSES.isp2Link,
+          LAB_ADDRESSES.upstream2,
+          resolved.upstreams[1] as Required<UpstreamOptions>,
+        );
       }
       await buildDownstream(netns, proxy, tvNamespaces, names, resolved.tvIgmpVersions);
       await configureRouter(proxy, [names.upstream, ...(isp2 ? [names.upstream2] : [])]);
 
       const ispConfig = (upstream: Required<UpstreamOptions>, ifname: string, address: string): IspProgramConfig => ({
-        shim, ifname, address, sourceAddress: upstream.sourceAddress, version: upstream.ispVersion,
-        queryIntervalMs: resolved.queryIntervalMs, queryResponseMs: resolved.queryResponseMs, robustness: 2,
-        lastMemberQueryMs: resolved.lastMemberQueryMs, lastMemberCount: 2, leaveMode: resolved.ispLeaveMode,
-        port: STREAM_PORT, packetIntervalMs: resolved.packetIntervalMs, payloadBytes: 64,
+        shim,
+        ifname,
+        address,
+        sourceAddress: upstream.sourceAddress,
+        version: upstream.ispVersion,
+        queryIntervalMs: resolved.queryIntervalMs,
+        queryResponseMs: resolved.queryResponseMs,
+        robustness: 2,
+        lastMemberQueryMs: resolved.lastMemberQueryMs,
+        lastMemberCount: 2,
+        leaveMode: resolved.ispLeaveMode,
+        port: STREAM_PORT,
+        packetIntervalMs: resolved.packetIntervalMs,
+        payloadBytes: 64,
       });
       const upstream1 = resolved.upstreams[0] as Required<UpstreamOptions>;
       const upstream2 = resolved.upstreams[1];
       const [ispProgram, isp2Program, ...tvPrograms] = await Promise.all([
         startLabProgram(isp, 'isp', 'isp-program.ts', ispConfig(upstream1, names.ispLink, LAB_ADDRESSES.ispLink)),
-        isp2 && upstream2 ? startLabProgram(isp2, 'isp2', 'isp-program.ts', ispConfig(upstream2, names.isp2Link, LAB_ADDRESSES.isp2Link))
+        isp2 && upstream2
+          ? startLabProgram(
+              isp2,
+              'isp2',
+              'isp-program.ts',
+              ispConfig(upstream2, names.isp2Link, LAB_ADDRESSES.isp2Link),
+            )
           : Promise.resolve(undefined),
-        ...tvNamespaces.map((namespace, index) => startLabProgram(namespace, `tv${index}`, 'tv-program.ts', {
-          shim, ifname: names.tv(index), address: tvAddress(index), port: STREAM_PORT,
-        } satisfies TvProgramConfig)),
+        ...tvNamespaces.map((namespace, index) =>
+          startLabProgram(namespace, `tv${index}`, 'tv-program.ts', {
+            shim,
+            ifname: names.tv(index),
+            address: tvAddress(index),
+            port: STREAM_PORT,
+          } satisfies TvProgramConfig),
+        ),
       ]);
       return new IptvLab({
-        netns, options: resolved, ispNamespace: isp, proxyNamespace: proxy, tvNamespaces, isp2Namespace: isp2,
+        netns,
+        options: resolved,
+        ispNamespace: isp,
+        proxyNamespace: proxy,
+        tvNamespaces,
+        isp2Namespace: isp2,
         isp: new IspHandle(ispProgram as LabProgram, upstream1.sourceAddress),
         isp2: isp2Program && upstream2 ? new IspHandle(isp2Program, upstream2.sourceAddress) : undefined,
-        tvs: tvPrograms.map((program, index) => new TvHandle(program as LabProgram, tvAddress(index), tvNamespaces[index] as Netns)),
+        tvs: tvPrograms.map(
+          (program, index) => new TvHandle(program as LabProgram, tvAddress(index), tvNamespaces[index] as Netns),
+        ),
       });
     } catch (error) {
       await netns.cleanup().catch(() => undefined);
@@ -545,8 +670,12 @@ export class IptvLab {
     const shim = await labShim();
     const ifname = which === 1 ? this.interfaces.upstream : this.interfaces.upstream2;
     const address = which === 1 ? LAB_ADDRESSES.upstream : LAB_ADDRESSES.upstream2;
-    const program = await startLabProgram(this.proxyNamespace, `upstream-listener${which}`, 'tv-program.ts',
-      { shim, ifname, address, port: STREAM_PORT } satisfies TvProgramConfig);
+    const program = await startLabProgram(this.proxyNamespace, `upstream-listener${which}`, 'tv-program.ts', {
+      shim,
+      ifname,
+      address,
+      port: STREAM_PORT,
+    } satisfies TvProgramConfig);
     return new TvHandle(program, address, this.proxyNamespace);
   }
 
@@ -556,15 +685,21 @@ export class IptvLab {
    */
   proxyConfig(options: ProxyConfigOptions = {}): string {
     const names = this.interfaces;
-    const altnets = options.altnets ?? this.options.upstreams
-      .filter((upstream) => upstream.sourceAddress === LAB_ADDRESSES.altSource).map(() => LAB_ADDRESSES.altSourceSubnet);
+    const altnets =
+      options.altnets ??
+      this.options.upstreams
+        .filter((upstream) => upstream.sourceAddress === LAB_ADDRESSES.altSource)
+        .map(() => LAB_ADDRESSES.altSourceSubnet);
     const lines = [`# igmpproxy.conf of the ${this.options.prefix} IPTV lab`];
     if (options.quickleave) lines.push('quickleave');
     lines.push(`phyint ${names.upstream} upstream  ratelimit 0  threshold 1`);
     for (const altnet of new Set(altnets)) lines.push(`        altnet ${altnet}`);
     if (this.isp2Namespace) {
-      lines.push(options.secondUpstream === false ? `phyint ${names.upstream2} disabled`
-        : `phyint ${names.upstream2} upstream  ratelimit 0  threshold 1`);
+      lines.push(
+        options.secondUpstream === false
+          ? `phyint ${names.upstream2} disabled`
+          : `phyint ${names.upstream2} upstream  ratelimit 0  threshold 1`,
+      );
     }
     lines.push(`phyint ${names.bridge} downstream  ratelimit 0  threshold 1`);
     lines.push('phyint lo disabled');
@@ -580,20 +715,31 @@ export class IptvLab {
     const configPath = path.join(dir, 'igmpproxy.conf');
     writeFileSync(configPath, options.config);
     const argv = [...options.command.map((arg) => arg.replaceAll(PROXY_TEMP_DIR_TOKEN, dir)), configPath];
-    const handle = new ProxyHandle(this.proxyNamespace.spawn(argv, { cwd: repositoryRoot, env: options.env }), argv, configPath);
+    const handle = new ProxyHandle(
+      this.proxyNamespace.spawn(argv, { cwd: repositoryRoot, env: options.env }),
+      argv,
+      configPath,
+    );
     this.proxies.push(handle);
     const graceMs = options.startupGraceMs ?? 300;
     if (graceMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, graceMs));
       if (!handle.running) {
-        throw new Error(`proxy "${argv.join(' ')}" exited at start (code ${handle.exitCode}, signal ${handle.exitSignal}):\n${handle.tail()}`);
+        throw new Error(
+          `proxy "${argv.join(' ')}" exited at start (code ${handle.exitCode}, signal ${handle.exitSignal}):\n${handle.tail()}`,
+        );
       }
     }
     return handle;
   }
 
   /** Polls `predicate` until true; rejects after timeoutMs with `what` in the message. */
-  waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string, intervalMs = 20): Promise<void> {
+  waitFor(
+    predicate: () => boolean | Promise<boolean>,
+    timeoutMs: number,
+    what: string,
+    intervalMs = 20,
+  ): Promise<void> {
     return waitUntil(predicate, timeoutMs, what, intervalMs);
   }
 
@@ -622,7 +768,10 @@ function resolveOptions(options: IptvLabOptions): ResolvedOptions {
   const secondOptions = options.secondUpstream === true ? {} : options.secondUpstream || undefined;
   const upstreams = [first];
   if (secondOptions) {
-    upstreams.push({ ispVersion: secondOptions.ispVersion ?? first.ispVersion, sourceAddress: secondOptions.sourceAddress ?? LAB_ADDRESSES.isp2Link });
+    upstreams.push({
+      ispVersion: secondOptions.ispVersion ?? first.ispVersion,
+      sourceAddress: secondOptions.sourceAddress ?? LAB_ADDRESSES.isp2Link,
+    });
   }
   for (const upstream of upstreams) {
     if (upstream.ispVersion !== 2 && upstream.ispVersion !== 3) throw new RangeError('ispVersion must be 2 or 3');
@@ -640,15 +789,26 @@ function resolveOptions(options: IptvLabOptions): ResolvedOptions {
   };
 }
 
-async function buildUpstream(lab: NetnsLab, isp: Netns, ispLink: string, proxy: Netns, upstream: string,
-  ispAddress: string, proxyAddress: string, options: Required<UpstreamOptions>): Promise<void> {
+async function buildUpstream(
+  lab: NetnsLab,
+  isp: Netns,
+  ispLink: string,
+  proxy: Netns,
+  upstream: string,
+  ispAddress: string,
+  proxyAddress: string,
+  options: Required<UpstreamOptions>,
+): Promise<void> {
   await lab.connect(isp, ispLink, proxy, upstream);
   await isp.addAddress(ispLink, `${ispAddress}/24`);
   await proxy.addAddress(upstream, `${proxyAddress}/24`);
   // A source outside the link's subnet lives on the isp's link interface itself, so the
   // isp's UDP socket can bind to it and the packets leave by that link.
   if (options.sourceAddress !== ispAddress) await isp.addAddress(ispLink, `${options.sourceAddress}/32`);
-  for (const [namespace, name] of [[isp, ispLink], [proxy, upstream]] as const) {
+  for (const [namespace, name] of [
+    [isp, ispLink],
+    [proxy, upstream],
+  ] as const) {
     await namespace.ip('link', 'set', 'dev', name, 'multicast', 'on');
     await namespace.up(name);
   }
@@ -657,8 +817,13 @@ async function buildUpstream(lab: NetnsLab, isp: Netns, ispLink: string, proxy: 
   await isp.ip('route', 'add', LAB_ADDRESSES.downstreamSubnet, 'via', proxyAddress);
 }
 
-async function buildDownstream(lab: NetnsLab, proxy: Netns, tvs: readonly Netns[], names: LabInterfaces,
-  versions: readonly (2 | 3 | undefined)[]): Promise<void> {
+async function buildDownstream(
+  lab: NetnsLab,
+  proxy: Netns,
+  tvs: readonly Netns[],
+  names: LabInterfaces,
+  versions: readonly (2 | 3 | undefined)[],
+): Promise<void> {
   for (const [index, tv] of tvs.entries()) {
     await lab.connect(proxy, names.tvPort(index), tv, names.tv(index));
     await tv.addAddress(names.tv(index), `${tvAddress(index)}/24`);
@@ -671,7 +836,10 @@ async function buildDownstream(lab: NetnsLab, proxy: Netns, tvs: readonly Netns[
     if (version !== undefined) await tv.sysctl(`net.ipv4.conf.${names.tv(index)}.force_igmp_version`, version);
     await tv.sysctl('net.ipv4.igmp_max_memberships', TV_MAX_MEMBERSHIPS);
   }
-  await proxy.bridge(names.bridge, tvs.map((_, index) => names.tvPort(index)));
+  await proxy.bridge(
+    names.bridge,
+    tvs.map((_, index) => names.tvPort(index)),
+  );
   // Snooping off: the bridge is a plain hub for multicast (like the unmanaged switch behind
   // most IPFire boxes), so what reaches a TV depends on the proxy alone, not on the bridge
   // learning reports or waiting for its own querier.

@@ -90,7 +90,10 @@ export class LinkMemberships {
     if (statement.kind === 'leave') {
       if (!known || this.leaving.has(statement.group)) return undefined;
       this.leaving.add(statement.group);
-      this.expiry.set(statement.group, Math.min(this.expiry.get(statement.group) as number, now + this.timers.lastMemberMs));
+      this.expiry.set(
+        statement.group,
+        Math.min(this.expiry.get(statement.group) as number, now + this.timers.lastMemberMs),
+      );
       return 'leave-pending';
     }
     this.leaving.delete(statement.group);

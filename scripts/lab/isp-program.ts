@@ -76,7 +76,8 @@ function address(text: string): number {
 }
 
 function timers(): { membershipMs: number; lastMemberMs: number } {
-  const membershipMs = config.queryIntervalMs > 0 ? config.robustness * config.queryIntervalMs + config.queryResponseMs : NEVER_MS;
+  const membershipMs =
+    config.queryIntervalMs > 0 ? config.robustness * config.queryIntervalMs + config.queryResponseMs : NEVER_MS;
   return { membershipMs, lastMemberMs: config.lastMemberQueryMs * config.lastMemberCount };
 }
 
@@ -102,10 +103,18 @@ const socket = MrouteSocket.open(loadShim({ path: config.shim }), {
     const now = monotonicMs();
     const datagram = ++reportDatagrams;
     for (const statement of groupStatements(message)) {
-      emit('report', {
-        from: formatIpv4(from), group: formatIpv4(statement.group), kind: statement.kind, version: statement.version, datagram,
-        ...(statement.recordType ? { recordType: statement.recordType } : {}),
-      }, now);
+      emit(
+        'report',
+        {
+          from: formatIpv4(from),
+          group: formatIpv4(statement.group),
+          kind: statement.kind,
+          version: statement.version,
+          datagram,
+          ...(statement.recordType ? { recordType: statement.recordType } : {}),
+        },
+        now,
+      );
       if (statement.kind === 'leave' && leaveMode === 'immediate') {
         const stopped = memberships.drop(statement.group);
         if (stopped) applyChange(stopped, 'leave');
@@ -126,17 +135,30 @@ socket.joinControlGroups(ifindex);
 
 function sendQuery(group: number, maxResponseMs = config.queryResponseMs, queryVersion = version): void {
   const query: IgmpQuery = {
-    type: 'query', version: queryVersion, maxResponseMs, group,
-    ...(queryVersion === 3 ? {
-      v3: {
-        suppressRouterSide: false, robustness: config.robustness,
-        queryIntervalSeconds: Math.max(1, Math.round((queryIntervalMs || 125_000) / 1000)), sources: [],
-      },
-    } : {}),
+    type: 'query',
+    version: queryVersion,
+    maxResponseMs,
+    group,
+    ...(queryVersion === 3
+      ? {
+          v3: {
+            suppressRouterSide: false,
+            robustness: config.robustness,
+            queryIntervalSeconds: Math.max(1, Math.round((queryIntervalMs || 125_000) / 1000)),
+            sources: [],
+          },
+        }
+      : {}),
   };
   const destination = group === 0 ? ALL_SYSTEMS : group;
   const datagram = buildIpv4Packet({
-    source: ownAddress, destination, ttl: 1, tos: 0xc0, protocol: 2, routerAlert: true, payload: buildIgmp(query),
+    source: ownAddress,
+    destination,
+    ttl: 1,
+    tos: 0xc0,
+    protocol: 2,
+    routerAlert: true,
+    payload: buildIgmp(query),
   });
   socket.send(datagram, destination, ifindex);
   emit('query-sent', { group: formatIpv4(group), version: queryVersion, maxResponseMs });
@@ -159,10 +181,13 @@ function scheduleExpiry(): void {
   clearTimeout(expiryTimer);
   const deadline = memberships.nextDeadline();
   if (deadline === undefined || deadline >= NEVER_MS / 2) return;
-  expiryTimer = setTimeout(() => {
-    for (const change of memberships.expire(monotonicMs())) applyChange(change, 'expired');
-    scheduleExpiry();
-  }, Math.max(0, deadline - monotonicMs()) + 1);
+  expiryTimer = setTimeout(
+    () => {
+      for (const change of memberships.expire(monotonicMs())) applyChange(change, 'expired');
+      scheduleExpiry();
+    },
+    Math.max(0, deadline - monotonicMs()) + 1,
+  );
 }
 
 let queryTimer: NodeJS.Timeout | undefined;
@@ -220,67 +245,76 @@ function groupArgument(command: Command): number {
   return command.group === undefined ? 0 : address(String(command.group));
 }
 
-serveCommands({
-  'set-version'(command) {
-    const value = numberField(command, 'version');
-    if (value !== 2 && value !== 3) throw new Error('version must be 2 or 3');
-    version = value;
-    return { version };
+serveCommands(
+  {
+    'set-version'(command) {
+      const value = numberField(command, 'version');
+      if (value !== 2 && value !== 3) throw new Error('version must be 2 or 3');
+      version = value;
+      return { version };
+    },
+    query(command) {
+      const queryVersion = command.version === undefined ? version : numberField(command, 'version');
+      if (queryVersion !== 2 && queryVersion !== 3) throw new Error('version must be 2 or 3');
+      sendQuery(groupArgument(command), numberField(command, 'maxResponseMs', config.queryResponseMs), queryVersion);
+    },
+    'set-query-interval'(command) {
+      queryIntervalMs = Math.max(0, numberField(command, 'queryIntervalMs'));
+      clearInterval(queryTimer);
+      // 0: silent from now on (a querier the provider switched off, or IGMP filtered on the way).
+      if (queryIntervalMs > 0) startQuerier();
+      return { queryIntervalMs };
+    },
+    'set-rate'(command) {
+      packetIntervalMs = Math.max(1, numberField(command, 'packetIntervalMs'));
+      startStreams();
+      return { packetIntervalMs };
+    },
+    'set-leave-mode'(command) {
+      if (command.mode !== 'query' && command.mode !== 'immediate') throw new Error('mode must be query or immediate');
+      leaveMode = command.mode;
+      return { leaveMode };
+    },
+    'stop-group'(command) {
+      const stopped = memberships.drop(groupArgument(command));
+      if (stopped) applyChange(stopped, 'command');
+      return { stopped: stopped !== undefined };
+    },
+    'pause-group'(command) {
+      const group = groupArgument(command);
+      paused.add(group);
+      emit('paused', { group: formatIpv4(group) });
+      return { paused: [...paused].map(formatIpv4) };
+    },
+    'resume-group'(command) {
+      const group = groupArgument(command);
+      const was = paused.delete(group);
+      emit('resumed', { group: formatIpv4(group) });
+      return { resumed: was };
+    },
+    status() {
+      return {
+        version,
+        leaveMode,
+        packetIntervalMs,
+        malformed,
+        upcalls,
+        reportDatagrams,
+        paused: [...paused].map(formatIpv4),
+        groups: memberships.groups.map(formatIpv4),
+        sent: Object.fromEntries([...sentThisRun].map(([group, count]) => [formatIpv4(group), count])),
+      };
+    },
   },
-  query(command) {
-    const queryVersion = command.version === undefined ? version : numberField(command, 'version');
-    if (queryVersion !== 2 && queryVersion !== 3) throw new Error('version must be 2 or 3');
-    sendQuery(groupArgument(command), numberField(command, 'maxResponseMs', config.queryResponseMs), queryVersion);
-  },
-  'set-query-interval'(command) {
-    queryIntervalMs = Math.max(0, numberField(command, 'queryIntervalMs'));
+  () => {
     clearInterval(queryTimer);
-    // 0: silent from now on (a querier the provider switched off, or IGMP filtered on the way).
-    if (queryIntervalMs > 0) startQuerier();
-    return { queryIntervalMs };
+    clearInterval(streamTimer);
+    clearTimeout(expiryTimer);
+    for (const timer of lastMemberTimers) clearTimeout(timer);
+    socket.close();
+    sender.close();
   },
-  'set-rate'(command) {
-    packetIntervalMs = Math.max(1, numberField(command, 'packetIntervalMs'));
-    startStreams();
-    return { packetIntervalMs };
-  },
-  'set-leave-mode'(command) {
-    if (command.mode !== 'query' && command.mode !== 'immediate') throw new Error('mode must be query or immediate');
-    leaveMode = command.mode;
-    return { leaveMode };
-  },
-  'stop-group'(command) {
-    const stopped = memberships.drop(groupArgument(command));
-    if (stopped) applyChange(stopped, 'command');
-    return { stopped: stopped !== undefined };
-  },
-  'pause-group'(command) {
-    const group = groupArgument(command);
-    paused.add(group);
-    emit('paused', { group: formatIpv4(group) });
-    return { paused: [...paused].map(formatIpv4) };
-  },
-  'resume-group'(command) {
-    const group = groupArgument(command);
-    const was = paused.delete(group);
-    emit('resumed', { group: formatIpv4(group) });
-    return { resumed: was };
-  },
-  status() {
-    return {
-      version, leaveMode, packetIntervalMs, malformed, upcalls, reportDatagrams, paused: [...paused].map(formatIpv4),
-      groups: memberships.groups.map(formatIpv4),
-      sent: Object.fromEntries([...sentThisRun].map(([group, count]) => [formatIpv4(group), count])),
-    };
-  },
-}, () => {
-  clearInterval(queryTimer);
-  clearInterval(streamTimer);
-  clearTimeout(expiryTimer);
-  for (const timer of lastMemberTimers) clearTimeout(timer);
-  socket.close();
-  sender.close();
-});
+);
 
 startStreams();
 startQuerier();

@@ -11,7 +11,14 @@ export const seededRandom = mulberry32;
 const TYPES = [0x11, 0x12, 0x16, 0x17, 0x22] as const;
 
 /** The kinds of damage, each a plausible bug in a sender or an attacker's probe. */
-const MUTATIONS = ['random', 'truncated', 'bad-checksum', 'record-count-overrun', 'source-count-overrun', 'unknown-type'] as const;
+const MUTATIONS = [
+  'random',
+  'truncated',
+  'bad-checksum',
+  'record-count-overrun',
+  'source-count-overrun',
+  'unknown-type',
+] as const;
 export type Mutation = (typeof MUTATIONS)[number];
 
 export interface MalformedPayload {
@@ -20,7 +27,8 @@ export interface MalformedPayload {
 }
 
 export function malformedIgmpPayloads(count: number, seed: number): MalformedPayload[] {
-  if (!Number.isInteger(count) || count < 0 || count > 1_000_000) throw new RangeError(`count ${count} outside 0..1000000`);
+  if (!Number.isInteger(count) || count < 0 || count > 1_000_000)
+    throw new RangeError(`count ${count} outside 0..1000000`);
   const random = seededRandom(seed);
   const integer = (limit: number): number => Math.floor(random() * limit);
   const result: MalformedPayload[] = [];
@@ -39,7 +47,9 @@ function build(mutation: Mutation, integer: (limit: number) => number, random: (
     case 'random':
       return Buffer.from(Array.from({ length: integer(64) }, () => integer(256)));
     case 'truncated':
-      return withChecksum(Buffer.from([TYPES[integer(TYPES.length)] as number, 0, 0, 0, 0, 0, 0, 0].slice(0, integer(8))));
+      return withChecksum(
+        Buffer.from([TYPES[integer(TYPES.length)] as number, 0, 0, 0, 0, 0, 0, 0].slice(0, integer(8))),
+      );
     case 'bad-checksum': {
       const bytes = Buffer.alloc(8);
       bytes[0] = TYPES[integer(TYPES.length)] as number;
@@ -90,7 +100,8 @@ function build(mutation: Mutation, integer: (limit: number) => number, random: (
 
 function onesComplement16(bytes: Buffer): number {
   let sum = 0;
-  for (let offset = 0; offset < bytes.length; offset += 2) sum += ((bytes[offset] as number) << 8) | (bytes[offset + 1] ?? 0);
+  for (let offset = 0; offset < bytes.length; offset += 2)
+    sum += ((bytes[offset] as number) << 8) | (bytes[offset + 1] ?? 0);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return sum;
 }

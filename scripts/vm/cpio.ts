@@ -7,7 +7,13 @@ export type CpioEntry =
   | { readonly kind: 'directory'; readonly path: string; readonly mode?: number }
   | { readonly kind: 'file'; readonly path: string; readonly data: Uint8Array; readonly mode?: number }
   | { readonly kind: 'symlink'; readonly path: string; readonly target: string }
-  | { readonly kind: 'chardev'; readonly path: string; readonly major: number; readonly minor: number; readonly mode?: number };
+  | {
+      readonly kind: 'chardev';
+      readonly path: string;
+      readonly major: number;
+      readonly minor: number;
+      readonly mode?: number;
+    };
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -33,10 +39,19 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
     const { mode, data, rdev } = describe(entry);
     const nameBytes = Buffer.from(`${name}\0`, 'utf8');
     const fields = [
-      entry.kind === 'trailer' ? 0 : inode++, mode, 0, 0, // ino, mode, uid, gid
-      entry.kind === 'directory' ? 2 : 1, 0, data.length, // nlink, mtime, filesize
-      0, 0, rdev[0], rdev[1], // devmajor, devminor, rdevmajor, rdevminor
-      nameBytes.length, 0, // namesize (with the NUL), check
+      entry.kind === 'trailer' ? 0 : inode++,
+      mode,
+      0,
+      0, // ino, mode, uid, gid
+      entry.kind === 'directory' ? 2 : 1,
+      0,
+      data.length, // nlink, mtime, filesize
+      0,
+      0,
+      rdev[0],
+      rdev[1], // devmajor, devminor, rdevmajor, rdevminor
+      nameBytes.length,
+      0, // namesize (with the NUL), check
     ];
     push(Buffer.from(`070701${fields.map(hex8).join('')}`, 'ascii'));
     push(nameBytes);
@@ -52,11 +67,16 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
 function describe(entry: CpioEntry | { kind: 'trailer' }): { mode: number; data: Uint8Array; rdev: [number, number] } {
   const none = new Uint8Array(0);
   switch (entry.kind) {
-    case 'directory': return { mode: S_IFDIR | (entry.mode ?? 0o755), data: none, rdev: [0, 0] };
-    case 'file': return { mode: S_IFREG | (entry.mode ?? 0o644), data: entry.data, rdev: [0, 0] };
-    case 'symlink': return { mode: S_IFLNK | 0o777, data: Buffer.from(entry.target, 'utf8'), rdev: [0, 0] };
-    case 'chardev': return { mode: S_IFCHR | (entry.mode ?? 0o600), data: none, rdev: [entry.major, entry.minor] };
-    case 'trailer': return { mode: 0, data: none, rdev: [0, 0] };
+    case 'directory':
+      return { mode: S_IFDIR | (entry.mode ?? 0o755), data: none, rdev: [0, 0] };
+    case 'file':
+      return { mode: S_IFREG | (entry.mode ?? 0o644), data: entry.data, rdev: [0, 0] };
+    case 'symlink':
+      return { mode: S_IFLNK | 0o777, data: Buffer.from(entry.target, 'utf8'), rdev: [0, 0] };
+    case 'chardev':
+      return { mode: S_IFCHR | (entry.mode ?? 0o600), data: none, rdev: [entry.major, entry.minor] };
+    case 'trailer':
+      return { mode: 0, data: none, rdev: [0, 0] };
   }
 }
 

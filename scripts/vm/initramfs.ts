@@ -21,8 +21,10 @@ export interface InitramfsInput {
 
 export function buildInitramfs(input: InitramfsInput): Buffer {
   const busybox = input.busybox ?? STATIC_BUSYBOX;
-  const index = parseModuleIndex(readFileSync(path.join(input.modulesDir, 'modules.dep'), 'utf8'),
-    readOptional(path.join(input.modulesDir, 'modules.builtin')));
+  const index = parseModuleIndex(
+    readFileSync(path.join(input.modulesDir, 'modules.dep'), 'utf8'),
+    readOptional(path.join(input.modulesDir, 'modules.builtin')),
+  );
   const modules = loadOrder(index, EARLY_MODULES);
   const busyboxBytes = readFileSync(busybox);
   if (!isStaticElf(busyboxBytes)) throw new Error(`${busybox} is not a static executable (install busybox-static)`);
@@ -33,11 +35,13 @@ export function buildInitramfs(input: InitramfsInput): Buffer {
     { kind: 'directory', path: 'modules' },
     { kind: 'file', path: 'bin/busybox', data: busyboxBytes, mode: 0o755 },
     { kind: 'file', path: 'init', data: readFileSync(input.init ?? STAGE1_SCRIPT), mode: 0o755 },
-    ...modules.map((file, i): CpioEntry => ({
-      kind: 'file',
-      path: `modules/${String(i).padStart(2, '0')}-${path.basename(file)}`,
-      data: readFileSync(path.join(input.modulesDir, file)),
-    })),
+    ...modules.map(
+      (file, i): CpioEntry => ({
+        kind: 'file',
+        path: `modules/${String(i).padStart(2, '0')}-${path.basename(file)}`,
+        data: readFileSync(path.join(input.modulesDir, file)),
+      }),
+    ),
   ];
   return writeCpio(entries);
 }

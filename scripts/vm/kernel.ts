@@ -28,19 +28,32 @@ export function compareReleases(a: string, b: string): number {
 export function findGuestKernel(root = '/'): GuestKernel {
   const boot = path.join(root, 'boot');
   const releases = existsSync(boot)
-    ? readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => f.slice('vmlinuz-'.length))
+    ? readdirSync(boot)
+        .filter((f) => f.startsWith('vmlinuz-'))
+        .map((f) => f.slice('vmlinuz-'.length))
     : [];
-  const usable = releases.filter((release) => {
-    const config = path.join(boot, `config-${release}`);
-    return existsSync(path.join(root, 'lib', 'modules', release, 'modules.dep')) &&
-      existsSync(config) && /^CONFIG_IP_MROUTE=y$/m.test(readFileSync(config, 'utf8'));
-  }).sort(compareReleases);
+  const usable = releases
+    .filter((release) => {
+      const config = path.join(boot, `config-${release}`);
+      return (
+        existsSync(path.join(root, 'lib', 'modules', release, 'modules.dep')) &&
+        existsSync(config) &&
+        /^CONFIG_IP_MROUTE=y$/m.test(readFileSync(config, 'utf8'))
+      );
+    })
+    .sort(compareReleases);
   const release = usable.at(-1);
   if (release === undefined) {
-    throw new Error(`no installed kernel with CONFIG_IP_MROUTE=y and its modules under ${boot}` +
-      ` (install the Debian package ${KERNEL_PACKAGE}; scripts/dev.sh test does)`);
+    throw new Error(
+      `no installed kernel with CONFIG_IP_MROUTE=y and its modules under ${boot}` +
+        ` (install the Debian package ${KERNEL_PACKAGE}; scripts/dev.sh test does)`,
+    );
   }
-  return { release, image: path.join(boot, `vmlinuz-${release}`), modulesDir: path.join(root, 'lib', 'modules', release) };
+  return {
+    release,
+    image: path.join(boot, `vmlinuz-${release}`),
+    modulesDir: path.join(root, 'lib', 'modules', release),
+  };
 }
 
 /**

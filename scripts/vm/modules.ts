@@ -20,10 +20,21 @@ export function parseModuleIndex(modulesDep: string, modulesBuiltin = ''): Modul
     const colon = line.indexOf(':');
     if (colon < 0) continue;
     const file = line.slice(0, colon).trim();
-    const depends = line.slice(colon + 1).trim().split(/\s+/).filter((f) => f !== '').map(moduleName);
+    const depends = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .filter((f) => f !== '')
+      .map(moduleName);
     modules.set(moduleName(file), { file, depends });
   }
-  const builtin = new Set(modulesBuiltin.split('\n').map((l) => l.trim()).filter((l) => l !== '').map(moduleName));
+  const builtin = new Set(
+    modulesBuiltin
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .map(moduleName),
+  );
   return { modules, builtin };
 }
 
@@ -39,7 +50,8 @@ export function loadOrder(index: ModuleIndex, wanted: readonly string[]): string
     const key = moduleName(name);
     if (done.has(key) || index.builtin.has(key)) return;
     const entry = index.modules.get(key);
-    if (entry === undefined) throw new Error(`kernel module ${key} (needed by ${wantedBy}) is neither a module nor built in`);
+    if (entry === undefined)
+      throw new Error(`kernel module ${key} (needed by ${wantedBy}) is neither a module nor built in`);
     if (visiting.has(key)) throw new Error(`kernel modules depend on each other in a cycle at ${key}`);
     visiting.add(key);
     for (const dependency of entry.depends) visit(dependency, key);

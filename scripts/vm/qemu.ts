@@ -39,18 +39,36 @@ function tcgCpu(aarch64: boolean): string {
 export function qemuArguments(machine: QemuMachine): string[] {
   const aarch64 = machine.arch === 'aarch64';
   return [
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
     // aarch64: the generic "virt" board (PCI, PL011 UART on ttyAMA0); never KVM on this host.
     ...(aarch64 ? ['-M', 'virt'] : []),
-    ...(machine.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', tcgCpu(aarch64)]),
-    '-smp', String(machine.cpus), '-m', `${machine.memoryMiB}M`,
-    '-kernel', machine.kernel, '-initrd', machine.initrd,
+    ...(machine.accel === 'kvm'
+      ? ['-accel', 'kvm', '-cpu', 'host']
+      : ['-accel', 'tcg,thread=multi', '-cpu', tcgCpu(aarch64)]),
+    '-smp',
+    String(machine.cpus),
+    '-m',
+    `${machine.memoryMiB}M`,
+    '-kernel',
+    machine.kernel,
+    '-initrd',
+    machine.initrd,
     // loglevel=1: only emergencies interleave with the command's output; panic=-1 with
     // -no-reboot: a dead PID 1 ends qemu instead of hanging.
-    '-append', `console=${aarch64 ? 'ttyAMA0' : 'ttyS0'} loglevel=1 panic=-1`,
-    '-serial', 'stdio', '-monitor', 'none',
-    '-virtfs', `local,path=${machine.rootDir ?? '/'},mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap`,
-    '-virtfs', `local,path=${machine.shareDir},mount_tag=share,security_model=passthrough,multidevs=remap`,
+    '-append',
+    `console=${aarch64 ? 'ttyAMA0' : 'ttyS0'} loglevel=1 panic=-1`,
+    '-serial',
+    'stdio',
+    '-monitor',
+    'none',
+    '-virtfs',
+    `local,path=${machine.rootDir ?? '/'},mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap`,
+    '-virtfs',
+    `local,path=${machine.shareDir},mount_tag=share,security_model=passthrough,multidevs=remap`,
   ];
 }
 
@@ -62,7 +80,11 @@ export interface QemuOutcome {
 }
 
 /** Runs qemu until it exits or timeoutMs passes (then SIGKILL); console output goes to onOutput. */
-export function runQemu(machine: QemuMachine, timeoutMs: number, onOutput: (text: string) => void): Promise<QemuOutcome> {
+export function runQemu(
+  machine: QemuMachine,
+  timeoutMs: number,
+  onOutput: (text: string) => void,
+): Promise<QemuOutcome> {
   return new Promise((resolve, reject) => {
     const { binary, debianPackage, devTask } = QEMU_BINARIES[machine.arch ?? 'x86_64'];
     const child = spawn(binary, qemuArguments(machine), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -78,9 +100,13 @@ export function runQemu(machine: QemuMachine, timeoutMs: number, onOutput: (text
     });
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(error.code === 'ENOENT'
-        ? new Error(`${binary} not found (install the Debian package ${debianPackage}; scripts/dev.sh ${devTask} does)`)
-        : error);
+      reject(
+        error.code === 'ENOENT'
+          ? new Error(
+              `${binary} not found (install the Debian package ${debianPackage}; scripts/dev.sh ${devTask} does)`,
+            )
+          : error,
+      );
     });
     child.on('close', (code) => {
       clearTimeout(timer);

@@ -27,11 +27,15 @@ function parse(argv: readonly string[]): { command: string[]; timeoutMs: number;
 try {
   const { command, timeoutMs, env } = parse(process.argv.slice(2));
   const result = await runInVm({ argv: command, cwd: process.cwd(), env, timeoutMs });
-  process.stderr.write(`vm: ${describeVm(result)}, ${result.seconds.toFixed(1)} s, ` +
-    `${result.status === null ? result.failure : `exit status ${result.status}`}\n`);
+  process.stderr.write(
+    `vm: ${describeVm(result)}, ${result.seconds.toFixed(1)} s, ` +
+      `${result.status === null ? result.failure : `exit status ${result.status}`}\n`,
+  );
   process.exitCode = result.status ?? 1;
 } catch (error) {
-  process.stderr.write(`vm: ${errorMessage(error)}\n` +
-    'usage: node scripts/node24.mjs scripts/vm/run.ts [--timeout SECONDS] [--env NAME=VALUE]... -- COMMAND [ARG...]\n');
+  process.stderr.write(
+    `vm: ${errorMessage(error)}\n` +
+      'usage: node scripts/node24.mjs scripts/vm/run.ts [--timeout SECONDS] [--env NAME=VALUE]... -- COMMAND [ARG...]\n',
+  );
   process.exitCode = 2;
 }

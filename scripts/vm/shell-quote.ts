@@ -16,7 +16,8 @@ export function checkedVariableName(name: string): string {
 export function commandScript(argv: readonly string[], cwd: string, env: Readonly<Record<string, string>>): string {
   if (argv.length === 0) throw new Error('no command to run in the VM');
   const lines = ['# written by scripts/vm/vm.ts; run by guest-stage2.sh'];
-  for (const [name, value] of Object.entries(env)) lines.push(`export ${checkedVariableName(name)}=${shellQuote(value)}`);
+  for (const [name, value] of Object.entries(env))
+    lines.push(`export ${checkedVariableName(name)}=${shellQuote(value)}`);
   lines.push(`cd ${shellQuote(cwd)} || exit 125`);
   lines.push(argv.map(shellQuote).join(' '));
   return `${lines.join('\n')}\n`;

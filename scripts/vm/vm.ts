@@ -6,7 +6,17 @@
 //
 //   const result = await runInVm({ argv: ['uname', '-r'], cwd: process.cwd() });
 //   result.status  // the command's exit status, or null when the guest died or timed out
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +71,7 @@ export function describeVm(result: Pick<VmResult, 'kernel' | 'accel'>): string {
 export async function runInVm(run: VmRun): Promise<VmResult> {
   const started = Date.now();
   const kernel = findGuestKernel();
-  const accel = run.accel ?? await chooseAccelerator();
+  const accel = run.accel ?? (await chooseAccelerator());
   const slowdown = SLOWDOWN[accel];
   const ownShare = run.shareDir === undefined;
   const shareDir = run.shareDir ?? mkdtempSync(path.join(tmpdir(), 'igmpproxy-vm-'));
@@ -81,15 +91,26 @@ export async function runInVm(run: VmRun): Promise<VmResult> {
       ...run.env,
     };
     writeFileSync(path.join(shareDir, 'command.sh'), commandScript(run.argv, run.cwd, env));
-    const outcome = await runQemu({
-      kernel: kernel.image, initrd, shareDir, accel,
-      cpus: run.cpus ?? 2, memoryMiB: run.memoryMiB ?? 6144,
-    }, run.timeoutMs ?? 60 * 60_000, run.onOutput ?? ((text) => process.stdout.write(text)));
+    const outcome = await runQemu(
+      {
+        kernel: kernel.image,
+        initrd,
+        shareDir,
+        accel,
+        cpus: run.cpus ?? 2,
+        memoryMiB: run.memoryMiB ?? 6144,
+      },
+      run.timeoutMs ?? 60 * 60_000,
+      run.onOutput ?? ((text) => process.stdout.write(text)),
+    );
     const statusFile = path.join(shareDir, 'status');
     const status = existsSync(statusFile) ? Number.parseInt(readFileSync(statusFile, 'utf8'), 10) : null;
-    const failure = status !== null ? ''
-      : outcome.timedOut ? `the VM did not finish within ${Math.round((run.timeoutMs ?? 0) / 1000)} s (killed)`
-      : `the VM ended without the command's exit status (qemu exit ${outcome.exitCode}${outcome.stderrTail === '' ? '' : `: ${outcome.stderrTail}`})`;
+    const failure =
+      status !== null
+        ? ''
+        : outcome.timedOut
+          ? `the VM did not finish within ${Math.round((run.timeoutMs ?? 0) / 1000)} s (killed)`
+          : `the VM ended without the command's exit status (qemu exit ${outcome.exitCode}${outcome.stderrTail === '' ? '' : `: ${outcome.stderrTail}`})`;
     return { status, failure, kernel, accel, slowdown, seconds: (Date.now() - started) / 1000 };
   } finally {
     rmSync(path.join(shareDir, 'initramfs.cpio'), { force: true });
@@ -125,8 +146,15 @@ export async function chooseAccelerator(): Promise<Accelerator> {
   } catch {
     // No answer kept yet: probe.
   }
-  const probe = await runInVm({ argv: ['true'], cwd: '/', accel: 'kvm', timeoutMs: 30_000, cpus: 1, memoryMiB: 512, onOutput: () => {} })
-    .catch(() => undefined);
+  const probe = await runInVm({
+    argv: ['true'],
+    cwd: '/',
+    accel: 'kvm',
+    timeoutMs: 30_000,
+    cpus: 1,
+    memoryMiB: 512,
+    onOutput: () => {},
+  }).catch(() => undefined);
   const works = probe?.status === 0;
   mkdirSync(path.dirname(cacheFile), { recursive: true });
   writeFileSync(cacheFile, `${JSON.stringify({ hostKernel, works })}\n`);

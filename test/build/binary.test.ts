@@ -3,7 +3,19 @@
 // and the command line, and rebuild byte-identically.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,12 +81,16 @@ describe.each(ARCHES)('%s single binary', (arch) => {
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/^phyint red0\.8 upstream/m);
     expect(check.stderr).toMatch(/seed-vlan8\.conf:27:14: warning: `217\.0\.119\.194\/16` has host bits set/);
-    const upstream = await runOnTarget(arch, binaryOf(arch), ['--list-interfaces', 'upstream', seed], { env: envWith({}) });
+    const upstream = await runOnTarget(arch, binaryOf(arch), ['--list-interfaces', 'upstream', seed], {
+      env: envWith({}),
+    });
     expect([upstream.code, upstream.stdout]).toEqual([0, 'red0.8\n']);
   });
 
   it('embeds the built shim as the asset igmp_shim.node', async () => {
-    const result = await runOnTarget(arch, binaryOf(arch), ['--self-test-assets', 'igmp_shim.node'], { env: envWith({}) });
+    const result = await runOnTarget(arch, binaryOf(arch), ['--self-test-assets', 'igmp_shim.node'], {
+      env: envWith({}),
+    });
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(sha256(shimOf(arch)));
     expect(report.arches[arch]?.shimSha256).toBe(sha256(shimOf(arch)));
@@ -110,7 +126,10 @@ describe('no code injection through the environment or the command line', () => 
 
   it.each(ARCHES)('%s hands node options on its command line to the daemon, not to Node', async (arch) => {
     rmSync(marker, { force: true });
-    for (const args of [['--require', injected, '--version'], [`--node-options=--require ${injected}`, '--version']]) {
+    for (const args of [
+      ['--require', injected, '--version'],
+      [`--node-options=--require ${injected}`, '--version'],
+    ]) {
       const result = await runOnTarget(arch, binaryOf(arch), args, { env: envWith({}) });
       expect(result.code).not.toBe(0); // the daemon's CLI rejects the unknown option
       expect(existsSync(marker)).toBe(false);
@@ -153,18 +172,21 @@ describe('no code injection through the environment or the command line', () => 
     });
   });
 
-  it.each(ARCHES)('%s compiles its main script from its own code cache, never from NODE_COMPILE_CACHE', async (arch) => {
-    const cacheDir = path.join(scratch, `compile-cache-${arch}`);
-    const env = envWith({ NODE_COMPILE_CACHE: cacheDir, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' });
-    for (let run = 0; run < 2; run++) {
-      const result = await runOnTarget(arch, binaryOf(arch), ['--version'], { env });
-      expect(result.code).toBe(0);
-      expect(result.stderr).toContain('[compile cache]'); // the probe is active...
-      expect(result.stderr).not.toMatch(/reading cache from|writing cache for/); // ...and never used
-    }
-    const files = readdirSync(cacheDir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
-    expect(files).toEqual([]);
-  });
+  it.each(ARCHES)(
+    '%s compiles its main script from its own code cache, never from NODE_COMPILE_CACHE',
+    async (arch) => {
+      const cacheDir = path.join(scratch, `compile-cache-${arch}`);
+      const env = envWith({ NODE_COMPILE_CACHE: cacheDir, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' });
+      for (let run = 0; run < 2; run++) {
+        const result = await runOnTarget(arch, binaryOf(arch), ['--version'], { env });
+        expect(result.code).toBe(0);
+        expect(result.stderr).toContain('[compile cache]'); // the probe is active...
+        expect(result.stderr).not.toMatch(/reading cache from|writing cache for/); // ...and never used
+      }
+      const files = readdirSync(cacheDir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+      expect(files).toEqual([]);
+    },
+  );
 
   it('NODE_V8_COVERAGE makes plain node write coverage files, but not the binary', () => {
     const plainDir = path.join(scratch, 'coverage-plain');
@@ -172,7 +194,10 @@ describe('no code injection through the environment or the command line', () => 
     expect(readdirSync(plainDir).some((name) => name.startsWith('coverage-'))).toBe(true);
 
     const binaryDir = path.join(scratch, 'coverage-binary');
-    const result = spawnSync(binaryOf('x86_64'), ['--version'], { env: envWith({ NODE_V8_COVERAGE: binaryDir }), encoding: 'utf8' });
+    const result = spawnSync(binaryOf('x86_64'), ['--version'], {
+      env: envWith({ NODE_V8_COVERAGE: binaryDir }),
+      encoding: 'utf8',
+    });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(identity.version);
     const written = existsSync(binaryDir) ? readdirSync(binaryDir) : [];
@@ -192,7 +217,7 @@ describe('no code injection through the environment or the command line', () => 
     expect(touched([binaryOf('x86_64'), '--version'])).toBe(false);
   });
 
-  describe.skipIf(!netns.available)('SIGUSR1 never opens Node\'s inspector (a root debugger on 127.0.0.1:9229)', () => {
+  describe.skipIf(!netns.available)("SIGUSR1 never opens Node's inspector (a root debugger on 127.0.0.1:9229)", () => {
     const lab = new NetnsLab('ipb7');
     afterAll(() => lab.cleanup());
     const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -238,7 +263,9 @@ describe('no code injection through the environment or the command line', () => 
           break; // EAGAIN: full
         }
       }
-      const child = spawn('ip', ['netns', 'exec', ns.name, nonblockingStdout, ...command], { stdio: ['ignore', stdout, 'ignore'] });
+      const child = spawn('ip', ['netns', 'exec', ns.name, nonblockingStdout, ...command], {
+        stdio: ['ignore', stdout, 'ignore'],
+      });
       const exited = new Promise((resolve) => child.once('exit', resolve));
       try {
         const pid = child.pid ?? -1; // `ip netns exec` execs the command: same pid
@@ -283,22 +310,26 @@ describe('no code injection through the environment or the command line', () => 
 });
 
 describe('reproducibility', () => {
-  it.each(ARCHES)('%s rebuilds byte-identically from the same bundle and shim', async (arch) => {
-    const again = path.join(scratch, 'again', arch, 'igmpproxy');
-    const env = buildEnvironment(report.sourceDateEpoch);
-    await buildSea({
-      arch,
-      baseNode: await strippedBaseNode(arch, { env, fetch: false }),
-      bundle: report.bundle.file,
-      shim: shimOf(arch),
-      workDir: path.join(scratch, 'again', arch, 'work'),
-      output: again,
-      sourceDateEpoch: report.sourceDateEpoch,
-      env,
-    });
-    expect(sha256(again)).toBe(sha256(binaryOf(arch)));
-    expect(report.arches[arch]?.sha256).toBe(sha256(again));
-  }, 300_000);
+  it.each(ARCHES)(
+    '%s rebuilds byte-identically from the same bundle and shim',
+    async (arch) => {
+      const again = path.join(scratch, 'again', arch, 'igmpproxy');
+      const env = buildEnvironment(report.sourceDateEpoch);
+      await buildSea({
+        arch,
+        baseNode: await strippedBaseNode(arch, { env, fetch: false }),
+        bundle: report.bundle.file,
+        shim: shimOf(arch),
+        workDir: path.join(scratch, 'again', arch, 'work'),
+        output: again,
+        sourceDateEpoch: report.sourceDateEpoch,
+        env,
+      });
+      expect(sha256(again)).toBe(sha256(binaryOf(arch)));
+      expect(report.arches[arch]?.sha256).toBe(sha256(again));
+    },
+    300_000,
+  );
 });
 
 describe('build report', () => {

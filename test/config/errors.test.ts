@@ -69,8 +69,14 @@ describe('errors', () => {
       ['1.2.3', '`1.2.3` is not an IPv4 address: write A.B.C.D or A.B.C.D/N'],
       ['1.2.3.4.5', '`1.2.3.4.5` is not an IPv4 address: write A.B.C.D or A.B.C.D/N'],
       ['ff02::1', '`ff02::1` is not an IPv4 address: write A.B.C.D or A.B.C.D/N'],
-      ['10.0.0.010', '`10.0.0.010` has an octet with a leading zero, which C igmpproxy reads as octal; write it without leading zeros'],
-      ['10.0.0.0/255.255.0.0', '`10.0.0.0/255.255.0.0`: the prefix length after / must be a number from 0 to 32 (the netmask 255.255.0.0 is /16)'],
+      [
+        '10.0.0.010',
+        '`10.0.0.010` has an octet with a leading zero, which C igmpproxy reads as octal; write it without leading zeros',
+      ],
+      [
+        '10.0.0.0/255.255.0.0',
+        '`10.0.0.0/255.255.0.0`: the prefix length after / must be a number from 0 to 32 (the netmask 255.255.0.0 is /16)',
+      ],
     ];
     for (const [written, message] of cases) {
       it(`altnet/whitelist/blacklist ${written}`, () => {
@@ -162,7 +168,10 @@ describe('errors', () => {
       ['eth0/1', 'interface name `eth0/1` must not contain /'],
       ['..', '`..` is not a valid interface name'],
       ['eth\x010', 'interface name `eth\\x010` contains a control character'],
-      ['äöüäöüäö', 'interface name `\\xe4\\xf6\\xfc\\xe4\\xf6\\xfc\\xe4\\xf6` is 16 bytes long; Linux allows at most 15'],
+      [
+        'äöüäöüäö',
+        'interface name `\\xe4\\xf6\\xfc\\xe4\\xf6\\xfc\\xe4\\xf6` is 16 bytes long; Linux allows at most 15',
+      ],
     ];
     for (const [name, message] of cases) {
       it(JSON.stringify(name), () => {
@@ -206,18 +215,31 @@ describe('errors', () => {
   });
 
   it('rpfilter: `auto` or `keep`, nothing else', () => {
-    expect(errorLines(`rpfilter off\n${VALID_BASE}`)).toEqual(['test.conf:1:10: error: rpfilter must be `auto` or `keep`, not `off`']);
-    expect(errorLines(`rpfilter\n${VALID_BASE}`)).toEqual(['test.conf:1:1: error: `rpfilter` needs `auto` or `keep` before `phyint`']);
+    expect(errorLines(`rpfilter off\n${VALID_BASE}`)).toEqual([
+      'test.conf:1:10: error: rpfilter must be `auto` or `keep`, not `off`',
+    ]);
+    expect(errorLines(`rpfilter\n${VALID_BASE}`)).toEqual([
+      'test.conf:1:1: error: `rpfilter` needs `auto` or `keep` before `phyint`',
+    ]);
   });
 
   // [text before VALID_BASE, the error]
   const limitErrors: [string, string][] = [
     ['maxgroups 0', 'test.conf:1:11: error: maxgroups must be from 1 to 65536, not 0'],
     ['maxgroups 65537', 'test.conf:1:11: error: maxgroups must be from 1 to 65536, not 65537'],
-    ['maxgroupsperhost many', 'test.conf:1:18: error: maxgroupsperhost must be a whole number from 1 to 65536, not `many`'],
+    [
+      'maxgroupsperhost many',
+      'test.conf:1:18: error: maxgroupsperhost must be a whole number from 1 to 65536, not `many`',
+    ],
     ['maxsources 1025', 'test.conf:1:12: error: maxsources must be from 1 to 1024, not 1025'],
-    ['maxsources', 'test.conf:1:1: error: `maxsources` needs a number of sources per group (1 to 1024) before `phyint`'],
-    ['igmpttl 64', 'test.conf:1:9: error: igmpttl takes `1` (only IGMP sent with TTL 1, as RFC hosts do) or `any`, not `64`'],
+    [
+      'maxsources',
+      'test.conf:1:1: error: `maxsources` needs a number of sources per group (1 to 1024) before `phyint`',
+    ],
+    [
+      'igmpttl 64',
+      'test.conf:1:9: error: igmpttl takes `1` (only IGMP sent with TTL 1, as RFC hosts do) or `any`, not `64`',
+    ],
     ['igmpttl', 'test.conf:1:1: error: `igmpttl` needs `1` (RFC hosts only) or `any` before `phyint`'],
   ];
   it.each(limitErrors)('limits and igmpttl: %s', (line, error) => {

@@ -9,7 +9,6 @@ import type { ConfigDiagnostic, ConfigResult } from '../../addon/daemon/config/t
 import { expectOk, expectRoundTrip, isDeepFrozen, summarise } from './helpers.ts';
 import { mulberry32 } from '../../scripts/lab/prng.ts';
 
-
 type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 const integer = (random: Random, below: number) => Math.floor(random() * below);
@@ -58,13 +57,59 @@ function check(text: string, label: string): ConfigResult {
 }
 
 const VOCABULARY = [
-  'quickleave', 'hashtablesize', 'defaultdown', 'rescanvif', 'chroot', 'user', 'phyint',
-  'upstream', 'downstream', 'disabled', 'ratelimit', 'threshold', 'altnet', 'whitelist', 'blacklist',
-  'phyint', 'phyint', 'upstream', 'altnet',
-  'eth0', 'eth1', 'red0.8', 'green0', 'ppp0', 'lo', 'x', 'eth0:1', 'averyveryverylongname',
-  '0', '1', '255', '256', '-1', '536870912', '99999999999999999999',
-  '239.0.0.0/8', '217.0.119.194/16', '10.0.0.1', '1.2.3', '300.1.1.1', '1.2.3.4/33', '0.0.0.0/0', '224.0.0.0/4',
-  '/var/empty', 'nobody', 'quickleav', 'Phyint', ';', '239.0.0.0/8;', '#', '# comment', '\0', 'x'.repeat(300),
+  'quickleave',
+  'hashtablesize',
+  'defaultdown',
+  'rescanvif',
+  'chroot',
+  'user',
+  'phyint',
+  'upstream',
+  'downstream',
+  'disabled',
+  'ratelimit',
+  'threshold',
+  'altnet',
+  'whitelist',
+  'blacklist',
+  'phyint',
+  'phyint',
+  'upstream',
+  'altnet',
+  'eth0',
+  'eth1',
+  'red0.8',
+  'green0',
+  'ppp0',
+  'lo',
+  'x',
+  'eth0:1',
+  'averyveryverylongname',
+  '0',
+  '1',
+  '255',
+  '256',
+  '-1',
+  '536870912',
+  '99999999999999999999',
+  '239.0.0.0/8',
+  '217.0.119.194/16',
+  '10.0.0.1',
+  '1.2.3',
+  '300.1.1.1',
+  '1.2.3.4/33',
+  '0.0.0.0/0',
+  '224.0.0.0/4',
+  '/var/empty',
+  'nobody',
+  'quickleav',
+  'Phyint',
+  ';',
+  '239.0.0.0/8;',
+  '#',
+  '# comment',
+  '\0',
+  'x'.repeat(300),
 ];
 const SEPARATORS = [' ', ' ', ' ', '\n', '\n', '\t', '\r\n', '  ', '\u00a0', ';'];
 
@@ -92,10 +137,27 @@ describe('fuzzing parseConfig', () => {
   it('phrase soups: well-formed statements in random order', () => {
     const random = mulberry32(0x1c05);
     const phrases = [
-      'quickleave', 'defaultdown', 'rescanvif', 'hashtablesize 32', 'chroot /var/empty', 'user nobody',
-      'phyint eth0', 'phyint eth1', 'phyint red0.8', 'phyint ppp0 upstream', 'phyint green0 downstream',
-      'upstream', 'downstream', 'disabled', 'ratelimit 0', 'threshold 1', 'threshold 9',
-      'altnet 10.0.0.0/8', 'altnet 217.0.119.194/16;', 'whitelist 239.0.0.0/8', 'blacklist 239.1.1.1',
+      'quickleave',
+      'defaultdown',
+      'rescanvif',
+      'hashtablesize 32',
+      'chroot /var/empty',
+      'user nobody',
+      'phyint eth0',
+      'phyint eth1',
+      'phyint red0.8',
+      'phyint ppp0 upstream',
+      'phyint green0 downstream',
+      'upstream',
+      'downstream',
+      'disabled',
+      'ratelimit 0',
+      'threshold 1',
+      'threshold 9',
+      'altnet 10.0.0.0/8',
+      'altnet 217.0.119.194/16;',
+      'whitelist 239.0.0.0/8',
+      'blacklist 239.1.1.1',
     ];
     let valid = 0;
     for (let n = 0; n < 1000; n++) {
@@ -129,7 +191,10 @@ describe('fuzzing parseConfig', () => {
             text = text.slice(0, at) + text.slice(at, at + span) + text.slice(at);
             break;
           default: // flip a character
-            text = text.slice(0, at) + String.fromCharCode(text.charCodeAt(at) ^ (1 << integer(random, 7))) + text.slice(at + 1);
+            text =
+              text.slice(0, at) +
+              String.fromCharCode(text.charCodeAt(at) ^ (1 << integer(random, 7))) +
+              text.slice(at + 1);
         }
       }
       if (check(text, `mutation #${n}`).ok) valid++;
@@ -195,7 +260,10 @@ describe('fuzzing parseConfig', () => {
       ['unknown words', fill('bogus ')],
       ['duplicate blocks', fill('phyint wan0 upstream\n', 'phyint lan0 downstream\n')],
       ['one block with many altnets', fill('altnet 10.1.2.3/8 ', 'phyint lan0 downstream\nphyint wan0 upstream\n')],
-      ['many distinct blocks', Array.from({ length: 10_000 }, (_, i) => `phyint i${i} ${i === 0 ? 'upstream' : 'downstream'}`).join('\n')],
+      [
+        'many distinct blocks',
+        Array.from({ length: 10_000 }, (_, i) => `phyint i${i} ${i === 0 ? 'upstream' : 'downstream'}`).join('\n'),
+      ],
       ['lone semicolons', fill('; ', 'phyint wan0 upstream\n')],
       ['one huge word', fill(';')],
       ['comments', fill('# comment\n')],

@@ -71,9 +71,15 @@ describe('loadConfigFile', () => {
   });
 
   it('invalid UTF-8 in a comment is harmless; in a token it is an error at its position', async () => {
-    const comment = file('latin1-comment.conf', Buffer.concat([Buffer.from('# Gr'), Buffer.from([0xfc, 0xdf]), Buffer.from(`e\n${VALID_BASE}`)]));
+    const comment = file(
+      'latin1-comment.conf',
+      Buffer.concat([Buffer.from('# Gr'), Buffer.from([0xfc, 0xdf]), Buffer.from(`e\n${VALID_BASE}`)]),
+    );
     expectOk(await loadConfigFile(comment));
-    const token = file('latin1-token.conf', Buffer.concat([Buffer.from(VALID_BASE), Buffer.from('phyint gr'), Buffer.from([0xfc]), Buffer.from('n\n')]));
+    const token = file(
+      'latin1-token.conf',
+      Buffer.concat([Buffer.from(VALID_BASE), Buffer.from('phyint gr'), Buffer.from([0xfc]), Buffer.from('n\n')]),
+    );
     expect(lines(errorsOf(await loadConfigFile(token)))).toEqual([
       `${token}:3:8: error: this word contains bytes that are not valid UTF-8; save the file as UTF-8`,
     ]);

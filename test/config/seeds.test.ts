@@ -9,8 +9,11 @@ import { expectOk, isDeepFrozen, lines, summarise } from './helpers.ts';
 const fixture = (name: string) => new URL(`../fixtures/config/${name}`, import.meta.url).pathname;
 const read = (name: string) => readFileSync(fixture(name), 'utf8');
 // The project's shared/ folder lies beside the checkout (as in CI), or at /work/shared.
-const SEED_DOCUMENT = [new URL('../../../shared/seeds/ipfire-igmpproxy-howto.txt', import.meta.url).pathname, '/work/shared/seeds/ipfire-igmpproxy-howto.txt']
-  .find((candidate) => existsSync(candidate)) ?? '/work/shared/seeds/ipfire-igmpproxy-howto.txt';
+const SEED_DOCUMENT =
+  [
+    new URL('../../../shared/seeds/ipfire-igmpproxy-howto.txt', import.meta.url).pathname,
+    '/work/shared/seeds/ipfire-igmpproxy-howto.txt',
+  ].find((candidate) => existsSync(candidate)) ?? '/work/shared/seeds/ipfire-igmpproxy-howto.txt';
 const TEMPLATE = new URL('../../addon/etc/igmpproxy.conf', import.meta.url).pathname;
 
 describe('seed configs from the IPFire how-to', () => {
@@ -43,7 +46,9 @@ describe('seed configs from the IPFire how-to', () => {
     expect(lines(result.warnings)).toEqual([
       expect.stringMatching(/^seed-vlan8\.conf:26:14: warning: altnet 239\.0\.0\.0\/8 is a multicast range.*source/),
       expect.stringMatching(/^seed-vlan8\.conf:26:25: warning: this `;` \(and 3 more in this file\) is not part of/),
-      expect.stringMatching(/^seed-vlan8\.conf:27:14: warning: `217\.0\.119\.194\/16` has host bits set; .*217\.0\.0\.0\/16/),
+      expect.stringMatching(
+        /^seed-vlan8\.conf:27:14: warning: `217\.0\.119\.194\/16` has host bits set; .*217\.0\.0\.0\/16/,
+      ),
     ]);
     expect(isDeepFrozen(result)).toBe(true);
   });
@@ -65,7 +70,9 @@ describe('seed configs from the IPFire how-to', () => {
       expect.stringMatching(/^seed-bng\.conf:31:14: warning: altnet 239\.0\.0\.0\/8 is a multicast range/),
       expect.stringMatching(/^seed-bng\.conf:31:25: warning: this `;` \(and 4 more in this file\)/),
       expect.stringMatching(/^seed-bng\.conf:32:14: warning: altnet 232\.0\.0\.0\/8 is a multicast range/),
-      expect.stringMatching(/^seed-bng\.conf:33:14: warning: `217\.0\.119\.194\/16` has host bits set; .*217\.0\.0\.0\/16/),
+      expect.stringMatching(
+        /^seed-bng\.conf:33:14: warning: `217\.0\.119\.194\/16` has host bits set; .*217\.0\.0\.0\/16/,
+      ),
     ]);
   });
 

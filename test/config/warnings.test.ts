@@ -35,7 +35,9 @@ describe('meaning', () => {
 
   it('whitelist/blacklist keep file order and their locations; options span lines', () => {
     const config = expectOk(
-      parse('phyint eth0 upstream\nphyint eth1 downstream threshold 3\n whitelist 239.0.0.0/8\n  blacklist 239.1.2.3\nratelimit 0\n'),
+      parse(
+        'phyint eth0 upstream\nphyint eth1 downstream threshold 3\n whitelist 239.0.0.0/8\n  blacklist 239.1.2.3\nratelimit 0\n',
+      ),
     );
     const eth1 = config.interfaces[1]!;
     expect(summarise(config)[1]).toBe('eth1 downstream rl=0 th=3 allow=239.0.0.0/8 deny=239.1.2.3/32');
@@ -65,7 +67,9 @@ describe('meaning', () => {
     expect(expectOk(parse(`stallalarm off\n${VALID_BASE}`)).stallAlarmSeconds).toBeNull();
     const twice = parse(`stallalarm off\n${VALID_BASE}stallalarm 5\n`);
     expect(expectOk(twice).stallAlarmSeconds).toBe(5);
-    expect(lines(twice.warnings)).toEqual(['test.conf:4:1: warning: `stallalarm` was already given at line 1; this later value wins']);
+    expect(lines(twice.warnings)).toEqual([
+      'test.conf:4:1: warning: `stallalarm` was already given at line 1; this later value wins',
+    ]);
   });
 
   it('rpfilter: auto by default, keep when given; the last one wins, with a warning', () => {
@@ -73,11 +77,17 @@ describe('meaning', () => {
     expect(expectOk(parse(`rpfilter keep\n${VALID_BASE}`)).rpFilter).toBe('keep');
     const twice = parse(`rpfilter keep\n${VALID_BASE}rpfilter auto\n`);
     expect(expectOk(twice).rpFilter).toBe('auto');
-    expect(lines(twice.warnings)).toEqual(['test.conf:4:1: warning: `rpfilter` was already given at line 1; this later value wins']);
+    expect(lines(twice.warnings)).toEqual([
+      'test.conf:4:1: warning: `rpfilter` was already given at line 1; this later value wins',
+    ]);
   });
 
   it('limits: safe defaults; each keyword sets its own; the last one wins, with a warning', () => {
-    expect(expectOk(parse(VALID_BASE)).limits).toEqual({ groupsPerInterface: 2048, groupsPerHost: 512, sourcesPerGroup: 64 });
+    expect(expectOk(parse(VALID_BASE)).limits).toEqual({
+      groupsPerInterface: 2048,
+      groupsPerHost: 512,
+      sourcesPerGroup: 64,
+    });
     // [text, the limits it gives]
     const cases: [string, { groupsPerInterface: number; groupsPerHost: number; sourcesPerGroup: number }][] = [
       ['maxgroups 100', { groupsPerInterface: 100, groupsPerHost: 512, sourcesPerGroup: 64 }],
@@ -87,7 +97,9 @@ describe('meaning', () => {
     for (const [text, limits] of cases) expect(expectOk(parse(`${text}\n${VALID_BASE}`)).limits).toEqual(limits);
     const twice = parse(`maxgroups 10\n${VALID_BASE}maxgroups 20\n`);
     expect(expectOk(twice).limits.groupsPerInterface).toBe(20);
-    expect(lines(twice.warnings)).toEqual(['test.conf:4:1: warning: `maxgroups` was already given at line 1; this later value wins']);
+    expect(lines(twice.warnings)).toEqual([
+      'test.conf:4:1: warning: `maxgroups` was already given at line 1; this later value wins',
+    ]);
   });
 
   it('igmpttl: TTL 1 required by default, `any` accepts every TTL', () => {
@@ -97,8 +109,13 @@ describe('meaning', () => {
   });
 
   it('a `;` is dropped wherever it trails a token, with one note per file', () => {
-    const result = parse('quickleave;\nphyint eth0; upstream;\nphyint eth1 downstream ratelimit 0; threshold 2;;\n altnet 10.0.0.1; ;\n');
-    expect(summarise(expectOk(result))).toEqual(['eth0 upstream rl=0 th=1', 'eth1 downstream rl=0 th=2 altnet=10.0.0.1/32']);
+    const result = parse(
+      'quickleave;\nphyint eth0; upstream;\nphyint eth1 downstream ratelimit 0; threshold 2;;\n altnet 10.0.0.1; ;\n',
+    );
+    expect(summarise(expectOk(result))).toEqual([
+      'eth0 upstream rl=0 th=1',
+      'eth1 downstream rl=0 th=2 altnet=10.0.0.1/32',
+    ]);
     expect(lines(result.warnings)).toEqual([
       'test.conf:1:11: warning: this `;` (and 6 more in this file) is not part of igmpproxy.conf syntax and was ignored; the lines mean the same without it',
     ]);
@@ -124,7 +141,9 @@ describe('teaching warnings', () => {
   });
 
   it('a whitelist or blacklist entry that is not multicast', () => {
-    expect(warningLines(`phyint eth0 upstream\nphyint eth1 downstream whitelist 192.168.1.0/24 blacklist 0.0.0.0/0`)).toEqual([
+    expect(
+      warningLines(`phyint eth0 upstream\nphyint eth1 downstream whitelist 192.168.1.0/24 blacklist 0.0.0.0/0`),
+    ).toEqual([
       'test.conf:2:34: warning: whitelist 192.168.1.0/24 is not multicast: whitelist/blacklist select groups (224.0.0.0/4), so this entry matches nothing',
     ]);
   });
@@ -179,7 +198,9 @@ describe('teaching warnings', () => {
   });
 
   it('interface names that look like an address or an alias label, and lo', () => {
-    expect(warningLines(`${VALID_BASE}phyint 192.168.1.1 downstream\nphyint eth0:1 downstream\nphyint lo downstream`)).toEqual([
+    expect(
+      warningLines(`${VALID_BASE}phyint 192.168.1.1 downstream\nphyint eth0:1 downstream\nphyint lo downstream`),
+    ).toEqual([
       'test.conf:3:8: warning: phyint takes an interface name (like eth0 or red0.8), not an address; `192.168.1.1` matches no interface',
       'test.conf:4:8: warning: `eth0:1` looks like an address label; multicast routing works per device, so name the device (`eth0`)',
       'test.conf:5:1: warning: the loopback interface cannot take part in multicast routing; it is never used',

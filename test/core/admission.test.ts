@@ -1,7 +1,13 @@
 // Admission checks (core/admission.ts) are pure: they admit (undefined) or return the
 // refusal with its log line and, for causes that traffic repeats, a throttle key.
 import { describe, expect, it } from 'vitest';
-import { refuseAnySourceRequest, refuseReportedGroup, refuseSender, refuseUpcallGroup, refuseUpcallSource } from '../../addon/daemon/core/admission.ts';
+import {
+  refuseAnySourceRequest,
+  refuseReportedGroup,
+  refuseSender,
+  refuseUpcallGroup,
+  refuseUpcallSource,
+} from '../../addon/daemon/core/admission.ts';
 import type { InterfaceInfo } from '../../addon/daemon/core/effects.ts';
 import { ip, phyint } from './harness.ts';
 
@@ -21,7 +27,9 @@ describe('senders on a downstream', () => {
     expect(refuseSender(lanInfo, lan, ip('172.16.0.5'))).toEqual({
       level: 'info',
       throttleKey: `sender lan1 ${ip('172.16.0.5')}`,
-      message: expect.stringMatching(/^lan1: ignoring IGMP from 172\.16\.0\.5: not in 192\.168\.1\.1\/24 .*add "altnet 172\.16\.0\.5\/32" to "phyint lan1"/),
+      message: expect.stringMatching(
+        /^lan1: ignoring IGMP from 172\.16\.0\.5: not in 192\.168\.1\.1\/24 .*add "altnet 172\.16\.0\.5\/32" to "phyint lan1"/,
+      ),
     });
   });
 });
@@ -33,14 +41,18 @@ describe('groups reported on a downstream', () => {
       level: 'debug',
       message: 'lan1: report for 239.9.1.1 from 192.168.1.20 ignored: denied by its whitelist/blacklist',
     });
-    expect(refuseReportedGroup('lan1', lan, ip('224.0.0.251'), ip('192.168.1.20'))?.message).toMatch(/ignored: a local-only group$/);
+    expect(refuseReportedGroup('lan1', lan, ip('224.0.0.251'), ip('192.168.1.20'))?.message).toMatch(
+      /ignored: a local-only group$/,
+    );
   });
 
   it('refuses a request for any source only in the SSM range, throttled per host', () => {
     expect(refuseAnySourceRequest('lan1', ip('239.1.1.1'), ip('192.168.1.20'), 'IGMPv2 report')).toBeUndefined();
     const refusal = refuseAnySourceRequest('lan1', ip('232.1.1.1'), ip('192.168.1.20'), 'IGMPv2 report');
     expect(refusal?.throttleKey).toBe(`ssm lan1 ${ip('192.168.1.20')}`);
-    expect(refusal?.message).toMatch(/^lan1: IGMPv2 report for 232\.1\.1\.1 from 192\.168\.1\.20 ignored: in the source-specific range/);
+    expect(refusal?.message).toMatch(
+      /^lan1: IGMPv2 report for 232\.1\.1\.1 from 192\.168\.1\.20 ignored: in the source-specific range/,
+    );
   });
 });
 
@@ -63,12 +75,23 @@ describe('upcalls on an upstream', () => {
     expect(refuseUpcallSource(upInfo, up, ip('203.0.113.9'), ip('239.1.1.1'))).toEqual({
       level: 'warning',
       throttleKey: `source eth0 ${ip('203.0.113.0')}`,
-      message: expect.stringMatching(/^eth0: multicast \(203\.0\.113\.9, 239\.1\.1\.1\) comes from outside 100\.64\.0\.2\/24 .*add "altnet 203\.0\.113\.0\/24"/),
+      message: expect.stringMatching(
+        /^eth0: multicast \(203\.0\.113\.9, 239\.1\.1\.1\) comes from outside 100\.64\.0\.2\/24 .*add "altnet 203\.0\.113\.0\/24"/,
+      ),
     });
   });
 
   it('without an address the upcall waits, with no altnet advice', () => {
-    const refusal = refuseUpcallSource({ ...upInfo, address: 0, prefixLength: 0 }, up, ip('100.64.0.1'), ip('239.1.1.1'));
-    expect(refusal).toEqual({ level: 'info', message: 'eth0: multicast (100.64.0.1, 239.1.1.1) waits: this upstream has no IPv4 address yet and no altnet covers the source' });
+    const refusal = refuseUpcallSource(
+      { ...upInfo, address: 0, prefixLength: 0 },
+      up,
+      ip('100.64.0.1'),
+      ip('239.1.1.1'),
+    );
+    expect(refusal).toEqual({
+      level: 'info',
+      message:
+        'eth0: multicast (100.64.0.1, 239.1.1.1) waits: this upstream has no IPv4 address yet and no altnet covers the source',
+    });
   });
 });

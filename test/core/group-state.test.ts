@@ -69,7 +69,10 @@ describe('GroupState', () => {
     const { timers, fired, state } = rig();
     state.startSource(s1, 100);
     state.startSource(s2, 100);
-    state.sourceQueriesLeft = new Map([[s1, 1], [s2, 1]]);
+    state.sourceQueriesLeft = new Map([
+      [s1, 1],
+      [s2, 1],
+    ]);
     state.deleteSource(s1);
     expect(state.sources.has(s1)).toBe(false);
     expect([...state.sourceQueriesLeft.keys()]).toEqual([s2]);
@@ -85,7 +88,9 @@ describe('GroupState', () => {
       sourceTimerFired: (state, source) => fired.push(`source ${formatIpv4(source)} of ${formatIpv4(state.group)}`),
       retransmitDue: () => undefined,
     };
-    const [a, b, c] = [ip('239.1.1.1'), ip('239.1.1.2'), ip('239.1.1.3')].map((group) => new GroupState(group, timers, handlers)) as [GroupState, GroupState, GroupState];
+    const [a, b, c] = [ip('239.1.1.1'), ip('239.1.1.2'), ip('239.1.1.3')].map(
+      (group) => new GroupState(group, timers, handlers),
+    ) as [GroupState, GroupState, GroupState];
     a.startSource(s1, 100);
     b.addExcluded(s2);
     expect([...a.sources.keys()]).toEqual([s1]);

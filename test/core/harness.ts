@@ -3,9 +3,21 @@
 // MFC and each upstream router would believe after seeing those effects.
 import { formatIpv4, makeCidr, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import type { Cidr, Ipv4 } from '../../addon/daemon/net/ipv4.ts';
-import type { DaemonConfig, DownstreamLimits, GroupFilter, InterfaceRole, PhyintConfig } from '../../addon/daemon/config/types.ts';
+import type {
+  DaemonConfig,
+  DownstreamLimits,
+  GroupFilter,
+  InterfaceRole,
+  PhyintConfig,
+} from '../../addon/daemon/config/types.ts';
 import type { Effect, SendIgmpEffect, SetRouteEffect } from '../../addon/daemon/core/effects.ts';
-import type { GroupRecord, GroupRecordType, IgmpMessage, IgmpQuery, UpcallKind } from '../../addon/daemon/igmp/types.ts';
+import type {
+  GroupRecord,
+  GroupRecordType,
+  IgmpMessage,
+  IgmpQuery,
+  UpcallKind,
+} from '../../addon/daemon/igmp/types.ts';
 import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
 import type { ProtocolSettings } from '../../addon/daemon/core/settings.ts';
 import { mulberry32 } from '../../scripts/lab/prng.ts';
@@ -43,7 +55,10 @@ export function phyint(name: string, role: InterfaceRole, options: PhyintOptions
   };
 }
 
-export function daemonConfig(interfaces: PhyintConfig[], options: { quickLeave?: boolean; limits?: Partial<DownstreamLimits>; requireTtlOne?: boolean } = {}): DaemonConfig {
+export function daemonConfig(
+  interfaces: PhyintConfig[],
+  options: { quickLeave?: boolean; limits?: Partial<DownstreamLimits>; requireTtlOne?: boolean } = {},
+): DaemonConfig {
   return {
     file: 'test.conf',
     quickLeave: options.quickLeave ?? false,
@@ -78,8 +93,19 @@ export function v1Query(): IgmpQuery {
 export function v2Query(group = '0.0.0.0', maxResponseMs = 10_000): IgmpQuery {
   return { type: 'query', version: 2, maxResponseMs, group: ip(group) };
 }
-export function v3Query(group = '0.0.0.0', maxResponseMs = 10_000, sources: string[] = [], suppressRouterSide = false): IgmpQuery {
-  return { type: 'query', version: 3, maxResponseMs, group: ip(group), v3: { suppressRouterSide, robustness: 2, queryIntervalSeconds: 125, sources: sources.map(ip) } };
+export function v3Query(
+  group = '0.0.0.0',
+  maxResponseMs = 10_000,
+  sources: string[] = [],
+  suppressRouterSide = false,
+): IgmpQuery {
+  return {
+    type: 'query',
+    version: 3,
+    maxResponseMs,
+    group: ip(group),
+    v3: { suppressRouterSide, robustness: 2, queryIntervalSeconds: 125, sources: sources.map(ip) },
+  };
 }
 
 // ---- the simulation ---------------------------------------------------------------------
@@ -113,7 +139,11 @@ export class SimulatedProxy {
 
   constructor(config: DaemonConfig, options: { seed?: number; settings?: ProtocolSettings } = {}) {
     const random = seededRandom(options.seed ?? 1);
-    this.proxy = new IgmpProxyCore(config, { now: () => this.clock, random, ...(options.settings === undefined ? {} : { settings: options.settings }) });
+    this.proxy = new IgmpProxyCore(config, {
+      now: () => this.clock,
+      random,
+      ...(options.settings === undefined ? {} : { settings: options.settings }),
+    });
   }
 
   private record(effects: Effect[]): Effect[] {
@@ -134,7 +164,8 @@ export class SimulatedProxy {
     const view = this.upstreamView.get(effect.interface);
     if (view === undefined) return;
     const message = effect.message;
-    if (message.type === 'v2-report' || message.type === 'v1-report') view.set(message.group, { mode: 'exclude', sources: new Set() });
+    if (message.type === 'v2-report' || message.type === 'v1-report')
+      view.set(message.group, { mode: 'exclude', sources: new Set() });
     if (message.type === 'v2-leave') view.delete(message.group);
     if (message.type !== 'v3-report') return;
     for (const r of message.records) {
@@ -172,7 +203,9 @@ export class SimulatedProxy {
 
   up(name: string, address: string, prefixLength = 24, ifindex?: number): Effect[] {
     this.addresses.set(name, ip(address));
-    return this.record(this.proxy.interfaceUp({ name, ifindex: ifindex ?? this.nextIfindex++, address: ip(address), prefixLength }));
+    return this.record(
+      this.proxy.interfaceUp({ name, ifindex: ifindex ?? this.nextIfindex++, address: ip(address), prefixLength }),
+    );
   }
 
   down(name: string): Effect[] {
@@ -180,7 +213,13 @@ export class SimulatedProxy {
   }
 
   igmp(ifname: string, source: string, message: IgmpMessage, destination = '224.0.0.22', ttl = 1): Effect[] {
-    return this.record(this.proxy.receiveIgmp(ifname, { source: ip(source), destination: ip(destination), routerAlert: true, ttl }, message));
+    return this.record(
+      this.proxy.receiveIgmp(
+        ifname,
+        { source: ip(source), destination: ip(destination), routerAlert: true, ttl },
+        message,
+      ),
+    );
   }
 
   upcall(ifname: string, source: string, group: string, kind: UpcallKind = 'nocache'): Effect[] {
@@ -229,7 +268,9 @@ export class SimulatedProxy {
   }
 
   logs(level?: string): string[] {
-    return this.log.flatMap(({ effect }) => (effect.type === 'log' && (level === undefined || effect.level === level) ? [effect.message] : []));
+    return this.log.flatMap(({ effect }) =>
+      effect.type === 'log' && (level === undefined || effect.level === level) ? [effect.message] : [],
+    );
   }
 
   route(source: string, group: string): SetRouteEffect | undefined {
@@ -238,7 +279,9 @@ export class SimulatedProxy {
 
   /** "iface:threshold" of the route's outputs, sorted. */
   outputs(source: string, group: string): string[] | undefined {
-    return this.route(source, group)?.outputs.map((o) => `${o.interface}:${o.threshold}`).sort();
+    return this.route(source, group)
+      ?.outputs.map((o) => `${o.interface}:${o.threshold}`)
+      .sort();
   }
 
   observed(upstream: string, group: string): ObservedState | undefined {
@@ -263,8 +306,10 @@ export function ofType<K extends Effect['type']>(effects: readonly Effect[], typ
 export function recordsOf(effects: readonly Effect[], ifname?: string): string[] {
   const result: string[] = [];
   for (const e of effects) {
-    if (e.type !== 'send-igmp' || (ifname !== undefined && e.interface !== ifname) || e.message.type !== 'v3-report') continue;
-    for (const r of e.message.records) result.push(`${r.recordType} ${formatIpv4(r.group)} [${r.sources.map(formatIpv4).join(',')}]`);
+    if (e.type !== 'send-igmp' || (ifname !== undefined && e.interface !== ifname) || e.message.type !== 'v3-report')
+      continue;
+    for (const r of e.message.records)
+      result.push(`${r.recordType} ${formatIpv4(r.group)} [${r.sources.map(formatIpv4).join(',')}]`);
   }
   return result;
 }
@@ -302,12 +347,23 @@ export const LAN2 = 'lan2';
 
 export function standardConfig(options: StandardOptions = {}): DaemonConfig {
   const interfaces = [
-    phyint(UP, 'upstream', { rateLimit: 0, threshold: 1, altnets: ['198.51.100.0/24'], filters: options.upstreamFilters ?? [] }),
+    phyint(UP, 'upstream', {
+      rateLimit: 0,
+      threshold: 1,
+      altnets: ['198.51.100.0/24'],
+      filters: options.upstreamFilters ?? [],
+    }),
     phyint(LAN1, 'downstream', { threshold: 1, filters: options.downstreamFilters ?? [], altnets: ['10.9.9.9/32'] }),
     phyint(LAN2, 'downstream', { threshold: 2 }),
   ];
   if (options.secondUpstream === true) {
-    interfaces.push(phyint(UP2, 'upstream', { rateLimit: 500, altnets: ['203.0.113.0/24'], filters: options.secondUpstreamFilters ?? [] }));
+    interfaces.push(
+      phyint(UP2, 'upstream', {
+        rateLimit: 500,
+        altnets: ['203.0.113.0/24'],
+        filters: options.secondUpstreamFilters ?? [],
+      }),
+    );
   }
   return daemonConfig(interfaces, { quickLeave: options.quickLeave ?? false });
 }

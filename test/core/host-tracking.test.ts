@@ -2,7 +2,13 @@
 // records change it), the per-host group count the limits read, and the two questions
 // quickleave asks. Membership-level quickleave behaviour is in leave.test.ts.
 import { describe, expect, it } from 'vitest';
-import { ALL_SOURCES_FILTER, CompactGroupHosts, HostTracking, anyHostWants, anyHostWantsAllSources } from '../../addon/daemon/core/host-tracking.ts';
+import {
+  ALL_SOURCES_FILTER,
+  CompactGroupHosts,
+  HostTracking,
+  anyHostWants,
+  anyHostWantsAllSources,
+} from '../../addon/daemon/core/host-tracking.ts';
 import type { GroupHosts, HostFilter } from '../../addon/daemon/core/host-tracking.ts';
 import { formatIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { ip } from './harness.ts';
@@ -13,13 +19,18 @@ const [s1, s2, s3] = [ip('10.0.0.1'), ip('10.0.0.2'), ip('10.0.0.3')];
 /** A host's filter as "include 10.0.0.1,10.0.0.2", undefined when it is not tracked. */
 function filterOf(hosts: GroupHosts, host: number): string | undefined {
   const filter = hosts.get(host);
-  return filter === undefined ? undefined : `${filter.mode} ${[...filter.sources].sort((a, b) => a - b).map(formatIpv4).join(',')}`.trim();
+  return filter === undefined
+    ? undefined
+    : `${filter.mode} ${[...filter.sources]
+        .sort((a, b) => a - b)
+        .map(formatIpv4)
+        .join(',')}`.trim();
 }
 
 const exclude = (...sources: number[]): HostFilter => ({ mode: 'exclude', sources: new Set(sources) });
 const include = (...sources: number[]): HostFilter => ({ mode: 'include', sources: new Set(sources) });
 
-describe('HostTracking: records change the host\'s own filter', () => {
+describe("HostTracking: records change the host's own filter", () => {
   it('IS_IN / TO_IN and IS_EX / TO_EX replace it', () => {
     const tracking = new HostTracking();
     const hosts: GroupHosts = new Map();
@@ -99,7 +110,7 @@ describe('HostTracking: filters are shared between hosts and groups, never chang
   });
 });
 
-describe('CompactGroupHosts (a group\'s hosts without a Map for one host)', () => {
+describe("CompactGroupHosts (a group's hosts without a Map for one host)", () => {
   it('answers as a Map does through any sequence of set and delete, in the same order', () => {
     const compact = new CompactGroupHosts();
     const model = new Map<number, HostFilter>();
@@ -180,7 +191,7 @@ describe('HostTracking: groups per host', () => {
 });
 
 describe('HostTracking: expiry', () => {
-  it('an expired source leaves the INCLUDE hosts\' lists; a host left with none goes; EXCLUDE hosts keep theirs', () => {
+  it("an expired source leaves the INCLUDE hosts' lists; a host left with none goes; EXCLUDE hosts keep theirs", () => {
     const tracking = new HostTracking();
     const hosts: GroupHosts = new Map();
     tracking.set(hosts, hostA, include(s1));
@@ -212,12 +223,27 @@ describe('what quickleave asks', () => {
     expect(anyHostWants(new Map([[hostA, include(s1)]]), s1)).toBe(true);
     expect(anyHostWants(new Map([[hostA, exclude(s1)]]), s1)).toBe(false);
     expect(anyHostWants(new Map([[hostA, exclude(s2)]]), s1)).toBe(true);
-    expect(anyHostWants(new Map([[hostA, include(s2)], [hostB, exclude()]]), s1)).toBe(true);
+    expect(
+      anyHostWants(
+        new Map([
+          [hostA, include(s2)],
+          [hostB, exclude()],
+        ]),
+        s1,
+      ),
+    ).toBe(true);
   });
 
   it('anyHostWantsAllSources: some host in EXCLUDE mode', () => {
     expect(anyHostWantsAllSources(new Map())).toBe(false);
     expect(anyHostWantsAllSources(new Map([[hostA, include(s1)]]))).toBe(false);
-    expect(anyHostWantsAllSources(new Map([[hostA, include(s1)], [hostB, exclude(s2)]]))).toBe(true);
+    expect(
+      anyHostWantsAllSources(
+        new Map([
+          [hostA, include(s1)],
+          [hostB, exclude(s2)],
+        ]),
+      ),
+    ).toBe(true);
   });
 });

@@ -60,7 +60,9 @@ describe('ProxiedInterfaces: bring-up', () => {
     const r = rig();
     r.up(LAN);
     expect(logs(r.effects)).toContain('info green0: up as downstream (192.168.1.1/24)');
-    expect(sends(r.effects)).toMatchObject([{ interface: 'green0', source: LAN.address, destination: ip('224.0.0.1'), message: { type: 'query', group: 0 } }]);
+    expect(sends(r.effects)).toMatchObject([
+      { interface: 'green0', source: LAN.address, destination: ip('224.0.0.1'), message: { type: 'query', group: 0 } },
+    ]);
     expect(r.interfaces.downstreams.get('green0')?.querier.isQuerier).toBe(true);
     expect(r.interfaces.isOwnAddress(LAN.address)).toBe(true);
   });

@@ -21,12 +21,22 @@ function rig(settings: ProtocolSettings = DEFAULT_SETTINGS) {
   let clock = 0;
   const timers = new TimerQueue();
   const sent: { at: number; query: IgmpQuery }[] = [];
-  const port = { querier: true, isQuerier: () => port.querier, sendQuery: (query: IgmpQuery, destination: number) => {
-    expect(destination).toBe(GROUP);
-    sent.push({ at: clock, query });
-  } };
+  const port = {
+    querier: true,
+    isQuerier: () => port.querier,
+    sendQuery: (query: IgmpQuery, destination: number) => {
+      expect(destination).toBe(GROUP);
+      sent.push({ at: clock, query });
+    },
+  };
   const ctx: CoreContext = {
-    settings, timers, now: () => clock, random: () => 0.5, emit: () => undefined, log: () => undefined, quickLeave: () => false,
+    settings,
+    timers,
+    now: () => clock,
+    random: () => 0.5,
+    emit: () => undefined,
+    log: () => undefined,
+    quickLeave: () => false,
   };
   const queries = new LastMemberQueries(ctx, port);
   const state = new GroupState(GROUP, timers, {
@@ -62,7 +72,10 @@ describe('LastMemberQueries: the queries', () => {
     r.queries.sendGroupQuery(r.state, 3);
     expect(r.sent.map((s) => describeQuery(s.query))).toEqual(['v3', 'v3 S']);
     expect(r.sent[0]!.query).toEqual({
-      type: 'query', version: 3, maxResponseMs: LMQI, group: GROUP,
+      type: 'query',
+      version: 3,
+      maxResponseMs: LMQI,
+      group: GROUP,
       v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
     });
   });
@@ -91,8 +104,10 @@ describe('LastMemberQueries: retransmissions', () => {
     r.queries.schedule(r.state, true, [s1]);
     r.runUntil(10 * LMQI);
     expect(r.sent.map((s) => `${s.at} ${describeQuery(s.query)}`)).toEqual([
-      `${LMQI} v3 S`, `${LMQI} v3 S 10.0.0.1`,
-      `${2 * LMQI} v3 S`, `${2 * LMQI} v3 S 10.0.0.1`,
+      `${LMQI} v3 S`,
+      `${LMQI} v3 S 10.0.0.1`,
+      `${2 * LMQI} v3 S`,
+      `${2 * LMQI} v3 S 10.0.0.1`,
     ]);
     expect(r.state.groupQueriesLeft).toBe(0);
     expect(r.state.sourceQueriesLeft).toBeUndefined();

@@ -1,6 +1,18 @@
 // Leaves: last-member queries, quickleave, and the C igmpproxy defects it must beat.
 import { describe, expect, it } from 'vitest';
-import { LAN1, LAN2, UP, UP2, describeSends, ip, ofType, recordsOf, standardSetup, v2Leave, v2Report } from './harness.ts';
+import {
+  LAN1,
+  LAN2,
+  UP,
+  UP2,
+  describeSends,
+  ip,
+  ofType,
+  recordsOf,
+  standardSetup,
+  v2Leave,
+  v2Report,
+} from './harness.ts';
 
 const G = '239.1.1.1';
 
@@ -14,7 +26,13 @@ describe('leave without quickleave', () => {
     const atLeave = sim.igmp(LAN1, '192.168.1.20', v2Leave(G), '224.0.0.2');
     // The host is in IGMPv2 compatibility: the query is an IGMPv2 group-specific query to G.
     expect(atLeave.filter((e) => e.type !== 'log')).toEqual([
-      { type: 'send-igmp', interface: LAN1, source: ip('192.168.1.1'), destination: ip(G), message: { type: 'query', version: 2, maxResponseMs: 1_000, group: ip(G) } },
+      {
+        type: 'send-igmp',
+        interface: LAN1,
+        source: ip('192.168.1.1'),
+        destination: ip(G),
+        message: { type: 'query', version: 2, maxResponseMs: 1_000, group: ip(G) },
+      },
     ]);
     sim.runUntil(t + 1_999);
     expect(sim.kernelRoutes.size).toBe(1);
@@ -45,21 +63,37 @@ describe('leave without quickleave', () => {
     expect(ofType(after, 'delete-route')).toEqual([]);
     expect(recordsOf(after, UP)).toEqual([]);
     // the second query carries no S flag in v2, but it is still sent (LMQC = 2)
-    expect(sim.sent({ interface: LAN1, type: 'query', since: answeredAt - 400 }).filter((q) => q.effect.destination === ip(G))).toHaveLength(2);
+    expect(
+      sim
+        .sent({ interface: LAN1, type: 'query', since: answeredAt - 400 })
+        .filter((q) => q.effect.destination === ip(G)),
+    ).toHaveLength(2);
     expect(sim.proxy.snapshot().downstreams[0]!.groups[0]!.groupTimerAt).toBe(answeredAt + 260_000);
   });
 
   it('a v3 host in the group gets IGMPv3 group-specific queries with S flag clear', () => {
     const sim = standardSetup();
-    sim.igmp(LAN1, '192.168.1.20', { type: 'v3-report', records: [{ recordType: 'to-exclude', group: ip(G), sources: [] }] });
-    const effects = sim.igmp(LAN1, '192.168.1.20', { type: 'v3-report', records: [{ recordType: 'to-include', group: ip(G), sources: [] }] });
+    sim.igmp(LAN1, '192.168.1.20', {
+      type: 'v3-report',
+      records: [{ recordType: 'to-exclude', group: ip(G), sources: [] }],
+    });
+    const effects = sim.igmp(LAN1, '192.168.1.20', {
+      type: 'v3-report',
+      records: [{ recordType: 'to-include', group: ip(G), sources: [] }],
+    });
     expect(ofType(effects, 'send-igmp')).toEqual([
       {
         type: 'send-igmp',
         interface: LAN1,
         source: ip('192.168.1.1'),
         destination: ip(G),
-        message: { type: 'query', version: 3, maxResponseMs: 1_000, group: ip(G), v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] } },
+        message: {
+          type: 'query',
+          version: 3,
+          maxResponseMs: 1_000,
+          group: ip(G),
+          v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
+        },
       },
     ]);
   });

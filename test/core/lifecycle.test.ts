@@ -1,6 +1,23 @@
 // Which reports count, and the life of interfaces: down/up, reload, shutdown.
 import { describe, expect, it } from 'vitest';
-import { LAN1, LAN2, UP, UP2, daemonConfig, ip, ofType, phyint, recordsOf, standardConfig, standardSetup, v2Leave, v2Report, v3Report, record, SimulatedProxy } from './harness.ts';
+import {
+  LAN1,
+  LAN2,
+  UP,
+  UP2,
+  daemonConfig,
+  ip,
+  ofType,
+  phyint,
+  recordsOf,
+  standardConfig,
+  standardSetup,
+  v2Leave,
+  v2Report,
+  v3Report,
+  record,
+  SimulatedProxy,
+} from './harness.ts';
 
 const G = '239.1.1.1';
 
@@ -16,7 +33,9 @@ describe('which reports count', () => {
     const sim = standardSetup();
     const effects = sim.igmp(LAN1, '10.1.1.1', v2Report(G));
     expect(recordsOf(effects, UP)).toEqual([]);
-    expect(ofType(effects, 'log').some((l) => l.level === 'info' && l.message.includes('altnet 10.1.1.1/32'))).toBe(true);
+    expect(ofType(effects, 'log').some((l) => l.level === 'info' && l.message.includes('altnet 10.1.1.1/32'))).toBe(
+      true,
+    );
     expect(recordsOf(sim.igmp(LAN1, '10.9.9.9', v2Report(G)), UP)).toEqual([`to-exclude ${G} []`]);
     // lan2's subnet is not lan1's
     expect(sim.proxy.snapshot().downstreams[1]!.groups).toEqual([]);
@@ -33,7 +52,11 @@ describe('which reports count', () => {
     const effects = [
       ...sim.igmp(LAN1, '192.168.1.20', v2Report('224.0.0.251')),
       ...sim.igmp(LAN1, '192.168.1.20', v2Report('239.255.255.250')),
-      ...sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', '224.0.0.252'), record('to-exclude', '239.255.255.250'))),
+      ...sim.igmp(
+        LAN1,
+        '192.168.1.20',
+        v3Report(record('to-exclude', '224.0.0.252'), record('to-exclude', '239.255.255.250')),
+      ),
     ];
     expect(ofType(effects, 'send-igmp')).toEqual([]);
     expect(sim.proxy.snapshot().downstreams[0]!.groups).toEqual([]);
@@ -41,7 +64,12 @@ describe('which reports count', () => {
   });
 
   it('downstream whitelist/blacklist: ignored groups never get state', () => {
-    const sim = standardSetup({ downstreamFilters: [['allow', '239.1.0.0/16'], ['deny', '239.1.9.0/24']] });
+    const sim = standardSetup({
+      downstreamFilters: [
+        ['allow', '239.1.0.0/16'],
+        ['deny', '239.1.9.0/24'],
+      ],
+    });
     expect(recordsOf(sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1')), UP)).toEqual(['to-exclude 239.1.1.1 []']);
     expect(recordsOf(sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.9.1')), UP)).toEqual([]);
     expect(recordsOf(sim.igmp(LAN1, '192.168.1.20', v2Report('239.2.1.1')), UP)).toEqual([]);
@@ -132,14 +160,23 @@ describe('interfaces going down and up', () => {
     sim.down(UP);
     sim.runFor(30_000);
     const up = sim.up(UP, '100.64.0.3');
-    expect(ofType(up, 'send-igmp').filter((e) => e.interface === UP).map((e) => e.message.type)).toEqual(['v2-report']);
+    expect(
+      ofType(up, 'send-igmp')
+        .filter((e) => e.interface === UP)
+        .map((e) => e.message.type),
+    ).toEqual(['v2-report']);
   });
 
   it('interfaceUp again with the same interface changes nothing', () => {
     const sim = standardSetup();
     sim.igmp(LAN1, '192.168.1.20', v2Report(G));
     const info = sim.proxy.snapshot().downstreams[0]!;
-    const again = sim.proxy.interfaceUp({ name: LAN1, ifindex: info.ifindex, address: ip('192.168.1.1'), prefixLength: 24 });
+    const again = sim.proxy.interfaceUp({
+      name: LAN1,
+      ifindex: info.ifindex,
+      address: ip('192.168.1.1'),
+      prefixLength: 24,
+    });
     expect(again.filter((e) => e.type !== 'log')).toEqual([]);
     expect(sim.proxy.snapshot().downstreams[0]!.groups).toHaveLength(1);
   });
@@ -191,7 +228,10 @@ describe('reconfigure (SIGHUP)', () => {
   it('a changed threshold only refreshes the routes through that downstream', () => {
     const sim = populated();
     const config = standardConfig({ secondUpstream: true });
-    const effects = sim.reconfigure({ ...config, interfaces: config.interfaces.map((p) => (p.name === LAN2 ? { ...p, threshold: 9 } : p)) });
+    const effects = sim.reconfigure({
+      ...config,
+      interfaces: config.interfaces.map((p) => (p.name === LAN2 ? { ...p, threshold: 9 } : p)),
+    });
     expect(ofType(effects, 'delete-route')).toEqual([]);
     expect(ofType(effects, 'send-igmp')).toEqual([]);
     expect(sim.outputs('198.51.100.1', G)).toEqual(['lan1:1', 'lan2:9']);
@@ -201,7 +241,10 @@ describe('reconfigure (SIGHUP)', () => {
   it('a changed upstream rate limit re-sets only the routes through it', () => {
     const sim = populated();
     const config = standardConfig({ secondUpstream: true });
-    const effects = sim.reconfigure({ ...config, interfaces: config.interfaces.map((p) => (p.name === UP ? { ...p, rateLimit: 2_000 } : p)) });
+    const effects = sim.reconfigure({
+      ...config,
+      interfaces: config.interfaces.map((p) => (p.name === UP ? { ...p, rateLimit: 2_000 } : p)),
+    });
     expect(ofType(effects, 'set-route').map((r) => [r.input, r.rateLimit])).toEqual([[UP, 2_000]]);
     expect(ofType(effects, 'delete-route')).toEqual([]);
     expect(ofType(effects, 'send-igmp')).toEqual([]);
@@ -221,7 +264,9 @@ describe('reconfigure (SIGHUP)', () => {
   it('quickleave toggling takes effect', () => {
     const sim = populated({ quickLeave: false });
     sim.reconfigure(standardConfig({ secondUpstream: true, quickLeave: true }));
-    expect(recordsOf(sim.igmp(LAN2, '192.168.2.20', v2Leave('239.1.1.2'), '224.0.0.2'), UP)).toEqual(['to-include 239.1.1.2 []']);
+    expect(recordsOf(sim.igmp(LAN2, '192.168.2.20', v2Leave('239.1.1.2'), '224.0.0.2'), UP)).toEqual([
+      'to-include 239.1.1.2 []',
+    ]);
     sim.reconfigure(standardConfig({ secondUpstream: true, quickLeave: false }));
     sim.igmp(LAN2, '192.168.2.30', v2Report('239.1.1.3'));
     expect(recordsOf(sim.igmp(LAN2, '192.168.2.30', v2Leave('239.1.1.3'), '224.0.0.2'), UP)).toEqual([]);
@@ -232,7 +277,9 @@ describe('reconfigure (SIGHUP)', () => {
 
   it('a changed downstream filter restarts that interface (its now-denied groups go)', () => {
     const sim = populated();
-    const effects = sim.reconfigure(standardConfig({ secondUpstream: true, downstreamFilters: [['deny', '239.1.1.1/32']] }));
+    const effects = sim.reconfigure(
+      standardConfig({ secondUpstream: true, downstreamFilters: [['deny', '239.1.1.1/32']] }),
+    );
     // lan1 was restarted: its only group went, lan2 still holds G so nothing leaves upstream
     expect(recordsOf(effects, UP)).toEqual([]);
     expect(sim.outputs('198.51.100.1', G)).toEqual(['lan2:2']);
@@ -255,7 +302,11 @@ describe('shutdown', () => {
     expect(ofType(effects, 'delete-route')).toHaveLength(3);
     expect(sim.kernelRoutes.size).toBe(0);
     for (const upstream of [UP, UP2]) {
-      expect(recordsOf(effects, upstream)).toEqual([`block 232.1.1.1 [198.51.100.1]`, `to-include ${G} []`, 'to-include 239.1.1.2 []']);
+      expect(recordsOf(effects, upstream)).toEqual([
+        `block 232.1.1.1 [198.51.100.1]`,
+        `to-include ${G} []`,
+        'to-include 239.1.1.2 []',
+      ]);
       expect(sim.upstreamView.get(upstream)!.size).toBe(0);
     }
     expect(sim.proxy.nextDeadline()).toBeUndefined();
@@ -286,6 +337,10 @@ describe('a downstream whose address vanishes for a moment (carrier blip, renumb
     expect(after.querier.querier).toBe(true);
     expect([...sim.kernelRoutes.values()]).toEqual(routes);
     const next = sim.runFor(130_000);
-    expect(ofType(next, 'send-igmp').filter((e) => e.interface === LAN1 && e.message.type === 'query').map((e) => e.source)).toEqual([ip('192.168.1.1')]);
+    expect(
+      ofType(next, 'send-igmp')
+        .filter((e) => e.interface === LAN1 && e.message.type === 'query')
+        .map((e) => e.source),
+    ).toEqual([ip('192.168.1.1')]);
   });
 });

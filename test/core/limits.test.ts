@@ -5,7 +5,21 @@ import { describe, expect, it } from 'vitest';
 import { refuseBeyondLimits, refuseTtl } from '../../addon/daemon/core/admission.ts';
 import type { MembershipCounts } from '../../addon/daemon/core/admission.ts';
 import type { DownstreamLimits } from '../../addon/daemon/config/types.ts';
-import { LAN1, LAN2, SimulatedProxy, UP, ip, record, recordsOf, standardConfig, v1Report, v2Leave, v2Report, v3Query, v3Report } from './harness.ts';
+import {
+  LAN1,
+  LAN2,
+  SimulatedProxy,
+  UP,
+  ip,
+  record,
+  recordsOf,
+  standardConfig,
+  v1Report,
+  v2Leave,
+  v2Report,
+  v3Query,
+  v3Report,
+} from './harness.ts';
 import type { IgmpMessage } from '../../addon/daemon/igmp/types.ts';
 
 const TV = '192.168.1.20';
@@ -14,7 +28,11 @@ const source = (i: number) => `198.51.100.${i}`;
 const group = (i: number) => `239.30.${i >> 8}.${i & 255}`;
 
 function setup(limits: Partial<DownstreamLimits>, requireTtlOne = true): SimulatedProxy {
-  const config = { ...standardConfig({ quickLeave: true }), limits: { groupsPerInterface: 2048, groupsPerHost: 512, sourcesPerGroup: 64, ...limits }, requireTtlOne };
+  const config = {
+    ...standardConfig({ quickLeave: true }),
+    limits: { groupsPerInterface: 2048, groupsPerHost: 512, sourcesPerGroup: 64, ...limits },
+    requireTtlOne,
+  };
   const sim = new SimulatedProxy(config);
   sim.watchUpstream(UP);
   sim.up(UP, '100.64.0.2');
@@ -23,35 +41,70 @@ function setup(limits: Partial<DownstreamLimits>, requireTtlOne = true): Simulat
   return sim;
 }
 
-const refused = (sim: SimulatedProxy, name = LAN1) => sim.proxy.snapshot().downstreams.find((d) => d.name === name)!.refused;
-const groupsOn = (sim: SimulatedProxy, name = LAN1) => sim.proxy.snapshot().downstreams.find((d) => d.name === name)!.groups.map((g) => g.group);
+const refused = (sim: SimulatedProxy, name = LAN1) =>
+  sim.proxy.snapshot().downstreams.find((d) => d.name === name)!.refused;
+const groupsOn = (sim: SimulatedProxy, name = LAN1) =>
+  sim.proxy
+    .snapshot()
+    .downstreams.find((d) => d.name === name)!
+    .groups.map((g) => g.group);
 
 describe('the limit checks (pure)', () => {
   const limits: DownstreamLimits = { groupsPerInterface: 3, groupsPerHost: 2, sourcesPerGroup: 4 };
-  const base: MembershipCounts = { groups: 0, groupExists: false, hostGroups: 0, hostIsMember: false, sources: 0, addedSources: 0 };
+  const base: MembershipCounts = {
+    groups: 0,
+    groupExists: false,
+    hostGroups: 0,
+    hostIsMember: false,
+    sources: 0,
+    addedSources: 0,
+  };
   // [what, counts, joins, the counter refused under (undefined = admitted)]
   const cases: [string, Partial<MembershipCounts>, boolean, string | undefined][] = [
     ['a first join', {}, true, undefined],
     ['a new group on a full interface', { groups: 3 }, true, 'groupsPerInterface'],
     ['an existing group on a full interface', { groups: 3, groupExists: true }, true, undefined],
     ['a host at its limit joining a new group', { groups: 2, hostGroups: 2 }, true, 'groupsPerHost'],
-    ['a host at its limit joining a group others watch', { groups: 2, groupExists: true, hostGroups: 2 }, true, 'groupsPerHost'],
-    ['a host at its limit refreshing its own group', { groups: 2, groupExists: true, hostGroups: 2, hostIsMember: true }, true, undefined],
+    [
+      'a host at its limit joining a group others watch',
+      { groups: 2, groupExists: true, hostGroups: 2 },
+      true,
+      'groupsPerHost',
+    ],
+    [
+      'a host at its limit refreshing its own group',
+      { groups: 2, groupExists: true, hostGroups: 2, hostIsMember: true },
+      true,
+      undefined,
+    ],
     ['sources up to the limit', { groupExists: true, sources: 2, addedSources: 2 }, true, undefined],
     ['one source beyond the limit', { groupExists: true, sources: 2, addedSources: 3 }, true, 'sourcesPerGroup'],
-    ['a leave from a full interface and host (limits lowered by a reload)', { groups: 9, groupExists: true, hostGroups: 9, hostIsMember: true, sources: 9 }, false, undefined],
+    [
+      'a leave from a full interface and host (limits lowered by a reload)',
+      { groups: 9, groupExists: true, hostGroups: 9, hostIsMember: true, sources: 9 },
+      false,
+      undefined,
+    ],
   ];
   it.each(cases)('%s', (_what, counts, joins, counter) => {
     const refusal = refuseBeyondLimits('lan1', limits, { ...base, ...counts }, ip('239.1.1.1'), ip(TV), joins);
     expect(refusal?.counter).toBe(counter);
     if (refusal !== undefined) {
       expect(refusal.throttleKey).toBe(`limit lan1 ${ip(TV)}`);
-      expect(refusal.message).toMatch(/^lan1: join of 239\.1\.1\.1 from 192\.168\.1\.20 ignored: .*\((maxgroups|maxgroupsperhost|maxsources) \d+\)/);
+      expect(refusal.message).toMatch(
+        /^lan1: join of 239\.1\.1\.1 from 192\.168\.1\.20 ignored: .*\((maxgroups|maxgroupsperhost|maxsources) \d+\)/,
+      );
     }
   });
 
   // [ttl, requireTtlOne, refused]
-  const ttls: [number, boolean, boolean][] = [[1, true, false], [64, true, true], [0, true, true], [255, true, true], [64, false, false]];
+  const ttls: [number, boolean, boolean][] = [
+    [1, true, false],
+    [64, true, true],
+    [0, true, true],
+    [255, true, true],
+    [64, false, false],
+  ];
   it.each(ttls)('TTL %i, TTL 1 required: %s -> refused: %s', (ttl, requireTtlOne, isRefused) => {
     const refusal = refuseTtl('lan1', requireTtlOne, ip(TV), ttl, 'v2-report');
     expect(refusal !== undefined).toBe(isRefused);
@@ -65,25 +118,48 @@ describe('the limit checks (pure)', () => {
 
 describe('limits in the proxy', () => {
   // [what, limits, message from the hostile host for join i, counter that grows]
-  const joins: [string, Partial<DownstreamLimits>, (i: number) => IgmpMessage, 'groupsPerInterface' | 'groupsPerHost'][] = [
+  const joins: [
+    string,
+    Partial<DownstreamLimits>,
+    (i: number) => IgmpMessage,
+    'groupsPerInterface' | 'groupsPerHost',
+  ][] = [
     ['groups per host, IGMPv2', { groupsPerHost: 5 }, (i) => v2Report(group(i)), 'groupsPerHost'],
     ['groups per host, IGMPv1', { groupsPerHost: 5 }, (i) => v1Report(group(i)), 'groupsPerHost'],
-    ['groups per host, IGMPv3 EXCLUDE', { groupsPerHost: 5 }, (i) => v3Report(record('to-exclude', group(i))), 'groupsPerHost'],
-    ['groups per host, IGMPv3 INCLUDE', { groupsPerHost: 5 }, (i) => v3Report(record('allow', group(i), [source(1)])), 'groupsPerHost'],
+    [
+      'groups per host, IGMPv3 EXCLUDE',
+      { groupsPerHost: 5 },
+      (i) => v3Report(record('to-exclude', group(i))),
+      'groupsPerHost',
+    ],
+    [
+      'groups per host, IGMPv3 INCLUDE',
+      { groupsPerHost: 5 },
+      (i) => v3Report(record('allow', group(i), [source(1)])),
+      'groupsPerHost',
+    ],
     ['groups per interface', { groupsPerInterface: 5 }, (i) => v2Report(group(i)), 'groupsPerInterface'],
   ];
-  it.each(joins)('%s: joins beyond the limit are ignored and counted, logged once a minute', (_what, limits, join, counter) => {
-    const sim = setup(limits);
-    for (let i = 0; i < 20; i++) sim.igmp(LAN1, HOSTILE, join(i));
-    expect(groupsOn(sim)).toEqual([0, 1, 2, 3, 4].map(group));
-    expect(refused(sim)).toMatchObject({ [counter]: 15, lastHost: HOSTILE, lastAt: 0 });
-    expect(sim.proxy.snapshot().upstreams[0]!.joined.map((j) => j.group).sort()).toEqual([0, 1, 2, 3, 4].map(group).sort());
-    expect(sim.logs('warning').filter((line) => line.includes('ignored'))).toHaveLength(1);
-    // a minute later the next refusal is logged again
-    sim.runFor(60_000);
-    sim.igmp(LAN1, HOSTILE, join(30));
-    expect(sim.logs('warning').filter((line) => line.includes('ignored'))).toHaveLength(2);
-  });
+  it.each(joins)(
+    '%s: joins beyond the limit are ignored and counted, logged once a minute',
+    (_what, limits, join, counter) => {
+      const sim = setup(limits);
+      for (let i = 0; i < 20; i++) sim.igmp(LAN1, HOSTILE, join(i));
+      expect(groupsOn(sim)).toEqual([0, 1, 2, 3, 4].map(group));
+      expect(refused(sim)).toMatchObject({ [counter]: 15, lastHost: HOSTILE, lastAt: 0 });
+      expect(
+        sim.proxy
+          .snapshot()
+          .upstreams[0]!.joined.map((j) => j.group)
+          .sort(),
+      ).toEqual([0, 1, 2, 3, 4].map(group).sort());
+      expect(sim.logs('warning').filter((line) => line.includes('ignored'))).toHaveLength(1);
+      // a minute later the next refusal is logged again
+      sim.runFor(60_000);
+      sim.igmp(LAN1, HOSTILE, join(30));
+      expect(sim.logs('warning').filter((line) => line.includes('ignored'))).toHaveLength(2);
+    },
+  );
 
   it('a host at its limit does not keep another TV from its channel; the other downstream is not affected', () => {
     const sim = setup({ groupsPerHost: 3 });
@@ -127,19 +203,38 @@ describe('limits in the proxy', () => {
     const sim = setup({ sourcesPerGroup: 4 });
     sim.igmp(LAN1, TV, v3Report(record('allow', group(1), [source(1), source(2), source(3)])));
     sim.igmp(LAN1, HOSTILE, v3Report(record('allow', group(1), [source(3), source(4), source(5)])));
-    sim.igmp(LAN1, HOSTILE, v3Report(record('is-include', group(2), Array.from({ length: 1000 }, (_, i) => `10.1.${i >> 8}.${i & 255}`))));
+    sim.igmp(
+      LAN1,
+      HOSTILE,
+      v3Report(
+        record(
+          'is-include',
+          group(2),
+          Array.from({ length: 1000 }, (_, i) => `10.1.${i >> 8}.${i & 255}`),
+        ),
+      ),
+    );
     sim.igmp(LAN1, HOSTILE, v3Report(record('allow', group(1), [source(3), source(4)])));
     const groups = sim.proxy.snapshot().downstreams[0]!.groups;
     expect(groups.map((g) => g.group)).toEqual([group(1)]);
     expect(groups[0]!.sources.map((s) => s.source)).toEqual([1, 2, 3, 4].map(source));
     expect(refused(sim).sourcesPerGroup).toBe(2);
-    expect(recordsOf(sim.log.map((l) => l.effect), UP).some((r) => r.includes(source(5)))).toBe(false);
+    expect(
+      recordsOf(
+        sim.log.map((l) => l.effect),
+        UP,
+      ).some((r) => r.includes(source(5))),
+    ).toBe(false);
   });
 
   it('a lowered limit (reload) never blocks a leave or a block of held sources', () => {
     const sim = setup({});
     for (let i = 0; i < 4; i++) sim.igmp(LAN1, TV, v3Report(record('allow', group(i), [source(1), source(2)])));
-    sim.reconfigure({ ...standardConfig({ quickLeave: true }), limits: { groupsPerInterface: 1, groupsPerHost: 1, sourcesPerGroup: 1 }, requireTtlOne: true });
+    sim.reconfigure({
+      ...standardConfig({ quickLeave: true }),
+      limits: { groupsPerInterface: 1, groupsPerHost: 1, sourcesPerGroup: 1 },
+      requireTtlOne: true,
+    });
     sim.igmp(LAN1, TV, v3Report(record('block', group(0), [source(1), source(2)])));
     sim.igmp(LAN1, TV, v3Report(record('to-include', group(1), [])));
     expect(groupsOn(sim)).toEqual([group(2), group(3)]);
@@ -183,6 +278,11 @@ describe('IGMP TTL', () => {
     const mark = sim.log.length;
     sim.igmp(UP, '100.64.0.1', v3Query(), '224.0.0.1', 64);
     sim.runFor(10_000);
-    expect(recordsOf(sim.log.slice(mark).map((l) => l.effect), UP)).toEqual([`is-exclude ${group(1)} []`]);
+    expect(
+      recordsOf(
+        sim.log.slice(mark).map((l) => l.effect),
+        UP,
+      ),
+    ).toEqual([`is-exclude ${group(1)} []`]);
   });
 });

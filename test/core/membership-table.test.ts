@@ -23,7 +23,13 @@ const GMI = DEFAULT_SETTINGS.groupMembershipIntervalMs;
 const LMQT = DEFAULT_SETTINGS.lastMemberQueryTimeMs;
 const GROUP = ip('239.1.2.3');
 const HOST = ip('192.168.1.20');
-const [s1, s2, s3, s4, s5] = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'].map(ip) as [Ipv4, Ipv4, Ipv4, Ipv4, Ipv4];
+const [s1, s2, s3, s4, s5] = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'].map(ip) as [
+  Ipv4,
+  Ipv4,
+  Ipv4,
+  Ipv4,
+  Ipv4,
+];
 
 const RECORD_TYPES: Record<string, GroupRecordType> = {
   IS_IN: 'is-include',
@@ -40,7 +46,10 @@ type Sets = Record<string, ReadonlySet<Ipv4>>;
 
 /** Evaluates "X+(A-Y)" and the like, left to right, parentheses first. */
 function evaluate(expression: string, sets: Sets): Set<Ipv4> {
-  const tokens = expression.replace(/\s+/g, '').split(/([()+*-])/).filter((t) => t !== '');
+  const tokens = expression
+    .replace(/\s+/g, '')
+    .split(/([()+*-])/)
+    .filter((t) => t !== '');
   let position = 0;
   const operand = (): Set<Ipv4> => {
     const token = tokens[position++];
@@ -81,7 +90,10 @@ function parseState(cell: string): { mode: 'include' | 'exclude'; lists: string[
     if (body[i] === ')') depth--;
     if (body[i] === ',' && depth === 0) split = i;
   }
-  return { mode: match[1] === 'INCLUDE' ? 'include' : 'exclude', lists: split < 0 ? [body] : [body.slice(0, split), body.slice(split + 1)] };
+  return {
+    mode: match[1] === 'INCLUDE' ? 'include' : 'exclude',
+    lists: split < 0 ? [body] : [body.slice(0, split), body.slice(split + 1)],
+  };
 }
 
 const name = (set: Iterable<Ipv4>): string[] => [...set].sort((a, b) => a - b).map(formatIpv4);
@@ -133,7 +145,11 @@ function timersOf(membership: Membership): { mode: string; group: number | null;
   const snapshot = membership.snapshot();
   expect(snapshot).toHaveLength(1);
   const group = snapshot[0]!;
-  return { mode: group.mode, group: group.groupTimerAt, sources: new Map(group.sources.map((s) => [s.source, s.timerAt])) };
+  return {
+    mode: group.mode,
+    group: group.groupTimerAt,
+    sources: new Map(group.sources.map((s) => [s.source, s.timerAt])),
+  };
 }
 
 // Setup at t=0 and t=500, the row's record at t=1000: "=GMI", "=Group Timer" (0 + GMI) and
@@ -150,7 +166,14 @@ function stateBefore(row: TransitionRow): { lab: Lab; sets: Sets; report: Ipv4[]
     m.v3Record(HOST, 'allow', GROUP, [s2]);
     // A = {s1, s2}; B, the record: {s2, s3} (one in A, one new).
     const report = [s2, s3];
-    expect(timersOf(m)).toEqual({ mode: 'include', group: null, sources: new Map([['10.0.0.1', GMI], ['10.0.0.2', 500 + GMI]]) });
+    expect(timersOf(m)).toEqual({
+      mode: 'include',
+      group: null,
+      sources: new Map([
+        ['10.0.0.1', GMI],
+        ['10.0.0.2', 500 + GMI],
+      ]),
+    });
     return { lab: l, sets: { A: new Set([s1, s2]), B: new Set(report) }, report };
   }
   m.v3Record(HOST, 'is-exclude', GROUP, [s3, s4]);
@@ -161,7 +184,12 @@ function stateBefore(row: TransitionRow): { lab: Lab; sets: Sets; report: Ipv4[]
   expect(timersOf(m)).toEqual({
     mode: 'exclude',
     group: GMI,
-    sources: new Map([['10.0.0.3', null], ['10.0.0.4', null], ['10.0.0.1', 500 + GMI], ['10.0.0.2', 500 + GMI]]),
+    sources: new Map([
+      ['10.0.0.3', null],
+      ['10.0.0.4', null],
+      ['10.0.0.1', 500 + GMI],
+      ['10.0.0.2', 500 + GMI],
+    ]),
   });
   return { lab: l, sets: { X: new Set([s1, s2]), Y: new Set([s3, s4]), A: new Set(report) }, report };
 }
@@ -180,74 +208,85 @@ describe('RFC 3376 6.4 table', () => {
     }
   });
 
-  describe.each(TRANSITIONS.map((row) => [`${row.rfc.routerState} ${row.rfc.reportReceived} → ${row.rfc.newRouterState}: ${row.rfc.actions.join(', ')}`, row] as const))('%s', (_title, row) => {
-    it.each([true, false])('ends in the new state with the timers and queries its actions name (querier: %s)', (querier) => {
-      const { lab: l, sets, report } = stateBefore(row);
-      l.isQuerier = querier;
-      const old = timersOf(l.membership);
-      l.setClock(ROW_AT);
-      l.membership.v3Record(HOST, row.record, GROUP, report);
+  describe.each(
+    TRANSITIONS.map(
+      (row) =>
+        [
+          `${row.rfc.routerState} ${row.rfc.reportReceived} → ${row.rfc.newRouterState}: ${row.rfc.actions.join(', ')}`,
+          row,
+        ] as const,
+    ),
+  )('%s', (_title, row) => {
+    it.each([true, false])(
+      'ends in the new state with the timers and queries its actions name (querier: %s)',
+      (querier) => {
+        const { lab: l, sets, report } = stateBefore(row);
+        l.isQuerier = querier;
+        const old = timersOf(l.membership);
+        l.setClock(ROW_AT);
+        l.membership.v3Record(HOST, row.record, GROUP, report);
 
-      // What the quoted actions do, in the RFC's order, to a model of the timers.
-      const sources = new Map(old.sources);
-      let groupTimer = old.group;
-      const expectedQueries: { sources: string[] }[] = [];
-      for (const action of row.rfc.actions) {
-        const setTimers = /^\((.+)\)=(GMI|0|Group Timer)$/.exec(action);
-        const deletion = /^Delete \((.+)\)$/.exec(action);
-        const sourceQuery = /^Send Q\(G,(.+)\)$/.exec(action);
-        if (setTimers !== null) {
-          const value = setTimers[2] === 'GMI' ? ROW_AT + GMI : setTimers[2] === '0' ? null : old.group;
-          for (const s of evaluate(setTimers[1]!, sets)) sources.set(formatIpv4(s), value);
-        } else if (deletion !== null) {
-          for (const s of evaluate(deletion[1]!, sets)) sources.delete(formatIpv4(s));
-        } else if (sourceQuery !== null) {
-          // 6.6.1 Q(G,A): the queried sources' timers are lowered to LMQT.
-          if (!querier) continue;
-          const queried = evaluate(sourceQuery[1]!, sets);
-          for (const s of queried) {
-            const at = sources.get(formatIpv4(s));
-            if (at !== undefined && at !== null && at > ROW_AT + LMQT) sources.set(formatIpv4(s), ROW_AT + LMQT);
+        // What the quoted actions do, in the RFC's order, to a model of the timers.
+        const sources = new Map(old.sources);
+        let groupTimer = old.group;
+        const expectedQueries: { sources: string[] }[] = [];
+        for (const action of row.rfc.actions) {
+          const setTimers = /^\((.+)\)=(GMI|0|Group Timer)$/.exec(action);
+          const deletion = /^Delete \((.+)\)$/.exec(action);
+          const sourceQuery = /^Send Q\(G,(.+)\)$/.exec(action);
+          if (setTimers !== null) {
+            const value = setTimers[2] === 'GMI' ? ROW_AT + GMI : setTimers[2] === '0' ? null : old.group;
+            for (const s of evaluate(setTimers[1]!, sets)) sources.set(formatIpv4(s), value);
+          } else if (deletion !== null) {
+            for (const s of evaluate(deletion[1]!, sets)) sources.delete(formatIpv4(s));
+          } else if (sourceQuery !== null) {
+            // 6.6.1 Q(G,A): the queried sources' timers are lowered to LMQT.
+            if (!querier) continue;
+            const queried = evaluate(sourceQuery[1]!, sets);
+            for (const s of queried) {
+              const at = sources.get(formatIpv4(s));
+              if (at !== undefined && at !== null && at > ROW_AT + LMQT) sources.set(formatIpv4(s), ROW_AT + LMQT);
+            }
+            expectedQueries.push({ sources: name(queried) });
+          } else if (action === 'Send Q(G)') {
+            // 6.6.1 Q(G): the group timer is lowered to LMQT.
+            if (!querier) continue;
+            if (groupTimer !== null && groupTimer > ROW_AT + LMQT) groupTimer = ROW_AT + LMQT;
+            expectedQueries.push({ sources: [] });
+          } else if (action === 'Group Timer=GMI') {
+            groupTimer = ROW_AT + GMI;
+          } else {
+            throw new Error(`action not understood: ${action}`);
           }
-          expectedQueries.push({ sources: name(queried) });
-        } else if (action === 'Send Q(G)') {
-          // 6.6.1 Q(G): the group timer is lowered to LMQT.
-          if (!querier) continue;
-          if (groupTimer !== null && groupTimer > ROW_AT + LMQT) groupTimer = ROW_AT + LMQT;
-          expectedQueries.push({ sources: [] });
-        } else if (action === 'Group Timer=GMI') {
-          groupTimer = ROW_AT + GMI;
-        } else {
-          throw new Error(`action not understood: ${action}`);
         }
-      }
 
-      const after = timersOf(l.membership);
-      expect(after.mode).toBe(row.newMode);
-      expect(after.group).toBe(groupTimer);
-      expect(Object.fromEntries(after.sources)).toEqual(Object.fromEntries(sources));
+        const after = timersOf(l.membership);
+        expect(after.mode).toBe(row.newMode);
+        expect(after.group).toBe(groupTimer);
+        expect(Object.fromEntries(after.sources)).toEqual(Object.fromEntries(sources));
 
-      // The new router state as the RFC writes it: INCLUDE (list) or EXCLUDE (X, Y).
-      const { lists } = parseState(row.rfc.newRouterState);
-      const running = [...after.sources].filter(([, at]) => at !== null).map(([s]) => s);
-      const stopped = [...after.sources].filter(([, at]) => at === null).map(([s]) => s);
-      if (row.newMode === 'include') {
-        expect(name([...after.sources.keys()].map(ip))).toEqual(name(evaluate(lists[0]!, sets)));
-      } else {
-        expect(name(running.map(ip))).toEqual(name(evaluate(lists[0]!, sets)));
-        expect(name(stopped.map(ip))).toEqual(name(evaluate(lists[1]!, sets)));
-      }
+        // The new router state as the RFC writes it: INCLUDE (list) or EXCLUDE (X, Y).
+        const { lists } = parseState(row.rfc.newRouterState);
+        const running = [...after.sources].filter(([, at]) => at !== null).map(([s]) => s);
+        const stopped = [...after.sources].filter(([, at]) => at === null).map(([s]) => s);
+        if (row.newMode === 'include') {
+          expect(name([...after.sources.keys()].map(ip))).toEqual(name(evaluate(lists[0]!, sets)));
+        } else {
+          expect(name(running.map(ip))).toEqual(name(evaluate(lists[0]!, sets)));
+          expect(name(stopped.map(ip))).toEqual(name(evaluate(lists[1]!, sets)));
+        }
 
-      // Queries: IGMPv3, for the group; a Q(G,S) may be split by the S flag (6.6.3.2).
-      for (const query of l.queries) {
-        expect(query).toMatchObject({ version: 3, group: GROUP });
-      }
-      const sent = l.queries.map((q) => name(q.v3?.sources ?? []));
-      const groupQueries = sent.filter((s) => s.length === 0).length;
-      expect(groupQueries).toBe(expectedQueries.filter((q) => q.sources.length === 0).length);
-      const askedSources = sent.flat().sort();
-      expect(askedSources).toEqual(expectedQueries.flatMap((q) => q.sources).sort());
-    });
+        // Queries: IGMPv3, for the group; a Q(G,S) may be split by the S flag (6.6.3.2).
+        for (const query of l.queries) {
+          expect(query).toMatchObject({ version: 3, group: GROUP });
+        }
+        const sent = l.queries.map((q) => name(q.v3?.sources ?? []));
+        const groupQueries = sent.filter((s) => s.length === 0).length;
+        expect(groupQueries).toBe(expectedQueries.filter((q) => q.sources.length === 0).length);
+        const askedSources = sent.flat().sort();
+        expect(askedSources).toEqual(expectedQueries.flatMap((q) => q.sources).sort());
+      },
+    );
   });
 });
 

@@ -11,7 +11,10 @@ const exclude = (...sources: string[]): Subscription => ({ mode: 'exclude', sour
 /** "include [a,b]" with sorted sources, or "none". */
 function text(subscription: Subscription | undefined): string {
   if (subscription === undefined) return 'none';
-  return `${subscription.mode} [${[...subscription.sources].sort((a, b) => a - b).map(formatIpv4).join(',')}]`;
+  return `${subscription.mode} [${[...subscription.sources]
+    .sort((a, b) => a - b)
+    .map(formatIpv4)
+    .join(',')}]`;
 }
 
 describe('mergeSubscriptions (RFC 4605 4.1)', () => {
@@ -21,7 +24,9 @@ describe('mergeSubscriptions (RFC 4605 4.1)', () => {
   });
 
   it('INCLUDE filters merge to the union of their sources', () => {
-    expect(text(mergeSubscriptions([include('10.0.0.2', '10.0.0.1'), undefined, include('10.0.0.3', '10.0.0.1')]))).toBe('include [10.0.0.1,10.0.0.2,10.0.0.3]');
+    expect(
+      text(mergeSubscriptions([include('10.0.0.2', '10.0.0.1'), undefined, include('10.0.0.3', '10.0.0.1')])),
+    ).toBe('include [10.0.0.1,10.0.0.2,10.0.0.3]');
   });
 
   it('an INCLUDE with no sources asks for nothing', () => {
@@ -29,12 +34,16 @@ describe('mergeSubscriptions (RFC 4605 4.1)', () => {
   });
 
   it('EXCLUDE filters merge to the intersection of their exclude lists', () => {
-    expect(text(mergeSubscriptions([exclude('10.0.0.1', '10.0.0.2'), exclude('10.0.0.2', '10.0.0.3')]))).toBe('exclude [10.0.0.2]');
+    expect(text(mergeSubscriptions([exclude('10.0.0.1', '10.0.0.2'), exclude('10.0.0.2', '10.0.0.3')]))).toBe(
+      'exclude [10.0.0.2]',
+    );
     expect(text(mergeSubscriptions([exclude(), exclude('10.0.0.2')]))).toBe('exclude []');
   });
 
   it('any EXCLUDE wins over INCLUDE, and what any INCLUDE names is not excluded', () => {
-    expect(text(mergeSubscriptions([include('10.0.0.2'), exclude('10.0.0.1', '10.0.0.2'), include('10.0.0.9')]))).toBe('exclude [10.0.0.1]');
+    expect(text(mergeSubscriptions([include('10.0.0.2'), exclude('10.0.0.1', '10.0.0.2'), include('10.0.0.9')]))).toBe(
+      'exclude [10.0.0.1]',
+    );
     expect(text(mergeSubscriptions([exclude('10.0.0.1'), include('10.0.0.1')]))).toBe('exclude []');
   });
 
@@ -43,6 +52,10 @@ describe('mergeSubscriptions (RFC 4605 4.1)', () => {
     const b = exclude('10.0.0.2');
     const c = include('10.0.0.2');
     mergeSubscriptions([a, b, c]);
-    expect([text(a), text(b), text(c)]).toEqual(['exclude [10.0.0.1,10.0.0.2]', 'exclude [10.0.0.2]', 'include [10.0.0.2]']);
+    expect([text(a), text(b), text(c)]).toEqual([
+      'exclude [10.0.0.1,10.0.0.2]',
+      'exclude [10.0.0.2]',
+      'include [10.0.0.2]',
+    ]);
   });
 });

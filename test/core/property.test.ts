@@ -6,7 +6,20 @@ import type { Ipv4 } from '../../addon/daemon/net/ipv4.ts';
 import type { GroupRecordType, IgmpMessage } from '../../addon/daemon/igmp/types.ts';
 import type { Effect } from '../../addon/daemon/core/effects.ts';
 import { groupAllowed } from '../../addon/daemon/core/filters.ts';
-import { LAN1, LAN2, UP, UP2, ip, record, seededRandom, standardConfig, SimulatedProxy, v1Query, v2Query, v3Query } from './harness.ts';
+import {
+  LAN1,
+  LAN2,
+  UP,
+  UP2,
+  ip,
+  record,
+  seededRandom,
+  standardConfig,
+  SimulatedProxy,
+  v1Query,
+  v2Query,
+  v3Query,
+} from './harness.ts';
 import type { StandardOptions } from './harness.ts';
 
 const GROUPS = ['239.1.1.1', '239.1.1.2', '232.1.1.1', '232.1.1.2', '239.2.0.1', '224.0.0.251', '239.255.255.250'];
@@ -18,9 +31,18 @@ const HOSTS: Record<string, string[]> = {
 };
 const RECORD_TYPES: GroupRecordType[] = ['is-include', 'is-exclude', 'to-include', 'to-exclude', 'allow', 'block'];
 const TIME_STEPS = [0, 1, 100, 999, 1_000, 2_000, 10_000, 31_250, 125_000, 300_000];
-const ADDRESSES: Record<string, string> = { [UP]: '100.64.0.2', [UP2]: '100.65.0.2', [LAN1]: '192.168.1.1', [LAN2]: '192.168.2.1' };
+const ADDRESSES: Record<string, string> = {
+  [UP]: '100.64.0.2',
+  [UP2]: '100.65.0.2',
+  [LAN1]: '192.168.1.1',
+  [LAN2]: '192.168.2.1',
+};
 
-const OPTIONS: StandardOptions = { secondUpstream: true, secondUpstreamFilters: [['deny', '239.2.0.0/16']], downstreamFilters: [['deny', '239.1.1.2/32']] };
+const OPTIONS: StandardOptions = {
+  secondUpstream: true,
+  secondUpstreamFilters: [['deny', '239.2.0.0/16']],
+  downstreamFilters: [['deny', '239.1.1.2/32']],
+};
 
 interface Subscription {
   mode: 'include' | 'exclude';
@@ -31,15 +53,22 @@ function merge(subscriptions: Subscription[]): Subscription | undefined {
   let excluded: Set<Ipv4> | undefined;
   const included = new Set<Ipv4>();
   for (const s of subscriptions) {
-    if (s.mode === 'exclude') excluded = excluded === undefined ? new Set(s.sources) : new Set([...excluded].filter((x) => s.sources.has(x)));
+    if (s.mode === 'exclude')
+      excluded = excluded === undefined ? new Set(s.sources) : new Set([...excluded].filter((x) => s.sources.has(x)));
     else for (const x of s.sources) included.add(x);
   }
-  if (excluded !== undefined) return { mode: 'exclude', sources: new Set([...excluded].filter((x) => !included.has(x))) };
+  if (excluded !== undefined)
+    return { mode: 'exclude', sources: new Set([...excluded].filter((x) => !included.has(x))) };
   return included.size > 0 ? { mode: 'include', sources: included } : undefined;
 }
 
 function describeState(s: Subscription | undefined): string {
-  return s === undefined ? 'none' : `${s.mode}(${[...s.sources].sort((a, b) => a - b).map(formatIpv4).join(',')})`;
+  return s === undefined
+    ? 'none'
+    : `${s.mode}(${[...s.sources]
+        .sort((a, b) => a - b)
+        .map(formatIpv4)
+        .join(',')})`;
 }
 
 function runScenario(seed: number, steps: number): void {
@@ -56,7 +85,9 @@ function runScenario(seed: number, steps: number): void {
   sim.watchUpstream(UP);
   sim.watchUpstream(UP2);
   for (const name of [UP, UP2, LAN1, LAN2]) bringUp(name);
-  const upstreamFilters = new Map(config.interfaces.filter((p) => p.role === 'upstream').map((p) => [p.name, p.groupFilters]));
+  const upstreamFilters = new Map(
+    config.interfaces.filter((p) => p.role === 'upstream').map((p) => [p.name, p.groupFilters]),
+  );
   let checked = 0;
 
   for (let step = 0; step < steps; step++) {
@@ -72,19 +103,34 @@ function runScenario(seed: number, steps: number): void {
       if (kind < 0.25) message = { type: 'v2-report', group: ip(group) };
       else if (kind < 0.4) message = { type: 'v2-leave', group: ip(group) };
       else if (kind < 0.45) message = { type: 'v1-report', group: ip(group) };
-      else message = { type: 'v3-report', records: [record(pick(RECORD_TYPES), group, subset(SOURCES)), ...(random() < 0.3 ? [record(pick(RECORD_TYPES), pick(GROUPS), subset(SOURCES))] : [])] };
+      else
+        message = {
+          type: 'v3-report',
+          records: [
+            record(pick(RECORD_TYPES), group, subset(SOURCES)),
+            ...(random() < 0.3 ? [record(pick(RECORD_TYPES), pick(GROUPS), subset(SOURCES))] : []),
+          ],
+        };
       label = `${lan} ${host} ${JSON.stringify(message)}`;
       sim.igmp(lan, host, message);
     } else if (roll < 0.55) {
       const upstream = pick([UP, UP2]);
       // eth0 only ever hears IGMPv3 queriers, so its reports stay exactly observable.
-      const query = upstream === UP ? v3Query(pick(['0.0.0.0', ...GROUPS]), pick([1_000, 10_000]), random() < 0.3 ? subset(SOURCES) : []) : pick([v3Query(), v2Query(), v2Query(pick(GROUPS), 1_000), v1Query()]);
+      const query =
+        upstream === UP
+          ? v3Query(pick(['0.0.0.0', ...GROUPS]), pick([1_000, 10_000]), random() < 0.3 ? subset(SOURCES) : [])
+          : pick([v3Query(), v2Query(), v2Query(pick(GROUPS), 1_000), v1Query()]);
       label = `query on ${upstream}`;
       sim.igmp(upstream, '100.64.0.1', query, '224.0.0.1');
     } else if (roll < 0.58) {
       const lan = pick([LAN1, LAN2]);
       label = `foreign querier on ${lan}`;
-      sim.igmp(lan, lan === LAN1 ? '192.168.1.0' : '192.168.2.200', random() < 0.5 ? v2Query() : v3Query(pick(GROUPS), 1_000), '224.0.0.1');
+      sim.igmp(
+        lan,
+        lan === LAN1 ? '192.168.1.0' : '192.168.2.200',
+        random() < 0.5 ? v2Query() : v3Query(pick(GROUPS), 1_000),
+        '224.0.0.1',
+      );
     } else if (roll < 0.73) {
       const iface = pick([UP, UP, UP2, LAN1]);
       label = `upcall on ${iface}`;
@@ -119,7 +165,13 @@ function runScenario(seed: number, steps: number): void {
   expect(checked).toBe(steps);
 }
 
-function checkInvariants(sim: SimulatedProxy, effects: Effect[], up: Set<string>, upstreamFilters: Map<string, readonly import('../../addon/daemon/config/types.ts').GroupFilter[]>, context: string): void {
+function checkInvariants(
+  sim: SimulatedProxy,
+  effects: Effect[],
+  up: Set<string>,
+  upstreamFilters: Map<string, readonly import('../../addon/daemon/config/types.ts').GroupFilter[]>,
+  context: string,
+): void {
   const snapshot = sim.proxy.snapshot();
   const downstreamNames = new Set(snapshot.downstreams.map((d) => d.name));
   const upstreamNames = new Set(snapshot.upstreams.map((u) => u.name));
@@ -154,11 +206,17 @@ function checkInvariants(sim: SimulatedProxy, effects: Effect[], up: Set<string>
 
   // upstream joined state == RFC 4605 merge of downstream memberships, per upstream filter
   for (const u of snapshot.upstreams) {
-    const joined = new Map(u.joined.map((j) => [ip(j.group), { mode: j.mode as Subscription['mode'], sources: new Set(j.sources.map(ip)) }]));
+    const joined = new Map(
+      u.joined.map((j) => [ip(j.group), { mode: j.mode as Subscription['mode'], sources: new Set(j.sources.map(ip)) }]),
+    );
     const expectedGroups = new Set<Ipv4>();
     for (const group of allGroups) {
-      const expected = groupAllowed(upstreamFilters.get(u.name)!, group) ? merge([...subscriptions.values()].flatMap((m) => (m.has(group) ? [m.get(group)!] : []))) : undefined;
-      expect(describeState(joined.get(group)), `${context}: ${u.name} ${formatIpv4(group)}`).toBe(describeState(expected));
+      const expected = groupAllowed(upstreamFilters.get(u.name)!, group)
+        ? merge([...subscriptions.values()].flatMap((m) => (m.has(group) ? [m.get(group)!] : [])))
+        : undefined;
+      expect(describeState(joined.get(group)), `${context}: ${u.name} ${formatIpv4(group)}`).toBe(
+        describeState(expected),
+      );
       if (expected !== undefined) expectedGroups.add(group);
     }
     expect([...joined.keys()].filter((g) => !expectedGroups.has(g)).map(formatIpv4), context).toEqual([]);
@@ -194,7 +252,10 @@ function checkInvariants(sim: SimulatedProxy, effects: Effect[], up: Set<string>
       })
       .map(([name]) => name)
       .sort();
-    expect(kernel!.outputs.map((o) => o.interface), `${context}: route ${route.source} ${route.group}`).toEqual(listening);
+    expect(
+      kernel!.outputs.map((o) => o.interface),
+      `${context}: route ${route.source} ${route.group}`,
+    ).toEqual(listening);
     expect(listening.length, context).toBeGreaterThan(0);
   }
 }

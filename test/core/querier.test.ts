@@ -32,7 +32,13 @@ describe('general queries', () => {
       interface: LAN1,
       source: ip('192.168.1.1'),
       destination: ALL_SYSTEMS,
-      message: { type: 'query', version: 3, maxResponseMs: 10_000, group: 0, v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] } },
+      message: {
+        type: 'query',
+        version: 3,
+        maxResponseMs: 10_000,
+        group: 0,
+        v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
+      },
     });
   });
 });
@@ -54,7 +60,12 @@ describe('membership timers', () => {
       }
     }
     expect(answered).toBeGreaterThan(80);
-    expect(ofType(sim.log.map((l) => l.effect), 'delete-route')).toEqual([]);
+    expect(
+      ofType(
+        sim.log.map((l) => l.effect),
+        'delete-route',
+      ),
+    ).toEqual([]);
     expect(sim.observed(UP, '239.1.1.1')).toBeDefined();
     expect(sim.proxy.snapshot().downstreams[0]!.groups.map((g) => g.group)).toEqual(['239.1.1.1']);
   });
@@ -89,7 +100,11 @@ describe('querier election', () => {
     // lan2 is unaffected
     expect(generalQueries(sim, LAN2).filter((q) => q.at > heardAt).length).toBeGreaterThan(0);
     sim.runUntil(heardAt + 255_000 + 2 * 125_000);
-    expect(generalQueries(sim, LAN1).filter((q) => q.at > heardAt).map((q) => q.at - heardAt)).toEqual([255_000, 380_000, 505_000]);
+    expect(
+      generalQueries(sim, LAN1)
+        .filter((q) => q.at > heardAt)
+        .map((q) => q.at - heardAt),
+    ).toEqual([255_000, 380_000, 505_000]);
   });
 
   it('the other querier repeating its queries keeps us silent; a higher address does not', () => {
@@ -134,18 +149,37 @@ describe('querier election', () => {
 
 /** An IGMPv3 general query with the querier's own robustness and query interval. */
 function v3QueryWith(robustness: number, queryIntervalSeconds: number): IgmpQuery {
-  return { type: 'query', version: 3, maxResponseMs: 10_000, group: 0, v3: { suppressRouterSide: false, robustness, queryIntervalSeconds, sources: [] } };
+  return {
+    type: 'query',
+    version: 3,
+    maxResponseMs: 10_000,
+    group: 0,
+    v3: { suppressRouterSide: false, robustness, queryIntervalSeconds, sources: [] },
+  };
 }
 
-describe('following the querier\'s robustness and query interval (RFC 3376 4.1.6, 4.1.7)', () => {
+describe("following the querier's robustness and query interval (RFC 3376 4.1.6, 4.1.7)", () => {
   it('a member of a link whose querier queries every 300 s survives between its queries', () => {
     // With our own values (GMI 260 s) the group would expire 260 s after each report.
     const sim = standardSetup();
     sim.runFor(40_000);
     sim.igmp(LAN1, '192.168.1.0', v3QueryWith(2, 300), '224.0.0.1');
     const querier = sim.proxy.snapshot().downstreams[0]!.querier;
-    expect(querier).toMatchObject({ querier: false, robustness: 2, queryIntervalSeconds: 300, valuesFromOtherQuerier: true });
-    expect(sim.log.some((l) => l.effect.type === 'log' && /following querier 192\.168\.1\.0: robustness 2, query interval 300 s \(groups time out after 610 s\)/.test(l.effect.message))).toBe(true);
+    expect(querier).toMatchObject({
+      querier: false,
+      robustness: 2,
+      queryIntervalSeconds: 300,
+      valuesFromOtherQuerier: true,
+    });
+    expect(
+      sim.log.some(
+        (l) =>
+          l.effect.type === 'log' &&
+          /following querier 192\.168\.1\.0: robustness 2, query interval 300 s \(groups time out after 610 s\)/.test(
+            l.effect.message,
+          ),
+      ),
+    ).toBe(true);
     sim.runFor(3_000);
     sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1'));
     sim.upcall(UP, '198.51.100.1', '239.1.1.1');
@@ -172,30 +206,67 @@ describe('following the querier\'s robustness and query interval (RFC 3376 4.1.6
     sim.runUntil(heardAt + 604_999); // 3 x 200 + 5
     expect(generalQueries(sim, LAN1).filter((q) => q.at > heardAt)).toEqual([]);
     sim.runUntil(heardAt + 605_000);
-    expect(generalQueries(sim, LAN1).filter((q) => q.at > heardAt).map((q) => q.at - heardAt)).toEqual([605_000]);
+    expect(
+      generalQueries(sim, LAN1)
+        .filter((q) => q.at > heardAt)
+        .map((q) => q.at - heardAt),
+    ).toEqual([605_000]);
     // Querier again: our own values in our queries and in our timers.
     const ours = generalQueries(sim, LAN1).at(-1)!.effect.message as IgmpQuery;
     expect(ours.v3).toMatchObject({ robustness: 2, queryIntervalSeconds: 125 });
-    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({ querier: true, robustness: 2, queryIntervalSeconds: 125, valuesFromOtherQuerier: false });
+    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({
+      querier: true,
+      robustness: 2,
+      queryIntervalSeconds: 125,
+      valuesFromOtherQuerier: false,
+    });
     sim.runUntil(heardAt + 605_000 + 125_000);
-    expect(generalQueries(sim, LAN1).filter((q) => q.at > heardAt).map((q) => q.at - heardAt)).toEqual([605_000, 730_000]);
+    expect(
+      generalQueries(sim, LAN1)
+        .filter((q) => q.at > heardAt)
+        .map((q) => q.at - heardAt),
+    ).toEqual([605_000, 730_000]);
   });
 
   it('zero fields mean our defaults; IGMPv2 queries and higher-addressed routers change nothing; only the lowest router counts', () => {
     const sim = standardSetup();
     sim.runFor(40_000);
     sim.igmp(LAN1, '192.168.1.0', v3QueryWith(0, 0), '224.0.0.1');
-    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({ querier: false, robustness: 2, queryIntervalSeconds: 125, valuesFromOtherQuerier: false });
+    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({
+      querier: false,
+      robustness: 2,
+      queryIntervalSeconds: 125,
+      valuesFromOtherQuerier: false,
+    });
     sim.igmp(LAN2, '192.168.2.0', v2Query(), '224.0.0.1');
-    expect(sim.proxy.snapshot().downstreams[1]!.querier).toMatchObject({ querier: false, robustness: 2, queryIntervalSeconds: 125, valuesFromOtherQuerier: false });
+    expect(sim.proxy.snapshot().downstreams[1]!.querier).toMatchObject({
+      querier: false,
+      robustness: 2,
+      queryIntervalSeconds: 125,
+      valuesFromOtherQuerier: false,
+    });
     sim.igmp(LAN2, '192.168.2.200', v3QueryWith(4, 60), '224.0.0.1'); // not lower than ours: not a querier
     expect(sim.proxy.snapshot().downstreams[1]!.querier).toMatchObject({ robustness: 2, queryIntervalSeconds: 125 });
     // The election compares addresses only: 10.x routers are all below our 192.168.1.1.
     sim.igmp(LAN1, '10.0.0.5', v3QueryWith(3, 90), '224.0.0.1');
-    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({ otherQuerier: '10.0.0.5', robustness: 3, queryIntervalSeconds: 90, valuesFromOtherQuerier: true });
+    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({
+      otherQuerier: '10.0.0.5',
+      robustness: 3,
+      queryIntervalSeconds: 90,
+      valuesFromOtherQuerier: true,
+    });
     sim.igmp(LAN1, '10.0.0.9', v3QueryWith(4, 60), '224.0.0.1'); // below us, but above the querier
-    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({ otherQuerier: '10.0.0.5', robustness: 3, queryIntervalSeconds: 90 });
+    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({
+      otherQuerier: '10.0.0.5',
+      robustness: 3,
+      queryIntervalSeconds: 90,
+    });
     sim.igmp(LAN1, '10.0.0.2', v3QueryWith(2, 125), '224.0.0.1'); // the new lowest, with our defaults
-    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({ otherQuerier: '10.0.0.2', robustness: 2, queryIntervalSeconds: 125, valuesFromOtherQuerier: false });
+    expect(sim.proxy.snapshot().downstreams[0]!.querier).toMatchObject({
+      otherQuerier: '10.0.0.2',
+      robustness: 2,
+      queryIntervalSeconds: 125,
+      valuesFromOtherQuerier: false,
+    });
   });
 });

@@ -10,11 +10,63 @@ import { LAN1, UP, ofType, record, recordsOf, standardSetup, v2Leave, v2Query, v
 describe('TokenBucket', () => {
   // [what, capacity, refill ms, takes as [time, expected result][]]
   const cases: [string, number, number, [number, boolean][]][] = [
-    ['starts full, then refuses', 2, 100, [[0, true], [0, true], [0, false], [99, false]]],
-    ['one token back per interval', 2, 100, [[0, true], [0, true], [100, true], [150, false], [200, true]]],
-    ['refills only up to the capacity', 2, 100, [[0, true], [0, true], [10_000, true], [10_000, true], [10_000, false]]],
-    ['partial progress is kept across a take', 1, 100, [[0, true], [50, false], [100, true], [199, false], [200, true]]],
-    ['time that stands still gives nothing', 1, 100, [[5, true], [5, false], [5, false]]],
+    [
+      'starts full, then refuses',
+      2,
+      100,
+      [
+        [0, true],
+        [0, true],
+        [0, false],
+        [99, false],
+      ],
+    ],
+    [
+      'one token back per interval',
+      2,
+      100,
+      [
+        [0, true],
+        [0, true],
+        [100, true],
+        [150, false],
+        [200, true],
+      ],
+    ],
+    [
+      'refills only up to the capacity',
+      2,
+      100,
+      [
+        [0, true],
+        [0, true],
+        [10_000, true],
+        [10_000, true],
+        [10_000, false],
+      ],
+    ],
+    [
+      'partial progress is kept across a take',
+      1,
+      100,
+      [
+        [0, true],
+        [50, false],
+        [100, true],
+        [199, false],
+        [200, true],
+      ],
+    ],
+    [
+      'time that stands still gives nothing',
+      1,
+      100,
+      [
+        [5, true],
+        [5, false],
+        [5, false],
+      ],
+    ],
   ];
   it.each(cases)('%s', (_what, capacity, refillMs, takes) => {
     const bucket = new TokenBucket(capacity, refillMs, 0);
@@ -92,7 +144,10 @@ describe('upstream report pacing', () => {
         sim.igmp(LAN1, host(tv), v3Report(record('to-include', channel(tv, zap - 1))));
         sim.igmp(LAN1, host(tv), v3Report(record('to-exclude', channel(tv, zap))));
         const now = sim.log.slice(before).map((l) => l.effect);
-        expect(recordsOf(now, UP)).toEqual([`to-include ${channel(tv, zap - 1)} []`, `to-exclude ${channel(tv, zap)} []`]);
+        expect(recordsOf(now, UP)).toEqual([
+          `to-include ${channel(tv, zap - 1)} []`,
+          `to-exclude ${channel(tv, zap)} []`,
+        ]);
       }
     }
     expect(sim.proxy.snapshot().upstreams[0]!.pacedChanges).toBe(0);
@@ -137,7 +192,10 @@ describe('upstream report pacing', () => {
     expect(sim.proxy.snapshot().upstreams[0]!.waitingChanges).toBe(1);
     const later = sim.runFor(REPORT_REFILL_MS);
     expect(recordsOf(later, UP)).toEqual([`to-exclude ${group(101)} []`]);
-    const all = recordsOf(sim.log.slice(mark).map((l) => l.effect), UP);
+    const all = recordsOf(
+      sim.log.slice(mark).map((l) => l.effect),
+      UP,
+    );
     expect(all.filter((r) => r.includes(group(100)))).toEqual([]);
   });
 

@@ -44,7 +44,9 @@ describe('NOCACHE upcalls', () => {
     // same source network again soon: silent; a minute later: warned again
     expect(ofType(sim.upcall(UP, '217.0.119.6', '239.1.1.1'), 'log').filter((l) => l.level === 'warning')).toEqual([]);
     sim.runFor(60_000);
-    expect(ofType(sim.upcall(UP, '217.0.119.6', '239.1.1.1'), 'log').filter((l) => l.level === 'warning')).toHaveLength(1);
+    expect(ofType(sim.upcall(UP, '217.0.119.6', '239.1.1.1'), 'log').filter((l) => l.level === 'warning')).toHaveLength(
+      1,
+    );
   });
 
   it('upcalls for groups without listeners make no route', () => {
@@ -80,7 +82,11 @@ describe('NOCACHE upcalls', () => {
     expect(sim.route('203.0.113.1', '239.1.1.1')?.input).toBe(UP2);
     // a new listener updates both routes, each keeping its own input
     const more = sim.igmp(LAN2, '192.168.2.20', v2Report('239.1.1.1'));
-    expect(ofType(more, 'set-route').map((r) => `${r.input} ${r.outputs.map((o) => o.interface).join(',')}`).sort()).toEqual([`${UP} lan1,lan2`, `${UP2} lan1,lan2`]);
+    expect(
+      ofType(more, 'set-route')
+        .map((r) => `${r.input} ${r.outputs.map((o) => o.interface).join(',')}`)
+        .sort(),
+    ).toEqual([`${UP} lan1,lan2`, `${UP2} lan1,lan2`]);
   });
 
   it('an upstream whose filter denies the group does not route it', () => {
@@ -143,7 +149,11 @@ describe('NOCACHE upcalls', () => {
     for (const source of ['198.51.100.3', '198.51.100.1', '198.51.100.2']) sim.upcall(UP, source, '239.5.1.1');
     expect(sim.proxy.snapshot().routes.map((r) => r.source)).toEqual(['198.51.100.1', '198.51.100.2', '198.51.100.3']);
     const leave = sim.igmp(LAN2, '192.168.2.20', { type: 'v2-leave', group: ip('239.5.1.1') });
-    expect(ofType(leave, 'delete-route').map((d) => d.source).sort((a, b) => a - b)).toEqual([ip('198.51.100.1'), ip('198.51.100.2')]);
+    expect(
+      ofType(leave, 'delete-route')
+        .map((d) => d.source)
+        .sort((a, b) => a - b),
+    ).toEqual([ip('198.51.100.1'), ip('198.51.100.2')]);
     expect(sim.outputs('198.51.100.3', '239.5.1.1')).toEqual(['lan1:1']);
     expect(sim.proxy.snapshot().routes.map((r) => `${r.source} ${r.group}`)).toEqual(['198.51.100.3 239.5.1.1']);
     // The group's routes come back one by one as upcalls arrive again.
@@ -167,7 +177,14 @@ describe('an upstream whose address comes late (PPP, DHCP, carrier)', () => {
     sim.runFor(300);
     const renumbered = sim.up(UP, '100.64.0.2', 24, 77);
     expect(ofType(renumbered, 'set-route')).toEqual([
-      { type: 'set-route', source: ip('100.64.0.1'), group: ip('239.1.1.1'), input: UP, outputs: [{ interface: LAN1, threshold: 1 }], rateLimit: 0 },
+      {
+        type: 'set-route',
+        source: ip('100.64.0.1'),
+        group: ip('239.1.1.1'),
+        input: UP,
+        outputs: [{ interface: LAN1, threshold: 1 }],
+        rateLimit: 0,
+      },
     ]);
   });
 
@@ -181,7 +198,6 @@ describe('an upstream whose address comes late (PPP, DHCP, carrier)', () => {
     expect(ofType(sim.up(UP, '100.64.0.2', 24, 77), 'set-route')).toEqual([]);
   });
 });
-
 
 describe('memory per route (issue 14)', () => {
   it('routes of many groups to the same downstream keep one shared output each, in arrays of their exact length', () => {
@@ -198,9 +214,14 @@ describe('memory per route (issue 14)', () => {
     // A group with another list of outputs gets its own; the shared one is not touched.
     sim.igmp(LAN2, '192.168.2.20', v2Report('239.1.1.7'));
     const after = sim.proxy.snapshot().routes;
-    expect(after.find((route) => route.group === '239.1.1.7')!.outputs).toEqual([{ interface: LAN1, threshold: 1 }, { interface: LAN2, threshold: 2 }]);
+    expect(after.find((route) => route.group === '239.1.1.7')!.outputs).toEqual([
+      { interface: LAN1, threshold: 1 },
+      { interface: LAN2, threshold: 2 },
+    ]);
     expect(after.find((route) => route.group === '239.1.1.8')!.outputs).toEqual([{ interface: LAN1, threshold: 1 }]);
-    expect(after.find((route) => route.group === '239.1.1.8')!.outputs).toBe(after.find((route) => route.group === '239.1.1.9')!.outputs);
+    expect(after.find((route) => route.group === '239.1.1.8')!.outputs).toBe(
+      after.find((route) => route.group === '239.1.1.9')!.outputs,
+    );
     // What the kernel was told: each route its own outputs.
     expect(sim.outputs('198.51.100.1', '239.1.1.8')).toEqual(['lan1:1']);
     expect(sim.outputs('198.51.100.1', '239.1.1.7')).toEqual(['lan1:1', 'lan2:2']);

@@ -2,7 +2,20 @@
 import { describe, expect, it } from 'vitest';
 import { formatIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { REPORT_BURST, REPORT_REFILL_MS } from '../../addon/daemon/core/settings.ts';
-import { LAN1, LAN2, UP, ofType, recordsOf, standardSetup, v2Leave, v2Query, v2Report, v3Query, v3Report, record } from './harness.ts';
+import {
+  LAN1,
+  LAN2,
+  UP,
+  ofType,
+  recordsOf,
+  standardSetup,
+  v2Leave,
+  v2Query,
+  v2Report,
+  v3Query,
+  v3Report,
+  record,
+} from './harness.ts';
 
 const COUNT = 500;
 const groupName = (i: number) => formatIpv4(((239 << 24) | (10 << 16) | i) >>> 0);
@@ -53,7 +66,9 @@ describe('scale', () => {
     sim.igmp(UP, '100.64.0.1', v2Query(), '224.0.0.1');
     sim.runFor(10_000);
     effects = sim.log.slice(mark).map((l) => l.effect);
-    expect(ofType(effects, 'send-igmp').filter((e) => e.interface === UP && e.message.type === 'v2-report')).toHaveLength(COUNT);
+    expect(
+      ofType(effects, 'send-igmp').filter((e) => e.interface === UP && e.message.type === 'v2-report'),
+    ).toHaveLength(COUNT);
 
     // leaves on lan1: routes shrink, nothing upstream
     mark = sim.log.length;
@@ -70,7 +85,9 @@ describe('scale', () => {
     sim.runFor((COUNT - REPORT_BURST) * REPORT_REFILL_MS);
     effects = sim.log.slice(mark).map((l) => l.effect);
     expect(ofType(effects, 'delete-route')).toHaveLength(COUNT);
-    expect(ofType(effects, 'send-igmp').filter((e) => e.interface === UP && e.message.type === 'v2-leave')).toHaveLength(COUNT);
+    expect(
+      ofType(effects, 'send-igmp').filter((e) => e.interface === UP && e.message.type === 'v2-leave'),
+    ).toHaveLength(COUNT);
     expect(sim.kernelRoutes.size).toBe(0);
     expect(sim.proxy.snapshot().upstreams[0]!.joined).toEqual([]);
 

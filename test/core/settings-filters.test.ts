@@ -58,8 +58,18 @@ describe('group filters', () => {
   });
 
   it('a blacklist alone keeps the default allow, and order matters', () => {
-    const denyThenAllow = phyint('x', 'downstream', { filters: [['deny', '239.0.0.0/8'], ['allow', '239.1.0.0/16']] }).groupFilters;
-    const allowThenDeny = phyint('x', 'downstream', { filters: [['allow', '239.1.0.0/16'], ['deny', '239.0.0.0/8']] }).groupFilters;
+    const denyThenAllow = phyint('x', 'downstream', {
+      filters: [
+        ['deny', '239.0.0.0/8'],
+        ['allow', '239.1.0.0/16'],
+      ],
+    }).groupFilters;
+    const allowThenDeny = phyint('x', 'downstream', {
+      filters: [
+        ['allow', '239.1.0.0/16'],
+        ['deny', '239.0.0.0/8'],
+      ],
+    }).groupFilters;
     const blacklistOnly = phyint('x', 'downstream', { filters: [['deny', '239.0.0.0/8']] }).groupFilters;
     expect(groupFilterAllows(denyThenAllow, ip('239.1.2.3'))).toBe(true);
     expect(groupFilterAllows(allowThenDeny, ip('239.1.2.3'))).toBe(false);

@@ -1,6 +1,22 @@
 // IGMPv3 source filtering: INCLUDE lists (SSM, 232.0.0.0/8) and EXCLUDE lists.
 import { describe, expect, it } from 'vitest';
-import { LAN1, LAN2, UP, describeSends, ip, ofType, recordsOf, standardSetup, v1Query, v1Report, v2Leave, v2Query, v2Report, v3Report, record } from './harness.ts';
+import {
+  LAN1,
+  LAN2,
+  UP,
+  describeSends,
+  ip,
+  ofType,
+  recordsOf,
+  standardSetup,
+  v1Query,
+  v1Report,
+  v2Leave,
+  v2Query,
+  v2Report,
+  v3Report,
+  record,
+} from './harness.ts';
 
 const G = '232.1.1.1';
 const S1 = '198.51.100.1';
@@ -16,12 +32,17 @@ describe('IGMPv3 SSM (INCLUDE)', () => {
     expect(ofType(sim.upcall(UP, S2, G), 'set-route')).toEqual([]);
     // the state-change report is repeated once after 1 s, as IS_IN would be answered later
     sim.runFor(1_000);
-    expect(recordsOf(sim.sent({ interface: UP }).map((s) => s.effect))).toEqual([`allow ${G} [${S1}]`, `allow ${G} [${S1}]`]);
+    expect(recordsOf(sim.sent({ interface: UP }).map((s) => s.effect))).toEqual([
+      `allow ${G} [${S1}]`,
+      `allow ${G} [${S1}]`,
+    ]);
   });
 
   it('IS_IN {S1} behaves like ALLOW for a new group', () => {
     const sim = standardSetup();
-    expect(recordsOf(sim.igmp(LAN1, '192.168.1.20', v3Report(record('is-include', G, [S1]))), UP)).toEqual([`allow ${G} [${S1}]`]);
+    expect(recordsOf(sim.igmp(LAN1, '192.168.1.20', v3Report(record('is-include', G, [S1]))), UP)).toEqual([
+      `allow ${G} [${S1}]`,
+    ]);
   });
 
   it('BLOCK {S1} without quickleave: source-specific queries at t and t+1 s, removed at t+2 s', () => {
@@ -33,7 +54,13 @@ describe('IGMPv3 SSM (INCLUDE)', () => {
     const block = sim.igmp(LAN1, '192.168.1.20', v3Report(record('block', G, [S1])));
     expect(describeSends(block)).toEqual([`lan1 192.168.1.1->${G} query v3 ${G} [${S1}]`]);
     const query = ofType(block, 'send-igmp')[0]!.message;
-    expect(query).toEqual({ type: 'query', version: 3, maxResponseMs: 1_000, group: ip(G), v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [ip(S1)] } });
+    expect(query).toEqual({
+      type: 'query',
+      version: 3,
+      maxResponseMs: 1_000,
+      group: ip(G),
+      v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [ip(S1)] },
+    });
     sim.runUntil(t + 1_999);
     expect(sim.sent({ interface: LAN1, since: t }).map((s) => s.at - t)).toEqual([0, 1_000]);
     expect(sim.kernelRoutes.size).toBe(1);
@@ -70,13 +97,17 @@ describe('IGMPv3 SSM (INCLUDE)', () => {
     expect(sim.outputs(S1, G)).toEqual(['lan1:1']);
     // with the answer in, the retransmitted query has the S flag set (RFC 3376 6.6.3.2)
     const queries = sim.sent({ interface: LAN1, type: 'query' }).filter((q) => q.effect.destination === ip(G));
-    expect(queries.map((q) => (q.effect.message as { v3?: { suppressRouterSide: boolean } }).v3?.suppressRouterSide)).toEqual([false, true]);
+    expect(
+      queries.map((q) => (q.effect.message as { v3?: { suppressRouterSide: boolean } }).v3?.suppressRouterSide),
+    ).toEqual([false, true]);
   });
 
   it('merges INCLUDE lists of two downstreams upstream (RFC 4605 4.1)', () => {
     const sim = standardSetup();
     sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', G, [S1])));
-    expect(recordsOf(sim.igmp(LAN2, '192.168.2.20', v3Report(record('allow', G, [S1, S2]))), UP)).toEqual([`allow ${G} [${S2}]`]);
+    expect(recordsOf(sim.igmp(LAN2, '192.168.2.20', v3Report(record('allow', G, [S1, S2]))), UP)).toEqual([
+      `allow ${G} [${S2}]`,
+    ]);
     expect(sim.observed(UP, G)).toEqual({ mode: 'include', sources: new Set([ip(S1), ip(S2)]) });
     sim.upcall(UP, S1, G);
     sim.upcall(UP, S2, G);
@@ -114,7 +145,11 @@ describe('the SSM range asks receivers to name their sources (RFC 4604)', () => 
   it('in one report, the INCLUDE record for 232/8 counts while the EXCLUDE one for it is dropped; other groups keep EXCLUDE', () => {
     const sim = standardSetup();
     const G2 = '239.2.2.2';
-    const join = sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', G, []), record('allow', G, [S1]), record('to-exclude', G2, [])));
+    const join = sim.igmp(
+      LAN1,
+      '192.168.1.20',
+      v3Report(record('to-exclude', G, []), record('allow', G, [S1]), record('to-exclude', G2, [])),
+    );
     expect(recordsOf(join, UP)).toEqual([`allow ${G} [${S1}]`, `to-exclude ${G2} []`]);
     expect(sim.observed(UP, G)).toEqual({ mode: 'include', sources: new Set([ip(S1)]) });
     expect(ofType(sim.upcall(UP, S1, G), 'set-route')).toHaveLength(1);
@@ -157,7 +192,9 @@ describe('IGMPv3 EXCLUDE', () => {
   it('EXCLUDE {S2} forwards everything but S2 and is reported upstream as TO_EX {S2}', () => {
     const sim = standardSetup();
     const G2 = '239.2.2.2';
-    expect(recordsOf(sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', G2, [S2]))), UP)).toEqual([`to-exclude ${G2} [${S2}]`]);
+    expect(recordsOf(sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', G2, [S2]))), UP)).toEqual([
+      `to-exclude ${G2} [${S2}]`,
+    ]);
     sim.upcall(UP, S1, G2);
     expect(ofType(sim.upcall(UP, S2, G2), 'set-route')).toEqual([]);
     expect(sim.outputs(S1, G2)).toEqual(['lan1:1']);

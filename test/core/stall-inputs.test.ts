@@ -21,7 +21,10 @@ describe('upstream querier activity', () => {
     const sim = standardSetup();
     expect(sim.proxy.upstreamQuerierActivity('nope0')).toBeUndefined();
     expect(sim.proxy.upstreamQuerierActivity(UP)).toEqual({ lastQueryHeardAt: undefined, queryIntervalMs: 125_000 });
-    expect(sim.proxy.snapshot().upstreams[0]).toMatchObject({ lastQueryHeardAt: null, querierQueryIntervalMs: 125_000 });
+    expect(sim.proxy.snapshot().upstreams[0]).toMatchObject({
+      lastQueryHeardAt: null,
+      querierQueryIntervalMs: 125_000,
+    });
   });
 
   it('an IGMPv3 query: heard now, its QQIC is the interval; a v2 query: ours again; kept across down and up', () => {

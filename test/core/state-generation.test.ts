@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { LAN1, LAN2, UP, standardSetup, v2Leave, v2Report, v3Query } from './harness.ts';
 
-describe('the core\'s state generation', () => {
+describe("the core's state generation", () => {
   it('grows when a receiver joins, a second one joins, a stream is routed, a receiver leaves', () => {
     const sim = standardSetup({ quickLeave: true });
     const generation = () => sim.proxy.stateGeneration;

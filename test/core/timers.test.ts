@@ -40,10 +40,12 @@ describe('TimerQueue', () => {
     const queue = new TimerQueue();
     const fired: number[] = [];
     const second = queue.create((d) => fired.push(d));
-    queue.create((d) => {
-      fired.push(d);
-      second.start(d);
-    }).start(5);
+    queue
+      .create((d) => {
+        fired.push(d);
+        second.start(d);
+      })
+      .start(5);
     queue.runDue(5);
     expect(fired).toEqual([5, 5]);
   });

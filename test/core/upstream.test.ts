@@ -1,7 +1,23 @@
 // Host side towards the upstream router: state-change reports and query answers.
 import { describe, expect, it } from 'vitest';
 import { ALL_ROUTERS, IGMPV3_ROUTERS } from '../../addon/daemon/net/ipv4.ts';
-import { LAN1, LAN2, UP, describeSends, ip, ofType, recordsOf, standardSetup, v1Query, v2Leave, v2Query, v2Report, v3Query, v3Report, record } from './harness.ts';
+import {
+  LAN1,
+  LAN2,
+  UP,
+  describeSends,
+  ip,
+  ofType,
+  recordsOf,
+  standardSetup,
+  v1Query,
+  v2Leave,
+  v2Query,
+  v2Report,
+  v3Query,
+  v3Report,
+  record,
+} from './harness.ts';
 
 describe('joins are reported upstream at once', () => {
   it('IGMPv2 join on a downstream -> v3 TO_EX{} at time 0, repeated once after 1 s', () => {
@@ -50,7 +66,9 @@ describe('joins are reported upstream at once', () => {
     const sim = standardSetup();
     sim.igmp(UP, '100.64.0.1', v2Query(), '224.0.0.1');
     sim.runFor(259_999);
-    expect(describeSends(sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1')))).toEqual(['eth0 100.64.0.2->239.1.1.1 v2-report 239.1.1.1']);
+    expect(describeSends(sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1')))).toEqual([
+      'eth0 100.64.0.2->239.1.1.1 v2-report 239.1.1.1',
+    ]);
     sim.runFor(1);
     expect(sim.proxy.snapshot().upstreams[0]!.querierVersion).toBe(3);
     expect(recordsOf(sim.igmp(LAN1, '192.168.1.21', v2Report('239.1.1.2')), UP)).toEqual(['to-exclude 239.1.1.2 []']);
@@ -62,7 +80,15 @@ describe('joins are reported upstream at once', () => {
     sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1'));
     const effects = sim.igmp(LAN1, '192.168.1.20', v2Leave('239.1.1.1'), '224.0.0.2');
     const leave = ofType(effects, 'send-igmp').filter((e) => e.interface === UP);
-    expect(leave).toEqual([{ type: 'send-igmp', interface: UP, source: ip('100.64.0.2'), destination: ALL_ROUTERS, message: { type: 'v2-leave', group: ip('239.1.1.1') } }]);
+    expect(leave).toEqual([
+      {
+        type: 'send-igmp',
+        interface: UP,
+        source: ip('100.64.0.2'),
+        destination: ALL_ROUTERS,
+        message: { type: 'v2-leave', group: ip('239.1.1.1') },
+      },
+    ]);
     // and the pending join retransmission is cancelled
     sim.runFor(30_000);
     expect(sim.sent({ interface: UP, type: 'v2-report', since: sim.clock - 30_000 + 1 })).toEqual([]);
@@ -70,16 +96,30 @@ describe('joins are reported upstream at once', () => {
 
   it('one report carries every group that changed in one event', () => {
     const sim = standardSetup();
-    const effects = sim.igmp(LAN2, '192.168.2.7', v3Report(record('to-exclude', '239.1.1.1'), record('to-exclude', '239.1.1.2'), record('allow', '232.1.1.1', ['198.51.100.9'])));
+    const effects = sim.igmp(
+      LAN2,
+      '192.168.2.7',
+      v3Report(
+        record('to-exclude', '239.1.1.1'),
+        record('to-exclude', '239.1.1.2'),
+        record('allow', '232.1.1.1', ['198.51.100.9']),
+      ),
+    );
     expect(ofType(effects, 'send-igmp').filter((e) => e.interface === UP)).toHaveLength(1);
-    expect(recordsOf(effects, UP)).toEqual(['allow 232.1.1.1 [198.51.100.9]', 'to-exclude 239.1.1.1 []', 'to-exclude 239.1.1.2 []']);
+    expect(recordsOf(effects, UP)).toEqual([
+      'allow 232.1.1.1 [198.51.100.9]',
+      'to-exclude 239.1.1.1 []',
+      'to-exclude 239.1.1.2 []',
+    ]);
   });
 
   it('a second downstream joining an already joined group sends nothing upstream', () => {
     const sim = standardSetup();
     sim.igmp(LAN1, '192.168.1.20', v2Report('239.1.1.1'));
     sim.runFor(5_000);
-    expect(ofType(sim.igmp(LAN2, '192.168.2.20', v2Report('239.1.1.1')), 'send-igmp').filter((e) => e.interface === UP)).toEqual([]);
+    expect(
+      ofType(sim.igmp(LAN2, '192.168.2.20', v2Report('239.1.1.1')), 'send-igmp').filter((e) => e.interface === UP),
+    ).toEqual([]);
   });
 });
 
@@ -94,11 +134,19 @@ describe('upstream queries are answered', () => {
   it('v2 general query with max resp 10 s -> one v2 report per joined group, each within [0, 10 s)', () => {
     const sim = joinedThree();
     const at = sim.clock;
-    expect(ofType(sim.igmp(UP, '100.64.0.1', v2Query('0.0.0.0', 10_000), '224.0.0.1'), 'send-igmp').filter((e) => e.interface === UP)).toEqual([]);
+    expect(
+      ofType(sim.igmp(UP, '100.64.0.1', v2Query('0.0.0.0', 10_000), '224.0.0.1'), 'send-igmp').filter(
+        (e) => e.interface === UP,
+      ),
+    ).toEqual([]);
     sim.runFor(20_000);
     const answers = sim.sent({ interface: UP, since: at });
     expect(answers.map((s) => s.effect.message.type)).toEqual(['v2-report', 'v2-report', 'v2-report']);
-    expect(answers.map((s) => (s.effect.message as { group: number }).group).sort()).toEqual([ip('239.1.1.1'), ip('239.1.1.2'), ip('239.1.1.3')]);
+    expect(answers.map((s) => (s.effect.message as { group: number }).group).sort()).toEqual([
+      ip('239.1.1.1'),
+      ip('239.1.1.2'),
+      ip('239.1.1.3'),
+    ]);
     for (const answer of answers) {
       expect(answer.at - at).toBeGreaterThanOrEqual(0);
       expect(answer.at - at).toBeLessThan(10_000);
@@ -119,7 +167,12 @@ describe('upstream queries are answered', () => {
     expect(answers).toHaveLength(1);
     expect(answers[0]!.at - at).toBeLessThan(5_000);
     expect(answers[0]!.effect.destination).toBe(IGMPV3_ROUTERS);
-    expect(recordsOf([answers[0]!.effect])).toEqual(['is-include 232.1.1.1 [198.51.100.9]', 'is-exclude 239.1.1.1 []', 'is-exclude 239.1.1.2 []', 'is-exclude 239.1.1.3 []']);
+    expect(recordsOf([answers[0]!.effect])).toEqual([
+      'is-include 232.1.1.1 [198.51.100.9]',
+      'is-exclude 239.1.1.1 []',
+      'is-exclude 239.1.1.2 []',
+      'is-exclude 239.1.1.3 []',
+    ]);
   });
 
   it('a second general query before the answer does not add another answer', () => {
@@ -171,18 +224,26 @@ describe('upstream queries are answered', () => {
 
   it('pending answers merge (RFC 3376 5.2): two source queries add up; a group query absorbs them', () => {
     const sim = standardSetup({ seed: 11 });
-    sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', '232.1.1.1', ['198.51.100.1', '198.51.100.2', '198.51.100.3'])));
+    sim.igmp(
+      LAN1,
+      '192.168.1.20',
+      v3Report(record('allow', '232.1.1.1', ['198.51.100.1', '198.51.100.2', '198.51.100.3'])),
+    );
     sim.runFor(5_000);
     let at = sim.clock;
     sim.igmp(UP, '100.64.0.1', v3Query('232.1.1.1', 5_000, ['198.51.100.1']), '232.1.1.1');
     sim.igmp(UP, '100.64.0.1', v3Query('232.1.1.1', 5_000, ['198.51.100.2']), '232.1.1.1');
     sim.runFor(10_000);
-    expect(recordsOf(sim.sent({ interface: UP, since: at }).map((s) => s.effect))).toEqual(['is-include 232.1.1.1 [198.51.100.1,198.51.100.2]']);
+    expect(recordsOf(sim.sent({ interface: UP, since: at }).map((s) => s.effect))).toEqual([
+      'is-include 232.1.1.1 [198.51.100.1,198.51.100.2]',
+    ]);
     at = sim.clock;
     sim.igmp(UP, '100.64.0.1', v3Query('232.1.1.1', 5_000, ['198.51.100.1']), '232.1.1.1');
     sim.igmp(UP, '100.64.0.1', v3Query('232.1.1.1', 5_000), '232.1.1.1');
     sim.runFor(10_000);
-    expect(recordsOf(sim.sent({ interface: UP, since: at }).map((s) => s.effect))).toEqual(['is-include 232.1.1.1 [198.51.100.1,198.51.100.2,198.51.100.3]']);
+    expect(recordsOf(sim.sent({ interface: UP, since: at }).map((s) => s.effect))).toEqual([
+      'is-include 232.1.1.1 [198.51.100.1,198.51.100.2,198.51.100.3]',
+    ]);
   });
 
   it('queries heard on a downstream are not answered upstream', () => {
@@ -197,7 +258,8 @@ describe('upstream queries are answered', () => {
 describe('the upstream state of many any-source groups (issue 14, memory)', () => {
   it('one group turning source-specific leaves the others EXCLUDE({}) upstream', () => {
     const sim = standardSetup();
-    for (const group of ['239.1.1.1', '239.1.1.2', '239.1.1.3']) sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', group)));
+    for (const group of ['239.1.1.1', '239.1.1.2', '239.1.1.3'])
+      sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-exclude', group)));
     sim.igmp(LAN1, '192.168.1.20', v3Report(record('to-include', '239.1.1.2', ['198.51.100.7'])));
     sim.runFor(30_000);
     expect(sim.proxy.snapshot().upstreams[0]!.joined).toEqual([

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { applianceProblem, parsePreflight, SPACE_FACTOR, type ApplianceFacts } from '../../scripts/deploy/appliance-check.ts';
+import {
+  applianceProblem,
+  parsePreflight,
+  SPACE_FACTOR,
+  type ApplianceFacts,
+} from '../../scripts/deploy/appliance-check.ts';
 import { formatStatus, parseStatus, summarizeStatus } from '../../scripts/deploy/status-report.ts';
 import { sampleStatus } from './helpers/sample-status.ts';
 
@@ -23,8 +28,14 @@ describe('appliance check', () => {
 
   it('parses the preflight facts', () => {
     expect(facts).toEqual({
-      release: 'IPFire 2.29 (x86_64) - core199', hasPakfire: true, arch: 'x86_64', missingTools: [],
-      freeTmp: 25000 * 4096, freeRoot: 250000 * 4096, freeStaging: 250000 * 4096, lockHeld: false,
+      release: 'IPFire 2.29 (x86_64) - core199',
+      hasPakfire: true,
+      arch: 'x86_64',
+      missingTools: [],
+      freeTmp: 25000 * 4096,
+      freeRoot: 250000 * 4096,
+      freeStaging: 250000 * 4096,
+      lockHeld: false,
       installed: { version: '1.0.0', release: '100' },
     });
     expect(applianceProblem(facts, request)).toBeNull();
@@ -55,7 +66,9 @@ describe('appliance check', () => {
   });
 
   it('reads a missing directory and an uninstalled package', () => {
-    const parsed = parsePreflight('release=\npakfire=no\nfree_tmp=missing\ninstalled=no\nmissing_tool=xz\nmissing_tool=tar\n');
+    const parsed = parsePreflight(
+      'release=\npakfire=no\nfree_tmp=missing\ninstalled=no\nmissing_tool=xz\nmissing_tool=tar\n',
+    );
     expect(parsed.freeTmp).toBeNull();
     expect(parsed.installed).toBeNull();
     expect(parsed.missingTools).toEqual(['xz', 'tar']);
@@ -91,7 +104,9 @@ describe('status report', () => {
     expect(report.service.state).toBe('running');
     expect(report.installed).toEqual({ version: '1.2.0', release: '101' });
     expect(report.daemon).toEqual({
-      kind: 'ok', fresh: true, groups: ['239.35.10.4 on green0: 1 host(s) 192.168.0.100'],
+      kind: 'ok',
+      fresh: true,
+      groups: ['239.35.10.4 on green0: 1 host(s) 192.168.0.100'],
       routes: ['(10.1.2.3, 239.35.10.4) ppp0 -> green0: 1234 packets'],
     });
     expect(report.firewall).toEqual({ input: true, forward: false });
@@ -99,34 +114,57 @@ describe('status report', () => {
     expect(formatStatus(report)).toContain('firewall IPTVFORWARD -> IGMPPROXY_FWD: NOT in place');
   });
 
-  it('shows IPFire\'s coloured statusproc line as plain text, without any escape sequence', () => {
+  it("shows IPFire's coloured statusproc line as plain text, without any escape sequence", () => {
     // As IPFire's statusproc prints it: echo -e "${INFO}... ${NORMAL}" (test/fixtures/ipfire/functions).
-    const coloured = RUNNING.replace('igmpproxy is running with Process ID(s) 4242.', '\x1b[1;36migmpproxy is running with Process ID(s) 4242.\x1b[0;39m\x1b]0;title\x07');
+    const coloured = RUNNING.replace(
+      'igmpproxy is running with Process ID(s) 4242.',
+      '\x1b[1;36migmpproxy is running with Process ID(s) 4242.\x1b[0;39m\x1b]0;title\x07',
+    );
     const report = parseStatus(coloured, 'igmpproxy');
-    expect(report.service).toEqual({ state: 'running', text: 'igmpproxy is running with Process ID(s) 4242. ]0;title' });
+    expect(report.service).toEqual({
+      state: 'running',
+      text: 'igmpproxy is running with Process ID(s) 4242. ]0;title',
+    });
     expect(formatStatus(report)).toContain('service: running (igmpproxy is running with Process ID(s) 4242. ]0;title)');
     expect(formatStatus(report).join('\n')).not.toContain('\x1b');
   });
 
   it('is tolerant: no initscript, no pid, no status file, no chains', () => {
-    const report = parseStatus([
-      '@@section service', '@@missing /etc/rc.d/init.d/igmpproxy', '@@section meta', '@@section daemon',
-      '@@nopid /var/run/igmpproxy.pid', '@@section statusfile', '@@absent /var/run/igmpproxy.status',
-      '@@section iptvinput', 'iptables: No chain/target/match by that name.', '@@rc 1',
-    ].join('\n'), 'igmpproxy');
+    const report = parseStatus(
+      [
+        '@@section service',
+        '@@missing /etc/rc.d/init.d/igmpproxy',
+        '@@section meta',
+        '@@section daemon',
+        '@@nopid /var/run/igmpproxy.pid',
+        '@@section statusfile',
+        '@@absent /var/run/igmpproxy.status',
+        '@@section iptvinput',
+        'iptables: No chain/target/match by that name.',
+        '@@rc 1',
+      ].join('\n'),
+      'igmpproxy',
+    );
     expect(report.service.state).toBe('missing');
     expect(report.installed).toBeNull();
-    expect(report.daemon).toEqual({ kind: 'unavailable', reason: 'the daemon is not running (no pid in /var/run/igmpproxy.pid)' });
+    expect(report.daemon).toEqual({
+      kind: 'unavailable',
+      reason: 'the daemon is not running (no pid in /var/run/igmpproxy.pid)',
+    });
     expect(report.firewall).toEqual({ input: null, forward: null });
   });
 
   it('says when the status file is not JSON or the daemon is stopped', () => {
     const broken = RUNNING.replace(/\{"schema".*\n/, 'garbage\n');
-    expect(parseStatus(broken, 'igmpproxy').daemon).toEqual({ kind: 'unavailable', reason: 'the status file of igmpproxy is not valid JSON' });
+    expect(parseStatus(broken, 'igmpproxy').daemon).toEqual({
+      kind: 'unavailable',
+      reason: 'the status file of igmpproxy is not valid JSON',
+    });
     const newer = RUNNING.replace('{"schema":1,', '{"schema":2,');
     expect(newer).not.toBe(RUNNING);
     expect(parseStatus(newer, 'igmpproxy').daemon).toEqual({
-      kind: 'unavailable', reason: 'the status file of igmpproxy has format schema 2; this deploy tool reads schema 1 (update the tool)',
+      kind: 'unavailable',
+      reason: 'the status file of igmpproxy has format schema 2; this deploy tool reads schema 1 (update the tool)',
     });
     const stopped = RUNNING.replace('igmpproxy is running with Process ID(s) 4242.', 'igmpproxy is not running.');
     expect(parseStatus(stopped, 'igmpproxy').service.state).toBe('stopped');

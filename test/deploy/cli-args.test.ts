@@ -8,19 +8,48 @@ describe('parseDeployArgs', () => {
     expect(result.kind).toBe('run');
     if (result.kind !== 'run') return;
     expect(result.options).toMatchObject({
-      action: 'install', targets: ['fw.example.net'], port: 22, parallel: 4, knownHostsFile: null,
-      acceptNew: false, connectTimeoutMs: 20_000, commandTimeoutMs: 300_000,
+      action: 'install',
+      targets: ['fw.example.net'],
+      port: 22,
+      parallel: 4,
+      knownHostsFile: null,
+      acceptNew: false,
+      connectTimeoutMs: 20_000,
+      commandTimeoutMs: 300_000,
     });
   });
 
   it('reads every option in both spellings', () => {
-    const result = parseDeployArgs(['--status', '-p', '222', '--identity=/k', '--known-hosts', '/kh', '--accept-new',
-      '--hosts', '/h', '--parallel=2', '--connect-timeout', '5', '--command-timeout=1.5', 'a', 'b']);
+    const result = parseDeployArgs([
+      '--status',
+      '-p',
+      '222',
+      '--identity=/k',
+      '--known-hosts',
+      '/kh',
+      '--accept-new',
+      '--hosts',
+      '/h',
+      '--parallel=2',
+      '--connect-timeout',
+      '5',
+      '--command-timeout=1.5',
+      'a',
+      'b',
+    ]);
     expect(result.kind).toBe('run');
     if (result.kind !== 'run') return;
     expect(result.options).toMatchObject({
-      action: 'status', port: 222, identityFile: '/k', knownHostsFile: '/kh', acceptNew: true, hostsFile: '/h',
-      parallel: 2, connectTimeoutMs: 5000, commandTimeoutMs: 1500, targets: ['a', 'b'],
+      action: 'status',
+      port: 222,
+      identityFile: '/k',
+      knownHostsFile: '/kh',
+      acceptNew: true,
+      hostsFile: '/h',
+      parallel: 2,
+      connectTimeoutMs: 5000,
+      commandTimeoutMs: 1500,
+      targets: ['a', 'b'],
     });
   });
 
@@ -60,7 +89,18 @@ describe('targets', () => {
   });
 
   it.each([
-    'host name', "fw'x", 'fw;reboot', '$(reboot)', '`id`', 'fw\nx', 'fw:0', 'fw:99999', 'bad user@fw', '@fw', 'fw:', '-oProxyCommand=x',
+    'host name',
+    "fw'x",
+    'fw;reboot',
+    '$(reboot)',
+    '`id`',
+    'fw\nx',
+    'fw:0',
+    'fw:99999',
+    'bad user@fw',
+    '@fw',
+    'fw:',
+    '-oProxyCommand=x',
   ])('rejects hostile or broken target %j', (text) => {
     const result = parseTarget(text);
     expect(result.ok).toBe(false);
@@ -69,9 +109,15 @@ describe('targets', () => {
   it('reads a hosts file with comments and blank lines and names the bad line', () => {
     expect(parseHostsFile('# appliances\nfw1\n\n  admin@fw2:222  # office\r\n', 'hosts')).toEqual({
       ok: true,
-      value: [{ user: 'root', host: 'fw1', port: null }, { user: 'admin', host: 'fw2', port: 222 }],
+      value: [
+        { user: 'root', host: 'fw1', port: null },
+        { user: 'admin', host: 'fw2', port: 222 },
+      ],
     });
-    expect(parseHostsFile('fw1\nfw 2\n', 'hosts')).toEqual({ ok: false, reason: 'hosts line 2: bad target "fw 2": invalid host name' });
+    expect(parseHostsFile('fw1\nfw 2\n', 'hosts')).toEqual({
+      ok: false,
+      reason: 'hosts line 2: bad target "fw 2": invalid host name',
+    });
   });
 
   it('labels targets with the effective port', () => {

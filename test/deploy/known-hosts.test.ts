@@ -4,15 +4,25 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  fingerprintSha256, formatKnownHostsLine, keyTypeOfBlob, knownHostsName, parseKnownHosts, preferredHostKeyAlgorithms,
-  verifyHostKey, wildcardMatch,
+  fingerprintSha256,
+  formatKnownHostsLine,
+  keyTypeOfBlob,
+  knownHostsName,
+  parseKnownHosts,
+  preferredHostKeyAlgorithms,
+  verifyHostKey,
+  wildcardMatch,
 } from '../../scripts/deploy/known-hosts.ts';
 import { appendKnownHost, loadKnownHosts } from '../../scripts/deploy/known-hosts-file.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'ipd7-kh-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Key { line: string; blob: Buffer; file: string }
+interface Key {
+  line: string;
+  blob: Buffer;
+  file: string;
+}
 
 function keygen(name: string, type: 'ed25519' | 'ecdsa' | 'rsa'): Key {
   const file = path.join(work, name);
@@ -38,7 +48,9 @@ beforeAll(() => {
 describe('fingerprints and key types', () => {
   it('matches ssh-keygen -lf (SHA256, base64 without padding)', () => {
     for (const key of [ed, ecdsa, rsa]) {
-      const expected = spawnSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${key.file}.pub`], { encoding: 'utf8' }).stdout.split(' ')[1];
+      const expected = spawnSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${key.file}.pub`], {
+        encoding: 'utf8',
+      }).stdout.split(' ')[1];
       expect(fingerprintSha256(key.blob)).toBe(expected);
     }
   });
@@ -68,11 +80,9 @@ describe('host names and patterns', () => {
 
 describe('verifyHostKey', () => {
   it('accepts a plain entry, a comma list member and [host]:port entries only for that port', () => {
-    const known = parseKnownHosts([
-      `fw1 ${ed.line}`,
-      `other,fw2,192.0.2.7 ${ed.line}`,
-      `[fw3]:222 ${ed.line}`,
-    ].join('\n'));
+    const known = parseKnownHosts(
+      [`fw1 ${ed.line}`, `other,fw2,192.0.2.7 ${ed.line}`, `[fw3]:222 ${ed.line}`].join('\n'),
+    );
     expect(verifyHostKey(known, 'fw1', 22, ed.blob)).toEqual({ kind: 'known', line: 1 });
     expect(verifyHostKey(known, 'fw2', 22, ed.blob)).toEqual({ kind: 'known', line: 2 });
     expect(verifyHostKey(known, '192.0.2.7', 22, ed.blob)).toEqual({ kind: 'known', line: 2 });
@@ -104,7 +114,10 @@ describe('verifyHostKey', () => {
     const known = parseKnownHosts(`fw ${rsa.line}\nfw ${ed.line}\n`);
     expect(verifyHostKey(known, 'fw', 22, rsa.blob)).toEqual({ kind: 'known', line: 1 });
     expect(verifyHostKey(known, 'fw', 22, ed.blob)).toEqual({ kind: 'known', line: 2 });
-    expect(verifyHostKey(known, 'fw', 22, ecdsa.blob)).toEqual({ kind: 'unknown', otherKeyTypes: ['ssh-rsa', 'ssh-ed25519'] });
+    expect(verifyHostKey(known, 'fw', 22, ecdsa.blob)).toEqual({
+      kind: 'unknown',
+      otherKeyTypes: ['ssh-rsa', 'ssh-ed25519'],
+    });
   });
 
   it('refuses @revoked keys even when they are also listed as good', () => {
@@ -120,7 +133,10 @@ describe('verifyHostKey', () => {
   });
 
   it('ignores @cert-authority and malformed lines with a note', () => {
-    const known = parseKnownHosts(`@cert-authority *.example.net ${ed.line}\nfw ssh-ed25519 !!!\nfw ssh-rsa ${ed.line.split(' ')[1]}\n@future fw ${ed.line}\n`, 'kh');
+    const known = parseKnownHosts(
+      `@cert-authority *.example.net ${ed.line}\nfw ssh-ed25519 !!!\nfw ssh-rsa ${ed.line.split(' ')[1]}\n@future fw ${ed.line}\n`,
+      'kh',
+    );
     expect(known.entries).toEqual([]);
     expect(known.notes).toEqual([
       'kh line 1: @cert-authority entries are not supported; ignored',

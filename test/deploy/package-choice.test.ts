@@ -20,7 +20,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('the meta file for an appliance', () => {
   const dist = '/repo/dist';
-  const only = (...present: string[]) => (file: string): boolean => present.includes(file);
+  const only =
+    (...present: string[]) =>
+    (file: string): boolean =>
+      present.includes(file);
 
   it('x86_64 -> dist/x86_64/meta-igmpproxy, aarch64 -> dist/aarch64/meta-igmpproxy', () => {
     const both = only('/repo/dist/x86_64/meta-igmpproxy', '/repo/dist/aarch64/meta-igmpproxy');
@@ -38,18 +41,23 @@ describe('the meta file for an appliance', () => {
     );
   });
 
-  it.each(['armv7l', '', '../../etc', 'x86_64/../..', 'aarch64\n'])('refuses the appliance architecture %j without making a path of it', (arch) => {
-    const seen: string[] = [];
-    const exists = (file: string): boolean => {
-      seen.push(file);
-      return true;
-    };
-    expect(() => builtMetaFile(dist, arch, 'igmpproxy', exists)).toThrow(/no package is built for the appliance's architecture .* \(the build makes x86_64 and aarch64; or pass --package and --meta\)/);
-    expect(seen).toEqual([]);
-  });
+  it.each(['armv7l', '', '../../etc', 'x86_64/../..', 'aarch64\n'])(
+    'refuses the appliance architecture %j without making a path of it',
+    (arch) => {
+      const seen: string[] = [];
+      const exists = (file: string): boolean => {
+        seen.push(file);
+        return true;
+      };
+      expect(() => builtMetaFile(dist, arch, 'igmpproxy', exists)).toThrow(
+        /no package is built for the appliance's architecture .* \(the build makes x86_64 and aarch64; or pass --package and --meta\)/,
+      );
+      expect(seen).toEqual([]);
+    },
+  );
 });
 
-describe('the build\'s packages, loaded per architecture', () => {
+describe("the build's packages, loaded per architecture", () => {
   it('loads dist/<arch>/ once per architecture and announces each package once', async () => {
     const dist = path.join(work, 'unit', 'dist');
     await buildTestPackage({ outDir: path.join(dist, 'x86_64'), version: '3.0.0', elfMachine: 0x3e });
@@ -57,13 +65,15 @@ describe('the build\'s packages, loaded per architecture', () => {
     const announced: string[] = [];
     const source = builtPackages(dist, 'igmpproxy', (pkg) => announced.push(`${pkg.arch} ${pkg.meta.version}`));
     const [x86, x86again, arm] = await Promise.all([
-      source.forAppliance('x86_64'), source.forAppliance('x86_64'), source.forAppliance('aarch64'),
+      source.forAppliance('x86_64'),
+      source.forAppliance('x86_64'),
+      source.forAppliance('aarch64'),
     ]);
     expect([x86.arch, x86.packageFile]).toEqual(['x86_64', path.join(dist, 'x86_64', 'igmpproxy-3.0.0-100.ipfire')]);
     expect([arm.arch, arm.packageFile]).toEqual(['aarch64', path.join(dist, 'aarch64', 'igmpproxy-3.0.1-100.ipfire')]);
     expect(x86again).toBe(x86);
     expect(announced.sort()).toEqual(['aarch64 3.0.1', 'x86_64 3.0.0']);
-    await expect(source.forAppliance('riscv64')).rejects.toThrow("architecture \"riscv64\"");
+    await expect(source.forAppliance('riscv64')).rejects.toThrow('architecture "riscv64"');
   });
 
   it('refuses a dist meta file of another package', async () => {
@@ -71,8 +81,9 @@ describe('the build\'s packages, loaded per architecture', () => {
     const built = await buildTestPackage({ outDir: path.join(dist, 'x86_64'), version: '3.0.0' });
     writeFileSync(built.meta, readFileSync(built.meta, 'utf8').replace('Name: igmpproxy', 'Name: tor'));
     const announced: LocalPackage[] = [];
-    await expect(builtPackages(dist, 'igmpproxy', (pkg) => announced.push(pkg)).forAppliance('x86_64'))
-      .rejects.toThrow(`${built.meta} is the meta file of "tor", not of igmpproxy`);
+    await expect(builtPackages(dist, 'igmpproxy', (pkg) => announced.push(pkg)).forAppliance('x86_64')).rejects.toThrow(
+      `${built.meta} is the meta file of "tor", not of igmpproxy`,
+    );
     expect(announced).toEqual([]);
   });
 });
@@ -80,78 +91,94 @@ describe('the build\'s packages, loaded per architecture', () => {
 const support = checkNetnsSupport(PREFIX);
 if (!support.available) console.warn(`deploy architecture end-to-end tests skipped: ${support.reason}`);
 
-describe.skipIf(!support.available)('deploy without path options picks the package per appliance (real OpenSSH)', { timeout: 120_000 }, () => {
-  const lab = new NetnsLab(PREFIX);
-  const repo = path.join(work, 'repo');
-  const dist = path.join(repo, 'dist');
-  let ns: Netns;
-  let x86: Appliance | undefined;
-  let arm: Appliance | undefined;
-  let knownHosts = '';
-  let key = '';
+describe.skipIf(!support.available)(
+  'deploy without path options picks the package per appliance (real OpenSSH)',
+  { timeout: 120_000 },
+  () => {
+    const lab = new NetnsLab(PREFIX);
+    const repo = path.join(work, 'repo');
+    const dist = path.join(repo, 'dist');
+    let ns: Netns;
+    let x86: Appliance | undefined;
+    let arm: Appliance | undefined;
+    let knownHosts = '';
+    let key = '';
 
-  beforeAll(async () => {
-    ns = await lab.createNamespace('deploy');
-    x86 = await startAppliance('ipda-x86', { netns: ns.name, port: 2222 });
-    arm = await startAppliance('ipda-arm', { netns: ns.name, port: 2223, machine: 'aarch64' });
-    knownHosts = path.join(work, 'known_hosts');
-    writeFileSync(knownHosts, `[127.0.0.1]:2222 ${x86.hostKeyLine}\n[127.0.0.1]:2223 ${arm.hostKeyLine}\n`);
-    // Both appliances accept the same client key: the x86 one's.
-    writeFileSync(path.join(path.dirname(arm.hostKeyPub), 'authorized_keys'), readFileSync(`${x86.clientKey}.pub`));
-    key = x86.clientKey;
-    // The build's layout (build/index.ts): dist/x86_64/ only, as after `bash scripts/dev.sh build`.
-    await buildTestPackage({ outDir: path.join(dist, 'x86_64'), version: '1.0.0', elfMachine: 0x3e });
-  }, 120_000);
+    beforeAll(async () => {
+      ns = await lab.createNamespace('deploy');
+      x86 = await startAppliance('ipda-x86', { netns: ns.name, port: 2222 });
+      arm = await startAppliance('ipda-arm', { netns: ns.name, port: 2223, machine: 'aarch64' });
+      knownHosts = path.join(work, 'known_hosts');
+      writeFileSync(knownHosts, `[127.0.0.1]:2222 ${x86.hostKeyLine}\n[127.0.0.1]:2223 ${arm.hostKeyLine}\n`);
+      // Both appliances accept the same client key: the x86 one's.
+      writeFileSync(path.join(path.dirname(arm.hostKeyPub), 'authorized_keys'), readFileSync(`${x86.clientKey}.pub`));
+      key = x86.clientKey;
+      // The build's layout (build/index.ts): dist/x86_64/ only, as after `bash scripts/dev.sh build`.
+      await buildTestPackage({ outDir: path.join(dist, 'x86_64'), version: '1.0.0', elfMachine: 0x3e });
+    }, 120_000);
 
-  afterAll(async () => {
-    await x86?.stop();
-    await arm?.stop();
-    await lab.cleanup();
-  });
+    afterAll(async () => {
+      await x86?.stop();
+      await arm?.stop();
+      await lab.cleanup();
+    });
 
-  /** The deploy command inside the test's namespace, with `repo` as its repository root; bounded to 90 s. */
-  const deploy = (args: string[]): Promise<CommandResult> =>
-    runInNamespace(ns.name, [process.execPath, DEPLOY_WITH_ROOT, repo, ...args], { env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 90_000 });
-  const login = (): string[] => ['-i', key, '--known-hosts', knownHosts];
-  const both = ['root@127.0.0.1:2222', 'root@127.0.0.1:2223'];
-  const installedShimArch = (appliance: Appliance): string | null => {
-    const shim = appliance.file('/usr/lib/igmpproxy/igmp_shim.node');
-    return existsSync(shim) ? elfArchitecture(readFileSync(shim)) : null;
-  };
+    /** The deploy command inside the test's namespace, with `repo` as its repository root; bounded to 90 s. */
+    const deploy = (args: string[]): Promise<CommandResult> =>
+      runInNamespace(ns.name, [process.execPath, DEPLOY_WITH_ROOT, repo, ...args], {
+        env: { PATH: process.env.PATH, HOME: work },
+        timeoutMs: 90_000,
+      });
+    const login = (): string[] => ['-i', key, '--known-hosts', knownHosts];
+    const both = ['root@127.0.0.1:2222', 'root@127.0.0.1:2223'];
+    const installedShimArch = (appliance: Appliance): string | null => {
+      const shim = appliance.file('/usr/lib/igmpproxy/igmp_shim.node');
+      return existsSync(shim) ? elfArchitecture(readFileSync(shim)) : null;
+    };
 
-  it('installs x86_64 from dist/x86_64/ and, with no aarch64 build, says which file and command are missing', async () => {
-    const run = await deploy([...login(), ...both]);
-    expect(run.code, run.stdout + run.stderr).toBe(1);
-    expect(run.stdout).toMatch(/root@127\.0\.0\.1:2222\s+OK\s+installed 1\.0\.0-100/);
-    const missing = `no aarch64 package built: ${dist}/aarch64/meta-igmpproxy is missing (build it with: bash scripts/dev.sh build --all)`;
-    expect(run.stderr).toContain(`[root@127.0.0.1:2223] error: ${missing}\n`);
-    expect(run.stdout).toMatch(new RegExp(`root@127\\.0\\.0\\.1:2223\\s+FAILED\\s+${missing.replace(/[.()]/g, '\\$&')}`));
-    expect(installedShimArch(x86!)).toBe('x86_64');
-    expect(existsSync(arm!.file('/opt/pakfire/db/installed/meta-igmpproxy'))).toBe(false);
-  });
+    it('installs x86_64 from dist/x86_64/ and, with no aarch64 build, says which file and command are missing', async () => {
+      const run = await deploy([...login(), ...both]);
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/root@127\.0\.0\.1:2222\s+OK\s+installed 1\.0\.0-100/);
+      const missing = `no aarch64 package built: ${dist}/aarch64/meta-igmpproxy is missing (build it with: bash scripts/dev.sh build --all)`;
+      expect(run.stderr).toContain(`[root@127.0.0.1:2223] error: ${missing}\n`);
+      expect(run.stdout).toMatch(
+        new RegExp(`root@127\\.0\\.0\\.1:2223\\s+FAILED\\s+${missing.replace(/[.()]/g, '\\$&')}`),
+      );
+      expect(installedShimArch(x86!)).toBe('x86_64');
+      expect(existsSync(arm!.file('/opt/pakfire/db/installed/meta-igmpproxy'))).toBe(false);
+    });
 
-  it('installs aarch64 from dist/aarch64/ once the build made it, each appliance its own', async () => {
-    await buildTestPackage({ outDir: path.join(dist, 'aarch64'), version: '1.0.1', elfMachine: 0xb7 });
-    const run = await deploy([...login(), ...both]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/root@127\.0\.0\.1:2222\s+OK\s+updated 1\.0\.0-100 -> 1\.0\.0-100/);
-    expect(run.stdout).toMatch(/root@127\.0\.0\.1:2223\s+OK\s+installed 1\.0\.1-100/);
-    expect(run.stdout).toContain('package igmpproxy-1.0.1-100.ipfire (igmpproxy 1.0.1-100, aarch64,');
-    expect(installedShimArch(arm!)).toBe('aarch64');
-    expect(readFileSync(arm!.file('/opt/pakfire/db/installed/meta-igmpproxy'), 'utf8')).toBe(readFileSync(path.join(dist, 'aarch64', 'meta-igmpproxy'), 'utf8'));
-  });
+    it('installs aarch64 from dist/aarch64/ once the build made it, each appliance its own', async () => {
+      await buildTestPackage({ outDir: path.join(dist, 'aarch64'), version: '1.0.1', elfMachine: 0xb7 });
+      const run = await deploy([...login(), ...both]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/root@127\.0\.0\.1:2222\s+OK\s+updated 1\.0\.0-100 -> 1\.0\.0-100/);
+      expect(run.stdout).toMatch(/root@127\.0\.0\.1:2223\s+OK\s+installed 1\.0\.1-100/);
+      expect(run.stdout).toContain('package igmpproxy-1.0.1-100.ipfire (igmpproxy 1.0.1-100, aarch64,');
+      expect(installedShimArch(arm!)).toBe('aarch64');
+      expect(readFileSync(arm!.file('/opt/pakfire/db/installed/meta-igmpproxy'), 'utf8')).toBe(
+        readFileSync(path.join(dist, 'aarch64', 'meta-igmpproxy'), 'utf8'),
+      );
+    });
 
-  it('takes --meta as given, whatever the appliance (and its check still refuses a foreign architecture)', async () => {
-    const run = await deploy([...login(), '--meta', path.join(dist, 'x86_64', 'meta-igmpproxy'), 'root@127.0.0.1:2223']);
-    expect(run.code, run.stdout + run.stderr).toBe(1);
-    expect(run.stderr).toContain('error: the package is built for x86_64 but the appliance is aarch64');
-    expect(installedShimArch(arm!)).toBe('aarch64');
-  });
+    it('takes --meta as given, whatever the appliance (and its check still refuses a foreign architecture)', async () => {
+      const run = await deploy([
+        ...login(),
+        '--meta',
+        path.join(dist, 'x86_64', 'meta-igmpproxy'),
+        'root@127.0.0.1:2223',
+      ]);
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stderr).toContain('error: the package is built for x86_64 but the appliance is aarch64');
+      expect(installedShimArch(arm!)).toBe('aarch64');
+    });
 
-  it('uninstalls with the package of each appliance\'s architecture', async () => {
-    const run = await deploy(['--uninstall', ...login(), ...both]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/root@127\.0\.0\.1:2222\s+OK\s+uninstalled 1\.0\.0-100/);
-    expect(run.stdout).toMatch(/root@127\.0\.0\.1:2223\s+OK\s+uninstalled 1\.0\.1-100/);
-  });
-});
+    it("uninstalls with the package of each appliance's architecture", async () => {
+      const run = await deploy(['--uninstall', ...login(), ...both]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/root@127\.0\.0\.1:2222\s+OK\s+uninstalled 1\.0\.0-100/);
+      expect(run.stdout).toMatch(/root@127\.0\.0\.1:2223\s+OK\s+uninstalled 1\.0\.1-100/);
+    });
+  },
+);

@@ -14,8 +14,12 @@ const HOST_ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 
 describe('meta file', () => {
   it('reads the pakfire fields', () => {
-    expect(parseMeta('Name: igmpproxy\nSummary: x\nProgVersion: 1.0.0\nRelease: 100\nSize: 123\nDependencies: \nFile: igmpproxy-1.0.0-100.ipfire\n', 'm'))
-      .toEqual({ name: 'igmpproxy', version: '1.0.0', release: '100', size: 123, file: 'igmpproxy-1.0.0-100.ipfire' });
+    expect(
+      parseMeta(
+        'Name: igmpproxy\nSummary: x\nProgVersion: 1.0.0\nRelease: 100\nSize: 123\nDependencies: \nFile: igmpproxy-1.0.0-100.ipfire\n',
+        'm',
+      ),
+    ).toEqual({ name: 'igmpproxy', version: '1.0.0', release: '100', size: 123, file: 'igmpproxy-1.0.0-100.ipfire' });
   });
 
   it.each([
@@ -44,7 +48,11 @@ describe('loadLocalPackage', () => {
     const elf = Buffer.from(readFileSync('/usr/bin/true'));
     elf.writeUInt16LE(0xb7, 18);
     writeFileSync(path.join(work, 'aarch64-binary'), elf);
-    const built = await buildStandinPackage(path.join(work, 'ok'), { arch: 'aarch64', version: '2.0.0', binary: path.join(work, 'aarch64-binary') });
+    const built = await buildStandinPackage(path.join(work, 'ok'), {
+      arch: 'aarch64',
+      version: '2.0.0',
+      binary: path.join(work, 'aarch64-binary'),
+    });
     const pkg = await loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' });
     expect(pkg.packageFile).toBe(built.ipfire);
     expect(pkg.arch).toBe('aarch64');
@@ -63,14 +71,16 @@ describe('loadLocalPackage', () => {
   it('refuses a meta file whose Size does not match, and a tar without the pakfire members', async () => {
     const built = await buildStandinPackage(path.join(work, 'bad'), { version: '2.0.0' });
     writeFileSync(built.meta, readFileSync(built.meta, 'utf8').replace(/Size: \d+/, 'Size: 5'));
-    await expect(loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' }))
-      .rejects.toThrow('do not belong together');
+    await expect(
+      loadLocalPackage({ packageFile: null, metaFile: built.meta, defaultName: 'igmpproxy' }),
+    ).rejects.toThrow('do not belong together');
     const notPak = path.join(work, 'bad', 'other.ipfire');
     spawnSync('tar', ['-cf', notPak, '-C', path.join(work, 'bad'), 'meta-igmpproxy']);
     const size = readFileSync(notPak).length;
     writeFileSync(built.meta, readFileSync(built.meta, 'utf8').replace(/Size: \d+/, `Size: ${size}`));
-    await expect(loadLocalPackage({ packageFile: notPak, metaFile: built.meta, defaultName: 'igmpproxy' }))
-      .rejects.toThrow('not a pakfire package: install.sh, uninstall.sh, update.sh, ROOTFILES, files.tar.xz missing');
+    await expect(
+      loadLocalPackage({ packageFile: notPak, metaFile: built.meta, defaultName: 'igmpproxy' }),
+    ).rejects.toThrow('not a pakfire package: install.sh, uninstall.sh, update.sh, ROOTFILES, files.tar.xz missing');
   });
 
   it('takes the meta file next to a lone --package, and says to pass --meta when there is none', async () => {
@@ -78,8 +88,9 @@ describe('loadLocalPackage', () => {
     const pkg = await loadLocalPackage({ packageFile: built.ipfire, metaFile: null, defaultName: 'igmpproxy' });
     expect(pkg.metaFile).toBe(built.meta);
     rmSync(built.meta);
-    await expect(loadLocalPackage({ packageFile: built.ipfire, metaFile: null, defaultName: 'igmpproxy' }))
-      .rejects.toThrow(`cannot read the meta file ${built.meta}: ENOENT (pass it with --meta)`);
+    await expect(
+      loadLocalPackage({ packageFile: built.ipfire, metaFile: null, defaultName: 'igmpproxy' }),
+    ).rejects.toThrow(`cannot read the meta file ${built.meta}: ENOENT (pass it with --meta)`);
   });
 });
 
@@ -90,7 +101,12 @@ describe('progress and runner', () => {
     const lines: string[] = [];
     const sink = lineProgress('up', (line) => lines.push(line));
     for (const done of [1, 3_000_000, 3_100_000, 4_000_000]) sink.update(done, 4_000_000);
-    expect(lines).toEqual(['up 25% (2.9/3.8 MB)', 'up 50% (2.9/3.8 MB)', 'up 75% (2.9/3.8 MB)', 'up 100% (3.8/3.8 MB)']);
+    expect(lines).toEqual([
+      'up 25% (2.9/3.8 MB)',
+      'up 50% (2.9/3.8 MB)',
+      'up 75% (2.9/3.8 MB)',
+      'up 100% (3.8/3.8 MB)',
+    ]);
   });
 
   it('never runs more jobs at once than the limit and keeps the order', async () => {
@@ -110,10 +126,23 @@ describe('progress and runner', () => {
   it('turns failures into one summary line each', async () => {
     const failures: string[] = [];
     const outcomes = [
-      await settleHost('root@a:22', (reason) => failures.push(reason), async () => 'installed 1.0.0-100'),
-      await settleHost('root@bb:222', (reason) => failures.push(reason), async () => { throw new Error('refused\nsecond line'); }),
+      await settleHost(
+        'root@a:22',
+        (reason) => failures.push(reason),
+        async () => 'installed 1.0.0-100',
+      ),
+      await settleHost(
+        'root@bb:222',
+        (reason) => failures.push(reason),
+        async () => {
+          throw new Error('refused\nsecond line');
+        },
+      ),
     ];
     expect(failures).toEqual(['refused']);
-    expect(summaryLines(outcomes)).toEqual(['root@a:22    OK      installed 1.0.0-100', 'root@bb:222  FAILED  refused']);
+    expect(summaryLines(outcomes)).toEqual([
+      'root@a:22    OK      installed 1.0.0-100',
+      'root@bb:222  FAILED  refused',
+    ]);
   });
 });

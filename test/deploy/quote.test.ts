@@ -63,7 +63,11 @@ describe('shellQuote / shellCommand', () => {
 
 describe('shellScriptCommand', () => {
   it('hands hostile values to a constant script as positional parameters', () => {
-    const line = shellScriptCommand('for word in "$@"; do printf "%s\\0" "$word"; done; printf "%s" "$0" >&2', 'script-name', HOSTILE);
+    const line = shellScriptCommand(
+      'for word in "$@"; do printf "%s\\0" "$word"; done; printf "%s" "$0" >&2',
+      'script-name',
+      HOSTILE,
+    );
     const result = spawnSync('/bin/bash', ['-c', line], { cwd: work });
     expect(result.status).toBe(0);
     expect(result.stdout.toString('utf8').split('\0').slice(0, -1)).toEqual(HOSTILE);

@@ -21,63 +21,90 @@ const PACKAGE_FILE = `${identity.name}-${identity.version}-${identity.release}.i
 const support = checkNetnsSupport(PREFIX);
 if (!support.available) console.warn(`README deploy sequence skipped: ${support.reason}`);
 
-describe.skipIf(!support.available)("the README's build, then its deploy commands without path options", { timeout: 180_000 }, () => {
-  const lab = new NetnsLab(PREFIX);
-  const work = mkdtempSync(path.join(tmpdir(), 'ipda-readme-'));
-  let ns: Netns;
-  let appliance: Appliance | undefined;
-  let knownHosts = '';
+describe.skipIf(!support.available)(
+  "the README's build, then its deploy commands without path options",
+  { timeout: 180_000 },
+  () => {
+    const lab = new NetnsLab(PREFIX);
+    const work = mkdtempSync(path.join(tmpdir(), 'ipda-readme-'));
+    let ns: Netns;
+    let appliance: Appliance | undefined;
+    let knownHosts = '';
 
-  beforeAll(async () => {
-    // Not a skip: without the build this test cannot say anything about the README.
-    for (const file of ['meta-igmpproxy', PACKAGE_FILE, 'igmpproxy']) {
-      if (!existsSync(path.join(BUILT_DIR, file))) {
-        throw new Error(`${path.join(BUILT_DIR, file)} is missing: run the README's build first (bash scripts/dev.sh build; bash scripts/dev.sh test does)`);
+    beforeAll(async () => {
+      // Not a skip: without the build this test cannot say anything about the README.
+      for (const file of ['meta-igmpproxy', PACKAGE_FILE, 'igmpproxy']) {
+        if (!existsSync(path.join(BUILT_DIR, file))) {
+          throw new Error(
+            `${path.join(BUILT_DIR, file)} is missing: run the README's build first (bash scripts/dev.sh build; bash scripts/dev.sh test does)`,
+          );
+        }
       }
-    }
-    ns = await lab.createNamespace('readme');
-    // IPFire's firewall creates these chains at start; the package only hooks into them.
-    for (const chain of ['IPTVINPUT', 'IPTVFORWARD']) await ns.run(['iptables-legacy', '-N', chain]);
-    appliance = await startAppliance('ipda-readme', { flavour: 'package', netns: ns.name, port: 222 });
-    knownHosts = path.join(work, 'known_hosts');
-    writeFileSync(knownHosts, `[127.0.0.1]:222 ${appliance.hostKeyLine}\n`);
-  }, 120_000);
+      ns = await lab.createNamespace('readme');
+      // IPFire's firewall creates these chains at start; the package only hooks into them.
+      for (const chain of ['IPTVINPUT', 'IPTVFORWARD']) await ns.run(['iptables-legacy', '-N', chain]);
+      appliance = await startAppliance('ipda-readme', { flavour: 'package', netns: ns.name, port: 222 });
+      knownHosts = path.join(work, 'known_hosts');
+      writeFileSync(knownHosts, `[127.0.0.1]:222 ${appliance.hostKeyLine}\n`);
+    }, 120_000);
 
-  afterAll(async () => {
-    await appliance?.stop();
-    await lab.cleanup();
-    rmSync(work, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      await appliance?.stop();
+      await lab.cleanup();
+      rmSync(work, { recursive: true, force: true });
+    });
 
-  /** `npm run deploy -- ARGS` in the repository, inside the test's namespace; bounded to 150 s. */
-  const npmRunDeploy = (args: string[]): Promise<CommandResult> =>
-    runInNamespace(ns.name, ['npm', 'run', 'deploy', '--', ...args],
-      { cwd: REPOSITORY_ROOT, env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 150_000 });
-  // The README's `--port 222 root@ipfire.lan`, plus how this test logs in.
-  const target = (): string[] => ['-i', appliance!.clientKey, '--known-hosts', knownHosts, '--port', '222', 'root@127.0.0.1'];
+    /** `npm run deploy -- ARGS` in the repository, inside the test's namespace; bounded to 150 s. */
+    const npmRunDeploy = (args: string[]): Promise<CommandResult> =>
+      runInNamespace(ns.name, ['npm', 'run', 'deploy', '--', ...args], {
+        cwd: REPOSITORY_ROOT,
+        env: { PATH: process.env.PATH, HOME: work },
+        timeoutMs: 150_000,
+      });
+    // The README's `--port 222 root@ipfire.lan`, plus how this test logs in.
+    const target = (): string[] => [
+      '-i',
+      appliance!.clientKey,
+      '--known-hosts',
+      knownHosts,
+      '--port',
+      '222',
+      'root@127.0.0.1',
+    ];
 
-  it('installs the package the build left in dist/x86_64/', async () => {
-    const run = await npmRunDeploy(target());
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain(`package ${PACKAGE_FILE} (${identity.name} ${identity.version}-${identity.release}, x86_64,`);
-    expect(run.stdout).toMatch(new RegExp(`OK\\s+installed ${identity.version.replace(/\./g, '\\.')}-${identity.release}`));
-    expect(readFileSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'))).toEqual(readFileSync(path.join(BUILT_DIR, 'meta-igmpproxy')));
-    // The single binary the build made is the appliance's daemon now.
-    expect(readFileSync(appliance!.file('/usr/sbin/igmpproxy')).equals(readFileSync(path.join(BUILT_DIR, 'igmpproxy')))).toBe(true);
-  });
+    it('installs the package the build left in dist/x86_64/', async () => {
+      const run = await npmRunDeploy(target());
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain(
+        `package ${PACKAGE_FILE} (${identity.name} ${identity.version}-${identity.release}, x86_64,`,
+      );
+      expect(run.stdout).toMatch(
+        new RegExp(`OK\\s+installed ${identity.version.replace(/\./g, '\\.')}-${identity.release}`),
+      );
+      expect(readFileSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'))).toEqual(
+        readFileSync(path.join(BUILT_DIR, 'meta-igmpproxy')),
+      );
+      // The single binary the build made is the appliance's daemon now.
+      expect(
+        readFileSync(appliance!.file('/usr/sbin/igmpproxy')).equals(readFileSync(path.join(BUILT_DIR, 'igmpproxy'))),
+      ).toBe(true);
+    });
 
-  it('shows the status', async () => {
-    const run = await npmRunDeploy(['--status', ...target()]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toContain(`installed: ${identity.version}-${identity.release}`);
-  });
+    it('shows the status', async () => {
+      const run = await npmRunDeploy(['--status', ...target()]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain(`installed: ${identity.version}-${identity.release}`);
+    });
 
-  it('uninstalls, keeping /etc/igmpproxy.conf', async () => {
-    const run = await npmRunDeploy(['--uninstall', ...target()]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`OK\\s+uninstalled ${identity.version.replace(/\./g, '\\.')}-${identity.release}`));
-    expect(appliance!.exists('/usr/sbin/igmpproxy')).toBe(false);
-    expect(existsSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'))).toBe(false);
-    expect(existsSync(appliance!.file('/etc/igmpproxy.conf'))).toBe(true);
-  });
-});
+    it('uninstalls, keeping /etc/igmpproxy.conf', async () => {
+      const run = await npmRunDeploy(['--uninstall', ...target()]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toMatch(
+        new RegExp(`OK\\s+uninstalled ${identity.version.replace(/\./g, '\\.')}-${identity.release}`),
+      );
+      expect(appliance!.exists('/usr/sbin/igmpproxy')).toBe(false);
+      expect(existsSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'))).toBe(false);
+      expect(existsSync(appliance!.file('/etc/igmpproxy.conf'))).toBe(true);
+    });
+  },
+);

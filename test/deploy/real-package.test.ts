@@ -31,7 +31,10 @@ function ns(args: string[]): { status: number | null; stdout: string; stderr: st
 
 /** The deploy CLI, run inside the test's network namespace; bounded to 90 s. */
 function deployCli(args: string[]): Promise<CommandResult> {
-  return runInNamespace(NETNS, [process.execPath, path.join(REPO, 'scripts/deploy.ts'), ...args], { env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 90_000 });
+  return runInNamespace(NETNS, [process.execPath, path.join(REPO, 'scripts/deploy.ts'), ...args], {
+    env: { PATH: process.env.PATH, HOME: work },
+    timeoutMs: 90_000,
+  });
 }
 
 beforeAll(async () => {
@@ -55,7 +58,8 @@ afterAll(async () => {
 describe('the real package deployed to a stand-in appliance over real SSH', { timeout: 120_000 }, () => {
   const common = (): string[] => {
     const knownHosts = path.join(work, 'known_hosts');
-    if (!existsSync(knownHosts)) writeFileSync(knownHosts, `[127.0.0.1]:${appliance!.port} ${appliance!.hostKeyLine}\n`);
+    if (!existsSync(knownHosts))
+      writeFileSync(knownHosts, `[127.0.0.1]:${appliance!.port} ${appliance!.hostKeyLine}\n`);
     return ['-i', appliance!.clientKey, '--known-hosts', knownHosts, `root@127.0.0.1:${appliance!.port}`];
   };
   const pkg = (version: string): string[] => ['--package', built[version]!.ipfire, '--meta', built[version]!.meta];
@@ -64,7 +68,9 @@ describe('the real package deployed to a stand-in appliance over real SSH', { ti
     const run = await deployCli([...pkg('1.0.0'), ...common()]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/OK\s+installed 1\.0\.0-100/);
-    expect(readFileSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'), 'utf8')).toBe(readFileSync(built['1.0.0']!.meta, 'utf8'));
+    expect(readFileSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'), 'utf8')).toBe(
+      readFileSync(built['1.0.0']!.meta, 'utf8'),
+    );
     const rootfiles = readFileSync(appliance!.file('/opt/pakfire/db/rootfiles/igmpproxy'), 'utf8');
     expect(rootfiles).toContain('usr/sbin/igmpproxy\n');
     expect(rootfiles).not.toContain('etc/igmpproxy.conf\n');
@@ -78,12 +84,15 @@ describe('the real package deployed to a stand-in appliance over real SSH', { ti
   });
 
   it('updates it through its update.sh, keeping the admin configuration', async () => {
-    const config = '# my own settings\nquickleave\nphyint ppp0 upstream ratelimit 0 threshold 1\n  altnet 217.0.0.0/16;\nphyint green0 downstream\n';
+    const config =
+      '# my own settings\nquickleave\nphyint ppp0 upstream ratelimit 0 threshold 1\n  altnet 217.0.0.0/16;\nphyint green0 downstream\n';
     writeFileSync(appliance!.file('/etc/igmpproxy.conf'), config);
     const run = await deployCli([...pkg('1.0.1'), ...common()]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/OK\s+updated 1\.0\.0-100 -> 1\.0\.1-100/);
-    expect(readFileSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'), 'utf8')).toContain('ProgVersion: 1.0.1');
+    expect(readFileSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'), 'utf8')).toContain(
+      'ProgVersion: 1.0.1',
+    );
     expect(readFileSync(appliance!.file('/etc/igmpproxy.conf'), 'utf8')).toBe(config);
     expect(readFileSync(appliance!.file('/opt/pakfire/logs/update-igmpproxy.log'), 'utf8')).toContain('deploy: update');
   });

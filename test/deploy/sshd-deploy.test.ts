@@ -1,7 +1,17 @@
 // End-to-end: the deploy tool against a REAL OpenSSH server (Debian openssh-server) serving
 // a throwaway appliance root through ChrootDirectory (see helpers/appliance-sshd.ts).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +31,12 @@ let b: Appliance | undefined;
 let agentPid: number | null = null;
 const packages: Record<string, TestPackage> = {};
 
-interface Run { code: number; out: string[]; err: string[]; all: string }
+interface Run {
+  code: number;
+  out: string[];
+  err: string[];
+  all: string;
+}
 
 async function deploy(args: string[], extra: Partial<DeployIo> = {}): Promise<Run> {
   const out: string[] = [];
@@ -41,13 +56,18 @@ async function deploy(args: string[], extra: Partial<DeployIo> = {}): Promise<Ru
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [path.join(REPO, 'scripts/deploy.ts'), ...args], {
-    encoding: 'utf8', env: { PATH: process.env.PATH, HOME: work, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: work, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 function fingerprint(pubFile: string): string {
-  return spawnSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', pubFile], { encoding: 'utf8' }).stdout.split(' ')[1] ?? '';
+  return (
+    spawnSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', pubFile], { encoding: 'utf8' }).stdout.split(' ')[1] ?? ''
+  );
 }
 
 function knownHostsWith(name: string, lines: string[]): string {
@@ -100,13 +120,20 @@ beforeAll(async () => {
     // No '/' possible in a file name: the injected commands would create files in the remote cwd.
     fileName: `igmp proxy '$(touch ipd7-HACKED1)' \`touch ipd7-HACKED2\`; touch ipd7-HACKED3 "dq" \n next line.ipfire`,
   });
-  writeFileSync(hostile.meta, readFileSync(hostile.meta, 'utf8').replace(/File: [\s\S]*?\.ipfire\n/, 'File: igmpproxy-1.3.0-100.ipfire\n'));
+  writeFileSync(
+    hostile.meta,
+    readFileSync(hostile.meta, 'utf8').replace(/File: [\s\S]*?\.ipfire\n/, 'File: igmpproxy-1.3.0-100.ipfire\n'),
+  );
   packages.hostile = hostile;
 }, 120_000);
 
 afterAll(async () => {
   if (agentPid !== null) {
-    try { process.kill(agentPid, 'SIGTERM'); } catch { /* gone */ }
+    try {
+      process.kill(agentPid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
   }
   await a?.stop();
   await b?.stop();
@@ -146,7 +173,9 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
     expect(run.all).toContain('uploaded and verified');
     expect(run.out.at(-1)).toMatch(/OK\s+installed 1\.0\.0-100$/);
     expect(binaryVersion(a!)).toBe('igmpproxy 1.0.0');
-    expect(readFileSync(a!.file('/opt/pakfire/db/rootfiles/igmpproxy'), 'utf8')).toBe(`${TEST_PACKAGE_ROOTFILES.join('\n')}\n`);
+    expect(readFileSync(a!.file('/opt/pakfire/db/rootfiles/igmpproxy'), 'utf8')).toBe(
+      `${TEST_PACKAGE_ROOTFILES.join('\n')}\n`,
+    );
     // The boot links the real package makes (the layout's numbers).
     for (const link of [`rc3.d/S${LAYOUT.startNumber}`, `rc0.d/K${LAYOUT.stopNumber}`, `rc6.d/K${LAYOUT.stopNumber}`]) {
       expect(readlinkSync(a!.file(`/etc/rc.d/${link}${LAYOUT.name}`)), link).toBe(`../init.d/${LAYOUT.name}`);
@@ -187,7 +216,9 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
     expect(run.all).toContain('updating igmpproxy 1.0.0-100 to 1.1.0-100');
     expect(run.all).toContain('running update.sh');
     expect(run.out.at(-1)).toMatch(/OK\s+updated 1\.0\.0-100 -> 1\.1\.0-100$/);
-    expect(readFileSync(a!.file('/opt/pakfire/logs/update-igmpproxy.log'), 'utf8')).toContain('deploy: update igmpproxy-1.1.0-100.ipfire');
+    expect(readFileSync(a!.file('/opt/pakfire/logs/update-igmpproxy.log'), 'utf8')).toContain(
+      'deploy: update igmpproxy-1.1.0-100.ipfire',
+    );
     expect(installedMeta(a!)).toContain('ProgVersion: 1.1.0');
     expect(binaryVersion(a!)).toBe('igmpproxy 1.1.0');
     expect(readFileSync(a!.file('/etc/igmpproxy.conf'), 'utf8')).toBe('# edited by the admin\nquickleave\n');
@@ -240,7 +271,9 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
     try {
       const run = await deploy([...pkgArgs(packages.large!), ...common()]);
       expect(run.code).toBe(1);
-      expect(run.out.at(-1)).toMatch(/FAILED\s+not enough free space in \/opt\/pakfire\/tmp: 0\.1 MB free, [0-9.]+ MB needed/);
+      expect(run.out.at(-1)).toMatch(
+        /FAILED\s+not enough free space in \/opt\/pakfire\/tmp: 0\.1 MB free, [0-9.]+ MB needed/,
+      );
       expect(run.all).not.toContain('upload');
     } finally {
       expect(a!.inNamespace(['umount', tmpDir]).status).toBe(0);
@@ -263,7 +296,9 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
   it('refuses a package built for another architecture', async () => {
     const run = await deploy([...pkgArgs(packages.foreign!), ...common()]);
     expect(run.code).toBe(1);
-    expect(run.out.at(-1)).toContain(`the package is built for ${HOST_ARCH === 'x86_64' ? 'aarch64' : 'x86_64'} but the appliance is ${HOST_ARCH}`);
+    expect(run.out.at(-1)).toContain(
+      `the package is built for ${HOST_ARCH === 'x86_64' ? 'aarch64' : 'x86_64'} but the appliance is ${HOST_ARCH}`,
+    );
     expect(installedMeta(a!)).toContain('ProgVersion: 1.1.0');
   });
 
@@ -272,7 +307,11 @@ describe('deploy against a real OpenSSH server', { timeout: 60_000 }, () => {
     expect(run.code, run.all).toBe(0);
     expect(run.out.at(-1)).toMatch(/OK\s+updated 1\.1\.0-100 -> 1\.3\.0-100$/);
     expect(binaryVersion(a!)).toBe('igmpproxy 1.3.0');
-    const found = spawnSync('find', [a!.root, a!.usrUpper, '/tmp', '-xdev', '-name', '*ipd7-HACKED*', '-not', '-path', `${work}/*`], { encoding: 'utf8' });
+    const found = spawnSync(
+      'find',
+      [a!.root, a!.usrUpper, '/tmp', '-xdev', '-name', '*ipd7-HACKED*', '-not', '-path', `${work}/*`],
+      { encoding: 'utf8' },
+    );
     expect(found.stdout).toBe('');
   });
 
@@ -332,13 +371,18 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     const before = readFileSync(file, 'utf8');
     const run = await status(file, '--accept-new');
     expect(run.code).toBe(1);
-    expect(run.all).toContain(`HOST KEY CHANGED for root@127.0.0.1:${b!.port}: it now presents ${fingerprint(b!.hostKeyPub)}`);
+    expect(run.all).toContain(
+      `HOST KEY CHANGED for root@127.0.0.1:${b!.port}: it now presents ${fingerprint(b!.hostKeyPub)}`,
+    );
     expect(run.all).toContain('man-in-the-middle');
     expect(readFileSync(file, 'utf8')).toBe(before);
   });
 
   it('refuses a @revoked host key', async () => {
-    const file = knownHostsWith('revoked', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`, `@revoked * ${b!.hostKeyLine}`]);
+    const file = knownHostsWith('revoked', [
+      `[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`,
+      `@revoked * ${b!.hostKeyLine}`,
+    ]);
     const run = await status(file, '--accept-new');
     expect(run.code).toBe(1);
     expect(run.out.at(-1)).toContain('is marked @revoked');
@@ -350,7 +394,9 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1]);
     expect(spawnSync('ssh-add', [b!.clientKey], { env: { SSH_AUTH_SOCK: socket } }).status).toBe(0);
     const file = knownHostsWith('agent', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
-    const run = await deploy(['--status', '--known-hosts', file, `root@127.0.0.1:${b!.port}`], { env: { SSH_AUTH_SOCK: socket } });
+    const run = await deploy(['--status', '--known-hosts', file, `root@127.0.0.1:${b!.port}`], {
+      env: { SSH_AUTH_SOCK: socket },
+    });
     expect(run.code, run.all).toBe(0);
   });
 
@@ -360,14 +406,26 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     const file = knownHostsWith('creds', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
     const result = cli(['--status', '-i', wrongKey, '--known-hosts', file, `root@127.0.0.1:${b!.port}`]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`[root@127.0.0.1:${b!.port}] error: authentication failed for root@127.0.0.1:${b!.port} (tried publickey)\n`);
+    expect(result.stderr).toBe(
+      `[root@127.0.0.1:${b!.port}] error: authentication failed for root@127.0.0.1:${b!.port} (tried publickey)\n`,
+    );
     expect(result.stdout).toMatch(/FAILED\s+authentication failed/);
   });
 
   it('asks for a password only on a terminal, without echo (real CLI in a pty)', async () => {
     const file = knownHostsWith('pty', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
-    const command = shellCommand([process.execPath, path.join(REPO, 'scripts/deploy.ts'), '--status', '--known-hosts', file, `root@127.0.0.1:${b!.port}`]);
-    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { PATH: process.env.PATH, HOME: work, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const command = shellCommand([
+      process.execPath,
+      path.join(REPO, 'scripts/deploy.ts'),
+      '--status',
+      '--known-hosts',
+      file,
+      `root@127.0.0.1:${b!.port}`,
+    ]);
+    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+      env: { PATH: process.env.PATH, HOME: work, TERM: 'dumb' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let output = '';
     let answered = false;
     child.stdout.on('data', (chunk: Buffer) => {
@@ -379,7 +437,10 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     });
     const code = await new Promise<number | null>((resolve) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('close', (exit) => { clearTimeout(timer); resolve(exit); });
+      child.on('close', (exit) => {
+        clearTimeout(timer);
+        resolve(exit);
+      });
     });
     expect(answered, output).toBe(true);
     expect(code).toBe(1);
@@ -397,7 +458,16 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     writeFileSync(b!.file('/var/run/igmpproxy.pid'), `${stubborn.pid}\n`);
     try {
       const file = knownHostsWith('timeout', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
-      const run = await deploy(['--status', '-i', b!.clientKey, '--known-hosts', file, '--command-timeout', '1', `root@127.0.0.1:${b!.port}`]);
+      const run = await deploy([
+        '--status',
+        '-i',
+        b!.clientKey,
+        '--known-hosts',
+        file,
+        '--command-timeout',
+        '1',
+        `root@127.0.0.1:${b!.port}`,
+      ]);
       expect(run.code).toBe(1);
       expect(run.out.at(-1)).toMatch(/FAILED\s+the status query did not finish within 1 s/);
     } finally {
@@ -418,13 +488,26 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     expect(existsSync('/tmp/ipd7-HACKED4')).toBe(false);
   });
 
-  it('a failing fresh install: log tail shown, exit 1, nothing recorded in pakfire\'s db', async () => {
-    const failing = await buildTestPackage({ outDir: path.join(work, 'failing-install'), version: '0.9.0', failingInstall: true });
+  it("a failing fresh install: log tail shown, exit 1, nothing recorded in pakfire's db", async () => {
+    const failing = await buildTestPackage({
+      outDir: path.join(work, 'failing-install'),
+      version: '0.9.0',
+      failingInstall: true,
+    });
     const file = knownHostsWith('kh-failing-install', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
-    const run = await deploy([...pkgArgs(failing), '-i', b!.clientKey, '--known-hosts', file, `root@127.0.0.1:${b!.port}`]);
+    const run = await deploy([
+      ...pkgArgs(failing),
+      '-i',
+      b!.clientKey,
+      '--known-hosts',
+      file,
+      `root@127.0.0.1:${b!.port}`,
+    ]);
     expect(run.code).toBe(1);
     expect(run.all).toContain('install.sh: simulated failure after extracting');
-    expect(run.out.at(-1)).toMatch(/FAILED\s+the package script failed with exit 4; see \/opt\/pakfire\/logs\/install-igmpproxy\.log/);
+    expect(run.out.at(-1)).toMatch(
+      /FAILED\s+the package script failed with exit 4; see \/opt\/pakfire\/logs\/install-igmpproxy\.log/,
+    );
     expect(installedMeta(b!)).toBeNull();
     expect(existsSync(b!.file('/opt/pakfire/db/rootfiles/igmpproxy'))).toBe(false);
     expect(readdirSync(b!.file('/opt/pakfire/tmp'))).toEqual([]);
@@ -440,7 +523,16 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     try {
       const file = knownHostsWith('silent', []);
       const started = Date.now();
-      const run = await deploy(['--status', '-i', b!.clientKey, '--known-hosts', file, '--connect-timeout', '1', `root@127.0.0.1:${port}`]);
+      const run = await deploy([
+        '--status',
+        '-i',
+        b!.clientKey,
+        '--known-hosts',
+        file,
+        '--connect-timeout',
+        '1',
+        `root@127.0.0.1:${port}`,
+      ]);
       expect(run.code).toBe(1);
       expect(run.out.at(-1)).toMatch(/FAILED\s+no SSH handshake within 1 s/);
       expect(Date.now() - started).toBeLessThan(10_000);
@@ -459,14 +551,27 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     });
     const hostsFile = path.join(work, 'hosts');
     writeFileSync(hostsFile, `# lab\nroot@127.0.0.1:${a!.port}\n\nroot@127.0.0.1:${closedPort}  # switched off\n`);
-    const file = knownHostsWith('multi', [`[127.0.0.1]:${a!.port} ${a!.hostKeyLine}`, `[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
+    const file = knownHostsWith('multi', [
+      `[127.0.0.1]:${a!.port} ${a!.hostKeyLine}`,
+      `[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`,
+    ]);
     const clientKey = path.join(work, 'shared-client-key');
     // Both appliances trust the same client key when it is in both authorized_keys files.
     writeFileSync(clientKey, readFileSync(a!.clientKey));
     const authorized = path.join(path.dirname(b!.clientKey), 'authorized_keys');
     writeFileSync(authorized, `${readFileSync(authorized, 'utf8')}${readFileSync(`${a!.clientKey}.pub`, 'utf8')}`);
-    const run = await deploy([...pkgArgs(packages.v110!), '-i', clientKey, '--known-hosts', file, '--parallel', '2', '--hosts', hostsFile,
-      `root@127.0.0.1:${b!.port}`]);
+    const run = await deploy([
+      ...pkgArgs(packages.v110!),
+      '-i',
+      clientKey,
+      '--known-hosts',
+      file,
+      '--parallel',
+      '2',
+      '--hosts',
+      hostsFile,
+      `root@127.0.0.1:${b!.port}`,
+    ]);
     expect(run.code).toBe(1);
     const summary = run.out.slice(run.out.indexOf('summary:') + 1);
     expect(summary).toHaveLength(3);

@@ -41,8 +41,13 @@ function runStatus(pidfileContent: string, processName: string): string {
   const pidfile = path.join(dir, 'igmpproxy.pid');
   writeFileSync(pidfile, pidfileContent);
   const command = statusCommand({
-    name: 'igmpproxy', initscript: path.join(dir, 'no-initscript'), pidfile, statusFile: path.join(dir, 'igmpproxy.status'),
-    processName, iptvInput: 'NO_SUCH_CHAIN_IN', iptvForward: 'NO_SUCH_CHAIN_FWD',
+    name: 'igmpproxy',
+    initscript: path.join(dir, 'no-initscript'),
+    pidfile,
+    statusFile: path.join(dir, 'igmpproxy.status'),
+    processName,
+    iptvInput: 'NO_SUCH_CHAIN_IN',
+    iptvForward: 'NO_SUCH_CHAIN_FWD',
   });
   const result = spawnSync('/bin/sh', ['-c', command], { encoding: 'utf8', timeout: 20_000 });
   expect(result.error).toBeUndefined();
@@ -58,7 +63,7 @@ describe('deploy --status on the appliance', () => {
     expect(alive(pid)).toBe(true);
   });
 
-  it('signals the process when its name is the layout\'s process name', () => {
+  it("signals the process when its name is the layout's process name", () => {
     const pid = startSleeper();
     // Named as ours here: the query sends SIGUSR1, which ends a sleep; no status file
     // appears, so the query reports the status as stale after its bounded wait.

@@ -24,15 +24,21 @@ const SOURCE = '203.0.113.10';
  * them, goes out through red0.8.
  */
 const ASKED = ['203.0.113.1', SOURCE, '198.51.100.7'];
-const routesBack = (via: (address: string) => string | null = () => 'red0.8'): Facts['routesBack'] =>
-  ({ ok: true, value: new Map(ASKED.map((address) => [ip(address), via(address)])) });
+const routesBack = (via: (address: string) => string | null = () => 'red0.8'): Facts['routesBack'] => ({
+  ok: true,
+  value: new Map(ASKED.map((address) => [ip(address), via(address)])),
+});
 /** The IPTV range (203.0.113.0/24) routed elsewhere, as a legacy line's ppp0 default route does. */
 const viaPpp0 = routesBack((address) => (address.startsWith('203.0.113.') ? 'ppp0' : 'red0.8'));
 
 function config(text = CONFIG): Facts['config'] {
   const parsed = parseConfig(text, CONFIG_PATH);
   return parsed.ok
-    ? { path: CONFIG_PATH, loaded: { ok: true, config: parsed.config, warnings: parsed.warnings.map((w) => w.message) }, modifiedAtMs: 500 }
+    ? {
+        path: CONFIG_PATH,
+        loaded: { ok: true, config: parsed.config, warnings: parsed.warnings.map((w) => w.message) },
+        modifiedAtMs: 500,
+      }
     : { path: CONFIG_PATH, loaded: { ok: false, errors: parsed.errors.map((e) => e.message) }, modifiedAtMs: 500 };
 }
 
@@ -55,38 +61,87 @@ function status(options: StatusOptions = {}): StatusDocument {
   const queryAt = 'queryAt' in options ? options.queryAt : 55_000;
   if (queryAt !== undefined) {
     now = queryAt;
-    proxy.receiveIgmp('red0.8', { source: ip('10.99.0.1'), destination: ip('224.0.0.1'), routerAlert: true, ttl: 1 }, {
-      type: 'query', version: 3, maxResponseMs: 10_000, group: 0,
-      v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
-    });
+    proxy.receiveIgmp(
+      'red0.8',
+      { source: ip('10.99.0.1'), destination: ip('224.0.0.1'), routerAlert: true, ttl: 1 },
+      {
+        type: 'query',
+        version: 3,
+        maxResponseMs: 10_000,
+        group: 0,
+        v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
+      },
+    );
   }
   now = Math.max(now, 56_000);
-  proxy.receiveIgmp('green0', { source: ip('192.168.1.10'), destination: ip('224.0.0.22'), routerAlert: true, ttl: 1 }, {
-    type: 'v3-report', records: [{ recordType: 'to-exclude', group: ip(GROUP), sources: [] }],
-  });
+  proxy.receiveIgmp(
+    'green0',
+    { source: ip('192.168.1.10'), destination: ip('224.0.0.22'), routerAlert: true, ttl: 1 },
+    {
+      type: 'v3-report',
+      records: [{ recordType: 'to-exclude', group: ip(GROUP), sources: [] }],
+    },
+  );
   proxy.receiveUpcall('red0.8', { kind: 'nocache', source: ip(SOURCE), group: ip(GROUP) });
-  if (options.foreignSource) proxy.receiveUpcall('red0.8', { kind: 'nocache', source: ip(options.foreignSource), group: ip('239.1.1.2') });
+  if (options.foreignSource)
+    proxy.receiveUpcall('red0.8', { kind: 'nocache', source: ip(options.foreignSource), group: ip('239.1.1.2') });
   now = options.now ?? 60_000;
   return buildStatus({
-    version: '1.0.0', configFile: CONFIG_PATH, configLoadedAt: new Date(1_000), startedAt: new Date(0), now: new Date(now),
-    vifs: [{ name: 'red0.8', ifindex: 7, vif: 0 }, { name: 'green0', ifindex: 3, vif: 1 }], vifStats: [],
-    mfc: [route(1000)], waitingFor: [], proxy: proxy.snapshot(), stallAlarm: { afterSeconds: 10, groups: [] },
+    version: '1.0.0',
+    configFile: CONFIG_PATH,
+    configLoadedAt: new Date(1_000),
+    startedAt: new Date(0),
+    now: new Date(now),
+    vifs: [
+      { name: 'red0.8', ifindex: 7, vif: 0 },
+      { name: 'green0', ifindex: 3, vif: 1 },
+    ],
+    vifStats: [],
+    mfc: [route(1000)],
+    waitingFor: [],
+    proxy: proxy.snapshot(),
+    stallAlarm: { afterSeconds: 10, groups: [] },
   });
 }
 
 function route(packets: number, bytes = packets * 1316): MfcEntry {
-  return { group: ip(GROUP), source: ip(SOURCE), inputVif: 0, packets, bytes, wrongInterface: 0, outputs: [{ vif: 1, ttl: 1 }] };
+  return {
+    group: ip(GROUP),
+    source: ip(SOURCE),
+    inputVif: 0,
+    packets,
+    bytes,
+    wrongInterface: 0,
+    outputs: [{ vif: 1, ttl: 1 }],
+  };
 }
 
 function upstream(overrides: Partial<InterfaceFacts> = {}): InterfaceFacts {
-  return { name: 'red0.8', exists: true, up: true, carrier: true, multicast: true, addresses: ['10.99.0.2/24'], rpFilter: 1, ...overrides };
+  return {
+    name: 'red0.8',
+    exists: true,
+    up: true,
+    carrier: true,
+    multicast: true,
+    addresses: ['10.99.0.2/24'],
+    rpFilter: 1,
+    ...overrides,
+  };
 }
 
 const FIREWALL = [
-  '-P INPUT ACCEPT', '-N IPTVINPUT', '-N IPTVFORWARD', '-N CUSTOMOUTPUT',
-  '-N IGMPPROXY_IN', '-N IGMPPROXY_FWD', '-N IGMPPROXY_OUT',
-  '-A IPTVINPUT -j IGMPPROXY_IN', '-A IPTVFORWARD -j IGMPPROXY_FWD', '-A CUSTOMOUTPUT -j IGMPPROXY_OUT',
-  '-A IGMPPROXY_IN -i red0.8 -p igmp -j ACCEPT', '-A IGMPPROXY_IN -i red0.8 -d 224.0.0.0/4 -j ACCEPT',
+  '-P INPUT ACCEPT',
+  '-N IPTVINPUT',
+  '-N IPTVFORWARD',
+  '-N CUSTOMOUTPUT',
+  '-N IGMPPROXY_IN',
+  '-N IGMPPROXY_FWD',
+  '-N IGMPPROXY_OUT',
+  '-A IPTVINPUT -j IGMPPROXY_IN',
+  '-A IPTVFORWARD -j IGMPPROXY_FWD',
+  '-A CUSTOMOUTPUT -j IGMPPROXY_OUT',
+  '-A IGMPPROXY_IN -i red0.8 -p igmp -j ACCEPT',
+  '-A IGMPPROXY_IN -i red0.8 -d 224.0.0.0/4 -j ACCEPT',
   '-A IGMPPROXY_IN -i green0 -p igmp -j ACCEPT',
   '-A IGMPPROXY_FWD -i red0.8 -o green0 -d 224.0.0.0/4 -j ACCEPT',
   '-A IGMPPROXY_OUT -o red0.8 -d 224.0.0.0/4 -p igmp -j ACCEPT',
@@ -105,7 +160,10 @@ function healthy(overrides: Partial<Facts> = {}): Facts {
     rpFilterAll: 1,
     routesBack: routesBack(),
     firewall: { ok: true, value: FIREWALL },
-    samples: [{ at: 0, routes: [route(1000)] }, { at: 1000, routes: [route(1400)] }],
+    samples: [
+      { at: 0, routes: [route(1000)] },
+      { at: 1000, routes: [route(1400)] },
+    ],
     ...overrides,
   };
 }
@@ -117,63 +175,235 @@ describe('diagnose checks', () => {
     const result = diagnose(healthy());
     expect(result.checks.filter((check) => !check.ok)).toEqual([]);
     expect(result.checks.map((check) => check.id)).toEqual([
-      'config', 'kernel-mroute', 'daemon', 'upstream-exists', 'upstream-up', 'upstream-multicast', 'upstream-rp-filter',
-      'upstream-querier', 'upstream-altnet', 'firewall', 'streams',
+      'config',
+      'kernel-mroute',
+      'daemon',
+      'upstream-exists',
+      'upstream-up',
+      'upstream-multicast',
+      'upstream-rp-filter',
+      'upstream-querier',
+      'upstream-altnet',
+      'firewall',
+      'streams',
     ]);
-    expect(result.checks.find((check) => check.id === 'upstream-querier')?.message)
-      .toBe('querier 10.99.0.1 (IGMPv3) last asked 5 s ago (it asks every 2 min 5 s); 1 report sent, 1 group joined');
-    expect(result.groups).toEqual([{
-      group: GROUP, source: SOURCE, upstream: 'red0.8', receivers: 1, downstreams: ['green0'], packets: 1400,
-      packetsPerSecond: 400, bitsPerSecond: 400 * 1316 * 8, stalled: false,
-    }]);
+    expect(result.checks.find((check) => check.id === 'upstream-querier')?.message).toBe(
+      'querier 10.99.0.1 (IGMPv3) last asked 5 s ago (it asks every 2 min 5 s); 1 report sent, 1 group joined',
+    );
+    expect(result.groups).toEqual([
+      {
+        group: GROUP,
+        source: SOURCE,
+        upstream: 'red0.8',
+        receivers: 1,
+        downstreams: ['green0'],
+        packets: 1400,
+        packetsPerSecond: 400,
+        bitsPerSecond: 400 * 1316 * 8,
+        stalled: false,
+      },
+    ]);
   });
 
   type Case = [string, (facts: Facts) => Facts, CheckId, RegExp, RegExp];
   const cases: Case[] = [
-    ['config with errors', (f) => ({ ...f, config: config('phyint red0.8 sideways\n') }), 'config', /sideways|role/, /igmpproxy --check/],
-    ['config with a warning', (f) => ({ ...f, config: config(`${CONFIG}phyint green0 upstream\n`) }), 'config', /green0/, /edit \/etc\/igmpproxy.conf/],
-    ['config file missing', (f) => ({ ...f, config: { path: CONFIG_PATH, loaded: { ok: false, errors: [`${CONFIG_PATH}:1:1: error: cannot read the config file: it does not exist`] }, modifiedAtMs: undefined } }),
-      'config', /does not exist/, /igmpproxy setup --write creates \/etc\/igmpproxy.conf/],
-    ['config without upstream', (f) => ({ ...f, config: config('phyint green0 downstream\n') }), 'config', /no upstream/, /igmpproxy setup/],
-    ['kernel without multicast routing', (f) => ({ ...f, multicastRouting: false }), 'kernel-mroute', /CONFIG_IP_MROUTE/, /CONFIG_IP_MROUTE=y/],
-    ['another multicast router holds the table',
+    [
+      'config with errors',
+      (f) => ({ ...f, config: config('phyint red0.8 sideways\n') }),
+      'config',
+      /sideways|role/,
+      /igmpproxy --check/,
+    ],
+    [
+      'config with a warning',
+      (f) => ({ ...f, config: config(`${CONFIG}phyint green0 upstream\n`) }),
+      'config',
+      /green0/,
+      /edit \/etc\/igmpproxy.conf/,
+    ],
+    [
+      'config file missing',
+      (f) => ({
+        ...f,
+        config: {
+          path: CONFIG_PATH,
+          loaded: { ok: false, errors: [`${CONFIG_PATH}:1:1: error: cannot read the config file: it does not exist`] },
+          modifiedAtMs: undefined,
+        },
+      }),
+      'config',
+      /does not exist/,
+      /igmpproxy setup --write creates \/etc\/igmpproxy.conf/,
+    ],
+    [
+      'config without upstream',
+      (f) => ({ ...f, config: config('phyint green0 downstream\n') }),
+      'config',
+      /no upstream/,
+      /igmpproxy setup/,
+    ],
+    [
+      'kernel without multicast routing',
+      (f) => ({ ...f, multicastRouting: false }),
+      'kernel-mroute',
+      /CONFIG_IP_MROUTE/,
+      /CONFIG_IP_MROUTE=y/,
+    ],
+    [
+      'another multicast router holds the table',
       (f) => ({ ...f, daemon: { pidfile: '/run/p', pid: undefined, running: false, status: undefined } }),
-      'kernel-mroute', /another multicast router .* red0.8 green0/, /stop that program/],
-    ['daemon not running', (f) => ({ ...f, kernelVifs: [], daemon: { pidfile: '/run/p', pid: undefined, running: false, status: undefined } }),
-      'daemon', /does not run \(no pid in \/run\/p\)/, /init.d\/igmpproxy start/],
-    ['stale pidfile', (f) => ({ ...f, kernelVifs: [], daemon: { pidfile: '/run/p', pid: 99, running: false, status: undefined } }),
-      'daemon', /names pid 99, which is not a live igmpproxy/, /init.d\/igmpproxy start/],
-    ['daemon gives no status', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: false, reason: 'it did not write it' } } }),
-      'daemon', /gave no status: it did not write it/, /restart/],
-    ['config changed after the daemon read it', (f) => ({ ...f, config: { ...f.config, modifiedAtMs: 2_000 } }),
-      'daemon', /changed after it read the file/, /reload/],
-    ['upstream missing', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ exists: false })]]) }),
-      'upstream-exists', /red0.8 does not exist/, /ip link/],
-    ['upstream down', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ up: false })]]) }), 'upstream-up', /is down/, /ip link set dev red0.8 up/],
-    ['upstream without carrier', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ carrier: false })]]) }), 'upstream-up', /no carrier/, /cable/],
-    ['upstream without address', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ addresses: [] })]]) }),
-      'upstream-up', /no IPv4 address/, /DHCP or PPP/],
-    ['multicast off', (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ multicast: false })]]) }),
-      'upstream-multicast', /multicast is switched off on red0.8/, /ip link set dev red0.8 multicast on/],
-    ['strict rp_filter, sources routed elsewhere',
+      'kernel-mroute',
+      /another multicast router .* red0.8 green0/,
+      /stop that program/,
+    ],
+    [
+      'daemon not running',
+      (f) => ({
+        ...f,
+        kernelVifs: [],
+        daemon: { pidfile: '/run/p', pid: undefined, running: false, status: undefined },
+      }),
+      'daemon',
+      /does not run \(no pid in \/run\/p\)/,
+      /init.d\/igmpproxy start/,
+    ],
+    [
+      'stale pidfile',
+      (f) => ({ ...f, kernelVifs: [], daemon: { pidfile: '/run/p', pid: 99, running: false, status: undefined } }),
+      'daemon',
+      /names pid 99, which is not a live igmpproxy/,
+      /init.d\/igmpproxy start/,
+    ],
+    [
+      'daemon gives no status',
+      (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: false, reason: 'it did not write it' } } }),
+      'daemon',
+      /gave no status: it did not write it/,
+      /restart/,
+    ],
+    [
+      'config changed after the daemon read it',
+      (f) => ({ ...f, config: { ...f.config, modifiedAtMs: 2_000 } }),
+      'daemon',
+      /changed after it read the file/,
+      /reload/,
+    ],
+    [
+      'upstream missing',
+      (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ exists: false })]]) }),
+      'upstream-exists',
+      /red0.8 does not exist/,
+      /ip link/,
+    ],
+    [
+      'upstream down',
+      (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ up: false })]]) }),
+      'upstream-up',
+      /is down/,
+      /ip link set dev red0.8 up/,
+    ],
+    [
+      'upstream without carrier',
+      (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ carrier: false })]]) }),
+      'upstream-up',
+      /no carrier/,
+      /cable/,
+    ],
+    [
+      'upstream without address',
+      (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ addresses: [] })]]) }),
+      'upstream-up',
+      /no IPv4 address/,
+      /DHCP or PPP/,
+    ],
+    [
+      'multicast off',
+      (f) => ({ ...f, interfaces: new Map([['red0.8', upstream({ multicast: false })]]) }),
+      'upstream-multicast',
+      /multicast is switched off on red0.8/,
+      /ip link set dev red0.8 multicast on/,
+    ],
+    [
+      'strict rp_filter, sources routed elsewhere',
       (f) => ({ ...f, routesBack: viaPpp0 }),
-      'upstream-rp-filter', /rp_filter 1 \(strict\) on red0.8, and the stream sources 203.0.113.0\/24 and 203.0.113.10 route back via ppp0, not red0.8/, /echo 2 > \/proc\/sys\/net\/ipv4\/conf\/red0.8\/rp_filter/],
-    ['no query for more than two intervals', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: 1_000, now: 300_000 }) } } }),
-      'upstream-querier', /no query heard on red0.8 for 4 min 59 s \(last from 10.99.0.1; it asks every 2 min 5 s\)/, /let IGMP in on red0.8/],
-    ['never a query', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: undefined, now: 300_000 }) } } }),
-      'upstream-querier', /since igmpproxy listens there \(5 min 0 s\)/, /ask the provider/],
-    ['a source outside every altnet', (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ foreignSource: '198.51.100.7' }) } } }),
-      'upstream-altnet', /239.1.1.2 from 198.51.100.7 arrives on red0.8 from outside its subnet and every altnet/,
-      /add "altnet 198.51.100.0\/24" .* "phyint red0.8 upstream"/],
-    ['firewall jumps missing', (f) => ({ ...f, firewall: { ok: true, value: FIREWALL.replace('-A IPTVFORWARD -j IGMPPROXY_FWD', '') } }),
-      'firewall', /the jump IPTVFORWARD -> IGMPPROXY_FWD/, /\/usr\/lib\/igmpproxy\/firewall reload/],
-    ['IPFire firewall not running', (f) => ({ ...f, firewall: { ok: true, value: '-P INPUT ACCEPT\n' } }),
-      'firewall', /IPFire's chain IPTVINPUT/, /init.d\/firewall restart/],
-    ['no iptables', (f) => ({ ...f, firewall: { ok: false, reason: 'iptables is not installed' } }), 'firewall', /iptables is not installed/, /as root/],
-    ['receivers but no packets', (f) => ({ ...f, samples: [{ at: 0, routes: [route(1000)] }, { at: 1000, routes: [route(1000)] }] }),
-      'streams', /239.1.1.1 from 203.0.113.10 \(1 receiver\): no packets/, /upstream checks/],
-    ['receivers but no route', (f) => ({ ...f, samples: [{ at: 0, routes: [] }, { at: 1000, routes: [] }] }),
-      'streams', /239.1.1.1 \(1 receiver\) has no route/, /upstream checks/],
+      'upstream-rp-filter',
+      /rp_filter 1 \(strict\) on red0.8, and the stream sources 203.0.113.0\/24 and 203.0.113.10 route back via ppp0, not red0.8/,
+      /echo 2 > \/proc\/sys\/net\/ipv4\/conf\/red0.8\/rp_filter/,
+    ],
+    [
+      'no query for more than two intervals',
+      (f) => ({ ...f, daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: 1_000, now: 300_000 }) } } }),
+      'upstream-querier',
+      /no query heard on red0.8 for 4 min 59 s \(last from 10.99.0.1; it asks every 2 min 5 s\)/,
+      /let IGMP in on red0.8/,
+    ],
+    [
+      'never a query',
+      (f) => ({
+        ...f,
+        daemon: { ...f.daemon, status: { ok: true, value: status({ queryAt: undefined, now: 300_000 }) } },
+      }),
+      'upstream-querier',
+      /since igmpproxy listens there \(5 min 0 s\)/,
+      /ask the provider/,
+    ],
+    [
+      'a source outside every altnet',
+      (f) => ({
+        ...f,
+        daemon: { ...f.daemon, status: { ok: true, value: status({ foreignSource: '198.51.100.7' }) } },
+      }),
+      'upstream-altnet',
+      /239.1.1.2 from 198.51.100.7 arrives on red0.8 from outside its subnet and every altnet/,
+      /add "altnet 198.51.100.0\/24" .* "phyint red0.8 upstream"/,
+    ],
+    [
+      'firewall jumps missing',
+      (f) => ({ ...f, firewall: { ok: true, value: FIREWALL.replace('-A IPTVFORWARD -j IGMPPROXY_FWD', '') } }),
+      'firewall',
+      /the jump IPTVFORWARD -> IGMPPROXY_FWD/,
+      /\/usr\/lib\/igmpproxy\/firewall reload/,
+    ],
+    [
+      'IPFire firewall not running',
+      (f) => ({ ...f, firewall: { ok: true, value: '-P INPUT ACCEPT\n' } }),
+      'firewall',
+      /IPFire's chain IPTVINPUT/,
+      /init.d\/firewall restart/,
+    ],
+    [
+      'no iptables',
+      (f) => ({ ...f, firewall: { ok: false, reason: 'iptables is not installed' } }),
+      'firewall',
+      /iptables is not installed/,
+      /as root/,
+    ],
+    [
+      'receivers but no packets',
+      (f) => ({
+        ...f,
+        samples: [
+          { at: 0, routes: [route(1000)] },
+          { at: 1000, routes: [route(1000)] },
+        ],
+      }),
+      'streams',
+      /239.1.1.1 from 203.0.113.10 \(1 receiver\): no packets/,
+      /upstream checks/,
+    ],
+    [
+      'receivers but no route',
+      (f) => ({
+        ...f,
+        samples: [
+          { at: 0, routes: [] },
+          { at: 1000, routes: [] },
+        ],
+      }),
+      'streams',
+      /239.1.1.1 \(1 receiver\) has no route/,
+      /upstream checks/,
+    ],
   ];
 
   it.each(cases)('%s: its check fails, with a fix', (_name, fault, id, message, fix) => {
@@ -185,44 +415,65 @@ describe('diagnose checks', () => {
   });
 
   it('without a running daemon the checks that need its state are left out, not failed', () => {
-    const ids = diagnose(healthy({ kernelVifs: [], daemon: { pidfile: '/p', pid: undefined, running: false, status: undefined } })).checks.map((c) => c.id);
+    const ids = diagnose(
+      healthy({ kernelVifs: [], daemon: { pidfile: '/p', pid: undefined, running: false, status: undefined } }),
+    ).checks.map((c) => c.id);
     expect(ids).not.toContain('upstream-querier');
     expect(ids).not.toContain('streams');
     expect(ids).toContain('upstream-multicast');
   });
 
   it('an unreadable config still checks the upstreams the daemon uses', () => {
-    const ids = diagnose(healthy({ config: { path: CONFIG_PATH, loaded: { ok: false, errors: ['gone'] }, modifiedAtMs: undefined } }))
-      .checks.filter((c) => c.interface === 'red0.8').map((c) => c.id);
+    const ids = diagnose(
+      healthy({ config: { path: CONFIG_PATH, loaded: { ok: false, errors: ['gone'] }, modifiedAtMs: undefined } }),
+    )
+      .checks.filter((c) => c.interface === 'red0.8')
+      .map((c) => c.id);
     expect(ids).toContain('upstream-querier');
   });
 
   it('loose rp_filter accepts sources routed elsewhere; off checks nothing', () => {
     const elsewhere = viaPpp0;
-    const loose = diagnose(healthy({ routesBack: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 2 })]]) }));
-    expect(loose.checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({ ok: true, message: expect.stringMatching(/rp_filter 2 \(loose\)/) });
-    const off = diagnose(healthy({ routesBack: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 0 })]]) }));
-    expect(off.checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({ ok: true, message: expect.stringMatching(/no reverse-path check/) });
+    const loose = diagnose(
+      healthy({ routesBack: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 2 })]]) }),
+    );
+    expect(loose.checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({
+      ok: true,
+      message: expect.stringMatching(/rp_filter 2 \(loose\)/),
+    });
+    const off = diagnose(
+      healthy({ routesBack: elsewhere, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 0 })]]) }),
+    );
+    expect(off.checks.find((c) => c.id === 'upstream-rp-filter')).toMatchObject({
+      ok: true,
+      message: expect.stringMatching(/no reverse-path check/),
+    });
   });
 
   const rpCheck = (facts: Facts) => diagnose(facts).checks.find((c) => c.id === 'upstream-rp-filter');
   const stopped = { pidfile: '/run/p', pid: undefined, running: false, status: undefined };
 
-  it('strict mode, sources routed elsewhere: the fix follows the daemon\'s own switch (rpfilter auto, keep)', () => {
+  it("strict mode, sources routed elsewhere: the fix follows the daemon's own switch (rpfilter auto, keep)", () => {
     const byHand = 'echo 2 > /proc/sys/net/ipv4/conf/red0.8/rp_filter';
     // auto (the default) and the daemon runs: it should have switched; say it did not, and where to look.
     const running = rpCheck(healthy({ routesBack: viaPpp0 }));
-    expect(running?.fix).toMatch(/^igmpproxy runs with "rpfilter auto" but its switch of red0.8 to loose did not happen or was undone since: the reason is in \/var\/log\/messages/);
+    expect(running?.fix).toMatch(
+      /^igmpproxy runs with "rpfilter auto" but its switch of red0.8 to loose did not happen or was undone since: the reason is in \/var\/log\/messages/,
+    );
     expect(running?.fix).toContain('/etc/rc.d/init.d/igmpproxy restart makes it check again');
     expect(running?.fix).toContain(byHand);
     // auto, daemon not running: starting it is the fix.
     const notRunning = rpCheck(healthy({ routesBack: viaPpp0, kernelVifs: [], daemon: stopped }));
     expect(notRunning).toMatchObject({ ok: false, message: expect.stringMatching(/route back via ppp0, not red0.8/) });
-    expect(notRunning?.fix).toMatch(/^\/etc\/rc.d\/init.d\/igmpproxy start: with "rpfilter auto" igmpproxy sets red0.8 to loose itself/);
+    expect(notRunning?.fix).toMatch(
+      /^\/etc\/rc.d\/init.d\/igmpproxy start: with "rpfilter auto" igmpproxy sets red0.8 to loose itself/,
+    );
     expect(notRunning?.fix).toContain(byHand);
     // keep: the daemon will not switch; remove the keyword or set it by hand.
     const keep = rpCheck(healthy({ routesBack: viaPpp0, config: config(`rpfilter keep\n${CONFIG}`) }));
-    expect(keep?.fix).toMatch(/^remove "rpfilter keep" from \/etc\/igmpproxy.conf and \/etc\/rc.d\/init.d\/igmpproxy reload/);
+    expect(keep?.fix).toMatch(
+      /^remove "rpfilter keep" from \/etc\/igmpproxy.conf and \/etc\/rc.d\/init.d\/igmpproxy reload/,
+    );
     expect(keep?.fix).toContain(byHand);
     expect(keep?.fix).not.toMatch(/log/);
   });
@@ -233,7 +484,9 @@ describe('diagnose checks', () => {
     value.set(ip('203.0.113.0'), 'ppp0');
     expect(rpCheck(healthy({ routesBack: { ok: true, value } }))?.ok).toBe(true);
     value.set(ip('203.0.113.1'), 'ppp0');
-    expect(rpCheck(healthy({ routesBack: { ok: true, value } }))?.message).toMatch(/stream sources 203.0.113.0\/24 route back via ppp0, not red0.8/);
+    expect(rpCheck(healthy({ routesBack: { ok: true, value } }))?.message).toMatch(
+      /stream sources 203.0.113.0\/24 route back via ppp0, not red0.8/,
+    );
     value.delete(ip('203.0.113.1'));
     value.delete(ip(SOURCE));
     expect(rpCheck(healthy({ routesBack: { ok: true, value } }))?.ok).toBe(true);
@@ -241,16 +494,30 @@ describe('diagnose checks', () => {
 
   it('no route back at all: strict and loose both drop; off does not', () => {
     const none = routesBack((address) => (address === SOURCE ? null : 'red0.8'));
-    expect(rpCheck(healthy({ routesBack: none }))).toMatchObject({ ok: false, message: expect.stringMatching(/stream sources 203.0.113.10 have no route back: the kernel drops/) });
+    expect(rpCheck(healthy({ routesBack: none }))).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/stream sources 203.0.113.10 have no route back: the kernel drops/),
+    });
     const loose = rpCheck(healthy({ routesBack: none, interfaces: new Map([['red0.8', upstream({ rpFilter: 2 })]]) }));
-    expect(loose).toMatchObject({ ok: false, message: expect.stringMatching(/^rp_filter 2 \(loose\) on red0.8, and the stream sources 203.0.113.10 have no route back/),
-      fix: expect.stringMatching(/^add a route to the sources/) });
-    expect(rpCheck(healthy({ routesBack: none, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 0 })]]) }))?.ok).toBe(true);
+    expect(loose).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(
+        /^rp_filter 2 \(loose\) on red0.8, and the stream sources 203.0.113.10 have no route back/,
+      ),
+      fix: expect.stringMatching(/^add a route to the sources/),
+    });
+    expect(
+      rpCheck(
+        healthy({ routesBack: none, rpFilterAll: 0, interfaces: new Map([['red0.8', upstream({ rpFilter: 0 })]]) }),
+      )?.ok,
+    ).toBe(true);
   });
 
   it('the kernel could not be asked: a problem with the reason', () => {
     expect(rpCheck(healthy({ routesBack: { ok: false, reason: 'cannot load the native shim' } }))).toMatchObject({
-      ok: false, message: 'cannot ask the kernel for the routes back: cannot load the native shim', fix: expect.stringMatching(/as root/),
+      ok: false,
+      message: 'cannot ask the kernel for the routes back: cannot load the native shim',
+      fix: expect.stringMatching(/as root/),
     });
   });
 

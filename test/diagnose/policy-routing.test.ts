@@ -20,7 +20,12 @@ const MAIN = path.join(repositoryRoot, 'addon', 'daemon', 'main.ts');
 const support = checkNetnsSupport(PREFIX);
 if (!support.available) console.warn(`diagnose policy-routing test skipped: ${support.reason}`);
 
-interface Check { id: string; ok: boolean; message: string; fix: string | null }
+interface Check {
+  id: string;
+  ok: boolean;
+  message: string;
+  fix: string | null;
+}
 
 describe.skipIf(!support.available)('diagnose follows policy routing', () => {
   const lab = new NetnsLab(PREFIX);
@@ -34,11 +39,17 @@ describe.skipIf(!support.available)('diagnose follows policy routing', () => {
     const isp = await lab.createNamespace('isp');
     await lab.connect(router, UP, isp, 'ru4ispup');
     await lab.connect(router, OTHER, isp, 'ru4ispoth');
-    for (const [name, address] of [[UP, '10.99.0.2/24'], [OTHER, '10.98.0.2/24']] as const) {
+    for (const [name, address] of [
+      [UP, '10.99.0.2/24'],
+      [OTHER, '10.98.0.2/24'],
+    ] as const) {
       await router.addAddress(name, address);
       await router.up(name);
     }
-    for (const [name, address] of [['ru4ispup', '10.99.0.1/24'], ['ru4ispoth', '10.98.0.1/24']] as const) {
+    for (const [name, address] of [
+      ['ru4ispup', '10.99.0.1/24'],
+      ['ru4ispoth', '10.98.0.1/24'],
+    ] as const) {
       await isp.addAddress(name, address);
       await isp.up(name);
     }
@@ -56,14 +67,30 @@ describe.skipIf(!support.available)('diagnose follows policy routing', () => {
   }, 30_000);
 
   async function rpCheck(): Promise<Check | undefined> {
-    const result = await router.exec([...testNode, '--no-warnings', MAIN, 'diagnose', '--json', '--pidfile', path.join(dir, 'none.pid'),
-      '--status-file', path.join(dir, 'none.status'), config], 30_000);
+    const result = await router.exec(
+      [
+        ...testNode,
+        '--no-warnings',
+        MAIN,
+        'diagnose',
+        '--json',
+        '--pidfile',
+        path.join(dir, 'none.pid'),
+        '--status-file',
+        path.join(dir, 'none.status'),
+        config,
+      ],
+      30_000,
+    );
     const report = JSON.parse(result.stdout) as { checks: Check[] };
     return report.checks.find((check) => check.id === 'upstream-rp-filter');
   }
 
   test('sources routed back through the upstream by the main table: ok', async () => {
-    expect(await rpCheck()).toMatchObject({ ok: true, message: `rp_filter 1 (strict) on ${UP}; the stream sources route back through ${UP}` });
+    expect(await rpCheck()).toMatchObject({
+      ok: true,
+      message: `rp_filter 1 (strict) on ${UP}; the stream sources route back through ${UP}`,
+    });
   });
 
   test('a policy rule sends them through another table and interface: strict mode drops them, and diagnose says so', async () => {
@@ -72,10 +99,13 @@ describe.skipIf(!support.available)('diagnose follows policy routing', () => {
     try {
       expect(await rpCheck()).toMatchObject({
         ok: false,
-        message: `rp_filter 1 (strict) on ${UP}, and the stream sources 203.0.113.0/24 route back via ${OTHER}, not ${UP}: ` +
+        message:
+          `rp_filter 1 (strict) on ${UP}, and the stream sources 203.0.113.0/24 route back via ${OTHER}, not ${UP}: ` +
           'the kernel drops these streams before igmpproxy sees them',
         // No daemon runs, and the config leaves rpfilter at auto: starting it is the fix.
-        fix: expect.stringMatching(/^\/etc\/rc.d\/init.d\/igmpproxy start: with "rpfilter auto" igmpproxy sets ru4up to loose itself/),
+        fix: expect.stringMatching(
+          /^\/etc\/rc.d\/init.d\/igmpproxy start: with "rpfilter auto" igmpproxy sets ru4up to loose itself/,
+        ),
       });
     } finally {
       await router.ip('rule', 'del', 'to', '203.0.113.0/24', 'lookup', TABLE);

@@ -41,7 +41,8 @@ describe.skipIf(!support.available)('bridge ports added and removed while a TV w
   }, scaled(30_000));
 
   const bridge = () => lab.interfaces.bridge;
-  const carrier = async (): Promise<string> => (await lab.proxyNamespace.run(['cat', `/sys/class/net/${bridge()}/carrier`])).trim();
+  const carrier = async (): Promise<string> =>
+    (await lab.proxyNamespace.run(['cat', `/sys/class/net/${bridge()}/carrier`])).trim();
   const packets = async (): Promise<number> => (await lab.tv(0).stats()).groups[GROUP]?.packets ?? 0;
 
   async function bridgeGroups(): Promise<string[]> {

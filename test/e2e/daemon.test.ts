@@ -2,7 +2,16 @@
 // IGMP querier and streams only the groups joined on its link, the proxy namespace with
 // the real kernel multicast router driven by our daemon, and TV namespaces whose kernels
 // join and leave like real receivers.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, watch, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -39,7 +48,10 @@ async function startOurProxy(lab: IptvLab, config: string, daemon: 'source' | 'b
   // file beside it (O_TMPFILE), which the test VM's overlay root cannot make (overlayfs has
   // O_TMPFILE only from Linux 6.6), while an appliance's /usr/sbin and this /tmp can.
   if (daemon === 'binary') copyFileSync(SINGLE_BINARY, path.join(dir, 'igmpproxy'));
-  const program = daemon === 'binary' ? [path.join(dir, 'igmpproxy')] : [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts')];
+  const program =
+    daemon === 'binary'
+      ? [path.join(dir, 'igmpproxy')]
+      : [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts')];
   const handle = await lab.startProxy({
     command: [...program, '-d', '-vv', '--pidfile', pidfile, '--status-file', statusFile],
     config,
@@ -71,7 +83,10 @@ async function kernelGroups(lab: IptvLab, ifname: string): Promise<string[]> {
 
 async function procFile(lab: IptvLab, file: string): Promise<string[]> {
   const result = await lab.proxyNamespace.exec(['cat', file]);
-  return result.stdout.split('\n').slice(1).filter((line) => line.trim() !== '');
+  return result.stdout
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim() !== '');
 }
 
 /** The state the daemon writes on SIGUSR1: sends the signal and waits (bounded) for the file. */
@@ -81,14 +96,18 @@ async function requestStatus<T>(lab: IptvLab, proxy: OurProxy): Promise<T> {
   const signalledAt = Date.now();
   proxy.handle.process.child.kill('SIGUSR1');
   let status: T | undefined;
-  await lab.waitFor(() => {
-    try {
-      status = JSON.parse(readFileSync(proxy.statusFile, 'utf8')) as T;
-      return Date.parse((status as { writtenAt?: string }).writtenAt ?? '') >= signalledAt;
-    } catch {
-      return false;
-    }
-  }, 3_000, 'the status file');
+  await lab.waitFor(
+    () => {
+      try {
+        status = JSON.parse(readFileSync(proxy.statusFile, 'utf8')) as T;
+        return Date.parse((status as { writtenAt?: string }).writtenAt ?? '') >= signalledAt;
+      } catch {
+        return false;
+      }
+    },
+    3_000,
+    'the status file',
+  );
   return status as T;
 }
 
@@ -105,14 +124,22 @@ async function packets(lab: IptvLab, tv: number, group: string): Promise<number>
 }
 
 async function waitPackets(lab: IptvLab, tv: number, group: string, atLeast: number, timeoutMs = 5_000): Promise<void> {
-  await lab.waitFor(async () => (await packets(lab, tv, group)) >= atLeast, timeoutMs, `${atLeast} packets of ${group} at tv${tv}`);
+  await lab.waitFor(
+    async () => (await packets(lab, tv, group)) >= atLeast,
+    timeoutMs,
+    `${atLeast} packets of ${group} at tv${tv}`,
+  );
 }
 
 /**
  * A lab with our daemon running in it for one describe block: made in beforeAll, always
  * disposed in afterAll. The returned object is filled in when beforeAll has run.
  */
-function labWithDaemon(options: IptvLabOptions, quickleave: boolean, daemon: 'source' | 'binary' = 'source'): { lab: IptvLab; proxy: OurProxy } {
+function labWithDaemon(
+  options: IptvLabOptions,
+  quickleave: boolean,
+  daemon: 'source' | 'binary' = 'source',
+): { lab: IptvLab; proxy: OurProxy } {
   const context = {} as { lab: IptvLab; proxy: OurProxy };
   beforeAll(async () => {
     context.lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, ...options });
@@ -134,7 +161,10 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
   });
 
   test('an IGMPv2 TV and an IGMPv3 TV join: streams arrive; the daemon reports upstream itself, in IGMPv3, at once', async () => {
-    for (const [tv, group] of [[0, '239.10.0.1'], [1, '239.10.0.2']] as const) {
+    for (const [tv, group] of [
+      [0, '239.10.0.1'],
+      [1, '239.10.0.2'],
+    ] as const) {
       const from = lab.isp.mark;
       const joinedAt = await lab.tv(tv).join(group);
       const report = await lab.isp.waitForReport(group, { from, kinds: ['join'] });
@@ -149,7 +179,9 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
     expect(upstreamKernelGroups).not.toContain('239.10.0.2');
     // Our state-change report is repeated once (robustness 2), 1 s later.
     await sleep(1_300);
-    expect(lab.isp.events('report', 0, (event) => event.group === '239.10.0.1' && event.kind === 'join').length).toBe(2);
+    expect(lab.isp.events('report', 0, (event) => event.group === '239.10.0.1' && event.kind === 'join').length).toBe(
+      2,
+    );
   });
 
   test('two TVs on one group: one leaves (quickleave), no upstream leave and the other sees no gap', async () => {
@@ -191,7 +223,11 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
   test('channel zapping: leave A + join B on one TV brings B and leaves A upstream', async () => {
     await lab.tv(1).join('239.10.1.1');
     await waitPackets(lab, 1, '239.10.1.1', 5);
-    for (const [from, to] of [['239.10.1.1', '239.10.1.2'], ['239.10.1.2', '239.10.1.3'], ['239.10.1.3', '239.10.1.1']] as const) {
+    for (const [from, to] of [
+      ['239.10.1.1', '239.10.1.2'],
+      ['239.10.1.2', '239.10.1.3'],
+      ['239.10.1.3', '239.10.1.1'],
+    ] as const) {
       const mark = lab.isp.mark;
       const tvMark = lab.tv(1).mark;
       const zappedAt = await lab.tv(1).zap(from, to);
@@ -206,14 +242,23 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
     await waitPackets(lab, 0, '239.10.0.1', 50);
     const status = await requestStatus<{
       pid: number;
-      proxy: { downstreams: { name: string; groups: { group: string; hosts: string[] }[] }[]; upstreams: { name: string; joined: { group: string }[] }[] };
+      proxy: {
+        downstreams: { name: string; groups: { group: string; hosts: string[] }[] }[];
+        upstreams: { name: string; joined: { group: string }[] }[];
+      };
       kernelRoutes: { group: string; source: string; input: string; outputs: string[]; packets: number }[];
     }>(lab, proxy);
     const downstream = status?.proxy.downstreams.find((d) => d.name === lab.interfaces.bridge);
     expect(downstream?.groups.find((g) => g.group === '239.10.0.1')?.hosts).toEqual(['192.168.99.10']);
-    expect(status?.proxy.upstreams[0]?.joined.map((j) => j.group)).toEqual(expect.arrayContaining(['239.10.0.1', '239.10.0.2']));
+    expect(status?.proxy.upstreams[0]?.joined.map((j) => j.group)).toEqual(
+      expect.arrayContaining(['239.10.0.1', '239.10.0.2']),
+    );
     const route = status?.kernelRoutes.find((r) => r.group === '239.10.0.1');
-    expect(route).toMatchObject({ source: LAB_ADDRESSES.ispLink, input: lab.interfaces.upstream, outputs: [lab.interfaces.bridge] });
+    expect(route).toMatchObject({
+      source: LAB_ADDRESSES.ispLink,
+      input: lab.interfaces.upstream,
+      outputs: [lab.interfaces.bridge],
+    });
     expect(route?.packets).toBeGreaterThan(40);
     await proxy.handle.waitForLog(/route \(10\.99\.0\.1, 239\.10\.0\.1\) ipe9up -> ipe9br: \d+ packets/, 2_000);
   });
@@ -226,8 +271,11 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
     proxy.handle.process.child.kill('SIGHUP');
     await proxy.handle.waitForLog(/reloaded /, 5_000, logMark);
     // Over 60 more packets (a second of the stream natively; the emulated VM sends slower)...
-    await lab.waitFor(async () => ((await lab.tv(0).stats()).groups[group]?.packets ?? 0) - (before?.packets ?? 0) > 60,
-      1_500, 'over 60 packets after the reload');
+    await lab.waitFor(
+      async () => ((await lab.tv(0).stats()).groups[group]?.packets ?? 0) - (before?.packets ?? 0) > 60,
+      1_500,
+      'over 60 packets after the reload',
+    );
     // ...and not one lost across the reload.
     const after = (await lab.tv(0).stats()).groups[group];
     expect(after?.lost).toBe(before?.lost);
@@ -237,7 +285,9 @@ describe.skipIf(!support.available)('daemon with an IGMPv3 provider, quickleave,
     const badMark = proxy.handle.log.length;
     proxy.handle.process.child.kill('SIGHUP');
     await proxy.handle.waitForLog(/reload refused/, 5_000, badMark);
-    expect(proxy.handle.log.slice(badMark).some((line) => /igmpproxy\.conf:2:1: error: .*quickleave/.test(line))).toBe(true);
+    expect(proxy.handle.log.slice(badMark).some((line) => /igmpproxy\.conf:2:1: error: .*quickleave/.test(line))).toBe(
+      true,
+    );
     expect(proxy.handle.running).toBe(true);
     const still = await packets(lab, 0, group);
     await sleep(500);
@@ -304,7 +354,16 @@ describe.skipIf(!support.available)('signals from the moment the pidfile names t
     });
     try {
       const handle = await lab.startProxy({
-        command: [...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv', '--pidfile', pidfile, '--status-file', path.join(dir, 'status')],
+        command: [
+          ...labNode,
+          path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'),
+          '-d',
+          '-vv',
+          '--pidfile',
+          pidfile,
+          '--status-file',
+          path.join(dir, 'status'),
+        ],
         config: lab.proxyConfig({ quickleave: true }),
         startupGraceMs: 0,
       });
@@ -379,59 +438,77 @@ describe.skipIf(!support.available)('daemon serving 500 groups with the default 
   });
   const groups = Array.from({ length: 500 }, (_, i) => `239.30.${Math.floor(i / 250)}.${(i % 250) + 1}`);
 
-  test('500 joins: all joined upstream, all streams reach the TV, a general query is answered for all', async () => {
-    const limit = await lab.proxyNamespace.exec(['cat', '/proc/sys/net/ipv4/igmp_max_memberships']);
-    expect(limit.stdout.trim()).toBe('20');
-    const joined = await lab.tv(0).joinMany(groups);
-    expect(joined.failures).toEqual({});
-    await lab.waitFor(async () => (await lab.isp.status()).groups.length === 500, 20_000, 'the isp to see 500 joined groups');
-    await lab.waitFor(async () => {
-      const stats = await lab.tv(0).stats();
-      return groups.every((group) => (stats.groups[group]?.packets ?? 0) > 0);
-    }, 30_000, 'a packet of every group at the TV');
-    const from = lab.isp.mark;
-    await lab.isp.query({ maxResponseMs: 2_000 });
-    await lab.waitFor(
-      () => new Set(lab.isp.events('report', from, (event) => event.kind === 'current').map((event) => event.group)).size === 500,
-      10_000,
-      'current-state records for all 500 groups',
-    );
-    expect((await kernelRoutes(lab)).length).toBe(500);
-    const left = await lab.tv(0).leaveAll();
-    expect(left.count).toBe(500);
-    await lab.waitFor(async () => (await lab.isp.status()).groups.length === 0, 20_000, 'all groups left upstream');
-    await lab.waitFor(async () => (await kernelRoutes(lab)).length === 0, 5_000, 'all routes deleted');
-    await proxy.handle.stop();
-  }, scaled(120_000));
+  test(
+    '500 joins: all joined upstream, all streams reach the TV, a general query is answered for all',
+    async () => {
+      const limit = await lab.proxyNamespace.exec(['cat', '/proc/sys/net/ipv4/igmp_max_memberships']);
+      expect(limit.stdout.trim()).toBe('20');
+      const joined = await lab.tv(0).joinMany(groups);
+      expect(joined.failures).toEqual({});
+      await lab.waitFor(
+        async () => (await lab.isp.status()).groups.length === 500,
+        20_000,
+        'the isp to see 500 joined groups',
+      );
+      await lab.waitFor(
+        async () => {
+          const stats = await lab.tv(0).stats();
+          return groups.every((group) => (stats.groups[group]?.packets ?? 0) > 0);
+        },
+        30_000,
+        'a packet of every group at the TV',
+      );
+      const from = lab.isp.mark;
+      await lab.isp.query({ maxResponseMs: 2_000 });
+      await lab.waitFor(
+        () =>
+          new Set(lab.isp.events('report', from, (event) => event.kind === 'current').map((event) => event.group))
+            .size === 500,
+        10_000,
+        'current-state records for all 500 groups',
+      );
+      expect((await kernelRoutes(lab)).length).toBe(500);
+      const left = await lab.tv(0).leaveAll();
+      expect(left.count).toBe(500);
+      await lab.waitFor(async () => (await lab.isp.status()).groups.length === 0, 20_000, 'all groups left upstream');
+      await lab.waitFor(async () => (await kernelRoutes(lab)).length === 0, 5_000, 'all routes deleted');
+      await proxy.handle.stop();
+    },
+    scaled(120_000),
+  );
 });
 
 const hasBinary = existsSync(SINGLE_BINARY);
-if (support.available && !hasBinary) console.warn(`single-binary end-to-end test skipped: ${SINGLE_BINARY} not built (npm run build)`);
+if (support.available && !hasBinary)
+  console.warn(`single-binary end-to-end test skipped: ${SINGLE_BINARY} not built (npm run build)`);
 
-describe.skipIf(!support.available || !hasBinary)('the single binary (dist/x86_64/igmpproxy) forwarding in the lab', () => {
-  const context = labWithDaemon({ ispVersion: 3, tvClients: 1 }, true, 'binary');
+describe.skipIf(!support.available || !hasBinary)(
+  'the single binary (dist/x86_64/igmpproxy) forwarding in the lab',
+  () => {
+    const context = labWithDaemon({ ispVersion: 3, tvClients: 1 }, true, 'binary');
 
-  test('the embedded shim drives the kernel: join -> stream, leave -> upstream leave, SIGTERM -> tables empty', async () => {
-    const { lab, proxy } = context;
-    const binary = path.join(proxy.dir, 'igmpproxy');
-    expect(readlinkSync(`/proc/${proxy.handle.pid}/exe`)).toBe(binary);
-    const group = '239.50.0.1';
-    const from = lab.isp.mark;
-    await lab.tv(0).join(group);
-    await lab.isp.waitForReport(group, { from, kinds: ['join'] });
-    await waitPackets(lab, 0, group, 20).catch((error: Error) => {
-      throw new Error(`${error.message}\nproxy log:\n${proxy.handle.tail(40)}`);
+    test('the embedded shim drives the kernel: join -> stream, leave -> upstream leave, SIGTERM -> tables empty', async () => {
+      const { lab, proxy } = context;
+      const binary = path.join(proxy.dir, 'igmpproxy');
+      expect(readlinkSync(`/proc/${proxy.handle.pid}/exe`)).toBe(binary);
+      const group = '239.50.0.1';
+      const from = lab.isp.mark;
+      await lab.tv(0).join(group);
+      await lab.isp.waitForReport(group, { from, kinds: ['join'] });
+      await waitPackets(lab, 0, group, 20).catch((error: Error) => {
+        throw new Error(`${error.message}\nproxy log:\n${proxy.handle.tail(40)}`);
+      });
+      // SIGUSR1 reaches the daemon's handler in the binary (Node's own use of it is off).
+      const status = await requestStatus<{ proxy: { upstreams: { joined: { group: string }[] }[] } }>(lab, proxy);
+      expect(status.proxy.upstreams[0]?.joined.map((entry) => entry.group)).toEqual([group]);
+      // The shim is mapped from a nameless file (O_TMPFILE) beside the binary, never from /run.
+      const maps = readFileSync(`/proc/${proxy.handle.pid}/maps`, 'utf8');
+      expect(maps).toMatch(new RegExp(`${proxy.dir.replace(/[.]/g, '\\.')}/#\\d+ \\(deleted\\)$`, 'm'));
+      const leaveFrom = lab.isp.mark;
+      await lab.tv(0).leave(group);
+      await lab.isp.waitForReport(group, { from: leaveFrom, kinds: ['leave'], timeoutMs: 2_000 });
+      expect(await proxy.handle.stop(5_000)).toMatchObject({ code: 0, killed: false });
+      expect(await procFile(lab, '/proc/net/ip_mr_vif')).toEqual([]);
     });
-    // SIGUSR1 reaches the daemon's handler in the binary (Node's own use of it is off).
-    const status = await requestStatus<{ proxy: { upstreams: { joined: { group: string }[] }[] } }>(lab, proxy);
-    expect(status.proxy.upstreams[0]?.joined.map((entry) => entry.group)).toEqual([group]);
-    // The shim is mapped from a nameless file (O_TMPFILE) beside the binary, never from /run.
-    const maps = readFileSync(`/proc/${proxy.handle.pid}/maps`, 'utf8');
-    expect(maps).toMatch(new RegExp(`${proxy.dir.replace(/[.]/g, '\\.')}/#\\d+ \\(deleted\\)$`, 'm'));
-    const leaveFrom = lab.isp.mark;
-    await lab.tv(0).leave(group);
-    await lab.isp.waitForReport(group, { from: leaveFrom, kinds: ['leave'], timeoutMs: 2_000 });
-    expect(await proxy.handle.stop(5_000)).toMatchObject({ code: 0, killed: false });
-    expect(await procFile(lab, '/proc/net/ip_mr_vif')).toEqual([]);
-  });
-});
+  },
+);

@@ -30,9 +30,26 @@ const MAIN = path.join(repositoryRoot, 'addon', 'daemon', 'main.ts');
 const support = checkNetnsSupport(PREFIX);
 if (!support.available) console.warn(`diagnose end-to-end tests skipped: ${support.reason}`);
 
-interface Check { id: string; interface?: string; ok: boolean; message: string; fix: string | null }
-interface Row { group: string; source: string | null; receivers: number; packets: number | null; bitsPerSecond: number | null; stalled: boolean }
-interface Report { schema: number; checks: Check[]; groups: Row[] }
+interface Check {
+  id: string;
+  interface?: string;
+  ok: boolean;
+  message: string;
+  fix: string | null;
+}
+interface Row {
+  group: string;
+  source: string | null;
+  receivers: number;
+  packets: number | null;
+  bitsPerSecond: number | null;
+  stalled: boolean;
+}
+interface Report {
+  schema: number;
+  checks: Check[];
+  groups: Row[];
+}
 
 describe.skipIf(!support.available)('igmpproxy diagnose in the IPTV lab', () => {
   let lab: IptvLab;
@@ -46,8 +63,22 @@ describe.skipIf(!support.available)('igmpproxy diagnose in the IPTV lab', () => 
 
   /** Runs diagnose in the router's namespace with the lab's PATH (legacy iptables first). */
   async function diagnose(json = true): Promise<{ code: number | null; stdout: string; report: Report }> {
-    const result = await lab.proxyNamespace.exec(['env', `PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, ...labNode, MAIN, 'diagnose',
-      ...(json ? ['--json'] : []), '--pidfile', pidfile, '--status-file', statusFile, proxy.configPath], 60_000);
+    const result = await lab.proxyNamespace.exec(
+      [
+        'env',
+        `PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`,
+        ...labNode,
+        MAIN,
+        'diagnose',
+        ...(json ? ['--json'] : []),
+        '--pidfile',
+        pidfile,
+        '--status-file',
+        statusFile,
+        proxy.configPath,
+      ],
+      60_000,
+    );
     let report: Report = { schema: 0, checks: [], groups: [] };
     try {
       if (json) report = JSON.parse(result.stdout) as Report;
@@ -58,15 +89,26 @@ describe.skipIf(!support.available)('igmpproxy diagnose in the IPTV lab', () => 
   }
 
   const problems = (report: Report): Check[] => report.checks.filter((check) => !check.ok);
-  const firewall = (action: string) => lab.proxyNamespace.run(['env', `PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, helper, action], 60_000);
+  const firewall = (action: string) =>
+    lab.proxyNamespace.run(['env', `PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, helper, action], 60_000);
   const tvPackets = async (): Promise<number> => (await lab.tv(0).stats()).groups[GROUP]?.packets ?? 0;
   async function streamFlows(): Promise<void> {
     const before = await tvPackets();
-    await lab.waitFor(async () => (await tvPackets()) >= before + 20, scaled(15_000), `the stream ${GROUP} at the TV again`, 100);
+    await lab.waitFor(
+      async () => (await tvPackets()) >= before + 20,
+      scaled(15_000),
+      `the stream ${GROUP} at the TV again`,
+      100,
+    );
   }
 
   beforeAll(async () => {
-    lab = await IptvLab.create({ prefix: PREFIX, sourceAddress: LAB_ADDRESSES.altSource, queryIntervalMs: QUERY_INTERVAL_MS, tvClients: 1 });
+    lab = await IptvLab.create({
+      prefix: PREFIX,
+      sourceAddress: LAB_ADDRESSES.altSource,
+      queryIntervalMs: QUERY_INTERVAL_MS,
+      tvClients: 1,
+    });
     dir = await mkdtemp(path.join(tmpdir(), `${PREFIX}-diagnose-`));
     pidfile = path.join(dir, 'igmpproxy.pid');
     statusFile = path.join(dir, 'igmpproxy.status');
@@ -80,10 +122,17 @@ describe.skipIf(!support.available)('igmpproxy diagnose in the IPTV lab', () => 
     // Legacy iptables as "iptables" in front of PATH (the helper lets a caller choose so).
     bin = path.join(dir, 'bin');
     await mkdir(bin);
-    for (const name of ['iptables', 'iptables-restore']) await symlink('/usr/sbin/xtables-legacy-multi', path.join(bin, name));
+    for (const name of ['iptables', 'iptables-restore'])
+      await symlink('/usr/sbin/xtables-legacy-multi', path.join(bin, name));
     if (!existsSync('/proc/net/ip_tables_names')) await execBounded(['modprobe', 'ip_tables']);
-    for (const args of [['-N', 'IPTVINPUT'], ['-A', 'INPUT', '-j', 'IPTVINPUT'], ['-N', 'IPTVFORWARD'], ['-A', 'FORWARD', '-j', 'IPTVFORWARD'],
-      ['-N', 'CUSTOMOUTPUT'], ['-A', 'OUTPUT', '-j', 'CUSTOMOUTPUT']]) {
+    for (const args of [
+      ['-N', 'IPTVINPUT'],
+      ['-A', 'INPUT', '-j', 'IPTVINPUT'],
+      ['-N', 'IPTVFORWARD'],
+      ['-A', 'FORWARD', '-j', 'IPTVFORWARD'],
+      ['-N', 'CUSTOMOUTPUT'],
+      ['-A', 'OUTPUT', '-j', 'CUSTOMOUTPUT'],
+    ]) {
       await lab.proxyNamespace.run([path.join(bin, 'iptables'), '-w', ...args]);
     }
     // The add-on's firewall helper, rendered for this lab: its daemon is ours from source.
@@ -107,121 +156,176 @@ describe.skipIf(!support.available)('igmpproxy diagnose in the IPTV lab', () => 
     if (dir) await rm(dir, { recursive: true, force: true });
   }, scaled(30_000));
 
-  test('a healthy lab: no problem, exit 0, the stream with its receiver and rate', async () => {
-    await streamFlows();
-    const { code, report } = await diagnose();
-    expect(problems(report)).toEqual([]);
-    expect(code).toBe(0);
-    expect(report.schema).toBe(1);
-    expect(report.checks.map((check) => check.id)).toEqual(['config', 'kernel-mroute', 'daemon', 'upstream-exists', 'upstream-up',
-      'upstream-multicast', 'upstream-rp-filter', 'upstream-querier', 'upstream-altnet', 'firewall', 'streams']);
-    const row = report.groups.find((entry) => entry.group === GROUP);
-    expect(row).toMatchObject({ source: LAB_ADDRESSES.altSource, receivers: 1, stalled: false });
-    expect(row?.packets).toBeGreaterThan(0);
-    expect(row?.bitsPerSecond).toBeGreaterThan(0);
-    const human = await diagnose(false);
-    expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/No problem found\.\n$/);
-    console.info(`diagnose, healthy lab:\n${human.stdout}`);
-  }, scaled(120_000));
+  test(
+    'a healthy lab: no problem, exit 0, the stream with its receiver and rate',
+    async () => {
+      await streamFlows();
+      const { code, report } = await diagnose();
+      expect(problems(report)).toEqual([]);
+      expect(code).toBe(0);
+      expect(report.schema).toBe(1);
+      expect(report.checks.map((check) => check.id)).toEqual([
+        'config',
+        'kernel-mroute',
+        'daemon',
+        'upstream-exists',
+        'upstream-up',
+        'upstream-multicast',
+        'upstream-rp-filter',
+        'upstream-querier',
+        'upstream-altnet',
+        'firewall',
+        'streams',
+      ]);
+      const row = report.groups.find((entry) => entry.group === GROUP);
+      expect(row).toMatchObject({ source: LAB_ADDRESSES.altSource, receivers: 1, stalled: false });
+      expect(row?.packets).toBeGreaterThan(0);
+      expect(row?.bitsPerSecond).toBeGreaterThan(0);
+      const human = await diagnose(false);
+      expect(human.code).toBe(0);
+      expect(human.stdout).toMatch(/No problem found\.\n$/);
+      console.info(`diagnose, healthy lab:\n${human.stdout}`);
+    },
+    scaled(120_000),
+  );
 
-  test('the firewall rules removed: firewall, fixed by the helper', async () => {
-    await firewall('stop');
-    const { code, report, } = await diagnose();
-    expect(code).toBe(1);
-    expect(problems(report)).toEqual([{
-      id: 'firewall', ok: false, message: expect.stringContaining('the jump IPTVINPUT -> IGMPPROXY_IN'),
-      fix: '/usr/lib/igmpproxy/firewall reload',
-    }]);
-    await firewall('start');
-  }, scaled(120_000));
-
-  test('strict rp_filter with the sources routed elsewhere: upstream-rp-filter', async () => {
-    const up = lab.interfaces.upstream;
-    await lab.proxyNamespace.ip('route', 'add', LAB_ADDRESSES.altSourceSubnet, 'dev', lab.interfaces.bridge);
-    await lab.proxyNamespace.sysctl(`net.ipv4.conf.${up}.rp_filter`, 1);
-    try {
+  test(
+    'the firewall rules removed: firewall, fixed by the helper',
+    async () => {
+      await firewall('stop');
       const { code, report } = await diagnose();
       expect(code).toBe(1);
-      const found = problems(report).find((check) => check.id === 'upstream-rp-filter');
-      expect(found).toMatchObject({
-        interface: up,
-        message: `rp_filter 1 (strict) on ${up}, and the stream sources 203.0.113.0/24 and 203.0.113.10 route back via ${lab.interfaces.bridge}, ` +
-          `not ${up}: the kernel drops these streams before igmpproxy sees them`,
-        fix: expect.stringContaining(`echo 2 > /proc/sys/net/ipv4/conf/${up}/rp_filter`),
-      });
-      console.info(`diagnose, strict rp_filter:\n${(await diagnose(false)).stdout}`);
-    } finally {
-      await lab.proxyNamespace.sysctl(`net.ipv4.conf.${up}.rp_filter`, 0);
-      await lab.proxyNamespace.ip('route', 'del', LAB_ADDRESSES.altSourceSubnet, 'dev', lab.interfaces.bridge);
-    }
-    await streamFlows();
-  }, scaled(120_000));
+      expect(problems(report)).toEqual([
+        {
+          id: 'firewall',
+          ok: false,
+          message: expect.stringContaining('the jump IPTVINPUT -> IGMPPROXY_IN'),
+          fix: '/usr/lib/igmpproxy/firewall reload',
+        },
+      ]);
+      await firewall('start');
+    },
+    scaled(120_000),
+  );
 
-  test('the provider\'s querier falls silent: upstream-querier', async () => {
-    await lab.isp.setQueryInterval(0);
-    try {
-      // Two query intervals (QQIC 2 s) and a margin, in real time: the daemon's clock.
-      await new Promise((resolve) => setTimeout(resolve, 2 * QUERY_INTERVAL_MS + 1_500));
-      const { code, report } = await diagnose();
-      expect(code).toBe(1);
-      expect(problems(report).find((check) => check.id === 'upstream-querier')).toMatchObject({
-        interface: lab.interfaces.upstream,
-        message: expect.stringMatching(new RegExp(`^no query heard on ${lab.interfaces.upstream} for \\d+ s \\(last from ${LAB_ADDRESSES.ispLink}; it asks every 2 s\\)`)),
-        fix: expect.stringContaining(`let IGMP in on ${lab.interfaces.upstream}`),
-      });
-    } finally {
-      await lab.isp.setQueryInterval(QUERY_INTERVAL_MS);
-    }
-    await streamFlows();
-  }, scaled(120_000));
+  test(
+    'strict rp_filter with the sources routed elsewhere: upstream-rp-filter',
+    async () => {
+      const up = lab.interfaces.upstream;
+      await lab.proxyNamespace.ip('route', 'add', LAB_ADDRESSES.altSourceSubnet, 'dev', lab.interfaces.bridge);
+      await lab.proxyNamespace.sysctl(`net.ipv4.conf.${up}.rp_filter`, 1);
+      try {
+        const { code, report } = await diagnose();
+        expect(code).toBe(1);
+        const found = problems(report).find((check) => check.id === 'upstream-rp-filter');
+        expect(found).toMatchObject({
+          interface: up,
+          message:
+            `rp_filter 1 (strict) on ${up}, and the stream sources 203.0.113.0/24 and 203.0.113.10 route back via ${lab.interfaces.bridge}, ` +
+            `not ${up}: the kernel drops these streams before igmpproxy sees them`,
+          fix: expect.stringContaining(`echo 2 > /proc/sys/net/ipv4/conf/${up}/rp_filter`),
+        });
+        console.info(`diagnose, strict rp_filter:\n${(await diagnose(false)).stdout}`);
+      } finally {
+        await lab.proxyNamespace.sysctl(`net.ipv4.conf.${up}.rp_filter`, 0);
+        await lab.proxyNamespace.ip('route', 'del', LAB_ADDRESSES.altSourceSubnet, 'dev', lab.interfaces.bridge);
+      }
+      await streamFlows();
+    },
+    scaled(120_000),
+  );
 
-  test('the stream source outside every altnet: upstream-altnet, with the altnet to add', async () => {
-    const from = proxy.log.length;
-    await writeFile(proxy.configPath, lab.proxyConfig({ altnets: ['198.51.100.0/24'] }));
-    proxy.process.child.kill('SIGHUP');
-    await proxy.waitForLog(/reloaded /, scaled(10_000), from);
-    try {
-      await proxy.waitForLog(/comes from outside .* and every altnet of this upstream; not forwarded/, scaled(15_000), from);
-      const { code, report } = await diagnose();
-      expect(code).toBe(1);
-      expect(problems(report).find((check) => check.id === 'upstream-altnet')).toMatchObject({
-        interface: lab.interfaces.upstream,
-        message: `${GROUP} from ${LAB_ADDRESSES.altSource} arrives on ${lab.interfaces.upstream} from outside its subnet and every altnet: not forwarded`,
-        fix: expect.stringContaining(`add "altnet 203.0.113.0/24" (or the provider's wider range) under "phyint ${lab.interfaces.upstream} upstream"`),
-      });
-    } finally {
-      const back = proxy.log.length;
-      await writeFile(proxy.configPath, goodConfig);
+  test(
+    "the provider's querier falls silent: upstream-querier",
+    async () => {
+      await lab.isp.setQueryInterval(0);
+      try {
+        // Two query intervals (QQIC 2 s) and a margin, in real time: the daemon's clock.
+        await new Promise((resolve) => setTimeout(resolve, 2 * QUERY_INTERVAL_MS + 1_500));
+        const { code, report } = await diagnose();
+        expect(code).toBe(1);
+        expect(problems(report).find((check) => check.id === 'upstream-querier')).toMatchObject({
+          interface: lab.interfaces.upstream,
+          message: expect.stringMatching(
+            new RegExp(
+              `^no query heard on ${lab.interfaces.upstream} for \\d+ s \\(last from ${LAB_ADDRESSES.ispLink}; it asks every 2 s\\)`,
+            ),
+          ),
+          fix: expect.stringContaining(`let IGMP in on ${lab.interfaces.upstream}`),
+        });
+      } finally {
+        await lab.isp.setQueryInterval(QUERY_INTERVAL_MS);
+      }
+      await streamFlows();
+    },
+    scaled(120_000),
+  );
+
+  test(
+    'the stream source outside every altnet: upstream-altnet, with the altnet to add',
+    async () => {
+      const from = proxy.log.length;
+      await writeFile(proxy.configPath, lab.proxyConfig({ altnets: ['198.51.100.0/24'] }));
       proxy.process.child.kill('SIGHUP');
-      await proxy.waitForLog(/reloaded /, scaled(10_000), back);
-    }
-    await streamFlows();
-  }, scaled(120_000));
+      await proxy.waitForLog(/reloaded /, scaled(10_000), from);
+      try {
+        await proxy.waitForLog(
+          /comes from outside .* and every altnet of this upstream; not forwarded/,
+          scaled(15_000),
+          from,
+        );
+        const { code, report } = await diagnose();
+        expect(code).toBe(1);
+        expect(problems(report).find((check) => check.id === 'upstream-altnet')).toMatchObject({
+          interface: lab.interfaces.upstream,
+          message: `${GROUP} from ${LAB_ADDRESSES.altSource} arrives on ${lab.interfaces.upstream} from outside its subnet and every altnet: not forwarded`,
+          fix: expect.stringContaining(
+            `add "altnet 203.0.113.0/24" (or the provider's wider range) under "phyint ${lab.interfaces.upstream} upstream"`,
+          ),
+        });
+      } finally {
+        const back = proxy.log.length;
+        await writeFile(proxy.configPath, goodConfig);
+        proxy.process.child.kill('SIGHUP');
+        await proxy.waitForLog(/reloaded /, scaled(10_000), back);
+      }
+      await streamFlows();
+    },
+    scaled(120_000),
+  );
 
-  test('the daemon stopped: daemon; then multicast off on the upstream: upstream-multicast too', async () => {
-    await proxy.stop(scaled(5_000));
-    const stopped = await diagnose();
-    expect(stopped.code).toBe(1);
-    expect(problems(stopped.report)).toEqual([{
-      id: 'daemon', ok: false, message: `igmpproxy does not run (no pid in ${pidfile})`,
-      fix: '/etc/rc.d/init.d/igmpproxy start (if it stops again, the reason is in /var/log/messages)',
-    }]);
+  test(
+    'the daemon stopped: daemon; then multicast off on the upstream: upstream-multicast too',
+    async () => {
+      await proxy.stop(scaled(5_000));
+      const stopped = await diagnose();
+      expect(stopped.code).toBe(1);
+      expect(problems(stopped.report)).toEqual([
+        {
+          id: 'daemon',
+          ok: false,
+          message: `igmpproxy does not run (no pid in ${pidfile})`,
+          fix: '/etc/rc.d/init.d/igmpproxy start (if it stops again, the reason is in /var/log/messages)',
+        },
+      ]);
 
-    const up = lab.interfaces.upstream;
-    await lab.proxyNamespace.ip('link', 'set', 'dev', up, 'multicast', 'off');
-    try {
-      const { code, report, stdout } = await diagnose();
-      expect(code).toBe(1);
-      expect(problems(report).map((check) => check.id)).toEqual(['daemon', 'upstream-multicast']);
-      expect(problems(report)[1]).toMatchObject({
-        interface: up, message: `multicast is switched off on ${up}: no stream is received`,
-        fix: expect.stringContaining(`ip link set dev ${up} multicast on`),
-      });
-      expect(stdout).not.toBe('');
-      console.info(`diagnose, daemon stopped and multicast off:\n${(await diagnose(false)).stdout}`);
-    } finally {
-      await lab.proxyNamespace.ip('link', 'set', 'dev', up, 'multicast', 'on');
-    }
-  }, scaled(120_000));
+      const up = lab.interfaces.upstream;
+      await lab.proxyNamespace.ip('link', 'set', 'dev', up, 'multicast', 'off');
+      try {
+        const { code, report, stdout } = await diagnose();
+        expect(code).toBe(1);
+        expect(problems(report).map((check) => check.id)).toEqual(['daemon', 'upstream-multicast']);
+        expect(problems(report)[1]).toMatchObject({
+          interface: up,
+          message: `multicast is switched off on ${up}: no stream is received`,
+          fix: expect.stringContaining(`ip link set dev ${up} multicast on`),
+        });
+        expect(stdout).not.toBe('');
+        console.info(`diagnose, daemon stopped and multicast off:\n${(await diagnose(false)).stdout}`);
+      } finally {
+        await lab.proxyNamespace.ip('link', 'set', 'dev', up, 'multicast', 'on');
+      }
+    },
+    scaled(120_000),
+  );
 });

@@ -26,7 +26,11 @@ describe.skipIf(!support.available)('IPTV lab without a proxy', () => {
 
   beforeAll(async () => {
     lab = await IptvLab.create({
-      ispVersion: 3, tvClients: 2, tvIgmpVersions: [2, undefined], secondUpstream: true, queryIntervalMs: 0,
+      ispVersion: 3,
+      tvClients: 2,
+      tvIgmpVersions: [2, undefined],
+      secondUpstream: true,
+      queryIntervalMs: 0,
     });
     listener = await lab.startUpstreamListener(1);
   }, scaled(60_000));
@@ -119,16 +123,27 @@ describe.skipIf(!support.available)('IPTV lab without a proxy', () => {
     const from3 = v3Tv.mark;
     await v2Tv.join('239.3.3.3');
     await v3Tv.join('239.3.3.4');
-    const own = (tv: TvHandle, from: number, type: string): Promise<unknown> => tv.program.waitForEvent((event) =>
-      event.event === 'igmp' && event.dir === 'out' && (event.message as { type?: string } | undefined)?.type === type,
-    3_000, from, `an outgoing ${type}`);
+    const own = (tv: TvHandle, from: number, type: string): Promise<unknown> =>
+      tv.program.waitForEvent(
+        (event) =>
+          event.event === 'igmp' &&
+          event.dir === 'out' &&
+          (event.message as { type?: string } | undefined)?.type === type,
+        3_000,
+        from,
+        `an outgoing ${type}`,
+      );
     const v2 = await own(v2Tv, from2, 'v2-report');
     expect(v2).toMatchObject({ from: tvAddress(0), to: '239.3.3.3', ttl: 1, routerAlert: true });
     const v3 = await own(v3Tv, from3, 'v3-report');
     expect(v3).toMatchObject({ from: tvAddress(1), to: '224.0.0.22', routerAlert: true });
     // The bridge floods: tv1 sees tv0's v2 report on its own link.
-    await v3Tv.program.waitForEvent((event) => event.event === 'igmp' && event.dir === 'in' && event.from === tvAddress(0),
-      3_000, from3, "tv0's report on tv1's link");
+    await v3Tv.program.waitForEvent(
+      (event) => event.event === 'igmp' && event.dir === 'in' && event.from === tvAddress(0),
+      3_000,
+      from3,
+      "tv0's report on tv1's link",
+    );
     await v2Tv.leave('239.3.3.3');
     await v3Tv.leave('239.3.3.4');
   });
@@ -140,8 +155,11 @@ describe.skipIf(!support.available)('IPTV lab without a proxy', () => {
     const from = observer.mark;
     const result = await sender.mcastSend({ destination: '224.0.0.22', count: 10_000, seed: 7 });
     expect(result).toMatchObject({ sent: 10_000, failed: 0 });
-    await lab.waitFor(() => observer.igmpEvents(from, (event) => event.from === tvAddress(0)).length >= 10_000, 15_000,
-      '10,000 packets at the observer');
+    await lab.waitFor(
+      () => observer.igmpEvents(from, (event) => event.from === tvAddress(0)).length >= 10_000,
+      15_000,
+      '10,000 packets at the observer',
+    );
     const seen = observer.igmpEvents(from, (event) => event.from === tvAddress(0));
     expect(seen.length).toBe(10_000);
     // Every one of them is malformed for the project's parser, and they arrive in order.
@@ -154,7 +172,12 @@ describe.skipIf(!support.available || !cProxy.available)('IPTV lab with Debian C
   const proxyPids: number[] = [];
 
   beforeAll(async () => {
-    lab = await IptvLab.create({ ispVersion: 3, tvClients: 2, sourceAddress: LAB_ADDRESSES.altSource, queryIntervalMs: 0 });
+    lab = await IptvLab.create({
+      ispVersion: 3,
+      tvClients: 2,
+      sourceAddress: LAB_ADDRESSES.altSource,
+      queryIntervalMs: 0,
+    });
   }, scaled(60_000));
 
   afterAll(async () => {
@@ -165,7 +188,10 @@ describe.skipIf(!support.available || !cProxy.available)('IPTV lab with Debian C
 
   test('a TV join brings the first packet from an altnet source; the leave stops the stream (quickleave)', async () => {
     if (!cProxy.available) return;
-    const proxy = await lab.startProxy({ command: [cProxy.path, '-d', '-vv'], config: lab.proxyConfig({ quickleave: true }) });
+    const proxy = await lab.startProxy({
+      command: [cProxy.path, '-d', '-vv'],
+      config: lab.proxyConfig({ quickleave: true }),
+    });
     proxyPids.push(proxy.pid);
     // The lab starts it through `ip netns exec`, which execs the proxy a moment later.
     const exe = (): string => {

@@ -22,7 +22,11 @@ if (!support.available) console.warn(`limits end-to-end tests skipped: ${support
 interface Status {
   proxy: {
     limits: { groupsPerHost: number; requireTtlOne: boolean };
-    downstreams: { name: string; groups: { group: string; hosts: string[] }[]; refused: { groupsPerHost: number; ttl: number; lastHost: string | null } }[];
+    downstreams: {
+      name: string;
+      groups: { group: string; hosts: string[] }[];
+      refused: { groupsPerHost: number; ttl: number; lastHost: string | null };
+    }[];
     upstreams: { joined: { group: string }[] }[];
   };
 }
@@ -37,12 +41,19 @@ describe.skipIf(!support.available)('limits and the TTL rule', () => {
   /** An IGMPv2 report for `group` from the hostile TV, its IP header made by its kernel with `ttl`. */
   async function rawReport(group: string, ttl: number): Promise<void> {
     const payload = buildIgmp({ type: 'v2-report', group: parseIpv4(group)! });
-    expect(await lab.tv(hostile).mcastSend({ destination: group, payloads: [payload], ttl })).toMatchObject({ sent: 1, failed: 0 });
+    expect(await lab.tv(hostile).mcastSend({ destination: group, payloads: [payload], ttl })).toMatchObject({
+      sent: 1,
+      failed: 0,
+    });
   }
 
   beforeAll(async () => {
     lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, tvClients: 2 });
-    daemon = await SourceDaemon.start(lab, PREFIX, lab.proxyConfig({ quickleave: true, extra: `maxgroupsperhost ${PER_HOST}` }));
+    daemon = await SourceDaemon.start(
+      lab,
+      PREFIX,
+      lab.proxyConfig({ quickleave: true, extra: `maxgroupsperhost ${PER_HOST}` }),
+    );
     proxy = daemon.proxy;
   }, scaled(90_000));
 
@@ -57,8 +68,11 @@ describe.skipIf(!support.available)('limits and the TTL rule', () => {
     const joined = await lab.tv(hostile).joinMany(greedy);
     expect(joined.failures).toEqual({});
     const refusal = await proxy.waitForLog(
-      new RegExp(`join of 239\\.61\\.0\\.\\d+ from ${tvAddress(hostile).replaceAll('.', '\\.')} ignored: this host is already in ${PER_HOST} groups, the limit \\(maxgroupsperhost ${PER_HOST}\\)`),
-      scaled(5_000));
+      new RegExp(
+        `join of 239\\.61\\.0\\.\\d+ from ${tvAddress(hostile).replaceAll('.', '\\.')} ignored: this host is already in ${PER_HOST} groups, the limit \\(maxgroupsperhost ${PER_HOST}\\)`,
+      ),
+      scaled(5_000),
+    );
     expect(refusal).toContain('logged once a minute');
 
     // The other TV zaps in as usual.
@@ -89,7 +103,11 @@ describe.skipIf(!support.available)('limits and the TTL rule', () => {
     const from = lab.isp.mark;
     const logFrom = proxy.log.length;
     await rawReport(group, 64);
-    await proxy.waitForLog(new RegExp(`ignoring IGMP v2-report from ${tvAddress(hostile).replaceAll('.', '\\.')} with IP TTL 64`), scaled(5_000), logFrom);
+    await proxy.waitForLog(
+      new RegExp(`ignoring IGMP v2-report from ${tvAddress(hostile).replaceAll('.', '\\.')} with IP TTL 64`),
+      scaled(5_000),
+      logFrom,
+    );
     // A barrier: a later join by the viewer reaches the provider, so the report above was
     // handled before it and anything it caused upstream would have been sent by now.
     await lab.tv(viewer).join('239.61.2.2');
@@ -98,7 +116,10 @@ describe.skipIf(!support.available)('limits and the TTL rule', () => {
     expect((await daemon.status<Status>()).proxy.downstreams[0]!.refused.ttl).toBeGreaterThanOrEqual(1);
 
     // Control: the same packet is a valid join once the TTL rule is off.
-    writeFileSync(proxy.configPath, lab.proxyConfig({ quickleave: true, extra: `maxgroupsperhost ${PER_HOST}\nigmpttl any` }));
+    writeFileSync(
+      proxy.configPath,
+      lab.proxyConfig({ quickleave: true, extra: `maxgroupsperhost ${PER_HOST}\nigmpttl any` }),
+    );
     const reloadFrom = proxy.log.length;
     proxy.process.child.kill('SIGHUP');
     await proxy.waitForLog(/reloaded /, scaled(5_000), reloadFrom);

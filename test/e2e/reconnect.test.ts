@@ -24,7 +24,13 @@ const PREFIX = 'ipr9';
 const support = checkNetnsSupport(PREFIX);
 if (!support.available) console.warn(`reconnect tests skipped: ${support.reason}`);
 
-const names = { bridge: `${PREFIX}ib`, ispPort: `${PREFIX}ip`, upstream: `${PREFIX}u`, downstream: `${PREFIX}d`, tv: `${PREFIX}t` };
+const names = {
+  bridge: `${PREFIX}ib`,
+  ispPort: `${PREFIX}ip`,
+  upstream: `${PREFIX}u`,
+  downstream: `${PREFIX}d`,
+  tv: `${PREFIX}t`,
+};
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reconnect)', () => {
@@ -67,22 +73,57 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     await proxyNs.sysctl('net.ipv4.conf.default.rp_filter', 0);
 
     ispProgram = await startLabProgram(isp, 'isp', 'isp-program.ts', {
-      shim, ifname: names.bridge, address: '10.97.0.1', sourceAddress: '10.97.0.1', version: 3, queryIntervalMs: 0,
-      queryResponseMs: 1_000, robustness: 2, lastMemberQueryMs: 200, lastMemberCount: 2, leaveMode: 'query', port: 5000,
-      packetIntervalMs: 10, payloadBytes: 64,
+      shim,
+      ifname: names.bridge,
+      address: '10.97.0.1',
+      sourceAddress: '10.97.0.1',
+      version: 3,
+      queryIntervalMs: 0,
+      queryResponseMs: 1_000,
+      robustness: 2,
+      lastMemberQueryMs: 200,
+      lastMemberCount: 2,
+      leaveMode: 'query',
+      port: 5000,
+      packetIntervalMs: 10,
+      payloadBytes: 64,
     } satisfies IspProgramConfig);
     tvProgram = await startLabProgram(tv, 'tv', 'tv-program.ts', {
-      shim, ifname: names.tv, address: '192.168.97.10', port: 5000,
+      shim,
+      ifname: names.tv,
+      address: '192.168.97.10',
+      port: 5000,
     } satisfies TvProgramConfig);
 
     // The upstream does not exist yet when the daemon starts: it must wait for it.
     dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-`));
     const config = path.join(dir, 'igmpproxy.conf');
-    writeFileSync(config, `quickleave\nphyint ${names.upstream} upstream\n  altnet 10.97.0.0/24\nphyint ${names.downstream} downstream\n`);
+    writeFileSync(
+      config,
+      `quickleave\nphyint ${names.upstream} upstream\n  altnet 10.97.0.0/24\nphyint ${names.downstream} downstream\n`,
+    );
     // -d logs to stderr; the harness reads stdout lines, so the daemon's stderr goes there.
-    daemon = proxyNs.spawn(['sh', '-c', 'exec "$0" "$@" 2>&1', ...labNode, path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'), '-d', '-vv',
-      '--pidfile', path.join(dir, 'pid'), '--status-file', path.join(dir, 'status'), config], { cwd: repositoryRoot });
-    await daemon.waitForLine((line) => line.includes(`${names.upstream} (upstream) is not present or not up; waiting for it`), 10_000);
+    daemon = proxyNs.spawn(
+      [
+        'sh',
+        '-c',
+        'exec "$0" "$@" 2>&1',
+        ...labNode,
+        path.join(repositoryRoot, 'addon', 'daemon', 'main.ts'),
+        '-d',
+        '-vv',
+        '--pidfile',
+        path.join(dir, 'pid'),
+        '--status-file',
+        path.join(dir, 'status'),
+        config,
+      ],
+      { cwd: repositoryRoot },
+    );
+    await daemon.waitForLine(
+      (line) => line.includes(`${names.upstream} (upstream) is not present or not up; waiting for it`),
+      10_000,
+    );
   }, scaled(90_000));
 
   afterAll(async () => {
@@ -99,7 +140,12 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     const group = '239.40.0.1';
     const ispMark = ispProgram.mark;
     await tvProgram.call('join', { group });
-    await ispProgram.waitForEvent((event) => event.event === 'report' && event.group === group && event.kind === 'join', 5_000, ispMark, 'join');
+    await ispProgram.waitForEvent(
+      (event) => event.event === 'report' && event.group === group && event.kind === 'join',
+      5_000,
+      ispMark,
+      'join',
+    );
     await tvProgram.waitForEvent((event) => event.event === 'first' && event.group === group, 5_000, 0, 'first packet');
   });
 
@@ -120,9 +166,17 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     await connectUpstream();
     const newIfindex = await proxyNs.ifindex(names.upstream);
     expect(newIfindex).not.toBe(oldIfindex);
-    await daemon.waitForLine((line) => line.includes(`${names.upstream} is upstream (ifindex ${newIfindex}`), 5_000, from);
+    await daemon.waitForLine(
+      (line) => line.includes(`${names.upstream} is upstream (ifindex ${newIfindex}`),
+      5_000,
+      from,
+    );
     const rejoin = await ispProgram.waitForEvent(
-      (event) => event.event === 'report' && event.group === group && event.kind === 'join', 5_000, ispMark, 'the re-join');
+      (event) => event.event === 'report' && event.group === group && event.kind === 'join',
+      5_000,
+      ispMark,
+      'the re-join',
+    );
     expect(rejoin.from).toBe('10.97.0.2');
     const resumeDeadline = Date.now() + 5_000;
     while ((await packets(group)) < during + 50 && Date.now() < resumeDeadline) await sleep(100);
@@ -147,7 +201,11 @@ describe.skipIf(!support.available)('upstream deleted and re-created (PPPoE reco
     const group = '239.40.0.1';
     const from = daemon.lines.length;
     await proxyNs.ip('link', 'set', 'dev', names.upstream, 'multicast', 'off');
-    await daemon.waitForLine((line) => line.includes(`${names.upstream}: multicast was switched off on it; switched it on`), 5_000, from);
+    await daemon.waitForLine(
+      (line) => line.includes(`${names.upstream}: multicast was switched off on it; switched it on`),
+      5_000,
+      from,
+    );
     const flags = Number.parseInt((await proxyNs.run(['cat', `/sys/class/net/${names.upstream}/flags`])).trim(), 16);
     expect(flags & 0x1000).toBe(0x1000); // IFF_MULTICAST
     const start = await packets(group);

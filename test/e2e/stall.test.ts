@@ -41,7 +41,11 @@ describe.skipIf(!support.available)('stall alarm', () => {
 
   beforeAll(async () => {
     lab = await IptvLab.create({ prefix: PREFIX, queryIntervalMs: 0, tvClients: 1 });
-    daemon = await SourceDaemon.start(lab, PREFIX, lab.proxyConfig({ quickleave: true, extra: `stallalarm ${STALL_SECONDS}` }));
+    daemon = await SourceDaemon.start(
+      lab,
+      PREFIX,
+      lab.proxyConfig({ quickleave: true, extra: `stallalarm ${STALL_SECONDS}` }),
+    );
     proxy = daemon.proxy;
   }, scaled(90_000));
 
@@ -61,15 +65,22 @@ describe.skipIf(!support.available)('stall alarm', () => {
   test('the provider stops the stream: one stall warning with its cause; the status says stalled', async () => {
     await lab.tv(0).join(group);
     await lab.tv(0).waitFirstPacket(group, scaled(5_000));
-    await proxy.waitForLog(/stall alarm: 1 route\(s\) with receivers; reading their packet counters every second/, scaled(5_000));
+    await proxy.waitForLog(
+      /stall alarm: 1 route\(s\) with receivers; reading their packet counters every second/,
+      scaled(5_000),
+    );
     await lab.waitFor(async () => (await packets()) >= 50, scaled(5_000), '50 packets at the TV');
 
     const from = proxy.log.length;
     await lab.isp.pauseGroup(group);
     const stream = `group ${group} from ${LAB_ADDRESSES.ispLink} on upstream ${lab.interfaces.upstream}`;
     const line = await proxy.waitForLog(
-      new RegExp(`stall: ${escapeRegExp(stream)}: no packets for \\d+ s while receivers wait; most likely: the provider stopped sending$`),
-      scaled(STALL_SECONDS * 1000 + 5_000), from);
+      new RegExp(
+        `stall: ${escapeRegExp(stream)}: no packets for \\d+ s while receivers wait; most likely: the provider stopped sending$`,
+      ),
+      scaled(STALL_SECONDS * 1000 + 5_000),
+      from,
+    );
     const silent = Number(/no packets for (\d+) s/.exec(line)?.[1]);
     expect(silent).toBeGreaterThanOrEqual(STALL_SECONDS);
     // Logged once, however long it lasts.
@@ -77,7 +88,9 @@ describe.skipIf(!support.available)('stall alarm', () => {
     expect(proxy.log.slice(from).filter((entry) => entry.includes('stall: '))).toHaveLength(1);
 
     const status = await daemon.status<Status>();
-    expect(status.stallAlarm.groups).toEqual([{ group, stalls: 1, stalled: true, stalledForSeconds: expect.any(Number) }]);
+    expect(status.stallAlarm.groups).toEqual([
+      { group, stalls: 1, stalled: true, stalledForSeconds: expect.any(Number) },
+    ]);
     expect(status.stallAlarm.groups[0]?.stalledForSeconds).toBeGreaterThanOrEqual(STALL_SECONDS + 2);
     expect(checkStatusDocument(status)).toEqual([]);
   });
@@ -88,7 +101,11 @@ describe.skipIf(!support.available)('stall alarm', () => {
     await lab.isp.resumeGroup(group);
     await lab.waitFor(async () => (await packets()) > before, scaled(5_000), 'packets again at the TV');
     const stream = `group ${group} from ${LAB_ADDRESSES.ispLink} on upstream ${lab.interfaces.upstream}`;
-    const line = await proxy.waitForLog(new RegExp(`stall over: ${escapeRegExp(stream)} flows again after \\d+ s$`), scaled(5_000), from);
+    const line = await proxy.waitForLog(
+      new RegExp(`stall over: ${escapeRegExp(stream)} flows again after \\d+ s$`),
+      scaled(5_000),
+      from,
+    );
     expect(Number(/after (\d+) s$/.exec(line)?.[1])).toBeGreaterThanOrEqual(STALL_SECONDS + 3);
     const status = await daemon.status<Status>();
     expect(status.stallAlarm.groups).toEqual([{ group, stalls: 1, stalled: false, stalledForSeconds: null }]);

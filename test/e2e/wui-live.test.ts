@@ -25,7 +25,10 @@ const CHANNEL_A = '239.77.5.1';
 const CHANNEL_B = '239.77.5.2';
 const PAGE = '/cgi-bin/igmpproxy.cgi';
 // In the test VM, the share that scripts/test.ts copies back to .cache/test-artifacts/.
-const ARTIFACTS = path.join(process.env.IGMPPROXY_TEST_ARTIFACTS ?? path.join(REPO_ROOT, '.cache/test-artifacts'), 'wui');
+const ARTIFACTS = path.join(
+  process.env.IGMPPROXY_TEST_ARTIFACTS ?? path.join(REPO_ROOT, '.cache/test-artifacts'),
+  'wui',
+);
 const MAIN = path.join(repositoryRoot, 'addon', 'daemon', 'main.ts');
 
 const support = checkNetnsSupport(PREFIX);
@@ -34,7 +37,7 @@ if (missing) console.warn(`the web page's live view test is skipped: ${missing}`
 
 type Rows = string[][];
 
-describe.skipIf(missing !== undefined)('the web page shows a real daemon\'s channels live', () => {
+describe.skipIf(missing !== undefined)("the web page shows a real daemon's channels live", () => {
   let lab: IptvLab;
   let proxy: ProxyHandle;
   let server: WuiServer;
@@ -43,8 +46,11 @@ describe.skipIf(missing !== undefined)('the web page shows a real daemon\'s chan
   let dir = '';
 
   const rows = (): Promise<Rows> =>
-    page.$$eval('#igmpproxy-groups tbody tr', (trs) => trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((td) => td.innerText.trim())));
-  const readings = (): Promise<number> => page.$eval('#igmpproxy-groups', (table) => Number((table as HTMLElement).dataset.readings ?? 0));
+    page.$$eval('#igmpproxy-groups tbody tr', (trs) =>
+      trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((td) => td.innerText.trim())),
+    );
+  const readings = (): Promise<number> =>
+    page.$eval('#igmpproxy-groups', (table) => Number((table as HTMLElement).dataset.readings ?? 0));
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
   /** Waits (bounded) until the table's rows satisfy `accept`; the last rows on failure. */
   async function waitForRows(accept: (rows: Rows) => boolean, what: string, timeoutMs = scaled(30_000)): Promise<Rows> {
@@ -56,7 +62,9 @@ describe.skipIf(missing !== undefined)('the web page shows a real daemon\'s chan
       if (Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    throw new Error(`the page's table never showed ${what} within ${timeoutMs} ms; it shows ${JSON.stringify(last)}\nproxy log:\n${proxy.tail(30)}`);
+    throw new Error(
+      `the page's table never showed ${what} within ${timeoutMs} ms; it shows ${JSON.stringify(last)}\nproxy log:\n${proxy.tail(30)}`,
+    );
   }
 
   beforeAll(async () => {
@@ -76,7 +84,9 @@ describe.skipIf(missing !== undefined)('the web page shows a real daemon\'s chan
     server = await startIpfireWui({}, { netns: lab.proxyNamespace.name, pidfile, statusFile });
     // Chromium in the router's namespace too (Apache listens on its 127.0.0.1); CDP over a pipe.
     const chromium = path.join(dir, 'chromium-in-namespace');
-    await writeFile(chromium, `#!/bin/sh\nexec ip netns exec ${lab.proxyNamespace.name} /usr/bin/chromium "$@"\n`, { mode: 0o755 });
+    await writeFile(chromium, `#!/bin/sh\nexec ip netns exec ${lab.proxyNamespace.name} /usr/bin/chromium "$@"\n`, {
+      mode: 0o755,
+    });
     browser = await puppeteer.launch({
       executablePath: chromium,
       pipe: true,
@@ -99,40 +109,56 @@ describe.skipIf(missing !== undefined)('the web page shows a real daemon\'s chan
     if (dir !== '') await rm(dir, { recursive: true, force: true });
   }, scaled(60_000));
 
-  test('a TV joins channel A, then zaps to B: the table follows without a reload, packets and Mbit/s rise', async () => {
-    const tv = tvAddress(0);
-    await lab.tv(0).join(CHANNEL_A);
-    await lab.tv(0).waitFirstPacket(CHANNEL_A, scaled(10_000));
+  test(
+    'a TV joins channel A, then zaps to B: the table follows without a reload, packets and Mbit/s rise',
+    async () => {
+      const tv = tvAddress(0);
+      await lab.tv(0).join(CHANNEL_A);
+      await lab.tv(0).waitFirstPacket(CHANNEL_A, scaled(10_000));
 
-    await page.goto(`${server.url}${PAGE}`, { waitUntil: 'domcontentloaded', timeout: scaled(60_000) });
-    await page.evaluate(() => ((window as unknown as { wlMarker: number }).wlMarker = 7));
-    expect(await page.$eval('#igmpproxy-service', (table) => (table as HTMLElement).innerText)).toMatch(/RUNNING/i);
-    // The lab's provider asks upstream; this firewall is querier on the TV's bridge.
-    expect(await page.$eval('#igmpproxy-upstreams', (table) => (table as HTMLElement).innerText)).toContain(`${lab.interfaces.upstream}\tIGMPv3\t10.99.0.1 (IGMPv3)`);
-    expect(await page.$eval('#igmpproxy-downstreams', (table) => (table as HTMLElement).innerText)).toContain('192.168.99.1 (this firewall)');
-    const onA = await waitForRows((r) => r.length === 1 && r[0]![0] === CHANNEL_A && r[0]![2] === tv, `${CHANNEL_A} watched by ${tv}`);
-    expect(onA[0]![1]).toBe('10.99.0.1');
-    await shot('live-channel-a');
+      await page.goto(`${server.url}${PAGE}`, { waitUntil: 'domcontentloaded', timeout: scaled(60_000) });
+      await page.evaluate(() => ((window as unknown as { wlMarker: number }).wlMarker = 7));
+      expect(await page.$eval('#igmpproxy-service', (table) => (table as HTMLElement).innerText)).toMatch(/RUNNING/i);
+      // The lab's provider asks upstream; this firewall is querier on the TV's bridge.
+      expect(await page.$eval('#igmpproxy-upstreams', (table) => (table as HTMLElement).innerText)).toContain(
+        `${lab.interfaces.upstream}\tIGMPv3\t10.99.0.1 (IGMPv3)`,
+      );
+      expect(await page.$eval('#igmpproxy-downstreams', (table) => (table as HTMLElement).innerText)).toContain(
+        '192.168.99.1 (this firewall)',
+      );
+      const onA = await waitForRows(
+        (r) => r.length === 1 && r[0]![0] === CHANNEL_A && r[0]![2] === tv,
+        `${CHANNEL_A} watched by ${tv}`,
+      );
+      expect(onA[0]![1]).toBe('10.99.0.1');
+      await shot('live-channel-a');
 
-    const zappedAtReading = await readings();
-    await lab.tv(0).zap(CHANNEL_A, CHANNEL_B);
-    await lab.tv(0).waitFirstPacket(CHANNEL_B, scaled(10_000));
-    const onB = await waitForRows((r) => r.length === 1 && r[0]![0] === CHANNEL_B && r[0]![2] === tv, `only ${CHANNEL_B}, watched by ${tv}`);
-    expect(onB.flat()).not.toContain(CHANNEL_A);
-    // The same page (no reload), updated by its own readings.
-    expect(await page.evaluate(() => (window as unknown as { wlMarker?: number }).wlMarker)).toBe(7);
-    expect(await readings()).toBeGreaterThan(zappedAtReading);
+      const zappedAtReading = await readings();
+      await lab.tv(0).zap(CHANNEL_A, CHANNEL_B);
+      await lab.tv(0).waitFirstPacket(CHANNEL_B, scaled(10_000));
+      const onB = await waitForRows(
+        (r) => r.length === 1 && r[0]![0] === CHANNEL_B && r[0]![2] === tv,
+        `only ${CHANNEL_B}, watched by ${tv}`,
+      );
+      expect(onB.flat()).not.toContain(CHANNEL_A);
+      // The same page (no reload), updated by its own readings.
+      expect(await page.evaluate(() => (window as unknown as { wlMarker?: number }).wlMarker)).toBe(7);
+      expect(await readings()).toBeGreaterThan(zappedAtReading);
 
-    // Two later readings: the kernel's counters of B grow, and the rate between them is > 0.
-    const first = Number(onB[0]![3]);
-    const flowing = await waitForRows((r) => r[0]?.[0] === CHANNEL_B && Number(r[0][3]) > first && Number(r[0][4]) > 0,
-      `${CHANNEL_B} with more than ${first} packets and a rate`);
-    expect(flowing[0]![4]).toMatch(/^\d+\.\d\d$/);
-    await shot('live-channel-b');
+      // Two later readings: the kernel's counters of B grow, and the rate between them is > 0.
+      const first = Number(onB[0]![3]);
+      const flowing = await waitForRows(
+        (r) => r[0]?.[0] === CHANNEL_B && Number(r[0][3]) > first && Number(r[0][4]) > 0,
+        `${CHANNEL_B} with more than ${first} packets and a rate`,
+      );
+      expect(flowing[0]![4]).toMatch(/^\d+\.\d\d$/);
+      await shot('live-channel-b');
 
-    // Nothing ran as root for it: no addonctrl call, and the daemon logged no SIGUSR1 summary.
-    expect(await server.addonctrlCalls()).toEqual([]);
-    expect(proxy.log.filter((line) => /upstream \S+ \(.*\): \d+ groups joined/.test(line))).toEqual([]);
-    expect(await server.errorLog()).not.toMatch(/igmpproxy\.cgi.*(error|warn)/i);
-  }, scaled(120_000));
+      // Nothing ran as root for it: no addonctrl call, and the daemon logged no SIGUSR1 summary.
+      expect(await server.addonctrlCalls()).toEqual([]);
+      expect(proxy.log.filter((line) => /upstream \S+ \(.*\): \d+ groups joined/.test(line))).toEqual([]);
+      expect(await server.errorLog()).not.toMatch(/igmpproxy\.cgi.*(error|warn)/i);
+    },
+    scaled(120_000),
+  );
 });

@@ -36,7 +36,8 @@ export async function buildAddonctrl(file: string, group: number): Promise<void>
     ['-O2', '-D_GNU_SOURCE', '-o', file, path.join(SOURCES, 'addonctrl.c'), path.join(SOURCES, 'setuid.c')],
     { encoding: 'utf8', timeout: 60_000 },
   );
-  if (result.status !== 0) throw new Error(`gcc addonctrl.c setuid.c failed: ${result.error?.message ?? result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`gcc addonctrl.c setuid.c failed: ${result.error?.message ?? result.stderr}`);
   await chown(file, 0, group);
   await chmod(file, ADDONCTRL_MODE);
 }

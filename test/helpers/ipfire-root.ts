@@ -86,7 +86,10 @@ export async function buildIpfireRoot(root: string, usrUpper: string): Promise<v
   for (const file of ['/etc/protocols', '/etc/ld.so.cache']) {
     if (existsSync(file)) await copyFile(file, path.join(root, file));
   }
-  await writeFile(path.join(root, 'etc/passwd'), `root:x:0:0:root:/root:/bin/bash\nnobody:x:${NOBODY_ID}:${NOBODY_ID}:nobody:/home/nobody:/bin/false\n`);
+  await writeFile(
+    path.join(root, 'etc/passwd'),
+    `root:x:0:0:root:/root:/bin/bash\nnobody:x:${NOBODY_ID}:${NOBODY_ID}:nobody:/home/nobody:/bin/false\n`,
+  );
   await writeFile(path.join(root, 'etc/group'), `root:x:0:\nnobody:x:${NOBODY_ID}:\n`);
   await writeFile(path.join(root, 'etc/system-release'), 'IPFire 2.29 (x86_64) - core199\n');
 
@@ -97,13 +100,17 @@ export async function buildIpfireRoot(root: string, usrUpper: string): Promise<v
   await install(path.join(IPFIRE, 'sysconfig-rc'), path.join(root, 'etc/sysconfig/rc'), 0o644);
   await install(path.join(IPFIRE, 'functions'), path.join(root, 'etc/rc.d/init.d/functions'), 0o644);
   // STAND-INS for Pakfire's helper functions and backupctrl.
-  await install(path.join(APPLIANCE_STANDINS, 'pakfire-functions.sh'), path.join(root, 'opt/pakfire/lib/functions.sh'), 0o644);
+  await install(
+    path.join(APPLIANCE_STANDINS, 'pakfire-functions.sh'),
+    path.join(root, 'opt/pakfire/lib/functions.sh'),
+    0o644,
+  );
   await install(path.join(APPLIANCE_STANDINS, 'backupctrl'), path.join(usrUpper, 'local/bin/backupctrl'), 0o755);
   // STAND-IN for IPFire's update-lang-cache (rebuilds the web UI's strings): records each run.
   await mkdir(path.join(usrUpper, 'local/bin'), { recursive: true, mode: 0o755 });
   await writeFile(
     path.join(usrUpper, 'local/bin/update-lang-cache'),
-    '#!/bin/bash\n# STAND-IN for IPFire\'s update-lang-cache\necho run >> /var/log/update-lang-cache.runs\n',
+    "#!/bin/bash\n# STAND-IN for IPFire's update-lang-cache\necho run >> /var/log/update-lang-cache.runs\n",
     { mode: 0o755 },
   );
   // IPFire's real addonctrl, setuid root and group nobody as on the box.
@@ -115,7 +122,7 @@ export async function buildIpfireRoot(root: string, usrUpper: string): Promise<v
   // STAND-IN for IPFire's own red.up hook that ours must follow.
   await writeFile(
     path.join(root, 'etc/rc.d/init.d/networking/red.up/10-multicast'),
-    '#!/bin/bash\n# STAND-IN for IPFire\'s red.up/10-multicast\nexit 0\n',
+    "#!/bin/bash\n# STAND-IN for IPFire's red.up/10-multicast\nexit 0\n",
     { mode: 0o754 },
   );
 

@@ -40,7 +40,8 @@ const START_TIMEOUT_MS = 20_000;
 export function wuiPrerequisitesMissing(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (mount namespace, overlays)';
   for (const program of ['/usr/sbin/apache2', '/usr/bin/chromium', '/usr/bin/htpasswd', '/usr/bin/openssl']) {
-    if (spawnSync('test', ['-x', program]).status !== 0) return `${program} is missing (bash scripts/dev.sh test installs it)`;
+    if (spawnSync('test', ['-x', program]).status !== 0)
+      return `${program} is missing (bash scripts/dev.sh test installs it)`;
   }
   const addonctrl = addonctrlPrerequisiteMissing();
   if (addonctrl !== undefined) return addonctrl;
@@ -97,14 +98,18 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
 /** Whether Apache answers on 127.0.0.1:port of the namespace `netns`. */
 function listeningIn(netns: string, port: number): boolean {
-  const probe = spawnSync('ip', ['netns', 'exec', netns, 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], { timeout: 5_000 });
+  const probe = spawnSync('ip', ['netns', 'exec', netns, 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}`], {
+    timeout: 5_000,
+  });
   return probe.status === 0;
 }
 
@@ -132,25 +137,41 @@ function installedPerl(text: string): string {
   return text.replaceAll('CONFIG_ROOT', '/var/ipfire').replaceAll("'VERSION'", "'2.29'");
 }
 
-const DEFAULT_ETHERNET = 'CONFIG_TYPE=3\nRED_TYPE=PPPOE\nRED_DEV=red0\nGREEN_DEV=green0\nGREEN_ADDRESS=192.168.1.1\nGREEN_NETMASK=255.255.255.0\nBLUE_DEV=blue0\nBLUE_ADDRESS=192.168.2.1\nBLUE_NETMASK=255.255.255.0\n';
+const DEFAULT_ETHERNET =
+  'CONFIG_TYPE=3\nRED_TYPE=PPPOE\nRED_DEV=red0\nGREEN_DEV=green0\nGREEN_ADDRESS=192.168.1.1\nGREEN_NETMASK=255.255.255.0\nBLUE_DEV=blue0\nBLUE_ADDRESS=192.168.2.1\nBLUE_NETMASK=255.255.255.0\n';
 const DEFAULT_PPP = 'TYPE=vdsl\nIPTV=enable\nINET_VLAN=7\nIPTV_VLAN=8\n';
 
 /** The appliance root as the upper layers of the overlays. */
-async function stageRoot(upper: string, settings: IpfireSettings, port: number, live: LiveDaemon | undefined): Promise<void> {
+async function stageRoot(
+  upper: string,
+  settings: IpfireSettings,
+  port: number,
+  live: LiveDaemon | undefined,
+): Promise<void> {
   const cfgroot = path.join(WUI_FIXTURES, 'config/cfgroot');
   for (const file of await readdir(cfgroot)) {
     await put(upper, `var/ipfire/${file}`, installedPerl(await readFile(path.join(cfgroot, file), 'utf8')));
   }
   for (const lang of ['en', 'de']) {
-    await put(upper, `var/ipfire/langs/${lang}.pl`, await readFile(path.join(WUI_FIXTURES, `langs/${lang}/cgi-bin/${lang}.pl`)));
+    await put(
+      upper,
+      `var/ipfire/langs/${lang}.pl`,
+      await readFile(path.join(WUI_FIXTURES, `langs/${lang}/cgi-bin/${lang}.pl`)),
+    );
   }
   await put(upper, 'var/ipfire/langs/list', await readFile(path.join(WUI_FIXTURES, 'langs/list')));
   // The core menu; other add-ons' EX-*.menu files come with those add-ons, not with IPFire.
-  for (const file of (await readdir(path.join(WUI_FIXTURES, 'config/menu'))).filter((name) => !name.startsWith('EX-'))) {
+  for (const file of (await readdir(path.join(WUI_FIXTURES, 'config/menu'))).filter(
+    (name) => !name.startsWith('EX-'),
+  )) {
     await put(upper, `var/ipfire/menu.d/${file}`, await readFile(path.join(WUI_FIXTURES, 'config/menu', file)));
   }
   await mkdir(path.join(upper, 'var/ipfire/addon-lang'), { recursive: true });
-  await put(upper, 'var/ipfire/main/settings', `HOSTNAME=ipfire\nDOMAINNAME=localdomain\nLANGUAGE=${settings.language ?? 'en'}\nWINDOWWITHHOSTNAME=on\nSPEED=off\nRRDLOG=/var/log/rrd\n`);
+  await put(
+    upper,
+    'var/ipfire/main/settings',
+    `HOSTNAME=ipfire\nDOMAINNAME=localdomain\nLANGUAGE=${settings.language ?? 'en'}\nWINDOWWITHHOSTNAME=on\nSPEED=off\nRRDLOG=/var/log/rrd\n`,
+  );
   await put(upper, 'var/ipfire/sensors/settings', '');
   await put(upper, 'var/ipfire/ethernet/settings', settings.ethernet ?? DEFAULT_ETHERNET);
   await put(upper, 'var/ipfire/ppp/settings', settings.ppp ?? DEFAULT_PPP);
@@ -158,8 +179,16 @@ async function stageRoot(upper: string, settings: IpfireSettings, port: number, 
   await put(upper, 'var/ipfire/wireguard/peers', '');
   await put(upper, 'etc/system-release', 'IPFire 2.29 (x86_64) - core199\n');
   const theme = path.join(WUI_FIXTURES, 'html/html/themes/ipfire/include');
-  await put(upper, 'srv/web/ipfire/html/themes/ipfire/include/colors.txt', await readFile(path.join(theme, 'colors.txt')));
-  await put(upper, 'srv/web/ipfire/html/themes/ipfire/include/css/style.css', await readFile(path.join(theme, 'css/style.css')));
+  await put(
+    upper,
+    'srv/web/ipfire/html/themes/ipfire/include/colors.txt',
+    await readFile(path.join(theme, 'colors.txt')),
+  );
+  await put(
+    upper,
+    'srv/web/ipfire/html/themes/ipfire/include/css/style.css',
+    await readFile(path.join(theme, 'css/style.css')),
+  );
   // Every other page the menu links to: header.pl shows an entry only when its file exists.
   for (const file of await readdir(path.join(WUI_FIXTURES, 'config/menu'))) {
     if (file.startsWith('EX-')) continue;
@@ -168,13 +197,23 @@ async function stageRoot(upper: string, settings: IpfireSettings, port: number, 
       await put(upper, `srv/web/ipfire/cgi-bin/${match[1]}`, '');
     }
   }
-  await put(upper, 'usr/local/bin/update-lang-cache', await readFile(path.join(WUI_FIXTURES, 'src/scripts/update-lang-cache')), 0o755);
+  await put(
+    upper,
+    'usr/local/bin/update-lang-cache',
+    await readFile(path.join(WUI_FIXTURES, 'src/scripts/update-lang-cache')),
+    0o755,
+  );
   // IPFire's real addonctrl: setuid root, group nobody (Debian's nogroup here), mode 4750.
   await buildAddonctrl(path.join(upper, ADDONCTRL), nogroupId());
   await put(upper, 'var/log/addonctrl.calls', '', 0o644);
   // The daemon: the package tests' stand-in for running; everything else (--check,
   // --list-interfaces) is the real daemon. "diagnose" answers from a file the test may write.
-  await put(upper, 'usr/sbin/igmpproxy', await readFile(path.join(REPO_ROOT, 'test/fixtures/appliance/igmpproxy-standin')), 0o755);
+  await put(
+    upper,
+    'usr/sbin/igmpproxy',
+    await readFile(path.join(REPO_ROOT, 'test/fixtures/appliance/igmpproxy-standin')),
+    0o755,
+  );
   await put(
     upper,
     `${APPLIANCE_REAL_DAEMON_DIR.slice(1)}/igmpproxy`,
@@ -183,13 +222,21 @@ async function stageRoot(upper: string, settings: IpfireSettings, port: number, 
     0o755,
   );
   // The initscript with IPFire's real rc configuration and functions (test/fixtures/ipfire).
-  await put(upper, 'etc/sysconfig/rc', `${await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/sysconfig-rc'), 'utf8')}${ADDONCTRL_PROBE}`);
+  await put(
+    upper,
+    'etc/sysconfig/rc',
+    `${await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/sysconfig-rc'), 'utf8')}${ADDONCTRL_PROBE}`,
+  );
   await put(upper, 'etc/rc.d/init.d/functions', await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/functions')));
   // As after a fresh install whose setup found no IPTV upstream: the add-on's default file.
   await put(upper, 'etc/igmpproxy.conf', await readFile(path.join(REPO_ROOT, 'addon/etc/igmpproxy.conf')));
   // The meta file Pakfire keeps for the installed package, as the build writes it.
   const info = await readPackageInfo();
-  await put(upper, `opt/pakfire/db/installed/meta-${info.name}`, metaFile(info, `${info.name}-${info.version}-${info.release}.ipfire`, 0));
+  await put(
+    upper,
+    `opt/pakfire/db/installed/meta-${info.name}`,
+    metaFile(info, `${info.name}-${info.version}-${info.release}.ipfire`, 0),
+  );
 
   // The add-on's web files, as the package installs them.
   const rendered = await renderScripts(info);
@@ -202,10 +249,23 @@ async function stageRoot(upper: string, settings: IpfireSettings, port: number, 
     .replaceAll('/var/log/httpd/', '/var/log/httpd-test/')
     .replace('/etc/httpd/server-ecdsa.crt', '/etc/httpd-test/server.crt')
     .replace('/etc/httpd/server-ecdsa.key', '/etc/httpd-test/server.key');
-  const modules = ['mpm_prefork', 'authz_core', 'authz_user', 'authn_core', 'authn_file', 'auth_basic', 'alias', 'cgi', 'mime', 'headers', 'rewrite', 'env', 'ssl', 'socache_shmcb'];
-  const loads = modules
-    .map((name) => `LoadModule ${name}_module ${MODULES}/mod_${name}.so`)
-    .join('\n');
+  const modules = [
+    'mpm_prefork',
+    'authz_core',
+    'authz_user',
+    'authn_core',
+    'authn_file',
+    'auth_basic',
+    'alias',
+    'cgi',
+    'mime',
+    'headers',
+    'rewrite',
+    'env',
+    'ssl',
+    'socache_shmcb',
+  ];
+  const loads = modules.map((name) => `LoadModule ${name}_module ${MODULES}/mod_${name}.so`).join('\n');
   await put(
     upper,
     'etc/httpd-test/httpd.conf',
@@ -251,7 +311,13 @@ fi
 `;
 
 /** The environment IPFire's addonctrl gives an initscript (setuid.c trusted_env). */
-const CLEAN_ENVIRONMENT = ['env', '-i', 'PATH=/usr/local/bin:/usr/local/sbin:/sbin:/usr/sbin:/bin:/usr/bin', 'SHELL=/bin/sh', 'TERM=dumb'];
+const CLEAN_ENVIRONMENT = [
+  'env',
+  '-i',
+  'PATH=/usr/local/bin:/usr/local/sbin:/sbin:/usr/sbin:/bin:/usr/bin',
+  'SHELL=/bin/sh',
+  'TERM=dumb',
+];
 
 /** Debian's group for nobody (IPFire's is called nobody). */
 function nogroupId(): number {
@@ -326,7 +392,8 @@ export async function startIpfireWui(settings: IpfireSettings = {}, live?: LiveD
     if (keys.status !== 0) throw new Error(`TLS key or users file: ${keys.stdout}`);
 
     const mounts = OVERLAID.map(
-      (name) => `mount -t overlay overlay -o "lowerdir=/${name},upperdir=$1/upper/${name},workdir=$1/work/${name}" /${name}`,
+      (name) =>
+        `mount -t overlay overlay -o "lowerdir=/${name},upperdir=$1/upper/${name},workdir=$1/work/${name}" /${name}`,
     ).join(' && ');
     // The stand-in root is complete: build the language cache as install.sh does, then serve.
     const script = `set -e; ${mounts}; chown -R nobody: /var/ipfire/igmpproxy /var/ipfire/main; /usr/local/bin/update-lang-cache; exec /usr/sbin/apache2 -f /etc/httpd-test/httpd.conf -DFOREGROUND`;
@@ -346,13 +413,17 @@ export async function startIpfireWui(settings: IpfireSettings = {}, live?: LiveD
     for (;;) {
       if (apache.exitCode !== null) throw new Error(`apache2 exited (${apache.exitCode}): ${output}`);
       if (live ? listeningIn(live.netns, port) : await listening(port)) break;
-      if (Date.now() > deadline) throw new Error(`apache2 did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${output}`);
+      if (Date.now() > deadline)
+        throw new Error(`apache2 did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const pid = apache.pid!;
     namespace = await readlink(`/proc/${pid}/ns/mnt`);
     const inside = (argv: readonly string[]) => {
-      const result = spawnSync('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', ...argv], { encoding: 'utf8', timeout: 30_000 });
+      const result = spawnSync('nsenter', [`--mount=/proc/${pid}/ns/mnt`, '--', ...argv], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     };
 
@@ -369,7 +440,19 @@ export async function startIpfireWui(settings: IpfireSettings = {}, live?: LiveD
         const staged = path.join(dir, 'incoming');
         await writeFile(staged, content);
         const mode = (options.mode ?? 0o644).toString(8);
-        const result = inside(['install', '-D', '-m', mode, '-o', options.owner ?? 'root', '-g', options.owner === 'nobody' ? 'nogroup' : 'root', '--', staged, file]);
+        const result = inside([
+          'install',
+          '-D',
+          '-m',
+          mode,
+          '-o',
+          options.owner ?? 'root',
+          '-g',
+          options.owner === 'nobody' ? 'nogroup' : 'root',
+          '--',
+          staged,
+          file,
+        ]);
         if (result.status !== 0) throw new Error(`write ${file}: ${result.stderr}`);
       },
       remove: async (file) => {
@@ -380,7 +463,8 @@ export async function startIpfireWui(settings: IpfireSettings = {}, live?: LiveD
       startDaemonStandIn: async () => {
         const started = inside([...CLEAN_ENVIRONMENT, '/etc/rc.d/init.d/igmpproxy', 'start']);
         const pid = Number((await server.read('/var/run/igmpproxy.pid'))?.trim());
-        if (started.status !== 0 || !Number.isInteger(pid)) throw new Error(`igmpproxy start: ${started.stdout}${started.stderr}`);
+        if (started.status !== 0 || !Number.isInteger(pid))
+          throw new Error(`igmpproxy start: ${started.stdout}${started.stderr}`);
         return pid;
       },
       stopDaemonStandIn: async () => {

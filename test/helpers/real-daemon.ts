@@ -33,7 +33,8 @@ const MOUNTED_REPOSITORY = `${APPLIANCE_REAL_DAEMON_DIR}/repo`;
  */
 export function applianceDaemonLauncher(): string {
   const inside = realDaemonCommand().map((word) =>
-    word.startsWith(`${REPOSITORY_ROOT}/`) ? `${MOUNTED_REPOSITORY}/${path.relative(REPOSITORY_ROOT, word)}` : word);
+    word.startsWith(`${REPOSITORY_ROOT}/`) ? `${MOUNTED_REPOSITORY}/${path.relative(REPOSITORY_ROOT, word)}` : word,
+  );
   return `#!/bin/bash\n# The real igmpproxy daemon of this test appliance (test/helpers/real-daemon.ts).\nexec ${inside.map(shellWord).join(' ')} "$@"\n`;
 }
 

@@ -22,8 +22,12 @@ export function documentedFields(text = readFileSync(DOC, 'utf8')): Map<string, 
     if (!row) continue;
     const [, field, typeText] = row as unknown as [string, string, string];
     const optional = /, may be absent\s*$/.test(typeText);
-    const types = typeText.replace(/, may be absent\s*$/, '').split(' or ').map((type) => type.trim());
-    for (const type of types) if (!TYPES.has(type)) throw new Error(`docs/status-format.md: \`${field}\` has unknown type "${type}"`);
+    const types = typeText
+      .replace(/, may be absent\s*$/, '')
+      .split(' or ')
+      .map((type) => type.trim());
+    for (const type of types)
+      if (!TYPES.has(type)) throw new Error(`docs/status-format.md: \`${field}\` has unknown type "${type}"`);
     if (fields.has(field)) throw new Error(`docs/status-format.md: \`${field}\` is listed twice`);
     fields.set(field, { types: new Set(types), optional });
   }
@@ -35,7 +39,11 @@ function jsonType(value: unknown): string {
 }
 
 /** Problems of `document` against the table (empty: it matches); `seen` collects the paths met. */
-export function checkStatusDocument(document: unknown, fields = documentedFields(), seen = new Set<string>()): string[] {
+export function checkStatusDocument(
+  document: unknown,
+  fields = documentedFields(),
+  seen = new Set<string>(),
+): string[] {
   const problems: string[] = [];
   const visit = (value: unknown, at: string): void => {
     seen.add(at);
@@ -43,7 +51,8 @@ export function checkStatusDocument(document: unknown, fields = documentedFields
     const field = fields.get(at);
     if (at !== '') {
       if (field === undefined) problems.push(`\`${at}\` (${type}) is not in docs/status-format.md`);
-      else if (!field.types.has(type)) problems.push(`\`${at}\` is ${type}, documented as ${[...field.types].join(' or ')}`);
+      else if (!field.types.has(type))
+        problems.push(`\`${at}\` is ${type}, documented as ${[...field.types].join(' or ')}`);
     }
     if (Array.isArray(value)) {
       for (const element of value) visit(element, `${at}[]`);

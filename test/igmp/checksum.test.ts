@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { internetChecksum, isChecksumValid, onesComplementSum, writeChecksum } from '../../addon/daemon/igmp/checksum.ts';
+import {
+  internetChecksum,
+  isChecksumValid,
+  onesComplementSum,
+  writeChecksum,
+} from '../../addon/daemon/igmp/checksum.ts';
 import { fromHex } from './helpers.ts';
 
 describe('Internet checksum (RFC 1071)', () => {

@@ -40,7 +40,12 @@ const KNOWN: [string, string, IgmpMessage][] = [
       version: 3,
       maxResponseMs: 1_000,
       group: ip('232.1.1.1'),
-      v3: { suppressRouterSide: true, robustness: 2, queryIntervalSeconds: 125, sources: [ip('10.0.0.1'), ip('10.0.0.2')] },
+      v3: {
+        suppressRouterSide: true,
+        robustness: 2,
+        queryIntervalSeconds: 125,
+        sources: [ip('10.0.0.1'), ip('10.0.0.2')],
+      },
     },
   ],
   // Max Resp Code 0x80 = 12.8 s, QQIC 0x80 = 128 s: 0x1180 + 0x0780 = 0x1900 -> e6ff.
@@ -82,7 +87,10 @@ describe('IGMP known answers', () => {
   it('parses from a Buffer at a non-zero offset', () => {
     const view = atOffset(fromHex('110a e770 e8010101 0a7d 0002 0a000001 0a000002'));
     const parsed = parseIgmp(Buffer.from(view.buffer, view.byteOffset, view.byteLength));
-    expect(parsed.ok && parsed.value.type === 'query' && parsed.value.v3?.sources).toEqual([ip('10.0.0.1'), ip('10.0.0.2')]);
+    expect(parsed.ok && parsed.value.type === 'query' && parsed.value.v3?.sources).toEqual([
+      ip('10.0.0.1'),
+      ip('10.0.0.2'),
+    ]);
   });
 });
 
@@ -136,7 +144,9 @@ describe('IGMP round trips', () => {
         v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 300, sources: [] },
       }),
     );
-    expect(v3.ok && v3.value.type === 'query' && [v3.value.maxResponseMs, v3.value.v3?.queryIntervalSeconds]).toEqual([24_800, 288]);
+    expect(v3.ok && v3.value.type === 'query' && [v3.value.maxResponseMs, v3.value.v3?.queryIntervalSeconds]).toEqual([
+      24_800, 288,
+    ]);
   });
 
   it('keeps a v2 query v2 however small its time, and caps it at 25.5 s', () => {
@@ -156,21 +166,29 @@ describe('IGMP round trips', () => {
       v3: { suppressRouterSide: false, robustness: 9, queryIntervalSeconds: 125, sources: [] },
     });
     expect(big[8]).toBe(0);
-    expect(toHex(buildIgmp({ type: 'query', version: 3, maxResponseMs: 10_000, group: 0 }))).toBe('1164ec1e00000000027d0000');
+    expect(toHex(buildIgmp({ type: 'query', version: 3, maxResponseMs: 10_000, group: 0 }))).toBe(
+      '1164ec1e00000000027d0000',
+    );
   });
 
   it('throws RangeError for unencodable counts and addresses', () => {
     expect(() => buildIgmp({ type: 'v2-report', group: 2 ** 32 })).toThrow(RangeError);
     expect(() => buildIgmp({ type: 'v2-report', group: 1.5 })).toThrow(RangeError);
     expect(() =>
-      buildIgmp({ type: 'v3-report', records: [{ recordType: 'allow', group: ip('232.1.1.1'), sources: sources(65536) }] }),
+      buildIgmp({
+        type: 'v3-report',
+        records: [{ recordType: 'allow', group: ip('232.1.1.1'), sources: sources(65536) }],
+      }),
     ).toThrow(RangeError);
   });
 });
 
 describe('IGMP parsing leniency required by the RFCs', () => {
   it('ignores bytes after a v2 report (RFC 2236 2.5) and after a v3 message', () => {
-    expect(parseIgmp(fixed('1600 0000 ef010101 deadbeef'))).toEqual({ ok: true, value: { type: 'v2-report', group: ip('239.1.1.1') } });
+    expect(parseIgmp(fixed('1600 0000 ef010101 deadbeef'))).toEqual({
+      ok: true,
+      value: { type: 'v2-report', group: ip('239.1.1.1') },
+    });
     const query = parseIgmp(fixed('1164 0000 00000000 027d 0000 0102'));
     expect(query.ok && query.value.type === 'query' && query.value.version).toBe(3);
     const report = parseIgmp(fixed('2200 0000 0000 0000 ffff'));
@@ -180,7 +198,12 @@ describe('IGMP parsing leniency required by the RFCs', () => {
   it('skips a record of unknown type (using its lengths) and keeps the others', () => {
     // record 1: type 9 with 1 source and 2 aux words; record 2: is-exclude with 1 aux word.
     const parsed = parseIgmp(
-      fixed('2200 0000 0000 0003' + '09 02 0001 ef000001 0a000001 11111111 22222222' + '02 01 0000 ef000002 33333333' + '00 00 0000 ef000003'),
+      fixed(
+        '2200 0000 0000 0003' +
+          '09 02 0001 ef000001 0a000001 11111111 22222222' +
+          '02 01 0000 ef000002 33333333' +
+          '00 00 0000 ef000003',
+      ),
     );
     expect(parsed).toEqual({
       ok: true,
@@ -204,16 +227,28 @@ describe('IGMP rejections', () => {
     ['an empty payload', new Uint8Array(0), /truncated/],
     ['7 bytes', fromHex('1600 f9fc ef0101'), /truncated/],
     ['a checksum mismatch', fromHex('1600 f9fd ef010101'), /checksum/],
-    ['a corrupted v3 report', fromHex('2200 f1f5 0000 0002 04 00 0000 ef010101 05 00 0001 e8010101 0a000002'), /checksum/],
+    [
+      'a corrupted v3 report',
+      fromHex('2200 f1f5 0000 0002 04 00 0000 ef010101 05 00 0001 e8010101 0a000002'),
+      /checksum/,
+    ],
     ['an unknown type', fixed('1300 0000 00000000'), /unknown IGMP type 0x13/],
     ['a 9-byte query', fixed('1164 0000 00000000 02'), /9 bytes/],
     ['an 11-byte query', fixed('1164 0000 00000000 027d 00'), /11 bytes/],
     ['a v3 query with more sources than bytes', fixed('1164 0000 00000000 027d 0002 0a000001'), /claims 2 sources/],
     ['a v3 query claiming 65535 sources', fixed('1164 0000 00000000 027d ffff'), /claims 65535 sources/],
-    ['a v3 report claiming 65535 records in 40 bytes', fixed(`2200 0000 0000 ffff${'00'.repeat(32)}`), /claims 65535 records/],
+    [
+      'a v3 report claiming 65535 records in 40 bytes',
+      fixed(`2200 0000 0000 ffff${'00'.repeat(32)}`),
+      /claims 65535 records/,
+    ],
     ['a v3 report whose record overruns', fixed('2200 0000 0000 0001 01 00 0002 ef000001 0a000001'), /overruns/],
     ['a v3 report whose aux data overruns', fixed('2200 0000 0000 0001 01 01 0000 ef000001'), /overruns/],
-    ['a v3 report truncated inside a record header', fixed('2200 0000 0000 0002 01 00 0001 ef000001 0a000001 01 00 0000 ef00'), /truncated in record 2/],
+    [
+      'a v3 report truncated inside a record header',
+      fixed('2200 0000 0000 0002 01 00 0001 ef000001 0a000001 01 00 0000 ef00'),
+      /truncated in record 2/,
+    ],
   ];
   for (const [what, bytes, reason] of cases) {
     it(`rejects ${what}`, () => {

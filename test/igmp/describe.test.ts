@@ -21,7 +21,9 @@ describe('describeIgmp', () => {
 
   it('renders queries of each version', () => {
     expect(describeIgmp({ type: 'query', version: 1, maxResponseMs: 10_000, group: 0 })).toBe('v1 general query');
-    expect(describeIgmp({ type: 'query', version: 2, maxResponseMs: 10_000, group: 0 })).toBe('v2 general query maxresp 10s');
+    expect(describeIgmp({ type: 'query', version: 2, maxResponseMs: 10_000, group: 0 })).toBe(
+      'v2 general query maxresp 10s',
+    );
     expect(describeIgmp({ type: 'query', version: 2, maxResponseMs: 1_000, group: ip('239.1.1.1') })).toBe(
       'v2 group query 239.1.1.1 maxresp 1s',
     );
@@ -41,7 +43,10 @@ describe('describeIgmp', () => {
   });
 
   it('cuts long source lists', () => {
-    const text = describeIgmp({ type: 'v3-report', records: [{ recordType: 'allow', group: ip('232.1.1.1'), sources: sources(1000) }] });
+    const text = describeIgmp({
+      type: 'v3-report',
+      records: [{ recordType: 'allow', group: ip('232.1.1.1'), sources: sources(1000) }],
+    });
     expect(text).toBe(
       'v3 report: allow 232.1.1.1 {10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, 10.0.0.6, 10.0.0.7, 10.0.0.8, ... +992 more}',
     );

@@ -8,7 +8,8 @@ export function fromHex(text: string): Uint8Array {
   const digits = text.replace(/\s+/g, '');
   if (digits.length % 2 !== 0 || /[^0-9a-f]/i.test(digits)) throw new Error(`bad hex literal: ${text}`);
   const bytes = new Uint8Array(digits.length / 2);
-  for (let index = 0; index < bytes.length; index++) bytes[index] = parseInt(digits.slice(2 * index, 2 * index + 2), 16);
+  for (let index = 0; index < bytes.length; index++)
+    bytes[index] = parseInt(digits.slice(2 * index, 2 * index + 2), 16);
   return bytes;
 }
 

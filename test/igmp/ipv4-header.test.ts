@@ -85,7 +85,13 @@ describe('parseIpv4Packet', () => {
 
   it('round-trips built packets with and without Router Alert', () => {
     for (const routerAlert of [true, false]) {
-      const packet: Ipv4Packet = { ...REPORT_PACKET, routerAlert, ttl: 64, tos: 0x10, payload: new Uint8Array([1, 2, 3]) };
+      const packet: Ipv4Packet = {
+        ...REPORT_PACKET,
+        routerAlert,
+        ttl: 64,
+        tos: 0x10,
+        payload: new Uint8Array([1, 2, 3]),
+      };
       expect(parseIpv4Packet(buildIpv4Packet(packet))).toEqual({ ok: true, value: packet });
     }
   });

@@ -78,14 +78,22 @@ describe.skipIf(!tcpdumpAvailable)('tcpdump as an independent decoder', () => {
     const cases: [IgmpMessage, RegExp][] = [
       [{ type: 'query', version: 1, maxResponseMs: 10_000, group: 0 }, /igmp query v1$/],
       [{ type: 'query', version: 2, maxResponseMs: 10_000, group: 0 }, /igmp query v2$/], // 10 s is the default, not printed
-      [{ type: 'query', version: 2, maxResponseMs: 1_000, group: ip('239.1.1.1') }, /igmp query v2 \[max resp time 10\] \[gaddr 239\.1\.1\.1\]$/],
+      [
+        { type: 'query', version: 2, maxResponseMs: 1_000, group: ip('239.1.1.1') },
+        /igmp query v2 \[max resp time 10\] \[gaddr 239\.1\.1\.1\]$/,
+      ],
       [
         {
           type: 'query',
           version: 3,
           maxResponseMs: 12_800,
           group: ip('232.1.1.1'),
-          v3: { suppressRouterSide: true, robustness: 2, queryIntervalSeconds: 125, sources: [ip('10.0.0.1'), ip('10.0.0.2')] },
+          v3: {
+            suppressRouterSide: true,
+            robustness: 2,
+            queryIntervalSeconds: 125,
+            sources: [ip('10.0.0.1'), ip('10.0.0.2')],
+          },
         },
         /igmp query v3 \[max resp time 12\.8s\] \[gaddr 232\.1\.1\.1 \{ 10\.0\.0\.1 10\.0\.0\.2 \}\]$/,
       ],
@@ -133,7 +141,15 @@ describe.skipIf(!tcpdumpAvailable)('tcpdump as an independent decoder', () => {
     const payloads = buildV3Reports(records, 1500 - 24);
     const texts = decode(
       payloads.map((payload) =>
-        buildIpv4Packet({ source: ip('192.168.1.10'), destination: ip('224.0.0.22'), ttl: 1, tos: 0xc0, protocol: 2, routerAlert: true, payload }),
+        buildIpv4Packet({
+          source: ip('192.168.1.10'),
+          destination: ip('224.0.0.22'),
+          ttl: 1,
+          tos: 0xc0,
+          protocol: 2,
+          routerAlert: true,
+          payload,
+        }),
       ),
     );
     expect(texts).toHaveLength(payloads.length);

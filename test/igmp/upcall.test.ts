@@ -26,7 +26,10 @@ describe('parseUpcall (struct igmpmsg)', () => {
       bytes[10] = 0x34;
       bytes[11] = 0x12;
       const parsed = parseUpcall(bytes);
-      expect(parsed).toEqual({ ok: true, value: { kind, vif: 0x1234, source: ip('10.0.0.5'), group: ip('232.1.1.1') } });
+      expect(parsed).toEqual({
+        ok: true,
+        value: { kind, vif: 0x1234, source: ip('10.0.0.5'), group: ip('232.1.1.1') },
+      });
     });
   });
 
@@ -36,7 +39,10 @@ describe('parseUpcall (struct igmpmsg)', () => {
   });
 
   it('rejects truncation, a non-zero im_mbz and unknown types', () => {
-    expect(parseUpcall(fromHex(NOCACHE).subarray(0, 19))).toMatchObject({ ok: false, reason: expect.stringMatching(/truncated/) });
+    expect(parseUpcall(fromHex(NOCACHE).subarray(0, 19))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/truncated/),
+    });
     const mbz = fromHex(NOCACHE);
     mbz[9] = 2;
     expect(parseUpcall(mbz)).toMatchObject({ ok: false, reason: expect.stringMatching(/im_mbz/) });
@@ -70,14 +76,20 @@ describe('classifyRawDatagram', () => {
 
   it('routes protocol 2 to IPv4 + IGMP', () => {
     const parsed = classifyRawDatagram(report);
-    expect(parsed.ok && parsed.value.kind === 'igmp' && parsed.value.message).toEqual({ type: 'v2-report', group: ip('239.1.1.1') });
+    expect(parsed.ok && parsed.value.kind === 'igmp' && parsed.value.message).toEqual({
+      type: 'v2-report',
+      group: ip('239.1.1.1'),
+    });
     expect(parsed.ok && parsed.value.kind === 'igmp' && parsed.value.packet.routerAlert).toBe(true);
   });
 
   it('passes on IPv4 and IGMP rejections', () => {
     const badIp = report.slice();
     badIp[8] = 2; // TTL changed, header checksum now wrong
-    expect(classifyRawDatagram(badIp)).toMatchObject({ ok: false, reason: expect.stringMatching(/IPv4 header checksum/) });
+    expect(classifyRawDatagram(badIp)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/IPv4 header checksum/),
+    });
     const badIgmp = report.slice();
     badIgmp[24 + 7] = 0x11; // group 239.1.1.1 -> 239.1.1.17, IGMP checksum now wrong
     expect(classifyRawDatagram(badIgmp)).toMatchObject({ ok: false, reason: 'IGMP checksum mismatch' });
@@ -87,7 +99,13 @@ describe('classifyRawDatagram', () => {
     const udp = report.slice();
     udp[9] = 17;
     expect(classifyRawDatagram(udp)).toMatchObject({ ok: false, reason: 'not IGMP: IP protocol 17' });
-    expect(classifyRawDatagram(new Uint8Array(9))).toMatchObject({ ok: false, reason: expect.stringMatching(/truncated/) });
-    expect(classifyRawDatagram(new Uint8Array(12))).toMatchObject({ ok: false, reason: expect.stringMatching(/upcall truncated/) });
+    expect(classifyRawDatagram(new Uint8Array(9))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/truncated/),
+    });
+    expect(classifyRawDatagram(new Uint8Array(12))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/upcall truncated/),
+    });
   });
 });

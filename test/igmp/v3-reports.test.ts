@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { parseIgmp } from '../../addon/daemon/igmp/codec.ts';
 import type { GroupRecord, GroupRecordType } from '../../addon/daemon/igmp/types.ts';
-import { buildV3Reports, MAX_V3_REPORT_BYTES, MIN_V3_REPORT_BYTES, planV3Reports } from '../../addon/daemon/igmp/v3-reports.ts';
+import {
+  buildV3Reports,
+  MAX_V3_REPORT_BYTES,
+  MIN_V3_REPORT_BYTES,
+  planV3Reports,
+} from '../../addon/daemon/igmp/v3-reports.ts';
 import { ip, mulberry32, randomInt, sources } from './helpers.ts';
 
 function parseAll(reports: Uint8Array[]): GroupRecord[][] {
   return reports.map((bytes) => {
     const parsed = parseIgmp(bytes);
-    if (!parsed.ok || parsed.value.type !== 'v3-report') throw new Error(`unparsable report: ${parsed.ok ? parsed.value.type : parsed.reason}`);
+    if (!parsed.ok || parsed.value.type !== 'v3-report')
+      throw new Error(`unparsable report: ${parsed.ok ? parsed.value.type : parsed.reason}`);
     return [...parsed.value.records];
   });
 }
@@ -89,7 +95,9 @@ describe('buildV3Reports', () => {
   it('rejects limits too small to carry one source and clamps huge ones', () => {
     expect(() => buildV3Reports([], MIN_V3_REPORT_BYTES - 1)).toThrow(RangeError);
     expect(() => buildV3Reports([], Number.NaN)).toThrow(RangeError);
-    expect(buildV3Reports([{ recordType: 'allow', group: ip('232.1.1.1'), sources: sources(1) }], MIN_V3_REPORT_BYTES)).toHaveLength(1);
+    expect(
+      buildV3Reports([{ recordType: 'allow', group: ip('232.1.1.1'), sources: sources(1) }], MIN_V3_REPORT_BYTES),
+    ).toHaveLength(1);
     const huge = buildV3Reports([{ recordType: 'allow', group: ip('232.1.1.1'), sources: sources(40_000) }], 1e9);
     expect(huge.every((bytes) => bytes.length <= MAX_V3_REPORT_BYTES)).toBe(true);
     expect(huge).toHaveLength(3);
@@ -103,7 +111,10 @@ describe('buildV3Reports', () => {
       const records: GroupRecord[] = Array.from({ length: randomInt(random, 40) }, (_, index) => ({
         recordType: types[randomInt(random, types.length)]!,
         group: (0xe8000000 + round * 1000 + index) >>> 0, // distinct groups, so unions are per record
-        sources: sources(randomInt(random, 3) === 0 ? randomInt(random, 400) : randomInt(random, 5), 0x0a000000 + index * 0x10000),
+        sources: sources(
+          randomInt(random, 3) === 0 ? randomInt(random, 400) : randomInt(random, 5),
+          0x0a000000 + index * 0x10000,
+        ),
       }));
       const plan = planV3Reports(records, limit);
       const reports = buildV3Reports(records, limit);

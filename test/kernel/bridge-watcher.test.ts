@@ -54,18 +54,33 @@ describe.skipIf(!support.available)('interface watcher while bridge ports come a
     await ns.deleteLink('mm4a0'); // the only forwarding port: the bridge loses carrier
     expect(await carrier()).toBe('0');
     // The first report that shows the carrier loss or a different address.
-    const dark = await driver.waitForEvent((event) => event.event === 'interfaces' &&
-      (bridgeIn(event)?.running === false || bridgeIn(event)?.address !== '198.51.100.1'), scaled(3_000), from);
+    const dark = await driver.waitForEvent(
+      (event) =>
+        event.event === 'interfaces' &&
+        (bridgeIn(event)?.running === false || bridgeIn(event)?.address !== '198.51.100.1'),
+      scaled(3_000),
+      from,
+    );
     expect(bridgeIn(dark)).toMatchObject({ up: true, running: false, address: '198.51.100.1' });
 
     await ns.up('mm4p11');
-    await driver.waitForEvent((event) => event.event === 'interfaces' && bridgeIn(event)?.running === true, scaled(3_000), dark.index + 1);
+    await driver.waitForEvent(
+      (event) => event.event === 'interfaces' && bridgeIn(event)?.running === true,
+      scaled(3_000),
+      dark.index + 1,
+    );
     expect(await carrier()).toBe('1');
     for (const n of [1, 2, 3]) await ns.deleteLink(`mm4p${n}0`);
     expect(await carrier()).toBe('0');
-    await driver.waitForEvent((event) => event.event === 'interfaces' && bridgeIn(event)?.running === false, scaled(3_000), dark.index + 1);
+    await driver.waitForEvent(
+      (event) => event.event === 'interfaces' && bridgeIn(event)?.running === false,
+      scaled(3_000),
+      dark.index + 1,
+    );
 
-    const reported = driver.events((event) => event.event === 'interfaces', from).map((event) => bridgeIn(event)?.address);
+    const reported = driver
+      .events((event) => event.event === 'interfaces', from)
+      .map((event) => bridgeIn(event)?.address);
     expect(reported.length).toBeGreaterThanOrEqual(3);
     expect(reported.filter((address) => address !== '198.51.100.1')).toEqual([]);
   });
@@ -74,7 +89,11 @@ describe.skipIf(!support.available)('interface watcher while bridge ports come a
     expect(await carrier()).toBe('0');
     const from = driver.mark;
     await ns.ip('-4', 'address', 'del', '198.51.100.1/24', 'dev', BRIDGE);
-    const gone = await driver.waitForEvent((event) => event.event === 'interfaces' && bridgeIn(event)?.address === '0.0.0.0', scaled(3_000), from);
+    const gone = await driver.waitForEvent(
+      (event) => event.event === 'interfaces' && bridgeIn(event)?.address === '0.0.0.0',
+      scaled(3_000),
+      from,
+    );
     expect(bridgeIn(gone)).toMatchObject({ up: true, running: false });
   });
 });

@@ -37,9 +37,21 @@ const ttlsOf = (value: Buffer): number[] => [...value.subarray(MFCCTL_OFFSETS.tt
 describe('createEffectExecutor', () => {
   test('set-route: MRT_ADD_MFC with the input VIF and per-output thresholds (at least 1, never the input)', () => {
     const { execute, options, logs } = setup();
-    execute([{ type: 'set-route', source: 0x0a000001, group: 0xef000001, input: 'ppp0', rateLimit: 0,
-      outputs: [{ interface: 'green0', threshold: 1 }, { interface: 'blue0', threshold: 0 }, { interface: 'ppp0', threshold: 1 },
-        { interface: 'gone0', threshold: 1 }] }]);
+    execute([
+      {
+        type: 'set-route',
+        source: 0x0a000001,
+        group: 0xef000001,
+        input: 'ppp0',
+        rateLimit: 0,
+        outputs: [
+          { interface: 'green0', threshold: 1 },
+          { interface: 'blue0', threshold: 0 },
+          { interface: 'ppp0', threshold: 1 },
+          { interface: 'gone0', threshold: 1 },
+        ],
+      },
+    ]);
     expect(options).toHaveLength(1);
     const [{ name, value }] = options as [{ name: number; value: Buffer }];
     expect(name).toBe(MRT_ADD_MFC);
@@ -62,15 +74,28 @@ describe('createEffectExecutor', () => {
 
   test('send-igmp: an IPv4 datagram with TTL 1, TOS 0xc0, Router Alert, sent on the interface ifindex', () => {
     const { execute, sent } = setup();
-    const effect: Effect = { type: 'send-igmp', interface: 'green0', source: 0xc0a80101, destination: 0xe0000001,
-      message: { type: 'query', version: 2, maxResponseMs: 10_000, group: 0 } };
+    const effect: Effect = {
+      type: 'send-igmp',
+      interface: 'green0',
+      source: 0xc0a80101,
+      destination: 0xe0000001,
+      message: { type: 'query', version: 2, maxResponseMs: 10_000, group: 0 },
+    };
     execute([effect]);
     expect(sent).toHaveLength(1);
-    const [{ datagram, destination, ifindex }] = sent as [{ datagram: Uint8Array; destination: number; ifindex: number }];
+    const [{ datagram, destination, ifindex }] = sent as [
+      { datagram: Uint8Array; destination: number; ifindex: number },
+    ];
     expect({ destination, ifindex }).toEqual({ destination: 0xe0000001, ifindex: 11 });
     const packet = parseIpv4Packet(datagram);
     expect(packet.ok && { ...packet.value, payload: undefined }).toEqual({
-      source: 0xc0a80101, destination: 0xe0000001, ttl: 1, tos: 0xc0, protocol: 2, routerAlert: true, payload: undefined,
+      source: 0xc0a80101,
+      destination: 0xe0000001,
+      ttl: 1,
+      tos: 0xc0,
+      protocol: 2,
+      routerAlert: true,
+      payload: undefined,
     });
     expect(packet.ok && parseIgmp(packet.value.payload)).toEqual({ ok: true, value: effect.message });
     expect(encodeIgmpDatagrams(effect as Extract<Effect, { type: 'send-igmp' }>)).toEqual([datagram]);
@@ -78,9 +103,20 @@ describe('createEffectExecutor', () => {
 
   test('send-igmp: a v3 report with 500 groups goes out as several datagrams within the PPPoE MTU, all records kept', () => {
     const { execute, sent } = setup();
-    const records = Array.from({ length: 500 }, (_, i) => ({ recordType: 'is-exclude' as const, group: 0xef010000 + i, sources: [] }));
-    execute([{ type: 'send-igmp', interface: 'ppp0', source: 0x0a000002, destination: 0xe0000016,
-      message: { type: 'v3-report', records } }]);
+    const records = Array.from({ length: 500 }, (_, i) => ({
+      recordType: 'is-exclude' as const,
+      group: 0xef010000 + i,
+      sources: [],
+    }));
+    execute([
+      {
+        type: 'send-igmp',
+        interface: 'ppp0',
+        source: 0x0a000002,
+        destination: 0xe0000016,
+        message: { type: 'v3-report', records },
+      },
+    ]);
     expect(sent.length).toBeGreaterThan(1);
     const received: number[] = [];
     for (const { datagram, destination, ifindex } of sent) {
@@ -98,8 +134,13 @@ describe('createEffectExecutor', () => {
   test('one failing effect is logged as a warning and the following effects still run', () => {
     const { execute, options, sent, logs } = setup((name) => (name === MRT_ADD_MFC ? 'ENODEV' : undefined));
     execute([
-      { type: 'send-igmp', interface: 'vanished0', source: 1, destination: 0xe0000001,
-        message: { type: 'query', version: 2, maxResponseMs: 10_000, group: 0 } },
+      {
+        type: 'send-igmp',
+        interface: 'vanished0',
+        source: 1,
+        destination: 0xe0000001,
+        message: { type: 'query', version: 2, maxResponseMs: 10_000, group: 0 },
+      },
       { type: 'set-route', source: 1, group: 0xef000001, input: 'ppp0', outputs: [], rateLimit: 0 },
       { type: 'set-route', source: 1, group: 0xef000001, input: 'nowhere', outputs: [], rateLimit: 0 },
       { type: 'delete-route', source: 1, group: 0xef000001, input: 'ppp0' },

@@ -50,9 +50,12 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     await lab.connect(proxy, 'ipk4dn', client, 'ipk4c0');
     await lab.connect(proxy, 'ipk4dn2', client2, 'ipk4c1');
     const addressing: [Netns, string, string][] = [
-      [isp, 'ipk4isp', '10.1.0.2/24'], [proxy, 'ipk4up', '10.1.0.1/24'],
-      [proxy, 'ipk4dn', '10.2.0.1/24'], [client, 'ipk4c0', '10.2.0.2/24'],
-      [proxy, 'ipk4dn2', '10.3.0.1/24'], [client2, 'ipk4c1', '10.3.0.2/24'],
+      [isp, 'ipk4isp', '10.1.0.2/24'],
+      [proxy, 'ipk4up', '10.1.0.1/24'],
+      [proxy, 'ipk4dn', '10.2.0.1/24'],
+      [client, 'ipk4c0', '10.2.0.2/24'],
+      [proxy, 'ipk4dn2', '10.3.0.1/24'],
+      [client2, 'ipk4c1', '10.3.0.2/24'],
     ];
     for (const [namespace, name, cidr] of addressing) {
       await namespace.addAddress(name, cidr);
@@ -78,10 +81,15 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     ifindex.ipk4c0 = await client.ifindex('ipk4c0');
     ifindex.ipk4c1 = await client2.ifindex('ipk4c1');
 
-    [proxyDriver, ispDriver, clientDriver, client2Driver] = await Promise.all(
-      [LabDriver.start(proxy), LabDriver.start(isp), LabDriver.start(client), LabDriver.start(client2)]);
+    [proxyDriver, ispDriver, clientDriver, client2Driver] = await Promise.all([
+      LabDriver.start(proxy),
+      LabDriver.start(isp),
+      LabDriver.start(client),
+      LabDriver.start(client2),
+    ]);
     await proxyDriver.call('open');
-    for (const name of ['ipk4up', 'ipk4dn', 'ipk4dn2']) vif[name] = Number((await proxyDriver.call('add-vif', { name })).vif);
+    for (const name of ['ipk4up', 'ipk4dn', 'ipk4dn2'])
+      vif[name] = Number((await proxyDriver.call('add-vif', { name })).vif);
     for (const name of ['ipk4dn', 'ipk4dn2']) await proxyDriver.call('join-control', { name });
     await clientDriver.call('sniff');
     await client2Driver.call('sniff');
@@ -91,8 +99,14 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
 
   test('VIFs are numbered from 0 and the kernel lists them by interface name', async () => {
     expect(vif).toEqual({ ipk4up: 0, ipk4dn: 1, ipk4dn2: 2 });
-    const { vifs } = await proxyDriver.call('stats') as unknown as { vifs: { vif: number; name: string; flags: number }[] };
-    expect(vifs.map(({ vif: number, name }) => [number, name])).toEqual([[0, 'ipk4up'], [1, 'ipk4dn'], [2, 'ipk4dn2']]);
+    const { vifs } = (await proxyDriver.call('stats')) as unknown as {
+      vifs: { vif: number; name: string; flags: number }[];
+    };
+    expect(vifs.map(({ vif: number, name }) => [number, name])).toEqual([
+      [0, 'ipk4up'],
+      [1, 'ipk4dn'],
+      [2, 'ipk4dn2'],
+    ]);
     for (const entry of vifs) expect(entry.flags & 0x8).toBe(0x8); // VIFF_USE_IFINDEX
   });
 
@@ -101,13 +115,22 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     await clientDriver.call('udp-listen', { group: GROUP, port: PORT, interfaceAddress: '10.2.0.2' });
     await client2Driver.call('udp-listen', { group: GROUP, port: PORT, interfaceAddress: '10.3.0.2' });
 
-    const v2 = await proxyDriver.waitForEvent((event) => isIgmp(event) && event.message.type === 'v2-report' &&
-      event.message.group === GROUP_NUMBER, 5_000, from) as IgmpEvent;
+    const v2 = (await proxyDriver.waitForEvent(
+      (event) => isIgmp(event) && event.message.type === 'v2-report' && event.message.group === GROUP_NUMBER,
+      5_000,
+      from,
+    )) as IgmpEvent;
     expect(v2.ifindex).toBe(ifindex.ipk4dn);
     expect(v2.source).toBe('10.2.0.2');
 
-    const v3 = await proxyDriver.waitForEvent((event) => isIgmp(event) && event.message.type === 'v3-report' &&
-      (event.message.records ?? []).some((record) => record.group === GROUP_NUMBER), 5_000, from) as IgmpEvent;
+    const v3 = (await proxyDriver.waitForEvent(
+      (event) =>
+        isIgmp(event) &&
+        event.message.type === 'v3-report' &&
+        (event.message.records ?? []).some((record) => record.group === GROUP_NUMBER),
+      5_000,
+      from,
+    )) as IgmpEvent;
     expect(v3.ifindex).toBe(ifindex.ipk4dn2);
     expect(v3.source).toBe('10.3.0.2');
     expect(v3.message.records?.find((record) => record.group === GROUP_NUMBER)?.recordType).toBe('to-exclude');
@@ -115,18 +138,28 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     // kernel reports its control-group joins (224.0.0.x) on each downstream, at random
     // times after the join, and they loop back: they belong to their own interface too.
     const ingressOf: Record<string, number | undefined> = {
-      '10.2.0.2': ifindex.ipk4dn, '10.2.0.1': ifindex.ipk4dn,
-      '10.3.0.2': ifindex.ipk4dn2, '10.3.0.1': ifindex.ipk4dn2,
+      '10.2.0.2': ifindex.ipk4dn,
+      '10.2.0.1': ifindex.ipk4dn,
+      '10.3.0.2': ifindex.ipk4dn2,
+      '10.3.0.1': ifindex.ipk4dn2,
     };
     const reports = proxyDriver.events((event) => isIgmp(event), from) as IgmpEvent[];
-    for (const report of reports) expect([report.source, report.ifindex]).toEqual([report.source, ingressOf[report.source]]);
+    for (const report of reports)
+      expect([report.source, report.ifindex]).toEqual([report.source, ingressOf[report.source]]);
   });
 
   test('the kernel asks for a route (NOCACHE), and the MFC entry forwards to the chosen downstream only', async () => {
     const from = proxyDriver.mark;
     const clientFrom = clientDriver.mark;
     const client2From = client2Driver.mark;
-    await ispDriver.call('udp-send', { group: GROUP, port: PORT, interfaceAddress: ISP_SOURCE, ttl: 8, intervalMs: 50, count: 1_000 });
+    await ispDriver.call('udp-send', {
+      group: GROUP,
+      port: PORT,
+      interfaceAddress: ISP_SOURCE,
+      ttl: 8,
+      intervalMs: 50,
+      count: 1_000,
+    });
 
     const upcall = await proxyDriver.waitForEvent((event) => event.event === 'upcall', 5_000, from);
     expect(upcall).toMatchObject({ kind: 'nocache', vif: vif.ipk4up, source: ISP_SOURCE, group: GROUP });
@@ -134,7 +167,16 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     expect(clientDriver.events((event) => event.event === 'udp', clientFrom)).toEqual([]);
 
     const added = await proxyDriver.call('effects', {
-      effects: [{ type: 'set-route', source: ISP_SOURCE, group: GROUP, input: 'ipk4up', outputs: [{ interface: 'ipk4dn', threshold: 1 }], rateLimit: 0 }],
+      effects: [
+        {
+          type: 'set-route',
+          source: ISP_SOURCE,
+          group: GROUP,
+          input: 'ipk4up',
+          outputs: [{ interface: 'ipk4dn', threshold: 1 }],
+          rateLimit: 0,
+        },
+      ],
     });
     expect(added.logs).toEqual([]);
     const received = await clientDriver.waitForEvent((event) => event.event === 'udp', 5_000, clientFrom);
@@ -144,7 +186,7 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     await clientDriver.waitForEvent((event) => event.event === 'udp', 5_000, received.index + 1);
     expect(client2Driver.events((event) => event.event === 'udp', client2From)).toEqual([]);
 
-    const { routes } = await proxyDriver.call('stats') as unknown as { routes: Record<string, unknown>[] };
+    const { routes } = (await proxyDriver.call('stats')) as unknown as { routes: Record<string, unknown>[] };
     const route = routes.find((entry) => entry.group === GROUP && entry.source === ISP_SOURCE);
     expect(route).toMatchObject({ inputVif: vif.ipk4up, outputs: [{ vif: vif.ipk4dn, ttl: 1 }] });
     expect(Number(route?.packets)).toBeGreaterThan(0);
@@ -152,8 +194,19 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     // Replacing the entry adds the second downstream.
     const client2Now = client2Driver.mark;
     await proxyDriver.call('effects', {
-      effects: [{ type: 'set-route', source: ISP_SOURCE, group: GROUP, input: 'ipk4up', rateLimit: 0,
-        outputs: [{ interface: 'ipk4dn', threshold: 1 }, { interface: 'ipk4dn2', threshold: 1 }] }],
+      effects: [
+        {
+          type: 'set-route',
+          source: ISP_SOURCE,
+          group: GROUP,
+          input: 'ipk4up',
+          rateLimit: 0,
+          outputs: [
+            { interface: 'ipk4dn', threshold: 1 },
+            { interface: 'ipk4dn2', threshold: 1 },
+          ],
+        },
+      ],
     });
     const second = await client2Driver.waitForEvent((event) => event.event === 'udp', 5_000, client2Now);
     expect(second.from).toBe(ISP_SOURCE);
@@ -167,15 +220,19 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     expect(deleted.logs).toEqual([]);
     const upcall = await proxyDriver.waitForEvent((event) => event.event === 'upcall', 5_000, from);
     expect(upcall).toMatchObject({ kind: 'nocache', source: ISP_SOURCE, group: GROUP });
-    const { routes } = await proxyDriver.call('stats') as unknown as { routes: { source: string; outputs: unknown[] }[] };
+    const { routes } = (await proxyDriver.call('stats')) as unknown as {
+      routes: { source: string; outputs: unknown[] }[];
+    };
     // Only the unresolved (queued) entry may remain, with no outputs.
     for (const route of routes.filter((entry) => entry.source === ISP_SOURCE)) expect(route.outputs).toEqual([]);
     await ispDriver.call('udp-stop');
 
     // Deleting a route that is not there is logged at debug level, not fatal.
     const again = await proxyDriver.call('effects', {
-      effects: [{ type: 'delete-route', source: '10.1.0.99', group: GROUP, input: 'ipk4up' },
-        { type: 'log', level: 'info', message: 'still running' }],
+      effects: [
+        { type: 'delete-route', source: '10.1.0.99', group: GROUP, input: 'ipk4up' },
+        { type: 'log', level: 'info', message: 'still running' },
+      ],
     });
     expect(again.logs).toEqual([
       { level: 'debug', message: expect.stringMatching(/delete-route .*10\.1\.0\.99.*ENOENT|No such file/) },
@@ -187,14 +244,26 @@ describe.skipIf(!support.available)('kernel multicast forwarding in namespaces',
     const clientFrom = clientDriver.mark;
     const client2From = client2Driver.mark;
     await proxyDriver.call('effects', {
-      effects: [{ type: 'send-igmp', interface: 'ipk4dn2', source: '10.3.0.1', destination: '224.0.0.1',
-        message: { type: 'query', version: 2, maxResponseMs: 1_000, group: 0 } }],
+      effects: [
+        {
+          type: 'send-igmp',
+          interface: 'ipk4dn2',
+          source: '10.3.0.1',
+          destination: '224.0.0.1',
+          message: { type: 'query', version: 2, maxResponseMs: 1_000, group: 0 },
+        },
+      ],
     });
-    const isQuery = (event: DriverEvent): boolean => event.event === 'sniffed' &&
-      (event.message as { type?: string }).type === 'query';
+    const isQuery = (event: DriverEvent): boolean =>
+      event.event === 'sniffed' && (event.message as { type?: string }).type === 'query';
     const query = await client2Driver.waitForEvent(isQuery, 5_000, client2From);
     expect(query).toMatchObject({
-      ifindex: ifindex.ipk4c1, source: '10.3.0.1', destination: '224.0.0.1', ttl: 1, tos: 0xc0, routerAlert: true,
+      ifindex: ifindex.ipk4c1,
+      source: '10.3.0.1',
+      destination: '224.0.0.1',
+      ttl: 1,
+      tos: 0xc0,
+      routerAlert: true,
       message: { type: 'query', version: 2, maxResponseMs: 1_000, group: 0 },
     });
     // Same wire, other downstream: still nothing after the sibling saw its copy.

@@ -4,7 +4,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import {
-  addressChangesIn, buildInterfaceTable, concernsInterfaces, hasCarrier, IFF_MULTICAST, IFF_POINTOPOINT, IFF_UP, readSysInterfaces, watchInterfaces,
+  addressChangesIn,
+  buildInterfaceTable,
+  concernsInterfaces,
+  hasCarrier,
+  IFF_MULTICAST,
+  IFF_POINTOPOINT,
+  IFF_UP,
+  readSysInterfaces,
+  watchInterfaces,
 } from '../../addon/daemon/kernel/interfaces.ts';
 import type { KernelInterface, NetworkInterfaceMap, SysInterface } from '../../addon/daemon/kernel/interfaces.ts';
 import { AF_NETLINK, RTMGRP_IPV4_IFADDR, RTMGRP_LINK } from '../../addon/daemon/kernel/mroute.ts';
@@ -16,20 +24,49 @@ const ipv4 = (address: string, cidr: string) =>
 describe('buildInterfaceTable', () => {
   test('every /sys interface is listed (with or without address), by ifindex, primary address first', () => {
     const addresses: NetworkInterfaceMap = {
-      eth0: [ipv4('192.168.1.1', '192.168.1.1/24'), { ...ipv4('fe80::1', 'fe80::1/64'), family: 'IPv6', scopeid: 2 }, ipv4('10.0.0.1', '10.0.0.1/8')],
+      eth0: [
+        ipv4('192.168.1.1', '192.168.1.1/24'),
+        { ...ipv4('fe80::1', 'fe80::1/64'), family: 'IPv6', scopeid: 2 },
+        ipv4('10.0.0.1', '10.0.0.1/8'),
+      ],
       stale0: [ipv4('10.9.9.9', '10.9.9.9/32')],
     };
-    const table = buildInterfaceTable([
-      { name: 'ppp0', ifindex: 9, flags: IFF_UP | IFF_POINTOPOINT | IFF_MULTICAST },
-      { name: 'eth0', ifindex: 2, flags: IFF_UP | IFF_MULTICAST },
-      { name: 'lo', ifindex: 1, flags: IFF_UP | 0x8 },
-    ], addresses);
-    expect(table.map((entry) => [entry.name, entry.ifindex])).toEqual([['lo', 1], ['eth0', 2], ['ppp0', 9]]);
+    const table = buildInterfaceTable(
+      [
+        { name: 'ppp0', ifindex: 9, flags: IFF_UP | IFF_POINTOPOINT | IFF_MULTICAST },
+        { name: 'eth0', ifindex: 2, flags: IFF_UP | IFF_MULTICAST },
+        { name: 'lo', ifindex: 1, flags: IFF_UP | 0x8 },
+      ],
+      addresses,
+    );
+    expect(table.map((entry) => [entry.name, entry.ifindex])).toEqual([
+      ['lo', 1],
+      ['eth0', 2],
+      ['ppp0', 9],
+    ]);
     expect(table[1]).toEqual({
-      name: 'eth0', ifindex: 2, address: 0xc0a80101, prefixLength: 24, up: true, multicast: true, loopback: false,
-      pointToPoint: false, addresses: [{ address: 0xc0a80101, prefixLength: 24 }, { address: 0x0a000001, prefixLength: 8 }], running: true,
+      name: 'eth0',
+      ifindex: 2,
+      address: 0xc0a80101,
+      prefixLength: 24,
+      up: true,
+      multicast: true,
+      loopback: false,
+      pointToPoint: false,
+      addresses: [
+        { address: 0xc0a80101, prefixLength: 24 },
+        { address: 0x0a000001, prefixLength: 8 },
+      ],
+      running: true,
     });
-    expect(table[2]).toMatchObject({ name: 'ppp0', address: 0, prefixLength: 0, addresses: [], pointToPoint: true, up: true });
+    expect(table[2]).toMatchObject({
+      name: 'ppp0',
+      address: 0,
+      prefixLength: 0,
+      addresses: [],
+      pointToPoint: true,
+      up: true,
+    });
     expect(table[0]).toMatchObject({ loopback: true, multicast: false });
   });
 
@@ -43,7 +80,12 @@ describe('readSysInterfaces', () => {
   test('running follows operstate as IFF_RUNNING does: up or unknown', () => {
     const root = mkdtempSync(`${tmpdir()}/ipst-sys-`);
     try {
-      for (const [name, ifindex, operstate] of [['br0', 3, 'down'], ['ppp0', 4, 'unknown'], ['eth0', 2, 'up'], ['wan0', 5, 'lowerlayerdown']] as const) {
+      for (const [name, ifindex, operstate] of [
+        ['br0', 3, 'down'],
+        ['ppp0', 4, 'unknown'],
+        ['eth0', 2, 'up'],
+        ['wan0', 5, 'lowerlayerdown'],
+      ] as const) {
         mkdirSync(`${root}/${name}`);
         writeFileSync(`${root}/${name}/ifindex`, `${ifindex}\n`);
         writeFileSync(`${root}/${name}/flags`, '0x1003\n');
@@ -88,10 +130,19 @@ describe('watchInterfaces', () => {
     return { shim, log, message, fail };
   }
 
-  const table = (...names: string[]): KernelInterface[] => names.map((name, index) => ({
-    name, ifindex: index + 1, address: 0, prefixLength: 0, up: true, multicast: true, loopback: false, pointToPoint: false, addresses: [],
-    running: true,
-  }));
+  const table = (...names: string[]): KernelInterface[] =>
+    names.map((name, index) => ({
+      name,
+      ifindex: index + 1,
+      address: 0,
+      prefixLength: 0,
+      up: true,
+      multicast: true,
+      loopback: false,
+      pointToPoint: false,
+      addresses: [],
+      running: true,
+    }));
 
   /**
    * The sequence behind "green0: address is now none" and, 0.54 s later, its address again
@@ -122,10 +173,14 @@ describe('watchInterfaces', () => {
     const fake = fakeShim();
     const lab = bridgeLab();
     const seen: string[] = [];
-    const watcher = watchInterfaces(fake.shim, (next) => {
-      const green = next.find((entry) => entry.name === 'green0');
-      seen.push(`${green?.address === 0 ? 'none' : green?.prefixLength} running=${green?.running}`);
-    }, { read: lab.read });
+    const watcher = watchInterfaces(
+      fake.shim,
+      (next) => {
+        const green = next.find((entry) => entry.name === 'green0');
+        seen.push(`${green?.address === 0 ? 'none' : green?.prefixLength} running=${green?.running}`);
+      },
+      { read: lab.read },
+    );
     expect(watcher.current[1]).toMatchObject({ name: 'green0', address: 0xc6336401, prefixLength: 24 });
 
     // A port is added: bridge-port news, then the bridge's own link message without IFF_RUNNING.
@@ -194,7 +249,10 @@ describe('watchInterfaces', () => {
     const fake = fakeShim();
     let generation = 0;
     const changes: number[] = [];
-    watchInterfaces(fake.shim, () => changes.push(generation), { read: () => table(`if${generation}`), maxDelayMs: 500 });
+    watchInterfaces(fake.shim, () => changes.push(generation), {
+      read: () => table(`if${generation}`),
+      maxDelayMs: 500,
+    });
     for (let tick = 0; tick < 12; tick++) {
       generation++;
       fake.message();
@@ -210,7 +268,8 @@ describe('watchInterfaces', () => {
     const errors: string[] = [];
     const changes: number[] = [];
     const watcher = watchInterfaces(fake.shim, (next) => changes.push(next.length), {
-      read: () => table(...names), onError: (error) => errors.push((error as NodeJS.ErrnoException).code ?? ''),
+      read: () => table(...names),
+      onError: (error) => errors.push((error as NodeJS.ErrnoException).code ?? ''),
     });
     names = ['lo', 'eth0'];
     fake.fail('ENOBUFS');
@@ -267,8 +326,16 @@ function addressMessage(type: number, ifindex: number, family = 2): Buffer {
 
 describe('addressChangesIn', () => {
   test('names the interfaces of IPv4 address messages only', () => {
-    expect(addressChangesIn(Buffer.concat([addressMessage(RTM_NEWADDR, 3), linkMessage(RTM_NEWLINK, AF_UNSPEC, 4),
-      addressMessage(RTM_DELADDR, 5), addressMessage(RTM_DELADDR, 6, 10)]))).toEqual([3, 5]);
+    expect(
+      addressChangesIn(
+        Buffer.concat([
+          addressMessage(RTM_NEWADDR, 3),
+          linkMessage(RTM_NEWLINK, AF_UNSPEC, 4),
+          addressMessage(RTM_DELADDR, 5),
+          addressMessage(RTM_DELADDR, 6, 10),
+        ]),
+      ),
+    ).toEqual([3, 5]);
     const truncated = addressMessage(RTM_NEWADDR, 3);
     truncated.writeUInt32LE(4096, 0);
     expect(addressChangesIn(truncated)).toEqual([]);
@@ -282,7 +349,9 @@ describe('concernsInterfaces', () => {
     expect(concernsInterfaces(linkMessage(RTM_NEWLINK, AF_UNSPEC))).toBe(true);
     expect(concernsInterfaces(linkMessage(RTM_DELLINK, AF_UNSPEC))).toBe(true);
     expect(concernsInterfaces(linkMessage(RTM_NEWADDR, 2))).toBe(true);
-    expect(concernsInterfaces(Buffer.concat([linkMessage(RTM_NEWLINK, AF_BRIDGE), linkMessage(RTM_NEWADDR, 2)]))).toBe(true);
+    expect(concernsInterfaces(Buffer.concat([linkMessage(RTM_NEWLINK, AF_BRIDGE), linkMessage(RTM_NEWADDR, 2)]))).toBe(
+      true,
+    );
   });
 
   test('malformed or empty datagrams count as news (a rescan is the safe side)', () => {
@@ -298,7 +367,10 @@ describe('carrier', () => {
   test('read from <root>/<if>/carrier: 1 yes, 0 no, unreadable or odd names unknown', () => {
     const root = mkdtempSync(`${tmpdir()}/ipst-sys-`);
     try {
-      for (const [name, text] of [['up0', '1\n'], ['nocarrier0', '0\n']] as const) {
+      for (const [name, text] of [
+        ['up0', '1\n'],
+        ['nocarrier0', '0\n'],
+      ] as const) {
         mkdirSync(`${root}/${name}`);
         writeFileSync(`${root}/${name}/carrier`, text);
       }

@@ -6,7 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { decodeProcAddress, parseMfcCache, parseVifStats, readMulticastRoutingStats } from '../../addon/daemon/kernel/mfc-stats.ts';
+import {
+  decodeProcAddress,
+  parseMfcCache,
+  parseVifStats,
+  readMulticastRoutingStats,
+} from '../../addon/daemon/kernel/mfc-stats.ts';
 
 const CACHE = [
   'Group    Origin   Iif     Pkts    Bytes    Wrong Oifs',
@@ -38,8 +43,18 @@ describe('decodeProcAddress', () => {
 describe('parseMfcCache', () => {
   test('resolved and unresolved entries, outputs with TTL thresholds; malformed lines skipped', () => {
     expect(parseMfcCache(CACHE, true)).toEqual([
-      { group: 0xef010101, source: 0x0a010002, inputVif: 0, packets: 12, bytes: 1008, wrongInterface: 3,
-        outputs: [{ vif: 1, ttl: 1 }, { vif: 2, ttl: 4 }] },
+      {
+        group: 0xef010101,
+        source: 0x0a010002,
+        inputVif: 0,
+        packets: 12,
+        bytes: 1008,
+        wrongInterface: 3,
+        outputs: [
+          { vif: 1, ttl: 1 },
+          { vif: 2, ttl: 4 },
+        ],
+      },
       { group: 0xef010102, source: 0x0a010003, inputVif: 0xffff, packets: 0, bytes: 0, wrongInterface: 0, outputs: [] },
     ]);
   });

@@ -44,8 +44,13 @@ function readHeaderFacts(): Record<string, number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ipk4-layout-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(path.join(dir, 'layout.c'), PROGRAM);
-  execFileSync('gcc', ['-Wall', '-Werror', '-o', path.join(dir, 'layout'), path.join(dir, 'layout.c')], { timeout: 30_000 });
-  return JSON.parse(execFileSync(path.join(dir, 'layout'), { encoding: 'utf8', timeout: 10_000 })) as Record<string, number>;
+  execFileSync('gcc', ['-Wall', '-Werror', '-o', path.join(dir, 'layout'), path.join(dir, 'layout.c')], {
+    timeout: 30_000,
+  });
+  return JSON.parse(execFileSync(path.join(dir, 'layout'), { encoding: 'utf8', timeout: 10_000 })) as Record<
+    string,
+    number
+  >;
 }
 
 const cleanups: (() => void)[] = [];
@@ -57,11 +62,40 @@ describe.skipIf(!hasCompiler)('mroute.ts matches <linux/mroute.h> and <linux/in.
   const facts = hasCompiler ? readHeaderFacts() : {};
 
   test('constants have the header values', () => {
-    const names = ['AF_INET', 'AF_NETLINK', 'SOCK_RAW', 'SOL_SOCKET', 'SO_RCVBUF', 'IPPROTO_IP', 'IPPROTO_IGMP',
-      'NETLINK_ROUTE', 'RTMGRP_LINK', 'RTMGRP_IPV4_IFADDR', 'IP_HDRINCL', 'IP_PKTINFO', 'IP_MULTICAST_IF',
-      'IP_MULTICAST_TTL', 'IP_MULTICAST_LOOP', 'IP_ADD_MEMBERSHIP', 'IP_DROP_MEMBERSHIP', 'MRT_INIT', 'MRT_DONE',
-      'MRT_ADD_VIF', 'MRT_DEL_VIF', 'MRT_ADD_MFC', 'MRT_DEL_MFC', 'MRT_VERSION', 'MRT_ASSERT', 'MRT_PIM', 'MRT_TABLE',
-      'MRT_FLUSH', 'MRT_FLUSH_MFC', 'MRT_FLUSH_VIFS', 'MAXVIFS', 'VIFF_USE_IFINDEX'] as const;
+    const names = [
+      'AF_INET',
+      'AF_NETLINK',
+      'SOCK_RAW',
+      'SOL_SOCKET',
+      'SO_RCVBUF',
+      'IPPROTO_IP',
+      'IPPROTO_IGMP',
+      'NETLINK_ROUTE',
+      'RTMGRP_LINK',
+      'RTMGRP_IPV4_IFADDR',
+      'IP_HDRINCL',
+      'IP_PKTINFO',
+      'IP_MULTICAST_IF',
+      'IP_MULTICAST_TTL',
+      'IP_MULTICAST_LOOP',
+      'IP_ADD_MEMBERSHIP',
+      'IP_DROP_MEMBERSHIP',
+      'MRT_INIT',
+      'MRT_DONE',
+      'MRT_ADD_VIF',
+      'MRT_DEL_VIF',
+      'MRT_ADD_MFC',
+      'MRT_DEL_MFC',
+      'MRT_VERSION',
+      'MRT_ASSERT',
+      'MRT_PIM',
+      'MRT_TABLE',
+      'MRT_FLUSH',
+      'MRT_FLUSH_MFC',
+      'MRT_FLUSH_VIFS',
+      'MAXVIFS',
+      'VIFF_USE_IFINDEX',
+    ] as const;
     // biome-ignore lint/performance/noDynamicNamespaceImportAccess: a test reads every constant by name
     for (const name of names) expect({ name, value: mroute[name] }).toEqual({ name, value: facts[name] });
   });
@@ -72,16 +106,27 @@ describe.skipIf(!hasCompiler)('mroute.ts matches <linux/mroute.h> and <linux/in.
     expect(mroute.IP_MREQN_BYTES).toBe(facts['sizeof ip_mreqn']);
     expect(facts['sizeof vifi_t']).toBe(2);
     expect(mroute.VIFCTL_OFFSETS).toEqual({
-      vifi: facts['vifctl.vifc_vifi'], flags: facts['vifctl.vifc_flags'], threshold: facts['vifctl.vifc_threshold'],
-      rateLimit: facts['vifctl.vifc_rate_limit'], lclIfindex: facts['vifctl.vifc_lcl_ifindex'], rmtAddr: facts['vifctl.vifc_rmt_addr'],
+      vifi: facts['vifctl.vifc_vifi'],
+      flags: facts['vifctl.vifc_flags'],
+      threshold: facts['vifctl.vifc_threshold'],
+      rateLimit: facts['vifctl.vifc_rate_limit'],
+      lclIfindex: facts['vifctl.vifc_lcl_ifindex'],
+      rmtAddr: facts['vifctl.vifc_rmt_addr'],
     });
     expect(mroute.MFCCTL_OFFSETS).toEqual({
-      origin: facts['mfcctl.mfcc_origin'], mcastgrp: facts['mfcctl.mfcc_mcastgrp'], parent: facts['mfcctl.mfcc_parent'],
-      ttls: facts['mfcctl.mfcc_ttls'], pktCnt: facts['mfcctl.mfcc_pkt_cnt'], byteCnt: facts['mfcctl.mfcc_byte_cnt'],
-      wrongIf: facts['mfcctl.mfcc_wrong_if'], expire: facts['mfcctl.mfcc_expire'],
+      origin: facts['mfcctl.mfcc_origin'],
+      mcastgrp: facts['mfcctl.mfcc_mcastgrp'],
+      parent: facts['mfcctl.mfcc_parent'],
+      ttls: facts['mfcctl.mfcc_ttls'],
+      pktCnt: facts['mfcctl.mfcc_pkt_cnt'],
+      byteCnt: facts['mfcctl.mfcc_byte_cnt'],
+      wrongIf: facts['mfcctl.mfcc_wrong_if'],
+      expire: facts['mfcctl.mfcc_expire'],
     });
     expect(mroute.IP_MREQN_OFFSETS).toEqual({
-      multiaddr: facts['ip_mreqn.imr_multiaddr'], address: facts['ip_mreqn.imr_address'], ifindex: facts['ip_mreqn.imr_ifindex'],
+      multiaddr: facts['ip_mreqn.imr_multiaddr'],
+      address: facts['ip_mreqn.imr_address'],
+      ifindex: facts['ip_mreqn.imr_ifindex'],
     });
   });
 });
@@ -99,7 +144,15 @@ describe('packers put each field where the kernel reads it', () => {
   });
 
   test('mfcctl: addresses in network order, parent, TTL per VIF, counters zero', () => {
-    const bytes = mroute.packMfcctl(0x0a010002, 0xef010101, 2, new Map([[0, 1], [31, 64]]));
+    const bytes = mroute.packMfcctl(
+      0x0a010002,
+      0xef010101,
+      2,
+      new Map([
+        [0, 1],
+        [31, 64],
+      ]),
+    );
     expect(bytes.length).toBe(mroute.MFCCTL_BYTES);
     expect([...bytes.subarray(0, 8)]).toEqual([10, 1, 0, 2, 239, 1, 1, 1]);
     expect(bytes.readUInt16LE(mroute.MFCCTL_OFFSETS.parent)).toBe(2);

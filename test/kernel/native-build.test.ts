@@ -16,7 +16,10 @@ const compilerFor: Record<NativeArch, string> = { x64: 'gcc', arm64: 'aarch64-li
 const elfMachine: Record<NativeArch, number> = { x64: 0x3e, arm64: 0xb7 };
 const has = (command: string): boolean => spawnSync(command, ['--version']).status === 0;
 for (const [arch, compiler] of Object.entries(compilerFor)) {
-  if (!has(compiler)) console.warn(`native build tests for ${arch} skipped: ${compiler} not found (Debian packages gcc-aarch64-linux-gnu, libc6-dev-arm64-cross)`);
+  if (!has(compiler))
+    console.warn(
+      `native build tests for ${arch} skipped: ${compiler} not found (Debian packages gcc-aarch64-linux-gnu, libc6-dev-arm64-cross)`,
+    );
 }
 
 const PT_GNU_STACK = 0x6474e551;
@@ -47,26 +50,34 @@ function tempDir(): string {
 }
 
 describe.each(['x64', 'arm64'] as const)('buildNativeShim(%s)', (arch) => {
-  test.skipIf(!has(compilerFor[arch]))('builds a reproducible shared object for the architecture', async () => {
-    const first = await buildNativeShim(arch, tempDir());
-    const second = await buildNativeShim(arch, path.join(tempDir(), 'nested', 'out'));
-    expect(path.basename(first)).toBe('igmp_shim.node');
-    const bytes = readFileSync(first);
-    expect(bytes.equals(readFileSync(second))).toBe(true);
-    expect([...bytes.subarray(0, 4)]).toEqual([0x7f, 0x45, 0x4c, 0x46]); // ELF
-    expect(bytes.readUInt16LE(18)).toBe(elfMachine[arch]);
-    expect(bytes.includes(Buffer.from(repositoryRoot))).toBe(false);
-    expect(bytes.includes(Buffer.from(path.dirname(first)))).toBe(false);
-    // Exactly one PT_GNU_STACK, not executable (no header at all would mean an executable stack).
-    const stack = gnuStackFlags(bytes);
-    expect(stack).toHaveLength(1);
-    expect((stack[0] ?? PF_X) & PF_X).toBe(0);
-    const nm = spawnSync('nm', ['-D', '--defined-only', first], { encoding: 'utf8' });
-    if (nm.status === 0) {
-      const exported = nm.stdout.trim().split('\n').map((line) => line.split(' ').at(-1)).sort();
-      expect(exported).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
-    }
-  }, 60_000);
+  test.skipIf(!has(compilerFor[arch]))(
+    'builds a reproducible shared object for the architecture',
+    async () => {
+      const first = await buildNativeShim(arch, tempDir());
+      const second = await buildNativeShim(arch, path.join(tempDir(), 'nested', 'out'));
+      expect(path.basename(first)).toBe('igmp_shim.node');
+      const bytes = readFileSync(first);
+      expect(bytes.equals(readFileSync(second))).toBe(true);
+      expect([...bytes.subarray(0, 4)]).toEqual([0x7f, 0x45, 0x4c, 0x46]); // ELF
+      expect(bytes.readUInt16LE(18)).toBe(elfMachine[arch]);
+      expect(bytes.includes(Buffer.from(repositoryRoot))).toBe(false);
+      expect(bytes.includes(Buffer.from(path.dirname(first)))).toBe(false);
+      // Exactly one PT_GNU_STACK, not executable (no header at all would mean an executable stack).
+      const stack = gnuStackFlags(bytes);
+      expect(stack).toHaveLength(1);
+      expect((stack[0] ?? PF_X) & PF_X).toBe(0);
+      const nm = spawnSync('nm', ['-D', '--defined-only', first], { encoding: 'utf8' });
+      if (nm.status === 0) {
+        const exported = nm.stdout
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' ').at(-1))
+          .sort();
+        expect(exported).toEqual(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+      }
+    },
+    60_000,
+  );
 });
 
 test('an unknown architecture is refused with a clear message', async () => {

@@ -42,7 +42,10 @@ describe('receiving in batches', () => {
     const { data, index } = makeBatch(datagrams);
     expect(batchLength(index)).toBe(4);
     expect([0, 1, 2, 3].map((entry) => [0, 1, 2, 3].map((word) => batchWord(index, entry, word)))).toEqual([
-      [0, 3, 3, 0xc0a80114], [3, 2, 3, 0xc0a80142], [5, 5000, 4, 0xc0a80214], [5005, 1, 0, 0],
+      [0, 3, 3, 0xc0a80114],
+      [3, 2, 3, 0xc0a80142],
+      [5, 5000, 4, 0xc0a80214],
+      [5005, 1, 0, 0],
     ]);
     expect(data.length).toBe(5006);
   });
@@ -61,7 +64,9 @@ describe('receiving in batches', () => {
     callback()(null, data, index);
     expect(screened).toEqual(datagrams.map((d) => [d.ifindex, d.source]));
     expect(received.map((d) => [[...d.data].length, d.data[0], d.ifindex, d.source])).toEqual([
-      [3, 1, 3, 0xc0a80114], [5000, 9, 4, 0xc0a80214], [1, 6, 0, 0],
+      [3, 1, 3, 0xc0a80114],
+      [5000, 9, 4, 0xc0a80214],
+      [1, 6, 0, 0],
     ]);
     callback()(Object.assign(new Error('recvmsg: ENOBUFS'), { code: 'ENOBUFS' }));
     expect(errors).toEqual(['ENOBUFS']);

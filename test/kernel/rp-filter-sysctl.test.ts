@@ -9,7 +9,11 @@ describe('rp_filter sysctl files', () => {
   let root: string;
   beforeEach(() => {
     root = mkdtempSync(path.join(tmpdir(), 'rp4-conf-'));
-    for (const [name, value] of [['all', '1'], ['red0.8', '1'], ['ppp0', 'x']]) {
+    for (const [name, value] of [
+      ['all', '1'],
+      ['red0.8', '1'],
+      ['ppp0', 'x'],
+    ]) {
       mkdirSync(path.join(root, name as string));
       writeFileSync(path.join(root, name as string, 'rp_filter'), `${value}\n`);
     }
@@ -24,7 +28,8 @@ describe('rp_filter sysctl files', () => {
   });
 
   test('refuses names that leave the directory, values the kernel does not know, and garbage it reads', () => {
-    for (const name of ['', '.', '..', '../all', 'a/b']) expect(() => readRpFilter(name, root)).toThrow(/not an interface name/);
+    for (const name of ['', '.', '..', '../all', 'a/b'])
+      expect(() => readRpFilter(name, root)).toThrow(/not an interface name/);
     expect(() => writeRpFilter('..', 2, root)).toThrow(/not an interface name/);
     expect(() => writeRpFilter('red0.8', 3, root)).toThrow(/0, 1 or 2/);
     expect(() => readRpFilter('ppp0', root)).toThrow(/unexpected value "x"/);

@@ -11,7 +11,15 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildIgmp } from '../../addon/daemon/igmp/codec.ts';
 import { buildIpv4Packet } from '../../addon/daemon/igmp/ipv4-header.ts';
-import { AF_INET, AF_NETLINK, NETLINK_ROUTE, SO_RCVBUF, SOCK_RAW, SOL_SOCKET, packInt } from '../../addon/daemon/kernel/mroute.ts';
+import {
+  AF_INET,
+  AF_NETLINK,
+  NETLINK_ROUTE,
+  SO_RCVBUF,
+  SOCK_RAW,
+  SOL_SOCKET,
+  packInt,
+} from '../../addon/daemon/kernel/mroute.ts';
 import { loadFromAsset, loadShim } from '../../addon/daemon/kernel/shim.ts';
 import type { IgmpShim } from '../../addon/daemon/kernel/shim.ts';
 import { checkNetnsSupport, NetnsLab } from '../../scripts/lab/netns.ts';
@@ -43,7 +51,11 @@ function expectSystemError(action: () => unknown, code: string, syscall: string)
     caught = error as NodeJS.ErrnoException;
   }
   expect(caught).toBeInstanceOf(Error);
-  expect({ code: caught?.code, syscall: caught?.syscall, errno: typeof caught?.errno }).toEqual({ code, syscall, errno: 'number' });
+  expect({ code: caught?.code, syscall: caught?.syscall, errno: typeof caught?.errno }).toEqual({
+    code,
+    syscall,
+    errno: 'number',
+  });
   expect(caught?.message).toContain(`${syscall} failed: `);
 }
 
@@ -107,7 +119,10 @@ describe('unblockSignal', () => {
           process.exit(0);
         }, 300);
       }, 300);`;
-    const result = spawnSync(process.execPath, ['--disable-sigusr1', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    const result = spawnSync(process.execPath, ['--disable-sigusr1', '-e', script], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     expect(result.stderr).toBe('');
     expect(JSON.parse(result.stdout)).toEqual({ before: true, handledWhileBlocked: 0, after: false, handled: 1 });
   });
@@ -174,7 +189,9 @@ describe('loading the embedded shim (SEA asset path)', () => {
     expectSystemError(() => loaded.close(1_000_000), 'EBADF', 'close');
     expect(readdirSync(dir)).toEqual([]);
     // The mapping is of an inode that never had a name in dir: "dir/#<inode> (deleted)".
-    const mapped = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`${dir}/`));
+    const mapped = readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(`${dir}/`));
     expect(mapped.length).toBeGreaterThan(0);
     for (const line of mapped) expect(line).toMatch(new RegExp(`${dir}/#\\d+ \\(deleted\\)$`));
   });
@@ -203,7 +220,10 @@ describe('loading the embedded shim (SEA asset path)', () => {
         `mount -o remount,bind,ro ${quoted(readOnly)}`,
         `exec ${quoted(pinnedNode)} --input-type=module -e ${quoted(script)}`,
       ].join(' && ');
-      const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', shell], { encoding: 'utf8', timeout: 20_000 });
+      const result = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', shell], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       expect(result.stderr).toBe('');
       const message = result.stdout.trim();
       expect(message).toContain(`${readOnly}: read-only filesystem`);
@@ -236,31 +256,56 @@ describe.skipIf(!support.available)('shim send/receive across a veth pair in nam
 
   afterAll(() => lab.cleanup(), 30_000);
 
-  const query = (group: number): string => Buffer.from(buildIpv4Packet({
-    source: 0x0a050001, destination: 0xe0000001, ttl: 1, tos: 0xc0, protocol: 2, routerAlert: true,
-    payload: buildIgmp({ type: 'query', version: 2, maxResponseMs: 2_000, group }),
-  })).toString('hex');
+  const query = (group: number): string =>
+    Buffer.from(
+      buildIpv4Packet({
+        source: 0x0a050001,
+        destination: 0xe0000001,
+        ttl: 1,
+        tos: 0xc0,
+        protocol: 2,
+        routerAlert: true,
+        payload: buildIgmp({ type: 'query', version: 2, maxResponseMs: 2_000, group }),
+      }),
+    ).toString('hex');
 
   test('a hand-built datagram (IP_HDRINCL) arrives whole, with ingress ifindex and source', async () => {
     const from = receiver.mark;
     await sender.call('raw-send', { name: 'ipk4sa', destination: '224.0.0.1', hex: query(0) });
-    const sniffed = await receiver.waitForEvent((event) => event.event === 'sniffed' &&
-      (event.message as { type?: string }).type === 'query', 5_000, from);
+    const sniffed = await receiver.waitForEvent(
+      (event) => event.event === 'sniffed' && (event.message as { type?: string }).type === 'query',
+      5_000,
+      from,
+    );
     expect(sniffed).toMatchObject({
-      ifindex: await receiverNs.ifindex('ipk4sb'), source: '10.5.0.1', destination: '224.0.0.1', ttl: 1, tos: 0xc0,
-      routerAlert: true, message: { type: 'query', version: 2, maxResponseMs: 2_000, group: 0 },
+      ifindex: await receiverNs.ifindex('ipk4sb'),
+      source: '10.5.0.1',
+      destination: '224.0.0.1',
+      ttl: 1,
+      tos: 0xc0,
+      routerAlert: true,
+      message: { type: 'query', version: 2, maxResponseMs: 2_000, group: 0 },
     });
   });
 
-  test('a burst larger than one wake-up\'s read bound (256) is delivered completely', async () => {
+  test("a burst larger than one wake-up's read bound (256) is delivered completely", async () => {
     const count = 600;
     const marker = 0xef0a0b0c; // group-specific queries for a group nobody uses mark the burst
     const from = receiver.mark;
-    const reply = await sender.call('raw-send', { name: 'ipk4sa', destination: '224.0.0.1', hex: query(marker), count });
+    const reply = await sender.call('raw-send', {
+      name: 'ipk4sa',
+      destination: '224.0.0.1',
+      hex: query(marker),
+      count,
+    });
     expect(reply.sent).toBe(count * 32);
-    const isBurst = (event: Record<string, unknown>): boolean => event.event === 'sniffed' &&
-      (event.message as { group?: number }).group === marker;
-    await receiver.waitForEvent((event) => isBurst(event) && receiver.events(isBurst, from).length >= count, 10_000, from);
+    const isBurst = (event: Record<string, unknown>): boolean =>
+      event.event === 'sniffed' && (event.message as { group?: number }).group === marker;
+    await receiver.waitForEvent(
+      (event) => isBurst(event) && receiver.events(isBurst, from).length >= count,
+      10_000,
+      from,
+    );
     expect(receiver.events(isBurst, from)).toHaveLength(count);
   });
 });

@@ -60,7 +60,11 @@ export class LabDriver {
 
   /** Waits for an event matching the predicate, from line `from` on. */
   waitForEvent(predicate: (event: DriverEvent) => boolean, timeoutMs: number, from = 0): Promise<DriverEvent> {
-    return this.process.waitForJson<DriverEvent>((value) => typeof value.event === 'string' && predicate(value), timeoutMs, from);
+    return this.process.waitForJson<DriverEvent>(
+      (value) => typeof value.event === 'string' && predicate(value),
+      timeoutMs,
+      from,
+    );
   }
 
   /** All events so far (from line `from` on) matching the predicate. */

@@ -42,7 +42,10 @@ describe('VifTable', () => {
     expect(table.vifOf('eth0')).toBeUndefined();
     expect(table.add('ppp0', 9)).toBe(0);
     expect(table.nameOf(0)).toBe('ppp0');
-    expect([...kernel.vifs]).toEqual([[1, 3], [0, 9]]);
+    expect([...kernel.vifs]).toEqual([
+      [1, 3],
+      [0, 9],
+    ]);
   });
 
   test('a re-created interface keeps its VIF number with the new ifindex (kernel already dropped the old VIF)', () => {
@@ -54,7 +57,10 @@ describe('VifTable', () => {
     expect(table.add('ppp0', 6)).toBe(1);
     expect(kernel.calls.slice(-2)).toEqual(['del 1', 'add 1 6']);
     expect(kernel.vifs.get(1)).toBe(6);
-    expect(table.entries()).toEqual([{ name: 'eth0', ifindex: 2, vif: 0 }, { name: 'ppp0', ifindex: 6, vif: 1 }]);
+    expect(table.entries()).toEqual([
+      { name: 'eth0', ifindex: 2, vif: 0 },
+      { name: 'ppp0', ifindex: 6, vif: 1 },
+    ]);
   });
 
   test('kernel refusals surface with their code and leave the table unchanged', () => {

@@ -42,7 +42,7 @@ describe.skipIf(!support.available)('interface watcher and VIFs on a real kernel
   afterAll(() => lab.cleanup(), 30_000);
 
   test('the table lists interfaces without an address, with ifindex and flags', async () => {
-    const reply = await driver.call('interfaces') as unknown as TableEvent;
+    const reply = (await driver.call('interfaces')) as unknown as TableEvent;
     const w0 = reply.table.find((entry) => entry.name === 'ipk4w0');
     expect(w0).toMatchObject({ ifindex: await ns.ifindex('ipk4w0'), up: true, address: '0.0.0.0' });
     expect(reply.table.find((entry) => entry.name === 'lo')).toMatchObject({ ifindex: 1, address: '127.0.0.1' });
@@ -56,14 +56,22 @@ describe.skipIf(!support.available)('interface watcher and VIFs on a real kernel
 
     let from = driver.mark;
     await ns.deleteLink('ipk4w0');
-    const gone = await driver.waitForEvent((event) => event.event === 'interfaces' && !entryOf(event, 'ipk4w0'), 2_000, from);
+    const gone = await driver.waitForEvent(
+      (event) => event.event === 'interfaces' && !entryOf(event, 'ipk4w0'),
+      2_000,
+      from,
+    );
     expect(entryOf(gone, 'ipk4w1')).toBeUndefined(); // the peer went with it
     // The kernel dropped the VIF of the deleted device by itself.
     expect((await ns.run(['cat', '/proc/net/ip_mr_vif'])).trim().split('\n')).toHaveLength(1);
 
     from = driver.mark;
     await lab.connect(ns, 'ipk4w0', ns, 'ipk4w1');
-    const back = await driver.waitForEvent((event) => event.event === 'interfaces' && entryOf(event, 'ipk4w0') !== undefined, 2_000, from);
+    const back = await driver.waitForEvent(
+      (event) => event.event === 'interfaces' && entryOf(event, 'ipk4w0') !== undefined,
+      2_000,
+      from,
+    );
     const newIfindex = entryOf(back, 'ipk4w0')?.ifindex;
     expect(newIfindex).toBe(await ns.ifindex('ipk4w0'));
     expect(newIfindex).not.toBe(oldIfindex);
@@ -72,7 +80,11 @@ describe.skipIf(!support.available)('interface watcher and VIFs on a real kernel
     await ns.up('ipk4w0');
     await ns.addAddress('ipk4w0', '10.9.0.1/24');
     await ns.up('ipk4w1');
-    await driver.waitForEvent((event) => event.event === 'interfaces' && entryOf(event, 'ipk4w0')?.address === '10.9.0.1', 2_000, from);
+    await driver.waitForEvent(
+      (event) => event.event === 'interfaces' && entryOf(event, 'ipk4w0')?.address === '10.9.0.1',
+      2_000,
+      from,
+    );
 
     const again = await driver.call('add-vif', { name: 'ipk4w0' });
     expect(again).toMatchObject({ vif: 0, ifindex: newIfindex });

@@ -17,17 +17,37 @@ const hasFincore = spawnSync('fincore', ['-V']).status === 0; // Debian util-lin
 if (!hasFincore) console.warn('page-cache eviction test skipped: fincore (util-linux-extra) is not installed');
 
 function result(id: 'c' | 'ours', metrics: ProxyResult['metrics'], available = true): ProxyResult {
-  return { id, label: id, command: [], available, metrics, failures: [], notes: [], ...(available ? {} : { reason: 'not built' }) };
+  return {
+    id,
+    label: id,
+    command: [],
+    available,
+    metrics,
+    failures: [],
+    notes: [],
+    ...(available ? {} : { reason: 'not built' }),
+  };
 }
 
 describe('bench options', () => {
   test('defaults: both proxies, 20 joins, 500 groups, output in the working directory', () => {
-    expect(parseBenchArgs([], '/here')).toMatchObject({ proxies: ['c', 'ours'], joins: 20, zaps: 10, manyGroups: 500, outDir: '/here', ispVersion: 3 });
+    expect(parseBenchArgs([], '/here')).toMatchObject({
+      proxies: ['c', 'ours'],
+      joins: 20,
+      zaps: 10,
+      manyGroups: 500,
+      outDir: '/here',
+      ispVersion: 3,
+    });
   });
 
   test('--proxy picks one side; bad values are refused', () => {
     expect(parseBenchArgs(['--proxy', 'c'], '/').proxies).toEqual(['c']);
-    expect(parseBenchArgs(['--proxy', 'ours', '--joins', '5', '--isp-version', '2'], '/')).toMatchObject({ proxies: ['ours'], joins: 5, ispVersion: 2 });
+    expect(parseBenchArgs(['--proxy', 'ours', '--joins', '5', '--isp-version', '2'], '/')).toMatchObject({
+      proxies: ['ours'],
+      joins: 5,
+      ispVersion: 2,
+    });
     expect(() => parseBenchArgs(['--proxy', 'mine'], '/')).toThrow(/ours, c or both/);
     expect(() => parseBenchArgs(['--joins', '0'], '/')).toThrow(/1\.\.1000/);
     expect(() => parseBenchArgs(['--isp-version', '1'], '/')).toThrow();
@@ -36,7 +56,10 @@ describe('bench options', () => {
 
   test('start-up comparison: 30 runs by default, 0 skips it, --only picks a part', () => {
     expect(parseBenchArgs([], '/')).toMatchObject({ startupRuns: 30, only: undefined });
-    expect(parseBenchArgs(['--startup-runs', '0', '--only', 'lab'], '/')).toMatchObject({ startupRuns: 0, only: 'lab' });
+    expect(parseBenchArgs(['--startup-runs', '0', '--only', 'lab'], '/')).toMatchObject({
+      startupRuns: 0,
+      only: 'lab',
+    });
     expect(parseBenchArgs(['--only', 'startup'], '/').only).toBe('startup');
     expect(() => parseBenchArgs(['--only', 'startup', '--startup-runs', '0'], '/')).toThrow(/above 0/);
     expect(parseBenchArgs(['--only', 'memory'], '/').only).toBe('memory');
@@ -67,7 +90,9 @@ describe('bench memory table', () => {
     expect(text).toContain('| 500 | 14.4 | 14.2 | 5.5 | 3.8 |'); // (14541 - 13004) / 400 = 3.84 kB
     expect(text).toContain('| 0 | 10.5 | 10.8 | 2.1 |  |');
     expect(text).toContain('floor (minimal single binary, same options, one socket, idle): 8.7 MB');
-    expect(renderMemory({ available: false, reason: 'probe exit 1' }, false)).toBe('memory per group: not available (probe exit 1)');
+    expect(renderMemory({ available: false, reason: 'probe exit 1' }, false)).toBe(
+      'memory per group: not available (probe exit 1)',
+    );
   });
 });
 
@@ -76,7 +101,10 @@ describe('bench start-up timing', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ipe8-bench-'));
     try {
       const counter = path.join(dir, 'runs');
-      const rows = timeCommands([{ id: 'count', label: 'count', command: ['/bin/sh', '-c', 'echo x >> "$0"', counter], expect: /^$/ }], 3);
+      const rows = timeCommands(
+        [{ id: 'count', label: 'count', command: ['/bin/sh', '-c', 'echo x >> "$0"', counter], expect: /^$/ }],
+        3,
+      );
       expect(rows[0]).toMatchObject({ available: true, runs: 3 });
       expect(readFileSync(counter, 'utf8')).toBe('x\nx\nx\nx\n');
     } finally {
@@ -89,7 +117,12 @@ describe('bench start-up timing', () => {
     try {
       const file = path.join(dir, 'binary');
       writeFileSync(file, Buffer.alloc(1 << 20, 1));
-      const cached = (): number => Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).stdout.trim());
+      const cached = (): number =>
+        Number(
+          spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], {
+            encoding: 'utf8',
+          }).stdout.trim(),
+        );
       expect(cached()).toBe(1 << 20);
       expect(evictFromPageCache(file)).toBe(true);
       expect(cached()).toBe(0);
@@ -163,13 +196,25 @@ describe('bench comparison', () => {
     });
     const rows = compare(c, ours);
     const row = (metric: string) => rows.find((entry) => entry.metric === metric);
-    expect(row('TV report -> first packet p50')).toMatchObject({ c: '12.0 ms', ours: '5.0 ms', ratio: '0.42x', verdict: 'met' });
+    expect(row('TV report -> first packet p50')).toMatchObject({
+      c: '12.0 ms',
+      ours: '5.0 ms',
+      ratio: '0.42x',
+      verdict: 'met',
+    });
     // 19 / 22 = 0.86 > 0.75
     expect(row('TV join -> first packet p50')).toMatchObject({ ratio: '0.86x', verdict: 'not met' });
-    expect(row('quickleave: TV leave on the wire -> upstream leave p50')).toMatchObject({ ours: '3.0 ms', verdict: 'met' });
+    expect(row('quickleave: TV leave on the wire -> upstream leave p50')).toMatchObject({
+      ours: '3.0 ms',
+      verdict: 'met',
+    });
     expect(row('no quickleave: TV leave -> upstream leave p50')).toMatchObject({ verdict: 'met' });
     expect(row('CPU (utime+stime) idle window')).toMatchObject({ ours: '0.00 s', verdict: 'met' });
-    expect(row('RssAnon at many groups')).toMatchObject({ ours: '40.0 MB', target: '<= 12 MB at 500 groups', verdict: 'not met' });
+    expect(row('RssAnon at many groups')).toMatchObject({
+      ours: '40.0 MB',
+      target: '<= 12 MB at 500 groups',
+      verdict: 'not met',
+    });
   });
 
   test('an unavailable proxy gives n/a everywhere, never a number or a verdict', () => {

@@ -6,7 +6,12 @@ import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { groupStatements, LinkMemberships } from '../../scripts/lab/isp-memberships.ts';
 import { malformedIgmpPayloads } from '../../scripts/lab/malformed-igmp.ts';
 import { parseCpuTicks, parseStatusKb } from '../../scripts/lab/proc-stats.ts';
-import { decodeStreamPacket, encodeStreamPacket, SequenceTracker, STREAM_PAYLOAD_BYTES } from '../../scripts/lab/stream-payload.ts';
+import {
+  decodeStreamPacket,
+  encodeStreamPacket,
+  SequenceTracker,
+  STREAM_PAYLOAD_BYTES,
+} from '../../scripts/lab/stream-payload.ts';
 
 const G1 = parseIpv4('239.1.1.1') as number;
 const G2 = parseIpv4('239.1.1.2') as number;
@@ -32,8 +37,12 @@ describe('stream payload', () => {
     tracker.record(14); // 12, 13 lost
     tracker.record(13); // late
     tracker.record(15);
-    expect({ packets: tracker.packets, gaps: tracker.gaps, outOfOrder: tracker.outOfOrder, lost: tracker.lost })
-      .toEqual({ packets: 5, gaps: 2, outOfOrder: 1, lost: 1 });
+    expect({
+      packets: tracker.packets,
+      gaps: tracker.gaps,
+      outOfOrder: tracker.outOfOrder,
+      lost: tracker.lost,
+    }).toEqual({ packets: 5, gaps: 2, outOfOrder: 1, lost: 1 });
     tracker.record(15); // a duplicate fills no hole
     tracker.record(12); // late: 12 was not lost after all
     expect({ outOfOrder: tracker.outOfOrder, lost: tracker.lost }).toEqual({ outOfOrder: 3, lost: 0 });
@@ -56,7 +65,9 @@ describe('provider membership logic', () => {
       ],
     });
     expect(v3.map((statement) => [statement.group, statement.kind, statement.recordType])).toEqual([
-      [G1, 'join', 'to-exclude'], [G2, 'leave', 'to-include'], [G1, 'current', 'is-exclude'],
+      [G1, 'join', 'to-exclude'],
+      [G2, 'leave', 'to-include'],
+      [G1, 'current', 'is-exclude'],
     ]);
     expect(groupStatements({ type: 'query', version: 2, maxResponseMs: 1000, group: 0 })).toEqual([]);
   });

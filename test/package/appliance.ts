@@ -15,7 +15,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ExecResult, Netns } from '../../scripts/lab/netns.ts';
 import { buildPackage } from '../../build/package.ts';
-import { APPLIANCE_STANDINS, buildIpfireRoot, ipfireRootMounts, MACHINE_IGMPPROXY_PATHS, NOBODY_ID } from '../helpers/ipfire-root.ts';
+import {
+  APPLIANCE_STANDINS,
+  buildIpfireRoot,
+  ipfireRootMounts,
+  MACHINE_IGMPPROXY_PATHS,
+  NOBODY_ID,
+} from '../helpers/ipfire-root.ts';
 
 export const FIXTURES = APPLIANCE_STANDINS;
 
@@ -25,7 +31,10 @@ export const FIXTURES = APPLIANCE_STANDINS;
  * quick to build. `binary` replaces the stand-in (e.g. an ELF file whose header names an
  * architecture, for the deploy tool's architecture check).
  */
-export function buildStandinPackage(outDir: string, options: { arch?: 'x86_64' | 'aarch64'; version?: string; binary?: string } = {}) {
+export function buildStandinPackage(
+  outDir: string,
+  options: { arch?: 'x86_64' | 'aarch64'; version?: string; binary?: string } = {},
+) {
   return buildPackage({
     arch: options.arch ?? 'x86_64',
     binary: options.binary ?? path.join(FIXTURES, 'igmpproxy-standin'),
@@ -96,7 +105,18 @@ export class Appliance {
   /** Runs a bash script inside the root (fresh PID namespace, the test's network namespace). */
   run(script: string, timeoutMs = RUN_TIMEOUT_MS): Promise<ExecResult> {
     return this.ns.exec(
-      ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--', 'bash', path.join(this.dir, 'enter.sh'), this.dir, script],
+      [
+        'unshare',
+        '--mount',
+        '--pid',
+        '--fork',
+        '--kill-child',
+        '--',
+        'bash',
+        path.join(this.dir, 'enter.sh'),
+        this.dir,
+        script,
+      ],
       timeoutMs,
     );
   }
@@ -104,7 +124,8 @@ export class Appliance {
   /** Host path of a file of the root; /usr paths point into the overlay's upper layer. */
   hostPath(inside: string): string {
     if (!inside.startsWith('/')) throw new Error(`'${inside}' is not absolute`);
-    if (inside === '/usr' || inside.startsWith('/usr/')) return path.join(this.dir, 'usr-upper', inside.slice('/usr'.length));
+    if (inside === '/usr' || inside.startsWith('/usr/'))
+      return path.join(this.dir, 'usr-upper', inside.slice('/usr'.length));
     return path.join(this.root, inside);
   }
 

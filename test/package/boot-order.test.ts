@@ -10,7 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { LAYOUT } from '../../build/render.ts';
 import { IPFIRE_FIXTURES } from './ipfire-mounts.ts';
 
-interface BootLink { readonly dir: string; readonly kind: 'S' | 'K'; readonly number: number; readonly service: string }
+interface BootLink {
+  readonly dir: string;
+  readonly kind: 'S' | 'K';
+  readonly number: number;
+  readonly service: string;
+}
 
 /** `ln -sf ../init.d/NAME /etc/rc.d/DIR/[SK]NNNAME` lines of IPFire's lfs/initscripts. */
 function ipfireBootLinks(): BootLink[] {
@@ -22,16 +27,17 @@ function ipfireBootLinks(): BootLink[] {
 
 function numberOf(links: readonly BootLink[], dir: string, kind: 'S' | 'K', service: string): number {
   const found = links.filter((link) => link.dir === dir && link.kind === kind && link.service === service);
-  if (found.length !== 1) throw new Error(`lfs-initscripts: expected one ${dir}/${kind}??${service}, found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`lfs-initscripts: expected one ${dir}/${kind}??${service}, found ${found.length}`);
   return found[0]!.number;
 }
 
-describe('boot order against IPFire\'s lfs/initscripts', () => {
+describe("boot order against IPFire's lfs/initscripts", () => {
   const links = ipfireBootLinks();
   const start = Number(LAYOUT.startNumber);
   const stop = Number(LAYOUT.stopNumber);
 
-  it('reads IPFire\'s links (the parser matches the file\'s shape)', () => {
+  it("reads IPFire's links (the parser matches the file's shape)", () => {
     expect(links.length).toBeGreaterThan(50);
     expect(numberOf(links, 'rc3.d', 'S', 'network')).toBe(20);
   });

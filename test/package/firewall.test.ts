@@ -21,7 +21,7 @@ const support = applianceSupport();
 const UP_PLAIN = 'ipp6up0';
 const UP_DOLLAR = 'ipp6$(id)';
 const DOWN_PLAIN = 'ipp6dn0';
-const DOWN_GLOB = "ipp6*'`x`\"";
+const DOWN_GLOB = 'ipp6*\'`x`"';
 const CONFIG = `# test configuration
 quickleave
 phyint ${UP_PLAIN} upstream ratelimit 0 threshold 1
@@ -70,10 +70,16 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     ns = await lab.createNamespace('fw');
     // What IPFire's firewall initscript sets up, plus an admin rule that must stay.
     for (const args of [
-      ['-N', 'IPTVINPUT'], ['-A', 'INPUT', '-j', 'IPTVINPUT'],
-      ['-N', 'IPTVFORWARD'], ['-A', 'FORWARD', '-j', 'IPTVFORWARD'],
-      ['-N', 'CUSTOMOUTPUT'], ['-A', 'OUTPUT', '-j', 'CUSTOMOUTPUT'], ['-A', 'CUSTOMOUTPUT', '-o', 'blue0', '-j', 'ACCEPT'],
-      ['-N', 'CUSTOMINPUT'], ['-A', 'INPUT', '-j', 'CUSTOMINPUT'], ['-A', 'CUSTOMINPUT', '-i', 'blue0', '-j', 'ACCEPT'],
+      ['-N', 'IPTVINPUT'],
+      ['-A', 'INPUT', '-j', 'IPTVINPUT'],
+      ['-N', 'IPTVFORWARD'],
+      ['-A', 'FORWARD', '-j', 'IPTVFORWARD'],
+      ['-N', 'CUSTOMOUTPUT'],
+      ['-A', 'OUTPUT', '-j', 'CUSTOMOUTPUT'],
+      ['-A', 'CUSTOMOUTPUT', '-o', 'blue0', '-j', 'ACCEPT'],
+      ['-N', 'CUSTOMINPUT'],
+      ['-A', 'INPUT', '-j', 'CUSTOMINPUT'],
+      ['-A', 'CUSTOMINPUT', '-i', 'blue0', '-j', 'ACCEPT'],
     ]) {
       await ns.run(['iptables-legacy', ...args]);
     }
@@ -131,8 +137,18 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     const chains = lines.filter((l) => l.startsWith('-N'));
     const rules = lines.filter((l) => l.startsWith('-A'));
     const ours = (chain: string) => expectedRules.filter((r) => r.startsWith(`-A ${chain} `));
-    const order = ['INPUT', 'FORWARD', 'OUTPUT', 'CUSTOMINPUT', 'CUSTOMOUTPUT', 'IGMPPROXY_FWD', 'IGMPPROXY_IN', 'IGMPPROXY_OUT',
-      'IPTVFORWARD', 'IPTVINPUT'];
+    const order = [
+      'INPUT',
+      'FORWARD',
+      'OUTPUT',
+      'CUSTOMINPUT',
+      'CUSTOMOUTPUT',
+      'IGMPPROXY_FWD',
+      'IGMPPROXY_IN',
+      'IGMPPROXY_OUT',
+      'IPTVFORWARD',
+      'IPTVINPUT',
+    ];
     const allChains = [...chains, '-N IGMPPROXY_IN', '-N IGMPPROXY_FWD', '-N IGMPPROXY_OUT'];
     const byChain = (chain: string) => [...rules.filter((r) => r.startsWith(`-A ${chain} `)), ...ours(chain)];
     const chainOrder = (line: string) => order.indexOf(line.split(' ')[1]!);
@@ -210,7 +226,7 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     }
   });
 
-  it('without IPFire\'s IPTV chains: start fails and says why, refresh quietly does nothing', async () => {
+  it("without IPFire's IPTV chains: start fails and says why, refresh quietly does nothing", async () => {
     const bare = await lab.createNamespace('bare');
     const before = await bare.run(['iptables-legacy', '-S']);
     const start = await bare.exec(['env', '-i', `PATH=${env.PATH}`, helper, 'start']);
@@ -234,11 +250,14 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     expect(await snapshot()).toBe(expectedSnapshot());
   });
 
-  it("IPFire's firewall.local reload (\"$0 stop; $0 start\") with our hook block: rules never removed, one daemon run", async () => {
+  it('IPFire\'s firewall.local reload ("$0 stop; $0 start") with our hook block: rules never removed, one daemon run', async () => {
     // IPFire's own firewall.local (test/fixtures/ipfire), with the block install.sh adds after line 1.
     const stock = await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/firewall.local'), 'utf8');
     const hookTemplate = await readFile(path.join(REPO_ROOT, 'initscripts/firewall-local-hook.mustache'), 'utf8');
-    const block = renderTemplate(hookTemplate, templateValues(await readPackageInfo(), { ...LAYOUT, firewallHelper: helper }));
+    const block = renderTemplate(
+      hookTemplate,
+      templateValues(await readPackageInfo(), { ...LAYOUT, firewallHelper: helper }),
+    );
     const [shebang, ...rest] = stock.split('\n');
     const firewallLocal = path.join(work, 'firewall.local');
     await writeFile(firewallLocal, [shebang, block.trimEnd(), ...rest].join('\n'));
@@ -270,10 +289,18 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     // Defence in depth against a daemon that misbehaves: this "daemon" is a fixed answer of
     // --list-interfaces, the only thing the helper asks it.
     const fixedAnswer = path.join(work, 'fixed-list-interfaces');
-    await writeFile(fixedAnswer, `#!/bin/bash\nprintf 'upstream ${UP_PLAIN}\\ndownstream ipp6abcdefghijklm\\n'\n`, { mode: 0o755 });
-    const rendered = await renderScripts(await readPackageInfo(), { ...LAYOUT, daemon: fixedAnswer, config: configPath });
+    await writeFile(fixedAnswer, `#!/bin/bash\nprintf 'upstream ${UP_PLAIN}\\ndownstream ipp6abcdefghijklm\\n'\n`, {
+      mode: 0o755,
+    });
+    const rendered = await renderScripts(await readPackageInfo(), {
+      ...LAYOUT,
+      daemon: fixedAnswer,
+      config: configPath,
+    });
     const otherHelper = path.join(work, 'firewall-fixed');
-    await writeFile(otherHelper, rendered.payload.find((file) => file.path === 'usr/lib/igmpproxy/firewall')!.content, { mode: 0o755 });
+    await writeFile(otherHelper, rendered.payload.find((file) => file.path === 'usr/lib/igmpproxy/firewall')!.content, {
+      mode: 0o755,
+    });
     const start = await ns.exec(['env', '-i', `PATH=${env.PATH}`, otherHelper, 'start']);
     expect(start.code, start.stderr).toBe(0);
     expect(start.stderr).toContain("ignoring unusable interface name 'ipp6abcdefghijklm'");

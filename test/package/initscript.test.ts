@@ -23,7 +23,9 @@ const INFO = '\x1b[1;36m';
 const WARNING = '\x1b[1;33m';
 const NORMAL = '\x1b[0;39m';
 const NOT_RUNNING = `${INFO}/usr/sbin/igmpproxy is not running.${NORMAL}`;
-const RUNNING = new RegExp(`^${escapeRegExp(INFO)}igmpproxy is running with Process ID\\(s\\)  (\\d+)\\.${escapeRegExp(NORMAL)}$`);
+const RUNNING = new RegExp(
+  `^${escapeRegExp(INFO)}igmpproxy is running with Process ID\\(s\\)  (\\d+)\\.${escapeRegExp(NORMAL)}$`,
+);
 
 const CONFIG = 'quickleave\nphyint ipp6up0 upstream ratelimit 0 threshold 1\nphyint ipp6dn0 downstream\n';
 const BAD_CONFIG = 'phyint ipp6up0 upstream\nbogus keyword\n';
@@ -38,7 +40,8 @@ function escapeRegExp(text: string): string {
 function steps(stdout: string): Array<{ name: string; output: string; code: number }> {
   const result: Array<{ name: string; output: string; code: number }> = [];
   const pattern = /^=== (.*)\n([\s\S]*?)^=== rc=(\d+)$/gm;
-  for (const match of stdout.matchAll(pattern)) result.push({ name: match[1]!, output: match[2]!, code: Number(match[3]) });
+  for (const match of stdout.matchAll(pattern))
+    result.push({ name: match[1]!, output: match[2]!, code: Number(match[3]) });
   return result;
 }
 
@@ -68,7 +71,11 @@ describe.skipIf(!support.available)(`initscript and red.up hook ${support.reason
     await a.write('/etc/igmpproxy.conf', CONFIG);
     // IPFire's real rc (test/fixtures/ipfire), and a logger that writes down what reaches syslog.
     await a.write('/etc/rc.d/init.d/rc', await readFile(path.join(REPO_ROOT, 'test/fixtures/ipfire/rc')), 0o754);
-    await a.write('/usr/bin/logger', '#!/bin/sh\n# STAND-IN for logger: one line per message\necho "$*" >> /var/log/syslog-standin\n', 0o755);
+    await a.write(
+      '/usr/bin/logger',
+      '#!/bin/sh\n# STAND-IN for logger: one line per message\necho "$*" >> /var/log/syslog-standin\n',
+      0o755,
+    );
   });
 
   afterAll(async () => {
@@ -126,11 +133,14 @@ echo "--- events"; cat /var/run/igmpproxy-standin.log
     expect(stdout.split('--- events\n')[1]).toBe('start /etc/igmpproxy.conf\nusr1\nhup\nterm\n');
   });
 
-  it('makes the config from the web page\'s settings on start and reload; a hand-written file is kept as a backup', async () => {
+  it("makes the config from the web page's settings on start and reload; a hand-written file is kept as a backup", async () => {
     const handWritten = '# my own file\nphyint ipp6up0 upstream\nphyint ipp6dn0 downstream\n';
     await a.write('/etc/igmpproxy.conf', handWritten, 0o600);
     // As the page writes it (General::writehash: KEY=value lines, any order).
-    await a.write('/var/ipfire/igmpproxy/settings', 'QUICKLEAVE=on\nMODE=managed\nUPSTREAM=ipp6up0\nPRESET=custom\nALTNETS=217.0.0.0/16,193.158.35.0/24\nDOWNSTREAM=ipp6dn0\n');
+    await a.write(
+      '/var/ipfire/igmpproxy/settings',
+      'QUICKLEAVE=on\nMODE=managed\nUPSTREAM=ipp6up0\nPRESET=custom\nALTNETS=217.0.0.0/16,193.158.35.0/24\nDOWNSTREAM=ipp6dn0\n',
+    );
     try {
       const { stdout, steps: s } = await session(`
 step ${INIT} start
@@ -173,7 +183,9 @@ step ${INIT} start
 echo "pwned=$([ -e /tmp/pwned ] && echo yes || echo no) backups=$(ls /etc/ | grep -c '^igmpproxy.conf.bak-')"
 `);
       expect(s[0]!.code).toBe(1);
-      expect(s[0]!.output).toContain('/var/ipfire/igmpproxy/settings gives no valid configuration; /etc/igmpproxy.conf was not changed.');
+      expect(s[0]!.output).toContain(
+        '/var/ipfire/igmpproxy/settings gives no valid configuration; /etc/igmpproxy.conf was not changed.',
+      );
       expect(stdout).toContain('pwned=no backups=0');
       expect((await a.read('/etc/igmpproxy.conf')).toString()).toBe(CONFIG);
     } finally {
@@ -181,7 +193,7 @@ echo "pwned=$([ -e /tmp/pwned ] && echo yes || echo no) backups=$(ls /etc/ | gre
     }
   });
 
-  it('start refuses an invalid config and shows the parser\'s file:line:col errors', async () => {
+  it("start refuses an invalid config and shows the parser's file:line:col errors", async () => {
     await a.write('/etc/igmpproxy.conf', BAD_CONFIG);
     try {
       const { stdout, steps: s } = await session(`
@@ -202,7 +214,7 @@ step ${INIT} status
     }
   });
 
-  it('a broken config at boot: IPFire\'s rc shows FAIL and the reason, syslog gets it, no banner, no minute of waiting', async () => {
+  it("a broken config at boot: IPFire's rc shows FAIL and the reason, syslog gets it, no banner, no minute of waiting", async () => {
     await a.write('/etc/igmpproxy.conf', BAD_CONFIG);
     try {
       // rc runs every rc3.d/S* link with "start"; its banner waits "read -t 60" on stdin.
@@ -280,7 +292,9 @@ step ${INIT} start
     expect(stdout).toContain('other-alive=yes');
     const ids = /new-pid=(\d+) other=(\d+)/.exec(stdout);
     expect(ids?.[1]).not.toBe(ids?.[2]);
-    expect(s[2]!.output).toBe(`${WARNING}/usr/sbin/igmpproxy is not running but /var/run/igmpproxy.pid exists.${NORMAL}\n`);
+    expect(s[2]!.output).toBe(
+      `${WARNING}/usr/sbin/igmpproxy is not running but /var/run/igmpproxy.pid exists.${NORMAL}\n`,
+    );
     expect(s[3]!.code).toBe(0);
     expect(s[3]!.output).toMatch(/ {2}OK {2}/);
   });
@@ -297,7 +311,7 @@ ip -o link show dev ipp6up0; ip -o link show dev ipp6dn0
     expect(down).not.toMatch(/<[^>]*MULTICAST[^>]*>/);
   });
 
-  it('start applies the firewall rules for the current config when IPFire\'s IPTV chains exist', async () => {
+  it("start applies the firewall rules for the current config when IPFire's IPTV chains exist", async () => {
     const { stdout } = await session(`
 iptables -N IPTVINPUT; iptables -A INPUT -j IPTVINPUT; iptables -N IPTVFORWARD; iptables -A FORWARD -j IPTVFORWARD
 ${INIT} start > /dev/null
@@ -305,15 +319,17 @@ iptables -S IGMPPROXY_IN; iptables -S IGMPPROXY_FWD
 /usr/lib/igmpproxy/firewall stop
 iptables -D INPUT -j IPTVINPUT; iptables -X IPTVINPUT; iptables -D FORWARD -j IPTVFORWARD; iptables -X IPTVFORWARD
 `);
-    expect(stdout).toBe([
-      '-N IGMPPROXY_IN',
-      '-A IGMPPROXY_IN -i ipp6up0 -p igmp -j ACCEPT',
-      '-A IGMPPROXY_IN -d 224.0.0.0/4 -i ipp6up0 -j ACCEPT',
-      '-A IGMPPROXY_IN -i ipp6dn0 -p igmp -j ACCEPT',
-      '-N IGMPPROXY_FWD',
-      '-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ipp6up0 -o ipp6dn0 -j ACCEPT',
-      '',
-    ].join('\n'));
+    expect(stdout).toBe(
+      [
+        '-N IGMPPROXY_IN',
+        '-A IGMPPROXY_IN -i ipp6up0 -p igmp -j ACCEPT',
+        '-A IGMPPROXY_IN -d 224.0.0.0/4 -i ipp6up0 -j ACCEPT',
+        '-A IGMPPROXY_IN -i ipp6dn0 -p igmp -j ACCEPT',
+        '-N IGMPPROXY_FWD',
+        '-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ipp6up0 -o ipp6dn0 -j ACCEPT',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('red.up hook: with the daemon running, multicast back on and a SIGHUP; without it, nothing', async () => {

@@ -45,8 +45,10 @@ const NOTHING = '#!/bin/sh\n# STAND-IN: does nothing here\nexit 0\n';
 export function ethernetSettings(network: IpfireNetwork): string {
   const zone = (name: string, value: IpfireZone): string =>
     `${name}_DEV=${value.dev}\n${name}_ADDRESS=${value.address}\n${name}_NETADDRESS=${value.netaddress}\n${name}_NETMASK=255.255.255.0\n`;
-  return `CONFIG_TYPE=${network.orange ? 2 : 1}\n${zone('GREEN', network.green)}${network.orange ? zone('ORANGE', network.orange) : ''}` +
-    `RED_DEV=${network.red.dev}\nRED_TYPE=STATIC\nRED_ADDRESS=${network.red.address}\n`;
+  return (
+    `CONFIG_TYPE=${network.orange ? 2 : 1}\n${zone('GREEN', network.green)}${network.orange ? zone('ORANGE', network.orange) : ''}` +
+    `RED_DEV=${network.red.dev}\nRED_TYPE=STATIC\nRED_ADDRESS=${network.red.address}\n`
+  );
 }
 
 /** IPFire's optionsfw settings: forward firewall "allowed" (POLICY=MODE2), outgoing as given. */
@@ -73,15 +75,24 @@ async function loadIptablesModule(): Promise<void> {
 }
 
 /** Installs IPFire's firewall files and settings into the appliance and runs `firewall start`. */
-export async function startIpfireFirewall(a: Appliance, network: IpfireNetwork, outgoing: OutgoingPolicy): Promise<void> {
+export async function startIpfireFirewall(
+  a: Appliance,
+  network: IpfireNetwork,
+  outgoing: OutgoingPolicy,
+): Promise<void> {
   const vendored = (name: string): Promise<Buffer> => readFile(path.join(IPFIRE_FIXTURES, name));
   await a.write('/etc/rc.d/init.d/firewall', await vendored('firewall'), 0o754);
   await a.write('/usr/sbin/firewall-policy', await vendored('firewall-policy'), 0o755);
   await a.write('/usr/local/bin/readhash', await vendored('readhash'), 0o755);
   await a.write('/etc/sysconfig/firewall.local', await vendored('firewall.local'), 0o755);
   await a.write(FIREWALLCTRL, FIREWALLCTRL_SCRIPT, 0o755);
-  for (const noop of ['/usr/local/bin/wirelessctrl', '/usr/local/bin/captivectrl', '/usr/lib/firewall/ipsec-policy',
-    '/etc/rc.d/init.d/openvpn-n2n', '/usr/sbin/modprobe']) {
+  for (const noop of [
+    '/usr/local/bin/wirelessctrl',
+    '/usr/local/bin/captivectrl',
+    '/usr/lib/firewall/ipsec-policy',
+    '/etc/rc.d/init.d/openvpn-n2n',
+    '/usr/sbin/modprobe',
+  ]) {
     await a.write(noop, NOTHING, 0o755);
   }
   await a.write('/var/ipfire/ethernet/settings', ethernetSettings(network));
@@ -98,7 +109,8 @@ export async function startIpfireFirewall(a: Appliance, network: IpfireNetwork, 
   // firewall that is not IPFire's.
   const started = await a.run('/etc/rc.d/init.d/firewall start');
   const output = started.stdout + started.stderr;
-  if (started.code !== 0 || /iptables/i.test(output)) throw new Error(`IPFire's firewall start failed (exit ${started.code}): ${output}`);
+  if (started.code !== 0 || /iptables/i.test(output))
+    throw new Error(`IPFire's firewall start failed (exit ${started.code}): ${output}`);
 }
 
 /** Switches the outgoing firewall and reloads the rules as the web UI does (firewallctrl). */

@@ -57,8 +57,9 @@ export function tmpfsMountsIn(scriptText: string, script: string): IpfireMount[]
 /** /run, /dev/shm and /var/lock as IPFire's scripts mount them; throws when a script changed shape. */
 export function ipfireRuntimeMounts(): IpfireMount[] {
   return SOURCES.map(({ script, target }) => {
-    const found = tmpfsMountsIn(readFileSync(path.join(IPFIRE_FIXTURES, script), 'utf8'), script)
-      .filter((mount) => mount.target === target);
+    const found = tmpfsMountsIn(readFileSync(path.join(IPFIRE_FIXTURES, script), 'utf8'), script).filter(
+      (mount) => mount.target === target,
+    );
     if (found.length !== 1) throw new Error(`${script}: expected one tmpfs mount on ${target}, found ${found.length}`);
     return found[0]!;
   });
@@ -79,7 +80,10 @@ export function ipfireVarRunLink(): string {
  */
 export function ipfireMountCommands(rootVariable: string): string {
   return ipfireRuntimeMounts()
-    .map((mount) => `mount -t ${mount.fstype} -o ${mount.options} ipfire-${mount.script} "$${rootVariable}${mount.target}"`)
+    .map(
+      (mount) =>
+        `mount -t ${mount.fstype} -o ${mount.options} ipfire-${mount.script} "$${rootVariable}${mount.target}"`,
+    )
     .join('\n');
 }
 
@@ -127,7 +131,11 @@ function kernelSize(size: string): string {
  * when IPFire sets it, size and mode as IPFire sets them (tmpfs's default mode 1777 when not).
  * Empty when it matches. The last entry for the mount point counts (it is the visible one).
  */
-export function mountDifferences(expected: IpfireMount, table: readonly MountInfoEntry[], mountPoint = expected.target): string[] {
+export function mountDifferences(
+  expected: IpfireMount,
+  table: readonly MountInfoEntry[],
+  mountPoint = expected.target,
+): string[] {
   const entry = table.filter((mount) => mount.mountPoint === mountPoint).at(-1);
   if (!entry) return [`${mountPoint}: not a mount point`];
   const wanted = expected.options.split(',');
@@ -135,12 +143,16 @@ export function mountDifferences(expected: IpfireMount, table: readonly MountInf
   if (entry.fstype !== expected.fstype) differences.push(`${mountPoint}: ${entry.fstype}, IPFire: ${expected.fstype}`);
   for (const flag of FLAGS) {
     const has = entry.mountOptions.includes(flag);
-    if (has !== wanted.includes(flag)) differences.push(`${mountPoint}: ${has ? '' : 'no '}${flag}, IPFire (${expected.script}): ${has ? 'no ' : ''}${flag}`);
+    if (has !== wanted.includes(flag))
+      differences.push(
+        `${mountPoint}: ${has ? '' : 'no '}${flag}, IPFire (${expected.script}): ${has ? 'no ' : ''}${flag}`,
+      );
   }
   const size = wanted.find((option) => option.startsWith('size='));
   if (size !== undefined) {
     const want = `size=${kernelSize(size.slice(5))}`;
-    if (!entry.superOptions.includes(want)) differences.push(`${mountPoint}: ${entry.superOptions.join(',')}, IPFire (${expected.script}): ${want}`);
+    if (!entry.superOptions.includes(want))
+      differences.push(`${mountPoint}: ${entry.superOptions.join(',')}, IPFire (${expected.script}): ${want}`);
   }
   const mode = wanted.find((option) => option.startsWith('mode='))?.slice(5) ?? '1777';
   const shownMode = entry.superOptions.find((option) => option.startsWith('mode='))?.slice(5) ?? '1777';

@@ -22,11 +22,14 @@ function gnuTarList(archive: string, compressed = false): Member[] {
   const args = ['--numeric-owner', '--full-time', `-tv${compressed ? 'J' : ''}f`, archive];
   const result = spawnSync('tar', args, { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
   if (result.status !== 0) throw new Error(`tar ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout.trim().split('\n').map((line) => {
-    const match = /^(\S+) (\S+)\s+(\d+) (\S+ \S+) (.+)$/.exec(line);
-    if (!match) throw new Error(`unexpected tar line: ${line}`);
-    return { mode: match[1]!, owner: match[2]!, size: Number(match[3]), mtime: match[4]!, name: match[5]! };
-  });
+  return result.stdout
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const match = /^(\S+) (\S+)\s+(\d+) (\S+ \S+) (.+)$/.exec(line);
+      if (!match) throw new Error(`unexpected tar line: ${line}`);
+      return { mode: match[1]!, owner: match[2]!, size: Number(match[3]), mtime: match[4]!, name: match[5]! };
+    });
 }
 
 function untar(archive: string, into: string, compressed = false): void {
@@ -56,7 +59,13 @@ describe('buildPackage', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'ipp6-package-'));
-    const options = { arch: 'x86_64' as const, binary: STANDIN_BINARY, version: '1.0.0', release: 100, sourceDateEpoch: EPOCH };
+    const options = {
+      arch: 'x86_64' as const,
+      binary: STANDIN_BINARY,
+      version: '1.0.0',
+      release: 100,
+      sourceDateEpoch: EPOCH,
+    };
     first = await buildPackage({ ...options, outDir: path.join(work, 'one') });
     second = await buildPackage({ ...options, outDir: path.join(work, 'two') });
     unpacked = path.join(work, 'unpacked');
@@ -81,7 +90,11 @@ describe('buildPackage', () => {
 
   it('changes when the epoch changes (the mtime really comes from it)', async () => {
     const other = await buildPackage({
-      arch: 'x86_64', binary: STANDIN_BINARY, outDir: path.join(work, 'three'), version: '1.0.0', release: 100,
+      arch: 'x86_64',
+      binary: STANDIN_BINARY,
+      outDir: path.join(work, 'three'),
+      version: '1.0.0',
+      release: 100,
       sourceDateEpoch: EPOCH + 1,
     });
     expect((await readFile(other.ipfire)).equals(await readFile(first.ipfire))).toBe(false);
@@ -150,17 +163,30 @@ describe('buildPackage', () => {
       expect(line).not.toMatch(/^\/|^#|\s/);
       if (payloadDirs.includes(line)) {
         // An owned directory holds only our files.
-        expect(payload.filter((m) => m.name.startsWith(`${line}/`) && m.name !== `${line}/`).every((m) => rootfiles.includes(m.name))).toBe(true);
+        expect(
+          payload
+            .filter((m) => m.name.startsWith(`${line}/`) && m.name !== `${line}/`)
+            .every((m) => rootfiles.includes(m.name)),
+        ).toBe(true);
       }
     }
-    for (const shared of ['etc', 'etc/rc.d/init.d', 'usr/sbin', 'usr/lib', 'usr/share', 'var/ipfire/backup/addons/includes']) {
+    for (const shared of [
+      'etc',
+      'etc/rc.d/init.d',
+      'usr/sbin',
+      'usr/lib',
+      'usr/share',
+      'var/ipfire/backup/addons/includes',
+    ]) {
       expect(rootfiles).not.toContain(shared);
     }
   });
 
   it('ships the binary, the default config and the backup include unchanged', async () => {
     const payload = path.join(unpacked, 'payload');
-    expect((await readFile(path.join(payload, 'usr/sbin/igmpproxy'))).equals(await readFile(STANDIN_BINARY))).toBe(true);
+    expect((await readFile(path.join(payload, 'usr/sbin/igmpproxy'))).equals(await readFile(STANDIN_BINARY))).toBe(
+      true,
+    );
     const shipped = await readFile(path.join(payload, 'usr/share/igmpproxy/igmpproxy.conf.default'));
     expect(shipped.equals(await readFile(path.resolve(FIXTURES, '../../../addon/etc/igmpproxy.conf')))).toBe(true);
     expect(await readFile(path.join(payload, 'var/ipfire/backup/addons/includes/igmpproxy'), 'utf8')).toBe(
@@ -168,7 +194,7 @@ describe('buildPackage', () => {
     );
   });
 
-  it('writes the meta file IPFire\'s way, Size being the bytes of the .ipfire', async () => {
+  it("writes the meta file IPFire's way, Size being the bytes of the .ipfire", async () => {
     const meta = await readFile(first.meta, 'utf8');
     const size = (await stat(first.ipfire)).size;
     const pkg = JSON.parse(await readFile(path.resolve(FIXTURES, '../../../package.json'), 'utf8')) as {
@@ -188,12 +214,23 @@ describe('buildPackage', () => {
       ].join('\n'),
     );
     // Pakfire's parser: split each line on ": ", keep the value when there is one.
-    const parsed = Object.fromEntries(meta.split('\n').map((l) => l.split(': ')).filter((p) => p[1] !== undefined && p[1] !== '').map((p) => [p[0], p[1]]));
+    const parsed = Object.fromEntries(
+      meta
+        .split('\n')
+        .map((l) => l.split(': '))
+        .filter((p) => p[1] !== undefined && p[1] !== '')
+        .map((p) => [p[0], p[1]]),
+    );
     expect(parsed).toMatchObject({ Name: 'igmpproxy', ProgVersion: '1.0.0', Release: '100', Services: 'igmpproxy' });
   });
 
-  it('refuses a release not above the official add-on\'s 7, and a version unusable in a file name', async () => {
-    const base = { arch: 'x86_64' as const, binary: STANDIN_BINARY, outDir: path.join(work, 'bad'), sourceDateEpoch: EPOCH };
+  it("refuses a release not above the official add-on's 7, and a version unusable in a file name", async () => {
+    const base = {
+      arch: 'x86_64' as const,
+      binary: STANDIN_BINARY,
+      outDir: path.join(work, 'bad'),
+      sourceDateEpoch: EPOCH,
+    };
     await expect(buildPackage({ ...base, version: '1.0.0', release: 7 })).rejects.toThrow(/above 7/);
     await expect(buildPackage({ ...base, version: '1.0 0', release: 100 })).rejects.toThrow(/version/);
   });

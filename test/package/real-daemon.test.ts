@@ -21,7 +21,8 @@ const BINARY = path.join(REPO_ROOT, 'dist', ARCH, 'igmpproxy');
 const hasBinary = existsSync(BINARY);
 const support = applianceSupport();
 
-const CONFIG = 'quickleave\nphyint ipp6up0 upstream\n  altnet 10.0.0.0/8;\nphyint ipp6dn0 downstream\nphyint ipp6$(id) downstream\nphyint ipp6off disabled\n';
+const CONFIG =
+  'quickleave\nphyint ipp6up0 upstream\n  altnet 10.0.0.0/8;\nphyint ipp6dn0 downstream\nphyint ipp6$(id) downstream\nphyint ipp6off disabled\n';
 
 describe.skipIf(!hasBinary)(`the real binary's command-line contract (${BINARY})`, () => {
   let dir = '';
@@ -86,8 +87,11 @@ describe.skipIf(!hasBinary || !support.available)('initscript and red.up hook wi
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('start, status, reload, red.up hook, stop', async () => {
-    const result = await a.run(`
+  it(
+    'start, status, reload, red.up hook, stop',
+    async () => {
+      const result = await a.run(
+        `
 ip link set dev ipp6up0 multicast off
 /etc/init.d/igmpproxy start; echo "start-rc=$?"
 pid=$(cat /var/run/igmpproxy.pid); echo "comm=$(cat /proc/$pid/comm)"
@@ -102,22 +106,26 @@ ip -o link show dev ipp6up0
 /etc/init.d/igmpproxy stop; echo "stop-rc=$?"
 echo "pidfile-left=$([ -e /var/run/igmpproxy.pid ] && echo yes || echo no) gone=$(kill -0 "$pid" 2>/dev/null && echo no || echo yes)"
 /etc/init.d/igmpproxy status
-`, 60_000);
-    const out = result.stdout;
-    expect(result.code, out + result.stderr).toBe(0);
-    expect(out).toContain('start-rc=0');
-    expect(out).toContain('comm=igmpproxy');
-    // Transparent huge pages off from the daemon's first page (runtime/huge-pages.ts): the
-    // VM's kernel has them "always", as IPFire's has.
-    expect(out).toContain('thp=0 anonhuge=0 kB');
-    expect(out).toMatch(/\x1b\[1;36migmpproxy is running with Process ID\(s\) {2}\d+\.\x1b\[0;39m/);
-    expect(out).toContain('reload-rc=0');
-    expect(out).toContain('hook-rc=0');
-    // C igmpproxy dies on SIGHUP; this one reloads.
-    expect(out).toContain('alive=yes same=yes');
-    expect(out).toMatch(/ipp6up0@\S+: <[^>]*MULTICAST[^>]*>/);
-    expect(out).toContain('stop-rc=0');
-    expect(out).toContain('pidfile-left=no gone=yes');
-    expect(out).toContain('\x1b[1;36m/usr/sbin/igmpproxy is not running.\x1b[0;39m');
-  }, scaled(60_000));
+`,
+        60_000,
+      );
+      const out = result.stdout;
+      expect(result.code, out + result.stderr).toBe(0);
+      expect(out).toContain('start-rc=0');
+      expect(out).toContain('comm=igmpproxy');
+      // Transparent huge pages off from the daemon's first page (runtime/huge-pages.ts): the
+      // VM's kernel has them "always", as IPFire's has.
+      expect(out).toContain('thp=0 anonhuge=0 kB');
+      expect(out).toMatch(/\x1b\[1;36migmpproxy is running with Process ID\(s\) {2}\d+\.\x1b\[0;39m/);
+      expect(out).toContain('reload-rc=0');
+      expect(out).toContain('hook-rc=0');
+      // C igmpproxy dies on SIGHUP; this one reloads.
+      expect(out).toContain('alive=yes same=yes');
+      expect(out).toMatch(/ipp6up0@\S+: <[^>]*MULTICAST[^>]*>/);
+      expect(out).toContain('stop-rc=0');
+      expect(out).toContain('pidfile-left=no gone=yes');
+      expect(out).toContain('\x1b[1;36m/usr/sbin/igmpproxy is not running.\x1b[0;39m');
+    },
+    scaled(60_000),
+  );
 });

@@ -23,7 +23,9 @@ describe('renderTemplate', () => {
   });
 
   it('rejects a template that names a value that does not exist', () => {
-    expect(() => renderTemplate('x {{daemon}} {{typo}}', { daemon: '/usr/sbin/igmpproxy' })).toThrow(/no value named 'typo'/);
+    expect(() => renderTemplate('x {{daemon}} {{typo}}', { daemon: '/usr/sbin/igmpproxy' })).toThrow(
+      /no value named 'typo'/,
+    );
   });
 
   it('checks partials too, and rejects missing or self-including ones', () => {
@@ -107,11 +109,17 @@ describe('rendered scripts', () => {
     expect(initscript).toContain('PIDFILE="/var/run/igmpproxy.pid"');
   });
 
-  it('the red.up hook sorts after IPFire\'s 10-multicast the way run_subdir orders them (ls -v)', () => {
+  it("the red.up hook sorts after IPFire's 10-multicast the way run_subdir orders them (ls -v)", () => {
     const hook = path.basename(LAYOUT.redUpHook);
-    const listed = spawnSync('bash', ['-c', `printf '%s\\n' 99-beep ${hook} 10-multicast 01-conntrack-cleanup 20-firewall | sort -V`], {
-      encoding: 'utf8',
-    }).stdout.trim().split('\n');
+    const listed = spawnSync(
+      'bash',
+      ['-c', `printf '%s\\n' 99-beep ${hook} 10-multicast 01-conntrack-cleanup 20-firewall | sort -V`],
+      {
+        encoding: 'utf8',
+      },
+    )
+      .stdout.trim()
+      .split('\n');
     expect(listed.indexOf(hook)).toBeGreaterThan(listed.indexOf('10-multicast'));
     // run_subdir passes an argument only for names like NN-S..., NN-K...: ours must get none.
     expect(hook.split('-')[1]).toBe('igmpproxy');

@@ -29,7 +29,8 @@ export function applianceSupport(): Support {
     return remember({ available: false, reason: 'legacy iptables missing (Debian package iptables)' });
   }
   for (const tool of ['unshare', 'chroot', 'xz', 'gcc']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return remember({ available: false, reason: `${tool} missing` });
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
+      return remember({ available: false, reason: `${tool} missing` });
   }
   const filesystems = spawnSync('cat', ['/proc/filesystems'], { encoding: 'utf8' }).stdout;
   if (!/\boverlay\b/.test(filesystems)) return remember({ available: false, reason: 'no overlayfs' });

@@ -31,7 +31,12 @@ describe('tarArchive', () => {
     expect(tarArchive([...entries].reverse(), 1).equals(one)).toBe(true);
     const names = [];
     for (let offset = 0; offset < one.length && one[offset] !== 0; ) {
-      names.push(one.subarray(offset, offset + 100).toString('latin1').replace(/\0.*$/s, ''));
+      names.push(
+        one
+          .subarray(offset, offset + 100)
+          .toString('latin1')
+          .replace(/\0.*$/s, ''),
+      );
       const size = parseInt(one.subarray(offset + 124, offset + 136).toString('latin1'), 8);
       offset += 512 + Math.ceil(size / 512) * 512;
     }
@@ -40,7 +45,10 @@ describe('tarArchive', () => {
 
   it('keeps a name longer than the ustar fields whole (pax extended header), as GNU tar reads it', async () => {
     const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`;
-    const archive = tarArchive([{ path: long, type: 'file', mode: 0o640, data: Buffer.from('content\n') }], 1_700_000_000);
+    const archive = tarArchive(
+      [{ path: long, type: 'file', mode: 0o640, data: Buffer.from('content\n') }],
+      1_700_000_000,
+    );
     const listed = await gnuTar(archive, '--numeric-owner', '-tv');
     expect(listed.status, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(new RegExp(`^-rw-r----- 0/0 +8 \\S+ \\S+ ${long}\\n$`));
@@ -51,7 +59,8 @@ describe('tarArchive', () => {
 
   it('refuses absolute, dotted and duplicate paths, and bad modes', () => {
     const file = (p: string, mode = 0o644) => ({ path: p, type: 'file' as const, mode, data: Buffer.alloc(0) });
-    for (const bad of ['/etc/x', '../x', 'a/./b', 'a//b', '']) expect(() => tarArchive([file(bad)], 0), bad).toThrow(TarError);
+    for (const bad of ['/etc/x', '../x', 'a/./b', 'a//b', ''])
+      expect(() => tarArchive([file(bad)], 0), bad).toThrow(TarError);
     expect(() => tarArchive([file('x'), file('x')], 0)).toThrow(/twice/);
     expect(() => tarArchive([file('x', 0o10000)], 0)).toThrow(/mode/);
     expect(() => tarArchive([file('x')], 1.5)).toThrow(/mtime/);

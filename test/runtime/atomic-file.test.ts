@@ -35,8 +35,24 @@ describe.skipIf(!isRoot || !hasUnshare)('writeFileAtomic on a full tmpfs', () =>
 
   it('fails with ENOSPC, leaves no temp file behind and the old file as it was', () => {
     const script = 'mount -t tmpfs -o size=64k ipmt-atomic "$1" && exec "$2" --input-type=module -e "$3" "$4" "$1"';
-    const result = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', dir, process.execPath, CHILD, ATOMIC_FILE],
-      { encoding: 'utf8', timeout: scaled(30_000) });
+    const result = spawnSync(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        script,
+        'sh',
+        dir,
+        process.execPath,
+        CHILD,
+        ATOMIC_FILE,
+      ],
+      { encoding: 'utf8', timeout: scaled(30_000) },
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ error: 'ENOSPC', left: ['status'], status: 'old\n' });
   });

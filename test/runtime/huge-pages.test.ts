@@ -12,13 +12,17 @@ describe('keepOffHugePages', () => {
   });
 
   test('a shim that cannot load, or a kernel that refuses, is no failure', () => {
-    expect(keepOffHugePages(() => {
-      throw new Error('cannot load the shim');
-    })).toBe(false);
-    expect(keepOffHugePages(() => ({
-      disableTransparentHugePages: () => {
-        throw Object.assign(new Error('prctl: EINVAL'), { code: 'EINVAL' });
-      },
-    }))).toBe(false);
+    expect(
+      keepOffHugePages(() => {
+        throw new Error('cannot load the shim');
+      }),
+    ).toBe(false);
+    expect(
+      keepOffHugePages(() => ({
+        disableTransparentHugePages: () => {
+          throw Object.assign(new Error('prctl: EINVAL'), { code: 'EINVAL' });
+        },
+      })),
+    ).toBe(false);
   });
 });

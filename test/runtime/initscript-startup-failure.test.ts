@@ -20,8 +20,13 @@ const ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 const BINARY = path.join(REPO_ROOT, 'dist', ARCH, 'igmpproxy');
 const support = applianceSupport();
 const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
-const skipReason = !existsSync(BINARY) ? `no ${BINARY} (npm run build)` : !support.available ? support.reason
-  : !hasSetpriv ? 'setpriv (util-linux) missing' : undefined;
+const skipReason = !existsSync(BINARY)
+  ? `no ${BINARY} (npm run build)`
+  : !support.available
+    ? support.reason
+    : !hasSetpriv
+      ? 'setpriv (util-linux) missing'
+      : undefined;
 if (skipReason) console.warn(`initscript start-up failure test skipped: ${skipReason}`);
 
 describe.skipIf(skipReason !== undefined)('initscript start when the daemon cannot start', () => {
@@ -50,20 +55,27 @@ describe.skipIf(skipReason !== undefined)('initscript start when the daemon cann
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('prints the one line naming the cause and exits non-zero; no pidfile, no daemon', async () => {
-    const result = await appliance.run(`
+  it(
+    'prints the one line naming the cause and exits non-zero; no pidfile, no daemon',
+    async () => {
+      const result = await appliance.run(
+        `
 mount -t tmpfs -o nosuid,nodev,noexec,mode=755,size=8M tmpfs /run
 mount -o remount,nosuid,nodev,noexec /var/run
 setpriv --bounding-set -net_raw,-net_admin /etc/init.d/igmpproxy start; echo "start-rc=$?"
 echo "pidfile=$([ -e /var/run/igmpproxy.pid ] && echo yes || echo no)"
-`, scaled(60_000));
-    const out = result.stdout + result.stderr;
-    expect(out).toMatch(/start-rc=[1-9]/);
-    expect(out).toContain('pidfile=no');
-    const lines = out.split('\n').filter((line) => line.startsWith('igmpproxy: '));
-    expect(lines, out).toEqual([
-      'igmpproxy: cannot open the raw IGMP socket (socket: EPERM): run igmpproxy as root with CAP_NET_RAW and CAP_NET_ADMIN',
-    ]);
-    expect(out).not.toMatch(/native part|map segment|build it with/);
-  }, scaled(60_000));
+`,
+        scaled(60_000),
+      );
+      const out = result.stdout + result.stderr;
+      expect(out).toMatch(/start-rc=[1-9]/);
+      expect(out).toContain('pidfile=no');
+      const lines = out.split('\n').filter((line) => line.startsWith('igmpproxy: '));
+      expect(lines, out).toEqual([
+        'igmpproxy: cannot open the raw IGMP socket (socket: EPERM): run igmpproxy as root with CAP_NET_RAW and CAP_NET_ADMIN',
+      ]);
+      expect(out).not.toMatch(/native part|map segment|build it with/);
+    },
+    scaled(60_000),
+  );
 });

@@ -11,8 +11,15 @@ import type { LogLevel } from '../../addon/daemon/log/logger.ts';
 const TELEKOM = makeCidr(parseIpv4('217.0.0.0') as number, 16);
 
 class FakeKernel implements RpFilterIo {
-  readonly conf = new Map<string, number>([['all', 1], ['red0.8', 1], ['ppp0', 1]]);
-  readonly interfaces = new Map<string, number>([['red0.8', 5], ['ppp0', 9]]);
+  readonly conf = new Map<string, number>([
+    ['all', 1],
+    ['red0.8', 1],
+    ['ppp0', 1],
+  ]);
+  readonly interfaces = new Map<string, number>([
+    ['red0.8', 5],
+    ['ppp0', 9],
+  ]);
   /** probe address -> outgoing ifindex (missing: no route) */
   readonly routes = new Map<string, number>([['217.0.0.1', 9]]);
   readonly logs: string[] = [];
@@ -52,8 +59,9 @@ class FakeKernel implements RpFilterIo {
   }
 }
 
-const red8 = (kernel: FakeKernel, altnets = [TELEKOM]): ConfiguredUpstream[] =>
-  [{ name: 'red0.8', ifindex: kernel.ifindexOf('red0.8'), altnets }];
+const red8 = (kernel: FakeKernel, altnets = [TELEKOM]): ConfiguredUpstream[] => [
+  { name: 'red0.8', ifindex: kernel.ifindexOf('red0.8'), altnets },
+];
 
 describe('RpFilterGuard', () => {
   test('legacy line: switched to loose once, logged once with the reason, put back on stop', async () => {
@@ -63,8 +71,10 @@ describe('RpFilterGuard', () => {
     await guard.review(red8(kernel)); // another interface event: nothing new
     expect(kernel.conf.get('red0.8')).toBe(2);
     expect(kernel.conf.get('all')).toBe(1);
-    expect(kernel.logs).toEqual(['notice: red0.8: rp_filter set to loose (2) while igmpproxy runs (was 1): strict rp_filter ' +
-      '(conf/red0.8 = 1) would drop its streams from altnet 217.0.0.0/16: the route back to it goes out through ppp0 (asked for 217.0.0.1)']);
+    expect(kernel.logs).toEqual([
+      'notice: red0.8: rp_filter set to loose (2) while igmpproxy runs (was 1): strict rp_filter ' +
+        '(conf/red0.8 = 1) would drop its streams from altnet 217.0.0.0/16: the route back to it goes out through ppp0 (asked for 217.0.0.1)',
+    ]);
     guard.stop();
     expect(kernel.conf.get('red0.8')).toBe(1);
     expect(kernel.logs.at(-1)).toBe('notice: red0.8: rp_filter put back to 1');
@@ -74,7 +84,10 @@ describe('RpFilterGuard', () => {
   test('sources routed back through the upstream, or rp_filter already off or loose: nothing written', async () => {
     for (const setup of [
       (k: FakeKernel) => k.routes.set('217.0.0.1', 5),
-      (k: FakeKernel) => { k.conf.set('all', 0); k.conf.set('red0.8', 0); },
+      (k: FakeKernel) => {
+        k.conf.set('all', 0);
+        k.conf.set('red0.8', 0);
+      },
       (k: FakeKernel) => k.conf.set('red0.8', 2),
     ]) {
       const kernel = new FakeKernel();
@@ -126,14 +139,16 @@ describe('RpFilterGuard', () => {
     expect(kernel.writes).toEqual(['red0.8=2', 'red0.8=1', 'red0.8=2', 'red0.8=1']);
   });
 
-  test("a value someone changed meanwhile is theirs: not put back, and said so", async () => {
+  test('a value someone changed meanwhile is theirs: not put back, and said so', async () => {
     const kernel = new FakeKernel();
     const guard = new RpFilterGuard(kernel, 'auto');
     await guard.review(red8(kernel));
     kernel.conf.set('red0.8', 0);
     guard.stop();
     expect(kernel.conf.get('red0.8')).toBe(0);
-    expect(kernel.logs.at(-1)).toBe('info: red0.8: rp_filter not put back: its rp_filter was changed to 0 meanwhile; left so');
+    expect(kernel.logs.at(-1)).toBe(
+      'info: red0.8: rp_filter not put back: its rp_filter was changed to 0 meanwhile; left so',
+    );
   });
 
   test('a failed lookup is a warning and changes nothing; a stop during a review lets it write nothing', async () => {
@@ -142,7 +157,9 @@ describe('RpFilterGuard', () => {
     const guard = new RpFilterGuard(kernel, 'auto');
     await guard.review(red8(kernel));
     expect(kernel.writes).toEqual([]);
-    expect(kernel.logs).toEqual(['warning: red0.8: cannot ask the kernel for the route back to its altnet sources: no answer from the kernel; rp_filter left as it is']);
+    expect(kernel.logs).toEqual([
+      'warning: red0.8: cannot ask the kernel for the route back to its altnet sources: no answer from the kernel; rp_filter left as it is',
+    ]);
 
     const second = new FakeKernel();
     const stopping = new RpFilterGuard(second, 'auto');

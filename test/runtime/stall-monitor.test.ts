@@ -12,17 +12,42 @@ const G = parseIpv4('239.1.2.3')!;
 const shown = (lines: readonly string[]) => lines.filter((line) => !line.startsWith('debug: '));
 
 function setup(afterSeconds: number | null = 3) {
-  const state = { routes: [] as { source: number; group: number; input: string }[], packets: 0, reads: 0, lines: [] as string[] };
-  const monitor = new StallMonitor({
-    now: () => Date.now(),
-    routes: () => state.routes,
-    readCounters: (): MfcEntry[] => {
-      state.reads++;
-      return [{ source: S, group: G, inputVif: 0, packets: state.packets, bytes: 0, wrongInterface: 0, outputs: [{ vif: 1, ttl: 1 }] }];
+  const state = {
+    routes: [] as { source: number; group: number; input: string }[],
+    packets: 0,
+    reads: 0,
+    lines: [] as string[],
+  };
+  const monitor = new StallMonitor(
+    {
+      now: () => Date.now(),
+      routes: () => state.routes,
+      readCounters: (): MfcEntry[] => {
+        state.reads++;
+        return [
+          {
+            source: S,
+            group: G,
+            inputVif: 0,
+            packets: state.packets,
+            bytes: 0,
+            wrongInterface: 0,
+            outputs: [{ vif: 1, ttl: 1 }],
+          },
+        ];
+      },
+      upstream: (name) => ({
+        name,
+        active: true,
+        hasAddress: true,
+        lastQueryHeardAt: Date.now(),
+        queryIntervalMs: 125_000,
+        upSince: 0,
+      }),
+      log: (level, message) => state.lines.push(`${level}: ${message}`),
     },
-    upstream: (name) => ({ name, active: true, hasAddress: true, lastQueryHeardAt: Date.now(), queryIntervalMs: 125_000, upSince: 0 }),
-    log: (level, message) => state.lines.push(`${level}: ${message}`),
-  }, afterSeconds);
+    afterSeconds,
+  );
   return { state, monitor };
 }
 
@@ -74,11 +99,18 @@ describe('stall monitor', () => {
     expect(shown(state.lines)).toEqual([
       'warning: stall: group 239.1.2.3 from 10.97.0.1 on upstream ppp0: no packets for 3 s while receivers wait; most likely: the provider stopped sending',
     ]);
-    expect(monitor.status()).toEqual({ afterSeconds: 3, groups: [{ group: '239.1.2.3', stalls: 1, stalled: true, stalledForSeconds: 10 }] });
+    expect(monitor.status()).toEqual({
+      afterSeconds: 3,
+      groups: [{ group: '239.1.2.3', stalls: 1, stalled: true, stalledForSeconds: 10 }],
+    });
     state.packets = 11;
     vi.advanceTimersByTime(1000);
-    expect(shown(state.lines)[1]).toBe('notice: stall over: group 239.1.2.3 from 10.97.0.1 on upstream ppp0 flows again after 11 s');
-    expect(monitor.status().groups).toEqual([{ group: '239.1.2.3', stalls: 1, stalled: false, stalledForSeconds: null }]);
+    expect(shown(state.lines)[1]).toBe(
+      'notice: stall over: group 239.1.2.3 from 10.97.0.1 on upstream ppp0 flows again after 11 s',
+    );
+    expect(monitor.status().groups).toEqual([
+      { group: '239.1.2.3', stalls: 1, stalled: false, stalledForSeconds: null },
+    ]);
   });
 
   it('a route the kernel does not list counts as no packets; its stall ends when the route goes', () => {
@@ -86,11 +118,15 @@ describe('stall monitor', () => {
     state.routes = [{ source: parseIpv4('10.97.0.9')!, group: G, input: 'ppp0' }];
     monitor.update();
     vi.advanceTimersByTime(2000);
-    expect(shown(state.lines)[0]).toMatch(/^warning: stall: group 239\.1\.2\.3 from 10\.97\.0\.9 on upstream ppp0: no packets for 2 s/);
+    expect(shown(state.lines)[0]).toMatch(
+      /^warning: stall: group 239\.1\.2\.3 from 10\.97\.0\.9 on upstream ppp0: no packets for 2 s/,
+    );
     state.routes = [];
     vi.advanceTimersByTime(1000);
-    expect(shown(state.lines)[1]).toBe('notice: stall of group 239.1.2.3 from 10.97.0.9 on upstream ppp0 no longer watched after 3 s: ' +
-      'the route is gone (receivers left or upstream went away)');
+    expect(shown(state.lines)[1]).toBe(
+      'notice: stall of group 239.1.2.3 from 10.97.0.9 on upstream ppp0 no longer watched after 3 s: ' +
+        'the route is gone (receivers left or upstream went away)',
+    );
   });
 
   it('stallalarm off: never samples; switched on by a reload it starts, off again it stops', () => {

@@ -39,7 +39,9 @@ describe('stall watch transitions', () => {
     const watch = new StallWatch(AFTER);
     watch.observe(0, [sample(5)]);
     expect(hold(watch, 1000, 9000, 5)).toEqual([]); // 9 s: not yet
-    expect(watch.observe(10_000, [sample(5)])).toEqual([{ kind: 'stalled', source: S, group: G, input: 'ppp0', silentMs: 10_000 }]);
+    expect(watch.observe(10_000, [sample(5)])).toEqual([
+      { kind: 'stalled', source: S, group: G, input: 'ppp0', silentMs: 10_000 },
+    ]);
     expect(hold(watch, 11_000, 120_000, 5)).toEqual([]); // stalled -> stalled: no repeat
     expect(watch.status(125_000)).toEqual([{ group: '239.1.2.3', stalls: 1, stalled: true, stalledForSeconds: 125 }]);
   });
@@ -49,7 +51,9 @@ describe('stall watch transitions', () => {
     watch.observe(0, [sample(1)]);
     watch.observe(3000, [sample(2)]);
     // sampled rarely (the sampler slept): one sample 13 s after the last change is enough
-    expect(watch.observe(16_500, [sample(2)])).toEqual([{ kind: 'stalled', source: S, group: G, input: 'ppp0', silentMs: 13_500 }]);
+    expect(watch.observe(16_500, [sample(2)])).toEqual([
+      { kind: 'stalled', source: S, group: G, input: 'ppp0', silentMs: 13_500 },
+    ]);
   });
 
   it('stalled -> flowing when the counter changes: recovered, with the outage from the last packet', () => {
@@ -58,7 +62,9 @@ describe('stall watch transitions', () => {
     watch.observe(2000, [sample(8)]);
     hold(watch, 3000, 12_000, 8);
     expect(watch.status(12_000)[0]?.stalled).toBe(true);
-    expect(watch.observe(30_000, [sample(9)])).toEqual([{ kind: 'recovered', source: S, group: G, input: 'ppp0', outageMs: 28_000 }]);
+    expect(watch.observe(30_000, [sample(9)])).toEqual([
+      { kind: 'recovered', source: S, group: G, input: 'ppp0', outageMs: 28_000 },
+    ]);
     expect(watch.status(30_000)).toEqual([{ group: '239.1.2.3', stalls: 1, stalled: false, stalledForSeconds: null }]);
     // flowing again: a new silence is a new stall, counted again
     expect(hold(watch, 31_000, 39_000, 9)).toEqual([]);
@@ -89,7 +95,9 @@ describe('stall watch transitions', () => {
     const watch = new StallWatch(AFTER);
     watch.observe(0, [sample(1)]);
     hold(watch, 1000, 10_000, 1);
-    expect(watch.observe(15_000, [])).toEqual([{ kind: 'ended', source: S, group: G, input: 'ppp0', outageMs: 15_000 }]);
+    expect(watch.observe(15_000, [])).toEqual([
+      { kind: 'ended', source: S, group: G, input: 'ppp0', outageMs: 15_000 },
+    ]);
     expect(watch.status(15_000)).toEqual([{ group: '239.1.2.3', stalls: 1, stalled: false, stalledForSeconds: null }]);
   });
 
@@ -104,7 +112,7 @@ describe('stall watch transitions', () => {
     expect(watch.status(20_000)).toEqual([{ group: '239.1.2.3', stalls: 2, stalled: true, stalledForSeconds: 20 }]);
   });
 
-  it('the input reported is the route\'s current upstream', () => {
+  it("the input reported is the route's current upstream", () => {
     const watch = new StallWatch(AFTER);
     watch.observe(0, [sample(1, G, S, 'ppp0')]);
     expect(watch.observe(10_000, [sample(1, G, S, 'red0')])).toMatchObject([{ kind: 'stalled', input: 'red0' }]);
@@ -139,7 +147,12 @@ describe('stall watch transitions', () => {
 
 describe('the likely cause of a stall', () => {
   const healthy: UpstreamCondition = {
-    name: 'ppp0', active: true, hasAddress: true, lastQueryHeardAt: 100_000, queryIntervalMs: 125_000, upSince: 0,
+    name: 'ppp0',
+    active: true,
+    hasAddress: true,
+    lastQueryHeardAt: 100_000,
+    queryIntervalMs: 125_000,
+    upSince: 0,
   };
 
   it('upstream down or gone', () => {
@@ -148,7 +161,8 @@ describe('the likely cause of a stall', () => {
 
   it('no carrier on the upstream link', () => {
     expect(likelyStallCause({ ...healthy, carrier: false }, 200_000)).toBe(
-      'upstream ppp0 has no carrier (its link is down: cable, modem or VLAN parent)');
+      'upstream ppp0 has no carrier (its link is down: cable, modem or VLAN parent)',
+    );
     expect(likelyStallCause({ ...healthy, carrier: undefined }, 200_000)).toBe('the provider stopped sending');
     expect(likelyStallCause({ ...healthy, carrier: true }, 200_000)).toBe('the provider stopped sending');
   });
@@ -165,14 +179,18 @@ describe('the likely cause of a stall', () => {
     );
   });
 
-  it('the querier\'s own interval counts', () => {
-    expect(likelyStallCause({ ...healthy, queryIntervalMs: 20_000 }, 100_000 + 41_000)).toMatch(/^upstream queries stopped \(no query heard upstream for 41 s\)/);
+  it("the querier's own interval counts", () => {
+    expect(likelyStallCause({ ...healthy, queryIntervalMs: 20_000 }, 100_000 + 41_000)).toMatch(
+      /^upstream queries stopped \(no query heard upstream for 41 s\)/,
+    );
   });
 
   it('no query ever heard: counted from when the upstream came up', () => {
     const never = { ...healthy, lastQueryHeardAt: undefined, upSince: 1000 };
     expect(likelyStallCause(never, 200_000)).toBe('the provider stopped sending');
-    expect(likelyStallCause(never, 252_000)).toMatch(/^upstream queries stopped \(no query heard upstream yet\): .* on ppp0$/);
+    expect(likelyStallCause(never, 252_000)).toMatch(
+      /^upstream queries stopped \(no query heard upstream yet\): .* on ppp0$/,
+    );
   });
 
   it('otherwise the provider stopped sending', () => {

@@ -27,8 +27,13 @@ const isRoot = process.getuid?.() === 0;
 const tools = ['unshare', 'python3', 'setpriv'].every((tool) => spawnSync(tool, ['--version']).status === 0);
 /** /proc/net/ip_mr_vif exists exactly when the kernel has CONFIG_IP_MROUTE. */
 const kernelHasMroute = existsSync('/proc/net/ip_mr_vif');
-const skipReason = !existsSync(distBinary) ? `no ${distBinary} (npm run build)` : !isRoot ? 'needs root (mount and network namespaces)'
-  : !tools ? 'needs unshare, setpriv (util-linux) and python3' : undefined;
+const skipReason = !existsSync(distBinary)
+  ? `no ${distBinary} (npm run build)`
+  : !isRoot
+    ? 'needs root (mount and network namespaces)'
+    : !tools
+      ? 'needs unshare, setpriv (util-linux) and python3'
+      : undefined;
 if (skipReason) console.warn(`start-up failure tests skipped: ${skipReason}`);
 
 const LISTENER = `
@@ -123,7 +128,9 @@ async function runInNamespaces(args: readonly string[], options: RunOptions = {}
   const dev = path.join(scratch, `dev${++counter}`);
   mkdirSync(dev);
   const socketPath = path.join(dev, 'log');
-  const listener = spawn('python3', ['-c', LISTENER, socketPath, String(scaled(120_000) / 1000)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const listener = spawn('python3', ['-c', LISTENER, socketPath, String(scaled(120_000) / 1000)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const received: string[] = [];
   let buffered = '';
   listener.stdout.setEncoding('utf8');
@@ -134,7 +141,8 @@ async function runInNamespaces(args: readonly string[], options: RunOptions = {}
     received.push(...lines);
   });
   const listenerDone = new Promise<void>((resolve) => listener.on('exit', () => resolve()));
-  for (let i = 0; i < 100 && received[0] !== 'ready'; i++) await new Promise((resolve) => setTimeout(resolve, scaled(50)));
+  for (let i = 0; i < 100 && received[0] !== 'ready'; i++)
+    await new Promise((resolve) => setTimeout(resolve, scaled(50)));
   expect(received[0], 'syslog listener ready').toBe('ready');
 
   const command = [...(options.prefix ?? []), binary, ...args];
@@ -150,7 +158,8 @@ async function runInNamespaces(args: readonly string[], options: RunOptions = {}
   const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const namespaces = ['-m', '--propagation', 'private', '-n', '-p', '--fork', '--kill-child', '--mount-proc'];
     const child = spawn('unshare', [...namespaces, 'sh', '-c', ENTER, 'enter', ...command], {
-      env, stdio: ['ignore', 'ignore', 'pipe'],
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.setEncoding('utf8');
@@ -183,46 +192,83 @@ function expectReported(outcome: Outcome, line: RegExp): void {
   expect(logged[0]).toMatch(/^<27>\w{3} [ \d]\d \d\d:\d\d:\d\d igmpproxy\[\d+\]: (?!igmpproxy: )/);
 }
 
-const MODES = [{ name: '-d', mode: ['-d'] }, { name: '(detached)', mode: [] }] as const;
+const MODES = [
+  { name: '-d', mode: ['-d'] },
+  { name: '(detached)', mode: [] },
+] as const;
 
 describe.skipIf(skipReason !== undefined)('start-up failures of the single binary', () => {
   describe.each(MODES)('igmpproxy $name CONFIG', ({ mode }) => {
-    it('IPFire\'s noexec /run does not stop it: the shim loads from a nameless file beside the binary', async () => {
-      const outcome = await runInNamespaces([...mode, config], { until: /notice\s+started/ });
-      expect(outcome.stderr).not.toMatch(/native part|native shim|map segment/);
-      if (kernelHasMroute) {
-        expect(outcome.stderr).not.toMatch(/^igmpproxy: /m);
-        if (mode.length > 0) expect(outcome.stderr).toMatch(/notice\s+started/);
-        else expect(outcome.code).toBe(0);
-      } else {
-        expectReported(outcome, /this kernel has no multicast routing \(MRT_INIT: ENOPROTOOPT\); it needs a kernel built with CONFIG_IP_MROUTE/);
-      }
-    }, scaled(60_000));
+    it(
+      "IPFire's noexec /run does not stop it: the shim loads from a nameless file beside the binary",
+      async () => {
+        const outcome = await runInNamespaces([...mode, config], { until: /notice\s+started/ });
+        expect(outcome.stderr).not.toMatch(/native part|native shim|map segment/);
+        if (kernelHasMroute) {
+          expect(outcome.stderr).not.toMatch(/^igmpproxy: /m);
+          if (mode.length > 0) expect(outcome.stderr).toMatch(/notice\s+started/);
+          else expect(outcome.code).toBe(0);
+        } else {
+          expectReported(
+            outcome,
+            /this kernel has no multicast routing \(MRT_INIT: ENOPROTOOPT\); it needs a kernel built with CONFIG_IP_MROUTE/,
+          );
+        }
+      },
+      scaled(60_000),
+    );
 
-    it('the shim cannot be loaded anywhere (read-only binary directory and /var/tmp, noexec /run): one line, also in syslog', async () => {
-      const outcome = await runInNamespaces([...mode, config], { readOnlyBinaryDir: true });
-      expectReported(outcome, /cannot load the daemon's native part \(igmp_shim\.node\): .*: read-only filesystem; \/var\/tmp: read-only filesystem; \/run: mounted noexec\. Install the binary on a writable filesystem mounted exec/);
-    }, scaled(60_000));
+    it(
+      'the shim cannot be loaded anywhere (read-only binary directory and /var/tmp, noexec /run): one line, also in syslog',
+      async () => {
+        const outcome = await runInNamespaces([...mode, config], { readOnlyBinaryDir: true });
+        expectReported(
+          outcome,
+          /cannot load the daemon's native part \(igmp_shim\.node\): .*: read-only filesystem; \/var\/tmp: read-only filesystem; \/run: mounted noexec\. Install the binary on a writable filesystem mounted exec/,
+        );
+      },
+      scaled(60_000),
+    );
 
-    it('without CAP_NET_RAW the raw socket is refused: one line naming the capability', async () => {
-      const outcome = await runInNamespaces([...mode, config], { prefix: ['setpriv', '--bounding-set', '-net_raw,-net_admin'] });
-      expectReported(outcome, /cannot open the raw IGMP socket \(socket: EPERM\): run igmpproxy as root with CAP_NET_RAW and CAP_NET_ADMIN/);
-    }, scaled(60_000));
+    it(
+      'without CAP_NET_RAW the raw socket is refused: one line naming the capability',
+      async () => {
+        const outcome = await runInNamespaces([...mode, config], {
+          prefix: ['setpriv', '--bounding-set', '-net_raw,-net_admin'],
+        });
+        expectReported(
+          outcome,
+          /cannot open the raw IGMP socket \(socket: EPERM\): run igmpproxy as root with CAP_NET_RAW and CAP_NET_ADMIN/,
+        );
+      },
+      scaled(60_000),
+    );
 
-    it('a live igmpproxy holding the pidfile: one line saying how to stop it', async () => {
-      const pidfile = path.join(scratch, `held${counter}.pid`);
-      const outcome = await runInNamespaces([...mode, '--pidfile', pidfile, config], { impostorPidfile: pidfile });
-      expectReported(outcome, /another igmpproxy is running with pid \d+ \(.*held\d+\.pid\); stop it first/);
-    }, scaled(60_000));
+    it(
+      'a live igmpproxy holding the pidfile: one line saying how to stop it',
+      async () => {
+        const pidfile = path.join(scratch, `held${counter}.pid`);
+        const outcome = await runInNamespaces([...mode, '--pidfile', pidfile, config], { impostorPidfile: pidfile });
+        expectReported(outcome, /another igmpproxy is running with pid \d+ \(.*held\d+\.pid\); stop it first/);
+      },
+      scaled(60_000),
+    );
 
     // Only a kernel with multicast routing can have another router holding it. This file
     // runs on such a kernel too (in the test VM when this machine's has none: see
     // vitest.config.ts), so the case is registered there rather than skipped here.
     if (kernelHasMroute) {
-      it('another multicast router holds MRT_INIT: one line telling to stop it (needs CONFIG_IP_MROUTE)', async () => {
-        const outcome = await runInNamespaces([...mode, config], { holdMroute: true });
-        expectReported(outcome, /another multicast router .* already runs in this network namespace \(MRT_INIT: EADDRINUSE\)\. Stop it first/);
-      }, scaled(60_000));
+      it(
+        'another multicast router holds MRT_INIT: one line telling to stop it (needs CONFIG_IP_MROUTE)',
+        async () => {
+          const outcome = await runInNamespaces([...mode, config], { holdMroute: true });
+          expectReported(
+            outcome,
+            /another multicast router .* already runs in this network namespace \(MRT_INIT: EADDRINUSE\)\. Stop it first/,
+          );
+        },
+        scaled(60_000),
+      );
     }
   });
 });

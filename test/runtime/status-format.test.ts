@@ -17,28 +17,55 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A document with every field present: stats for VIFs, sources, another querier, a stall. */
 function fullDocument(): unknown {
-  const parsed = parseConfig('phyint ppp0 upstream\n  altnet 10.1.2.0/24\nphyint green0 downstream\n', 'igmpproxy.conf');
+  const parsed = parseConfig(
+    'phyint ppp0 upstream\n  altnet 10.1.2.0/24\nphyint green0 downstream\n',
+    'igmpproxy.conf',
+  );
   if (!parsed.ok) throw new Error('config invalid');
   let now = 0;
   const proxy = new IgmpProxyCore(parsed.config, { now: () => now, random: () => 0.5 });
   proxy.interfaceUp({ name: 'ppp0', ifindex: 7, address: 0x54000001, prefixLength: 32 });
   proxy.interfaceUp({ name: 'green0', ifindex: 3, address: 0xc0a80001, prefixLength: 24 });
   now = 1_000;
-  proxy.receiveIgmp('ppp0', { source: 0x54000002, destination: 0xe0000001, routerAlert: true, ttl: 1 }, {
-    type: 'query', version: 3, maxResponseMs: 10_000, group: 0,
-    v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 60, sources: [] },
-  });
-  proxy.receiveIgmp('green0', { source: 0xc0a80000, destination: 0xe0000001, routerAlert: true, ttl: 1 }, {
-    type: 'query', version: 3, maxResponseMs: 10_000, group: 0,
-    v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
-  });
-  proxy.receiveIgmp('green0', { source: 0xc0a80064, destination: 0xe0000016, routerAlert: true, ttl: 1 }, {
-    type: 'v3-report', records: [{ recordType: 'allow', group: 0xe8010101, sources: [0x0a010203] }],
-  });
+  proxy.receiveIgmp(
+    'ppp0',
+    { source: 0x54000002, destination: 0xe0000001, routerAlert: true, ttl: 1 },
+    {
+      type: 'query',
+      version: 3,
+      maxResponseMs: 10_000,
+      group: 0,
+      v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 60, sources: [] },
+    },
+  );
+  proxy.receiveIgmp(
+    'green0',
+    { source: 0xc0a80000, destination: 0xe0000001, routerAlert: true, ttl: 1 },
+    {
+      type: 'query',
+      version: 3,
+      maxResponseMs: 10_000,
+      group: 0,
+      v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
+    },
+  );
+  proxy.receiveIgmp(
+    'green0',
+    { source: 0xc0a80064, destination: 0xe0000016, routerAlert: true, ttl: 1 },
+    {
+      type: 'v3-report',
+      records: [{ recordType: 'allow', group: 0xe8010101, sources: [0x0a010203] }],
+    },
+  );
   // a report routed here (TTL 64) is refused and counted
-  proxy.receiveIgmp('green0', { source: 0xc0a80065, destination: 0xe0000016, routerAlert: false, ttl: 64 }, {
-    type: 'v3-report', records: [{ recordType: 'allow', group: 0xe8010102, sources: [0x0a010203] }],
-  });
+  proxy.receiveIgmp(
+    'green0',
+    { source: 0xc0a80065, destination: 0xe0000016, routerAlert: false, ttl: 64 },
+    {
+      type: 'v3-report',
+      records: [{ recordType: 'allow', group: 0xe8010102, sources: [0x0a010203] }],
+    },
+  );
   proxy.receiveUpcall('ppp0', { kind: 'nocache', source: 0x0a010203, group: 0xe8010101 });
   // A source outside the subnet and every altnet: refused, listed in refusedSources.
   proxy.receiveUpcall('ppp0', { kind: 'nocache', source: 0x0b000001, group: 0xe8010101 });
@@ -46,11 +73,30 @@ function fullDocument(): unknown {
   stalls.observe(0, [{ source: 0x0a010203, group: 0xe8010101, input: 'ppp0', packets: 5 }]);
   stalls.observe(12_000, [{ source: 0x0a010203, group: 0xe8010101, input: 'ppp0', packets: 5 }]);
   const status = buildStatus({
-    version: '1.0.0', configFile: '/etc/igmpproxy.conf', configLoadedAt: new Date(0), startedAt: new Date(0), now: new Date(12_000),
-    vifs: [{ name: 'ppp0', ifindex: 7, vif: 0 }, { name: 'green0', ifindex: 3, vif: 1 }],
+    version: '1.0.0',
+    configFile: '/etc/igmpproxy.conf',
+    configLoadedAt: new Date(0),
+    startedAt: new Date(0),
+    now: new Date(12_000),
+    vifs: [
+      { name: 'ppp0', ifindex: 7, vif: 0 },
+      { name: 'green0', ifindex: 3, vif: 1 },
+    ],
     vifStats: [{ vif: 0, name: 'ppp0', bytesIn: 1000, packetsIn: 10, bytesOut: 0, packetsOut: 0, flags: 0 }],
-    mfc: [{ group: 0xe8010101, source: 0x0a010203, inputVif: 0, packets: 5, bytes: 600, wrongInterface: 0, outputs: [{ vif: 1, ttl: 1 }] }],
-    waitingFor: ['blue0'], proxy: proxy.snapshot(), stallAlarm: { afterSeconds: 10, groups: stalls.status(12_000) },
+    mfc: [
+      {
+        group: 0xe8010101,
+        source: 0x0a010203,
+        inputVif: 0,
+        packets: 5,
+        bytes: 600,
+        wrongInterface: 0,
+        outputs: [{ vif: 1, ttl: 1 }],
+      },
+    ],
+    waitingFor: ['blue0'],
+    proxy: proxy.snapshot(),
+    stallAlarm: { afterSeconds: 10, groups: stalls.status(12_000) },
   });
   const file = path.join(dir, 'igmpproxy.status');
   writeStatusFile(file, status);

@@ -42,12 +42,15 @@ class FakeClock {
 function setup() {
   const clock = new FakeClock();
   const writes: number[] = [];
-  const publisher = new StatusPublisher({
-    now: () => clock.now,
-    setTimer: clock.setTimer,
-    clearTimer: clock.clearTimer,
-    write: () => writes.push(clock.now),
-  }, 2_000);
+  const publisher = new StatusPublisher(
+    {
+      now: () => clock.now,
+      setTimer: clock.setTimer,
+      clearTimer: clock.clearTimer,
+      write: () => writes.push(clock.now),
+    },
+    2_000,
+  );
   return { clock, writes, publisher };
 }
 

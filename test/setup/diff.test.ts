@@ -36,7 +36,14 @@ describe('unifiedDiff', () => {
 
   it.skipIf(!hasDiff)('prints what diff -u prints, for 150 random edits', () => {
     const next = random(11);
-    const words = ['quickleave', 'phyint red0.8 upstream', '    altnet 217.0.0.0/16', 'phyint green0 downstream', '#', ''];
+    const words = [
+      'quickleave',
+      'phyint red0.8 upstream',
+      '    altnet 217.0.0.0/16',
+      'phyint green0 downstream',
+      '#',
+      '',
+    ];
     for (let round = 0; round < 150; round++) {
       const before = Array.from({ length: Math.floor(next() * 30) }, () => words[Math.floor(next() * words.length)]!);
       const after = before.flatMap((line) => {
@@ -54,8 +61,14 @@ describe('unifiedDiff', () => {
       const theirs = gnuDiff(a, b);
       const shape = (text: string) => ({
         hunks: text.split('\n').filter((l) => l.startsWith('@@')).length > 0,
-        removed: text.split('\n').filter((l) => l.startsWith('-') && !l.startsWith('--- ')).sort(),
-        added: text.split('\n').filter((l) => l.startsWith('+') && !l.startsWith('+++ ')).sort(),
+        removed: text
+          .split('\n')
+          .filter((l) => l.startsWith('-') && !l.startsWith('--- '))
+          .sort(),
+        added: text
+          .split('\n')
+          .filter((l) => l.startsWith('+') && !l.startsWith('+++ '))
+          .sort(),
         header: text.split('\n').slice(0, 2),
       });
       expect(shape(ours), `round ${round}\n${ours}\n---- GNU:\n${theirs}`).toEqual(shape(theirs));

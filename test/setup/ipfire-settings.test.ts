@@ -25,7 +25,9 @@ describe('parseSettings', () => {
     const file = parseSettings(read('2'), '/var/ipfire/ethernet/settings');
     const ipfire = read('2_output_stderr').trimEnd().split('\n');
     // IPFire: "Invalid value 'X' for key 'K'" / "Invalid line 'X'"; ours start lower case.
-    expect(file.ignored.map((line) => line.reason)).toEqual(ipfire.map((line) => line[0]!.toLowerCase() + line.slice(1)));
+    expect(file.ignored.map((line) => line.reason)).toEqual(
+      ipfire.map((line) => line[0]!.toLowerCase() + line.slice(1)),
+    );
     expect(file.values.get('RED_DHCP_HOSTNAME')).toBe('ipfire');
     expect(file.values.get('BLUE_MACADDR')).toBe('bc:30:7d:58:6b:e3');
     expect(file.values.has('CONFIG_TYPE')).toBe(false);

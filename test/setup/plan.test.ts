@@ -21,7 +21,9 @@ function fixture(name: string, edit: Record<string, (text: string) => string> = 
   }
   return (file) => {
     const text = texts.get(file);
-    return text === undefined ? { ok: false, message: `cannot read ${file}: it does not exist` } : { ok: true, file: parseSettings(text, file) };
+    return text === undefined
+      ? { ok: false, message: `cannot read ${file}: it does not exist` }
+      : { ok: true, file: parseSettings(text, file) };
   };
 }
 
@@ -38,12 +40,20 @@ interface Expected {
 
 const PLANS: ReadonlyArray<readonly [string, SetupOptions, Expected]> = [
   ['legacy-vdsl-iptv', GREEN, { upstream: 'red0.8', downstream: ['green0'], disabled: ['red0', 'red0.7', 'ppp0'] }],
-  ['vdsl-no-iptv', GREEN, { upstream: 'ppp0', downstream: ['green0'], disabled: ['red0', 'red0.7'], assumes: /BNG line.*System > Dialup/ }],
+  [
+    'vdsl-no-iptv',
+    GREEN,
+    { upstream: 'ppp0', downstream: ['green0'], disabled: ['red0', 'red0.7'], assumes: /BNG line.*System > Dialup/ },
+  ],
   ['bng-pppoe', GREEN, { upstream: 'ppp0', downstream: ['green0'], disabled: ['red0'], assumes: /BNG line/ }],
   ['dhcp-red', GREEN, { upstream: 'red0', downstream: ['green0'], disabled: [] }],
   ['static-red', GREEN, { upstream: 'red0', downstream: ['green0'], disabled: [] }],
   ['blue-zone', GREEN, { upstream: 'red0.8', downstream: ['green0'], disabled: ['red0', 'red0.7', 'ppp0', 'blue0'] }],
-  ['blue-zone', GREEN_BLUE, { upstream: 'red0.8', downstream: ['green0', 'blue0'], disabled: ['red0', 'red0.7', 'ppp0'] }],
+  [
+    'blue-zone',
+    GREEN_BLUE,
+    { upstream: 'red0.8', downstream: ['green0', 'blue0'], disabled: ['red0', 'red0.7', 'ppp0'] },
+  ],
   ['all-zones', GREEN_BLUE, { upstream: 'red0', downstream: ['green0', 'blue0'], disabled: ['orange0'] }],
   ['garbage', GREEN, { upstream: 'red0.8', downstream: ['green0'], disabled: ['red0', 'red0.7', 'ppp0'] }],
 ];
@@ -76,20 +86,32 @@ describe('planSetup + renderConfig', () => {
   });
 
   it('takes the IPTV VLAN ID and the device from the settings, not a constant', () => {
-    const plan = planSetup(fixture('legacy-vdsl-iptv', {
-      [IPFIRE_FILES.ppp]: (t) => t.replace('IPTV_VLAN=8', 'IPTV_VLAN=0042'),
-      [IPFIRE_FILES.ethernet]: (t) => t.replace('RED_DEV=red0', 'RED_DEV=eth1'),
-    }), GREEN);
-    expect(plan.ok && [plan.upstream.name, plan.disabled.map((i) => i.name)]).toEqual(['eth1.42', ['eth1', 'eth1.7', 'ppp0']]);
+    const plan = planSetup(
+      fixture('legacy-vdsl-iptv', {
+        [IPFIRE_FILES.ppp]: (t) => t.replace('IPTV_VLAN=8', 'IPTV_VLAN=0042'),
+        [IPFIRE_FILES.ethernet]: (t) => t.replace('RED_DEV=red0', 'RED_DEV=eth1'),
+      }),
+      GREEN,
+    );
+    expect(plan.ok && [plan.upstream.name, plan.disabled.map((i) => i.name)]).toEqual([
+      'eth1.42',
+      ['eth1', 'eth1.7', 'ppp0'],
+    ]);
   });
 
   it('uses VLAN 8 when IPTV is on but IPTV_VLAN is unset, as the red initscript does', () => {
-    const plan = planSetup(fixture('legacy-vdsl-iptv', { [IPFIRE_FILES.ppp]: (t) => t.replace(/^IPTV_VLAN=8\n/m, '') }), GREEN);
+    const plan = planSetup(
+      fixture('legacy-vdsl-iptv', { [IPFIRE_FILES.ppp]: (t) => t.replace(/^IPTV_VLAN=8\n/m, '') }),
+      GREEN,
+    );
     expect(plan.ok && plan.upstream.name).toBe('red0.8');
   });
 
   it('puts the IPTV VLAN on the ATM bridge for PPPoE over ATM', () => {
-    const plan = planSetup(fixture('legacy-vdsl-iptv', { [IPFIRE_FILES.ppp]: (t) => t.replace('TYPE=vdsl', 'TYPE=pppoeatm') }), GREEN);
+    const plan = planSetup(
+      fixture('legacy-vdsl-iptv', { [IPFIRE_FILES.ppp]: (t) => t.replace('TYPE=vdsl', 'TYPE=pppoeatm') }),
+      GREEN,
+    );
     expect(plan.ok && [plan.upstream.name, plan.disabled.map((i) => i.name)]).toEqual(['nas0.8', ['nas0', 'ppp0']]);
   });
 
@@ -121,19 +143,68 @@ describe('planSetup + renderConfig', () => {
   });
 });
 
-const REFUSALS: ReadonlyArray<readonly [string, string, SetupOptions, Record<string, (t: string) => string>, RegExp]> = [
-  ['no RED_TYPE', 'no-red-type', GREEN, {}, /^no red zone: \/var\/ipfire\/ethernet\/settings sets no RED_TYPE/],
-  ['a dial-up modem', 'modem', GREEN, {}, /dial-up modem connection \(TYPE=modem in \/var\/ipfire\/ppp\/settings\)/],
-  ['no ppp/settings on PPPoE', 'ppp-missing', GREEN, {}, /^cannot read \/var\/ipfire\/ppp\/settings: it does not exist$/],
-  ['no ethernet/settings', 'nonexistent', GREEN, {}, /^cannot read \/var\/ipfire\/ethernet\/settings/],
-  ['blue asked, none there', 'static-red', GREEN_BLUE, {}, /--lan asks for blue, but CONFIG_TYPE=1 .* has no blue zone/],
-  ['an unknown RED_TYPE', 'dhcp-red', GREEN, { [IPFIRE_FILES.ethernet]: (t) => t.replace('RED_TYPE=DHCP', 'RED_TYPE=WLAN') }, /RED_TYPE=WLAN .* none of IPFire's/],
-  ['DHCP without RED_DEV', 'dhcp-red', GREEN, { [IPFIRE_FILES.ethernet]: (t) => t.replace('RED_DEV=red0', 'RED_DEV=') }, /sets no RED_DEV/],
-  ['red on the green device', 'static-red', GREEN, { [IPFIRE_FILES.ethernet]: (t) => t.replace('RED_DEV=red0', 'RED_DEV=green0') }, /also the green one/],
-  ['a VLAN ID out of range', 'legacy-vdsl-iptv', GREEN, { [IPFIRE_FILES.ppp]: (t) => t.replace('IPTV_VLAN=8', 'IPTV_VLAN=4095') }, /IPTV_VLAN=4095 .* not a VLAN ID/],
-  ['a CONFIG_TYPE IPFire does not have', 'dhcp-red', GREEN, { [IPFIRE_FILES.ethernet]: (t) => t.replace('CONFIG_TYPE=1', 'CONFIG_TYPE=7') }, /CONFIG_TYPE='7'/],
-  ['a bridge list as BLUE_DEV', 'blue-zone', GREEN_BLUE, { [IPFIRE_FILES.ethernet]: (t) => t.replace('BLUE_DEV=blue0', "BLUE_DEV='blue0 net0'") }, /BLUE_DEV='blue0 net0' .* not one interface name/],
-];
+const REFUSALS: ReadonlyArray<readonly [string, string, SetupOptions, Record<string, (t: string) => string>, RegExp]> =
+  [
+    ['no RED_TYPE', 'no-red-type', GREEN, {}, /^no red zone: \/var\/ipfire\/ethernet\/settings sets no RED_TYPE/],
+    ['a dial-up modem', 'modem', GREEN, {}, /dial-up modem connection \(TYPE=modem in \/var\/ipfire\/ppp\/settings\)/],
+    [
+      'no ppp/settings on PPPoE',
+      'ppp-missing',
+      GREEN,
+      {},
+      /^cannot read \/var\/ipfire\/ppp\/settings: it does not exist$/,
+    ],
+    ['no ethernet/settings', 'nonexistent', GREEN, {}, /^cannot read \/var\/ipfire\/ethernet\/settings/],
+    [
+      'blue asked, none there',
+      'static-red',
+      GREEN_BLUE,
+      {},
+      /--lan asks for blue, but CONFIG_TYPE=1 .* has no blue zone/,
+    ],
+    [
+      'an unknown RED_TYPE',
+      'dhcp-red',
+      GREEN,
+      { [IPFIRE_FILES.ethernet]: (t) => t.replace('RED_TYPE=DHCP', 'RED_TYPE=WLAN') },
+      /RED_TYPE=WLAN .* none of IPFire's/,
+    ],
+    [
+      'DHCP without RED_DEV',
+      'dhcp-red',
+      GREEN,
+      { [IPFIRE_FILES.ethernet]: (t) => t.replace('RED_DEV=red0', 'RED_DEV=') },
+      /sets no RED_DEV/,
+    ],
+    [
+      'red on the green device',
+      'static-red',
+      GREEN,
+      { [IPFIRE_FILES.ethernet]: (t) => t.replace('RED_DEV=red0', 'RED_DEV=green0') },
+      /also the green one/,
+    ],
+    [
+      'a VLAN ID out of range',
+      'legacy-vdsl-iptv',
+      GREEN,
+      { [IPFIRE_FILES.ppp]: (t) => t.replace('IPTV_VLAN=8', 'IPTV_VLAN=4095') },
+      /IPTV_VLAN=4095 .* not a VLAN ID/,
+    ],
+    [
+      'a CONFIG_TYPE IPFire does not have',
+      'dhcp-red',
+      GREEN,
+      { [IPFIRE_FILES.ethernet]: (t) => t.replace('CONFIG_TYPE=1', 'CONFIG_TYPE=7') },
+      /CONFIG_TYPE='7'/,
+    ],
+    [
+      'a bridge list as BLUE_DEV',
+      'blue-zone',
+      GREEN_BLUE,
+      { [IPFIRE_FILES.ethernet]: (t) => t.replace('BLUE_DEV=blue0', "BLUE_DEV='blue0 net0'") },
+      /BLUE_DEV='blue0 net0' .* not one interface name/,
+    ],
+  ];
 
 describe('planSetup refusals', () => {
   it.each(REFUSALS)('%s', (_name, root, options, edit, reason) => {

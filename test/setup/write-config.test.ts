@@ -1,6 +1,17 @@
 // --write's file handling on a real file system: atomic replacement with the old mode and
 // owner, dated backups that never replace an older one, refusal of what is not a file.
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -40,7 +51,12 @@ describe('replaceConfig', () => {
     expect(readFileSync(file, 'utf8')).toBe('fourth\n');
     // The mode survives; no temporary file is left behind.
     expect(statSync(file).mode & 0o7777).toBe(0o600);
-    expect(readdirSync(sub).sort()).toEqual(['igmpproxy.conf', 'igmpproxy.conf.bak-20260110', 'igmpproxy.conf.bak-20260110-2', 'igmpproxy.conf.bak-20260110-3']);
+    expect(readdirSync(sub).sort()).toEqual([
+      'igmpproxy.conf',
+      'igmpproxy.conf.bak-20260110',
+      'igmpproxy.conf.bak-20260110-2',
+      'igmpproxy.conf.bak-20260110-3',
+    ]);
   });
 
   it('replaces by rename: a reader holding the old file keeps reading the old inode', () => {
@@ -63,7 +79,10 @@ describe('replaceConfig', () => {
     expect(readFileSync(path.join(sub, 'target'), 'utf8')).toBe('target\n');
     const directory = path.join(sub, 'dir.conf');
     mkdirSync(directory);
-    expect(replaceConfig(directory, 'x', DAY)).toEqual({ ok: false, message: expect.stringMatching(/not a regular file/) });
+    expect(replaceConfig(directory, 'x', DAY)).toEqual({
+      ok: false,
+      message: expect.stringMatching(/not a regular file/),
+    });
     expect(readdirSync(sub).sort()).toEqual(['dir.conf', 'igmpproxy.conf', 'target']);
   });
 

@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  busyboxLinks, DEBIAN_SOURCES, EM_AARCH64, elfMachine, findAarch64Kernel, mmdebstrapArguments, ROOT_PACKAGES, rootDirectory,
+  busyboxLinks,
+  DEBIAN_SOURCES,
+  EM_AARCH64,
+  elfMachine,
+  findAarch64Kernel,
+  mmdebstrapArguments,
+  ROOT_PACKAGES,
+  rootDirectory,
 } from '../../scripts/vm/aarch64.ts';
 import { qemuArguments } from '../../scripts/vm/qemu.ts';
 
@@ -14,9 +21,14 @@ describe('the aarch64 root', () => {
   it('is extracted by mmdebstrap for arm64 from Debian with the kernel and the test tools', () => {
     const args = mmdebstrapArguments('/cache/root.partial');
     expect(args.slice(0, 2)).toEqual(['--variant=extract', '--arch=arm64']);
-    const include = args.find((arg) => arg.startsWith('--include='))?.slice('--include='.length).split(',');
+    const include = args
+      .find((arg) => arg.startsWith('--include='))
+      ?.slice('--include='.length)
+      .split(',');
     expect(include).toEqual(ROOT_PACKAGES);
-    expect(include).toEqual(expect.arrayContaining(['linux-image-arm64', 'busybox-static', 'iproute2', 'python3-minimal']));
+    expect(include).toEqual(
+      expect.arrayContaining(['linux-image-arm64', 'busybox-static', 'iproute2', 'python3-minimal']),
+    );
     expect(args.slice(-5)).toEqual(['bookworm', '/cache/root.partial', ...DEBIAN_SOURCES]);
     // Debian's current kernels are in the security suite.
     expect(DEBIAN_SOURCES).toContain('deb http://deb.debian.org/debian-security bookworm-security main');
@@ -28,8 +40,19 @@ describe('the aarch64 root', () => {
   });
 
   it('gets busybox applet links only where no package provides the command', () => {
-    const listFull = ['bin/sh', 'bin/ip', 'sbin/ip', 'usr/bin/awk', 'bin/mount', 'usr/sbin/chroot', 'bin/busybox',
-      '../etc/evil', '/bin/abs', 'bin//x', ''].join('\n');
+    const listFull = [
+      'bin/sh',
+      'bin/ip',
+      'sbin/ip',
+      'usr/bin/awk',
+      'bin/mount',
+      'usr/sbin/chroot',
+      'bin/busybox',
+      '../etc/evil',
+      '/bin/abs',
+      'bin//x',
+      '',
+    ].join('\n');
     const provided = new Set(['bin/ip', 'usr/bin/mount']); // iproute2's ip, util-linux's mount
     expect(busyboxLinks(listFull, (file) => provided.has(file))).toEqual(['bin/sh', 'usr/bin/awk', 'usr/sbin/chroot']);
   });
@@ -41,7 +64,10 @@ describe('the aarch64 kernel', () => {
   const install = (release: string, mroute: boolean, modules = true): void => {
     mkdirSync(path.join(root, 'boot'), { recursive: true });
     writeFileSync(path.join(root, 'boot', `vmlinuz-${release}`), 'image');
-    writeFileSync(path.join(root, 'boot', `config-${release}`), `CONFIG_NET=y\n${mroute ? 'CONFIG_IP_MROUTE=y' : '# CONFIG_IP_MROUTE is not set'}\n`);
+    writeFileSync(
+      path.join(root, 'boot', `config-${release}`),
+      `CONFIG_NET=y\n${mroute ? 'CONFIG_IP_MROUTE=y' : '# CONFIG_IP_MROUTE is not set'}\n`,
+    );
     if (modules) {
       mkdirSync(path.join(root, 'lib', 'modules', release), { recursive: true });
       writeFileSync(path.join(root, 'lib', 'modules', release, 'modules.dep'), '');
@@ -72,7 +98,9 @@ describe('the qemu command line', () => {
     const args = qemuArguments({ ...machine, arch: 'aarch64', rootDir: '/cache/root' });
     expect(args.join(' ')).toContain('-M virt -accel tcg,thread=multi -cpu max');
     expect(args).toContain('console=ttyAMA0 loglevel=1 panic=-1');
-    expect(args).toContain('local,path=/cache/root,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap');
+    expect(args).toContain(
+      'local,path=/cache/root,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap',
+    );
   });
 
   it('keeps the x86_64 machine as it was by default', () => {

@@ -22,7 +22,10 @@ describe('writeCpio (newc)', () => {
     expect(listed.status, listed.stderr).toBe(0);
     expect(listed.stdout.trim().split('\n')).toEqual(['bin', 'bin/tool', 'empty', 'bin/link']);
     const out = path.join(dir, 'x');
-    const extracted = spawnSync('sh', ['-c', `mkdir -p "${out}" && cd "${out}" && busybox cpio -i -d`], { input: archive, encoding: 'utf8' });
+    const extracted = spawnSync('sh', ['-c', `mkdir -p "${out}" && cd "${out}" && busybox cpio -i -d`], {
+      input: archive,
+      encoding: 'utf8',
+    });
     expect(extracted.status, extracted.stderr).toBe(0);
     expect(readFileSync(path.join(out, 'bin/tool'), 'utf8')).toBe('five!');
     expect(lstatSync(path.join(out, 'bin/tool')).mode & 0o777).toBe(0o755);
@@ -37,7 +40,7 @@ describe('writeCpio (newc)', () => {
     expect(archive.includes(Buffer.from('TRAILER!!!\0'))).toBe(true);
   });
 
-  it('writes a character device (the initramfs\'s /dev/console) as 5:1', () => {
+  it("writes a character device (the initramfs's /dev/console) as 5:1", () => {
     const archive = writeCpio([{ kind: 'chardev', path: 'dev/console', major: 5, minor: 1 }]);
     const header = archive.subarray(0, 110).toString('ascii');
     const field = (i: number): number => Number.parseInt(header.slice(6 + i * 8, 14 + i * 8), 16);

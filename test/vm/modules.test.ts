@@ -24,8 +24,13 @@ describe('kernel module load order', () => {
   it('puts every dependency before its dependents, once', () => {
     const order = loadOrder(index, ['9p', '9pnet_virtio']);
     expect(order).toEqual([
-      'kernel/net/9p/9pnet.ko', 'kernel/fs/netfs/netfs.ko', 'kernel/fs/fscache/fscache.ko', 'kernel/fs/9p/9p.ko',
-      'kernel/drivers/virtio/virtio_ring.ko', 'kernel/drivers/virtio/virtio.ko', 'kernel/net/9p/9pnet_virtio.ko',
+      'kernel/net/9p/9pnet.ko',
+      'kernel/fs/netfs/netfs.ko',
+      'kernel/fs/fscache/fscache.ko',
+      'kernel/fs/9p/9p.ko',
+      'kernel/drivers/virtio/virtio_ring.ko',
+      'kernel/drivers/virtio/virtio.ko',
+      'kernel/net/9p/9pnet_virtio.ko',
     ]);
   });
 
@@ -36,7 +41,9 @@ describe('kernel module load order', () => {
   });
 
   it('names a module the kernel cannot provide', () => {
-    expect(() => loadOrder(index, ['nosuch'])).toThrow(/nosuch \(needed by the test VM\) is neither a module nor built in/);
+    expect(() => loadOrder(index, ['nosuch'])).toThrow(
+      /nosuch \(needed by the test VM\) is neither a module nor built in/,
+    );
   });
 
   it('detects a dependency cycle instead of recursing forever', () => {
@@ -46,8 +53,10 @@ describe('kernel module load order', () => {
 
   it.runIf(existsSync('/boot'))('resolves the early modules from the installed guest kernel', () => {
     const kernel = findGuestKernel();
-    const real = parseModuleIndex(readFileSync(`${kernel.modulesDir}/modules.dep`, 'utf8'),
-      readFileSync(`${kernel.modulesDir}/modules.builtin`, 'utf8'));
+    const real = parseModuleIndex(
+      readFileSync(`${kernel.modulesDir}/modules.dep`, 'utf8'),
+      readFileSync(`${kernel.modulesDir}/modules.builtin`, 'utf8'),
+    );
     const names = loadOrder(real, EARLY_MODULES).map(moduleName);
     expect(names).toEqual(expect.arrayContaining(['virtio_pci', '9pnet_virtio', '9p', 'overlay']));
     expect(names.indexOf('9pnet')).toBeLessThan(names.indexOf('9p'));

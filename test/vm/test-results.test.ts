@@ -17,17 +17,22 @@ describe('countsOf', () => {
   const base = { numPassedTests: 5, numFailedTests: 0, numPendingTests: 2, numTodoTests: 1 };
 
   it('counts passed, failed and skipped (pending + todo) tests', () => {
-    const file = report('ok.json', { ...base, numFailedTests: 1, testResults: [
-      { status: 'failed', assertionResults: [{ status: 'failed' }, { status: 'passed' }] },
-    ] });
+    const file = report('ok.json', {
+      ...base,
+      numFailedTests: 1,
+      testResults: [{ status: 'failed', assertionResults: [{ status: 'failed' }, { status: 'passed' }] }],
+    });
     expect(countsOf(file, 'x')).toEqual({ passed: 5, failed: 1, skipped: 3 });
   });
 
   it('counts a file whose set-up failed (its tests read as skipped) as one failure', () => {
-    const file = report('setup.json', { ...base, testResults: [
-      { status: 'failed', assertionResults: [{ status: 'skipped' }, { status: 'skipped' }] },
-      { status: 'passed', assertionResults: [{ status: 'passed' }] },
-    ] });
+    const file = report('setup.json', {
+      ...base,
+      testResults: [
+        { status: 'failed', assertionResults: [{ status: 'skipped' }, { status: 'skipped' }] },
+        { status: 'passed', assertionResults: [{ status: 'passed' }] },
+      ],
+    });
     expect(countsOf(file, 'x')).toEqual({ passed: 5, failed: 1, skipped: 3 });
   });
 

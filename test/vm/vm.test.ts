@@ -14,7 +14,9 @@ describe('the test VM', () => {
   const share = mkdtempSync(path.join(tmpdir(), 'vm-test-share-'));
   afterAll(() => rmSync(share, { recursive: true, force: true }));
 
-  it('boots the Debian kernel, runs the command and brings its status and files back', { timeout: 240_000 }, async () => {
+  it('boots the Debian kernel, runs the command and brings its status and files back', {
+    timeout: 240_000,
+  }, async () => {
     let console = '';
     const script = [
       'uname -r',
@@ -31,7 +33,9 @@ describe('the test VM', () => {
       env: { EXTRA: 'a b' },
       shareDir: share,
       timeoutMs: 200_000,
-      onOutput: (text) => { console += text; },
+      onOutput: (text) => {
+        console += text;
+      },
     });
     expect(result.status, `${result.failure}\n${console}`).toBe(7);
     const lines = console.split('\n');
@@ -41,6 +45,8 @@ describe('the test VM', () => {
     expect(lines).toContain(`slowdown=${result.slowdown} extra=a b`);
     expect(readFileSync(path.join(share, 'out.txt'), 'utf8')).toBe('from-guest\n');
     expect(existsSync(probeFile)).toBe(false);
-    expect(describeVm(result)).toMatch(/^\d+\.\d+\.\d+-\S+ in a VM, (emulated \(qemu TCG\)|hardware-virtualised \(KVM\))$/);
+    expect(describeVm(result)).toMatch(
+      /^\d+\.\d+\.\d+-\S+ in a VM, (emulated \(qemu TCG\)|hardware-virtualised \(KVM\))$/,
+    );
   });
 });

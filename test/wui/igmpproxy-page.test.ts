@@ -22,7 +22,12 @@ const CONFIG = '/etc/igmpproxy.conf';
 const WAIT_MS = 15_000;
 
 /** A request as a browser sends it with the admin's credentials (any Referer it is given). */
-function send(server: WuiServer, method: 'GET' | 'POST', body: string, referer: string): Promise<{ status: number; text: string }> {
+function send(
+  server: WuiServer,
+  method: 'GET' | 'POST',
+  body: string,
+  referer: string,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${server.url}${PAGE}`,
@@ -57,7 +62,13 @@ const DAEMON_EVENTS = '/var/run/igmpproxy-standin.log';
 
 /** The pid in the daemon's pidfile when it names a live process called igmpproxy, else null. */
 function livePid(server: WuiServer): number | null {
-  const pid = server.run(['sh', '-c', 'pid=$(cat /var/run/igmpproxy.pid 2>/dev/null) && [ "$(cat /proc/$pid/comm 2>/dev/null)" = igmpproxy ] && echo "$pid"']).stdout.trim();
+  const pid = server
+    .run([
+      'sh',
+      '-c',
+      'pid=$(cat /var/run/igmpproxy.pid 2>/dev/null) && [ "$(cat /proc/$pid/comm 2>/dev/null)" = igmpproxy ] && echo "$pid"',
+    ])
+    .stdout.trim();
   return pid === '' ? null : Number(pid);
 }
 
@@ -77,7 +88,7 @@ const form = (fields: Record<string, string | string[]>): string => {
   return params.toString();
 };
 
-describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI', () => {
+describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", () => {
   let server: WuiServer;
   let browser: Browser;
   let page: Page;
@@ -88,7 +99,8 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
   const shot = async (name: string): Promise<void> => {
     await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
   };
-  const text = (selector: string): Promise<string> => page.$eval(selector, (element) => (element as HTMLElement).innerText);
+  const text = (selector: string): Promise<string> =>
+    page.$eval(selector, (element) => (element as HTMLElement).innerText);
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
@@ -114,9 +126,11 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     await server.write('/var/log/addonctrl.calls', '', { mode: 0o666 });
   });
 
-  it('is in the Services menu, and every entry of IPFire\'s own menu still renders', async () => {
+  it("is in the Services menu, and every entry of IPFire's own menu still renders", async () => {
     const menuLinks = () =>
-      page.$$eval('#cssmenu a[href^="/cgi-bin/"]', (links) => links.map((a) => `${a.getAttribute('href')} ${(a as HTMLElement).innerText.trim()}`));
+      page.$$eval('#cssmenu a[href^="/cgi-bin/"]', (links) =>
+        links.map((a) => `${a.getAttribute('href')} ${(a as HTMLElement).innerText.trim()}`),
+      );
     // The same page without our menu file: what IPFire's menu shows alone.
     const ours = '/var/ipfire/menu.d/EX-igmpproxy.menu';
     const menuFile = await server.read(ours);
@@ -135,7 +149,10 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     // Every entry has its caption (an eval error in a menu file would leave none at all).
     expect(withOurs.filter((link) => / $/.test(link))).toEqual([]);
     const services = await page.$$eval('#cssmenu > ul > li', (items) =>
-      items.map((li) => ({ top: (li.querySelector(':scope > a') as HTMLElement).innerText.trim(), links: [...li.querySelectorAll('ul a')].map((a) => a.getAttribute('href')) })),
+      items.map((li) => ({
+        top: (li.querySelector(':scope > a') as HTMLElement).innerText.trim(),
+        links: [...li.querySelectorAll('ul a')].map((a) => a.getAttribute('href')),
+      })),
     );
     expect(services.find((item) => item.links.includes(PAGE))?.top).toBe('Services');
     expect(await page.title()).toContain('IGMP proxy (IPTV)');
@@ -170,17 +187,31 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
       await page.evaluate(() => ((window as unknown as { wu4Marker: number }).wu4Marker = 42));
       expect(await text('#igmpproxy-service')).toMatch(/RUNNING/i);
       expect(await text('#igmpproxy-uptime')).toMatch(/^\d+d \d\d:\d\d:\d\d$/);
-      const rows = await page.$$eval('#igmpproxy-groups tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.innerText.trim())));
+      const rows = await page.$$eval('#igmpproxy-groups tbody tr', (trs) =>
+        trs.map((tr) => [...tr.cells].map((td) => td.innerText.trim())),
+      );
       expect(rows).toEqual([
-        ['239.35.10.4', '217.0.119.5', '192.168.1.100 (wohnzimmer-tv)\n192.168.1.101 (kueche.localdomain)', '1000', '–'],
+        [
+          '239.35.10.4',
+          '217.0.119.5',
+          '192.168.1.100 (wohnzimmer-tv)\n192.168.1.101 (kueche.localdomain)',
+          '1000',
+          '–',
+        ],
         ['239.35.10.99', '', '192.168.1.102 (<img src=x onerror=document.body.dataset.wu4=1>)', '0', '–'],
       ]);
       // Each interface with its querier: the provider's upstream, this firewall on green0.
-      expect(await text('#igmpproxy-upstreams')).toMatch(/red0\.8\s+IGMPv3\s+100\.64\.0\.1 \(IGMPv3\), query heard \d+ s ago/);
-      expect(await text('#igmpproxy-downstreams')).toMatch(/green0\s+192\.168\.1\.1\/24\s+192\.168\.1\.1 \(this firewall\)/);
+      expect(await text('#igmpproxy-upstreams')).toMatch(
+        /red0\.8\s+IGMPv3\s+100\.64\.0\.1 \(IGMPv3\), query heard \d+ s ago/,
+      );
+      expect(await text('#igmpproxy-downstreams')).toMatch(
+        /green0\s+192\.168\.1\.1\/24\s+192\.168\.1\.1 \(this firewall\)/,
+      );
 
       // The page's first reading of the live data (the counters the rate is measured from).
-      await page.waitForFunction(() => Number(document.getElementById('igmpproxy-groups')?.dataset.readings) >= 1, { timeout: WAIT_MS });
+      await page.waitForFunction(() => Number(document.getElementById('igmpproxy-groups')?.dataset.readings) >= 1, {
+        timeout: WAIT_MS,
+      });
       // A channel change: 192.168.1.100 switches to 239.35.10.8; 5 s later, new counters.
       await server.write(
         '/var/run/igmpproxy.status',
@@ -199,8 +230,13 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
           ),
         ),
       );
-      await page.waitForFunction(() => document.querySelector('#igmpproxy-groups tbody')?.textContent?.includes('239.35.10.8'), { timeout: WAIT_MS });
-      const updated = await page.$$eval('#igmpproxy-groups tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((td) => td.innerText.trim())));
+      await page.waitForFunction(
+        () => document.querySelector('#igmpproxy-groups tbody')?.textContent?.includes('239.35.10.8'),
+        { timeout: WAIT_MS },
+      );
+      const updated = await page.$$eval('#igmpproxy-groups tbody tr', (trs) =>
+        trs.map((tr) => [...tr.cells].map((td) => td.innerText.trim())),
+      );
       // (6316000 - 1316000) bytes * 8 / 5 s = 8 Mbit/s, from two readings of the same page (the
       // document's counters: this kernel has none; test/e2e/wui-live.test.ts reads the kernel's).
       expect(updated).toEqual([
@@ -228,16 +264,30 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     try {
       await open();
       const running: Array<number | null> = [];
-      for (const [label, action] of [['Stop', 'stop'], ['Start', 'start'], ['reload', 'reload']] as const) {
+      for (const [label, action] of [
+        ['Stop', 'stop'],
+        ['Start', 'start'],
+        ['reload', 'reload'],
+      ] as const) {
         await Promise.all([
           page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
           page.click(`#igmpproxy-service + form input[value="${label}"]`),
         ]);
-        expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status')).at(-1)).toBe(`igmpproxy ${action}`);
+        expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status')).at(-1)).toBe(
+          `igmpproxy ${action}`,
+        );
         running.push(livePid(server));
       }
-      await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
-      expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual(['igmpproxy stop', 'igmpproxy start', 'igmpproxy reload', 'igmpproxy reload']);
+      await Promise.all([
+        page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
+        page.click('#igmpproxy-setup input[type=submit]'),
+      ]);
+      expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([
+        'igmpproxy stop',
+        'igmpproxy start',
+        'igmpproxy reload',
+        'igmpproxy reload',
+      ]);
       // IPFire's addonctrl ran our initscript: the daemon stopped, a new one started and
       // was told to reload (SIGHUP) twice.
       expect(running[0]).toBeNull();
@@ -245,9 +295,13 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
       expect(running[1]).not.toBe(first);
       expect(running[2]).toBe(running[1]);
       expect(livePid(server)).toBe(running[1]);
-      expect(((await server.read(DAEMON_EVENTS)) ?? '').replaceAll('usr1\n', '')).toBe(`term\nstart ${CONFIG}\nhup\nhup\n`);
+      expect(((await server.read(DAEMON_EVENTS)) ?? '').replaceAll('usr1\n', '')).toBe(
+        `term\nstart ${CONFIG}\nhup\nhup\n`,
+      );
       // The save's reload made the config from the saved settings before the SIGHUP.
-      expect(await server.read(CONFIG)).toMatch(/^# igmpproxy-managed-by-web-ui: (.*\n){3}quickleave\nphyint red0\.8 upstream /);
+      expect(await server.read(CONFIG)).toMatch(
+        /^# igmpproxy-managed-by-web-ui: (.*\n){3}quickleave\nphyint red0\.8 upstream /,
+      );
     } finally {
       await server.stopDaemonStandIn();
       server.run(['sh', '-c', 'rm -f /etc/igmpproxy.conf.bak-*']);
@@ -262,18 +316,26 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     await page.$eval('#ALTNETS', (area) => ((area as HTMLTextAreaElement).value = '10.0.0.0/8'));
     await page.select('#PRESET', 'bng');
     expect(await page.$eval('#UPSTREAM', (select) => (select as HTMLSelectElement).value)).toBe('ppp0');
-    expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe('217.0.0.0/16\n193.158.35.0/24');
+    expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe(
+      '217.0.0.0/16\n193.158.35.0/24',
+    );
     await page.select('#PRESET', 'legacy');
     expect(await page.$eval('#UPSTREAM', (select) => (select as HTMLSelectElement).value)).toBe('red0.8');
 
     // Red by DHCP (cable, fibre): custom on red0, every source; the Telekom presets are off.
     const ethernet = (await server.read('/var/ipfire/ethernet/settings'))!;
-    await server.write('/var/ipfire/ethernet/settings', ethernet.replace('RED_TYPE=PPPOE', 'RED_TYPE=DHCP'), { owner: 'nobody' });
+    await server.write('/var/ipfire/ethernet/settings', ethernet.replace('RED_TYPE=PPPOE', 'RED_TYPE=DHCP'), {
+      owner: 'nobody',
+    });
     try {
       await open();
       expect(await page.$eval('#PRESET', (select) => (select as HTMLSelectElement).value)).toBe('custom');
-      expect(await page.$$eval('#PRESET option:disabled', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['legacy', 'bng']);
-      expect(await page.$$eval('#UPSTREAM option', (options) => options.map((o) => (o as HTMLOptionElement).value))).toEqual(['red0']);
+      expect(
+        await page.$$eval('#PRESET option:disabled', (options) => options.map((o) => (o as HTMLOptionElement).value)),
+      ).toEqual(['legacy', 'bng']);
+      expect(
+        await page.$$eval('#UPSTREAM option', (options) => options.map((o) => (o as HTMLOptionElement).value)),
+      ).toEqual(['red0']);
       expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe('0.0.0.0/0');
     } finally {
       await server.write('/var/ipfire/ethernet/settings', ethernet, { owner: 'nobody' });
@@ -284,7 +346,10 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     const before = await server.read(CONFIG);
     await open();
     await page.$eval('#ALTNETS', (area) => ((area as HTMLTextAreaElement).value = '217.0.0.0/16\n217.0.0.0/33'));
-    await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
+      page.click('#igmpproxy-setup input[type=submit]'),
+    ]);
     await shot('bad-cidr');
     const error = await text('.is-error');
     expect(error).toContain('Stream sources (altnet)');
@@ -293,21 +358,33 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     expect(await server.read(CONFIG)).toBe(before);
     expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
     // The admin's input stays in the form to be corrected.
-    expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe('217.0.0.0/16\n217.0.0.0/33');
+    expect(await page.$eval('#ALTNETS', (area) => (area as HTMLTextAreaElement).value)).toBe(
+      '217.0.0.0/16\n217.0.0.0/33',
+    );
   });
 
-  it('saves good settings, prefilled from IPFire\'s own (legacy VLAN 8 line), and asks for them to be applied', async () => {
+  it("saves good settings, prefilled from IPFire's own (legacy VLAN 8 line), and asks for them to be applied", async () => {
     const handWritten = await server.read(CONFIG);
     await open();
     // IPFire's settings here: PPPoE over VDSL with IPTV on VLAN 8.
     expect(await page.$eval('#PRESET', (select) => (select as HTMLSelectElement).value)).toBe('legacy');
     expect(await page.$eval('#UPSTREAM', (select) => (select as HTMLSelectElement).value)).toBe('red0.8');
     await page.click('input[name=DOWNSTREAM][value=blue0]');
-    await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
+      page.click('#igmpproxy-setup input[type=submit]'),
+    ]);
     await shot('saved');
     expect(await page.$('.is-error')).toBeNull();
     const saved = (await server.read(SETTINGS))!.split('\n').filter(Boolean).sort();
-    expect(saved).toEqual(['ALTNETS=217.0.0.0/16,193.158.35.0/24', 'DOWNSTREAM=green0,blue0', 'MODE=managed', 'PRESET=legacy', 'QUICKLEAVE=on', 'UPSTREAM=red0.8']);
+    expect(saved).toEqual([
+      'ALTNETS=217.0.0.0/16,193.158.35.0/24',
+      'DOWNSTREAM=green0,blue0',
+      'MODE=managed',
+      'PRESET=legacy',
+      'QUICKLEAVE=on',
+      'UPSTREAM=red0.8',
+    ]);
     expect(server.run(['stat', '-c', '%U', SETTINGS]).stdout.trim()).toBe('nobody');
     // The daemon was not running: saving started it through IPFire's addonctrl, which ran
     // the initscript as root; it made the config from the settings and started the daemon.
@@ -315,7 +392,9 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     expect(livePid(server)).not.toBeNull();
     const config = await server.read(CONFIG);
     expect(config).toContain('# igmpproxy-managed-by-web-ui: made by /etc/rc.d/init.d/igmpproxy');
-    expect(config).toContain('phyint red0.8 upstream ratelimit 0 threshold 1\n\taltnet 217.0.0.0/16\n\taltnet 193.158.35.0/24\nphyint green0 downstream');
+    expect(config).toContain(
+      'phyint red0.8 upstream ratelimit 0 threshold 1\n\taltnet 217.0.0.0/16\n\taltnet 193.158.35.0/24\nphyint green0 downstream',
+    );
     const check = server.run(['/usr/sbin/igmpproxy', '--check', CONFIG]);
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
@@ -331,7 +410,15 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
   it('changes nothing on a POST from another site (foreign Referer), but does on the same site', async () => {
     // Even with a valid token (which another site cannot have), the foreign Referer alone stops it.
     const valid = await token(server);
-    const body = form({ ACTION: 'Save', TOKEN: valid, PRESET: 'bng', UPSTREAM: 'ppp0', DOWNSTREAM: 'green0', ALTNETS: '217.0.0.0/16', QUICKLEAVE: 'on' });
+    const body = form({
+      ACTION: 'Save',
+      TOKEN: valid,
+      PRESET: 'bng',
+      UPSTREAM: 'ppp0',
+      DOWNSTREAM: 'green0',
+      ALTNETS: '217.0.0.0/16',
+      QUICKLEAVE: 'on',
+    });
     const foreign = await post(server, body, 'https://evil.example/iptv.html');
     expect(foreign.status).toBe(200);
     expect(await server.read(SETTINGS)).toBeNull();
@@ -345,13 +432,28 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     expect(await server.read(SETTINGS)).toContain('UPSTREAM=ppp0');
   });
 
-  it('changes nothing on a same-site POST without the page\'s form token', async () => {
-    const fields = { ACTION: 'Save', PRESET: 'bng', UPSTREAM: 'ppp0', DOWNSTREAM: 'green0', ALTNETS: '217.0.0.0/16', QUICKLEAVE: 'on' };
+  it("changes nothing on a same-site POST without the page's form token", async () => {
+    const fields = {
+      ACTION: 'Save',
+      PRESET: 'bng',
+      UPSTREAM: 'ppp0',
+      DOWNSTREAM: 'green0',
+      ALTNETS: '217.0.0.0/16',
+      QUICKLEAVE: 'on',
+    };
     for (const forged of [undefined, '0'.repeat(64), `${await token(server)}0`]) {
-      const answer = await post(server, form(forged === undefined ? fields : { ...fields, TOKEN: forged }), `${server.url}/`);
+      const answer = await post(
+        server,
+        form(forged === undefined ? fields : { ...fields, TOKEN: forged }),
+        `${server.url}/`,
+      );
       expect(answer.text).toContain('The form was out of date or did not come from this page; nothing was changed.');
       expect(await server.read(SETTINGS)).toBeNull();
-      const stop = await post(server, form(forged === undefined ? { ACTION: 'Stop' } : { ACTION: 'Stop', TOKEN: forged }), `${server.url}/`);
+      const stop = await post(
+        server,
+        form(forged === undefined ? { ACTION: 'Stop' } : { ACTION: 'Stop', TOKEN: forged }),
+        `${server.url}/`,
+      );
       expect(stop.status).toBe(200);
     }
     expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
@@ -360,14 +462,35 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
   });
 
   it.each([
-    ['an unknown upstream interface', { UPSTREAM: 'eth9' }, 'Upstream (from the provider): not an interface this firewall offers here: eth9'],
+    [
+      'an unknown upstream interface',
+      { UPSTREAM: 'eth9' },
+      'Upstream (from the provider): not an interface this firewall offers here: eth9',
+    ],
     ['no upstream', { UPSTREAM: '' }, 'Upstream (from the provider): no interface chosen'],
-    ['an unknown downstream interface', { DOWNSTREAM: ['green0', 'orange0'] }, 'Downstream (TV receivers): not an interface this firewall offers here: orange0'],
+    [
+      'an unknown downstream interface',
+      { DOWNSTREAM: ['green0', 'orange0'] },
+      'Downstream (TV receivers): not an interface this firewall offers here: orange0',
+    ],
     ['no downstream', { DOWNSTREAM: [] }, 'Downstream (TV receivers): choose at least one interface'],
-    ['the upstream as a downstream', { UPSTREAM: 'red0', DOWNSTREAM: ['green0', 'red0'] }, 'Downstream (TV receivers): not an interface this firewall offers here: red0'],
+    [
+      'the upstream as a downstream',
+      { UPSTREAM: 'red0', DOWNSTREAM: ['green0', 'red0'] },
+      'Downstream (TV receivers): not an interface this firewall offers here: red0',
+    ],
     ['an unknown preset', { PRESET: 'magenta' }, 'Preset: not one of the offered choices'],
   ])('refuses %s with the field named and writes nothing', async (_what, change, message) => {
-    const fields = { ACTION: 'Save', TOKEN: await token(server), PRESET: 'custom', UPSTREAM: 'red0', DOWNSTREAM: ['green0'], ALTNETS: '10.0.0.0/8', QUICKLEAVE: 'on', ...change };
+    const fields = {
+      ACTION: 'Save',
+      TOKEN: await token(server),
+      PRESET: 'custom',
+      UPSTREAM: 'red0',
+      DOWNSTREAM: ['green0'],
+      ALTNETS: '10.0.0.0/8',
+      QUICKLEAVE: 'on',
+      ...change,
+    };
     const answer = await post(server, form(fields), `${server.url}/`);
     expect(answer.text).toContain(`<li>${message}</li>`);
     expect(await server.read(SETTINGS)).toBeNull();
@@ -377,7 +500,15 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
   it('refuses hostile values and shows them harmlessly', async () => {
     const hostile = `<script>document.body.dataset.wu4='pwned'</script>'"$(reboot)\n${'x'.repeat(5000)}`;
     for (const field of ['PRESET', 'UPSTREAM', 'DOWNSTREAM', 'ALTNETS', 'QUICKLEAVE']) {
-      const fields: Record<string, string> = { ACTION: 'Save', TOKEN: await token(server), PRESET: 'custom', UPSTREAM: 'red0', DOWNSTREAM: 'green0', ALTNETS: '10.0.0.0/8', QUICKLEAVE: 'on' };
+      const fields: Record<string, string> = {
+        ACTION: 'Save',
+        TOKEN: await token(server),
+        PRESET: 'custom',
+        UPSTREAM: 'red0',
+        DOWNSTREAM: 'green0',
+        ALTNETS: '10.0.0.0/8',
+        QUICKLEAVE: 'on',
+      };
       fields[field] = hostile;
       const answer = await post(server, form(fields), `${server.url}/`);
       expect(answer.status, field).toBe(200);
@@ -388,7 +519,10 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
     // The same through the browser: the refusal is shown, nothing runs.
     await open();
     await page.$eval('#ALTNETS', (area, value) => ((area as HTMLTextAreaElement).value = value), hostile);
-    await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }), page.click('#igmpproxy-setup input[type=submit]')]);
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
+      page.click('#igmpproxy-setup input[type=submit]'),
+    ]);
     expect(await text('.is-error')).toContain('<script>');
     expect(await page.evaluate(() => document.body.dataset.wu4)).toBeUndefined();
     expect(await server.read(SETTINGS)).toBeNull();
@@ -418,7 +552,12 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
       schema: 1,
       checks: [
         { id: 'running', ok: true, message: 'the daemon runs', fix: '' },
-        { id: 'rp_filter', ok: false, message: 'rp_filter on red0.8 drops the streams', fix: 'sysctl -w net.ipv4.conf.red0/8.rp_filter=2' },
+        {
+          id: 'rp_filter',
+          ok: false,
+          message: 'rp_filter on red0.8 drops the streams',
+          fix: 'sysctl -w net.ipv4.conf.red0/8.rp_filter=2',
+        },
       ],
       groups: [],
     };
@@ -436,14 +575,20 @@ describe.skipIf(missing !== undefined)('the igmpproxy page in IPFire\'s web UI',
 
   it('speaks German when IPFire is set to German', async () => {
     const settings = (await server.read('/var/ipfire/main/settings'))!;
-    await server.write('/var/ipfire/main/settings', settings.replace('LANGUAGE=en', 'LANGUAGE=de'), { owner: 'nobody' });
+    await server.write('/var/ipfire/main/settings', settings.replace('LANGUAGE=en', 'LANGUAGE=de'), {
+      owner: 'nobody',
+    });
     try {
       await open();
       await shot('german');
       expect(await page.title()).toContain('IGMP-Proxy (IPTV)');
       expect(await text('#igmpproxy-setup')).toContain('Stream-Quellen (altnet)');
-      expect(await page.$eval(`#cssmenu a[href="${PAGE}"]`, (a) => (a as HTMLElement).innerText.trim())).toBe('IGMP-Proxy (IPTV)');
-      expect(await page.$eval('#igmpproxy-setup input[type=submit]', (input) => (input as HTMLInputElement).value)).toBe('Speichern');
+      expect(await page.$eval(`#cssmenu a[href="${PAGE}"]`, (a) => (a as HTMLElement).innerText.trim())).toBe(
+        'IGMP-Proxy (IPTV)',
+      );
+      expect(
+        await page.$eval('#igmpproxy-setup input[type=submit]', (input) => (input as HTMLInputElement).value),
+      ).toBe('Speichern');
     } finally {
       await server.write('/var/ipfire/main/settings', settings, { owner: 'nobody' });
     }

@@ -20,7 +20,10 @@ export interface Stream {
 const toNumber = (dotted: string): number => dotted.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
 
 export function statusWith(viewers: readonly Viewer[], streams: readonly Stream[], writtenAt: Date): StatusDocument {
-  const parsed = parseConfig('phyint red0.8 upstream\n  altnet 217.0.0.0/16\nphyint green0 downstream\n', 'igmpproxy.conf');
+  const parsed = parseConfig(
+    'phyint red0.8 upstream\n  altnet 217.0.0.0/16\nphyint green0 downstream\n',
+    'igmpproxy.conf',
+  );
   if (!parsed.ok) throw new Error('sample config invalid');
   let now = 0;
   const proxy = new IgmpProxyCore(parsed.config, { now: () => now, random: () => 0.5 });
@@ -31,7 +34,13 @@ export function statusWith(viewers: readonly Viewer[], streams: readonly Stream[
   proxy.receiveIgmp(
     'red0.8',
     { source: toNumber('100.64.0.1'), destination: toNumber('224.0.0.1'), routerAlert: true, ttl: 1 },
-    { type: 'query', version: 3, maxResponseMs: 10_000, group: 0, v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] } },
+    {
+      type: 'query',
+      version: 3,
+      maxResponseMs: 10_000,
+      group: 0,
+      v3: { suppressRouterSide: false, robustness: 2, queryIntervalSeconds: 125, sources: [] },
+    },
   );
   now = 1_000;
   for (const viewer of viewers) {
@@ -41,7 +50,8 @@ export function statusWith(viewers: readonly Viewer[], streams: readonly Stream[
       { type: 'v2-report', group: toNumber(viewer.group) },
     );
   }
-  for (const stream of streams) proxy.receiveUpcall('red0.8', { kind: 'nocache', source: toNumber(stream.source), group: toNumber(stream.group) });
+  for (const stream of streams)
+    proxy.receiveUpcall('red0.8', { kind: 'nocache', source: toNumber(stream.source), group: toNumber(stream.group) });
   return buildStatus({
     version: '1.0.0-100',
     configFile: '/etc/igmpproxy.conf',

@@ -16,9 +16,9 @@ export type Command =
   | { readonly kind: 'version' }
   | { readonly kind: 'check'; readonly configPath: string }
   | { readonly kind: 'list-interfaces'; readonly role: ListRole; readonly configPath: string }
-  | {
+  | ({
       readonly kind: 'run';
-    } & DaemonArguments
+    } & DaemonArguments)
   | {
       /** igmpproxy setup: a configuration from IPFire's network settings (setup/). */
       readonly kind: 'setup';
@@ -193,7 +193,10 @@ function parseSetupArgs(argv: readonly string[]): Command {
           root = value;
         } else if (arg === '--provider') {
           if (value !== 'telekom' && value !== 'generic') {
-            return { kind: 'usage-error', message: `setup: --provider is telekom or generic, not '${printable(value)}'` };
+            return {
+              kind: 'usage-error',
+              message: `setup: --provider is telekom or generic, not '${printable(value)}'`,
+            };
           }
           provider = value;
         } else {
@@ -223,7 +226,8 @@ function parseDiagnoseArgs(argv: readonly string[]): Command {
       json = true;
     } else if (arg === '--pidfile' || arg === '--status-file') {
       const value = argv[++index];
-      if (value === undefined || value === '') return { kind: 'usage-error', message: `diagnose: ${arg} needs a file name` };
+      if (value === undefined || value === '')
+        return { kind: 'usage-error', message: `diagnose: ${arg} needs a file name` };
       if (arg === '--pidfile') pidfile = value;
       else statusFile = value;
     } else if (arg.startsWith('-') && arg !== '-') {

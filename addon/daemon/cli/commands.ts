@@ -67,10 +67,14 @@ async function run(command: Extract<Command, { kind: 'run' }>, context: CommandC
   }
 }
 
-async function startDaemon(command: Extract<Command, { kind: 'run' }>, context: CommandContext,
-  fail: (lines: readonly string[]) => Promise<number>): Promise<number> {
+async function startDaemon(
+  command: Extract<Command, { kind: 'run' }>,
+  context: CommandContext,
+  fail: (lines: readonly string[]) => Promise<number>,
+): Promise<number> {
   const { daemonChild, ignoredEnvironment } = context;
-  if (process.getuid?.() !== 0) return fail(['igmpproxy: must be run as root (it programs the kernel multicast routing table)']);
+  if (process.getuid?.() !== 0)
+    return fail(['igmpproxy: must be run as root (it programs the kernel multicast routing table)']);
   const loaded = await loadConfigFile(command.configPath);
   if (!loaded.ok) {
     return fail([...loaded.errors, ...loaded.warnings].map(formatDiagnostic));

@@ -151,10 +151,7 @@ export class Lexer {
     const { line, column } = this.#position(start);
 
     if (end - start > MAX_TOKEN_LENGTH) {
-      this.#onError(
-        { line, column },
-        `this word is ${end - start} characters long; the limit is ${MAX_TOKEN_LENGTH}`,
-      );
+      this.#onError({ line, column }, `this word is ${end - start} characters long; the limit is ${MAX_TOKEN_LENGTH}`);
       return { text: text.slice(start, start + MAX_TOKEN_LENGTH), line, column, poisoned: true };
     }
 

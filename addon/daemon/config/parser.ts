@@ -7,7 +7,14 @@ import type { LineColumn } from './diagnostics.ts';
 import { isKeyword, isPhyintKeyword, isTopLevelKeyword, suggestKeyword } from './keywords.ts';
 import { Lexer } from './lexer.ts';
 import type { Token } from './lexer.ts';
-import type { ConfigResult, DaemonConfig, DownstreamLimits, GroupFilter, InterfaceRole, PhyintConfig } from './types.ts';
+import type {
+  ConfigResult,
+  DaemonConfig,
+  DownstreamLimits,
+  GroupFilter,
+  InterfaceRole,
+  PhyintConfig,
+} from './types.ts';
 import { checkInteger, checkInterfaceName, checkNetwork, quote } from './values.ts';
 import { errorMessage } from '../error-message.ts';
 
@@ -177,7 +184,10 @@ class ConfigParser {
         `unexpected address ${quote(token.text)}: each address needs its own altnet, whitelist or blacklist keyword`,
       );
     } else if (inBlock && /^[0-9]+$/.test(token.text)) {
-      this.#diagnostics.error(token, `unexpected number ${quote(token.text)}: ratelimit and threshold take one value each`);
+      this.#diagnostics.error(
+        token,
+        `unexpected number ${quote(token.text)}: ratelimit and threshold take one value each`,
+      );
     } else {
       this.#diagnostics.error(token, `unknown keyword ${quote(token.text)}`);
     }
@@ -269,7 +279,10 @@ class ConfigParser {
     const argument = this.#takeArgument(keyword, 'a directory');
     if (argument === undefined) return;
     if (!argument.text.startsWith('/')) {
-      this.#diagnostics.error(argument, `chroot needs an absolute directory starting with /, not ${quote(argument.text)}`);
+      this.#diagnostics.error(
+        argument,
+        `chroot needs an absolute directory starting with /, not ${quote(argument.text)}`,
+      );
       return;
     }
     this.#warnIfRepeated(this.#chrootToken, keyword);
@@ -342,7 +355,10 @@ class ConfigParser {
     const argument = this.#takeArgument(keyword, '`1` (RFC hosts only) or `any`');
     if (argument === undefined) return;
     if (argument.text !== '1' && argument.text !== 'any') {
-      this.#diagnostics.error(argument, `igmpttl takes \`1\` (only IGMP sent with TTL 1, as RFC hosts do) or \`any\`, not ${quote(argument.text)}`);
+      this.#diagnostics.error(
+        argument,
+        `igmpttl takes \`1\` (only IGMP sent with TTL 1, as RFC hosts do) or \`any\`, not ${quote(argument.text)}`,
+      );
       return;
     }
     this.#warnIfRepeated(this.#igmpTtlToken, keyword);
@@ -561,7 +577,10 @@ class ConfigParser {
       );
     }
     if (draft.rateLimitToken !== undefined && draft.rateLimit > 0) {
-      warn(draft.rateLimitToken, `ratelimit ${draft.rateLimit} has no effect: Linux does not enforce multicast rate limits`);
+      warn(
+        draft.rateLimitToken,
+        `ratelimit ${draft.rateLimit} has no effect: Linux does not enforce multicast rate limits`,
+      );
     }
   }
 
@@ -645,4 +664,3 @@ export function parseConfig(text: string, file: string): ConfigResult {
   }
   return deepFreeze({ ok: true, config, warnings });
 }
-

@@ -79,7 +79,11 @@ export interface ConfigDiagnostic {
 
 export type ConfigResult =
   | { readonly ok: true; readonly config: DaemonConfig; readonly warnings: readonly ConfigDiagnostic[] }
-  | { readonly ok: false; readonly errors: readonly ConfigDiagnostic[]; readonly warnings: readonly ConfigDiagnostic[] };
+  | {
+      readonly ok: false;
+      readonly errors: readonly ConfigDiagnostic[];
+      readonly warnings: readonly ConfigDiagnostic[];
+    };
 
 /** "file:line:col: severity: message", the format every tool understands. */
 export function formatDiagnostic(d: ConfigDiagnostic): string {

@@ -25,7 +25,10 @@ export function checkInteger(text: string, min: number, max: number, what: strin
   }
   const value = text.length > 15 ? Infinity : Number(text);
   if (value < min || value > max) {
-    return { ok: false, reason: `${what} must be from ${min} to ${max}, not ${text.length > 15 ? quote(text) : value}` };
+    return {
+      ok: false,
+      reason: `${what} must be from ${min} to ${max}, not ${text.length > 15 ? quote(text) : value}`,
+    };
   }
   return { ok: true, value };
 }
@@ -44,7 +47,10 @@ function checkAddress(text: string, whole: string): Result<Ipv4> {
   }
   for (const part of parts) {
     if (part.length > 3 || Number(part) > 255) {
-      return { ok: false, reason: `${quote(whole)} is not an IPv4 address: ${quote(part)} is not a number from 0 to 255` };
+      return {
+        ok: false,
+        reason: `${quote(whole)} is not an IPv4 address: ${quote(part)} is not a number from 0 to 255`,
+      };
     }
   }
   if (parts.some((part) => part.length > 1 && part.startsWith('0'))) {

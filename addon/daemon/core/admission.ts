@@ -46,11 +46,22 @@ class DeferredRefusal implements Refusal {
  * one with another TTL was not sent by an RFC host on this link (it was routed here, or
  * forged). Refused unless `igmpttl any` is configured for broken receivers.
  */
-export function refuseTtl(name: string, requireTtlOne: boolean, sender: Ipv4, ttl: number, what: string): Refusal | undefined {
+export function refuseTtl(
+  name: string,
+  requireTtlOne: boolean,
+  sender: Ipv4,
+  ttl: number,
+  what: string,
+): Refusal | undefined {
   if (ttl === 1 || !requireTtlOne) return undefined;
-  return new DeferredRefusal('info', `ttl ${name} ${sender}`, 'ttl', () =>
-    `${name}: ignoring IGMP ${what} from ${formatIpv4(sender)} with IP TTL ${ttl}: hosts on the link send IGMP with TTL 1 (RFC 2236, RFC 3376); ` +
-    'if this receiver is yours and cannot be fixed, put "igmpttl any" in the configuration');
+  return new DeferredRefusal(
+    'info',
+    `ttl ${name} ${sender}`,
+    'ttl',
+    () =>
+      `${name}: ignoring IGMP ${what} from ${formatIpv4(sender)} with IP TTL ${ttl}: hosts on the link send IGMP with TTL 1 (RFC 2236, RFC 3376); ` +
+      'if this receiver is yours and cannot be fixed, put "igmpttl any" in the configuration',
+  );
 }
 
 /** What a downstream holds now, as far as the limits care. */
@@ -72,19 +83,39 @@ export interface MembershipCounts {
  * asking for traffic); requests that only keep or shrink state are never refused, so a
  * lowered limit never blocks a leave. One log line per host and minute for all three.
  */
-export function refuseBeyondLimits(name: string, limits: DownstreamLimits, counts: MembershipCounts, group: Ipv4, host: Ipv4, joins: boolean): Refusal | undefined {
-  const refusal = (counter: keyof DownstreamLimits, why: () => string): Refusal => new DeferredRefusal('warning', `limit ${name} ${host}`, counter, () =>
-    `${name}: join of ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why()} (further refusals for this host are counted, logged once a minute)`);
+export function refuseBeyondLimits(
+  name: string,
+  limits: DownstreamLimits,
+  counts: MembershipCounts,
+  group: Ipv4,
+  host: Ipv4,
+  joins: boolean,
+): Refusal | undefined {
+  const refusal = (counter: keyof DownstreamLimits, why: () => string): Refusal =>
+    new DeferredRefusal(
+      'warning',
+      `limit ${name} ${host}`,
+      counter,
+      () =>
+        `${name}: join of ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why()} (further refusals for this host are counted, logged once a minute)`,
+    );
   if (joins && !counts.groupExists && counts.groups >= limits.groupsPerInterface) {
-    return refusal('groupsPerInterface', () => `this downstream already has ${counts.groups} groups, the limit (maxgroups ${limits.groupsPerInterface})`);
+    return refusal(
+      'groupsPerInterface',
+      () => `this downstream already has ${counts.groups} groups, the limit (maxgroups ${limits.groupsPerInterface})`,
+    );
   }
   if (joins && !counts.hostIsMember && counts.hostGroups >= limits.groupsPerHost) {
-    return refusal('groupsPerHost', () => `this host is already in ${counts.hostGroups} groups, the limit (maxgroupsperhost ${limits.groupsPerHost})`);
+    return refusal(
+      'groupsPerHost',
+      () => `this host is already in ${counts.hostGroups} groups, the limit (maxgroupsperhost ${limits.groupsPerHost})`,
+    );
   }
   if (counts.addedSources > 0 && counts.sources + counts.addedSources > limits.sourcesPerGroup) {
     return refusal(
       'sourcesPerGroup',
-      () => `${counts.sources + counts.addedSources} sources would exceed the limit per group (maxsources ${limits.sourcesPerGroup})`,
+      () =>
+        `${counts.sources + counts.addedSources} sources would exceed the limit per group (maxsources ${limits.sourcesPerGroup})`,
     );
   }
   return undefined;
@@ -92,7 +123,8 @@ export function refuseBeyondLimits(name: string, limits: DownstreamLimits, count
 
 /** Is `address` in the interface's own subnet or one of its altnets? */
 export function inInterfaceNetworks(info: InterfaceInfo, config: PhyintConfig, address: Ipv4): boolean {
-  if (info.address !== 0 && info.prefixLength > 0 && cidrContains(makeCidr(info.address, info.prefixLength), address)) return true;
+  if (info.address !== 0 && info.prefixLength > 0 && cidrContains(makeCidr(info.address, info.prefixLength), address))
+    return true;
   return config.altnets.some((net) => cidrContains(net, address));
 }
 
@@ -117,7 +149,10 @@ export function refuseSender(info: InterfaceInfo, config: PhyintConfig, sender: 
 export function refuseReportedGroup(name: string, config: PhyintConfig, group: Ipv4, host: Ipv4): Refusal | undefined {
   if (groupAllowed(config.groupFilters, group)) return undefined;
   const why = isProxiableGroup(group) ? 'denied by its whitelist/blacklist' : 'a local-only group';
-  return { level: 'debug', message: `${name}: report for ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why}` };
+  return {
+    level: 'debug',
+    message: `${name}: report for ${formatIpv4(group)} from ${formatIpv4(host)} ignored: ${why}`,
+  };
 }
 
 /**
@@ -148,11 +183,19 @@ export function refuseUpcallGroup(name: string, config: PhyintConfig, source: Ip
  * an address yet (PPP, DHCP) the upcall waits; otherwise the warning names the altnet line
  * to add, once per upstream and source /24.
  */
-export function refuseUpcallSource(info: InterfaceInfo, config: PhyintConfig, source: Ipv4, group: Ipv4): Refusal | undefined {
+export function refuseUpcallSource(
+  info: InterfaceInfo,
+  config: PhyintConfig,
+  source: Ipv4,
+  group: Ipv4,
+): Refusal | undefined {
   if (inInterfaceNetworks(info, config, source)) return undefined;
   const name = info.name;
   if (info.address === 0) {
-    return { level: 'info', message: `${name}: multicast ${pair(source, group)} waits: this upstream has no IPv4 address yet and no altnet covers the source` };
+    return {
+      level: 'info',
+      message: `${name}: multicast ${pair(source, group)} waits: this upstream has no IPv4 address yet and no altnet covers the source`,
+    };
   }
   const network = makeCidr(source, 24);
   return {
@@ -174,6 +217,8 @@ function pair(source: Ipv4, group: Ipv4): string {
 
 /** The log line for a host beyond its share of datagrams (host-report-rate.ts); the caller counts and throttles first. */
 export function reportRateMessage(name: string, host: Ipv4, perSecond: number, burst: number): string {
-  return `${name}: IGMP from ${formatIpv4(host)} dropped unread: more than ${burst} at once or ${perSecond} a second from one host, ` +
-    'which no RFC host sends (further drops for this host are counted, logged once a minute)';
+  return (
+    `${name}: IGMP from ${formatIpv4(host)} dropped unread: more than ${burst} at once or ${perSecond} a second from one host, ` +
+    'which no RFC host sends (further drops for this host are counted, logged once a minute)'
+  );
 }

@@ -14,11 +14,17 @@ export function interfaceChange(previous: PhyintConfig, next: PhyintConfig | und
   if (next === undefined || next.role !== previous.role || !sameNetworks(previous, next)) {
     return { kind: 'restart', bringUpAgain: next !== undefined && next.role !== 'disabled' };
   }
-  return { kind: 'keep', thresholdChanged: previous.threshold !== next.threshold, rateLimitChanged: previous.rateLimit !== next.rateLimit };
+  return {
+    kind: 'keep',
+    thresholdChanged: previous.threshold !== next.threshold,
+    rateLimitChanged: previous.rateLimit !== next.rateLimit,
+  };
 }
 
 function sameCidrs(a: readonly Cidr[], b: readonly Cidr[]): boolean {
-  return a.length === b.length && a.every((c, i) => c.network === b[i]!.network && c.prefixLength === b[i]!.prefixLength);
+  return (
+    a.length === b.length && a.every((c, i) => c.network === b[i]!.network && c.prefixLength === b[i]!.prefixLength)
+  );
 }
 
 /** Do two phyint blocks admit the same senders and groups? */
@@ -28,7 +34,9 @@ function sameNetworks(a: PhyintConfig, b: PhyintConfig): boolean {
     a.groupFilters.length === b.groupFilters.length &&
     a.groupFilters.every((f, i) => {
       const g = b.groupFilters[i]!;
-      return f.action === g.action && f.range.network === g.range.network && f.range.prefixLength === g.range.prefixLength;
+      return (
+        f.action === g.action && f.range.network === g.range.network && f.range.prefixLength === g.range.prefixLength
+      );
     })
   );
 }

@@ -88,7 +88,10 @@ export class GroupState {
 
   /** An IGMPv1 or v2 host reported: compatibility mode until `deadline` (7.3.2). */
   olderHostPresent(version: 1 | 2, deadline: number): void {
-    const timer = version === 1 ? (this.v1HostTimer ??= this.timers.create(nothing)) : (this.v2HostTimer ??= this.timers.create(nothing));
+    const timer =
+      version === 1
+        ? (this.v1HostTimer ??= this.timers.create(nothing))
+        : (this.v2HostTimer ??= this.timers.create(nothing));
     timer.start(deadline);
   }
 

@@ -71,7 +71,10 @@ export class CompactGroupHosts implements GroupHosts {
       this.onlyHost = host;
       this.onlyFilter = filter;
     } else {
-      this.many = new Map([[this.onlyHost!, this.onlyFilter], [host, filter]]);
+      this.many = new Map([
+        [this.onlyHost!, this.onlyFilter],
+        [host, filter],
+      ]);
       this.onlyHost = undefined;
       this.onlyFilter = undefined;
     }

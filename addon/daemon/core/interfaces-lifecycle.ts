@@ -93,7 +93,9 @@ export class ProxiedInterfaces {
       if (renumbered && existing.kind === 'upstream') {
         const upstream = existing;
         // Upcalls refused while the old address did not cover their source may pass now.
-        this.port.routes.retryRefused(info.name, (source) => inInterfaceNetworks(upstream.info, upstream.config, source));
+        this.port.routes.retryRefused(info.name, (source) =>
+          inInterfaceNetworks(upstream.info, upstream.config, source),
+        );
       }
       return;
     }
@@ -177,7 +179,16 @@ export class ProxiedInterfaces {
     });
     const refused = { groupsPerInterface: 0, groupsPerHost: 0, sourcesPerGroup: 0, ttl: 0, reportRate: 0 };
     const reportRate = new HostReportRate(HOST_REPORT_BURST, HOST_REPORT_REFILL_MS);
-    const downstream: Downstream = { kind: 'downstream', info, config, querier, membership, refused, reportRate, lastRefusal: undefined };
+    const downstream: Downstream = {
+      kind: 'downstream',
+      info,
+      config,
+      querier,
+      membership,
+      refused,
+      reportRate,
+      lastRefusal: undefined,
+    };
     holder.d = downstream;
     this.downstreams.set(name, downstream);
     this.refreshOwnAddresses();
@@ -192,7 +203,8 @@ export class ProxiedInterfaces {
         name,
         send: (message, destination) => {
           const u = this.upstreams.get(name);
-          if (u !== undefined) this.ctx.emit({ type: 'send-igmp', interface: name, source: u.info.address, destination, message });
+          if (u !== undefined)
+            this.ctx.emit({ type: 'send-igmp', interface: name, source: u.info.address, destination, message });
         },
       });
       this.upstreamHosts.set(name, host);
@@ -226,7 +238,8 @@ export class ProxiedInterfaces {
 
   private refreshOwnAddresses(): void {
     const addresses = new Set<Ipv4>();
-    for (const iface of [...this.downstreams.values(), ...this.upstreams.values()]) if (iface.info.address !== 0) addresses.add(iface.info.address);
+    for (const iface of [...this.downstreams.values(), ...this.upstreams.values()])
+      if (iface.info.address !== 0) addresses.add(iface.info.address);
     this.ownAddresses = addresses;
   }
 }

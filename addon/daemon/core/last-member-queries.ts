@@ -98,7 +98,12 @@ export class LastMemberQueries {
       version: 3,
       maxResponseMs: settings.lastMemberQueryIntervalMs,
       group,
-      v3: { suppressRouterSide, robustness: settings.robustness, queryIntervalSeconds: settings.queryIntervalMs / 1000, sources },
+      v3: {
+        suppressRouterSide,
+        robustness: settings.robustness,
+        queryIntervalSeconds: settings.queryIntervalMs / 1000,
+        sources,
+      },
     };
   }
 }

@@ -34,13 +34,19 @@ export class LinkSettings {
   adopt(query: IgmpQuery): boolean {
     if (query.v3 === undefined) return false;
     const robustness = query.v3.robustness > 0 ? query.v3.robustness : this.own.robustness;
-    const queryIntervalMs = query.v3.queryIntervalSeconds > 0 ? query.v3.queryIntervalSeconds * 1000 : this.own.queryIntervalMs;
+    const queryIntervalMs =
+      query.v3.queryIntervalSeconds > 0 ? query.v3.queryIntervalSeconds * 1000 : this.own.queryIntervalMs;
     const before = this.current;
     if (robustness === before.robustness && queryIntervalMs === before.queryIntervalMs) return false;
     this.adopted =
       robustness === this.own.robustness && queryIntervalMs === this.own.queryIntervalMs
         ? undefined
-        : deriveSettings(robustness, queryIntervalMs, this.own.queryResponseIntervalMs, this.own.lastMemberQueryIntervalMs);
+        : deriveSettings(
+            robustness,
+            queryIntervalMs,
+            this.own.queryResponseIntervalMs,
+            this.own.lastMemberQueryIntervalMs,
+          );
     return true;
   }
 

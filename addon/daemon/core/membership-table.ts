@@ -28,7 +28,9 @@ export type SourceSet = 'A' | 'B' | 'A-B' | 'B-A' | 'A*B' | 'X-A' | 'Y-A' | 'A-Y
  * "=0": the source is kept with a stopped timer (in EXCLUDE mode: the exclude list Y). */
 export type SourceTimerValue = 'GMI' | 'group timer' | 'zero';
 
-export type QueryToSend = { readonly kind: 'group-and-source'; readonly sources: SourceSet } | { readonly kind: 'group' };
+export type QueryToSend =
+  | { readonly kind: 'group-and-source'; readonly sources: SourceSet }
+  | { readonly kind: 'group' };
 
 export interface TransitionRow {
   readonly mode: FilterMode;
@@ -54,7 +56,13 @@ export const TRANSITIONS: readonly TransitionRow[] = [
   {
     mode: 'include',
     record: 'is-include',
-    rfc: { section: '6.4.1', routerState: 'INCLUDE (A)', reportReceived: 'IS_IN (B)', newRouterState: 'INCLUDE (A+B)', actions: ['(B)=GMI'] },
+    rfc: {
+      section: '6.4.1',
+      routerState: 'INCLUDE (A)',
+      reportReceived: 'IS_IN (B)',
+      newRouterState: 'INCLUDE (A+B)',
+      actions: ['(B)=GMI'],
+    },
     newMode: 'include',
     deleteSources: [],
     sourceTimers: [{ sources: 'B', timer: 'GMI' }],
@@ -64,7 +72,13 @@ export const TRANSITIONS: readonly TransitionRow[] = [
   {
     mode: 'include',
     record: 'is-exclude',
-    rfc: { section: '6.4.1', routerState: 'INCLUDE (A)', reportReceived: 'IS_EX (B)', newRouterState: 'EXCLUDE (A*B,B-A)', actions: ['(B-A)=0', 'Delete (A-B)', 'Group Timer=GMI'] },
+    rfc: {
+      section: '6.4.1',
+      routerState: 'INCLUDE (A)',
+      reportReceived: 'IS_EX (B)',
+      newRouterState: 'EXCLUDE (A*B,B-A)',
+      actions: ['(B-A)=0', 'Delete (A-B)', 'Group Timer=GMI'],
+    },
     newMode: 'exclude',
     deleteSources: ['A-B'],
     sourceTimers: [{ sources: 'B-A', timer: 'zero' }],
@@ -74,7 +88,13 @@ export const TRANSITIONS: readonly TransitionRow[] = [
   {
     mode: 'exclude',
     record: 'is-include',
-    rfc: { section: '6.4.1', routerState: 'EXCLUDE (X,Y)', reportReceived: 'IS_IN (A)', newRouterState: 'EXCLUDE (X+A,Y-A)', actions: ['(A)=GMI'] },
+    rfc: {
+      section: '6.4.1',
+      routerState: 'EXCLUDE (X,Y)',
+      reportReceived: 'IS_IN (A)',
+      newRouterState: 'EXCLUDE (X+A,Y-A)',
+      actions: ['(A)=GMI'],
+    },
     newMode: 'exclude',
     deleteSources: [],
     sourceTimers: [{ sources: 'A', timer: 'GMI' }],
@@ -101,7 +121,13 @@ export const TRANSITIONS: readonly TransitionRow[] = [
   {
     mode: 'include',
     record: 'allow',
-    rfc: { section: '6.4.2', routerState: 'INCLUDE (A)', reportReceived: 'ALLOW (B)', newRouterState: 'INCLUDE (A+B)', actions: ['(B)=GMI'] },
+    rfc: {
+      section: '6.4.2',
+      routerState: 'INCLUDE (A)',
+      reportReceived: 'ALLOW (B)',
+      newRouterState: 'INCLUDE (A+B)',
+      actions: ['(B)=GMI'],
+    },
     newMode: 'include',
     deleteSources: [],
     sourceTimers: [{ sources: 'B', timer: 'GMI' }],
@@ -111,7 +137,13 @@ export const TRANSITIONS: readonly TransitionRow[] = [
   {
     mode: 'include',
     record: 'block',
-    rfc: { section: '6.4.2', routerState: 'INCLUDE (A)', reportReceived: 'BLOCK (B)', newRouterState: 'INCLUDE (A)', actions: ['Send Q(G,A*B)'] },
+    rfc: {
+      section: '6.4.2',
+      routerState: 'INCLUDE (A)',
+      reportReceived: 'BLOCK (B)',
+      newRouterState: 'INCLUDE (A)',
+      actions: ['Send Q(G,A*B)'],
+    },
     newMode: 'include',
     deleteSources: [],
     sourceTimers: [],
@@ -137,7 +169,13 @@ export const TRANSITIONS: readonly TransitionRow[] = [
   {
     mode: 'include',
     record: 'to-include',
-    rfc: { section: '6.4.2', routerState: 'INCLUDE (A)', reportReceived: 'TO_IN (B)', newRouterState: 'INCLUDE (A+B)', actions: ['(B)=GMI', 'Send Q(G,A-B)'] },
+    rfc: {
+      section: '6.4.2',
+      routerState: 'INCLUDE (A)',
+      reportReceived: 'TO_IN (B)',
+      newRouterState: 'INCLUDE (A+B)',
+      actions: ['(B)=GMI', 'Send Q(G,A-B)'],
+    },
     newMode: 'include',
     deleteSources: [],
     sourceTimers: [{ sources: 'B', timer: 'GMI' }],
@@ -147,7 +185,13 @@ export const TRANSITIONS: readonly TransitionRow[] = [
   {
     mode: 'exclude',
     record: 'allow',
-    rfc: { section: '6.4.2', routerState: 'EXCLUDE (X,Y)', reportReceived: 'ALLOW (A)', newRouterState: 'EXCLUDE (X+A,Y-A)', actions: ['(A)=GMI'] },
+    rfc: {
+      section: '6.4.2',
+      routerState: 'EXCLUDE (X,Y)',
+      reportReceived: 'ALLOW (A)',
+      newRouterState: 'EXCLUDE (X+A,Y-A)',
+      actions: ['(A)=GMI'],
+    },
     newMode: 'exclude',
     deleteSources: [],
     sourceTimers: [{ sources: 'A', timer: 'GMI' }],
@@ -222,26 +266,44 @@ export interface SourceLetters {
 }
 
 /** Binds the letters: INCLUDE rows read A = the router's list, B = the record's; EXCLUDE rows X, Y and A = the record's. */
-export function bindLetters(mode: FilterMode, sources: Iterable<{ readonly address: Ipv4; readonly running: boolean }>, record: readonly Ipv4[]): SourceLetters {
+export function bindLetters(
+  mode: FilterMode,
+  sources: Iterable<{ readonly address: Ipv4; readonly running: boolean }>,
+  record: readonly Ipv4[],
+): SourceLetters {
   const reported = [...new Set(record)];
   const all = [...sources];
   if (mode === 'include') return { A: all.map((s) => s.address), B: reported, X: [], Y: [] };
-  return { A: reported, B: [], X: all.filter((s) => s.running).map((s) => s.address), Y: all.filter((s) => !s.running).map((s) => s.address) };
+  return {
+    A: reported,
+    B: [],
+    X: all.filter((s) => s.running).map((s) => s.address),
+    Y: all.filter((s) => !s.running).map((s) => s.address),
+  };
 }
 
 /** The addresses of a set, in the order of its first operand. */
 export function sourcesOf(set: SourceSet, letters: SourceLetters): Ipv4[] {
   const { A, B, X, Y } = letters;
   switch (set) {
-    case 'A': return [...A];
-    case 'B': return [...B];
-    case 'A-B': return minus(A, B);
-    case 'B-A': return minus(B, A);
-    case 'A*B': return A.filter((s) => B.includes(s));
-    case 'X-A': return minus(X, A);
-    case 'Y-A': return minus(Y, A);
-    case 'A-Y': return minus(A, Y);
-    case 'A-X-Y': return minus(minus(A, X), Y);
+    case 'A':
+      return [...A];
+    case 'B':
+      return [...B];
+    case 'A-B':
+      return minus(A, B);
+    case 'B-A':
+      return minus(B, A);
+    case 'A*B':
+      return A.filter((s) => B.includes(s));
+    case 'X-A':
+      return minus(X, A);
+    case 'Y-A':
+      return minus(Y, A);
+    case 'A-Y':
+      return minus(A, Y);
+    case 'A-X-Y':
+      return minus(minus(A, X), Y);
   }
 }
 

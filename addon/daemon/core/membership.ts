@@ -157,7 +157,8 @@ export class Membership {
     let state = this.groups.get(group);
     if (state === undefined) {
       // Only a record that asks for something creates state.
-      const asksForSomething = recordType === 'is-exclude' || recordType === 'to-exclude' || (recordType !== 'block' && sourceList.length > 0);
+      const asksForSomething =
+        recordType === 'is-exclude' || recordType === 'to-exclude' || (recordType !== 'block' && sourceList.length > 0);
       if (!asksForSomething) return;
       state = this.ensure(group);
     }
@@ -180,7 +181,8 @@ export class Membership {
     const state = this.groups.get(query.group);
     if (state === undefined) return;
     // The querier's LMQT: its Max Resp Time times its QRV (ours when it sends none).
-    const count = query.v3 !== undefined && query.v3.robustness > 0 ? query.v3.robustness : this.ctx.settings.lastMemberQueryCount;
+    const count =
+      query.v3 !== undefined && query.v3.robustness > 0 ? query.v3.robustness : this.ctx.settings.lastMemberQueryCount;
     const deadline = this.ctx.now() + query.maxResponseMs * count;
     const sources = query.v3?.sources ?? [];
     if (sources.length === 0) this.lowerForQuery(QUERY_TIMER_RULES.group, state, [], deadline);
@@ -222,7 +224,11 @@ export class Membership {
     const gmi = this.ctx.now() + this.ctx.settings.groupMembershipIntervalMs;
     const changedBefore = this.forwardingKey(state);
     // The RFC's sets and "Group Timer" mean the state before the record.
-    const letters = bindLetters(state.mode, [...state.sources.values()].map((r) => ({ address: r.address, running: r.timer.running })), list);
+    const letters = bindLetters(
+      state.mode,
+      [...state.sources.values()].map((r) => ({ address: r.address, running: r.timer.running })),
+      list,
+    );
     const groupTimerBefore = state.groupTimer.deadline;
     for (const set of row.deleteSources) for (const s of sourcesOf(set, letters)) state.deleteSource(s);
     for (const { sources, timer } of row.sourceTimers) {
@@ -279,7 +285,12 @@ export class Membership {
       if (this.ctx.quickLeave() && !anyHostWants(state.hosts, s)) {
         this.sourceTimerExpired(state, s);
       } else if (querier && compatibility === 3) {
-        this.lowerForQuery(QUERY_TIMER_RULES.groupAndSource, state, [s], this.ctx.now() + this.ctx.settings.lastMemberQueryTimeMs);
+        this.lowerForQuery(
+          QUERY_TIMER_RULES.groupAndSource,
+          state,
+          [s],
+          this.ctx.now() + this.ctx.settings.lastMemberQueryTimeMs,
+        );
       }
     }
     // Older hosts cannot answer source-specific queries (7.3.2); their group is EXCLUDE({}).

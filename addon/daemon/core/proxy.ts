@@ -36,7 +36,14 @@ import { DEFAULT_SETTINGS, HOST_REPORT_BURST, HOST_REPORT_REFILL_MS, REPEATED_LO
 import type { ProtocolSettings } from './settings.ts';
 import { groupAllowed } from './filters.ts';
 import {
-  refuseAnySourceRequest, refuseBeyondLimits, refuseReportedGroup, refuseSender, reportRateMessage, refuseTtl, refuseUpcallGroup, refuseUpcallSource,
+  refuseAnySourceRequest,
+  refuseBeyondLimits,
+  refuseReportedGroup,
+  refuseSender,
+  reportRateMessage,
+  refuseTtl,
+  refuseUpcallGroup,
+  refuseUpcallSource,
 } from './admission.ts';
 import type { Refusal } from './admission.ts';
 import { LogThrottle } from './log-throttle.ts';
@@ -142,7 +149,13 @@ export class IgmpProxyCore {
     downstream.refused.reportRate++;
     downstream.lastRefusal = { host: source, at: now };
     if (!this.logThrottle.admit(`rate ${ifname} ${source}`, now)) return [];
-    return [{ type: 'log', level: 'warning', message: reportRateMessage(ifname, source, 1000 / HOST_REPORT_REFILL_MS, HOST_REPORT_BURST) }];
+    return [
+      {
+        type: 'log',
+        level: 'warning',
+        message: reportRateMessage(ifname, source, 1000 / HOST_REPORT_REFILL_MS, HOST_REPORT_BURST),
+      },
+    ];
   }
 
   /** A multicast routing upcall that the kernel attributes to `ifname`'s VIF. */
@@ -224,11 +237,22 @@ export class IgmpProxyCore {
     const upstream = this.interfaces.upstreams.get(ifname);
     const downstream = this.interfaces.downstreams.get(ifname);
     if (upstream === undefined && downstream === undefined) {
-      this.ctx.log('debug', `IGMP ${message.type} from ${formatIpv4(packet.source)} on ${ifname}, which is not proxied; ignored`);
+      this.ctx.log(
+        'debug',
+        `IGMP ${message.type} from ${formatIpv4(packet.source)} on ${ifname}, which is not proxied; ignored`,
+      );
       return;
     }
     // Only a downstream's IGMP must be link-local; the provider's queries upstream are not ours to judge.
-    if (downstream !== undefined && this.refuses(downstream, packet.source, refuseTtl(ifname, this.config.requireTtlOne, packet.source, packet.ttl, message.type))) return;
+    if (
+      downstream !== undefined &&
+      this.refuses(
+        downstream,
+        packet.source,
+        refuseTtl(ifname, this.config.requireTtlOne, packet.source, packet.ttl, message.type),
+      )
+    )
+      return;
     if (message.type === 'query') {
       if (upstream !== undefined) {
         upstream.host.queryHeard(packet.source, message);
@@ -240,15 +264,20 @@ export class IgmpProxyCore {
       return;
     }
     if (downstream === undefined) {
-      this.ctx.log('debug', `${ifname}: ${message.type} from ${formatIpv4(packet.source)} on an upstream; not ours to handle`);
+      this.ctx.log(
+        'debug',
+        `${ifname}: ${message.type} from ${formatIpv4(packet.source)} on an upstream; not ours to handle`,
+      );
       return;
     }
     const host = packet.source;
     if (!this.admits(refuseSender(downstream.info, downstream.config, host))) return;
     const name = downstream.info.name;
     const membership = downstream.membership;
-    const groupAdmitted = (group: Ipv4): boolean => this.admits(refuseReportedGroup(name, downstream.config, group, host));
-    const anySourceAdmitted = (group: Ipv4, what: string): boolean => this.admits(refuseAnySourceRequest(name, group, host, what));
+    const groupAdmitted = (group: Ipv4): boolean =>
+      this.admits(refuseReportedGroup(name, downstream.config, group, host));
+    const anySourceAdmitted = (group: Ipv4, what: string): boolean =>
+      this.admits(refuseAnySourceRequest(name, group, host, what));
     const withinLimits = (group: Ipv4, joins: boolean, sources: readonly Ipv4[]): boolean => {
       const { held, added } = membership.sourceCounts(group, sources);
       const counts = {
@@ -273,7 +302,8 @@ export class IgmpProxyCore {
         break;
       case 'v2-leave':
         // No v1/v2 membership can exist in the SSM range, so there is nothing to leave.
-        if (groupAdmitted(message.group) && !isSourceSpecificMulticast(message.group)) membership.v2Leave(host, message.group);
+        if (groupAdmitted(message.group) && !isSourceSpecificMulticast(message.group))
+          membership.v2Leave(host, message.group);
         break;
       case 'v3-report':
         for (const record of message.records) {
@@ -283,7 +313,8 @@ export class IgmpProxyCore {
           // A record asks for traffic when it is EXCLUDE-mode or names sources to receive.
           const joins = anySource || (record.recordType !== 'block' && record.sources.length > 0);
           // A record that neither joins nor touches an existing group changes nothing (membership.ts).
-          if ((joins || membership.hasGroup(record.group)) && !withinLimits(record.group, joins, record.sources)) continue;
+          if ((joins || membership.hasGroup(record.group)) && !withinLimits(record.group, joins, record.sources))
+            continue;
           membership.v3Record(host, record.recordType, record.group, record.sources);
         }
         break;
@@ -321,7 +352,8 @@ export class IgmpProxyCore {
   /** Logs a refusal (throttled when it has a key); true when there is none. */
   private admits(refusal: Refusal | undefined): boolean {
     if (refusal === undefined) return true;
-    if (refusal.throttleKey === undefined || this.logThrottle.admit(refusal.throttleKey, this.deps.now())) this.ctx.log(refusal.level, refusal.message);
+    if (refusal.throttleKey === undefined || this.logThrottle.admit(refusal.throttleKey, this.deps.now()))
+      this.ctx.log(refusal.level, refusal.message);
     return false;
   }
 
@@ -339,7 +371,8 @@ export class IgmpProxyCore {
   private outputsFor(source: Ipv4, group: Ipv4): RouteOutput[] {
     const outputs: RouteOutput[] = [];
     for (const downstream of this.interfaces.downstreams.values()) {
-      if (downstream.membership.forwards(group, source)) outputs.push({ interface: downstream.info.name, threshold: downstream.config.threshold });
+      if (downstream.membership.forwards(group, source))
+        outputs.push({ interface: downstream.info.name, threshold: downstream.config.threshold });
     }
     return outputs.sort((a, b) => (a.interface < b.interface ? -1 : a.interface > b.interface ? 1 : 0));
   }
@@ -366,8 +399,10 @@ export class IgmpProxyCore {
   /** Who is querier on each interface and when upstream last asked: O(interfaces). */
   private querierKey(): string {
     let key = '';
-    for (const d of this.interfaces.downstreams.values()) key += `${d.info.name}:${d.querier.isQuerier}:${d.querier.otherQuerierAddress};`;
-    for (const u of this.interfaces.upstreams.values()) key += `${u.info.name}:${u.host.version}:${u.host.querierActivity.lastQueryHeardAt};`;
+    for (const d of this.interfaces.downstreams.values())
+      key += `${d.info.name}:${d.querier.isQuerier}:${d.querier.otherQuerierAddress};`;
+    for (const u of this.interfaces.upstreams.values())
+      key += `${u.info.name}:${u.host.version}:${u.host.querierActivity.lastQueryHeardAt};`;
     return key;
   }
 
@@ -380,12 +415,18 @@ export class IgmpProxyCore {
     const desired = new Map<Ipv4, Subscription | undefined>();
     for (const group of groups) {
       this.routes.refreshGroup(group);
-      desired.set(group, mergeSubscriptions([...this.interfaces.downstreams.values()].map((d) => d.membership.subscription(group))));
+      desired.set(
+        group,
+        mergeSubscriptions([...this.interfaces.downstreams.values()].map((d) => d.membership.subscription(group))),
+      );
     }
     for (const upstream of this.interfaces.upstreams.values()) {
       const changes: DesiredState[] = [];
       for (const [group, state] of desired) {
-        changes.push({ group, state: state !== undefined && groupAllowed(upstream.config.groupFilters, group) ? state : undefined });
+        changes.push({
+          group,
+          state: state !== undefined && groupAllowed(upstream.config.groupFilters, group) ? state : undefined,
+        });
       }
       upstream.host.apply(changes);
     }

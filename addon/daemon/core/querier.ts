@@ -79,11 +79,15 @@ export class Querier {
     if (query.version < 3 && !this.olderVersionsWarned.has(query.version)) {
       // 7.3.1: an older querier needs every router on the link configured to its version.
       this.olderVersionsWarned.add(query.version);
-      this.ctx.log('warning', `${this.port.name}: IGMPv${query.version} querier ${formatIpv4(source)} on this link; hosts will answer it in IGMPv${query.version}`);
+      this.ctx.log(
+        'warning',
+        `${this.port.name}: IGMPv${query.version} querier ${formatIpv4(source)} on this link; hosts will answer it in IGMPv${query.version}`,
+      );
     }
     // 0.0.0.0 is what snooping switches use as a stand-in querier; a router does not yield to it.
     if (source === 0 || source >= this.port.address()) return;
-    if (this.querier) this.ctx.log('info', `${this.port.name}: ${formatIpv4(source)} is the querier now (lower address)`);
+    if (this.querier)
+      this.ctx.log('info', `${this.port.name}: ${formatIpv4(source)} is the querier now (lower address)`);
     this.querier = false;
     // Of several lower-addressed routers, the lowest is the querier: only its values count.
     if (this.otherQuerier === undefined || source <= this.otherQuerier) {
@@ -116,7 +120,10 @@ export class Querier {
   }
 
   private onOtherQuerierGone(): void {
-    this.ctx.log('info', `${this.port.name}: querier ${this.otherQuerier === undefined ? '?' : formatIpv4(this.otherQuerier)} went silent; querying again`);
+    this.ctx.log(
+      'info',
+      `${this.port.name}: querier ${this.otherQuerier === undefined ? '?' : formatIpv4(this.otherQuerier)} went silent; querying again`,
+    );
     this.querier = true;
     this.otherQuerier = undefined;
     if (this.link.reset()) {
@@ -157,6 +164,11 @@ export function generalQuery(ctx: CoreContext, version: 1 | 2 | 3): IgmpQuery {
     version: 3,
     maxResponseMs: settings.queryResponseIntervalMs,
     group: 0,
-    v3: { suppressRouterSide: false, robustness: settings.robustness, queryIntervalSeconds: settings.queryIntervalMs / 1000, sources: [] },
+    v3: {
+      suppressRouterSide: false,
+      robustness: settings.robustness,
+      queryIntervalSeconds: settings.queryIntervalMs / 1000,
+      sources: [],
+    },
   };
 }

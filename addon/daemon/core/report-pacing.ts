@@ -10,7 +10,8 @@ export class TokenBucket {
   private readonly refillMs: number;
 
   constructor(capacity: number, refillMs: number, now: number) {
-    if (!(capacity >= 1) || !(refillMs > 0)) throw new Error(`token bucket needs capacity >= 1 and refill > 0, got ${capacity}, ${refillMs}`);
+    if (!(capacity >= 1) || !(refillMs > 0))
+      throw new Error(`token bucket needs capacity >= 1 and refill > 0, got ${capacity}, ${refillMs}`);
     this.capacity = capacity;
     this.refillMs = refillMs;
     this.tokens = capacity;

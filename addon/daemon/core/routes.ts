@@ -186,7 +186,13 @@ export class RouteTable {
     const result: RouteSnapshot[] = [];
     for (const group of [...this.byGroup.keys()].sort((a, b) => a - b)) {
       for (const route of [...this.byGroup.get(group)!].sort((a, b) => a.source - b.source)) {
-        result.push({ source: formatIpv4(route.source), group: formatIpv4(group), input: route.input, outputs: route.outputs, rateLimit: route.rateLimit });
+        result.push({
+          source: formatIpv4(route.source),
+          group: formatIpv4(group),
+          input: route.input,
+          outputs: route.outputs,
+          rateLimit: route.rateLimit,
+        });
       }
     }
     return result;
@@ -196,7 +202,14 @@ export class RouteTable {
     const rateLimit = this.oracle.rateLimitOf(input);
     const routes = this.byGroup.get(group);
     const existing = routes?.find((route) => route.source === source);
-    if (existing !== undefined && !force && existing.input === input && existing.rateLimit === rateLimit && sameOutputs(existing.outputs, outputs)) return;
+    if (
+      existing !== undefined &&
+      !force &&
+      existing.input === input &&
+      existing.rateLimit === rateLimit &&
+      sameOutputs(existing.outputs, outputs)
+    )
+      return;
     if (existing === undefined) {
       const route: RouteRecord = { source, group, input, outputs: this.compact(outputs), rateLimit };
       this.byGroup.set(group, routes === undefined ? [route] : [...routes, route]);
@@ -218,14 +231,16 @@ export class RouteTable {
     const listKey = keys.join('\n');
     let list = this.sharedLists.get(listKey);
     if (list === undefined) {
-      list = Object.freeze(keys.map((key, i) => {
-        let shared = this.sharedOutputs.get(key);
-        if (shared === undefined) {
-          shared = Object.freeze({ interface: outputs[i]!.interface, threshold: outputs[i]!.threshold });
-          this.sharedOutputs.set(key, shared);
-        }
-        return shared;
-      }));
+      list = Object.freeze(
+        keys.map((key, i) => {
+          let shared = this.sharedOutputs.get(key);
+          if (shared === undefined) {
+            shared = Object.freeze({ interface: outputs[i]!.interface, threshold: outputs[i]!.threshold });
+            this.sharedOutputs.set(key, shared);
+          }
+          return shared;
+        }),
+      );
       if (this.sharedLists.size >= MAX_SHARED_LISTS) this.sharedLists.clear();
       this.sharedLists.set(listKey, list);
     }
@@ -236,7 +251,11 @@ export class RouteTable {
     const routes = this.byGroup.get(route.group);
     if (routes === undefined || !routes.includes(route)) return;
     if (routes.length === 1) this.byGroup.delete(route.group);
-    else this.byGroup.set(route.group, routes.filter((other) => other !== route));
+    else
+      this.byGroup.set(
+        route.group,
+        routes.filter((other) => other !== route),
+      );
     this.ctx.emit({ type: 'delete-route', source: route.source, group: route.group, input: route.input });
   }
 

@@ -33,7 +33,12 @@ export interface ProtocolSettings {
   readonly olderVersionQuerierPresentTimeoutMs: number;
 }
 
-export function deriveSettings(robustness: number, queryIntervalMs: number, queryResponseIntervalMs: number, lastMemberQueryIntervalMs: number): ProtocolSettings {
+export function deriveSettings(
+  robustness: number,
+  queryIntervalMs: number,
+  queryResponseIntervalMs: number,
+  lastMemberQueryIntervalMs: number,
+): ProtocolSettings {
   const groupMembershipIntervalMs = robustness * queryIntervalMs + queryResponseIntervalMs;
   return {
     robustness,
@@ -102,4 +107,3 @@ export const REPORT_REFILL_MS = 50;
  */
 export const HOST_REPORT_BURST = 600;
 export const HOST_REPORT_REFILL_MS = 10;
-

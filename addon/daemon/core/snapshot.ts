@@ -49,7 +49,10 @@ export interface ProxySnapshot {
     readonly refused: RefusedSnapshot;
   }[];
   readonly upstreams: readonly ({
-    readonly name: string; readonly ifindex: number; readonly address: string; readonly prefixLength: number;
+    readonly name: string;
+    readonly ifindex: number;
+    readonly address: string;
+    readonly prefixLength: number;
     /** Streams refused lately because their source is outside the subnet and every altnet. */
     readonly refusedSources: readonly RefusedSource[];
   } & UpstreamSnapshot)[];
@@ -107,7 +110,8 @@ export function buildSnapshot(inputs: SnapshotInputs): ProxySnapshot {
       ifindex: u.info.ifindex,
       address: formatIpv4(u.info.address),
       prefixLength: u.info.prefixLength,
-      refusedSources: routes.recentRefusals(u.info.name)
+      refusedSources: routes
+        .recentRefusals(u.info.name)
         .map((entry) => ({ source: formatIpv4(entry.source), group: formatIpv4(entry.group), at: entry.at })),
       ...u.host.snapshot(),
     })),

@@ -102,7 +102,13 @@ export class UpstreamHost {
   constructor(ctx: CoreContext, port: UpstreamPort) {
     this.ctx = ctx;
     // Every report and leave goes through here: counted for the status document.
-    this.port = { name: port.name, send: (message, destination) => { this.reportsSent++; port.send(message, destination); } };
+    this.port = {
+      name: port.name,
+      send: (message, destination) => {
+        this.reportsSent++;
+        port.send(message, destination);
+      },
+    };
     this.listeningSince = ctx.now();
     this.robustness = ctx.settings.robustness;
     this.retransmitTimer = ctx.timers.create((deadline) => this.retransmit(deadline));
@@ -263,8 +269,11 @@ export class UpstreamHost {
       // RFC 4604 2.2.1: a v1/v2 report for an SSM group would ask for every source; an
       // SSM-aware host does not send one (nor, having sent no report, a leave).
       if (!nowEmpty) {
-        this.ctx.log('warning', `${this.port.name}: upstream querier speaks IGMPv${version}, which cannot name sources; ` +
-          `${formatIpv4(group)} (source-specific range 232.0.0.0/8) is not reported there`);
+        this.ctx.log(
+          'warning',
+          `${this.port.name}: upstream querier speaks IGMPv${version}, which cannot name sources; ` +
+            `${formatIpv4(group)} (source-specific range 232.0.0.0/8) is not reported there`,
+        );
       }
       return;
     }
@@ -328,7 +337,8 @@ export class UpstreamHost {
     this.lastQuerier = source;
     this.lastQueryVersion = query.version;
     // An IGMPv3 query says how often the querier asks; v1/v2 ones do not (back to ours).
-    this.querierIntervalMs = query.v3 !== undefined && query.v3.queryIntervalSeconds > 0 ? query.v3.queryIntervalSeconds * 1000 : undefined;
+    this.querierIntervalMs =
+      query.v3 !== undefined && query.v3.queryIntervalSeconds > 0 ? query.v3.queryIntervalSeconds * 1000 : undefined;
     const timeout = this.ctx.now() + this.ctx.settings.olderVersionQuerierPresentTimeoutMs;
     if (query.version === 1) this.v1QuerierTimer.start(timeout);
     if (query.version === 2) this.v2QuerierTimer.start(timeout);
@@ -336,13 +346,17 @@ export class UpstreamHost {
     const version = this.version;
     if (version !== before) {
       // 7.2.1: switching to an older version cancels pending reports and responses.
-      this.ctx.log('info', `${this.port.name}: upstream querier ${formatIpv4(source)} speaks IGMPv${query.version}; reporting in IGMPv${version}`);
+      this.ctx.log(
+        'info',
+        `${this.port.name}: upstream querier ${formatIpv4(source)} speaks IGMPv${query.version}; reporting in IGMPv${version}`,
+      );
       this.cancelPending();
     }
     // Each answer at its own random time in [0, max resp).
     const randomTime = (): number => this.ctx.now() + Math.floor(this.ctx.random() * Math.max(1, query.maxResponseMs));
     if (version < 3) {
-      if (query.group === 0) for (const group of this.joinedGroups()) this.scheduleResponse(group, randomTime(), undefined);
+      if (query.group === 0)
+        for (const group of this.joinedGroups()) this.scheduleResponse(group, randomTime(), undefined);
       else if (this.reported.has(query.group)) this.scheduleResponse(query.group, randomTime(), undefined);
       return;
     }
@@ -393,7 +407,10 @@ export class UpstreamHost {
       record = currentStateRecord(group, state);
     } else {
       const asked = [...response.sources];
-      const wanted = state.mode === 'include' ? asked.filter((s) => state.sources.has(s)) : asked.filter((s) => !state.sources.has(s));
+      const wanted =
+        state.mode === 'include'
+          ? asked.filter((s) => state.sources.has(s))
+          : asked.filter((s) => !state.sources.has(s));
       if (wanted.length === 0) return;
       record = { recordType: 'is-include', group, sources: sorted(wanted) };
     }
@@ -414,16 +431,26 @@ export class UpstreamHost {
   }
 
   private compatibilityExpired(version: 1 | 2): void {
-    this.ctx.log('info', `${this.port.name}: no IGMPv${version} querier heard for a while; reporting in IGMPv${this.version}`);
+    this.ctx.log(
+      'info',
+      `${this.port.name}: no IGMPv${version} querier heard for a while; reporting in IGMPv${this.version}`,
+    );
   }
 
   /** When a query was last heard upstream and how often the querier asks (the stall alarm's cause). */
   get querierActivity(): { readonly lastQueryHeardAt: number | undefined; readonly queryIntervalMs: number } {
-    return { lastQueryHeardAt: this.lastQueryAt, queryIntervalMs: this.querierIntervalMs ?? this.ctx.settings.queryIntervalMs };
+    return {
+      lastQueryHeardAt: this.lastQueryAt,
+      queryIntervalMs: this.querierIntervalMs ?? this.ctx.settings.queryIntervalMs,
+    };
   }
 
   snapshot(): UpstreamSnapshot {
-    const older = this.v1QuerierTimer.running ? this.v1QuerierTimer : this.v2QuerierTimer.running ? this.v2QuerierTimer : undefined;
+    const older = this.v1QuerierTimer.running
+      ? this.v1QuerierTimer
+      : this.v2QuerierTimer.running
+        ? this.v2QuerierTimer
+        : undefined;
     return {
       querierVersion: this.version,
       olderQuerierUntil: older === undefined ? null : older.deadline,

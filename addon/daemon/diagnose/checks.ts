@@ -12,8 +12,17 @@ import { FIREWALL_CHAINS, FIREWALL_HELPER, missingFirewallRules } from './firewa
 import { reversePathVerdict, streamSources } from './reverse-path.ts';
 
 export type CheckId =
-  | 'config' | 'kernel-mroute' | 'daemon' | 'upstream-exists' | 'upstream-up' | 'upstream-multicast'
-  | 'upstream-rp-filter' | 'upstream-querier' | 'upstream-altnet' | 'firewall' | 'streams';
+  | 'config'
+  | 'kernel-mroute'
+  | 'daemon'
+  | 'upstream-exists'
+  | 'upstream-up'
+  | 'upstream-multicast'
+  | 'upstream-rp-filter'
+  | 'upstream-querier'
+  | 'upstream-altnet'
+  | 'firewall'
+  | 'streams';
 
 export interface Check {
   readonly id: CheckId;
@@ -48,9 +57,20 @@ export interface Diagnosis {
 }
 
 const INITSCRIPT = '/etc/rc.d/init.d/igmpproxy';
-const ok = (id: CheckId, message: string, iface?: string): Check => ({ id, ...(iface ? { interface: iface } : {}), ok: true, message, fix: null });
-const problem = (id: CheckId, message: string, fix: string, iface?: string): Check =>
-  ({ id, ...(iface ? { interface: iface } : {}), ok: false, message, fix });
+const ok = (id: CheckId, message: string, iface?: string): Check => ({
+  id,
+  ...(iface ? { interface: iface } : {}),
+  ok: true,
+  message,
+  fix: null,
+});
+const problem = (id: CheckId, message: string, fix: string, iface?: string): Check => ({
+  id,
+  ...(iface ? { interface: iface } : {}),
+  ok: false,
+  message,
+  fix,
+});
 
 export function diagnose(facts: Facts): Diagnosis {
   const status = facts.daemon.status?.ok ? facts.daemon.status.value : undefined;
@@ -78,36 +98,62 @@ export function checkConfig(facts: Facts): Check {
   const { path, loaded } = facts.config;
   if (!loaded.ok) {
     if (loaded.errors.some((error) => error.endsWith('it does not exist'))) {
-      return problem('config', loaded.errors[0]!, `igmpproxy setup shows a configuration made from IPFire's settings; igmpproxy setup --write creates ${path}`);
+      return problem(
+        'config',
+        loaded.errors[0]!,
+        `igmpproxy setup shows a configuration made from IPFire's settings; igmpproxy setup --write creates ${path}`,
+      );
     }
-    return problem('config', loaded.errors.slice(0, 3).join('; '),
-      `correct ${path} (igmpproxy --check ${path} lists every error; igmpproxy setup makes one from IPFire's settings)`);
+    return problem(
+      'config',
+      loaded.errors.slice(0, 3).join('; '),
+      `correct ${path} (igmpproxy --check ${path} lists every error; igmpproxy setup makes one from IPFire's settings)`,
+    );
   }
   if (loaded.warnings.length > 0) {
-    return problem('config', loaded.warnings.slice(0, 3).join('; '), `edit ${path} as the warning says, then ${INITSCRIPT} reload`);
+    return problem(
+      'config',
+      loaded.warnings.slice(0, 3).join('; '),
+      `edit ${path} as the warning says, then ${INITSCRIPT} reload`,
+    );
   }
   const up = loaded.config.interfaces.filter((i) => i.role === 'upstream').map((i) => i.name);
   const down = loaded.config.interfaces.filter((i) => i.role === 'downstream').map((i) => i.name);
   if (up.length === 0) {
-    return problem('config', `${path} has no upstream interface: nothing can be proxied`,
-      `add "phyint <interface> upstream" for the interface IPTV arrives on, or run igmpproxy setup --write`);
+    return problem(
+      'config',
+      `${path} has no upstream interface: nothing can be proxied`,
+      `add "phyint <interface> upstream" for the interface IPTV arrives on, or run igmpproxy setup --write`,
+    );
   }
   if (down.length === 0 && !loaded.config.defaultDown) {
-    return problem('config', `${path} has no downstream interface: no receiver can be served`,
-      `add "phyint green0 downstream" (the zone of the TV receivers), or run igmpproxy setup --write`);
+    return problem(
+      'config',
+      `${path} has no downstream interface: no receiver can be served`,
+      `add "phyint green0 downstream" (the zone of the TV receivers), or run igmpproxy setup --write`,
+    );
   }
-  return ok('config', `${path}: upstream ${up.join(' ')}, downstream ${loaded.config.defaultDown ? 'every other interface' : down.join(' ')}; no warnings`);
+  return ok(
+    'config',
+    `${path}: upstream ${up.join(' ')}, downstream ${loaded.config.defaultDown ? 'every other interface' : down.join(' ')}; no warnings`,
+  );
 }
 
 export function checkKernel(facts: Facts): Check {
   if (!facts.multicastRouting) {
-    return problem('kernel-mroute', 'the kernel cannot route multicast (no /proc/net/ip_mr_vif: built without CONFIG_IP_MROUTE)',
-      'use a kernel with CONFIG_IP_MROUTE=y (IPFire\'s has it)');
+    return problem(
+      'kernel-mroute',
+      'the kernel cannot route multicast (no /proc/net/ip_mr_vif: built without CONFIG_IP_MROUTE)',
+      "use a kernel with CONFIG_IP_MROUTE=y (IPFire's has it)",
+    );
   }
   if (!facts.daemon.running && facts.kernelVifs.length > 0) {
     const vifs = facts.kernelVifs.map((v) => v.name).join(' ');
-    return problem('kernel-mroute', `another multicast router holds the kernel's multicast routing table (its interfaces: ${vifs}) while igmpproxy does not run`,
-      `stop that program (another igmpproxy, pimd, mcproxy, smcroute, FRR pimd): only one can route multicast; then ${INITSCRIPT} start`);
+    return problem(
+      'kernel-mroute',
+      `another multicast router holds the kernel's multicast routing table (its interfaces: ${vifs}) while igmpproxy does not run`,
+      `stop that program (another igmpproxy, pimd, mcproxy, smcroute, FRR pimd): only one can route multicast; then ${INITSCRIPT} start`,
+    );
   }
   const holder = facts.daemon.running ? `held by igmpproxy (${facts.kernelVifs.length} interfaces)` : 'free';
   return ok('kernel-mroute', `the kernel routes multicast; its table is ${holder}`);
@@ -118,44 +164,88 @@ export function checkDaemon(facts: Facts): Check {
   const start = `${INITSCRIPT} start (if it stops again, the reason is in /var/log/messages)`;
   if (daemon.pid === undefined) return problem('daemon', `igmpproxy does not run (no pid in ${daemon.pidfile})`, start);
   if (!daemon.running) {
-    return problem('daemon', `igmpproxy does not run (${daemon.pidfile} names pid ${daemon.pid}, which is not a live igmpproxy)`, start);
+    return problem(
+      'daemon',
+      `igmpproxy does not run (${daemon.pidfile} names pid ${daemon.pid}, which is not a live igmpproxy)`,
+      start,
+    );
   }
   if (!daemon.status?.ok) {
     const reason = daemon.status?.reason ?? 'not asked';
-    return problem('daemon', `igmpproxy runs (pid ${daemon.pid}) but gave no status: ${reason}; querier, sources and streams not checked`,
-      `${INITSCRIPT} restart; if it persists, report it with /var/log/messages`);
+    return problem(
+      'daemon',
+      `igmpproxy runs (pid ${daemon.pid}) but gave no status: ${reason}; querier, sources and streams not checked`,
+      `${INITSCRIPT} restart; if it persists, report it with /var/log/messages`,
+    );
   }
   const status = daemon.status.value;
   const uptime = formatDuration((Date.parse(status.writtenAt) - Date.parse(status.startedAt)) / 1000);
   if (status.configFile !== config.path) {
-    return problem('daemon', `igmpproxy runs (pid ${daemon.pid}, up ${uptime}) with ${status.configFile}, not ${config.path}`,
-      `run igmpproxy diagnose ${status.configFile}, or restart it with ${config.path}`);
+    return problem(
+      'daemon',
+      `igmpproxy runs (pid ${daemon.pid}, up ${uptime}) with ${status.configFile}, not ${config.path}`,
+      `run igmpproxy diagnose ${status.configFile}, or restart it with ${config.path}`,
+    );
   }
   const loadedAt = Date.parse(status.configLoadedAt);
   if (config.modifiedAtMs !== undefined && config.modifiedAtMs > loadedAt) {
-    return problem('daemon', `igmpproxy runs (pid ${daemon.pid}, up ${uptime}), but ${config.path} changed after it read the file (${status.configLoadedAt})`,
-      `igmpproxy --check ${config.path}, then ${INITSCRIPT} reload`);
+    return problem(
+      'daemon',
+      `igmpproxy runs (pid ${daemon.pid}, up ${uptime}), but ${config.path} changed after it read the file (${status.configLoadedAt})`,
+      `igmpproxy --check ${config.path}, then ${INITSCRIPT} reload`,
+    );
   }
-  return ok('daemon', `igmpproxy runs (pid ${daemon.pid}, version ${status.version}, up ${uptime}) with ${config.path} as it is on disk`);
+  return ok(
+    'daemon',
+    `igmpproxy runs (pid ${daemon.pid}, version ${status.version}, up ${uptime}) with ${config.path} as it is on disk`,
+  );
 }
 
 function checkUpstream(facts: Facts, status: StatusDocument | undefined, name: string): Check[] {
   const iface = facts.interfaces.get(name);
   if (iface === undefined || !iface.exists) {
-    return [problem('upstream-exists', `upstream ${name} does not exist`,
-      `check the name with "ip link"; a PPPoE or VLAN interface appears once the line is connected; igmpproxy setup picks the upstream from IPFire's settings`, name)];
+    return [
+      problem(
+        'upstream-exists',
+        `upstream ${name} does not exist`,
+        `check the name with "ip link"; a PPPoE or VLAN interface appears once the line is connected; igmpproxy setup picks the upstream from IPFire's settings`,
+        name,
+      ),
+    ];
   }
-  const checks = [ok('upstream-exists', `upstream ${name} exists`, name), checkUp(iface), checkMulticast(iface), checkRpFilter(facts, status, name)];
+  const checks = [
+    ok('upstream-exists', `upstream ${name} exists`, name),
+    checkUp(iface),
+    checkMulticast(iface),
+    checkRpFilter(facts, status, name),
+  ];
   if (status) checks.push(checkQuerier(status, name), checkAltnet(facts, status, name));
   return checks;
 }
 
 export function checkUp(iface: InterfaceFacts): Check {
   const name = iface.name;
-  if (!iface.up) return problem('upstream-up', `${name} is down`, `ip link set dev ${name} up (or connect the line in IPFire's web UI)`, name);
-  if (iface.carrier === false) return problem('upstream-up', `${name} has no carrier`, `check the cable, the modem and, for a VLAN, its parent interface`, name);
+  if (!iface.up)
+    return problem(
+      'upstream-up',
+      `${name} is down`,
+      `ip link set dev ${name} up (or connect the line in IPFire's web UI)`,
+      name,
+    );
+  if (iface.carrier === false)
+    return problem(
+      'upstream-up',
+      `${name} has no carrier`,
+      `check the cable, the modem and, for a VLAN, its parent interface`,
+      name,
+    );
   if (iface.addresses.length === 0) {
-    return problem('upstream-up', `${name} is up but has no IPv4 address`, `wait for the line to connect (DHCP or PPP), or check the red interface's settings`, name);
+    return problem(
+      'upstream-up',
+      `${name} is up but has no IPv4 address`,
+      `wait for the line to connect (DHCP or PPP), or check the red interface's settings`,
+      name,
+    );
   }
   return ok('upstream-up', `${name} is up with ${iface.addresses.join(' ')}`, name);
 }
@@ -163,8 +253,12 @@ export function checkUp(iface: InterfaceFacts): Check {
 export function checkMulticast(iface: InterfaceFacts): Check {
   const name = iface.name;
   if (!iface.multicast) {
-    return problem('upstream-multicast', `multicast is switched off on ${name}: no stream is received`,
-      `ip link set dev ${name} multicast on (the running daemon does this itself; IPFire switches it off at every connect)`, name);
+    return problem(
+      'upstream-multicast',
+      `multicast is switched off on ${name}: no stream is received`,
+      `ip link set dev ${name} multicast on (the running daemon does this itself; IPFire switches it off at every connect)`,
+      name,
+    );
   }
   return ok('upstream-multicast', `multicast is on on ${name}`, name);
 }
@@ -174,14 +268,30 @@ const RP_MODES: Record<number, string> = { 0: 'off', 1: 'strict', 2: 'loose' };
 export function checkRpFilter(facts: Facts, status: StatusDocument | undefined, name: string): Check {
   const own = facts.interfaces.get(name)?.rpFilter;
   if (own === undefined || facts.rpFilterAll === undefined) {
-    return problem('upstream-rp-filter', `cannot read rp_filter of ${name}`, 'run igmpproxy diagnose as root on the router', name);
+    return problem(
+      'upstream-rp-filter',
+      `cannot read rp_filter of ${name}`,
+      'run igmpproxy diagnose as root on the router',
+      name,
+    );
   }
   if (!facts.routesBack.ok) {
-    return problem('upstream-rp-filter', `cannot ask the kernel for the routes back: ${facts.routesBack.reason}`, 'run igmpproxy diagnose as root on the router', name);
+    return problem(
+      'upstream-rp-filter',
+      `cannot ask the kernel for the routes back: ${facts.routesBack.reason}`,
+      'run igmpproxy diagnose as root on the router',
+      name,
+    );
   }
   const loaded = facts.config.loaded;
   const sources = streamSources(loaded.ok ? loaded.config : undefined, status, name);
-  const verdict = reversePathVerdict({ upstream: name, all: facts.rpFilterAll, own, routesBack: facts.routesBack.value, sources });
+  const verdict = reversePathVerdict({
+    upstream: name,
+    all: facts.rpFilterAll,
+    own,
+    routesBack: facts.routesBack.value,
+    sources,
+  });
   const mode = `rp_filter ${verdict.mode} (${RP_MODES[verdict.mode] ?? 'unknown'})`;
   if (verdict.dropped.length > 0) {
     const byRoute = new Map<string, string[]>();
@@ -190,12 +300,24 @@ export function checkRpFilter(facts: Facts, status: StatusDocument | undefined, 
       byRoute.set(where, [...(byRoute.get(where) ?? []), source]);
     }
     const where = [...byRoute].map(([route, list]) => `${list.join(' and ')} ${route}`).join('; ');
-    return problem('upstream-rp-filter', `${mode} on ${name}, and the stream sources ${where}: the kernel drops these streams before igmpproxy sees them`,
-      verdict.mode === RP_FILTER_STRICT ? strictFix(facts, name)
-        : `add a route to the sources (a default route does), or echo 0 > /proc/sys/net/ipv4/conf/${name}/rp_filter`, name);
+    return problem(
+      'upstream-rp-filter',
+      `${mode} on ${name}, and the stream sources ${where}: the kernel drops these streams before igmpproxy sees them`,
+      verdict.mode === RP_FILTER_STRICT
+        ? strictFix(facts, name)
+        : `add a route to the sources (a default route does), or echo 0 > /proc/sys/net/ipv4/conf/${name}/rp_filter`,
+      name,
+    );
   }
-  const checked = sources.length === 0 ? 'no stream source to check' : `the stream sources route back through ${verdict.mode === 1 ? name : 'some interface'}`;
-  return ok('upstream-rp-filter', `${mode} on ${name}; ${verdict.mode === 0 ? 'no reverse-path check' : checked}`, name);
+  const checked =
+    sources.length === 0
+      ? 'no stream source to check'
+      : `the stream sources route back through ${verdict.mode === 1 ? name : 'some interface'}`;
+  return ok(
+    'upstream-rp-filter',
+    `${mode} on ${name}; ${verdict.mode === 0 ? 'no reverse-path check' : checked}`,
+    name,
+  );
 }
 
 /**
@@ -211,8 +333,10 @@ function strictFix(facts: Facts, name: string): string {
     return `remove "rpfilter keep" from ${path} and ${INITSCRIPT} reload (the daemon then sets ${name} to loose while it runs), or set it by hand: ${byHand}`;
   }
   if (facts.daemon.running) {
-    return `igmpproxy runs with "rpfilter auto" but its switch of ${name} to loose did not happen or was undone since: ` +
-      `the reason is in /var/log/messages (its lines about rp_filter); ${INITSCRIPT} restart makes it check again, or set it by hand: ${byHand}`;
+    return (
+      `igmpproxy runs with "rpfilter auto" but its switch of ${name} to loose did not happen or was undone since: ` +
+      `the reason is in /var/log/messages (its lines about rp_filter); ${INITSCRIPT} restart makes it check again, or set it by hand: ${byHand}`
+    );
   }
   return `${INITSCRIPT} start: with "rpfilter auto" igmpproxy sets ${name} to loose itself while it runs; or set it by hand: ${byHand}`;
 }
@@ -220,8 +344,12 @@ function strictFix(facts: Facts, name: string): string {
 export function checkQuerier(status: StatusDocument, name: string): Check {
   const upstream = status.proxy.upstreams.find((u) => u.name === name);
   if (upstream === undefined) {
-    return problem('upstream-querier', `igmpproxy does not use ${name} yet (it waits for it to be up with an address)`,
-      'see the upstream-up check', name);
+    return problem(
+      'upstream-querier',
+      `igmpproxy does not use ${name} yet (it waits for it to be up with an address)`,
+      'see the upstream-up check',
+      name,
+    );
   }
   const now = status.proxy.now;
   const interval = upstream.querierQueryIntervalMs;
@@ -230,32 +358,61 @@ export function checkQuerier(status: StatusDocument, name: string): Check {
   const silentMs = now - (heard ?? upstream.listeningSince);
   const sent = `${count(upstream.reportsSent, 'report')} sent, ${count(upstream.joined.length, 'group')} joined`;
   if (silentMs > 2 * interval) {
-    const what = heard === null ? `no query heard on ${name} since igmpproxy listens there (${formatDuration(silentMs / 1000)})`
-      : `no query heard on ${name} for ${formatDuration(silentMs / 1000)} (last from ${upstream.lastQuerier}; ${every})`;
-    return problem('upstream-querier', `${what}: the provider's membership of our groups times out and the picture freezes after a few minutes`,
-      `let IGMP in on ${name} (see the firewall check); make sure ${name} is where the provider's IPTV arrives (legacy line: the IPTV VLAN, BNG: ppp0); otherwise ask the provider`, name);
+    const what =
+      heard === null
+        ? `no query heard on ${name} since igmpproxy listens there (${formatDuration(silentMs / 1000)})`
+        : `no query heard on ${name} for ${formatDuration(silentMs / 1000)} (last from ${upstream.lastQuerier}; ${every})`;
+    return problem(
+      'upstream-querier',
+      `${what}: the provider's membership of our groups times out and the picture freezes after a few minutes`,
+      `let IGMP in on ${name} (see the firewall check); make sure ${name} is where the provider's IPTV arrives (legacy line: the IPTV VLAN, BNG: ppp0); otherwise ask the provider`,
+      name,
+    );
   }
   if (heard === null) {
-    return ok('upstream-querier', `no query heard on ${name} yet (listening for ${formatDuration(silentMs / 1000)}; a provider asks about every 125 s); ${sent}`, name);
+    return ok(
+      'upstream-querier',
+      `no query heard on ${name} yet (listening for ${formatDuration(silentMs / 1000)}; a provider asks about every 125 s); ${sent}`,
+      name,
+    );
   }
-  return ok('upstream-querier', `querier ${upstream.lastQuerier} (IGMPv${upstream.lastQueryVersion}) last asked ${formatDuration(silentMs / 1000)} ago (${every}); ${sent}`, name);
+  return ok(
+    'upstream-querier',
+    `querier ${upstream.lastQuerier} (IGMPv${upstream.lastQueryVersion}) last asked ${formatDuration(silentMs / 1000)} ago (${every}); ${sent}`,
+    name,
+  );
 }
 
 export function checkAltnet(facts: Facts, status: StatusDocument, name: string): Check {
   const refused = status.proxy.upstreams.find((u) => u.name === name)?.refusedSources ?? [];
   if (refused.length === 0) return ok('upstream-altnet', `no stream on ${name} is refused for its source`, name);
-  const streams = refused.slice(0, 4).map((r) => `${r.group} from ${r.source}`).join(', ');
-  const networks = [...new Set(refused.map((r) => {
-    const source = parseIpv4(r.source) ?? 0;
-    return formatCidr(makeCidr(source, 24));
-  }))];
-  return problem('upstream-altnet', `${streams} arrive${refused.length === 1 ? 's' : ''} on ${name} from outside its subnet and every altnet: not forwarded`,
-    `add ${networks.map((n) => `"altnet ${n}"`).join(' and ')} (or the provider's wider range) under "phyint ${name} upstream" in ${facts.config.path}, then ${INITSCRIPT} reload`, name);
+  const streams = refused
+    .slice(0, 4)
+    .map((r) => `${r.group} from ${r.source}`)
+    .join(', ');
+  const networks = [
+    ...new Set(
+      refused.map((r) => {
+        const source = parseIpv4(r.source) ?? 0;
+        return formatCidr(makeCidr(source, 24));
+      }),
+    ),
+  ];
+  return problem(
+    'upstream-altnet',
+    `${streams} arrive${refused.length === 1 ? 's' : ''} on ${name} from outside its subnet and every altnet: not forwarded`,
+    `add ${networks.map((n) => `"altnet ${n}"`).join(' and ')} (or the provider's wider range) under "phyint ${name} upstream" in ${facts.config.path}, then ${INITSCRIPT} reload`,
+    name,
+  );
 }
 
 export function checkFirewall(facts: Facts): Check {
   if (!facts.firewall.ok) {
-    return problem('firewall', `cannot read the firewall: ${facts.firewall.reason}`, 'run igmpproxy diagnose as root on the router (it runs iptables -S)');
+    return problem(
+      'firewall',
+      `cannot read the firewall: ${facts.firewall.reason}`,
+      'run igmpproxy diagnose as root on the router (it runs iptables -S)',
+    );
   }
   const status = facts.daemon.status?.ok ? facts.daemon.status.value : undefined;
   const ups = upstreamNames(facts, status);
@@ -263,11 +420,17 @@ export function checkFirewall(facts: Facts): Check {
   const missing = missingFirewallRules(facts.firewall.value, ups, downs);
   if (missing.length > 0) {
     const firewallDown = missing.some((m) => m.startsWith("IPFire's chain"));
-    return problem('firewall', `missing: ${missing.join('; ')}`,
-      firewallDown ? `/etc/rc.d/init.d/firewall restart, then ${FIREWALL_HELPER} reload` : `${FIREWALL_HELPER} reload`);
+    return problem(
+      'firewall',
+      `missing: ${missing.join('; ')}`,
+      firewallDown ? `/etc/rc.d/init.d/firewall restart, then ${FIREWALL_HELPER} reload` : `${FIREWALL_HELPER} reload`,
+    );
   }
   const c = FIREWALL_CHAINS;
-  return ok('firewall', `${c.iptvInput} -> ${c.input} and ${c.iptvForward} -> ${c.forward} in place, with rules for ${ups.join(' ')}${downs.length ? ` -> ${downs.join(' ')}` : ''}`);
+  return ok(
+    'firewall',
+    `${c.iptvInput} -> ${c.input} and ${c.iptvForward} -> ${c.forward} in place, with rules for ${ups.join(' ')}${downs.length ? ` -> ${downs.join(' ')}` : ''}`,
+  );
 }
 
 /** Per (source, group) route with its rate, plus groups whose receivers have no route. */
@@ -295,8 +458,11 @@ export function groupRows(status: StatusDocument, facts: Facts): GroupRow[] {
     const old = before.get(`${route.source}/${route.group}`);
     const packets = old ? route.packets - old.packets : null;
     rows.push({
-      group, source: formatIpv4(route.source), upstream: vifName.get(route.inputVif) ?? `vif${route.inputVif}`,
-      receivers: wanted ? Math.max(1, wanted.hosts.size) : 0, downstreams: wanted ? [...wanted.downstreams].sort() : [],
+      group,
+      source: formatIpv4(route.source),
+      upstream: vifName.get(route.inputVif) ?? `vif${route.inputVif}`,
+      receivers: wanted ? Math.max(1, wanted.hosts.size) : 0,
+      downstreams: wanted ? [...wanted.downstreams].sort() : [],
       packets: route.packets,
       packetsPerSecond: packets === null ? null : Math.round(packets / seconds),
       bitsPerSecond: old ? Math.round(((route.bytes - old.bytes) * 8) / seconds) : null,
@@ -305,8 +471,17 @@ export function groupRows(status: StatusDocument, facts: Facts): GroupRow[] {
   }
   for (const [group, wanted] of receivers) {
     if (routed.has(group)) continue;
-    rows.push({ group, source: null, upstream: null, receivers: Math.max(1, wanted.hosts.size), downstreams: [...wanted.downstreams].sort(),
-      packets: null, packetsPerSecond: null, bitsPerSecond: null, stalled: true });
+    rows.push({
+      group,
+      source: null,
+      upstream: null,
+      receivers: Math.max(1, wanted.hosts.size),
+      downstreams: [...wanted.downstreams].sort(),
+      packets: null,
+      packetsPerSecond: null,
+      bitsPerSecond: null,
+      stalled: true,
+    });
   }
   const key = (text: string | null) => (text === null ? -1 : (parseIpv4(text) ?? 0));
   return rows.sort((a, b) => key(a.group) - key(b.group) || key(a.source) - key(b.source));
@@ -314,17 +489,34 @@ export function groupRows(status: StatusDocument, facts: Facts): GroupRow[] {
 
 export function checkStreams(facts: Facts, rows: readonly GroupRow[]): Check {
   if (!facts.samples) {
-    return problem('streams', "cannot read the kernel's multicast routes (/proc/net/ip_mr_cache)", 'run igmpproxy diagnose as root on the router');
+    return problem(
+      'streams',
+      "cannot read the kernel's multicast routes (/proc/net/ip_mr_cache)",
+      'run igmpproxy diagnose as root on the router',
+    );
   }
   const watched = rows.filter((row) => row.receivers > 0);
-  if (watched.length === 0) return ok('streams', 'no receivers now: nothing to measure (a TV that watches shows up here)');
+  if (watched.length === 0)
+    return ok('streams', 'no receivers now: nothing to measure (a TV that watches shows up here)');
   const stalled = watched.filter((row) => row.stalled);
-  if (stalled.length === 0) return ok('streams', `${count(watched.length, 'stream')} with receivers, ${watched.length === 1 ? 'flowing' : 'all flowing'}`);
-  const what = stalled.slice(0, 4).map((row) => row.source === null
-    ? `${row.group} (${count(row.receivers, 'receiver')}) has no route: the stream does not arrive`
-    : `${row.group} from ${row.source} (${count(row.receivers, 'receiver')}): no packets in the last second`).join('; ');
-  return problem('streams', what,
-    'see the upstream checks above; if they are all ok, the provider does not send this group now (try another channel, or ask the provider)');
+  if (stalled.length === 0)
+    return ok(
+      'streams',
+      `${count(watched.length, 'stream')} with receivers, ${watched.length === 1 ? 'flowing' : 'all flowing'}`,
+    );
+  const what = stalled
+    .slice(0, 4)
+    .map((row) =>
+      row.source === null
+        ? `${row.group} (${count(row.receivers, 'receiver')}) has no route: the stream does not arrive`
+        : `${row.group} from ${row.source} (${count(row.receivers, 'receiver')}): no packets in the last second`,
+    )
+    .join('; ');
+  return problem(
+    'streams',
+    what,
+    'see the upstream checks above; if they are all ok, the provider does not send this group now (try another channel, or ask the provider)',
+  );
 }
 
 const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;

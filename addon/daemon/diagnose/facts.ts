@@ -7,7 +7,6 @@ import type { StatusDocument } from '../runtime/status.ts';
 import type { RoutesBack } from './reverse-path.ts';
 import type { Result } from '../result.ts';
 
-
 export interface ConfigFacts {
   readonly path: string;
   /** The parsed file, or why it cannot be used ("file:line:col: error: …" lines). */

@@ -23,7 +23,10 @@ function parseRules(text: string): { chains: Set<string>; rules: Rule[] } {
   const chains = new Set<string>();
   const rules: Rule[] = [];
   for (const line of text.split('\n')) {
-    const words = line.trim().split(/\s+/).map((word) => word.replace(/^"(.*)"$/, '$1'));
+    const words = line
+      .trim()
+      .split(/\s+/)
+      .map((word) => word.replace(/^"(.*)"$/, '$1'));
     if ((words[0] === '-N' || words[0] === '-P') && words[1]) chains.add(words[1]);
     if (words[0] === '-A' && words[1]) rules.push({ chain: words[1], words: words.slice(2) });
   }
@@ -36,18 +39,32 @@ function option(words: readonly string[], name: string): string | undefined {
 }
 
 /** What is missing, as short phrases; empty: everything the configuration needs is there. */
-export function missingFirewallRules(text: string, upstreams: readonly string[], downstreams: readonly string[]): string[] {
+export function missingFirewallRules(
+  text: string,
+  upstreams: readonly string[],
+  downstreams: readonly string[],
+): string[] {
   const { chains, rules } = parseRules(text);
   const c = FIREWALL_CHAINS;
   const missing: string[] = [];
-  const jumps = (from: string, to: string) => rules.some((rule) => rule.chain === from && rule.words.length === 2 && option(rule.words, '-j') === to);
-  for (const [hook, chain] of [[c.iptvInput, c.input], [c.iptvForward, c.forward]] as const) {
+  const jumps = (from: string, to: string) =>
+    rules.some((rule) => rule.chain === from && rule.words.length === 2 && option(rule.words, '-j') === to);
+  for (const [hook, chain] of [
+    [c.iptvInput, c.input],
+    [c.iptvForward, c.forward],
+  ] as const) {
     if (!chains.has(hook)) missing.push(`IPFire's chain ${hook} (is IPFire's firewall running?)`);
     else if (!jumps(hook, chain)) missing.push(`the jump ${hook} -> ${chain}`);
   }
-  if (chains.has(c.customOutput) && !jumps(c.customOutput, c.output)) missing.push(`the jump ${c.customOutput} -> ${c.output}`);
-  const accepts = (chain: string, wanted: Record<string, string>) => rules.some((rule) => rule.chain === chain &&
-    option(rule.words, '-j') === 'ACCEPT' && Object.entries(wanted).every(([name, value]) => option(rule.words, name) === value));
+  if (chains.has(c.customOutput) && !jumps(c.customOutput, c.output))
+    missing.push(`the jump ${c.customOutput} -> ${c.output}`);
+  const accepts = (chain: string, wanted: Record<string, string>) =>
+    rules.some(
+      (rule) =>
+        rule.chain === chain &&
+        option(rule.words, '-j') === 'ACCEPT' &&
+        Object.entries(wanted).every(([name, value]) => option(rule.words, name) === value),
+    );
   for (const up of upstreams) {
     if (!accepts(c.input, { '-i': up, '-p': 'igmp' })) missing.push(`${c.input}: IGMP in on ${up}`);
     for (const down of downstreams) {

@@ -35,16 +35,25 @@ function checkLines(check: Check, idWidth: number): string[] {
 function groupTable(rows: readonly GroupRow[]): string[] {
   const table = [['group', 'source', 'upstream', 'receivers', 'packets', 'rate', '']];
   for (const row of rows) {
-    table.push([
-      row.group, row.source ?? '-', row.upstream ?? '-',
-      row.receivers === 0 ? '0' : `${row.receivers} on ${row.downstreams.join(' ')}`,
-      row.packets === null ? '-' : String(row.packets),
-      row.bitsPerSecond === null ? '-' : `${formatRate(row.bitsPerSecond)} (${row.packetsPerSecond} pkt/s)`,
-      row.stalled ? 'NO PACKETS' : '',
-    ].map(printable));
+    table.push(
+      [
+        row.group,
+        row.source ?? '-',
+        row.upstream ?? '-',
+        row.receivers === 0 ? '0' : `${row.receivers} on ${row.downstreams.join(' ')}`,
+        row.packets === null ? '-' : String(row.packets),
+        row.bitsPerSecond === null ? '-' : `${formatRate(row.bitsPerSecond)} (${row.packetsPerSecond} pkt/s)`,
+        row.stalled ? 'NO PACKETS' : '',
+      ].map(printable),
+    );
   }
   const widths = table[0]!.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));
-  return table.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  return table.map((cells) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function formatRate(bitsPerSecond: number): string {

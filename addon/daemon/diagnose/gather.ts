@@ -58,7 +58,10 @@ function readText(file: string): Result<string> {
     return { ok: true, value: readFileSync(file, 'utf8') };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { ok: false, reason: code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${errorMessage(error)}` };
+    return {
+      ok: false,
+      reason: code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${errorMessage(error)}`,
+    };
   }
 }
 
@@ -76,13 +79,23 @@ export async function gatherFacts(options: GatherOptions): Promise<Facts> {
   const samples = await sampling;
 
   const status = daemon.status?.ok ? daemon.status.value : undefined;
-  const names = new Set<string>(loaded.ok
-    ? loaded.config.interfaces.filter((i) => i.role === 'upstream').map((i) => i.name)
-    : status?.proxy.upstreams.map((u) => u.name) ?? []);
-  const interfaces = readInterfaceFacts([...names], proc, options.sysClassNet ?? '/sys/class/net', options.addresses ?? networkInterfaces);
+  const names = new Set<string>(
+    loaded.ok
+      ? loaded.config.interfaces.filter((i) => i.role === 'upstream').map((i) => i.name)
+      : (status?.proxy.upstreams.map((u) => u.name) ?? []),
+  );
+  const interfaces = readInterfaceFacts(
+    [...names],
+    proc,
+    options.sysClassNet ?? '/sys/class/net',
+    options.addresses ?? networkInterfaces,
+  );
   const sources = [...names].flatMap((name) => streamSources(loaded.ok ? loaded.config : undefined, status, name));
-  const routesBack = await askRoutesBack([...new Set(sources.map((source) => source.address))],
-    options.lookupRoute ?? shimLookup, options.sysClassNet ?? '/sys/class/net');
+  const routesBack = await askRoutesBack(
+    [...new Set(sources.map((source) => source.address))],
+    options.lookupRoute ?? shimLookup,
+    options.sysClassNet ?? '/sys/class/net',
+  );
   return {
     config,
     multicastRouting: mrVif.ok,
@@ -102,8 +115,11 @@ function shimLookup(address: Ipv4): Promise<RouteAnswer> {
 }
 
 /** The kernel's route back to each address, by the name of the interface it leaves by. */
-async function askRoutesBack(addresses: readonly Ipv4[], lookup: (address: Ipv4) => Promise<RouteAnswer>,
-  sysClassNet: string): Promise<Result<RoutesBack>> {
+async function askRoutesBack(
+  addresses: readonly Ipv4[],
+  lookup: (address: Ipv4) => Promise<RouteAnswer>,
+  sysClassNet: string,
+): Promise<Result<RoutesBack>> {
   const answers = new Map<Ipv4, string | null>();
   if (addresses.length === 0) return { ok: true, value: answers };
   let names: ReadonlyMap<number, string>;
@@ -117,10 +133,13 @@ async function askRoutesBack(addresses: readonly Ipv4[], lookup: (address: Ipv4)
     try {
       answer = await lookup(address);
     } catch (error) {
-      return { ok: false, reason: `cannot ask the kernel for the route to ${formatIpv4(address)}: ${errorMessage(error)}` };
+      return {
+        ok: false,
+        reason: `cannot ask the kernel for the route to ${formatIpv4(address)}: ${errorMessage(error)}`,
+      };
     }
     // Any refusal (ENETUNREACH, EHOSTUNREACH, …) means no route back, as for the daemon.
-    answers.set(address, answer.ok ? names.get(answer.outIfindex) ?? `ifindex ${answer.outIfindex}` : null);
+    answers.set(address, answer.ok ? (names.get(answer.outIfindex) ?? `ifindex ${answer.outIfindex}`) : null);
   }
   return { ok: true, value: answers };
 }
@@ -196,18 +215,30 @@ function parseStatus(file: string): Result<StatusDocument> {
   }
   const candidate = document as Partial<StatusDocument> | null;
   if (candidate?.schema !== STATUS_SCHEMA) {
-    return { ok: false, reason: `${file} has status format ${String(candidate?.schema)}, this diagnose reads ${STATUS_SCHEMA}` };
+    return {
+      ok: false,
+      reason: `${file} has status format ${String(candidate?.schema)}, this diagnose reads ${STATUS_SCHEMA}`,
+    };
   }
   const proxy = candidate.proxy;
-  if (typeof proxy !== 'object' || proxy === null || !Array.isArray(proxy.upstreams) || !Array.isArray(proxy.downstreams) ||
-    !Array.isArray(candidate.kernelRoutes) || typeof candidate.configFile !== 'string') {
+  if (
+    typeof proxy !== 'object' ||
+    proxy === null ||
+    !Array.isArray(proxy.upstreams) ||
+    !Array.isArray(proxy.downstreams) ||
+    !Array.isArray(candidate.kernelRoutes) ||
+    typeof candidate.configFile !== 'string'
+  ) {
     return { ok: false, reason: `${file} lacks fields of status format ${STATUS_SCHEMA}` };
   }
   return { ok: true, value: candidate as StatusDocument };
 }
 
-async function sampleRoutes(proc: string, intervalMs: number, monotonic: () => number):
-Promise<readonly [KernelRouteSample, KernelRouteSample] | undefined> {
+async function sampleRoutes(
+  proc: string,
+  intervalMs: number,
+  monotonic: () => number,
+): Promise<readonly [KernelRouteSample, KernelRouteSample] | undefined> {
   const take = (): KernelRouteSample | undefined => {
     const text = readText(`${proc}/net/ip_mr_cache`);
     return text.ok ? { at: monotonic(), routes: parseMfcCache(text.value) } : undefined;
@@ -230,8 +261,12 @@ function safeName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !name.includes('/');
 }
 
-function readInterfaceFacts(names: readonly string[], proc: string, sysClassNet: string,
-  addresses: () => NetworkInterfaceMap): Map<string, InterfaceFacts> {
+function readInterfaceFacts(
+  names: readonly string[],
+  proc: string,
+  sysClassNet: string,
+  addresses: () => NetworkInterfaceMap,
+): Map<string, InterfaceFacts> {
   let table: ReturnType<typeof buildInterfaceTable> = [];
   try {
     table = buildInterfaceTable(readSysInterfaces(sysClassNet), addresses());
@@ -256,14 +291,24 @@ function readInterfaceFacts(names: readonly string[], proc: string, sysClassNet:
 
 /** `iptables -w -t filter -S`, as an argument vector; IPFire's iptables lives in /sbin. */
 export function readIptables(timeoutMs = 10_000): Promise<Result<string>> {
-  const env = { ...process.env, PATH: `${process.env.PATH ? `${process.env.PATH}:` : ''}/sbin:/usr/sbin:/bin:/usr/bin`, LC_ALL: 'C' };
+  const env = {
+    ...process.env,
+    PATH: `${process.env.PATH ? `${process.env.PATH}:` : ''}/sbin:/usr/sbin:/bin:/usr/bin`,
+    LC_ALL: 'C',
+  };
   return new Promise((resolve) => {
-    execFile('iptables', ['-w', '-t', 'filter', '-S'], { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (!error) return resolve({ ok: true, value: stdout });
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return resolve({ ok: false, reason: 'iptables is not installed (not found in PATH, /sbin or /usr/sbin)' });
-      const said = String(stderr).trim().split('\n')[0];
-      resolve({ ok: false, reason: `iptables -S failed${said ? `: ${said}` : ` (${error.message})`}` });
-    });
+    execFile(
+      'iptables',
+      ['-w', '-t', 'filter', '-S'],
+      { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ ok: true, value: stdout });
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT')
+          return resolve({ ok: false, reason: 'iptables is not installed (not found in PATH, /sbin or /usr/sbin)' });
+        const said = String(stderr).trim().split('\n')[0];
+        resolve({ ok: false, reason: `iptables -S failed${said ? `: ${said}` : ` (${error.message})`}` });
+      },
+    );
   });
 }

@@ -21,7 +21,11 @@ export type RoutesBack = ReadonlyMap<Ipv4, string | null>;
  * Where streams on `upstream` come from: its altnets (each by its probe address, as the
  * daemon asks), the sources of the kernel routes it feeds and the sources refused on it.
  */
-export function streamSources(config: DaemonConfig | undefined, status: StatusDocument | undefined, upstream: string): SourceToCheck[] {
+export function streamSources(
+  config: DaemonConfig | undefined,
+  status: StatusDocument | undefined,
+  upstream: string,
+): SourceToCheck[] {
   const sources = new Map<Ipv4, SourceToCheck>();
   for (const altnet of config?.interfaces.find((i) => i.name === upstream)?.altnets ?? []) {
     const address = probeAddress(altnet);
@@ -32,7 +36,8 @@ export function streamSources(config: DaemonConfig | undefined, status: StatusDo
     if (address !== undefined && !sources.has(address)) sources.set(address, { address, label: text });
   };
   for (const route of status?.kernelRoutes ?? []) if (route.input === upstream) add(route.source);
-  for (const refused of status?.proxy.upstreams.find((u) => u.name === upstream)?.refusedSources ?? []) add(refused.source);
+  for (const refused of status?.proxy.upstreams.find((u) => u.name === upstream)?.refusedSources ?? [])
+    add(refused.source);
   return [...sources.values()].sort((a, b) => a.address - b.address);
 }
 

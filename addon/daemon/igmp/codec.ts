@@ -141,7 +141,11 @@ function parseV3Report(view: DataView): Result<IgmpMessage> {
     }
     const recordType = RECORD_TYPES[typeCode];
     if (recordType !== undefined) {
-      records.push({ recordType, group, sources: readAddresses(view, offset + IGMP_V3_RECORD_HEADER_BYTES, sourceCount) });
+      records.push({
+        recordType,
+        group,
+        sources: readAddresses(view, offset + IGMP_V3_RECORD_HEADER_BYTES, sourceCount),
+      });
     }
     offset = end;
   }

@@ -91,4 +91,3 @@ export interface KernelUpcall {
 }
 
 /** Parsers never throw: malformed input is a typed rejection with a short reason. */
-

@@ -60,7 +60,11 @@ export function planV3Reports(records: readonly GroupRecord[], maxPayloadBytes: 
       place(record);
     } else if (record.recordType === 'is-exclude' || record.recordType === 'to-exclude') {
       place({ ...record, sources: sources.slice(0, sourcesPerReport) });
-      truncated.push({ recordType: record.recordType, group: record.group, droppedSources: sources.slice(sourcesPerReport) });
+      truncated.push({
+        recordType: record.recordType,
+        group: record.group,
+        droppedSources: sources.slice(sourcesPerReport),
+      });
     } else {
       // Fill what is left of the current report, then one full report per chunk; each
       // chunk ends up in a different report because the previous one filled its report.
@@ -83,5 +87,7 @@ export function planV3Reports(records: readonly GroupRecord[], maxPayloadBytes: 
 
 /** planV3Reports, serialised; see there for splitting and truncation. Empty input gives no reports. */
 export function buildV3Reports(records: readonly GroupRecord[], maxPayloadBytes: number): Uint8Array[] {
-  return planV3Reports(records, maxPayloadBytes).messages.map((batch) => buildIgmp({ type: 'v3-report', records: batch }));
+  return planV3Reports(records, maxPayloadBytes).messages.map((batch) =>
+    buildIgmp({ type: 'v3-report', records: batch }),
+  );
 }

@@ -90,7 +90,8 @@ export function readSysInterfaces(root = '/sys/class/net'): SysInterface[] {
     try {
       const ifindex = Number.parseInt(readFileSync(`${root}/${name}/ifindex`, 'utf8'), 10);
       const flags = Number.parseInt(readFileSync(`${root}/${name}/flags`, 'utf8'), 16);
-      if (Number.isInteger(ifindex) && Number.isInteger(flags)) result.push({ name, ifindex, flags, running: readRunning(`${root}/${name}`) });
+      if (Number.isInteger(ifindex) && Number.isInteger(flags))
+        result.push({ name, ifindex, flags, running: readRunning(`${root}/${name}`) });
     } catch {
       // Gone meanwhile (ENOENT) or not an interface directory: the next scan settles it.
     }
@@ -162,8 +163,11 @@ export function addressChangesIn(datagram: Uint8Array): number[] {
     const length = view.getUint32(offset, true);
     if (length < NLMSGHDR_BYTES || offset + length > datagram.length) break;
     const type = view.getUint16(offset + 4, true);
-    if ((type === RTM_NEWADDR || type === RTM_DELADDR) && length >= NLMSGHDR_BYTES + IFADDRMSG_BYTES &&
-      view.getUint8(offset + NLMSGHDR_BYTES) === AF_INET) {
+    if (
+      (type === RTM_NEWADDR || type === RTM_DELADDR) &&
+      length >= NLMSGHDR_BYTES + IFADDRMSG_BYTES &&
+      view.getUint8(offset + NLMSGHDR_BYTES) === AF_INET
+    ) {
       ifindexes.push(view.getUint32(offset + NLMSGHDR_BYTES + 4, true));
     }
     offset += (length + 3) & ~3; // NLMSG_ALIGN
@@ -178,8 +182,11 @@ export function addressChangesIn(datagram: Uint8Array): number[] {
  * case what can be seen (nothing) is the truth until it runs again. Without this, every
  * carrier blip reads as "address removed" and back.
  */
-export function keepHiddenAddresses(previous: readonly KernelInterface[], fresh: readonly KernelInterface[],
-  addressChanged: ReadonlySet<number>): KernelInterface[] {
+export function keepHiddenAddresses(
+  previous: readonly KernelInterface[],
+  fresh: readonly KernelInterface[],
+  addressChanged: ReadonlySet<number>,
+): KernelInterface[] {
   const before = new Map(previous.map((entry) => [entry.ifindex, entry]));
   return fresh.map((entry) => {
     if (entry.running || !entry.up || entry.addresses.length > 0 || addressChanged.has(entry.ifindex)) return entry;
@@ -215,8 +222,11 @@ export function concernsInterfaces(datagram: Uint8Array): boolean {
  * Watches rtnetlink and calls back with the fresh table whenever it differs from the last
  * one. A lost-message error (ENOBUFS) also triggers a rescan, so nothing is missed for good.
  */
-export function watchInterfaces(shim: Pick<IgmpShim, 'socket' | 'bindNetlink' | 'receive' | 'close'>, onChange: (table: readonly KernelInterface[]) => void,
-  options: WatchOptions = {}): InterfaceWatcher {
+export function watchInterfaces(
+  shim: Pick<IgmpShim, 'socket' | 'bindNetlink' | 'receive' | 'close'>,
+  onChange: (table: readonly KernelInterface[]) => void,
+  options: WatchOptions = {},
+): InterfaceWatcher {
   const debounceMs = options.debounceMs ?? 100;
   const maxDelayMs = options.maxDelayMs ?? 1_000;
   const read = options.read ?? readInterfaces;

@@ -53,7 +53,15 @@ export function parseMfcCache(text: string, littleEndian = HOST_IS_LITTLE_ENDIAN
   for (const line of text.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 6) continue;
-    const [groupHex, sourceHex, iif, packets, bytes, wrong, ...oifs] = fields as [string, string, string, string, string, string, ...string[]];
+    const [groupHex, sourceHex, iif, packets, bytes, wrong, ...oifs] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      ...string[],
+    ];
     const group = decodeProcAddress(groupHex, littleEndian);
     const source = decodeProcAddress(sourceHex, littleEndian);
     const numbers = [iif, packets, bytes, wrong].map(parseDecimal);
@@ -65,8 +73,13 @@ export function parseMfcCache(text: string, littleEndian = HOST_IS_LITTLE_ENDIAN
     }
     const [inputVif, packetCount, byteCount, wrongCount] = numbers as number[];
     entries.push({
-      group, source, inputVif: (inputVif as number) & 0xffff, packets: packetCount as number, bytes: byteCount as number,
-      wrongInterface: wrongCount as number, outputs,
+      group,
+      source,
+      inputVif: (inputVif as number) & 0xffff,
+      packets: packetCount as number,
+      bytes: byteCount as number,
+      wrongInterface: wrongCount as number,
+      outputs,
     });
   }
   return entries;
@@ -82,14 +95,27 @@ export function parseVifStats(text: string): VifStats[] {
   for (const line of text.split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 7) continue;
-    const [vif, name, bytesIn, packetsIn, bytesOut, packetsOut, flags] = fields as [string, string, string, string, string, string, string];
+    const [vif, name, bytesIn, packetsIn, bytesOut, packetsOut, flags] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const numbers = [vif, bytesIn, packetsIn, bytesOut, packetsOut].map(parseDecimal);
     const flagValue = /^[0-9A-Fa-f]+$/.test(flags) ? Number.parseInt(flags, 16) : undefined;
     if (numbers.some((n) => n === undefined) || flagValue === undefined) continue;
     const [vifNumber, inBytes, inPackets, outBytes, outPackets] = numbers as number[];
     result.push({
-      vif: vifNumber as number, name, bytesIn: inBytes as number, packetsIn: inPackets as number,
-      bytesOut: outBytes as number, packetsOut: outPackets as number, flags: flagValue,
+      vif: vifNumber as number,
+      name,
+      bytesIn: inBytes as number,
+      packetsIn: inPackets as number,
+      bytesOut: outBytes as number,
+      packetsOut: outPackets as number,
+      flags: flagValue,
     });
   }
   return result;

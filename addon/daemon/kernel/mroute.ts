@@ -48,7 +48,16 @@ export const IP_MREQN_BYTES = 12;
 
 /** Offsets inside the structs, exported for the layout test. */
 export const VIFCTL_OFFSETS = { vifi: 0, flags: 2, threshold: 3, rateLimit: 4, lclIfindex: 8, rmtAddr: 12 } as const;
-export const MFCCTL_OFFSETS = { origin: 0, mcastgrp: 4, parent: 8, ttls: 10, pktCnt: 44, byteCnt: 48, wrongIf: 52, expire: 56 } as const;
+export const MFCCTL_OFFSETS = {
+  origin: 0,
+  mcastgrp: 4,
+  parent: 8,
+  ttls: 10,
+  pktCnt: 44,
+  byteCnt: 48,
+  wrongIf: 52,
+  expire: 56,
+} as const;
 export const IP_MREQN_OFFSETS = { multiaddr: 0, address: 4, ifindex: 8 } as const;
 
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -69,7 +78,12 @@ export function packVifctl(vif: number, ifindex: number, threshold = 1): Buffer 
  * struct mfcctl for MRT_ADD_MFC / MRT_DEL_MFC. `ttls` maps output VIF -> TTL threshold
  * (the kernel forwards on a VIF when packet TTL > threshold; 0 means "not an output").
  */
-export function packMfcctl(source: Ipv4, group: Ipv4, parentVif: number, ttls: ReadonlyMap<number, number> = new Map()): Buffer {
+export function packMfcctl(
+  source: Ipv4,
+  group: Ipv4,
+  parentVif: number,
+  ttls: ReadonlyMap<number, number> = new Map(),
+): Buffer {
   checkVif(parentVif);
   const bytes = Buffer.alloc(MFCCTL_BYTES);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -2,8 +2,21 @@
 // network namespace (MRT_INIT), receives IGMP (with the ingress ifindex) and the kernel's
 // upcalls, and sends the querier's IGMP with a hand-built IP header (IP_HDRINCL).
 import {
-  AF_INET, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_HDRINCL, IP_MULTICAST_LOOP, IP_PKTINFO, IPPROTO_IGMP, IPPROTO_IP,
-  MRT_DONE, MRT_INIT, packInt, packIpMreqn, SO_RCVBUF, SOCK_RAW, SOL_SOCKET,
+  AF_INET,
+  IP_ADD_MEMBERSHIP,
+  IP_DROP_MEMBERSHIP,
+  IP_HDRINCL,
+  IP_MULTICAST_LOOP,
+  IP_PKTINFO,
+  IPPROTO_IGMP,
+  IPPROTO_IP,
+  MRT_DONE,
+  MRT_INIT,
+  packInt,
+  packIpMreqn,
+  SO_RCVBUF,
+  SOCK_RAW,
+  SOL_SOCKET,
 } from './mroute.ts';
 import { ALL_ROUTERS, IGMPV3_ROUTERS } from '../net/ipv4.ts';
 import type { Ipv4 } from '../net/ipv4.ts';
@@ -33,8 +46,11 @@ export interface MrouteSocketHandlers {
 export class MrouteInUseError extends Error {
   readonly code = 'EADDRINUSE';
   constructor(cause: unknown) {
-    super('cannot become the multicast router: another multicast router (igmpproxy, pimd, smcroute, mrouted…) ' +
-      'already runs in this network namespace (MRT_INIT: EADDRINUSE). Stop it first.', { cause });
+    super(
+      'cannot become the multicast router: another multicast router (igmpproxy, pimd, smcroute, mrouted…) ' +
+        'already runs in this network namespace (MRT_INIT: EADDRINUSE). Stop it first.',
+      { cause },
+    );
     this.name = 'MrouteInUseError';
   }
 }
@@ -45,11 +61,17 @@ function explainMrtInitError(error: NodeJS.ErrnoException): Error {
     case 'EADDRINUSE':
       return new MrouteInUseError(error);
     case 'ENOPROTOOPT':
-      return startError('cannot become the multicast router: this kernel has no multicast routing (MRT_INIT: ENOPROTOOPT); ' +
-        'it needs a kernel built with CONFIG_IP_MROUTE, as IPFire\'s is', error);
+      return startError(
+        'cannot become the multicast router: this kernel has no multicast routing (MRT_INIT: ENOPROTOOPT); ' +
+          "it needs a kernel built with CONFIG_IP_MROUTE, as IPFire's is",
+        error,
+      );
     case 'EACCES':
     case 'EPERM':
-      return startError(`cannot become the multicast router (MRT_INIT: ${error.code}): run igmpproxy as root with CAP_NET_ADMIN`, error);
+      return startError(
+        `cannot become the multicast router (MRT_INIT: ${error.code}): run igmpproxy as root with CAP_NET_ADMIN`,
+        error,
+      );
     default:
       return startError(`cannot become the multicast router: ${error.message}`, error);
   }
@@ -80,7 +102,10 @@ export class MrouteSocket {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'EPERM' && code !== 'EACCES') throw error;
-      throw startError('cannot open the raw IGMP socket (socket: EPERM): run igmpproxy as root with CAP_NET_RAW and CAP_NET_ADMIN', error);
+      throw startError(
+        'cannot open the raw IGMP socket (socket: EPERM): run igmpproxy as root with CAP_NET_RAW and CAP_NET_ADMIN',
+        error,
+      );
     }
     try {
       try {
@@ -147,7 +172,9 @@ export class MrouteSocket {
 
   /** Sends a full IPv4 datagram (IP_HDRINCL) out of the interface `ifindex`. */
   send(datagram: Uint8Array, destination: Ipv4, ifindex: number): void {
-    const bytes = Buffer.isBuffer(datagram) ? datagram : Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
+    const bytes = Buffer.isBuffer(datagram)
+      ? datagram
+      : Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
     this.shim.send(this.fd, bytes, destination, ifindex);
   }
 

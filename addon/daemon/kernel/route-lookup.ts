@@ -81,8 +81,11 @@ export function parseRouteAnswer(datagram: Uint8Array, sequence: number): RouteA
 let nextSequence = 1;
 
 /** Asks the kernel once; rejects when no answer came within timeoutMs (the kernel answers at once). */
-export function lookupRoute(shim: Pick<IgmpShim, 'socket' | 'send' | 'receive' | 'close'>, destination: Ipv4,
-  timeoutMs = 2_000): Promise<RouteAnswer> {
+export function lookupRoute(
+  shim: Pick<IgmpShim, 'socket' | 'send' | 'receive' | 'close'>,
+  destination: Ipv4,
+  timeoutMs = 2_000,
+): Promise<RouteAnswer> {
   const sequence = nextSequence;
   nextSequence = (nextSequence % 0x7fffffff) + 1;
   const fd = shim.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
@@ -95,7 +98,10 @@ export function lookupRoute(shim: Pick<IgmpShim, 'socket' | 'send' | 'receive' |
       shim.close(fd);
       finish();
     };
-    const timer = setTimeout(() => settle(() => reject(new Error(`no answer from the kernel to a route lookup in ${timeoutMs} ms`))), timeoutMs);
+    const timer = setTimeout(
+      () => settle(() => reject(new Error(`no answer from the kernel to a route lookup in ${timeoutMs} ms`))),
+      timeoutMs,
+    );
     try {
       shim.receive(fd, (error, data) => {
         if (error) {

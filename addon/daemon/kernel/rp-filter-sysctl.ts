@@ -18,11 +18,13 @@ function rpFilterFile(name: string, root: string): string {
 export function readRpFilter(name: string, root = IPV4_CONF_DIR): number {
   const text = readFileSync(rpFilterFile(name, root), 'utf8').trim();
   const value = Number(text);
-  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${rpFilterFile(name, root)}: unexpected value ${JSON.stringify(text)}`);
+  if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(value))
+    throw new Error(`${rpFilterFile(name, root)}: unexpected value ${JSON.stringify(text)}`);
   return value;
 }
 
 export function writeRpFilter(name: string, value: number, root = IPV4_CONF_DIR): void {
-  if (!Number.isInteger(value) || value < 0 || value > 2) throw new RangeError(`rp_filter must be 0, 1 or 2, not ${value}`);
+  if (!Number.isInteger(value) || value < 0 || value > 2)
+    throw new RangeError(`rp_filter must be 0, 1 or 2, not ${value}`);
   writeFileSync(rpFilterFile(name, root), `${value}\n`);
 }

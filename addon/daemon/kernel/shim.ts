@@ -7,7 +7,12 @@ import path from 'node:path';
 import { errorMessage } from '../error-message.ts';
 
 /** Callback for received datagrams: (null, data, ingress ifindex, source IPv4) or (error). */
-export type ReceiveCallback = (error: NodeJS.ErrnoException | null, data?: Buffer, ifindex?: number, source?: number) => void;
+export type ReceiveCallback = (
+  error: NodeJS.ErrnoException | null,
+  data?: Buffer,
+  ifindex?: number,
+  source?: number,
+) => void;
 
 /**
  * Callback for receiveBatch: (null, data, index) or (error). data holds the datagrams back to
@@ -30,12 +35,17 @@ export function batchWord(index: Buffer, entry: number, word: number): number {
 }
 
 /** A receiveBatch batch as the shim makes it, for stand-in shims in tests and probes. */
-export function makeBatch(datagrams: readonly { data: Uint8Array; ifindex: number; source: number }[]): { data: Buffer; index: Buffer } {
+export function makeBatch(datagrams: readonly { data: Uint8Array; ifindex: number; source: number }[]): {
+  data: Buffer;
+  index: Buffer;
+} {
   const data = Buffer.concat(datagrams.map((d) => d.data));
   const index = Buffer.alloc(datagrams.length * 4 * BATCH_INDEX_WORDS);
   let offset = 0;
   datagrams.forEach((d, entry) => {
-    [offset, d.data.length, d.ifindex, d.source].forEach((value, word) => index.writeUInt32LE(value >>> 0, 4 * (BATCH_INDEX_WORDS * entry + word)));
+    [offset, d.data.length, d.ifindex, d.source].forEach((value, word) =>
+      index.writeUInt32LE(value >>> 0, 4 * (BATCH_INDEX_WORDS * entry + word)),
+    );
     offset += d.data.length;
   });
   return { data, index };
@@ -111,8 +121,11 @@ export function loadOwnShim(isSea: boolean): IgmpShim {
 export function loadShim(options: LoadShimOptions = {}): IgmpShim {
   if (loaded) return loaded;
   const sea = process.getBuiltinModule('node:sea');
-  loaded = sea.isSea() ? loadFromAsset(Buffer.from(sea.getRawAsset(SHIM_ASSET_NAME)), options.directories ?? shimDirectories())
-    : loadFromFile(options.path ?? path.resolve('.cache', 'native', process.arch === 'arm64' ? 'arm64' : 'x64', SHIM_ASSET_NAME));
+  loaded = sea.isSea()
+    ? loadFromAsset(Buffer.from(sea.getRawAsset(SHIM_ASSET_NAME)), options.directories ?? shimDirectories())
+    : loadFromFile(
+        options.path ?? path.resolve('.cache', 'native', process.arch === 'arm64' ? 'arm64' : 'x64', SHIM_ASSET_NAME),
+      );
   return loaded;
 }
 
@@ -121,8 +134,11 @@ function loadFromFile(file: string): IgmpShim {
   try {
     return dlopen(file);
   } catch (error) {
-    throw new Error(`cannot load the native shim ${file}: ${errorMessage(error)}` +
-      ' (build it with: node scripts/node24.mjs build/native.ts)', { cause: error });
+    throw new Error(
+      `cannot load the native shim ${file}: ${errorMessage(error)}` +
+        ' (build it with: node scripts/node24.mjs build/native.ts)',
+      { cause: error },
+    );
   }
 }
 
@@ -169,9 +185,11 @@ export function loadFromAsset(bytes: Buffer, directories: readonly string[]): Ig
       closeSync(fd);
     }
   }
-  throw new Error(`cannot load the daemon's native part (${SHIM_ASSET_NAME}): no anonymous exec-able file in ` +
-    `${failures.join('; ')}. Install the binary on a writable filesystem mounted exec (as /usr/sbin on IPFire)` +
-    ' or mount /run with exec');
+  throw new Error(
+    `cannot load the daemon's native part (${SHIM_ASSET_NAME}): no anonymous exec-able file in ` +
+      `${failures.join('; ')}. Install the binary on a writable filesystem mounted exec (as /usr/sbin on IPFire)` +
+      ' or mount /run with exec',
+  );
 }
 
 function writeAll(fd: number, bytes: Buffer): void {

@@ -65,7 +65,9 @@ export class VifTable {
   private freeVif(): number {
     const used = new Set([...this.byName.values()].map((entry) => entry.vif));
     for (let vif = 0; vif < MAXVIFS; vif++) if (!used.has(vif)) return vif;
-    throw Object.assign(new Error(`all ${MAXVIFS} multicast VIFs are in use (kernel limit MAXVIFS)`), { code: 'ENOSPC' });
+    throw Object.assign(new Error(`all ${MAXVIFS} multicast VIFs are in use (kernel limit MAXVIFS)`), {
+      code: 'ENOSPC',
+    });
   }
 
   private deleteFromKernel(vif: number): void {

@@ -44,7 +44,7 @@ export function makeCidr(address: Ipv4, prefixLength: number): Cidr {
 }
 
 export function cidrContains(cidr: Cidr, address: Ipv4): boolean {
-  return ((address & prefixMask(cidr.prefixLength)) >>> 0) === cidr.network;
+  return (address & prefixMask(cidr.prefixLength)) >>> 0 === cidr.network;
 }
 
 export function formatCidr(cidr: Cidr): string {

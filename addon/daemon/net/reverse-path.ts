@@ -32,7 +32,11 @@ export function probeAddress(altnet: Cidr): Ipv4 {
  * source whose route back leaves by `routeBackVia` (undefined: there is none). Interfaces are
  * compared as given: by ifindex in the daemon, by name in diagnose.
  */
-export function reversePathDrops<Interface>(effective: number, arrivedOn: Interface, routeBackVia: Interface | undefined): boolean {
+export function reversePathDrops<Interface>(
+  effective: number,
+  arrivedOn: Interface,
+  routeBackVia: Interface | undefined,
+): boolean {
   if (effective === RP_FILTER_STRICT) return routeBackVia !== arrivedOn;
   if (effective === RP_FILTER_LOOSE) return routeBackVia === undefined;
   return false;

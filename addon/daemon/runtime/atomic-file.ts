@@ -28,7 +28,7 @@ export function writeFileAtomic(file: string, text: string, mode = 0o644): void 
 
 /** write(2) may write less than asked (a full tmpfs): go on until all is written or it fails. */
 function writeAll(fd: number, bytes: Buffer): void {
-  for (let offset = 0; offset < bytes.length;) {
+  for (let offset = 0; offset < bytes.length; ) {
     const written = writeSync(fd, bytes, offset, bytes.length - offset);
     if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
     offset += written;

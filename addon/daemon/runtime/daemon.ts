@@ -106,34 +106,41 @@ export class Daemon {
       ifindexOf: (name) => this.active.get(name)?.kernel.ifindex,
       log: (level, message) => this.log.log(level, message),
     });
-    this.stalls = new StallMonitor({
-      now: () => performance.now(),
-      routes: () => this.proxy.routesWithReceivers(),
-      readCounters: () => readMulticastRoutingStats().routes,
-      upstream: (name) => {
-        const current = this.active.get(name);
-        const activity = this.proxy.upstreamQuerierActivity(name);
-        return {
-          name,
-          active: current !== undefined && current.phyint.role === 'upstream',
-          hasAddress: (current?.kernel.address ?? 0) !== 0,
-          carrier: hasCarrier(name),
-          lastQueryHeardAt: activity?.lastQueryHeardAt,
-          queryIntervalMs: activity?.queryIntervalMs ?? 125_000,
-          upSince: this.upSince.get(name) ?? performance.now(),
-        };
+    this.stalls = new StallMonitor(
+      {
+        now: () => performance.now(),
+        routes: () => this.proxy.routesWithReceivers(),
+        readCounters: () => readMulticastRoutingStats().routes,
+        upstream: (name) => {
+          const current = this.active.get(name);
+          const activity = this.proxy.upstreamQuerierActivity(name);
+          return {
+            name,
+            active: current !== undefined && current.phyint.role === 'upstream',
+            hasAddress: (current?.kernel.address ?? 0) !== 0,
+            carrier: hasCarrier(name),
+            lastQueryHeardAt: activity?.lastQueryHeardAt,
+            queryIntervalMs: activity?.queryIntervalMs ?? 125_000,
+            upSince: this.upSince.get(name) ?? performance.now(),
+          };
+        },
+        log: (level, message) => this.log.log(level, message),
       },
-      log: (level, message) => this.log.log(level, message),
-    }, options.config.stallAlarmSeconds);
-    const sysIfindex = (name: string): number | undefined => readSysInterfaces().find((iface) => iface.name === name)?.ifindex;
-    this.rpFilter = new RpFilterGuard({
-      lookupRoute: (address) => lookupRoute(options.shim, address),
-      read: (name) => readRpFilter(name),
-      write: (name, value) => writeRpFilter(name, value),
-      ifindexOf: sysIfindex,
-      nameOf: (ifindex) => readSysInterfaces().find((iface) => iface.ifindex === ifindex)?.name,
-      log: (level, message) => this.log.log(level, message),
-    }, options.config.rpFilter);
+      options.config.stallAlarmSeconds,
+    );
+    const sysIfindex = (name: string): number | undefined =>
+      readSysInterfaces().find((iface) => iface.name === name)?.ifindex;
+    this.rpFilter = new RpFilterGuard(
+      {
+        lookupRoute: (address) => lookupRoute(options.shim, address),
+        read: (name) => readRpFilter(name),
+        write: (name, value) => writeRpFilter(name, value),
+        ifindexOf: sysIfindex,
+        nameOf: (ifindex) => readSysInterfaces().find((iface) => iface.ifindex === ifindex)?.name,
+        log: (level, message) => this.log.log(level, message),
+      },
+      options.config.rpFilter,
+    );
     this.publisher = new StatusPublisher({
       now: () => performance.now(),
       setTimer: (callback, delayMs) => setTimeout(callback, delayMs),
@@ -185,12 +192,18 @@ export class Daemon {
       const next = present.get(name);
       const phyint = roles.get(name);
       const replaced =
-        next === undefined || !next.up || phyint === undefined || next.ifindex !== current.kernel.ifindex || phyint.role !== current.phyint.role;
+        next === undefined ||
+        !next.up ||
+        phyint === undefined ||
+        next.ifindex !== current.kernel.ifindex ||
+        phyint.role !== current.phyint.role;
       if (replaced) {
         this.deactivate(name, next === undefined ? 'gone' : !next.up ? 'down' : 're-created');
       } else if (next.address !== current.kernel.address || next.prefixLength !== current.kernel.prefixLength) {
         // Same device, new address (DHCP renew, carrier up): groups and routes stay.
-        this.log.notice(`${name}: address is now ${next.address ? `${formatIpv4(next.address)}/${next.prefixLength}` : 'none'}`);
+        this.log.notice(
+          `${name}: address is now ${next.address ? `${formatIpv4(next.address)}/${next.prefixLength}` : 'none'}`,
+        );
         this.active.set(name, { kernel: next, phyint: current.phyint });
         this.run(this.proxy.interfaceUp(next));
       }
@@ -216,11 +229,16 @@ export class Daemon {
   }
 
   /** Strict rp_filter must not drop an upstream's streams: see rp-filter-guard.ts. */
-  private reviewRpFilter(roles: ReadonlyMap<string, PhyintConfig>, present: ReadonlyMap<string, KernelInterface>): void {
+  private reviewRpFilter(
+    roles: ReadonlyMap<string, PhyintConfig>,
+    present: ReadonlyMap<string, KernelInterface>,
+  ): void {
     const upstreams = [...roles.values()]
       .filter((phyint) => phyint.role === 'upstream')
       .map((phyint) => ({ name: phyint.name, ifindex: present.get(phyint.name)?.ifindex, altnets: phyint.altnets }));
-    this.rpFilter.review(upstreams).catch((error: unknown) => this.log.warning(`rp_filter check failed: ${errorMessage(error)}`));
+    this.rpFilter
+      .review(upstreams)
+      .catch((error: unknown) => this.log.warning(`rp_filter check failed: ${errorMessage(error)}`));
   }
 
   private activate(iface: KernelInterface, phyint: PhyintConfig): void {
@@ -245,7 +263,9 @@ export class Daemon {
   private deactivate(name: string, why: string): void {
     const current = this.active.get(name);
     if (!current) return;
-    this.log.notice(`${name} is ${why}; ${current.phyint.role === 'upstream' ? 'its routes are dropped until it is back' : 'its members are dropped'}`);
+    this.log.notice(
+      `${name} is ${why}; ${current.phyint.role === 'upstream' ? 'its routes are dropped until it is back' : 'its members are dropped'}`,
+    );
     this.run(this.proxy.interfaceDown(name));
     if (current.phyint.role === 'downstream') this.socket.leaveControlGroups(current.kernel.ifindex);
     this.active.delete(name);
@@ -288,7 +308,9 @@ export class Daemon {
       // Counted, and logged rarely: a flood of garbage must not flood the log too.
       this.malformedCount++;
       if (this.log.enabled('debug') || isPowerOfTwo(this.malformedCount)) {
-        this.log.info(`ignored a malformed packet from ${formatIpv4(datagram.source)} (${this.malformedCount} so far): ${parsed.reason}`);
+        this.log.info(
+          `ignored a malformed packet from ${formatIpv4(datagram.source)} (${this.malformedCount} so far): ${parsed.reason}`,
+        );
       }
       return;
     }
@@ -304,7 +326,9 @@ export class Daemon {
     }
     const name = this.nameByIfindex.get(datagram.ifindex);
     if (name === undefined) {
-      this.log.debug(`IGMP from ${formatIpv4(value.packet.source)} on ifindex ${datagram.ifindex}, not a proxied interface; ignored`);
+      this.log.debug(
+        `IGMP from ${formatIpv4(value.packet.source)} on ifindex ${datagram.ifindex}, not a proxied interface; ignored`,
+      );
       return;
     }
     if (this.log.enabled('debug')) {

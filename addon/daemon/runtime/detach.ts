@@ -67,7 +67,10 @@ export function startInBackground(isSea: boolean, timeoutMs = 30_000): Promise<n
     child.on('error', (error) => finish(1, `igmpproxy: cannot start the daemon: ${error.message}`));
     child.on('exit', (code) => {
       // The pipe's end event normally comes first; this covers a child that dies silently.
-      setTimeout(() => finish(said.startsWith('ready') ? 0 : 1, said.trim() || `igmpproxy: the daemon exited with code ${code}`), 50);
+      setTimeout(
+        () => finish(said.startsWith('ready') ? 0 : 1, said.trim() || `igmpproxy: the daemon exited with code ${code}`),
+        50,
+      );
     });
   });
 }

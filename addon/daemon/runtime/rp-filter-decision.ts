@@ -8,7 +8,13 @@
 // enough even with conf/all = 1.
 import { formatCidr, formatIpv4 } from '../net/ipv4.ts';
 import type { Cidr, Ipv4 } from '../net/ipv4.ts';
-import { effectiveRpFilter, reversePathDrops, RP_FILTER_LOOSE, RP_FILTER_OFF, RP_FILTER_STRICT } from '../net/reverse-path.ts';
+import {
+  effectiveRpFilter,
+  reversePathDrops,
+  RP_FILTER_LOOSE,
+  RP_FILTER_OFF,
+  RP_FILTER_STRICT,
+} from '../net/reverse-path.ts';
 
 /** What the kernel answered for the route back to one altnet's probe address. */
 export interface RouteBack {
@@ -43,7 +49,10 @@ export type RpFilterDecision =
 export function decideRpFilter(facts: UpstreamFacts): RpFilterDecision {
   const effective = effectiveRpFilter(facts.all, facts.own);
   if (effective !== RP_FILTER_STRICT) {
-    return { action: 'keep', reason: `rp_filter is ${effective === RP_FILTER_OFF ? 'off (0)' : `loose (${effective})`} already` };
+    return {
+      action: 'keep',
+      reason: `rp_filter is ${effective === RP_FILTER_OFF ? 'off (0)' : `loose (${effective})`} already`,
+    };
   }
   if (facts.routes.length === 0) {
     return { action: 'keep', reason: 'no altnet: the sources are in its own subnet' };
@@ -52,13 +61,16 @@ export function decideRpFilter(facts: UpstreamFacts): RpFilterDecision {
   if (elsewhere === undefined) {
     return { action: 'keep', reason: 'the route back to every altnet goes out through it' };
   }
-  const where = elsewhere.outIfindex === undefined ? 'there is no route back to it'
-    : `the route back to it goes out through ${elsewhere.outName ?? `ifindex ${elsewhere.outIfindex}`}`;
+  const where =
+    elsewhere.outIfindex === undefined
+      ? 'there is no route back to it'
+      : `the route back to it goes out through ${elsewhere.outName ?? `ifindex ${elsewhere.outIfindex}`}`;
   const strictBy = facts.own === RP_FILTER_STRICT ? `conf/${facts.name}` : 'conf/all';
   return {
     action: 'loosen',
     previous: facts.own,
-    reason: `strict rp_filter (${strictBy} = 1) would drop its streams from altnet ${formatCidr(elsewhere.altnet)}: ` +
+    reason:
+      `strict rp_filter (${strictBy} = 1) would drop its streams from altnet ${formatCidr(elsewhere.altnet)}: ` +
       `${where} (asked for ${formatIpv4(elsewhere.probe)})`,
   };
 }
@@ -79,8 +91,12 @@ export type RestoreDecision =
  * (undefined when gone). A re-created interface started from conf/default, and a value
  * someone changed since is theirs: neither is overwritten.
  */
-export function decideRestore(loosened: LoosenedUpstream, now: { readonly ifindex: number; readonly own: number } | undefined): RestoreDecision {
+export function decideRestore(
+  loosened: LoosenedUpstream,
+  now: { readonly ifindex: number; readonly own: number } | undefined,
+): RestoreDecision {
   if (now === undefined || now.ifindex !== loosened.ifindex) return { action: 'skip', reason: 'the interface is gone' };
-  if (now.own !== RP_FILTER_LOOSE) return { action: 'skip', reason: `its rp_filter was changed to ${now.own} meanwhile; left so` };
+  if (now.own !== RP_FILTER_LOOSE)
+    return { action: 'skip', reason: `its rp_filter was changed to ${now.own} meanwhile; left so` };
   return { action: 'restore', value: loosened.previous };
 }

@@ -112,7 +112,11 @@ export class RpFilterGuard {
   private async reviewUpstream(upstream: ConfiguredUpstream & { readonly ifindex: number }): Promise<void> {
     const { name, ifindex } = upstream;
     const values = this.readValues(name);
-    if (values === undefined || effectiveRpFilter(values.all, values.own) !== RP_FILTER_STRICT || upstream.altnets.length === 0) {
+    if (
+      values === undefined ||
+      effectiveRpFilter(values.all, values.own) !== RP_FILTER_STRICT ||
+      upstream.altnets.length === 0
+    ) {
       return; // nothing strict to loosen: no lookups needed
     }
     const routes: RouteBack[] = [];
@@ -122,11 +126,19 @@ export class RpFilterGuard {
       try {
         answer = await this.io.lookupRoute(probe);
       } catch (error) {
-        this.io.log('warning', `${name}: cannot ask the kernel for the route back to its altnet sources: ${errorMessage(error)}; rp_filter left as it is`);
+        this.io.log(
+          'warning',
+          `${name}: cannot ask the kernel for the route back to its altnet sources: ${errorMessage(error)}; rp_filter left as it is`,
+        );
         return;
       }
       const outIfindex = answer.ok ? answer.outIfindex : undefined;
-      routes.push({ altnet, probe, outIfindex, outName: outIfindex === undefined ? undefined : this.io.nameOf(outIfindex) });
+      routes.push({
+        altnet,
+        probe,
+        outIfindex,
+        outName: outIfindex === undefined ? undefined : this.io.nameOf(outIfindex),
+      });
     }
     if (this.stopped || this.mode !== 'auto' || this.io.ifindexOf(name) !== ifindex) return;
     // Read again: the lookups took a moment, and the decision and the write are one step.
@@ -140,11 +152,17 @@ export class RpFilterGuard {
     try {
       this.io.write(name, RP_FILTER_LOOSE);
     } catch (error) {
-      this.io.log('warning', `${name}: ${decision.reason}, but rp_filter cannot be set to loose (2): ${errorMessage(error)}`);
+      this.io.log(
+        'warning',
+        `${name}: ${decision.reason}, but rp_filter cannot be set to loose (2): ${errorMessage(error)}`,
+      );
       return;
     }
     this.loosened.set(name, { name, ifindex, previous: decision.previous });
-    this.io.log('notice', `${name}: rp_filter set to loose (2) while igmpproxy runs (was ${decision.previous}): ${decision.reason}`);
+    this.io.log(
+      'notice',
+      `${name}: rp_filter set to loose (2) while igmpproxy runs (was ${decision.previous}): ${decision.reason}`,
+    );
   }
 
   private readValues(name: string): { all: number; own: number } | undefined {
@@ -173,7 +191,10 @@ export class RpFilterGuard {
       this.io.write(loosened.name, decision.value);
       this.io.log('notice', `${loosened.name}: rp_filter put back to ${decision.value}`);
     } catch (error) {
-      this.io.log('warning', `${loosened.name}: cannot put rp_filter back to ${decision.value}: ${errorMessage(error)}`);
+      this.io.log(
+        'warning',
+        `${loosened.name}: cannot put rp_filter back to ${decision.value}: ${errorMessage(error)}`,
+      );
     }
   }
 }

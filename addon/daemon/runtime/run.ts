@@ -119,7 +119,11 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   try {
     writePidfile(pidfile);
   } catch (error) {
-    return failBeforeStart(error instanceof PidfileInUseError ? error.message : `cannot write the pidfile ${pidfile}: ${errorMessage(error)}`);
+    return failBeforeStart(
+      error instanceof PidfileInUseError
+        ? error.message
+        : `cannot write the pidfile ${pidfile}: ${errorMessage(error)}`,
+    );
   }
 
   try {

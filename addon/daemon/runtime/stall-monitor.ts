@@ -59,7 +59,10 @@ export class StallMonitor {
     if (this.afterSeconds === null || this.timer !== undefined) return;
     const routes = this.deps.routes().length;
     if (routes === 0) return;
-    this.deps.log('debug', `stall alarm: ${routes} route(s) with receivers; reading their packet counters every second`);
+    this.deps.log(
+      'debug',
+      `stall alarm: ${routes} route(s) with receivers; reading their packet counters every second`,
+    );
     this.timer = setInterval(() => this.sample(), STALL_SAMPLE_INTERVAL_MS);
     this.sample(); // the first sample starts each route's count
   }
@@ -89,7 +92,10 @@ export class StallMonitor {
       const counters = new Map<string, number>();
       for (const entry of this.deps.readCounters()) counters.set(`${entry.source}/${entry.group}`, entry.packets);
       // A route of ours the kernel does not list carries no packets: 0, so it can stall too.
-      events = this.watch.observe(now, routes.map((route) => ({ ...route, packets: counters.get(`${route.source}/${route.group}`) ?? 0 })));
+      events = this.watch.observe(
+        now,
+        routes.map((route) => ({ ...route, packets: counters.get(`${route.source}/${route.group}`) ?? 0 })),
+      );
     }
     for (const event of events) this.report(event, now);
   }
@@ -98,14 +104,20 @@ export class StallMonitor {
     const stream = `group ${formatIpv4(event.group)} from ${formatIpv4(event.source)} on upstream ${event.input}`;
     switch (event.kind) {
       case 'stalled':
-        this.deps.log('warning', `stall: ${stream}: no packets for ${seconds(event.silentMs)} s while receivers wait; ` +
-          `most likely: ${likelyStallCause(this.deps.upstream(event.input), now)}`);
+        this.deps.log(
+          'warning',
+          `stall: ${stream}: no packets for ${seconds(event.silentMs)} s while receivers wait; ` +
+            `most likely: ${likelyStallCause(this.deps.upstream(event.input), now)}`,
+        );
         return;
       case 'recovered':
         this.deps.log('notice', `stall over: ${stream} flows again after ${seconds(event.outageMs)} s`);
         return;
       case 'ended':
-        this.deps.log('notice', `stall of ${stream} no longer watched after ${seconds(event.outageMs)} s: the route is gone (receivers left or upstream went away)`);
+        this.deps.log(
+          'notice',
+          `stall of ${stream} no longer watched after ${seconds(event.outageMs)} s: the route is gone (receivers left or upstream went away)`,
+        );
         return;
     }
   }

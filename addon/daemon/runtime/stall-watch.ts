@@ -37,7 +37,7 @@ interface RouteInfo {
 }
 
 export type StallEvent =
-  | (RouteInfo & { readonly kind: 'stalled'; /** How long no packet came. */ readonly silentMs: number })
+  | (RouteInfo & { readonly kind: 'stalled' /** How long no packet came. */; readonly silentMs: number })
   | (RouteInfo & { readonly kind: 'recovered'; readonly outageMs: number })
   /** The route went away (its receivers left, its upstream went) while stalled. */
   | (RouteInfo & { readonly kind: 'ended'; readonly outageMs: number });
@@ -101,7 +101,13 @@ export class StallWatch {
         state.packets = sample.packets;
         state.changedAt = now;
         if (state.stalledSince !== undefined) {
-          events.push({ kind: 'recovered', source: sample.source, group: sample.group, input: sample.input, outageMs: now - state.stalledSince });
+          events.push({
+            kind: 'recovered',
+            source: sample.source,
+            group: sample.group,
+            input: sample.input,
+            outageMs: now - state.stalledSince,
+          });
           state.stalledSince = undefined;
         }
         continue;
@@ -109,7 +115,13 @@ export class StallWatch {
       if (state.stalledSince === undefined && now - state.changedAt >= this.stallAfterMs) {
         state.stalledSince = state.changedAt;
         this.countStall(sample.group);
-        events.push({ kind: 'stalled', source: sample.source, group: sample.group, input: sample.input, silentMs: now - state.changedAt });
+        events.push({
+          kind: 'stalled',
+          source: sample.source,
+          group: sample.group,
+          input: sample.input,
+          silentMs: now - state.changedAt,
+        });
       }
     }
     for (const [key, state] of this.routes) {
@@ -195,13 +207,19 @@ export interface UpstreamCondition {
 /** The most likely cause of a stall, from the daemon's own state, as one phrase. */
 export function likelyStallCause(upstream: UpstreamCondition, now: number): string {
   if (!upstream.active) return `upstream ${upstream.name} is down or gone`;
-  if (upstream.carrier === false) return `upstream ${upstream.name} has no carrier (its link is down: cable, modem or VLAN parent)`;
+  if (upstream.carrier === false)
+    return `upstream ${upstream.name} has no carrier (its link is down: cable, modem or VLAN parent)`;
   if (!upstream.hasAddress) return `upstream ${upstream.name} has no IPv4 address`;
   const silentSince = upstream.lastQueryHeardAt ?? upstream.upSince;
   if (now - silentSince > 2 * upstream.queryIntervalMs) {
-    const heard = upstream.lastQueryHeardAt === undefined ? 'no query heard upstream yet' : `no query heard upstream for ${Math.round((now - silentSince) / 1000)} s`;
-    return `upstream queries stopped (${heard}): the provider may have stopped the stream after its membership timed out; ` +
-      `check the firewall lets IGMP in on ${upstream.name}`;
+    const heard =
+      upstream.lastQueryHeardAt === undefined
+        ? 'no query heard upstream yet'
+        : `no query heard upstream for ${Math.round((now - silentSince) / 1000)} s`;
+    return (
+      `upstream queries stopped (${heard}): the provider may have stopped the stream after its membership timed out; ` +
+      `check the firewall lets IGMP in on ${upstream.name}`
+    );
   }
   return 'the provider stopped sending';
 }

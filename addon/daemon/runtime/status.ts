@@ -22,7 +22,12 @@ export interface StatusDocument {
   readonly configLoadedAt: string;
   readonly startedAt: string;
   readonly writtenAt: string;
-  readonly vifs: readonly (VifEntry & { packetsIn?: number; packetsOut?: number; bytesIn?: number; bytesOut?: number })[];
+  readonly vifs: readonly (VifEntry & {
+    packetsIn?: number;
+    packetsOut?: number;
+    bytesIn?: number;
+    bytesOut?: number;
+  })[];
   readonly waitingFor: readonly string[];
   readonly proxy: ProxySnapshot;
   readonly kernelRoutes: readonly {
@@ -63,7 +68,13 @@ export function buildStatus(input: {
     vifs: input.vifs.map((entry) => {
       const stats = statsOfVif.get(entry.vif);
       return stats
-        ? { ...entry, packetsIn: stats.packetsIn, packetsOut: stats.packetsOut, bytesIn: stats.bytesIn, bytesOut: stats.bytesOut }
+        ? {
+            ...entry,
+            packetsIn: stats.packetsIn,
+            packetsOut: stats.packetsOut,
+            bytesIn: stats.bytesIn,
+            bytesOut: stats.bytesOut,
+          }
         : { ...entry };
     }),
     waitingFor: input.waitingFor,
@@ -85,7 +96,9 @@ export function buildStatus(input: {
 export function summarizeStatus(status: StatusDocument): string[] {
   const lines: string[] = [];
   for (const up of status.proxy.upstreams) {
-    lines.push(`upstream ${up.name} (${up.address}): ${up.joined.length} groups joined, querier IGMPv${up.querierVersion}`);
+    lines.push(
+      `upstream ${up.name} (${up.address}): ${up.joined.length} groups joined, querier IGMPv${up.querierVersion}`,
+    );
   }
   for (const down of status.proxy.downstreams) {
     const hosts = new Set(down.groups.flatMap((g) => g.hosts));
@@ -100,20 +113,32 @@ export function summarizeStatus(status: StatusDocument): string[] {
   for (const down of status.proxy.downstreams) {
     const r = down.refused;
     const causes = [
-      [r.groupsPerInterface, 'beyond maxgroups'], [r.groupsPerHost, 'beyond maxgroupsperhost'],
-      [r.sourcesPerGroup, 'beyond maxsources'], [r.ttl, 'with IP TTL not 1'], [r.reportRate, 'unread: the host sent too fast'],
+      [r.groupsPerInterface, 'beyond maxgroups'],
+      [r.groupsPerHost, 'beyond maxgroupsperhost'],
+      [r.sourcesPerGroup, 'beyond maxsources'],
+      [r.ttl, 'with IP TTL not 1'],
+      [r.reportRate, 'unread: the host sent too fast'],
     ] as const;
     const counted = causes.filter(([count]) => count > 0).map(([count, why]) => `${count} ${why}`);
-    if (counted.length > 0) lines.push(`downstream ${down.name} ignored IGMP: ${counted.join(', ')} (latest from ${r.lastHost ?? 'unknown'})`);
+    if (counted.length > 0)
+      lines.push(
+        `downstream ${down.name} ignored IGMP: ${counted.join(', ')} (latest from ${r.lastHost ?? 'unknown'})`,
+      );
   }
   for (const up of status.proxy.upstreams) {
-    if (up.pacedChanges > 0) lines.push(`upstream ${up.name}: ${up.pacedChanges} group changes waited for the report pacing, ${up.waitingChanges} wait now`);
+    if (up.pacedChanges > 0)
+      lines.push(
+        `upstream ${up.name}: ${up.pacedChanges} group changes waited for the report pacing, ${up.waitingChanges} wait now`,
+      );
   }
   for (const route of status.kernelRoutes) {
-    lines.push(`route (${route.source}, ${route.group}) ${route.input} -> ${route.outputs.join(' ') || '(none)'}: ${route.packets} packets`);
+    lines.push(
+      `route (${route.source}, ${route.group}) ${route.input} -> ${route.outputs.join(' ') || '(none)'}: ${route.packets} packets`,
+    );
   }
   for (const group of status.stallAlarm.groups) {
-    if (group.stalled) lines.push(`group ${group.group} is stalled for ${group.stalledForSeconds} s (${group.stalls} stalls so far)`);
+    if (group.stalled)
+      lines.push(`group ${group.group} is stalled for ${group.stalledForSeconds} s (${group.stalls} stalls so far)`);
   }
   if (status.waitingFor.length > 0) lines.push(`waiting for: ${status.waitingFor.join(' ')}`);
   return lines;

@@ -19,7 +19,10 @@ function edits(before: readonly string[], after: readonly string[]): Edit[] {
   const n = before.length;
   const m = after.length;
   if ((n + 1) * (m + 1) > MAX_TABLE_CELLS) {
-    return [...before.map((text) => ({ kind: '-' as const, text })), ...after.map((text) => ({ kind: '+' as const, text }))];
+    return [
+      ...before.map((text) => ({ kind: '-' as const, text })),
+      ...after.map((text) => ({ kind: '+' as const, text })),
+    ];
   }
   // common[i][j]: length of the longest common subsequence of before[i..] and after[j..].
   const width = m + 1;

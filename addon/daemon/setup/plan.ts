@@ -24,7 +24,9 @@ export interface SetupOptions {
   readonly lan: readonly LanZone[];
 }
 
-export type SettingsRead = { readonly ok: true; readonly file: SettingsFile } | { readonly ok: false; readonly message: string };
+export type SettingsRead =
+  | { readonly ok: true; readonly file: SettingsFile }
+  | { readonly ok: false; readonly message: string };
 
 /** Reads and parses one of IPFIRE_FILES (the path as IPFire knows it). */
 export type ReadSettings = (path: string) => SettingsRead;
@@ -96,7 +98,8 @@ function device(file: SettingsFile, key: string, what: string): string {
   if (value === '') return refuse(`${file.path} sets no ${key} (${what})`);
   const checked = checkInterfaceName(value);
   // A space separates the several devices of a bridge in old files; one name is needed here.
-  if (!checked.ok || /\s/.test(value)) return refuse(`${key}='${printable(value)}' in ${file.path} is not one interface name`);
+  if (!checked.ok || /\s/.test(value))
+    return refuse(`${key}='${printable(value)}' in ${file.path} is not one interface name`);
   return value;
 }
 
@@ -120,7 +123,9 @@ function decide(read: ReadSettings, options: SetupOptions): SetupPlan {
   const redType = setting(ethernet, 'RED_TYPE');
   sources.push({ path: ethernet.path, keys: [`CONFIG_TYPE=${configType}`, `RED_TYPE=${redType}`] });
   if (!/^[0-4]$/.test(configType)) {
-    return refuse(`CONFIG_TYPE='${printable(configType)}' in ${ethernet.path} is not one of IPFire's network configurations (0 to 4)`);
+    return refuse(
+      `CONFIG_TYPE='${printable(configType)}' in ${ethernet.path} is not one of IPFire's network configurations (0 to 4)`,
+    );
   }
   const hasBlue = configType === '3' || configType === '4';
   const hasOrange = configType === '2' || configType === '4';
@@ -135,7 +140,10 @@ function decide(read: ReadSettings, options: SetupOptions): SetupPlan {
     case 'STATIC': {
       const red = device(ethernet, 'RED_DEV', 'the red interface');
       sources[0] = { path: ethernet.path, keys: [...sources[0]!.keys, `RED_DEV=${red}`] };
-      upstream = { name: red, why: `the red interface, address by ${redType === 'DHCP' ? 'DHCP' : 'static configuration'}` };
+      upstream = {
+        name: red,
+        why: `the red interface, address by ${redType === 'DHCP' ? 'DHCP' : 'static configuration'}`,
+      };
       break;
     }
     case '':
@@ -144,7 +152,9 @@ function decide(read: ReadSettings, options: SetupOptions): SetupPlan {
       return refuse(`RED_TYPE=${printable(redType)} in ${ethernet.path} is none of IPFire's (PPPOE, DHCP, STATIC)`);
   }
   if (upstream.name === green) {
-    return refuse(`the red interface ${green} is also the green one (GREEN_DEV) in ${ethernet.path}; IPTV needs a separate red interface`);
+    return refuse(
+      `the red interface ${green} is also the green one (GREEN_DEV) in ${ethernet.path}; IPTV needs a separate red interface`,
+    );
   }
 
   const downstream: PlannedInterface[] = [{ name: green, why: 'the green zone (LAN)' }];
@@ -158,7 +168,8 @@ function decide(read: ReadSettings, options: SetupOptions): SetupPlan {
   } else if (blue !== undefined) {
     disabled.push({ name: blue, why: 'the blue zone (add it with --lan green,blue)' });
   }
-  if (hasOrange) disabled.push({ name: device(ethernet, 'ORANGE_DEV', 'the orange zone'), why: 'the orange zone (DMZ)' });
+  if (hasOrange)
+    disabled.push({ name: device(ethernet, 'ORANGE_DEV', 'the orange zone'), why: 'the orange zone (DMZ)' });
 
   const provider = PROVIDERS[options.provider];
   if (provider.warning !== undefined) warnings.push(provider.warning(upstream.name));
@@ -189,7 +200,9 @@ function pppUpstream(read: ReadSettings, ethernet: SettingsFile, out: Collected)
   const iptv = setting(ppp, 'IPTV');
   const keys = [`TYPE=${type}`, `IPTV=${iptv}`];
   if (type === 'modem' || type === 'serial' || type === 'qmi') {
-    return refuse(`the red connection is a ${type === 'qmi' ? 'mobile (QMI)' : 'dial-up modem'} connection (TYPE=${type} in ${ppp.path}); it carries no IPTV multicast`);
+    return refuse(
+      `the red connection is a ${type === 'qmi' ? 'mobile (QMI)' : 'dial-up modem'} connection (TYPE=${type} in ${ppp.path}); it carries no IPTV multicast`,
+    );
   }
   // The device pppd runs over, and the one IPFire hangs the IPTV VLAN on.
   let base: string;
@@ -213,7 +226,10 @@ function pppUpstream(read: ReadSettings, ethernet: SettingsFile, out: Collected)
     keys.push(`IPTV_VLAN=${vlan}`);
     out.sources.push({ path: ppp.path, keys });
     out.disabled.push({ name: 'ppp0', why: 'the PPPoE internet connection (TV comes on the IPTV VLAN)' });
-    return { name: `${base}.${vlan}`, why: `the IPTV VLAN ${vlan} that IPFire creates on ${base} (IPTV on, ${DIALUP_PAGE})` };
+    return {
+      name: `${base}.${vlan}`,
+      why: `the IPTV VLAN ${vlan} that IPFire creates on ${base} (IPTV on, ${DIALUP_PAGE})`,
+    };
   }
   out.sources.push({ path: ppp.path, keys });
   out.notes.push(

@@ -11,7 +11,9 @@ export function underRoot(root: string, ipfirePath: string): string {
   return path.join(root, ipfirePath);
 }
 
-export type TextRead = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly code: string | undefined; readonly message: string };
+export type TextRead =
+  | { readonly ok: true; readonly text: string }
+  | { readonly ok: false; readonly code: string | undefined; readonly message: string };
 
 function describe(code: string | undefined, error: unknown): string {
   switch (code) {
@@ -46,9 +48,13 @@ export function readText(file: string, limit: number): TextRead {
     if (!stats.isFile()) return { ok: false, code: 'EINVAL', message: `cannot read ${file}: it is not a regular file` };
     const buffer = Buffer.alloc(limit + 1);
     let filled = 0;
-    for (let bytes = -1; bytes !== 0 && filled <= limit; filled += bytes) bytes = readSync(fd, buffer, filled, limit + 1 - filled, filled);
+    for (let bytes = -1; bytes !== 0 && filled <= limit; filled += bytes)
+      bytes = readSync(fd, buffer, filled, limit + 1 - filled, filled);
     if (filled > limit) return { ok: false, code: 'EFBIG', message: `${file} is larger than ${limit} bytes; not read` };
-    return { ok: true, text: new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(buffer.subarray(0, filled)) };
+    return {
+      ok: true,
+      text: new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(buffer.subarray(0, filled)),
+    };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return { ok: false, code, message: `cannot read ${file}: ${describe(code, error)}` };
@@ -63,7 +69,10 @@ export function settingsBelow(root: string): ReadSettings {
     const file = underRoot(root, ipfirePath);
     const read = readText(file, MAX_SETTINGS_BYTES);
     if (!read.ok) {
-      const hint = read.code === 'ENOENT' && ipfirePath === IPFIRE_FILES.ethernet ? ' (not an IPFire system? --root DIR reads another root)' : '';
+      const hint =
+        read.code === 'ENOENT' && ipfirePath === IPFIRE_FILES.ethernet
+          ? ' (not an IPFire system? --root DIR reads another root)'
+          : '';
       return { ok: false, message: `${read.message}${hint}` };
     }
     return { ok: true, file: parseSettings(read.text, ipfirePath) };

@@ -37,7 +37,7 @@ export function renderConfig(plan: SetupPlan): string {
     ...plan.sources.map((source) => `#   ${source.path}: ${source.keys.join(' ')}`),
     `# Provider: ${plan.provider.title}`,
     '#',
-    '# After changing IPFire\'s network or dial-up settings, make it again:',
+    "# After changing IPFire's network or dial-up settings, make it again:",
     `#   ${command}           (shows the changes)`,
     `#   ${command} --write   (replaces this file, keeps a backup)`,
     '# Hand edits are fine (setup then shows them as changes); check them with',

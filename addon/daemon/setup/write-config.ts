@@ -2,7 +2,20 @@
 // directory (same mode and owner as the old file), which is renamed over it, so a reader
 // sees the old file or the new one, never half of one. The old file is kept first as
 // <file>.bak-YYYYMMDD (or -YYYYMMDD-N when that exists): an older backup is never replaced.
-import { chmodSync, chownSync, closeSync, constants, copyFileSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../error-message.ts';
 
@@ -52,13 +65,15 @@ export function replaceConfig(file: string, text: string, now: Date): WriteOutco
   let exists = false;
   try {
     const stats = lstatSync(file);
-    if (stats.isSymbolicLink()) return { ok: false, message: `${file} is a symbolic link; not replaced (write to its target by hand)` };
+    if (stats.isSymbolicLink())
+      return { ok: false, message: `${file} is a symbolic link; not replaced (write to its target by hand)` };
     if (!stats.isFile()) return { ok: false, message: `${file} is not a regular file; not replaced` };
     exists = true;
     mode = stats.mode & 0o7777;
     owner = { uid: stats.uid, gid: stats.gid };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return { ok: false, message: `cannot inspect ${file}: ${reason(error)}` };
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      return { ok: false, message: `cannot inspect ${file}: ${reason(error)}` };
   }
 
   let backup: string | undefined;
@@ -72,7 +87,11 @@ export function replaceConfig(file: string, text: string, now: Date): WriteOutco
 
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.setup-${process.pid}`);
   try {
-    const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+    const fd = openSync(
+      temporary,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      mode,
+    );
     try {
       const bytes = Buffer.from(text, 'utf8');
       for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
@@ -86,7 +105,10 @@ export function replaceConfig(file: string, text: string, now: Date): WriteOutco
     renameSync(temporary, file);
   } catch (error) {
     rmSync(temporary, { force: true });
-    return { ok: false, message: `cannot write ${file}: ${reason(error)}${backup ? ` (it is unchanged; backup ${backup})` : ''}` };
+    return {
+      ok: false,
+      message: `cannot write ${file}: ${reason(error)}${backup ? ` (it is unchanged; backup ${backup})` : ''}`,
+    };
   }
   syncDirectory(path.dirname(file));
   return { ok: true, backup };

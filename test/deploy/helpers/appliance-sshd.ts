@@ -7,7 +7,17 @@
 // written. The root lives under /run (all path components root-owned, 0755, as sshd's
 // ChrootDirectory demands; /tmp would be refused for being world-writable).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,7 +87,9 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -100,14 +112,18 @@ function makeKey(file: string, comment: string): void {
 /** A uname that reports another machine: the appliance then looks like one of that architecture. */
 function addMachineStandin(usrUpper: string, machine: string): void {
   if (!/^[a-z0-9_]+$/.test(machine)) throw new Error(`machine ${JSON.stringify(machine)}: letters, digits, _ only`);
-  writeFileSync(path.join(usrUpper, 'bin/uname'), [
-    '#!/bin/sh',
-    `# STAND-IN uname of a test appliance: it poses as ${machine}. Only -m is answered.`,
-    `if [ "$#" -eq 1 ] && [ "$1" = -m ]; then echo ${machine}; exit 0; fi`,
-    'echo "uname stand-in: only -m is supported" >&2',
-    'exit 1',
-    '',
-  ].join('\n'), { mode: 0o755 });
+  writeFileSync(
+    path.join(usrUpper, 'bin/uname'),
+    [
+      '#!/bin/sh',
+      `# STAND-IN uname of a test appliance: it poses as ${machine}. Only -m is answered.`,
+      `if [ "$#" -eq 1 ] && [ "$1" = -m ]; then echo ${machine}; exit 0; fi`,
+      'echo "uname stand-in: only -m is supported" >&2',
+      'exit 1',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
 }
 
 /**
@@ -121,7 +137,11 @@ function addDeployFlavour(root: string, usrUpper: string): void {
   rmSync(path.join(usrUpper, 'sbin/iptables'));
   cpSync(path.join(FIXTURE, 'usr/sbin/iptables'), path.join(usrUpper, 'sbin/iptables'));
   rmSync(path.join(usrUpper, 'sbin/iptables-restore'));
-  writeFileSync(path.join(usrUpper, 'sbin/iptables-restore'), '#!/bin/sh\necho "iptables-restore: not in this stand-in appliance" >&2\nexit 2\n', { mode: 0o755 });
+  writeFileSync(
+    path.join(usrUpper, 'sbin/iptables-restore'),
+    '#!/bin/sh\necho "iptables-restore: not in this stand-in appliance" >&2\nexit 2\n',
+    { mode: 0o755 },
+  );
   mkdirSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, mode: 0o755 });
   writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVINPUT'), '');
   writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVFORWARD'), '');
@@ -171,7 +191,8 @@ function findSshd(wrapperPid: number, config: string): number {
 
 export async function startAppliance(name: string, options: ApplianceOptions = {}): Promise<Appliance> {
   const flavour = options.flavour ?? 'deploy';
-  if (flavour === 'package' && options.netns === undefined) throw new Error('the package flavour needs a network namespace');
+  if (flavour === 'package' && options.netns === undefined)
+    throw new Error('the package flavour needs a network namespace');
   const base = `/run/ipd7-deploy-${process.pid}-${name}-${counter++}`;
   rmSync(base, { recursive: true, force: true });
   mkdirSync(base, { mode: 0o755 });
@@ -195,40 +216,67 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
   // A fresh network namespace has every port free.
   const port = options.netns === undefined ? await freePort() : (options.port ?? 2222);
   const config = path.join(base, 'sshd_config');
-  writeFileSync(config, [
-    `Port ${port}`,
-    'ListenAddress 127.0.0.1',
-    `HostKey ${path.join(keys, 'host_ed25519')}`,
-    `PidFile ${path.join(base, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${path.join(keys, 'authorized_keys')}`,
-    'PermitRootLogin prohibit-password',
-    'PubkeyAuthentication yes',
-    `PasswordAuthentication ${options.passwords ? 'yes' : 'no'}`,
-    'KbdInteractiveAuthentication no',
-    'UsePAM no',
-    'StrictModes no',
-    `ChrootDirectory ${root}`,
-    'Subsystem sftp internal-sftp',
-    'AllowTcpForwarding no',
-    'X11Forwarding no',
-    'PrintMotd no',
-    'PrintLastLog no',
-    'UseDNS no',
-    'MaxStartups 50:30:100',
-    'MaxSessions 50',
-    'LogLevel VERBOSE',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${path.join(keys, 'host_ed25519')}`,
+      `PidFile ${path.join(base, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(keys, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PubkeyAuthentication yes',
+      `PasswordAuthentication ${options.passwords ? 'yes' : 'no'}`,
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      `ChrootDirectory ${root}`,
+      'Subsystem sftp internal-sftp',
+      'AllowTcpForwarding no',
+      'X11Forwarding no',
+      'PrintMotd no',
+      'PrintLastLog no',
+      'UseDNS no',
+      'MaxStartups 50:30:100',
+      'MaxSessions 50',
+      'LogLevel VERBOSE',
+      '',
+    ].join('\n'),
+  );
 
   let output = '';
   // setpriv --pdeathsig: should the test process die without afterAll, sshd dies with it.
   // In a new PID namespace sshd is its init: everything started there ends with it.
-  const unshare = ['unshare', '-m', '--propagation', 'private', ...(flavour === 'package' ? ['-p', '--fork', '--kill-child'] : []), '--',
-    'setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', namespaceSetup(), 'ipd7-ns', root, config, usrUpper, usrWork, flavour, ...DEVICE_BINDS];
+  const unshare = [
+    'unshare',
+    '-m',
+    '--propagation',
+    'private',
+    ...(flavour === 'package' ? ['-p', '--fork', '--kill-child'] : []),
+    '--',
+    'setpriv',
+    '--pdeathsig',
+    'KILL',
+    '--',
+    '/bin/sh',
+    '-c',
+    namespaceSetup(),
+    'ipd7-ns',
+    root,
+    config,
+    usrUpper,
+    usrWork,
+    flavour,
+    ...DEVICE_BINDS,
+  ];
   const argv = options.netns === undefined ? unshare : ['ip', 'netns', 'exec', options.netns, ...unshare];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const log = (): string => output;
   await waitForListening(port, child, log);
   const sshdPid = flavour === 'package' || options.netns !== undefined ? findSshd(child.pid!, config) : child.pid!;
@@ -289,11 +337,19 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
       // Everything that lives in the namespace (sessions, the test daemon) goes with it.
       for (let round = 0; round < 3; round++) {
         for (const pid of processesInNamespace()) {
-          try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
         }
       }
       if (sshdPid !== child.pid) {
-        try { process.kill(sshdPid, 'SIGKILL'); } catch { /* gone */ }
+        try {
+          process.kill(sshdPid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       }
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -9,16 +9,25 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-export function runInNamespace(namespace: string, argv: readonly string[],
-  options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number }): Promise<CommandResult> {
+export function runInNamespace(
+  namespace: string,
+  argv: readonly string[],
+  options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
+): Promise<CommandResult> {
   return new Promise((resolve) => {
     const child = spawn('ip', ['netns', 'exec', namespace, ...argv], {
-      cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);

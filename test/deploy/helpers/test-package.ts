@@ -7,7 +7,16 @@
 // build/render.ts), so this package lands where the real one does.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { create } from 'tar';
@@ -112,8 +121,13 @@ ${failing ? 'echo "update.sh: simulated failure before any change"; exit 3\n' : 
 `;
 
 /** What the package lists for Pakfire to remove, sorted like build/package.ts sorts it. */
-export const TEST_PACKAGE_ROOTFILES: readonly string[] = [member(initscript), member(LIB_DIR), member(daemon), member(SHARE_DIR), member(backupInclude)]
-  .sort();
+export const TEST_PACKAGE_ROOTFILES: readonly string[] = [
+  member(initscript),
+  member(LIB_DIR),
+  member(daemon),
+  member(SHARE_DIR),
+  member(backupInclude),
+].sort();
 
 function write(root: string, relative: string, content: string | Buffer, mode: number): void {
   const file = path.join(root, relative);
@@ -160,21 +174,29 @@ export async function buildTestPackage(options: TestPackageOptions): Promise<Tes
     const ipfire = path.join(options.outDir, fileName);
     // Written under a plain name first: the file name may be deliberately hostile.
     const plain = path.join(work, 'package.ipfire');
-    await create({ cwd: outer, file: plain, portable: true, noDirRecurse: true },
-      ['install.sh', 'uninstall.sh', 'update.sh', 'ROOTFILES', 'files.tar.xz']);
+    await create({ cwd: outer, file: plain, portable: true, noDirRecurse: true }, [
+      'install.sh',
+      'uninstall.sh',
+      'update.sh',
+      'ROOTFILES',
+      'files.tar.xz',
+    ]);
     copyFileSync(plain, ipfire);
     const meta = path.join(options.outDir, `meta-${name}`);
-    writeFileSync(meta, [
-      `Name: ${name}`,
-      'Summary: IGMP proxy for IPTV',
-      `ProgVersion: ${options.version}`,
-      `Release: ${release}`,
-      `Size: ${statSync(ipfire).size}`,
-      'Dependencies: ',
-      `File: ${fileName}`,
-      `Services: ${name}`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      meta,
+      [
+        `Name: ${name}`,
+        'Summary: IGMP proxy for IPTV',
+        `ProgVersion: ${options.version}`,
+        `Release: ${release}`,
+        `Size: ${statSync(ipfire).size}`,
+        'Dependencies: ',
+        `File: ${fileName}`,
+        `Services: ${name}`,
+        '',
+      ].join('\n'),
+    );
     return { ipfire, meta, version: options.version };
   } finally {
     rmSync(work, { recursive: true, force: true });
