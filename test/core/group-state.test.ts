@@ -80,6 +80,35 @@ describe('GroupState', () => {
     expect(fired).toEqual(['source 10.0.0.2 of 239.1.2.3']);
   });
 
+  it('groups without sources share no records: a source started or excluded in one is in no other, and its last deletion leaves it empty', () => {
+    const timers = new TimerQueue();
+    const fired: string[] = [];
+    const handlers: GroupTimerHandlers = {
+      groupTimerFired: (state) => fired.push(`group ${formatIpv4(state.group)}`),
+      sourceTimerFired: (state, source) => fired.push(`source ${formatIpv4(source)} of ${formatIpv4(state.group)}`),
+      retransmitDue: () => undefined,
+    };
+    const [a, b, c] = [ip('239.1.1.1'), ip('239.1.1.2'), ip('239.1.1.3')].map(
+      (group) => new GroupState(group, timers, handlers),
+    ) as [GroupState, GroupState, GroupState];
+    a.startSource(s1, 100);
+    b.addExcluded(s2);
+    expect([...a.sources.keys()]).toEqual([s1]);
+    expect([...b.sources.keys()]).toEqual([s2]);
+    expect(c.sources.size).toBe(0);
+    a.deleteSource(s1);
+    b.deleteSource(s2);
+    expect(a.sources.size + b.sources.size + c.sources.size).toBe(0);
+    a.startSource(s2, 100);
+    expect([...a.sources.keys()]).toEqual([s2]);
+    expect(b.sources.size + c.sources.size).toBe(0);
+    // Each group timer fires for its own group.
+    c.groupTimer.start(200);
+    b.groupTimer.start(300);
+    timers.runDue(300);
+    expect(fired).toEqual(['source 10.0.0.2 of 239.1.1.1', 'group 239.1.1.3', 'group 239.1.1.2']);
+  });
+
   it('stopTimers stops every timer it made', () => {
     const { timers, state } = rig();
     state.groupTimer.start(100);

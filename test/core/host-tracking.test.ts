@@ -2,7 +2,13 @@
 // records change it), the per-host group count the limits read, and the two questions
 // quickleave asks. Membership-level quickleave behaviour is in leave.test.ts.
 import { describe, expect, it } from 'vitest';
-import { HostTracking, anyHostWants, anyHostWantsAllSources } from '../../addon/daemon/core/host-tracking.ts';
+import {
+  ALL_SOURCES_FILTER,
+  CompactGroupHosts,
+  HostTracking,
+  anyHostWants,
+  anyHostWantsAllSources,
+} from '../../addon/daemon/core/host-tracking.ts';
 import type { GroupHosts, HostFilter } from '../../addon/daemon/core/host-tracking.ts';
 import { formatIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { ip } from './harness.ts';
@@ -64,6 +70,94 @@ describe("HostTracking: records change the host's own filter", () => {
     expect(hosts.has(hostA)).toBe(false);
     tracking.record(hosts, hostB, 'block', [s1]);
     expect(hosts.has(hostB)).toBe(false);
+    expect(tracking.groupCount(hostA) + tracking.groupCount(hostB)).toBe(0);
+  });
+});
+
+describe('HostTracking: filters are shared between hosts and groups, never changed in place', () => {
+  it('hosts that start with EXCLUDE({}) in two groups: a BLOCK in one leaves the other, and the shared filter, empty', () => {
+    const tracking = new HostTracking();
+    const group1: GroupHosts = new Map();
+    const group2: GroupHosts = new Map();
+    tracking.record(group1, hostA, 'is-exclude', []);
+    tracking.set(group1, hostB, ALL_SOURCES_FILTER);
+    tracking.record(group2, hostA, 'to-exclude', []);
+    tracking.record(group1, hostA, 'block', [s1]);
+    expect(filterOf(group1, hostA)).toBe('exclude 10.0.0.1');
+    expect(filterOf(group1, hostB)).toBe('exclude');
+    expect(filterOf(group2, hostA)).toBe('exclude');
+    expect(ALL_SOURCES_FILTER.sources.size).toBe(0);
+    tracking.record(group2, hostA, 'block', [s2]);
+    tracking.record(group2, hostA, 'allow', [s2]);
+    expect(filterOf(group2, hostA)).toBe('exclude');
+    expect(filterOf(group1, hostA)).toBe('exclude 10.0.0.1');
+    expect(ALL_SOURCES_FILTER.sources.size).toBe(0);
+  });
+
+  it('one filter object given to two groups: ALLOW, BLOCK and an expired source in one leave the other as it was', () => {
+    const tracking = new HostTracking();
+    const group1: GroupHosts = new Map();
+    const group2: GroupHosts = new Map();
+    const filter = include(s1, s2);
+    tracking.set(group1, hostA, filter);
+    tracking.set(group2, hostA, filter);
+    tracking.record(group1, hostA, 'allow', [s3]);
+    tracking.record(group1, hostA, 'block', [s2]);
+    tracking.sourceExpired(group1, s1);
+    expect(filterOf(group1, hostA)).toBe('include 10.0.0.3');
+    expect(filterOf(group2, hostA)).toBe('include 10.0.0.1,10.0.0.2');
+    expect([...filter.sources]).toEqual([s1, s2]);
+  });
+});
+
+describe("CompactGroupHosts (a group's hosts without a Map for one host)", () => {
+  it('answers as a Map does through any sequence of set and delete, in the same order', () => {
+    const compact = new CompactGroupHosts();
+    const model = new Map<number, HostFilter>();
+    const candidates = [hostA, hostB, ip('192.168.1.22'), ip('192.168.1.23')];
+    const filters = [ALL_SOURCES_FILTER, include(s1), exclude(s2)];
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return (seed >>> 16) % n;
+    };
+    const sizesSeen = new Set<number>();
+    for (let step = 0; step < 3000; step++) {
+      const host = candidates[next(candidates.length)]!;
+      if (next(3) === 0) {
+        expect(compact.delete(host)).toBe(model.delete(host));
+      } else {
+        const filter = filters[next(filters.length)]!;
+        compact.set(host, filter);
+        model.set(host, filter);
+      }
+      sizesSeen.add(model.size);
+      expect(compact.size).toBe(model.size);
+      expect([...compact.entries()]).toEqual([...model.entries()]);
+      expect([...compact.keys()]).toEqual([...model.keys()]);
+      expect([...compact.values()]).toEqual([...model.values()]);
+      for (const other of candidates) {
+        expect(compact.get(other)).toBe(model.get(other));
+        expect(compact.has(other)).toBe(model.has(other));
+      }
+    }
+    expect([...sizesSeen].sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('HostTracking on it: two hosts, one leaves, the other keeps its own filter and count', () => {
+    const tracking = new HostTracking();
+    const hosts = new CompactGroupHosts();
+    tracking.record(hosts, hostA, 'is-exclude', []);
+    tracking.record(hosts, hostB, 'allow', [s1]);
+    expect(filterOf(hosts, hostA)).toBe('exclude');
+    expect(filterOf(hosts, hostB)).toBe('include 10.0.0.1');
+    tracking.record(hosts, hostA, 'to-include', []);
+    expect([...hosts.keys()]).toEqual([hostB]);
+    expect(filterOf(hosts, hostB)).toBe('include 10.0.0.1');
+    expect(anyHostWants(hosts, s1)).toBe(true);
+    expect(anyHostWantsAllSources(hosts)).toBe(false);
+    tracking.sourceExpired(hosts, s1);
+    expect(hosts.size).toBe(0);
     expect(tracking.groupCount(hostA) + tracking.groupCount(hostB)).toBe(0);
   });
 });

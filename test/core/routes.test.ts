@@ -141,6 +141,27 @@ describe('NOCACHE upcalls', () => {
     expect(sim.outputs('198.51.100.1', '239.5.1.1')).toEqual(['lan1:1', 'lan2:2']);
     expect(sim.outputs('198.51.100.2', '239.5.1.1')).toEqual(['lan2:2']);
   });
+
+  it('one source of a group loses its last listener: only its route goes, the other sources keep theirs', () => {
+    const sim = standardSetup({ quickLeave: true });
+    sim.igmp(LAN1, '192.168.1.20', v3Report(record('allow', '239.5.1.1', ['198.51.100.3'])));
+    sim.igmp(LAN2, '192.168.2.20', v2Report('239.5.1.1'));
+    for (const source of ['198.51.100.3', '198.51.100.1', '198.51.100.2']) sim.upcall(UP, source, '239.5.1.1');
+    expect(sim.proxy.snapshot().routes.map((r) => r.source)).toEqual(['198.51.100.1', '198.51.100.2', '198.51.100.3']);
+    const leave = sim.igmp(LAN2, '192.168.2.20', { type: 'v2-leave', group: ip('239.5.1.1') });
+    expect(
+      ofType(leave, 'delete-route')
+        .map((d) => d.source)
+        .sort((a, b) => a - b),
+    ).toEqual([ip('198.51.100.1'), ip('198.51.100.2')]);
+    expect(sim.outputs('198.51.100.3', '239.5.1.1')).toEqual(['lan1:1']);
+    expect(sim.proxy.snapshot().routes.map((r) => `${r.source} ${r.group}`)).toEqual(['198.51.100.3 239.5.1.1']);
+    // The group's routes come back one by one as upcalls arrive again.
+    sim.igmp(LAN2, '192.168.2.20', v2Report('239.5.1.1'));
+    sim.upcall(UP, '198.51.100.2', '239.5.1.1');
+    expect(sim.proxy.snapshot().routes.map((r) => r.source)).toEqual(['198.51.100.2', '198.51.100.3']);
+    expect(sim.outputs('198.51.100.3', '239.5.1.1')).toEqual(['lan1:1', 'lan2:2']);
+  });
 });
 
 describe('an upstream whose address comes late (PPP, DHCP, carrier)', () => {
@@ -188,8 +209,21 @@ describe('memory per route (issue 14)', () => {
     const routes = sim.proxy.snapshot().routes;
     expect(routes).toHaveLength(20);
     expect(new Set(routes.map((route) => route.outputs[0])).size).toBe(1);
+    expect(new Set(routes.map((route) => route.outputs)).size).toBe(1);
     expect(routes[0]!.outputs).toEqual([{ interface: LAN1, threshold: 1 }]);
-    // What the kernel was told is unchanged.
-    expect(sim.outputs('198.51.100.1', '239.1.1.7')).toEqual(['lan1:1']);
+    // A group with another list of outputs gets its own; the shared one is not touched.
+    sim.igmp(LAN2, '192.168.2.20', v2Report('239.1.1.7'));
+    const after = sim.proxy.snapshot().routes;
+    expect(after.find((route) => route.group === '239.1.1.7')!.outputs).toEqual([
+      { interface: LAN1, threshold: 1 },
+      { interface: LAN2, threshold: 2 },
+    ]);
+    expect(after.find((route) => route.group === '239.1.1.8')!.outputs).toEqual([{ interface: LAN1, threshold: 1 }]);
+    expect(after.find((route) => route.group === '239.1.1.8')!.outputs).toBe(
+      after.find((route) => route.group === '239.1.1.9')!.outputs,
+    );
+    // What the kernel was told: each route its own outputs.
+    expect(sim.outputs('198.51.100.1', '239.1.1.8')).toEqual(['lan1:1']);
+    expect(sim.outputs('198.51.100.1', '239.1.1.7')).toEqual(['lan1:1', 'lan2:2']);
   });
 });

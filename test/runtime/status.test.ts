@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
+import { REPORT_BURST } from '../../addon/daemon/core/settings.ts';
 import { buildStatus, summarizeStatus } from '../../addon/daemon/runtime/status.ts';
 
 function summaryAfter(queryFrom: number | undefined): string[] {
@@ -70,7 +71,9 @@ describe('status summary', () => {
         }),
       );
     expect(summary().filter((line) => /ignored|pacing/.test(line))).toEqual([]);
-    for (let i = 1; i <= 12; i++) {
+    // Four more hosts than the pacing lets go at once: the last four joins wait.
+    const hosts = REPORT_BURST + 4;
+    for (let i = 1; i <= hosts; i++) {
       const host = 0xc0a80010 + i; // 192.168.0.17.., not our own .1
       proxy.receiveIgmp(
         'green0',
@@ -89,7 +92,7 @@ describe('status summary', () => {
       { type: 'v2-report', group: 0xef030101 },
     );
     expect(summary().filter((line) => /ignored|pacing/.test(line))).toEqual([
-      'downstream green0 ignored IGMP: 12 beyond maxgroupsperhost, 1 with IP TTL not 1 (latest from 192.168.0.99)',
+      `downstream green0 ignored IGMP: ${hosts} beyond maxgroupsperhost, 1 with IP TTL not 1 (latest from 192.168.0.99)`,
       'upstream ppp0: 4 group changes waited for the report pacing, 4 wait now',
     ]);
   });

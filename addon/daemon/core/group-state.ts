@@ -7,8 +7,10 @@
 // EXCLUDE mode a record with a running timer is in the RFC's "requested list" X (forwarded),
 // a record whose timer stopped is in the "exclude list" Y (not forwarded).
 import type { Ipv4 } from '../net/ipv4.ts';
-import type { Timer, TimerQueue } from './timers.ts';
+import { Timer } from './timers.ts';
+import type { TimerQueue } from './timers.ts';
 import type { FilterMode } from './membership-table.ts';
+import { CompactGroupHosts } from './host-tracking.ts';
 import type { GroupHosts } from './host-tracking.ts';
 
 export interface SourceRecord {
@@ -25,6 +27,24 @@ export interface GroupTimerHandlers {
 
 const nothing = (): void => undefined;
 
+/** The group timer: it hands its state to the owner's handler itself, so a group needs no
+ * closure and context of its own for it (~100 bytes per group, issue 14). */
+class GroupTimer extends Timer {
+  private readonly state: GroupState;
+
+  constructor(queue: TimerQueue, state: GroupState) {
+    super(queue, nothing);
+    this.state = state;
+  }
+
+  override fire(): void {
+    this.state.timerHandlers.groupTimerFired(this.state);
+  }
+}
+
+/** The source records of every group that has none (a shared Map nobody writes to). */
+const NO_SOURCES: ReadonlyMap<Ipv4, SourceRecord> = new Map();
+
 /**
  * One group on one interface. Most groups are one TV's any-source join that only ever
  * needs the group timer; the older-host timers, the retransmission timer and the source
@@ -32,16 +52,17 @@ const nothing = (): void => undefined;
  */
 export class GroupState {
   mode: FilterMode = 'include';
-  readonly sources = new Map<Ipv4, SourceRecord>();
+  /** Made on the first source: an any-source join never has one (184 bytes per group). */
+  private records: Map<Ipv4, SourceRecord> | undefined;
   /** Each reporting host's own filter (host-tracking.ts). */
-  readonly hosts: GroupHosts = new Map();
+  readonly hosts: GroupHosts = new CompactGroupHosts();
   groupQueriesLeft = 0;
   /** Sources with last-member query retransmissions left; undefined until the first. */
   sourceQueriesLeft: Map<Ipv4, number> | undefined;
   readonly group: Ipv4;
   readonly groupTimer: Timer;
   private readonly timers: TimerQueue;
-  private readonly handlers: GroupTimerHandlers;
+  readonly timerHandlers: GroupTimerHandlers;
   private v1HostTimer: Timer | undefined;
   private v2HostTimer: Timer | undefined;
   private retransmission: Timer | undefined;
@@ -49,8 +70,13 @@ export class GroupState {
   constructor(group: Ipv4, timers: TimerQueue, handlers: GroupTimerHandlers) {
     this.group = group;
     this.timers = timers;
-    this.handlers = handlers;
-    this.groupTimer = timers.create(() => handlers.groupTimerFired(this));
+    this.timerHandlers = handlers;
+    this.groupTimer = new GroupTimer(timers, this);
+  }
+
+  /** The source records, by source address; changed only through the methods below. */
+  get sources(): ReadonlyMap<Ipv4, SourceRecord> {
+    return this.records ?? NO_SOURCES;
   }
 
   /** RFC 3376 7.3.2: the oldest host version heard within the Older Host Present Interval. */
@@ -70,29 +96,35 @@ export class GroupState {
   }
 
   get retransmitTimer(): Timer {
-    return (this.retransmission ??= this.timers.create((deadline) => this.handlers.retransmitDue(this, deadline)));
+    return (this.retransmission ??= this.timers.create((deadline) => this.timerHandlers.retransmitDue(this, deadline)));
   }
 
   /** The source's timer runs until `deadline` (a new record when there was none). */
   startSource(source: Ipv4, deadline: number): void {
-    let record = this.sources.get(source);
+    const records = (this.records ??= new Map());
+    let record = records.get(source);
     if (record === undefined) {
       record = this.newRecord(source);
-      this.sources.set(source, record);
+      records.set(source, record);
     }
     record.timer.start(deadline);
   }
 
   /** EXCLUDE mode: the source joins the exclude list Y (a record with a stopped timer). */
   addExcluded(source: Ipv4): void {
-    if (this.sources.has(source)) return;
-    this.sources.set(source, this.newRecord(source));
+    const records = (this.records ??= new Map());
+    if (records.has(source)) return;
+    records.set(source, this.newRecord(source));
   }
 
+  /** The source's record goes, with its timer and its query retransmissions. */
   deleteSource(source: Ipv4): void {
-    this.sources.get(source)?.timer.stop();
-    this.sources.delete(source);
+    const records = this.records;
+    if (records === undefined) return;
+    records.get(source)?.timer.stop();
+    records.delete(source);
     this.sourceQueriesLeft?.delete(source);
+    if (records.size === 0) this.records = undefined;
   }
 
   stopTimers(): void {
@@ -104,7 +136,7 @@ export class GroupState {
   }
 
   private newRecord(source: Ipv4): SourceRecord {
-    return { address: source, timer: this.timers.create(() => this.handlers.sourceTimerFired(this, source)) };
+    return { address: source, timer: this.timers.create(() => this.timerHandlers.sourceTimerFired(this, source)) };
   }
 }
 

@@ -14,13 +14,105 @@ import type { Ipv4 } from '../net/ipv4.ts';
 import type { GroupRecordType } from '../igmp/types.ts';
 import type { FilterMode } from './membership-table.ts';
 
+/** Never changed in place: a change makes a new filter, so one object can serve many hosts. */
 export interface HostFilter {
-  mode: FilterMode;
-  sources: Set<Ipv4>;
+  readonly mode: FilterMode;
+  readonly sources: ReadonlySet<Ipv4>;
 }
 
-/** One group's hosts and their filters (kept inside the group's state). */
-export type GroupHosts = Map<Ipv4, HostFilter>;
+/** EXCLUDE({}): every IGMPv1/v2 report and nearly every IGMPv3 join. One object for all hosts
+ * of all groups instead of a filter and an empty Set each (~200 bytes per group, issue 14). */
+export const ALL_SOURCES_FILTER: HostFilter = Object.freeze({ mode: 'exclude', sources: new Set<Ipv4>() });
+
+/** `host`'s filter from the sources of an IS_EX / TO_EX record. */
+function excludeFilter(list: readonly Ipv4[]): HostFilter {
+  return list.length === 0 ? ALL_SOURCES_FILTER : { mode: 'exclude', sources: new Set(list) };
+}
+
+/** One group's hosts and their filters (kept inside the group's state); a Map is one. */
+export interface GroupHosts {
+  readonly size: number;
+  get(host: Ipv4): HostFilter | undefined;
+  has(host: Ipv4): boolean;
+  set(host: Ipv4, filter: HostFilter): unknown;
+  delete(host: Ipv4): boolean;
+  keys(): Iterable<Ipv4>;
+  values(): Iterable<HostFilter>;
+  entries(): Iterable<[Ipv4, HostFilter]>;
+}
+
+/**
+ * A group's hosts as the daemon keeps them. Nearly every group has one receiver (one TV):
+ * its address and filter sit in two fields, and a Map is made only while there are two or
+ * more (an empty Map alone is ~180 bytes per group, issue 14). Iterates in insertion order.
+ */
+export class CompactGroupHosts implements GroupHosts {
+  private onlyHost: Ipv4 | undefined;
+  private onlyFilter: HostFilter | undefined;
+  private many: Map<Ipv4, HostFilter> | undefined;
+
+  get size(): number {
+    return this.many?.size ?? (this.onlyFilter === undefined ? 0 : 1);
+  }
+
+  get(host: Ipv4): HostFilter | undefined {
+    if (this.many !== undefined) return this.many.get(host);
+    return this.onlyHost === host ? this.onlyFilter : undefined;
+  }
+
+  has(host: Ipv4): boolean {
+    return this.get(host) !== undefined;
+  }
+
+  set(host: Ipv4, filter: HostFilter): void {
+    if (this.many !== undefined) {
+      this.many.set(host, filter);
+    } else if (this.onlyFilter === undefined || this.onlyHost === host) {
+      this.onlyHost = host;
+      this.onlyFilter = filter;
+    } else {
+      this.many = new Map([
+        [this.onlyHost!, this.onlyFilter],
+        [host, filter],
+      ]);
+      this.onlyHost = undefined;
+      this.onlyFilter = undefined;
+    }
+  }
+
+  delete(host: Ipv4): boolean {
+    const many = this.many;
+    if (many === undefined) {
+      if (this.onlyFilter === undefined || this.onlyHost !== host) return false;
+      this.onlyHost = undefined;
+      this.onlyFilter = undefined;
+      return true;
+    }
+    if (!many.delete(host)) return false;
+    if (many.size === 1) {
+      // Back to one receiver: the Map goes.
+      const [remainingHost, remainingFilter] = many.entries().next().value!;
+      this.onlyHost = remainingHost;
+      this.onlyFilter = remainingFilter;
+      this.many = undefined;
+    }
+    return true;
+  }
+
+  keys(): Iterable<Ipv4> {
+    return [...this.entries()].map(([host]) => host);
+  }
+
+  values(): Iterable<HostFilter> {
+    if (this.many !== undefined) return this.many.values();
+    return this.onlyFilter === undefined ? [] : [this.onlyFilter];
+  }
+
+  entries(): Iterable<[Ipv4, HostFilter]> {
+    if (this.many !== undefined) return this.many.entries();
+    return this.onlyFilter === undefined ? [] : [[this.onlyHost!, this.onlyFilter]];
+  }
+}
 
 /** Does some host listed in `hosts` want traffic from `source`? */
 export function anyHostWants(hosts: GroupHosts, source: Ipv4): boolean {
@@ -67,7 +159,6 @@ export class HostTracking {
 
   /** One IGMPv3 group record from `host` changes its own filter. */
   record(hosts: GroupHosts, host: Ipv4, type: GroupRecordType, list: readonly Ipv4[]): void {
-    const current = hosts.get(host) ?? { mode: 'include' as FilterMode, sources: new Set<Ipv4>() };
     switch (type) {
       case 'is-include':
       case 'to-include':
@@ -75,22 +166,19 @@ export class HostTracking {
         return;
       case 'is-exclude':
       case 'to-exclude':
-        this.set(hosts, host, { mode: 'exclude', sources: new Set(list) });
+        this.set(hosts, host, excludeFilter(list));
         return;
-      case 'allow':
-        for (const s of list) {
-          if (current.mode === 'include') current.sources.add(s);
-          else current.sources.delete(s);
-        }
-        break;
-      case 'block':
-        for (const s of list) {
-          if (current.mode === 'include') current.sources.delete(s);
-          else current.sources.add(s);
-        }
-        break;
     }
-    this.set(hosts, host, current);
+    // ALLOW / BLOCK change a copy: the current filter may be shared.
+    const current = hosts.get(host);
+    const mode = current?.mode ?? 'include';
+    const sources = new Set(current?.sources);
+    const adds = (type === 'allow') === (mode === 'include');
+    for (const s of list) {
+      if (adds) sources.add(s);
+      else sources.delete(s);
+    }
+    this.set(hosts, host, mode === 'exclude' && sources.size === 0 ? ALL_SOURCES_FILTER : { mode, sources });
   }
 
   /** `host` left the group. */
@@ -104,15 +192,18 @@ export class HostTracking {
 
   /** The group's source expired: INCLUDE-mode hosts no longer list it; those left with none go. */
   sourceExpired(hosts: GroupHosts, source: Ipv4): void {
-    for (const [host, filter] of [...hosts]) {
-      if (filter.mode === 'include' && filter.sources.delete(source) && filter.sources.size === 0)
-        this.remove(hosts, host);
+    for (const [host, filter] of [...hosts.entries()]) {
+      if (filter.mode !== 'include' || !filter.sources.has(source)) continue;
+      const sources = new Set(filter.sources);
+      sources.delete(source);
+      if (sources.size === 0) this.remove(hosts, host);
+      else hosts.set(host, { mode: 'include', sources });
     }
   }
 
   /** The group's EXCLUDE mode ended (6.5): the hosts that asked for all sources go. */
   excludeModeEnded(hosts: GroupHosts): void {
-    for (const [host, filter] of [...hosts]) if (filter.mode === 'exclude') this.remove(hosts, host);
+    for (const [host, filter] of [...hosts.entries()]) if (filter.mode === 'exclude') this.remove(hosts, host);
   }
 
   /** The group is deleted: all its hosts go. */

@@ -17,7 +17,7 @@ import type { CoreContext } from './context.ts';
 import { sorted } from './sources.ts';
 import { QUERY_TIMER_RULES, bindLetters, sourcesOf, transitionFor } from './membership-table.ts';
 import type { FilterMode, QueryTimerRow } from './membership-table.ts';
-import { HostTracking, anyHostWants, anyHostWantsAllSources } from './host-tracking.ts';
+import { ALL_SOURCES_FILTER, HostTracking, anyHostWants, anyHostWantsAllSources } from './host-tracking.ts';
 import { GroupState, lowerTimer } from './group-state.ts';
 import type { GroupTimerHandlers } from './group-state.ts';
 import { LastMemberQueries } from './last-member-queries.ts';
@@ -131,7 +131,7 @@ export class Membership {
   v1Report(host: Ipv4, group: Ipv4): void {
     const state = this.ensure(group);
     state.olderHostPresent(1, this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
-    this.hostTracking.set(state.hosts, host, { mode: 'exclude', sources: new Set() });
+    this.hostTracking.set(state.hosts, host, ALL_SOURCES_FILTER);
     this.applyRecord(state, 'is-exclude', []);
   }
 
@@ -139,7 +139,7 @@ export class Membership {
   v2Report(host: Ipv4, group: Ipv4): void {
     const state = this.ensure(group);
     state.olderHostPresent(2, this.ctx.now() + this.ctx.settings.olderHostPresentIntervalMs);
-    this.hostTracking.set(state.hosts, host, { mode: 'exclude', sources: new Set() });
+    this.hostTracking.set(state.hosts, host, ALL_SOURCES_FILTER);
     this.applyRecord(state, 'is-exclude', []);
   }
 
@@ -309,7 +309,7 @@ export class Membership {
     state.groupTimer.stop();
     if (state.mode !== 'exclude') return;
     // 6.5: EXCLUDE -> INCLUDE with the requested sources; the exclude list is dropped.
-    for (const record of [...state.sources.values()]) if (!record.timer.running) state.sources.delete(record.address);
+    for (const record of [...state.sources.values()]) if (!record.timer.running) state.deleteSource(record.address);
     state.mode = 'include';
     this.hostTracking.excludeModeEnded(state.hosts);
     this.afterExpiry(state);
@@ -320,10 +320,7 @@ export class Membership {
     if (record === undefined) return;
     record.timer.stop();
     // INCLUDE: the source is gone. EXCLUDE: it stays as an exclude-list entry (stopped timer).
-    if (state.mode === 'include') {
-      state.sources.delete(source);
-      state.sourceQueriesLeft?.delete(source);
-    }
+    if (state.mode === 'include') state.deleteSource(source);
     this.hostTracking.sourceExpired(state.hosts, source);
     this.afterExpiry(state);
   }

@@ -51,13 +51,20 @@ export interface RouteSnapshot {
   readonly rateLimit: number;
 }
 
+/** Distinct output lists remembered for sharing (a box has a handful of downstreams). */
+const MAX_SHARED_LISTS = 256;
+
 export class RouteTable {
-  private readonly byGroup = new Map<Ipv4, Map<Ipv4, RouteRecord>>();
+  /** Per group its routes, one per source: an array of exactly their length (usually one),
+   * replaced on change, not a Map per group (~130 bytes per group, issue 14). */
+  private readonly byGroup = new Map<Ipv4, readonly RouteRecord[]>();
   private readonly unresolved = new Map<Ipv4, Map<Ipv4, Unresolved>>();
   /** Per upstream, keyed "source/group", oldest first. */
   private readonly refused = new Map<string, Map<string, Refused>>();
   /** One RouteOutput per downstream name and threshold (bounded by the configuration's phyints). */
   private readonly sharedOutputs = new Map<string, RouteOutput>();
+  /** One frozen outputs array per distinct list of outputs (keyed by its outputs' keys). */
+  private readonly sharedLists = new Map<string, readonly RouteOutput[]>();
   private readonly ctx: CoreContext;
   private readonly oracle: RouteOracle;
 
@@ -124,7 +131,7 @@ export class RouteTable {
   refreshGroup(group: Ipv4): void {
     const routes = this.byGroup.get(group);
     if (routes !== undefined) {
-      for (const route of [...routes.values()]) {
+      for (const route of routes) {
         const outputs = this.oracle.outputsFor(route.source, group);
         if (outputs.length === 0) this.remove(route);
         else this.install(route.input, route.source, group, outputs, false);
@@ -145,7 +152,7 @@ export class RouteTable {
   dropInput(name: string): void {
     this.refused.delete(name);
     for (const routes of [...this.byGroup.values()]) {
-      for (const route of [...routes.values()]) if (route.input === name) this.remove(route);
+      for (const route of routes) if (route.input === name) this.remove(route);
     }
     for (const [group, waiting] of [...this.unresolved]) {
       for (const [source, entry] of [...waiting]) if (entry.input === name) this.forget(source, group);
@@ -155,14 +162,14 @@ export class RouteTable {
   /** Refresh every route whose input is `name` (its rate limit changed). */
   refreshInput(name: string): void {
     for (const routes of this.byGroup.values()) {
-      for (const route of routes.values()) {
+      for (const route of routes) {
         if (route.input === name) this.install(name, route.source, route.group, route.outputs, false);
       }
     }
   }
 
   deleteAll(): void {
-    for (const routes of [...this.byGroup.values()]) for (const route of [...routes.values()]) this.remove(route);
+    for (const routes of [...this.byGroup.values()]) for (const route of routes) this.remove(route);
     for (const waiting of this.unresolved.values()) for (const entry of waiting.values()) entry.timer.stop();
     this.unresolved.clear();
     this.refused.clear();
@@ -171,18 +178,16 @@ export class RouteTable {
   /** Every installed route (each has receivers: a route nobody wants is deleted). Unformatted, cheap. */
   *installed(): IterableIterator<{ readonly source: Ipv4; readonly group: Ipv4; readonly input: string }> {
     for (const routes of this.byGroup.values()) {
-      for (const route of routes.values()) yield { source: route.source, group: route.group, input: route.input };
+      for (const route of routes) yield { source: route.source, group: route.group, input: route.input };
     }
   }
 
   snapshot(): RouteSnapshot[] {
     const result: RouteSnapshot[] = [];
     for (const group of [...this.byGroup.keys()].sort((a, b) => a - b)) {
-      const routes = this.byGroup.get(group)!;
-      for (const source of [...routes.keys()].sort((a, b) => a - b)) {
-        const route = routes.get(source)!;
+      for (const route of [...this.byGroup.get(group)!].sort((a, b) => a.source - b.source)) {
         result.push({
-          source: formatIpv4(source),
+          source: formatIpv4(route.source),
           group: formatIpv4(group),
           input: route.input,
           outputs: route.outputs,
@@ -195,12 +200,8 @@ export class RouteTable {
 
   private install(input: string, source: Ipv4, group: Ipv4, outputs: readonly RouteOutput[], force: boolean): void {
     const rateLimit = this.oracle.rateLimitOf(input);
-    let routes = this.byGroup.get(group);
-    if (routes === undefined) {
-      routes = new Map();
-      this.byGroup.set(group, routes);
-    }
-    const existing = routes.get(source);
+    const routes = this.byGroup.get(group);
+    const existing = routes?.find((route) => route.source === source);
     if (
       existing !== undefined &&
       !force &&
@@ -210,7 +211,8 @@ export class RouteTable {
     )
       return;
     if (existing === undefined) {
-      routes.set(source, { source, group, input, outputs: this.compact(outputs), rateLimit });
+      const route: RouteRecord = { source, group, input, outputs: this.compact(outputs), rateLimit };
+      this.byGroup.set(group, routes === undefined ? [route] : [...routes, route]);
     } else {
       existing.input = input;
       existing.outputs = this.compact(outputs);
@@ -219,26 +221,41 @@ export class RouteTable {
     this.ctx.emit({ type: 'set-route', source, group, input, outputs, rateLimit });
   }
 
-  /** The outputs as kept for a route: an array of exactly their length (a pushed-to array
-   * holds 17 slots) of one shared object per interface and threshold, not one per route
-   * (~180 bytes per group, issue 14). */
+  /** The outputs as kept for a route: one frozen array per distinct list of outputs, shared
+   * by every route with that list (nearly all routes of a box have the same one or two), of
+   * one shared object per interface and threshold: not an array and objects per route
+   * (~60 bytes per group, issue 14). Lists are subsets of the configured downstreams;
+   * past MAX_SHARED_LISTS the table starts over (routes keep the arrays they have). */
   private compact(outputs: readonly RouteOutput[]): readonly RouteOutput[] {
-    return outputs.map((output) => {
-      const key = `${output.interface}\0${output.threshold}`;
-      let shared = this.sharedOutputs.get(key);
-      if (shared === undefined) {
-        shared = { interface: output.interface, threshold: output.threshold };
-        this.sharedOutputs.set(key, shared);
-      }
-      return shared;
-    });
+    const keys = outputs.map((output) => `${output.interface}\0${output.threshold}`);
+    const listKey = keys.join('\n');
+    let list = this.sharedLists.get(listKey);
+    if (list === undefined) {
+      list = Object.freeze(
+        keys.map((key, i) => {
+          let shared = this.sharedOutputs.get(key);
+          if (shared === undefined) {
+            shared = Object.freeze({ interface: outputs[i]!.interface, threshold: outputs[i]!.threshold });
+            this.sharedOutputs.set(key, shared);
+          }
+          return shared;
+        }),
+      );
+      if (this.sharedLists.size >= MAX_SHARED_LISTS) this.sharedLists.clear();
+      this.sharedLists.set(listKey, list);
+    }
+    return list;
   }
 
   private remove(route: RouteRecord): void {
     const routes = this.byGroup.get(route.group);
-    if (routes === undefined || routes.get(route.source) !== route) return;
-    routes.delete(route.source);
-    if (routes.size === 0) this.byGroup.delete(route.group);
+    if (routes === undefined || !routes.includes(route)) return;
+    if (routes.length === 1) this.byGroup.delete(route.group);
+    else
+      this.byGroup.set(
+        route.group,
+        routes.filter((other) => other !== route),
+      );
     this.ctx.emit({ type: 'delete-route', source: route.source, group: route.group, input: route.input });
   }
 

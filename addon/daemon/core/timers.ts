@@ -31,6 +31,12 @@ export class Timer {
     this.queue.remove(this);
   }
 
+  /** Runs the callback (the queue calls this when the timer is due); a subclass may fire
+   * without a closure of its own (one shared function for many timers). */
+  fire(): void {
+    this.callback(this.deadline);
+  }
+
   /** Remaining time at `now`, 0 when stopped or overdue. */
   remaining(now: number): number {
     return this.running ? Math.max(0, this.deadline - now) : 0;
@@ -66,7 +72,7 @@ export class TimerQueue {
     let fired = 0;
     for (let timer = this.popDue(now); timer !== undefined; timer = this.popDue(now)) {
       fired++;
-      timer.callback(timer.deadline);
+      timer.fire();
     }
     return fired;
   }
