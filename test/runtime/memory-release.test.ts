@@ -3,7 +3,13 @@
 // GROWTH_BYTES since the first quiet moment or the last GC, malloc_trim every time. That malloc_trim really
 // releases memory is proven in test/kernel/shim.test.ts; the figures are the memory probe's.
 import { describe, expect, test } from 'vitest';
-import { GROWTH_BYTES, MemoryRelease, QUIET_MS, memoryReducingGc } from '../../addon/daemon/runtime/memory-release.ts';
+import {
+  BUSY_GROWTH_BYTES,
+  GROWTH_BYTES,
+  MemoryRelease,
+  QUIET_MS,
+  memoryReducingGc,
+} from '../../addon/daemon/runtime/memory-release.ts';
 
 function harness(collect = true) {
   let clock = 0;
@@ -66,6 +72,24 @@ describe('MemoryRelease', () => {
     expect(calls).toEqual(['trim']);
     runUntil(29_990 + QUIET_MS);
     expect(calls).toEqual(['trim', 'gc', 'trim']);
+  });
+
+  test('a flood that keeps filling the heap gets a GC and a trim while it lasts, at most one per QUIET_MS', () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.started();
+    calls.length = 0;
+    // 2 MB a second without a quiet moment, for 60 s.
+    for (let t = 10; t <= 60_000; t += 10) {
+      at(t);
+      release.activity();
+      grow(20_000);
+      runUntil(t);
+    }
+    const collections = calls.filter((call) => call === 'gc').length;
+    // 120 MB grown in all: a collection at each check that finds BUSY_GROWTH_BYTES more.
+    expect(collections).toBeGreaterThanOrEqual(Math.floor((60_000 * 200) / BUSY_GROWTH_BYTES) - 1);
+    expect(collections).toBeLessThanOrEqual(60_000 / QUIET_MS);
+    expect(calls.filter((call) => call === 'trim').length).toBe(collections);
   });
 
   test('start-up ends with a GC and a trim, and growth counts from there', () => {

@@ -14,6 +14,10 @@ export const QUIET_MS = 5_000;
 /** Growth of the committed old generation (every space but the young one, whose size swings
  * by 1 MB on its own) that makes a collection worth it: 500 joins grow it by ~2 MB. */
 export const GROWTH_BYTES = 1024 * 1024;
+/** Growth collected even while the daemon never goes quiet (a hostile host flooding it, TVs
+ * zapping without pause): the heap stays bounded, at the cost of one full GC per QUIET_MS at
+ * most, and only while the flood keeps filling it. */
+export const BUSY_GROWTH_BYTES = 4 * 1024 * 1024;
 
 export interface MemoryReleaseDeps {
   /** Monotonic ms. */
@@ -60,21 +64,30 @@ export class MemoryRelease {
   private check(): void {
     const quietFor = this.deps.now() - this.lastActivity;
     if (quietFor < QUIET_MS) {
+      // Still busy (under a flood: one check per QUIET_MS): collect now only if the heap grew
+      // a lot since a baseline was taken.
+      if (this.heapBaseline !== undefined && this.collectIfGrown(BUSY_GROWTH_BYTES)) this.deps.trimMalloc();
       this.deps.schedule(() => this.check(), QUIET_MS - quietFor);
       return;
     }
     this.pending = false;
-    const collect = this.deps.collectGarbage;
-    if (collect !== undefined) {
-      const heap = this.deps.heapBytes();
-      if (this.heapBaseline === undefined) {
-        this.heapBaseline = heap;
-      } else if (heap >= this.heapBaseline + GROWTH_BYTES) {
-        collect();
-        this.heapBaseline = this.deps.heapBytes();
-      }
-    }
+    this.collectIfGrown(GROWTH_BYTES);
     this.deps.trimMalloc();
+  }
+
+  /** A memory-reducing GC when the committed heap grew by `growth` since the baseline. */
+  private collectIfGrown(growth: number): boolean {
+    const collect = this.deps.collectGarbage;
+    if (collect === undefined) return false;
+    const heap = this.deps.heapBytes();
+    if (this.heapBaseline === undefined) {
+      this.heapBaseline = heap;
+      return false;
+    }
+    if (heap < this.heapBaseline + growth) return false;
+    collect();
+    this.heapBaseline = this.deps.heapBytes();
+    return true;
   }
 }
 
