@@ -70,6 +70,11 @@ export interface Appliance {
   exists(inside: string): boolean;
   /** Runs a command inside sshd's mount namespace (e.g. to mount a tmpfs into the root). */
   inNamespace(args: string[]): { status: number | null; stderr: string };
+  /**
+   * Runs a bash script as the appliance sees itself (its mount, PID and network namespaces,
+   * chrooted to its root), e.g. to read /var/run on the 'package' flavour's tmpfs; bounded: 10 s.
+   */
+  shell(script: string): { status: number | null; stdout: string; stderr: string };
   /** Kills the SSH sessions sshd has open (connection lost mid-transfer). */
   killSessions(): number;
   stop(): Promise<void>;
@@ -180,7 +185,15 @@ function findSshd(wrapperPid: number, config: string): number {
     } catch {
       continue;
     }
-    if (cmdline.includes('sshd') && cmdline.includes(config)) return pid;
+    let comm = '';
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    // The wrappers' command lines hold the config path too (the setup script names sshd): only
+    // the process that became sshd counts, else killSessions would take sshd itself for a session.
+    if (comm === 'sshd' && cmdline.includes(config)) return pid;
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
       if (children !== '') queue.push(...children.split(' ').map(Number));
@@ -318,6 +331,14 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
     inNamespace(args) {
       const result = spawnSync('nsenter', ['-t', String(sshdPid), '-m', '--', ...args], { encoding: 'utf8' });
       return { status: result.status, stderr: result.stderr };
+    },
+    shell(script) {
+      const result = spawnSync(
+        'nsenter',
+        ['-t', String(sshdPid), '-m', '-p', '-n', '--', 'chroot', root, '/bin/bash', '-c', script],
+        { encoding: 'utf8', timeout: 10_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
+      );
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     },
     killSessions() {
       let killed = 0;
