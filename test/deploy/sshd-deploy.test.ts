@@ -183,7 +183,12 @@ beforeAll(async () => {
     await build('failing-install-source', '0.9.0'),
     path.join(work, 'failing-install'),
     'install.sh',
-    (text) => text.replace(/\nexit 0\n$/, '\necho "install.sh: simulated failure after its work"\nexit 4\n'),
+    // It also says whether the deploy holds pakfire's lock while it runs, as pakfire does.
+    (text) =>
+      text.replace(
+        /\nexit 0\n$/,
+        '\n[ -e /tmp/pakfire_lock ] && echo "install.sh: pakfire\'s lock is held"\necho "install.sh: simulated failure after its work"\nexit 4\n',
+      ),
   );
   // The launcher still runs with random bytes after it: an upload that takes a while.
   const padded = path.join(work, 'padded-launcher');
@@ -433,6 +438,9 @@ describe('deploy of the real package against a real OpenSSH server', { timeout: 
     ]);
     expect(run.code).toBe(1);
     expect(run.all).toContain('install.sh: simulated failure after its work');
+    expect(readFileSync(c!.file('/opt/pakfire/logs/install-igmpproxy.log'), 'utf8')).toContain(
+      "install.sh: pakfire's lock is held",
+    );
     expect(run.out.at(-1)).toMatch(
       /FAILED\s+the package script failed with exit 4; see \/opt\/pakfire\/logs\/install-igmpproxy\.log/,
     );
