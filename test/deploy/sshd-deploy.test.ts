@@ -12,8 +12,8 @@
 // real package and said so: a failing update.sh and a failing install.sh are the real
 // package with that script edited (helpers/derived-package.ts); the large package is the
 // real one around a launcher padded with random bytes. The host-key and credential tests
-// need no package: they run the deploy in-process against an appliance in the machine's
-// network namespace.
+// need no package; they use a third appliance of the same tree. Only the tests that reach no
+// appliance (usage errors, a silent server) run the deploy on the machine itself.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -26,7 +26,6 @@ import {
   readlinkSync,
   rmSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
@@ -55,7 +54,7 @@ let ns: Netns | undefined;
 /** Real package, 'package' flavour, in `ns` on 127.0.0.1:2222 (c: 2223). */
 let a: Appliance | undefined;
 let c: Appliance | undefined;
-/** No package: the host-key and credential tests, in the machine's network namespace. */
+/** No package: the host-key and credential tests (offers passwords), on 2224. */
 let b: Appliance | undefined;
 let agentPid: number | null = null;
 const packages: Record<string, PackageFiles> = {};
@@ -70,9 +69,9 @@ interface Run {
 const splitLines = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
 
 /** The deploy CLI inside the test's network namespace, as a user runs it; bounded to 90 s. */
-async function deployInNs(args: string[]): Promise<Run> {
+async function deployInNs(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const result = await runInNamespace(ns!.name, [process.execPath, path.join(REPO, 'scripts/deploy.ts'), ...args], {
-    env: { PATH: process.env.PATH, HOME: work },
+    env: { PATH: process.env.PATH, HOME: work, ...env },
     timeoutMs: 90_000,
   });
   return {
@@ -167,7 +166,7 @@ beforeAll(async () => {
   }
   a = await startAppliance('dr-a', { flavour: 'package', netns: ns.name, port: 2222 });
   c = await startAppliance('dr-c', { flavour: 'package', netns: ns.name, port: 2223 });
-  b = await startAppliance('dr-b', { passwords: true });
+  b = await startAppliance('dr-b', { flavour: 'package', netns: ns.name, port: 2224, passwords: true });
   const launcher = await buildStandinLauncher(path.join(work, 'launcher'), HOST_ARCH);
   const build = (dir: string, version: string, binary = launcher, arch = HOST_ARCH): Promise<PackageFiles> =>
     buildStandinPackage(path.join(work, dir), { arch, version, binary });
@@ -488,7 +487,7 @@ describe('deploy of the real package against a real OpenSSH server', { timeout: 
 
 describe('host keys and credentials against a real OpenSSH server', { timeout: 60_000 }, () => {
   const status = (knownHosts: string, ...extra: string[]): Promise<Run> =>
-    deploy(['--status', '-i', b!.clientKey, '--known-hosts', knownHosts, ...extra, `root@127.0.0.1:${b!.port}`]);
+    deployInNs(['--status', '-i', b!.clientKey, '--known-hosts', knownHosts, ...extra, `root@127.0.0.1:${b!.port}`]);
 
   function otherKeyLine(): string {
     const file = path.join(work, `other-key-${Date.now()}`);
@@ -544,27 +543,31 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
     agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1]);
     expect(spawnSync('ssh-add', [b!.clientKey], { env: { SSH_AUTH_SOCK: socket } }).status).toBe(0);
     const file = knownHostsWith('agent', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
-    const run = await deploy(['--status', '--known-hosts', file, `root@127.0.0.1:${b!.port}`], {
-      env: { SSH_AUTH_SOCK: socket },
+    const run = await deployInNs(['--status', '--known-hosts', file, `root@127.0.0.1:${b!.port}`], {
+      SSH_AUTH_SOCK: socket,
     });
     expect(run.code, run.all).toBe(0);
   });
 
-  it('bad credentials: one clear line, exit 1, no stack trace (real CLI)', () => {
+  it('bad credentials: one clear line, exit 1, no stack trace (real CLI)', async () => {
     const wrongKey = path.join(work, 'wrong-key');
     spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrongKey]);
     const file = knownHostsWith('creds', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
-    const result = cli(['--status', '-i', wrongKey, '--known-hosts', file, `root@127.0.0.1:${b!.port}`]);
+    const result = await deployInNs(['--status', '-i', wrongKey, '--known-hosts', file, `root@127.0.0.1:${b!.port}`]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(
-      `[root@127.0.0.1:${b!.port}] error: authentication failed for root@127.0.0.1:${b!.port} (tried publickey)\n`,
-    );
-    expect(result.stdout).toMatch(/FAILED\s+authentication failed/);
+    expect(result.err).toEqual([
+      `[root@127.0.0.1:${b!.port}] error: authentication failed for root@127.0.0.1:${b!.port} (tried publickey)`,
+    ]);
+    expect(result.out.join('\n')).toMatch(/FAILED\s+authentication failed/);
   });
 
   it('asks for a password only on a terminal, without echo (real CLI in a pty)', async () => {
     const file = knownHostsWith('pty', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
     const command = shellCommand([
+      'ip',
+      'netns',
+      'exec',
+      ns!.name,
       process.execPath,
       path.join(REPO, 'scripts/deploy.ts'),
       '--status',
@@ -599,16 +602,17 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
   });
 
   it('a remote step that takes longer than --command-timeout fails with that reason', async () => {
-    // A process of this test that ignores SIGUSR1 poses as the daemon (a shell started through
+    // A process in the appliance that ignores SIGUSR1 poses as the daemon (dash started through
     // a link named like the daemon, so /proc/PID/comm passes the live-process check): the
     // status query then waits (3 s) for a status file that never comes.
-    const poser = path.join(mkdtempSync(path.join(tmpdir(), 'ipd7-poser-')), LAYOUT.processName);
-    symlinkSync('/bin/sh', poser);
-    const stubborn = spawn(poser, ['-c', 'trap "" USR1; sleep 30'], { stdio: 'ignore' });
-    writeFileSync(b!.file('/var/run/igmpproxy.pid'), `${stubborn.pid}\n`);
+    const poser = `/tmp/dr-poser/${LAYOUT.processName}`;
+    const started = b!.shell(
+      `mkdir -p /tmp/dr-poser && ln -sfn /usr/bin/dash ${poser} && { setsid ${poser} -c 'trap "" USR1; sleep 30' </dev/null >/dev/null 2>&1 & echo "$!" > ${LAYOUT.pidfile}; }`,
+    );
+    expect(started.status, started.stderr).toBe(0);
     try {
       const file = knownHostsWith('timeout', [`[127.0.0.1]:${b!.port} ${b!.hostKeyLine}`]);
-      const run = await deploy([
+      const run = await deployInNs([
         '--status',
         '-i',
         b!.clientKey,
@@ -621,9 +625,7 @@ describe('host keys and credentials against a real OpenSSH server', { timeout: 6
       expect(run.code).toBe(1);
       expect(run.out.at(-1)).toMatch(/FAILED\s+the status query did not finish within 1 s/);
     } finally {
-      stubborn.kill('SIGKILL');
-      rmSync(b!.file('/var/run/igmpproxy.pid'), { force: true });
-      rmSync(path.dirname(poser), { recursive: true, force: true });
+      b!.shell(`kill -KILL -- "-$(cat ${LAYOUT.pidfile})"; rm -rf ${LAYOUT.pidfile} /tmp/dr-poser`);
     }
   });
 
