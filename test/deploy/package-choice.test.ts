@@ -4,7 +4,7 @@
 // with the machine's own uname (x86_64 here) and one whose uname stand-in says aarch64.
 // The packages are the REAL package (build/package.ts) around a compiled launcher of each
 // architecture (test/helpers/standin-launcher.ts), installed by their own install.sh into
-// the stand-in IPFire tree (the 'package' flavour). The aarch64 launcher cannot run on this
+// the stand-in IPFire tree. The aarch64 launcher cannot run on this
 // machine: on the aarch64 appliance the package installs, but its daemon does not start.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,8 +123,8 @@ describe.skipIf(!support.available)(
         const made = await ns.exec(['iptables-legacy', '-N', chain]);
         expect(made.code, made.stderr).toBe(0);
       }
-      x86 = await startAppliance('ipda-x86', { flavour: 'package', netns: ns.name, port: 2222 });
-      arm = await startAppliance('ipda-arm', { flavour: 'package', netns: ns.name, port: 2223, machine: 'aarch64' });
+      x86 = await startAppliance('ipda-x86', { netns: ns.name, port: 2222 });
+      arm = await startAppliance('ipda-arm', { netns: ns.name, port: 2223, machine: 'aarch64' });
       knownHosts = path.join(work, 'known_hosts');
       writeFileSync(knownHosts, `[127.0.0.1]:2222 ${x86.hostKeyLine}\n[127.0.0.1]:2223 ${arm.hostKeyLine}\n`);
       // Both appliances accept the same client key: the x86 one's.

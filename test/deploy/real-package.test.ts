@@ -44,7 +44,7 @@ beforeAll(async () => {
   expect(ns(['ip', 'link', 'set', 'lo', 'up']).status).toBe(0);
   // IPFire's firewall creates these chains at start; the package only hooks into them.
   for (const chain of ['IPTVINPUT', 'IPTVFORWARD']) expect(ns(['iptables-legacy', '-N', chain]).status).toBe(0);
-  appliance = await startAppliance('pkg', { flavour: 'package', netns: NETNS });
+  appliance = await startAppliance('pkg', { netns: NETNS });
   const binary = await buildStandinLauncher(path.join(work, 'launcher'), HOST_ARCH);
   for (const version of ['1.0.0', '1.0.1']) {
     built[version] = await buildStandinPackage(path.join(work, version), { arch: HOST_ARCH, version, binary });

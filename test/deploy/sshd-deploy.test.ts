@@ -3,7 +3,7 @@
 //
 // Installs, updates and uninstalls deploy the project's REAL package (build/package.ts: its
 // rendered install.sh, update.sh, uninstall.sh and initscript run in the appliance) into the
-// stand-in IPFire tree (test/helpers/ipfire-root.ts, the 'package' flavour: real legacy
+// stand-in IPFire tree (test/helpers/ipfire-root.ts: real legacy
 // iptables, IPFire's rc functions and run-time mounts), served by sshd in a network namespace
 // of this test, where the deploy CLI runs too. The package's only native file,
 // /usr/sbin/igmpproxy, is a compiled launcher of the machine's architecture
@@ -51,7 +51,7 @@ const MB = 1_048_576;
 const work = mkdtempSync(path.join(tmpdir(), 'dr-deploy-'));
 const lab = new NetnsLab('dr');
 let ns: Netns | undefined;
-/** Real package, 'package' flavour, in `ns` on 127.0.0.1:2222 (c: 2223). */
+/** Real package, in `ns` on 127.0.0.1:2222 (c: 2223). */
 let a: Appliance | undefined;
 let c: Appliance | undefined;
 /** No package: the host-key and credential tests (offers passwords), on 2224. */
@@ -164,9 +164,9 @@ beforeAll(async () => {
     const made = await ns.exec(['iptables-legacy', '-N', chain]);
     expect(made.code, made.stderr).toBe(0);
   }
-  a = await startAppliance('dr-a', { flavour: 'package', netns: ns.name, port: 2222 });
-  c = await startAppliance('dr-c', { flavour: 'package', netns: ns.name, port: 2223 });
-  b = await startAppliance('dr-b', { flavour: 'package', netns: ns.name, port: 2224, passwords: true });
+  a = await startAppliance('dr-a', { netns: ns.name, port: 2222 });
+  c = await startAppliance('dr-c', { netns: ns.name, port: 2223 });
+  b = await startAppliance('dr-b', { netns: ns.name, port: 2224, passwords: true });
   const launcher = await buildStandinLauncher(path.join(work, 'launcher'), HOST_ARCH);
   const build = (dir: string, version: string, binary = launcher, arch = HOST_ARCH): Promise<PackageFiles> =>
     buildStandinPackage(path.join(work, dir), { arch, version, binary });
