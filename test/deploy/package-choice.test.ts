@@ -2,6 +2,10 @@
 // architecture (dist/<arch>/, as build/index.ts lays it out). Unit tests of the choice, then
 // the deploy against two real OpenSSH appliances in a network namespace of this test: one
 // with the machine's own uname (x86_64 here) and one whose uname stand-in says aarch64.
+// The packages are the REAL package (build/package.ts) around a compiled launcher of each
+// architecture (test/helpers/standin-launcher.ts), installed by their own install.sh into
+// the stand-in IPFire tree. The aarch64 launcher cannot run on this
+// machine: on the aarch64 appliance the package installs, but its daemon does not start.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,12 +15,20 @@ import { elfArchitecture, type LocalPackage } from '../../scripts/deploy/package
 import { checkNetnsSupport, NetnsLab, type Netns } from '../../scripts/lab/netns.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
 import { runInNamespace, type CommandResult } from './helpers/run-in-namespace.ts';
-import { buildTestPackage } from './helpers/test-package.ts';
+import { LAYOUT } from '../../build/render.ts';
+import { buildStandinLauncher } from '../helpers/standin-launcher.ts';
+import { buildStandinPackage } from '../package/appliance.ts';
 
 const PREFIX = 'ipda';
 const DEPLOY_WITH_ROOT = path.resolve(import.meta.dirname, 'helpers/deploy-with-root.ts');
 const work = mkdtempSync(path.join(tmpdir(), 'ipda-choice-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** The real package for `arch` (its launcher as the daemon binary) into `outDir`. */
+async function realPackage(outDir: string, arch: 'x86_64' | 'aarch64', version: string) {
+  const binary = await buildStandinLauncher(path.join(work, 'launchers'), arch);
+  return buildStandinPackage(outDir, { arch, version, binary });
+}
 
 describe('the meta file for an appliance', () => {
   const dist = '/repo/dist';
@@ -60,8 +72,8 @@ describe('the meta file for an appliance', () => {
 describe("the build's packages, loaded per architecture", () => {
   it('loads dist/<arch>/ once per architecture and announces each package once', async () => {
     const dist = path.join(work, 'unit', 'dist');
-    await buildTestPackage({ outDir: path.join(dist, 'x86_64'), version: '3.0.0', elfMachine: 0x3e });
-    await buildTestPackage({ outDir: path.join(dist, 'aarch64'), version: '3.0.1', elfMachine: 0xb7 });
+    await realPackage(path.join(dist, 'x86_64'), 'x86_64', '3.0.0');
+    await realPackage(path.join(dist, 'aarch64'), 'aarch64', '3.0.1');
     const announced: string[] = [];
     const source = builtPackages(dist, 'igmpproxy', (pkg) => announced.push(`${pkg.arch} ${pkg.meta.version}`));
     const [x86, x86again, arm] = await Promise.all([
@@ -78,7 +90,7 @@ describe("the build's packages, loaded per architecture", () => {
 
   it('refuses a dist meta file of another package', async () => {
     const dist = path.join(work, 'other', 'dist');
-    const built = await buildTestPackage({ outDir: path.join(dist, 'x86_64'), version: '3.0.0' });
+    const built = await realPackage(path.join(dist, 'x86_64'), 'x86_64', '3.0.0');
     writeFileSync(built.meta, readFileSync(built.meta, 'utf8').replace('Name: igmpproxy', 'Name: tor'));
     const announced: LocalPackage[] = [];
     await expect(builtPackages(dist, 'igmpproxy', (pkg) => announced.push(pkg)).forAppliance('x86_64')).rejects.toThrow(
@@ -106,6 +118,11 @@ describe.skipIf(!support.available)(
 
     beforeAll(async () => {
       ns = await lab.createNamespace('deploy');
+      // IPFire's firewall creates these chains at start; the package only hooks into them.
+      for (const chain of [LAYOUT.iptvInput, LAYOUT.iptvForward]) {
+        const made = await ns.exec(['iptables-legacy', '-N', chain]);
+        expect(made.code, made.stderr).toBe(0);
+      }
       x86 = await startAppliance('ipda-x86', { netns: ns.name, port: 2222 });
       arm = await startAppliance('ipda-arm', { netns: ns.name, port: 2223, machine: 'aarch64' });
       knownHosts = path.join(work, 'known_hosts');
@@ -114,7 +131,7 @@ describe.skipIf(!support.available)(
       writeFileSync(path.join(path.dirname(arm.hostKeyPub), 'authorized_keys'), readFileSync(`${x86.clientKey}.pub`));
       key = x86.clientKey;
       // The build's layout (build/index.ts): dist/x86_64/ only, as after `bash scripts/dev.sh build`.
-      await buildTestPackage({ outDir: path.join(dist, 'x86_64'), version: '1.0.0', elfMachine: 0x3e });
+      await realPackage(path.join(dist, 'x86_64'), 'x86_64', '1.0.0');
     }, 120_000);
 
     afterAll(async () => {
@@ -131,9 +148,10 @@ describe.skipIf(!support.available)(
       });
     const login = (): string[] => ['-i', key, '--known-hosts', knownHosts];
     const both = ['root@127.0.0.1:2222', 'root@127.0.0.1:2223'];
-    const installedShimArch = (appliance: Appliance): string | null => {
-      const shim = appliance.file('/usr/lib/igmpproxy/igmp_shim.node');
-      return existsSync(shim) ? elfArchitecture(readFileSync(shim)) : null;
+    /** The architecture of the installed daemon binary (the package's one native file). */
+    const installedArch = (appliance: Appliance): string | null => {
+      const daemon = appliance.file(LAYOUT.daemon);
+      return existsSync(daemon) ? elfArchitecture(readFileSync(daemon)) : null;
     };
 
     it('installs x86_64 from dist/x86_64/ and, with no aarch64 build, says which file and command are missing', async () => {
@@ -145,18 +163,21 @@ describe.skipIf(!support.available)(
       expect(run.stdout).toMatch(
         new RegExp(`root@127\\.0\\.0\\.1:2223\\s+FAILED\\s+${missing.replace(/[.()]/g, '\\$&')}`),
       );
-      expect(installedShimArch(x86!)).toBe('x86_64');
+      expect(installedArch(x86!)).toBe('x86_64');
+      // The package's initscript started its daemon (bounded wait: 5 s).
+      const running = `for _ in $(seq 50); do pid=$(head -n 1 ${LAYOUT.pidfile} 2>/dev/null); [ -n "$pid" ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" = ${LAYOUT.processName} ] && exit 0; sleep 0.1; done; exit 1`;
+      expect(x86!.shell(running).status).toBe(0);
       expect(existsSync(arm!.file('/opt/pakfire/db/installed/meta-igmpproxy'))).toBe(false);
     });
 
     it('installs aarch64 from dist/aarch64/ once the build made it, each appliance its own', async () => {
-      await buildTestPackage({ outDir: path.join(dist, 'aarch64'), version: '1.0.1', elfMachine: 0xb7 });
+      await realPackage(path.join(dist, 'aarch64'), 'aarch64', '1.0.1');
       const run = await deploy([...login(), ...both]);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(run.stdout).toMatch(/root@127\.0\.0\.1:2222\s+OK\s+updated 1\.0\.0-100 -> 1\.0\.0-100/);
       expect(run.stdout).toMatch(/root@127\.0\.0\.1:2223\s+OK\s+installed 1\.0\.1-100/);
       expect(run.stdout).toContain('package igmpproxy-1.0.1-100.ipfire (igmpproxy 1.0.1-100, aarch64,');
-      expect(installedShimArch(arm!)).toBe('aarch64');
+      expect(installedArch(arm!)).toBe('aarch64');
       expect(readFileSync(arm!.file('/opt/pakfire/db/installed/meta-igmpproxy'), 'utf8')).toBe(
         readFileSync(path.join(dist, 'aarch64', 'meta-igmpproxy'), 'utf8'),
       );
@@ -171,7 +192,7 @@ describe.skipIf(!support.available)(
       ]);
       expect(run.code, run.stdout + run.stderr).toBe(1);
       expect(run.stderr).toContain('error: the package is built for x86_64 but the appliance is aarch64');
-      expect(installedShimArch(arm!)).toBe('aarch64');
+      expect(installedArch(arm!)).toBe('aarch64');
     });
 
     it("uninstalls with the package of each appliance's architecture", async () => {

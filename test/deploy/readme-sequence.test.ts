@@ -43,7 +43,7 @@ describe.skipIf(!support.available)(
       ns = await lab.createNamespace('readme');
       // IPFire's firewall creates these chains at start; the package only hooks into them.
       for (const chain of ['IPTVINPUT', 'IPTVFORWARD']) await ns.run(['iptables-legacy', '-N', chain]);
-      appliance = await startAppliance('ipda-readme', { flavour: 'package', netns: ns.name, port: 222 });
+      appliance = await startAppliance('ipda-readme', { netns: ns.name, port: 222 });
       knownHosts = path.join(work, 'known_hosts');
       writeFileSync(knownHosts, `[127.0.0.1]:222 ${appliance.hostKeyLine}\n`);
     }, 120_000);

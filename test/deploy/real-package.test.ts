@@ -16,6 +16,7 @@ import { buildStandinPackage } from '../package/appliance.ts';
 import { startAppliance, type Appliance } from './helpers/appliance-sshd.ts';
 import { runInNamespace, type CommandResult } from './helpers/run-in-namespace.ts';
 import { REPOSITORY_ROOT as REPO } from '../../build/repository.ts';
+import { buildStandinLauncher } from '../helpers/standin-launcher.ts';
 
 const HOST_ARCH = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
 const NETNS = `ipd7-${process.pid}-pkg`;
@@ -43,9 +44,10 @@ beforeAll(async () => {
   expect(ns(['ip', 'link', 'set', 'lo', 'up']).status).toBe(0);
   // IPFire's firewall creates these chains at start; the package only hooks into them.
   for (const chain of ['IPTVINPUT', 'IPTVFORWARD']) expect(ns(['iptables-legacy', '-N', chain]).status).toBe(0);
-  appliance = await startAppliance('pkg', { flavour: 'package', netns: NETNS });
+  appliance = await startAppliance('pkg', { netns: NETNS });
+  const binary = await buildStandinLauncher(path.join(work, 'launcher'), HOST_ARCH);
   for (const version of ['1.0.0', '1.0.1']) {
-    built[version] = await buildStandinPackage(path.join(work, version), { arch: HOST_ARCH, version });
+    built[version] = await buildStandinPackage(path.join(work, version), { arch: HOST_ARCH, version, binary });
   }
 }, 120_000);
 
@@ -68,6 +70,7 @@ describe('the real package deployed to a stand-in appliance over real SSH', { ti
     const run = await deployCli([...pkg('1.0.0'), ...common()]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toMatch(/OK\s+installed 1\.0\.0-100/);
+    expect(run.stdout).toContain(`package igmpproxy-1.0.0-100.ipfire (igmpproxy 1.0.0-100, ${HOST_ARCH},`);
     expect(readFileSync(appliance!.file('/opt/pakfire/db/installed/meta-igmpproxy'), 'utf8')).toBe(
       readFileSync(built['1.0.0']!.meta, 'utf8'),
     );

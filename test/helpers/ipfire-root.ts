@@ -14,6 +14,7 @@ import { REPOSITORY_ROOT } from '../../build/repository.ts';
 import { ipfireMountCommands, ipfireVarRunLink } from '../package/ipfire-mounts.ts';
 import { ADDONCTRL, buildAddonctrl } from './addonctrl.ts';
 import { APPLIANCE_REAL_DAEMON_DIR, applianceDaemonLauncher, applianceRepositoryMount } from './real-daemon.ts';
+import { STANDIN_LINK, STANDIN_LINK_TARGET } from './standin-launcher.ts';
 
 const IPFIRE = path.join(REPOSITORY_ROOT, 'test/fixtures/ipfire');
 /** Stand-ins for the parts of IPFire that are not vendored (Pakfire's functions, backupctrl). */
@@ -129,6 +130,9 @@ export async function buildIpfireRoot(root: string, usrUpper: string): Promise<v
   // The real daemon, which the test packages' stand-in binary hands all but running to.
   await mkdir(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'repo'), { recursive: true, mode: 0o755 });
   await writeFile(path.join(root, APPLIANCE_REAL_DAEMON_DIR, 'igmpproxy'), applianceDaemonLauncher(), { mode: 0o755 });
+  // What the test packages' compiled launcher execs (test/helpers/standin-launcher.ts).
+  await mkdir(path.join(root, path.dirname(STANDIN_LINK)), { recursive: true, mode: 0o755 });
+  await symlink(STANDIN_LINK_TARGET, path.join(root, STANDIN_LINK));
 }
 
 /**

@@ -137,12 +137,12 @@ describe.skipIf(!support.available)('the stand-in appliances mount like IPFire',
   );
 
   it(
-    "the deploy tests' appliance behind a real sshd, package flavour (test/deploy/helpers/appliance-sshd.ts)",
+    "the deploy tests' appliance behind a real sshd (test/deploy/helpers/appliance-sshd.ts)",
     async () => {
       const ns = await lab.createNamespace('sshd');
       let appliance: SshdAppliance | undefined;
       try {
-        appliance = await startAppliance('ipmt', { flavour: 'package', netns: ns.name });
+        appliance = await startAppliance('ipmt', { netns: ns.name });
         // The probe runs in sshd's mount namespace, chrooted like its sessions; the mount table
         // is sshd's own (its paths are the appliance root's on this machine).
         const result = spawnSync(

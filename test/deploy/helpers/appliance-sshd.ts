@@ -1,7 +1,11 @@
 // A throwaway IPFire "appliance" served by a REAL OpenSSH server: `sshd -D -e -f CONFIG` on
-// 127.0.0.1 (random free port) as root, with `ChrootDirectory` pointing at the stand-in
-// IPFire tree the package tests use too (test/helpers/ipfire-root.ts). sshd runs in its own
-// mount namespace (`unshare -m`): the appliance's /usr is an overlay (the machine's /usr as
+// 127.0.0.1 of a network namespace of the test, as root, with `ChrootDirectory` pointing at
+// the stand-in IPFire tree the package tests use too (test/helpers/ipfire-root.ts): real
+// legacy iptables (changes stay in the test's namespace), IPFire's addonctrl, /proc, /dev,
+// /sys, and /run, /dev/shm, /var/lock mounted as IPFire mounts them with /var/run -> ../run.
+// IPFire's rc functions find daemons with pidof, so sshd runs in its own PID namespace (as
+// its init: everything started there ends with it) and its own mount namespace
+// (`unshare -m`): the appliance's /usr is an overlay (the machine's /usr as
 // read-only lower layer, a throwaway upper dir holding the stand-ins and whatever the package
 // installs); all of it vanishes with the namespace, and the real /opt, /etc, /usr are never
 // written. The root lives under /run (all path components root-owned, 0755, as sshd's
@@ -18,29 +22,12 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildIpfireRoot, ipfireRootMounts, MACHINE_IGMPPROXY_PATHS } from '../../helpers/ipfire-root.ts';
 
-const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures');
-const FIXTURE = path.join(FIXTURES, 'deploy-appliance');
-
 export interface ApplianceOptions {
-  /**
-   * 'deploy' (default): the machine's network and PID namespaces (no netns needed; pidfiles
-   * hold pids the test sees), so the iptables stand-in of test/fixtures/deploy-appliance
-   * instead of real iptables, and /run a plain directory the test reads from outside.
-   * 'package': the stand-in IPFire tree the package tests run in, from the same builder
-   * (test/helpers/ipfire-root.ts): real legacy iptables, IPFire's addonctrl, /proc, /dev,
-   * /sys, and /run, /dev/shm, /var/lock mounted as IPFire mounts them with /var/run -> ../run.
-   * Its rc functions find daemons with pidof, so this flavour runs sshd in its own PID
-   * namespace, and it needs `netns` so that iptables changes stay in a network namespace of
-   * the test.
-   */
-  readonly flavour?: 'deploy' | 'package';
-  /** Network namespace (already created, lo up) for sshd; it then listens on that 127.0.0.1. */
-  readonly netns?: string;
+  /** Network namespace (already created, lo up) for sshd; it listens on that 127.0.0.1. */
+  readonly netns: string;
   /** Offer password authentication (root has no usable password here: every password fails). */
   readonly passwords?: boolean;
   /** What `uname -m` says on the appliance (a stand-in uname); default: the real uname, this machine's. */
@@ -48,7 +35,6 @@ export interface ApplianceOptions {
   /** Port inside `netns` (default 2222), so that several appliances can share one namespace. */
   readonly port?: number;
 }
-const DEVICE_BINDS = ['dev/null', 'dev/zero', 'dev/urandom'];
 let counter = 0;
 
 export interface Appliance {
@@ -70,6 +56,11 @@ export interface Appliance {
   exists(inside: string): boolean;
   /** Runs a command inside sshd's mount namespace (e.g. to mount a tmpfs into the root). */
   inNamespace(args: string[]): { status: number | null; stderr: string };
+  /**
+   * Runs a bash script as the appliance sees itself (its mount, PID and network namespaces,
+   * chrooted to its root), e.g. to read /var/run on its tmpfs; bounded: 10 s.
+   */
+  shell(script: string): { status: number | null; stdout: string; stderr: string };
   /** Kills the SSH sessions sshd has open (connection lost mid-transfer). */
   killSessions(): number;
   stop(): Promise<void>;
@@ -79,19 +70,6 @@ function run(command: string, args: string[]): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
   return result.stdout;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** sshd -e says "Server listening on ADDR port N." once it accepts connections. */
@@ -127,44 +105,13 @@ function addMachineStandin(usrUpper: string, machine: string): void {
 }
 
 /**
- * What the 'deploy' flavour changes in the shared tree: it shares the machine's network and
- * PID namespaces, so iptables is the stand-in of test/fixtures/deploy-appliance (chains as
- * text files, with the IPTV chains IPFire's firewall makes at start) and iptables-restore
- * refuses; /run stays a plain directory that the test reads from outside; three /dev nodes
- * are bind-mounted.
- */
-function addDeployFlavour(root: string, usrUpper: string): void {
-  rmSync(path.join(usrUpper, 'sbin/iptables'));
-  cpSync(path.join(FIXTURE, 'usr/sbin/iptables'), path.join(usrUpper, 'sbin/iptables'));
-  rmSync(path.join(usrUpper, 'sbin/iptables-restore'));
-  writeFileSync(
-    path.join(usrUpper, 'sbin/iptables-restore'),
-    '#!/bin/sh\necho "iptables-restore: not in this stand-in appliance" >&2\nexit 2\n',
-    { mode: 0o755 },
-  );
-  mkdirSync(path.join(root, 'var/lib/iptables-standin'), { recursive: true, mode: 0o755 });
-  writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVINPUT'), '');
-  writeFileSync(path.join(root, 'var/lib/iptables-standin/IPTVFORWARD'), '');
-  for (const device of DEVICE_BINDS) writeFileSync(path.join(root, device), '');
-}
-
-/**
- * Mounts inside the new namespace, then becomes sshd ($1 root, $2 config, $3 upper, $4 work,
- * $5 flavour, rest: device binds). The machine may have Debian's igmpproxy in /usr: every
- * path the packages install under /usr is hidden in the overlay first.
+ * Mounts inside the new namespace, then becomes sshd ($1 root, $2 config, $3 upper, $4 work).
+ * The machine may have Debian's igmpproxy in /usr: every path the packages install under
+ * /usr is hidden in the overlay first.
  */
 const namespaceSetup = (): string => `set -e
-root=$1 config=$2 upper=$3 work=$4 flavour=$5
-shift 5
-if [ "$flavour" = package ]; then
+root=$1 config=$2 upper=$3 work=$4
 ${ipfireRootMounts('root', 'upper', 'work')}
-else
-  mount -t overlay ipd7-usr -o "lowerdir=/usr,upperdir=$upper,workdir=$work" "$root/usr"
-  mount -t proc ipd7-proc "$root/proc"
-  for device in "$@"; do
-    mount --bind "/$device" "$root/$device"
-  done
-fi
 for installed in ${MACHINE_IGMPPROXY_PATHS.join(' ')}; do rm -rf "$root$installed"; done
 exec /usr/sbin/sshd -D -e -f "$config"
 `;
@@ -180,7 +127,15 @@ function findSshd(wrapperPid: number, config: string): number {
     } catch {
       continue;
     }
-    if (cmdline.includes('sshd') && cmdline.includes(config)) return pid;
+    let comm = '';
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    // The wrappers' command lines hold the config path too (the setup script names sshd): only
+    // the process that became sshd counts, else killSessions would take sshd itself for a session.
+    if (comm === 'sshd' && cmdline.includes(config)) return pid;
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
       if (children !== '') queue.push(...children.split(' ').map(Number));
@@ -189,10 +144,7 @@ function findSshd(wrapperPid: number, config: string): number {
   throw new Error(`no sshd below pid ${wrapperPid}`);
 }
 
-export async function startAppliance(name: string, options: ApplianceOptions = {}): Promise<Appliance> {
-  const flavour = options.flavour ?? 'deploy';
-  if (flavour === 'package' && options.netns === undefined)
-    throw new Error('the package flavour needs a network namespace');
+export async function startAppliance(name: string, options: ApplianceOptions): Promise<Appliance> {
   const base = `/run/ipd7-deploy-${process.pid}-${name}-${counter++}`;
   rmSync(base, { recursive: true, force: true });
   mkdirSync(base, { mode: 0o755 });
@@ -203,7 +155,6 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
   mkdirSync(keys, { mode: 0o700 });
   mkdirSync(usrWork, { mode: 0o700 });
   await buildIpfireRoot(root, usrUpper);
-  if (flavour === 'deploy') addDeployFlavour(root, usrUpper);
   if (options.machine !== undefined) {
     mkdirSync(path.join(usrUpper, 'bin'), { recursive: true, mode: 0o755 });
     addMachineStandin(usrUpper, options.machine);
@@ -214,7 +165,7 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
   if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
 
   // A fresh network namespace has every port free.
-  const port = options.netns === undefined ? await freePort() : (options.port ?? 2222);
+  const port = options.port ?? 2222;
   const config = path.join(base, 'sshd_config');
   writeFileSync(
     config,
@@ -252,7 +203,9 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
     '-m',
     '--propagation',
     'private',
-    ...(flavour === 'package' ? ['-p', '--fork', '--kill-child'] : []),
+    '-p',
+    '--fork',
+    '--kill-child',
     '--',
     'setpriv',
     '--pdeathsig',
@@ -266,10 +219,8 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
     config,
     usrUpper,
     usrWork,
-    flavour,
-    ...DEVICE_BINDS,
   ];
-  const argv = options.netns === undefined ? unshare : ['ip', 'netns', 'exec', options.netns, ...unshare];
+  const argv = ['ip', 'netns', 'exec', options.netns, ...unshare];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -279,7 +230,7 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
   });
   const log = (): string => output;
   await waitForListening(port, child, log);
-  const sshdPid = flavour === 'package' || options.netns !== undefined ? findSshd(child.pid!, config) : child.pid!;
+  const sshdPid = findSshd(child.pid!, config);
   const namespace = readlinkSync(`/proc/${sshdPid}/ns/mnt`);
 
   const processesInNamespace = (): number[] => {
@@ -318,6 +269,14 @@ export async function startAppliance(name: string, options: ApplianceOptions = {
     inNamespace(args) {
       const result = spawnSync('nsenter', ['-t', String(sshdPid), '-m', '--', ...args], { encoding: 'utf8' });
       return { status: result.status, stderr: result.stderr };
+    },
+    shell(script) {
+      const result = spawnSync(
+        'nsenter',
+        ['-t', String(sshdPid), '-m', '-p', '-n', '--', 'chroot', root, '/bin/bash', '-c', script],
+        { encoding: 'utf8', timeout: 10_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
+      );
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     },
     killSessions() {
       let killed = 0;

@@ -1,6 +1,7 @@
 // A status document exactly as the daemon writes it on SIGUSR1, made by the real core and
-// the real status builder (not a hand-written imitation), for the deploy tool's stand-in
-// daemon and status tests: ppp0 upstream, green0 downstream with one viewer of 239.35.10.4,
+// the real status builder (not a hand-written imitation), for the deploy tool's status
+// tests (sshd-deploy plants it where the stand-in daemon, which cannot run the daemon's
+// routing part, writes none): ppp0 upstream, green0 downstream with one viewer of 239.35.10.4,
 // whose stream is stalled.
 import { parseConfig } from '../../../addon/daemon/config/parser.ts';
 import { IgmpProxyCore } from '../../../addon/daemon/core/proxy.ts';
