@@ -14,8 +14,7 @@ import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { Logger } from '../../addon/daemon/log/logger.ts';
 import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
-import type { IgmpShim, ReceiveBatchCallback } from '../../addon/daemon/kernel/shim.ts';
-import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
+import { probeInterface, standInShim } from './stand-in-shim.ts';
 import { buildIgmp, buildIpv4Packet, IPPROTO_IGMP } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 
@@ -28,50 +27,6 @@ const GROUP_BASE = ip('239.100.0.0');
 const BATCH = 256;
 const BIG_EVERY = 100;
 const BIG_SOURCES = 1_000;
-
-function iface(name: string, ifindex: number, address: string): KernelInterface {
-  return {
-    name,
-    ifindex,
-    address: ip(address),
-    prefixLength: 24,
-    addresses: [{ address: ip(address), prefixLength: 24 }],
-    up: true,
-    multicast: true,
-    loopback: false,
-    pointToPoint: false,
-    running: true,
-  };
-}
-
-/** As memory-probe.ts's: every call succeeds; the raw socket's callback is kept to feed batches of datagrams. */
-function standInShim(): {
-  shim: IgmpShim;
-  deliver: (batch: { data: Buffer; index: Buffer }) => void;
-  sent: () => number;
-} {
-  let raw: ReceiveBatchCallback | undefined;
-  let nextFd = 10;
-  let sent = 0;
-  const shim: IgmpShim = {
-    socket: () => nextFd++,
-    setsockopt: () => undefined,
-    getsockopt: (_fd, _level, _name, maxLength) => Buffer.alloc(Math.min(maxLength, 4)),
-    bindNetlink: () => undefined,
-    connectUnix: () => undefined,
-    send: (_fd, data) => {
-      sent++;
-      return data.length;
-    },
-    receive: () => undefined,
-    receiveBatch: (_fd, callback) => void (raw ??= callback),
-    close: () => undefined,
-    unblockSignal: () => undefined,
-    disableTransparentHugePages: () => undefined,
-    trimMalloc: () => undefined,
-  };
-  return { shim, deliver: (batch) => raw?.(null, batch.data, batch.index), sent: () => sent };
-}
 
 /** What igmp-flood.c sends: TTL 1, Router Alert, one record. */
 function report(host: number, group: number, sources: number): Buffer {
@@ -110,7 +65,7 @@ async function main(): Promise<void> {
     logger: new Logger([], 0),
     version: 'probe',
     statusFile: path.join(dir, 'status.json'),
-    readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
+    readInterfaces: () => [probeInterface('up0', UP, '100.64.0.2'), probeInterface('lan0', LAN, '192.168.1.1')],
   });
   // Built before the clock starts: the generator's work is not the daemon's.
   const tvJoin = report(TV, ip('239.70.0.1'), 0);
@@ -131,7 +86,7 @@ async function main(): Promise<void> {
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   for (const batch of batches) {
-    stand.deliver(batch);
+    stand.deliverBatch(batch);
     await new Promise((resolve) => setImmediate(resolve));
   }
   const elapsed = performance.now() - started;

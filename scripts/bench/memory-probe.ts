@@ -14,11 +14,10 @@ import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { Logger } from '../../addon/daemon/log/logger.ts';
 import { QUIET_MS } from '../../addon/daemon/runtime/memory-release.ts';
-import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
-import type { IgmpShim, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
-import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
 import { encodeIgmpDatagrams } from '../../addon/daemon/kernel/executor.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { probeInterface, standInShim } from './stand-in-shim.ts';
+import type { ProcessShim } from './stand-in-shim.ts';
 
 // The single binary has --expose-gc (build-config.ts); from source it is switched on here.
 if (typeof (globalThis as { gc?: unknown }).gc !== 'function') setFlagsFromString('--expose-gc');
@@ -27,68 +26,6 @@ const gc = ((globalThis as { gc?: () => void }).gc ?? runInNewContext('gc')) as 
 const ip = (text: string): number => parseIpv4(text) as number;
 const UP = 2;
 const LAN = 3;
-
-function iface(name: string, ifindex: number, address: string): KernelInterface {
-  return {
-    name,
-    ifindex,
-    address: ip(address),
-    prefixLength: 24,
-    addresses: [{ address: ip(address), prefixLength: 24 }],
-    up: true,
-    multicast: true,
-    loopback: false,
-    pointToPoint: false,
-    running: true,
-  };
-}
-
-/** The real shim's process-wide calls, loaded from --shim=PATH. */
-interface ProcessShim {
-  disableTransparentHugePages(): void;
-  trimMalloc(): void;
-}
-
-/** Every socket call succeeds; the raw socket's receive callback is kept to feed datagrams. Memory calls go to the real shim when there is one. */
-function standInShim(real: ProcessShim | undefined): {
-  shim: IgmpShim;
-  deliver: (data: Uint8Array, ifindex: number, source: number) => void;
-  sent: () => number;
-} {
-  const receivers = new Map<number, ReceiveCallback>();
-  let nextFd = 10;
-  let sent = 0;
-  const shim: IgmpShim = {
-    socket: () => nextFd++,
-    setsockopt: () => undefined,
-    getsockopt: (_fd, _level, _name, maxLength) => Buffer.alloc(Math.min(maxLength, 4)),
-    bindNetlink: () => undefined,
-    connectUnix: () => undefined,
-    send: (_fd, data) => {
-      sent++;
-      return data.length;
-    },
-    receive: (fd, callback) => void receivers.set(fd, callback),
-    receiveBatch: (fd, callback) =>
-      void receivers.set(fd, (error, data, ifindex, source) => {
-        const batch =
-          data === undefined ? undefined : makeBatch([{ data, ifindex: ifindex ?? 0, source: source ?? 0 }]);
-        callback(error, batch?.data, batch?.index);
-      }),
-    close: (fd) => void receivers.delete(fd),
-    unblockSignal: () => undefined,
-    disableTransparentHugePages: () => real?.disableTransparentHugePages(),
-    trimMalloc: () => real?.trimMalloc(),
-  };
-  return {
-    shim,
-    deliver: (data, ifindex, source) => {
-      const raw = [...receivers.values()][0];
-      raw?.(null, Buffer.from(data), ifindex, source);
-    },
-    sent: () => sent,
-  };
-}
 
 function group(index: number): string {
   const n = index + 1;
@@ -214,7 +151,7 @@ async function main(): Promise<void> {
     logger: new Logger([], 0),
     version: 'probe',
     statusFile: path.join(dir, 'status.json'),
-    readInterfaces: () => [iface('up0', UP, '100.64.0.2'), iface('lan0', LAN, '192.168.1.1')],
+    readInterfaces: () => [probeInterface('up0', UP, '100.64.0.2'), probeInterface('lan0', LAN, '192.168.1.1')],
   });
   let joined = 0;
   console.log(`start: RssAnon ${rssAnonKb()} kB (before GC)`);

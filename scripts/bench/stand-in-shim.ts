@@ -1,0 +1,81 @@
+// The kernel side of the bench's probes (memory-probe.ts, flood-probe.ts): they run the
+// daemon's real code on this stand-in instead of a kernel. Every socket call succeeds; the
+// receive callbacks are kept so a probe can hand the daemon datagrams one by one or as the
+// shim's batches. The process-wide memory calls go to the real shim when the probe has one.
+import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
+import type { IgmpShim, ReceiveBatchCallback, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
+import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
+import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
+
+/** The real shim's process-wide calls (loaded from --shim=PATH by the memory probe). */
+export interface ProcessShim {
+  disableTransparentHugePages(): void;
+  trimMalloc(): void;
+}
+
+export interface StandInShim {
+  readonly shim: IgmpShim;
+  /** One datagram (IGMP or an upcall) to the first socket that reads. */
+  deliver(data: Uint8Array, ifindex: number, source: number): void;
+  /** A batch as the shim makes it (makeBatch) to the first socket that reads in batches. */
+  deliverBatch(batch: { data: Buffer; index: Buffer }): void;
+  /** Datagrams the daemon sent. */
+  sent(): number;
+}
+
+export function standInShim(real?: ProcessShim): StandInShim {
+  const receivers = new Map<number, ReceiveCallback>();
+  const batchReceivers = new Map<number, ReceiveBatchCallback>();
+  let nextFd = 10;
+  let sent = 0;
+  const shim: IgmpShim = {
+    socket: () => nextFd++,
+    setsockopt: () => undefined,
+    getsockopt: (_fd, _level, _name, maxLength) => Buffer.alloc(Math.min(maxLength, 4)),
+    bindNetlink: () => undefined,
+    connectUnix: () => undefined,
+    send: (_fd, data) => {
+      sent++;
+      return data.length;
+    },
+    receive: (fd, callback) => void receivers.set(fd, callback),
+    receiveBatch: (fd, callback) => {
+      batchReceivers.set(fd, callback);
+      receivers.set(fd, (error, data, ifindex, source) => {
+        const batch =
+          data === undefined ? undefined : makeBatch([{ data, ifindex: ifindex ?? 0, source: source ?? 0 }]);
+        callback(error, batch?.data, batch?.index);
+      });
+    },
+    close: (fd) => {
+      receivers.delete(fd);
+      batchReceivers.delete(fd);
+    },
+    unblockSignal: () => undefined,
+    disableTransparentHugePages: () => real?.disableTransparentHugePages(),
+    trimMalloc: () => real?.trimMalloc(),
+  };
+  return {
+    shim,
+    deliver: (data, ifindex, source) => [...receivers.values()][0]?.(null, Buffer.from(data), ifindex, source),
+    deliverBatch: (batch) => [...batchReceivers.values()][0]?.(null, batch.data, batch.index),
+    sent: () => sent,
+  };
+}
+
+/** An interface as the daemon's interface reader reports it: up, running, one /24 address. */
+export function probeInterface(name: string, ifindex: number, address: string): KernelInterface {
+  const parsed = parseIpv4(address) as number;
+  return {
+    name,
+    ifindex,
+    address: parsed,
+    prefixLength: 24,
+    addresses: [{ address: parsed, prefixLength: 24 }],
+    up: true,
+    multicast: true,
+    loopback: false,
+    pointToPoint: false,
+    running: true,
+  };
+}
