@@ -1,26 +1,22 @@
 // What a report flood costs the daemon per report, without a kernel that routes multicast:
-// the real Daemon (codec, core, executor) runs in this process on memory-probe.ts's
+// the real Daemon (codec, core, executor) runs in this process on stand-in-shim.ts's
 // stand-in shim, and one hostile host's reports like the hostile-LAN test's flood
 // (igmp-flood.c: CHANGE_TO_EXCLUDE {} of distinct groups, every 100th an ALLOW with 1,000
 // sources) are handed to the raw socket's callback in batches of 256, as the shim does per
 // readable event, with a turn of the event loop between batches. Prints µs per report, and
 // how many reports of a well-behaved TV the daemon took. A diagnosis tool for development:
 // `node scripts/node24.mjs scripts/bench/flood-probe.ts [--reports=N] [--cpu-prof]`.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
-import { parseConfig } from '../../addon/daemon/config/parser.ts';
-import { Logger } from '../../addon/daemon/log/logger.ts';
 import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
-import { probeInterface, standInShim } from './stand-in-shim.ts';
+import { PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
 import { buildIgmp, buildIpv4Packet, IPPROTO_IGMP } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 
 const ip = (text: string): number => parseIpv4(text) as number;
-const UP = 2;
-const LAN = 3;
+const LAN = PROBE_DOWNSTREAM_IFINDEX;
 const HOSTILE = ip('192.168.1.66');
 const TV = ip('192.168.1.20');
 const GROUP_BASE = ip('239.100.0.0');
@@ -51,22 +47,9 @@ function report(host: number, group: number, sources: number): Buffer {
 async function main(): Promise<void> {
   const count = Number(process.argv.find((arg) => arg.startsWith('--reports='))?.slice(10) ?? 100_000);
   const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-flood-'));
-  const configFile = path.join(dir, 'igmpproxy.conf');
   const text =
     'quickleave\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
-  writeFileSync(configFile, text);
-  const parsed = parseConfig(text, configFile);
-  if (!parsed.ok) throw new Error('config');
-  const stand = standInShim();
-  const daemon = Daemon.start({
-    configFile,
-    config: parsed.config,
-    shim: stand.shim,
-    logger: new Logger([], 0),
-    version: 'probe',
-    statusFile: path.join(dir, 'status.json'),
-    readInterfaces: () => [probeInterface('up0', UP, '100.64.0.2'), probeInterface('lan0', LAN, '192.168.1.1')],
-  });
+  const { daemon, stand } = startProbeDaemon(dir, text);
   // Built before the clock starts: the generator's work is not the daemon's.
   const tvJoin = report(TV, ip('239.70.0.1'), 0);
   // Batches as the shim hands them over: BATCH of the flood's reports and one of the TV's.

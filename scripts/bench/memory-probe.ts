@@ -5,18 +5,15 @@
 // are printed after a forced GC at each step. A diagnosis tool for development, bundled
 // and run with the single binary's flags by `node scripts/node24.mjs scripts/bench/memory-probe.ts`
 // (--steps=0,100,500,2000, --smaps, --snapshots=DIR, --shim=PATH, --hold=MS: wait after each step, to read /proc/PID/smaps). Not the bench: no kernel, no lab traffic.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
-import { parseConfig } from '../../addon/daemon/config/parser.ts';
-import { Logger } from '../../addon/daemon/log/logger.ts';
 import { QUIET_MS } from '../../addon/daemon/runtime/memory-release.ts';
 import { encodeIgmpDatagrams } from '../../addon/daemon/kernel/executor.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
-import { probeInterface, standInShim } from './stand-in-shim.ts';
+import { PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
 import type { ProcessShim } from './stand-in-shim.ts';
 
 // The single binary has --expose-gc (build-config.ts); from source it is switched on here.
@@ -24,8 +21,7 @@ if (typeof (globalThis as { gc?: unknown }).gc !== 'function') setFlagsFromStrin
 const gc = ((globalThis as { gc?: () => void }).gc ?? runInNewContext('gc')) as () => void;
 
 const ip = (text: string): number => parseIpv4(text) as number;
-const UP = 2;
-const LAN = 3;
+const LAN = PROBE_DOWNSTREAM_IFINDEX;
 
 function group(index: number): string {
   const n = index + 1;
@@ -136,23 +132,10 @@ async function main(): Promise<void> {
     .split(',')
     .map(Number);
   const dir = mkdtempSync(path.join(tmpdir(), 'igmpproxy-memory-'));
-  const configFile = path.join(dir, 'igmpproxy.conf');
   // Limits raised above the largest row: this measures memory per group, not the limits.
   const text =
     'quickleave\nmaxgroups 65536\nmaxgroupsperhost 65536\nphyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
-  writeFileSync(configFile, text);
-  const parsed = parseConfig(text, configFile);
-  if (!parsed.ok) throw new Error('config');
-  const stand = standInShim(real);
-  const daemon = Daemon.start({
-    configFile,
-    config: parsed.config,
-    shim: stand.shim,
-    logger: new Logger([], 0),
-    version: 'probe',
-    statusFile: path.join(dir, 'status.json'),
-    readInterfaces: () => [probeInterface('up0', UP, '100.64.0.2'), probeInterface('lan0', LAN, '192.168.1.1')],
-  });
+  const { daemon, stand } = startProbeDaemon(dir, text, real);
   let joined = 0;
   console.log(`start: RssAnon ${rssAnonKb()} kB (before GC)`);
   for (const target of steps) {

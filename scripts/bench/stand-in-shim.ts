@@ -2,10 +2,15 @@
 // daemon's real code on this stand-in instead of a kernel. Every socket call succeeds; the
 // receive callbacks are kept so a probe can hand the daemon datagrams one by one or as the
 // shim's batches. The process-wide memory calls go to the real shim when the probe has one.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
 import type { IgmpShim, ReceiveBatchCallback, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
 import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
+import { Logger } from '../../addon/daemon/log/logger.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
 
 /** The real shim's process-wide calls (loaded from --shim=PATH by the memory probe). */
 export interface ProcessShim {
@@ -78,4 +83,33 @@ export function probeInterface(name: string, ifindex: number, address: string): 
     pointToPoint: false,
     running: true,
   };
+}
+
+/** Upstream up0 (ifindex 2) and downstream lan0 (ifindex 3) of the probes' configurations. */
+export const PROBE_UPSTREAM_IFINDEX = 2;
+export const PROBE_DOWNSTREAM_IFINDEX = 3;
+
+/**
+ * The real daemon on a stand-in shim, with `configText` written to `dir`/igmpproxy.conf,
+ * up0 (100.64.0.2/24) and lan0 (192.168.1.1/24), no logging, its status file in `dir`.
+ */
+export function startProbeDaemon(dir: string, configText: string, real?: ProcessShim) {
+  const configFile = path.join(dir, 'igmpproxy.conf');
+  writeFileSync(configFile, configText);
+  const parsed = parseConfig(configText, configFile);
+  if (!parsed.ok) throw new Error('config');
+  const stand = standInShim(real);
+  const daemon = Daemon.start({
+    configFile,
+    config: parsed.config,
+    shim: stand.shim,
+    logger: new Logger([], 0),
+    version: 'probe',
+    statusFile: path.join(dir, 'status.json'),
+    readInterfaces: () => [
+      probeInterface('up0', PROBE_UPSTREAM_IFINDEX, '100.64.0.2'),
+      probeInterface('lan0', PROBE_DOWNSTREAM_IFINDEX, '192.168.1.1'),
+    ],
+  });
+  return { daemon, stand };
 }
