@@ -171,7 +171,9 @@ case $pid in
     ;;
 esac
 section statusfile
-if [ -f "$statusfile" ]; then cat "$statusfile"; else printf '@@absent %s\\n' "$statusfile"; fi
+# A line break after the file: without a final one, the next marker would join its last line
+# (the empty line this adds to a file that has one is dropped when the sections are split).
+if [ -f "$statusfile" ]; then cat "$statusfile"; printf '\\n'; else printf '@@absent %s\\n' "$statusfile"; fi
 section iptvinput
 iptables -S "$iptvinput" 2>&1; printf '@@rc %s\\n' "$?"
 section iptvforward

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { statusCommand } from '../../scripts/deploy/remote-scripts.ts';
+import { parseStatus, splitSections } from '../../scripts/deploy/status-report.ts';
 
 const scratch: string[] = [];
 const sleepers: number[] = [];
@@ -35,11 +36,12 @@ function alive(pid: number): boolean {
   return state !== '' && !state.startsWith('Z');
 }
 
-function runStatus(pidfileContent: string, processName: string): string {
+function runStatus(pidfileContent: string, processName: string, statusContent?: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'deploy-status-'));
   scratch.push(dir);
   const pidfile = path.join(dir, 'igmpproxy.pid');
   writeFileSync(pidfile, pidfileContent);
+  if (statusContent !== undefined) writeFileSync(path.join(dir, 'igmpproxy.status'), statusContent);
   const command = statusCommand({
     name: 'igmpproxy',
     initscript: path.join(dir, 'no-initscript'),
@@ -79,5 +81,26 @@ describe('deploy --status on the appliance', () => {
     expect(out).toMatch(/@@missing .*no-initscript/);
     expect(out).toMatch(/@@nopid .*igmpproxy\.pid/);
     expect(out).toMatch(/@@absent .*igmpproxy\.status/);
+  });
+
+  it('reads a status file without a final newline: the next section still starts on its own line', () => {
+    const document = {
+      schema: 1,
+      proxy: { downstreams: [{ name: 'green0', groups: [{ group: '239.1.1.1', hosts: ['192.168.1.10'] }] }] },
+      kernelRoutes: [],
+    };
+    const text = JSON.stringify(document, null, 2);
+    expect(text.endsWith('\n')).toBe(false);
+    // A pid named as ours (a sleep, which SIGUSR1 ends): the status file is read, not skipped.
+    const out = runStatus(`${startSleeper()}\n`, 'sleep', text);
+    const sections = splitSections(out);
+    expect(sections.get('statusfile')).toEqual(text.split('\n'));
+    expect([...sections.keys()]).toEqual(['service', 'meta', 'daemon', 'statusfile', 'iptvinput', 'iptvforward']);
+    expect(parseStatus(out, 'igmpproxy').daemon).toEqual({
+      kind: 'ok',
+      fresh: false,
+      groups: ['239.1.1.1 on green0: 1 host(s) 192.168.1.10'],
+      routes: [],
+    });
   });
 });
