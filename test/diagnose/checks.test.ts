@@ -37,9 +37,15 @@ function config(text = CONFIG): Facts['config'] {
     ? {
         path: CONFIG_PATH,
         loaded: { ok: true, config: parsed.config, warnings: parsed.warnings.map((w) => w.message) },
+        writtenByWebPage: false,
         modifiedAtMs: 500,
       }
-    : { path: CONFIG_PATH, loaded: { ok: false, errors: parsed.errors.map((e) => e.message) }, modifiedAtMs: 500 };
+    : {
+        path: CONFIG_PATH,
+        writtenByWebPage: false,
+        loaded: { ok: false, errors: parsed.errors.map((e) => e.message) },
+        modifiedAtMs: 500,
+      };
 }
 
 interface StatusOptions {
@@ -48,11 +54,15 @@ interface StatusOptions {
   /** A stream from outside every altnet arrives (refused). */
   foreignSource?: string;
   now?: number;
+  /** Global lines added to the configuration (the limits). */
+  globals?: string;
+  /** Refusals the core counts for real: a report with IP TTL 64 from 192.168.1.66 at 57 s, then the TV's second join at 58 s. */
+  refusals?: boolean;
 }
 
 /** A real status document: core state after a query upstream and a TV's join downstream. */
 function status(options: StatusOptions = {}): StatusDocument {
-  const parsed = parseConfig(CONFIG, CONFIG_PATH);
+  const parsed = parseConfig(`${options.globals ?? ''}\n${CONFIG}`, CONFIG_PATH);
   if (!parsed.ok) throw new Error('config');
   let now = 0;
   const proxy = new IgmpProxyCore(parsed.config, { now: () => now, random: () => 0.5 });
@@ -83,6 +93,20 @@ function status(options: StatusOptions = {}): StatusDocument {
     },
   );
   proxy.receiveUpcall('red0.8', { kind: 'nocache', source: ip(SOURCE), group: ip(GROUP) });
+  if (options.refusals) {
+    now = 57_000;
+    proxy.receiveIgmp(
+      'green0',
+      { source: ip('192.168.1.66'), destination: ip('239.1.1.3'), routerAlert: false, ttl: 64 },
+      { type: 'v2-report', group: ip('239.1.1.3') },
+    );
+    now = 58_000;
+    proxy.receiveIgmp(
+      'green0',
+      { source: ip('192.168.1.10'), destination: ip('224.0.0.22'), routerAlert: true, ttl: 1 },
+      { type: 'v3-report', records: [{ recordType: 'to-exclude', group: ip('239.1.1.4'), sources: [] }] },
+    );
+  }
   if (options.foreignSource)
     proxy.receiveUpcall('red0.8', { kind: 'nocache', source: ip(options.foreignSource), group: ip('239.1.1.2') });
   now = options.now ?? 60_000;
@@ -170,6 +194,17 @@ function healthy(overrides: Partial<Facts> = {}): Facts {
 
 const problems = (facts: Facts) => diagnose(facts).checks.filter((check) => !check.ok);
 
+/** The healthy box with green0's refusal counters set (the latest from 192.168.1.66 at 53 s). */
+function withRefused(facts: Facts, counts: Partial<Record<string, number>>): Facts {
+  const document = status();
+  const downstreams = document.proxy.downstreams.map((down) => ({
+    ...down,
+    refused: { ...down.refused, ...counts, lastHost: '192.168.1.66', lastAt: 53_000 },
+  }));
+  const value = { ...document, proxy: { ...document.proxy, downstreams } };
+  return { ...facts, daemon: { ...facts.daemon, status: { ok: true, value } } };
+}
+
 describe('diagnose checks', () => {
   it('a healthy box: every check ok, the group flows at its measured rate', () => {
     const result = diagnose(healthy());
@@ -184,9 +219,17 @@ describe('diagnose checks', () => {
       'upstream-rp-filter',
       'upstream-querier',
       'upstream-altnet',
+      'downstream-limits',
       'firewall',
       'streams',
     ]);
+    expect(result.checks.find((check) => check.id === 'downstream-limits')).toEqual({
+      id: 'downstream-limits',
+      interface: 'green0',
+      ok: true,
+      message: 'no IGMP refused on green0 (maxgroups 2048, maxgroupsperhost 512, maxsources 64, igmpttl 1)',
+      fix: null,
+    });
     expect(result.checks.find((check) => check.id === 'upstream-querier')?.message).toBe(
       'querier 10.99.0.1 (IGMPv3) last asked 5 s ago (it asks every 2 min 5 s); 1 report sent, 1 group joined',
     );
@@ -227,6 +270,7 @@ describe('diagnose checks', () => {
         ...f,
         config: {
           path: CONFIG_PATH,
+          writtenByWebPage: false,
           loaded: { ok: false, errors: [`${CONFIG_PATH}:1:1: error: cannot read the config file: it does not exist`] },
           modifiedAtMs: undefined,
         },
@@ -357,6 +401,35 @@ describe('diagnose checks', () => {
       /239.1.1.2 from 198.51.100.7 arrives on red0.8 from outside its subnet and every altnet/,
       /add "altnet 198.51.100.0\/24" .* "phyint red0.8 upstream"/,
     ],
+    ...(
+      [
+        ['groupsPerInterface', /3 joins beyond maxgroups 2048/, /a "maxgroups" above 2048 in \/etc\/igmpproxy.conf/],
+        [
+          'groupsPerHost',
+          /3 joins beyond maxgroupsperhost 512/,
+          /a "maxgroupsperhost" above 512 in \/etc\/igmpproxy.conf/,
+        ],
+        ['sourcesPerGroup', /3 requests beyond maxsources 64/, /a "maxsources" above 64 in \/etc\/igmpproxy.conf/],
+        [
+          'ttl',
+          /3 IGMP with IP TTL not 1/,
+          /only if 192.168.1.66 is your receiver .* put "igmpttl any" in \/etc\/igmpproxy.conf/,
+        ],
+        [
+          'reportRate',
+          /3 IGMP dropped unread \(the host sent too fast\)/,
+          /find the device by its address \(ip neigh show 192.168.1.66/,
+        ],
+      ] as const
+    ).map(
+      ([cause, message, fix]): Case => [
+        `a downstream refused IGMP (${cause})`,
+        (f) => withRefused(f, { [cause]: 3 }),
+        'downstream-limits',
+        new RegExp(`^green0 ignored IGMP since it came up: ${message.source}; the latest from 192.168.1.66, 7 s ago$`),
+        fix,
+      ],
+    ),
     [
       'firewall jumps missing',
       (f) => ({ ...f, firewall: { ok: true, value: FIREWALL.replace('-A IPTVFORWARD -j IGMPPROXY_FWD', '') } }),
@@ -414,18 +487,68 @@ describe('diagnose checks', () => {
     expect(check.fix).toMatch(fix);
   });
 
+  it('refusals the core counted: each cause with its count, the latest host, one fix per cause', () => {
+    const counted = status({ globals: 'maxgroupsperhost 1', refusals: true });
+    const found = problems(healthy({ daemon: { ...healthy().daemon, status: { ok: true, value: counted } } }));
+    expect(found).toEqual([
+      {
+        id: 'downstream-limits',
+        interface: 'green0',
+        ok: false,
+        message:
+          'green0 ignored IGMP since it came up: 1 join beyond maxgroupsperhost 1, 1 IGMP with IP TTL not 1; the latest from 192.168.1.10, 2 s ago',
+        fix:
+          'if 192.168.1.10 is a TV that needs more, put a "maxgroupsperhost" above 1 in /etc/igmpproxy.conf, then /etc/rc.d/init.d/igmpproxy reload; ' +
+          'if not, find it by its address; hosts send IGMP with TTL 1 (RFC 2236, RFC 3376), so this was routed or forged; ' +
+          'only if 192.168.1.10 is your receiver and cannot be fixed, put "igmpttl any" in /etc/igmpproxy.conf, then /etc/rc.d/init.d/igmpproxy reload',
+      },
+    ]);
+  });
+
+  it('a configuration the web page made: the fix says to leave the page first, as its initscript rewrites the file', () => {
+    const facts = withRefused(healthy({ config: { ...config(), writtenByWebPage: true } }), { groupsPerHost: 1 });
+    const check = problems(facts).find((c) => c.id === 'downstream-limits');
+    expect(check?.fix).toBe(
+      "if 192.168.1.66 is a TV that needs more, remove /var/ipfire/igmpproxy/settings (the web page's setup has no field " +
+        'for the limits and rewrites /etc/igmpproxy.conf at every start and reload), then put a "maxgroupsperhost" above 512 ' +
+        'in /etc/igmpproxy.conf, then /etc/rc.d/init.d/igmpproxy reload; if not, find it by its address',
+    );
+  });
+
+  it('one check per downstream the daemon uses, each with its own counts', () => {
+    const facts = withRefused(healthy(), { ttl: 2 });
+    const document = (facts.daemon.status as { ok: true; value: StatusDocument }).value;
+    const quiet = { ...status().proxy.downstreams[0]!, name: 'blue0' };
+    const value = { ...document, proxy: { ...document.proxy, downstreams: [...document.proxy.downstreams, quiet] } };
+    const checks = diagnose({ ...facts, daemon: { ...facts.daemon, status: { ok: true, value } } }).checks.filter(
+      (c) => c.id === 'downstream-limits',
+    );
+    expect(checks.map((c) => [c.interface, c.ok])).toEqual([
+      ['green0', false],
+      ['blue0', true],
+    ]);
+  });
+
   it('without a running daemon the checks that need its state are left out, not failed', () => {
     const ids = diagnose(
       healthy({ kernelVifs: [], daemon: { pidfile: '/p', pid: undefined, running: false, status: undefined } }),
     ).checks.map((c) => c.id);
     expect(ids).not.toContain('upstream-querier');
     expect(ids).not.toContain('streams');
+    expect(ids).not.toContain('downstream-limits');
     expect(ids).toContain('upstream-multicast');
   });
 
   it('an unreadable config still checks the upstreams the daemon uses', () => {
     const ids = diagnose(
-      healthy({ config: { path: CONFIG_PATH, loaded: { ok: false, errors: ['gone'] }, modifiedAtMs: undefined } }),
+      healthy({
+        config: {
+          path: CONFIG_PATH,
+          writtenByWebPage: false,
+          loaded: { ok: false, errors: ['gone'] },
+          modifiedAtMs: undefined,
+        },
+      }),
     )
       .checks.filter((c) => c.interface === 'red0.8')
       .map((c) => c.id);

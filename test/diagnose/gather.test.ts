@@ -12,6 +12,7 @@ import { diagnose } from '../../addon/daemon/diagnose/checks.ts';
 import type { Diagnosis } from '../../addon/daemon/diagnose/checks.ts';
 import { FIREWALL_CHAINS, FIREWALL_HELPER } from '../../addon/daemon/diagnose/firewall-rules.ts';
 import { formatHuman, formatJson, formatRate } from '../../addon/daemon/diagnose/format.ts';
+import { WEB_PAGE_MARK, WEB_PAGE_SETTINGS } from '../../addon/daemon/diagnose/facts.ts';
 import { gatherFacts } from '../../addon/daemon/diagnose/gather.ts';
 import type { RouteAnswer } from '../../addon/daemon/kernel/route-lookup.ts';
 import { formatIpv4, parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
@@ -118,6 +119,7 @@ describe('gatherFacts with a fake /proc and /sys', () => {
       status: { ok: true, value: { configFile: config } },
     });
     expect(facts.config.loaded.ok).toBe(true);
+    expect(facts.config.writtenByWebPage).toBe(false);
     expect(facts.multicastRouting).toBe(true);
     expect(facts.kernelVifs.map((v) => v.name)).toEqual(['up0', 'br0']);
     expect(facts.interfaces.get('up0')).toEqual({
@@ -192,6 +194,25 @@ describe('gatherFacts with a fake /proc and /sys', () => {
       ['daemon', false],
       ['firewall', false],
     ]);
+  });
+
+  it("a configuration the web page's initscript made is known by its first line", async () => {
+    const managed = write(
+      'etc/managed.conf',
+      `${WEB_PAGE_MARK}: made by the initscript\nphyint up0 upstream\nphyint br0 downstream\n`,
+    );
+    const facts = await gatherFacts({
+      configPath: managed,
+      pidfile: path.join(root, 'run/none.pid'),
+      statusFile,
+      proc: path.join(root, 'proc'),
+      sysClassNet: path.join(root, 'sys/class/net'),
+      addresses,
+      readFirewall: async () => ({ ok: true, value: '' }),
+      sampleIntervalMs: 1,
+      lookupRoute: kernel([]),
+    });
+    expect(facts.config).toMatchObject({ writtenByWebPage: true, loaded: { ok: true } });
   });
 
   it('a route lookup that fails becomes a reason, not an exception', async () => {
@@ -304,6 +325,11 @@ describe('diagnose and the add-on agree', () => {
       customOutput: LAYOUT.customOutput,
     });
     expect(FIREWALL_HELPER).toBe(LAYOUT.firewallHelper);
+  });
+
+  it("on the web page's settings file and the first line of the configuration it makes", () => {
+    expect(WEB_PAGE_SETTINGS).toBe(LAYOUT.settingsFile);
+    expect(WEB_PAGE_MARK).toBe(`# ${LAYOUT.managedMark}`);
   });
 });
 

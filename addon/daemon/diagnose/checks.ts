@@ -7,6 +7,7 @@
 import { formatCidr, formatIpv4, makeCidr, parseIpv4 } from '../net/ipv4.ts';
 import { RP_FILTER_STRICT } from '../net/reverse-path.ts';
 import type { StatusDocument } from '../runtime/status.ts';
+import { WEB_PAGE_SETTINGS } from './facts.ts';
 import type { Facts, InterfaceFacts } from './facts.ts';
 import { FIREWALL_CHAINS, FIREWALL_HELPER, missingFirewallRules } from './firewall-rules.ts';
 import { reversePathVerdict, streamSources } from './reverse-path.ts';
@@ -21,12 +22,13 @@ export type CheckId =
   | 'upstream-rp-filter'
   | 'upstream-querier'
   | 'upstream-altnet'
+  | 'downstream-limits'
   | 'firewall'
   | 'streams';
 
 export interface Check {
   readonly id: CheckId;
-  /** The upstream a per-upstream check is about. */
+  /** The interface a per-upstream or per-downstream check is about. */
   readonly interface?: string;
   readonly ok: boolean;
   readonly message: string;
@@ -76,6 +78,7 @@ export function diagnose(facts: Facts): Diagnosis {
   const status = facts.daemon.status?.ok ? facts.daemon.status.value : undefined;
   const checks: Check[] = [checkConfig(facts), checkKernel(facts), checkDaemon(facts)];
   for (const name of upstreamNames(facts, status)) checks.push(...checkUpstream(facts, status, name));
+  if (status) for (const down of status.proxy.downstreams) checks.push(checkDownstreamLimits(facts, status, down));
   checks.push(checkFirewall(facts));
   const groups = status && facts.samples ? groupRows(status, facts) : [];
   if (status) checks.push(checkStreams(facts, groups));
@@ -404,6 +407,69 @@ export function checkAltnet(facts: Facts, status: StatusDocument, name: string):
     `add ${networks.map((n) => `"altnet ${n}"`).join(' and ')} (or the provider's wider range) under "phyint ${name} upstream" in ${facts.config.path}, then ${INITSCRIPT} reload`,
     name,
   );
+}
+
+type Downstream = StatusDocument['proxy']['downstreams'][number];
+type Cause = keyof Omit<Downstream['refused'], 'lastHost' | 'lastAt'>;
+
+/**
+ * What a downstream refused from its receivers since it came up (the limits and the TTL
+ * rule, core/admission.ts; the per-host report rate): the counts per cause, the latest
+ * sender, and per cause what to do. Counted refusals never reset while the interface is up,
+ * so the check stays a problem until a restart: the counts say whether they still grow.
+ */
+export function checkDownstreamLimits(facts: Facts, status: StatusDocument, down: Downstream): Check {
+  const { name, refused } = down;
+  const limits = status.proxy.limits;
+  const setting: Record<Cause, string> = {
+    groupsPerInterface: `maxgroups ${limits.groupsPerInterface}`,
+    groupsPerHost: `maxgroupsperhost ${limits.groupsPerHost}`,
+    sourcesPerGroup: `maxsources ${limits.sourcesPerGroup}`,
+    ttl: `igmpttl ${limits.requireTtlOne ? '1' : 'any'}`,
+    reportRate: 'the report rate per host',
+  };
+  const causes = (Object.keys(setting) as Cause[]).filter((cause) => refused[cause] > 0);
+  if (causes.length === 0) {
+    const applied = (['groupsPerInterface', 'groupsPerHost', 'sourcesPerGroup', 'ttl'] as const).map((c) => setting[c]);
+    return ok('downstream-limits', `no IGMP refused on ${name} (${applied.join(', ')})`, name);
+  }
+  const what: Record<Cause, (n: number) => string> = {
+    groupsPerInterface: (n) => `${count(n, 'join')} beyond ${setting.groupsPerInterface}`,
+    groupsPerHost: (n) => `${count(n, 'join')} beyond ${setting.groupsPerHost}`,
+    sourcesPerGroup: (n) => `${count(n, 'request')} beyond ${setting.sourcesPerGroup}`,
+    ttl: (n) => `${n} IGMP with IP TTL not 1`,
+    reportRate: (n) => `${n} IGMP dropped unread (the host sent too fast)`,
+  };
+  const host = refused.lastHost ?? 'an unknown host';
+  const ago = refused.lastAt === null ? '' : `, ${formatDuration((status.proxy.now - refused.lastAt) / 1000)} ago`;
+  const raise = (keyword: string, now: number) =>
+    `if ${host} is a TV that needs more, ${setGlobal(facts, `a "${keyword}" above ${now}`)}; if not, find it by its address`;
+  const fixes: Record<Cause, string> = {
+    groupsPerInterface: raise('maxgroups', limits.groupsPerInterface),
+    groupsPerHost: raise('maxgroupsperhost', limits.groupsPerHost),
+    sourcesPerGroup: raise('maxsources', limits.sourcesPerGroup),
+    ttl:
+      `hosts send IGMP with TTL 1 (RFC 2236, RFC 3376), so this was routed or forged; only if ${host} is ` +
+      `your receiver and cannot be fixed, ${setGlobal(facts, '"igmpttl any"')}`,
+    reportRate:
+      `no TV sends that much IGMP: find the device by its address (ip neigh show ${host} gives its MAC, ` +
+      `IPFire's DHCP leases its name) and fix or unplug it; this share per host is fixed`,
+  };
+  return problem(
+    'downstream-limits',
+    `${name} ignored IGMP since it came up: ${causes.map((c) => what[c](refused[c])).join(', ')}; the latest from ${host}${ago}`,
+    causes.map((c) => fixes[c]).join('; '),
+    name,
+  );
+}
+
+/** How to put a global keyword into this box's configuration. */
+function setGlobal(facts: Facts, keyword: string): string {
+  const path = facts.config.path;
+  const edit = `put ${keyword} in ${path}, then ${INITSCRIPT} reload`;
+  if (!facts.config.writtenByWebPage) return edit;
+  // The initscript makes the file anew from the page's settings at every start and reload.
+  return `remove ${WEB_PAGE_SETTINGS} (the web page's setup has no field for the limits and rewrites ${path} at every start and reload), then ${edit}`;
 }
 
 export function checkFirewall(facts: Facts): Check {

@@ -7,8 +7,17 @@ import type { StatusDocument } from '../runtime/status.ts';
 import type { RoutesBack } from './reverse-path.ts';
 import type { Result } from '../result.ts';
 
+/**
+ * The web page's settings file, and the first line of a configuration the initscript made
+ * from it (build/render.ts LAYOUT's settingsFile and managedMark; a test keeps them equal).
+ */
+export const WEB_PAGE_SETTINGS = '/var/ipfire/igmpproxy/settings';
+export const WEB_PAGE_MARK = '# igmpproxy-managed-by-web-ui';
+
 export interface ConfigFacts {
   readonly path: string;
+  /** The file starts with WEB_PAGE_MARK: the initscript rewrites it from the page's settings. */
+  readonly writtenByWebPage: boolean;
   /** The parsed file, or why it cannot be used ("file:line:col: error: …" lines). */
   readonly loaded:
     | { readonly ok: true; readonly config: DaemonConfig; readonly warnings: readonly string[] }

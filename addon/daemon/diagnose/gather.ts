@@ -22,6 +22,7 @@ import { isSingleBinary } from '../single-binary.ts';
 import { readPidfile } from '../runtime/pidfile.ts';
 import { STATUS_SCHEMA } from '../runtime/status.ts';
 import type { StatusDocument } from '../runtime/status.ts';
+import { WEB_PAGE_MARK } from './facts.ts';
 import type { ConfigFacts, DaemonFacts, Facts, InterfaceFacts, KernelRouteSample } from './facts.ts';
 import { streamSources } from './reverse-path.ts';
 import type { RoutesBack } from './reverse-path.ts';
@@ -153,8 +154,10 @@ async function readConfig(configPath: string): Promise<ConfigFacts> {
   } catch {
     modifiedAtMs = undefined;
   }
+  const text = readText(file);
   return {
     path: file,
+    writtenByWebPage: text.ok && text.value.startsWith(WEB_PAGE_MARK),
     loaded: result.ok
       ? { ok: true, config: result.config, warnings: result.warnings.map(formatDiagnostic) }
       : { ok: false, errors: result.errors.map(formatDiagnostic) },
