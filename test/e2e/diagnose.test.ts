@@ -3,8 +3,10 @@
 // firewall helper has set its rules, and diagnose (run in the router's namespace, as root
 // on the box) reports no problem. Then one fault at a time, each undone before the next:
 // firewall rules removed, strict rp_filter with the sources routed elsewhere, the provider's
-// querier silent, the source outside every altnet, the daemon stopped, multicast off on the
-// upstream -- each reported with its check id and fix, exit status 1.
+// querier silent, the source outside every altnet, the TV's IGMP refused (IP TTL 64, a join
+// beyond maxgroupsperhost: counts that stay until the daemon stops, so that fault comes last
+// while it runs), the daemon stopped, multicast off on the upstream -- each reported with its
+// check id and fix, exit status 1.
 //
 // STAND-IN: IPFire's firewall is reduced to the empty chains it hangs the add-on's rules
 // from (IPTVINPUT, IPTVFORWARD, CUSTOMOUTPUT, jumped to from INPUT, FORWARD, OUTPUT, as
@@ -19,7 +21,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LAYOUT, readPackageInfo, renderScripts } from '../../build/render.ts';
 import { checkNetnsSupport, execBounded } from '../../scripts/lab/netns.ts';
 import { scaled } from '../../scripts/lab/slowdown.ts';
-import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot } from '../../scripts/lab/iptv-lab.ts';
+import { buildIgmp } from '../../addon/daemon/igmp/index.ts';
+import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { IptvLab, LAB_ADDRESSES, labNode, repositoryRoot, tvAddress } from '../../scripts/lab/iptv-lab.ts';
 import type { ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
 
 const PREFIX = 'dg4';
@@ -174,6 +178,7 @@ describe.skipIf(!support.available)('igmpproxy diagnose in the IPTV lab', () => 
         'upstream-rp-filter',
         'upstream-querier',
         'upstream-altnet',
+        'downstream-limits',
         'firewall',
         'streams',
       ]);
@@ -284,6 +289,68 @@ describe.skipIf(!support.available)('igmpproxy diagnose in the IPTV lab', () => 
           ),
         });
       } finally {
+        const back = proxy.log.length;
+        await writeFile(proxy.configPath, goodConfig);
+        proxy.process.child.kill('SIGHUP');
+        await proxy.waitForLog(/reloaded /, scaled(10_000), back);
+      }
+      await streamFlows();
+    },
+    scaled(120_000),
+  );
+
+  test(
+    'the TV refused (a report with IP TTL 64, a join beyond maxgroupsperhost 1): downstream-limits with both counts',
+    async () => {
+      const tv = tvAddress(0).replaceAll('.', '\\.');
+      const from = proxy.log.length;
+      const forged = '239.77.9.1';
+      const payload = buildIgmp({ type: 'v2-report', group: parseIpv4(forged)! });
+      expect(await lab.tv(0).mcastSend({ destination: forged, payloads: [payload], ttl: 64 })).toMatchObject({
+        sent: 1,
+        failed: 0,
+      });
+      await proxy.waitForLog(new RegExp(`ignoring IGMP v2-report from ${tv} with IP TTL 64`), scaled(10_000), from);
+      await writeFile(proxy.configPath, lab.proxyConfig({ extra: 'maxgroupsperhost 1' }));
+      proxy.process.child.kill('SIGHUP');
+      await proxy.waitForLog(/reloaded /, scaled(10_000), from);
+      const second = '239.77.9.2';
+      try {
+        // The TV watches GROUP already: its second group is one beyond the limit.
+        await lab.tv(0).join(second);
+        await proxy.waitForLog(
+          new RegExp(`join of ${second.replaceAll('.', '\\.')} from ${tv} ignored: this host is already in 1 groups`),
+          scaled(10_000),
+          from,
+        );
+        const { code, report } = await diagnose();
+        expect(code).toBe(1);
+        expect(problems(report)).toEqual([
+          {
+            id: 'downstream-limits',
+            interface: lab.interfaces.bridge,
+            ok: false,
+            message: expect.stringMatching(
+              new RegExp(
+                `^${lab.interfaces.bridge} ignored IGMP since it came up: [1-9]\\d* joins? beyond maxgroupsperhost 1, ` +
+                  `1 IGMP with IP TTL not 1; the latest from ${tv}, \\d+ s ago$`,
+              ),
+            ),
+            fix: expect.stringContaining(`put a "maxgroupsperhost" above 1 in ${proxy.configPath}`),
+          },
+        ]);
+        expect(problems(report)[0]?.fix).toContain('"igmpttl any"');
+        const human = await diagnose(false);
+        expect(human.code).toBe(1);
+        expect(human.stdout).toMatch(
+          new RegExp(
+            `^PROBLEM  downstream-limits +${lab.interfaces.bridge} ignored IGMP since it came up: .*\\n +fix: if ${tv} is a TV`,
+            'm',
+          ),
+        );
+        console.info(`diagnose, refusals on the downstream:\n${human.stdout}`);
+      } finally {
+        await lab.tv(0).leave(second);
         const back = proxy.log.length;
         await writeFile(proxy.configPath, goodConfig);
         proxy.process.child.kill('SIGHUP');
