@@ -10,6 +10,8 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../build/render.ts';
 import { startIpfireWui, wuiPrerequisitesMissing, type WuiServer } from '../helpers/ipfire-wui.ts';
+import { checkDownstreamLimits } from '../../addon/daemon/diagnose/checks.ts';
+import { formatJson } from '../../addon/daemon/diagnose/format.ts';
 import { statusWith } from './status-sample.ts';
 
 const missing = wuiPrerequisitesMissing();
@@ -568,6 +570,46 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
       expect(verdicts).toContain('rp_filter on red0.8 drops the streams');
       expect(verdicts).toContain('sysctl -w net.ipv4.conf.red0/8.rp_filter=2');
       await shot('diagnosis');
+    } finally {
+      await server.remove('/var/lib/igmpproxy-test/diagnose.json');
+    }
+  });
+
+  it("shows diagnose's downstream-limits verdict as the daemon words it, escaped", async () => {
+    // The check as diagnose makes it from a status document (the real core) whose downstream
+    // refused IGMP; the interface name carries markup (Linux allows it in a name).
+    const document = statusWith([{ host: '192.168.1.10', group: '239.1.1.1' }], [], new Date());
+    const green = document.proxy.downstreams[0]!;
+    const down = {
+      ...green,
+      name: 'gr<b>en0',
+      refused: {
+        ...green.refused,
+        groupsPerHost: 4,
+        ttl: 1,
+        lastHost: '192.168.1.66',
+        lastAt: document.proxy.now - 7_000,
+      },
+    };
+    const config = {
+      path: '/etc/igmpproxy.conf',
+      writtenByWebPage: true,
+      loaded: { ok: false as const, errors: [] },
+      modifiedAtMs: undefined,
+    };
+    const check = checkDownstreamLimits(config, document, down);
+    expect(check.ok).toBe(false);
+    await server.write('/var/lib/igmpproxy-test/diagnose.json', formatJson({ checks: [check], groups: [] }));
+    try {
+      await open();
+      const verdicts = await text('#igmpproxy-diagnosis');
+      expect(verdicts).toContain(
+        'gr<b>en0 ignored IGMP since it came up: 4 joins beyond maxgroupsperhost 512, 1 IGMP with IP TTL not 1; the latest from 192.168.1.66, 7 s ago',
+      );
+      expect(verdicts).toContain('remove /var/ipfire/igmpproxy/settings');
+      expect(verdicts).toContain('put a "maxgroupsperhost" above 512 in /etc/igmpproxy.conf');
+      expect(await page.$('#igmpproxy-diagnosis b')).toBeNull();
+      await shot('diagnosis-limits');
     } finally {
       await server.remove('/var/lib/igmpproxy-test/diagnose.json');
     }

@@ -8,7 +8,7 @@ import { formatCidr, formatIpv4, makeCidr, parseIpv4 } from '../net/ipv4.ts';
 import { RP_FILTER_STRICT } from '../net/reverse-path.ts';
 import type { StatusDocument } from '../runtime/status.ts';
 import { WEB_PAGE_SETTINGS } from './facts.ts';
-import type { Facts, InterfaceFacts } from './facts.ts';
+import type { ConfigFacts, Facts, InterfaceFacts } from './facts.ts';
 import { FIREWALL_CHAINS, FIREWALL_HELPER, missingFirewallRules } from './firewall-rules.ts';
 import { reversePathVerdict, streamSources } from './reverse-path.ts';
 
@@ -78,7 +78,8 @@ export function diagnose(facts: Facts): Diagnosis {
   const status = facts.daemon.status?.ok ? facts.daemon.status.value : undefined;
   const checks: Check[] = [checkConfig(facts), checkKernel(facts), checkDaemon(facts)];
   for (const name of upstreamNames(facts, status)) checks.push(...checkUpstream(facts, status, name));
-  if (status) for (const down of status.proxy.downstreams) checks.push(checkDownstreamLimits(facts, status, down));
+  if (status)
+    for (const down of status.proxy.downstreams) checks.push(checkDownstreamLimits(facts.config, status, down));
   checks.push(checkFirewall(facts));
   const groups = status && facts.samples ? groupRows(status, facts) : [];
   if (status) checks.push(checkStreams(facts, groups));
@@ -418,7 +419,7 @@ type Cause = keyof Omit<Downstream['refused'], 'lastHost' | 'lastAt'>;
  * sender, and per cause what to do. Counted refusals never reset while the interface is up,
  * so the check stays a problem until a restart: the counts say whether they still grow.
  */
-export function checkDownstreamLimits(facts: Facts, status: StatusDocument, down: Downstream): Check {
+export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocument, down: Downstream): Check {
   const { name, refused } = down;
   const limits = status.proxy.limits;
   const setting: Record<Cause, string> = {
@@ -443,14 +444,14 @@ export function checkDownstreamLimits(facts: Facts, status: StatusDocument, down
   const host = refused.lastHost ?? 'an unknown host';
   const ago = refused.lastAt === null ? '' : `, ${formatDuration((status.proxy.now - refused.lastAt) / 1000)} ago`;
   const raise = (keyword: string, now: number) =>
-    `if ${host} is a TV that needs more, ${setGlobal(facts, `a "${keyword}" above ${now}`)}; if not, find it by its address`;
+    `if ${host} is a TV that needs more, ${setGlobal(config, `a "${keyword}" above ${now}`)}; if not, find it by its address`;
   const fixes: Record<Cause, string> = {
     groupsPerInterface: raise('maxgroups', limits.groupsPerInterface),
     groupsPerHost: raise('maxgroupsperhost', limits.groupsPerHost),
     sourcesPerGroup: raise('maxsources', limits.sourcesPerGroup),
     ttl:
       `hosts send IGMP with TTL 1 (RFC 2236, RFC 3376), so this was routed or forged; only if ${host} is ` +
-      `your receiver and cannot be fixed, ${setGlobal(facts, '"igmpttl any"')}`,
+      `your receiver and cannot be fixed, ${setGlobal(config, '"igmpttl any"')}`,
     reportRate:
       `no TV sends that much IGMP: find the device by its address (ip neigh show ${host} gives its MAC, ` +
       `IPFire's DHCP leases its name) and fix or unplug it; this share per host is fixed`,
@@ -464,10 +465,10 @@ export function checkDownstreamLimits(facts: Facts, status: StatusDocument, down
 }
 
 /** How to put a global keyword into this box's configuration. */
-function setGlobal(facts: Facts, keyword: string): string {
-  const path = facts.config.path;
+function setGlobal(config: ConfigFacts, keyword: string): string {
+  const path = config.path;
   const edit = `put ${keyword} in ${path}, then ${INITSCRIPT} reload`;
-  if (!facts.config.writtenByWebPage) return edit;
+  if (!config.writtenByWebPage) return edit;
   // The initscript makes the file anew from the page's settings at every start and reload.
   return `remove ${WEB_PAGE_SETTINGS} (the web page's setup has no field for the limits and rewrites ${path} at every start and reload), then ${edit}`;
 }
