@@ -509,10 +509,13 @@ describe('diagnose checks', () => {
     const facts = withRefused(healthy({ config: { ...config(), writtenByWebPage: true } }), { groupsPerHost: 1 });
     const check = problems(facts).find((c) => c.id === 'downstream-limits');
     expect(check?.fix).toBe(
-      "if 192.168.1.66 is a TV that needs more, remove /var/ipfire/igmpproxy/settings (the web page's setup has no field " +
-        'for the limits and rewrites /etc/igmpproxy.conf at every start and reload), then put a "maxgroupsperhost" above 512 ' +
-        'in /etc/igmpproxy.conf, then /etc/rc.d/init.d/igmpproxy reload; if not, find it by its address',
+      "the web page's setup has no field for these settings and rewrites /etc/igmpproxy.conf at every start and reload: " +
+        'to change one, remove /var/ipfire/igmpproxy/settings first; if 192.168.1.66 is a TV that needs more, put a ' +
+        '"maxgroupsperhost" above 512 in /etc/igmpproxy.conf, then /etc/rc.d/init.d/igmpproxy reload; if not, find it by its address',
     );
+    // A flood needs no edit: no word about the web page.
+    const flood = withRefused(healthy({ config: { ...config(), writtenByWebPage: true } }), { reportRate: 9 });
+    expect(problems(flood).find((c) => c.id === 'downstream-limits')?.fix).toMatch(/^no TV sends that much IGMP/);
   });
 
   it('one check per downstream the daemon uses, each with its own counts', () => {

@@ -443,15 +443,16 @@ export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocumen
   };
   const host = refused.lastHost ?? 'an unknown host';
   const ago = refused.lastAt === null ? '' : `, ${formatDuration((status.proxy.now - refused.lastAt) / 1000)} ago`;
+  const edit = (keyword: string) => `put ${keyword} in ${config.path}, then ${INITSCRIPT} reload`;
   const raise = (keyword: string, now: number) =>
-    `if ${host} is a TV that needs more, ${setGlobal(config, `a "${keyword}" above ${now}`)}; if not, find it by its address`;
+    `if ${host} is a TV that needs more, ${edit(`a "${keyword}" above ${now}`)}; if not, find it by its address`;
   const fixes: Record<Cause, string> = {
     groupsPerInterface: raise('maxgroups', limits.groupsPerInterface),
     groupsPerHost: raise('maxgroupsperhost', limits.groupsPerHost),
     sourcesPerGroup: raise('maxsources', limits.sourcesPerGroup),
     ttl:
       `hosts send IGMP with TTL 1 (RFC 2236, RFC 3376), so this was routed or forged; only if ${host} is ` +
-      `your receiver and cannot be fixed, ${setGlobal(config, '"igmpttl any"')}`,
+      `your receiver and cannot be fixed, ${edit('"igmpttl any"')}`,
     reportRate:
       `no TV sends that much IGMP: find the device by its address (ip neigh show ${host} gives its MAC, ` +
       `IPFire's DHCP leases its name) and fix or unplug it; this share per host is fixed`,
@@ -459,18 +460,13 @@ export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocumen
   return problem(
     'downstream-limits',
     `${name} ignored IGMP since it came up: ${causes.map((c) => what[c](refused[c])).join(', ')}; the latest from ${host}${ago}`,
-    causes.map((c) => fixes[c]).join('; '),
+    // The initscript makes the file anew from the page's settings at every start and reload.
+    (config.writtenByWebPage && causes.some((c) => c !== 'reportRate')
+      ? `the web page's setup has no field for these settings and rewrites ${config.path} at every start and reload: ` +
+        `to change one, remove ${WEB_PAGE_SETTINGS} first; `
+      : '') + causes.map((c) => fixes[c]).join('; '),
     name,
   );
-}
-
-/** How to put a global keyword into this box's configuration. */
-function setGlobal(config: ConfigFacts, keyword: string): string {
-  const path = config.path;
-  const edit = `put ${keyword} in ${path}, then ${INITSCRIPT} reload`;
-  if (!config.writtenByWebPage) return edit;
-  // The initscript makes the file anew from the page's settings at every start and reload.
-  return `remove ${WEB_PAGE_SETTINGS} (the web page's setup has no field for the limits and rewrites ${path} at every start and reload), then ${edit}`;
 }
 
 export function checkFirewall(facts: Facts): Check {
