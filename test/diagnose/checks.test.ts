@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../addon/daemon/config/parser.ts';
 import { IgmpProxyCore } from '../../addon/daemon/core/proxy.ts';
-import { diagnose, formatDuration } from '../../addon/daemon/diagnose/checks.ts';
+import { diagnose, formatDuration, REFUSALS_RECENT_MS } from '../../addon/daemon/diagnose/checks.ts';
 import type { CheckId } from '../../addon/daemon/diagnose/checks.ts';
 import type { Facts, InterfaceFacts } from '../../addon/daemon/diagnose/facts.ts';
 import type { MfcEntry } from '../../addon/daemon/kernel/mfc-stats.ts';
@@ -516,6 +516,27 @@ describe('diagnose checks', () => {
     // A flood needs no edit: no word about the web page.
     const flood = withRefused(healthy({ config: { ...config(), writtenByWebPage: true } }), { reportRate: 9 });
     expect(problems(flood).find((c) => c.id === 'downstream-limits')?.fix).toMatch(/^no TV sends that much IGMP/);
+  });
+
+  it('refusals whose latest is over an hour old are history: ok, with the counts and when', () => {
+    const facts = withRefused(healthy(), { groupsPerHost: 4 });
+    const document = (facts.daemon.status as { ok: true; value: StatusDocument }).value;
+    const at = (now: number) => {
+      const value = { ...document, proxy: { ...document.proxy, now } };
+      return diagnose({ ...facts, daemon: { ...facts.daemon, status: { ok: true, value } } }).checks.find(
+        (c) => c.id === 'downstream-limits',
+      );
+    };
+    // The latest refusal was at 53 s: an hour later it is still a problem, a moment after not.
+    expect(at(53_000 + REFUSALS_RECENT_MS)?.ok).toBe(false);
+    expect(at(53_000 + REFUSALS_RECENT_MS + 1_000)).toEqual({
+      id: 'downstream-limits',
+      interface: 'green0',
+      ok: true,
+      message:
+        'nothing refused on green0 in the last hour; since it came up: 4 joins beyond maxgroupsperhost 512; the latest from 192.168.1.66, 60 min 1 s ago',
+      fix: null,
+    });
   });
 
   it('one check per downstream the daemon uses, each with its own counts', () => {

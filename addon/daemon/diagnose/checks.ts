@@ -411,13 +411,17 @@ export function checkAltnet(facts: Facts, status: StatusDocument, name: string):
 }
 
 type Downstream = StatusDocument['proxy']['downstreams'][number];
+
+/** Refusals whose latest is older than this (an hour) are history (ok), not a problem. */
+export const REFUSALS_RECENT_MS = 60 * 60 * 1000;
 type Cause = keyof Omit<Downstream['refused'], 'lastHost' | 'lastAt'>;
 
 /**
  * What a downstream refused from its receivers since it came up (the limits and the TTL
  * rule, core/admission.ts; the per-host report rate): the counts per cause, the latest
- * sender, and per cause what to do. Counted refusals never reset while the interface is up,
- * so the check stays a problem until a restart: the counts say whether they still grow.
+ * sender, and per cause what to do. The counts never reset while the interface is up, so
+ * refusals whose latest is older than REFUSALS_RECENT_MS are history, not a problem: the
+ * check is ok and says when the latest was (a flood last week must not fail diagnose today).
  */
 export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocument, down: Downstream): Check {
   const { name, refused } = down;
@@ -443,6 +447,13 @@ export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocumen
   };
   const host = refused.lastHost ?? 'an unknown host';
   const ago = refused.lastAt === null ? '' : `, ${formatDuration((status.proxy.now - refused.lastAt) / 1000)} ago`;
+  const counted = causes.map((c) => what[c](refused[c])).join(', ');
+  if (refused.lastAt !== null && status.proxy.now - refused.lastAt > REFUSALS_RECENT_MS)
+    return ok(
+      'downstream-limits',
+      `nothing refused on ${name} in the last hour; since it came up: ${counted}; the latest from ${host}${ago}`,
+      name,
+    );
   const edit = (keyword: string) => `put ${keyword} in ${config.path}, then ${INITSCRIPT} reload`;
   const raise = (keyword: string, now: number) =>
     `if ${host} is a TV that needs more, ${edit(`a "${keyword}" above ${now}`)}; if not, find it by its address`;
@@ -459,7 +470,7 @@ export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocumen
   };
   return problem(
     'downstream-limits',
-    `${name} ignored IGMP since it came up: ${causes.map((c) => what[c](refused[c])).join(', ')}; the latest from ${host}${ago}`,
+    `${name} ignored IGMP since it came up: ${counted}; the latest from ${host}${ago}`,
     // The initscript makes the file anew from the page's settings at every start and reload.
     (config.writtenByWebPage && causes.some((c) => c !== 'reportRate')
       ? `the web page's setup has no field for these settings and rewrites ${config.path} at every start and reload: ` +
