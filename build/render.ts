@@ -7,6 +7,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readPackageManifest, REPOSITORY_ROOT } from './repository.ts';
 import { errorMessage } from '../addon/daemon/error-message.ts';
+import {
+  DEFAULT_MAX_GROUPS_PER_HOST,
+  DEFAULT_MAX_GROUPS_PER_INTERFACE,
+  DEFAULT_MAX_SOURCES_PER_GROUP,
+  MAX_GROUPS_LIMIT,
+  MAX_SOURCES_LIMIT,
+} from '../addon/daemon/config/parser.ts';
 
 /** The repository root (build/repository.ts), under the name the render tests use. */
 export const REPO_ROOT = REPOSITORY_ROOT;
@@ -106,9 +113,24 @@ const SHELL_SAFE = /^[A-Za-z0-9_./:+@%=,-]+$/;
 
 export class TemplateError extends Error {}
 
-/** The view every template sees: the layout plus version and release. */
+/** The parser's limits and their defaults: the web page offers them, the initscript
+ * writes a limit into the config only when it differs from its default. */
+export const LIMIT_VALUES: TemplateValues = {
+  maxGroupsDefault: String(DEFAULT_MAX_GROUPS_PER_INTERFACE),
+  maxGroupsPerHostDefault: String(DEFAULT_MAX_GROUPS_PER_HOST),
+  maxSourcesDefault: String(DEFAULT_MAX_SOURCES_PER_GROUP),
+  maxGroupsLimit: String(MAX_GROUPS_LIMIT),
+  maxSourcesLimit: String(MAX_SOURCES_LIMIT),
+};
+
+/** The view every template sees: the layout, the limits, version and release. */
 export function templateValues(pkg: PackageInfo, layout: InstallLayout = LAYOUT): TemplateValues {
-  const values: Record<string, string> = { ...layout, version: pkg.version, release: String(pkg.release) };
+  const values: Record<string, string> = {
+    ...layout,
+    ...LIMIT_VALUES,
+    version: pkg.version,
+    release: String(pkg.release),
+  };
   if (values.name !== pkg.name) {
     throw new TemplateError(`layout name '${values.name}' differs from package name '${pkg.name}'`);
   }

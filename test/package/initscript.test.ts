@@ -170,6 +170,83 @@ echo "--- backups"; ls /etc/ | grep -c '^igmpproxy.conf.bak-'; cat /etc/igmpprox
     }
   });
 
+  /** Starts with the given settings and returns the config the initscript made. */
+  async function managedConfigFrom(settings: string): Promise<string> {
+    await a.write('/var/ipfire/igmpproxy/settings', settings);
+    try {
+      const { stdout, steps: s } = await session(`
+step ${INIT} start
+step ${INIT} stop
+echo "--- config"; cat /etc/igmpproxy.conf
+`);
+      expect(s.map((x) => x.code)).toEqual([0, 0]);
+      return stdout.split('--- config\n')[1]!;
+    } finally {
+      await a.run('rm -f /var/ipfire/igmpproxy/settings /etc/igmpproxy.conf.bak-*');
+      await a.write('/etc/igmpproxy.conf', CONFIG);
+    }
+  }
+
+  const MANAGED_BASE = 'MODE=managed\nUPSTREAM=ipp6up0\nDOWNSTREAM=ipp6dn0\nQUICKLEAVE=on\n';
+  const MANAGED_HEADER =
+    '# igmpproxy-managed-by-web-ui: made by /etc/rc.d/init.d/igmpproxy from /var/ipfire/igmpproxy/settings\n' +
+    '# (web UI: Services). Changes here are replaced at the next start or reload;\n' +
+    '# to write this file by hand, remove /var/ipfire/igmpproxy/settings first.\n';
+  const MANAGED_PHYINTS =
+    'phyint ipp6up0 upstream ratelimit 0 threshold 1\nphyint ipp6dn0 downstream ratelimit 0 threshold 1\n';
+
+  it("writes the page's limits that differ from the daemon's defaults, and only those", async () => {
+    const config = await managedConfigFrom(
+      `${MANAGED_BASE}MAXGROUPS=4096\nMAXGROUPSPERHOST=512\nMAXSOURCES='128'\nIGMPTTL=any\n`,
+    );
+    expect(config).toBe(`${MANAGED_HEADER}quickleave\nmaxgroups 4096\nmaxsources 128\nigmpttl any\n${MANAGED_PHYINTS}`);
+    // The parser's upper bounds are accepted (and what the daemon's --check passed).
+    expect(await managedConfigFrom(`${MANAGED_BASE}MAXGROUPSPERHOST=65536\nMAXSOURCES=1024\nIGMPTTL=1\n`)).toBe(
+      `${MANAGED_HEADER}quickleave\nmaxgroupsperhost 65536\nmaxsources 1024\n${MANAGED_PHYINTS}`,
+    );
+  });
+
+  it('writes no limit line when every limit is at its default: the file C igmpproxy reads, as before', async () => {
+    const config = await managedConfigFrom(
+      `${MANAGED_BASE}MAXGROUPS=2048\nMAXGROUPSPERHOST=512\nMAXSOURCES=64\nIGMPTTL=1\n`,
+    );
+    expect(config).toBe(`${MANAGED_HEADER}quickleave\n${MANAGED_PHYINTS}`);
+  });
+
+  it.each([
+    ['MAXGROUPS=0', 'bad MAXGROUPS in /var/ipfire/igmpproxy/settings (a number from 1 to 65536)'],
+    ['MAXGROUPS=65537', 'bad MAXGROUPS in /var/ipfire/igmpproxy/settings (a number from 1 to 65536)'],
+    ['MAXGROUPSPERHOST=0512', 'bad MAXGROUPSPERHOST in /var/ipfire/igmpproxy/settings (a number from 1 to 65536)'],
+    [
+      'MAXGROUPSPERHOST=99999999999999999999',
+      'bad MAXGROUPSPERHOST in /var/ipfire/igmpproxy/settings (a number from 1 to 65536)',
+    ],
+    ['MAXSOURCES=1025', 'bad MAXSOURCES in /var/ipfire/igmpproxy/settings (a number from 1 to 1024)'],
+    ["MAXSOURCES='64 igmpttl any'", 'bad MAXSOURCES in /var/ipfire/igmpproxy/settings (a number from 1 to 1024)'],
+    ['MAXSOURCES=$(touch /tmp/pwned)', 'bad MAXSOURCES in /var/ipfire/igmpproxy/settings (a number from 1 to 1024)'],
+    ['IGMPTTL=64', 'bad IGMPTTL in /var/ipfire/igmpproxy/settings (1 or any)'],
+    ['IGMPTTL=$(touch /tmp/pwned)', 'bad IGMPTTL in /var/ipfire/igmpproxy/settings (1 or any)'],
+  ])('refuses the limit %s with one line naming the key, and leaves the config as it was', async (limit, line) => {
+    await a.write('/etc/igmpproxy.conf', CONFIG);
+    await a.write('/var/ipfire/igmpproxy/settings', `${MANAGED_BASE}${limit}\n`);
+    try {
+      const { stdout, steps: s } = await session(`
+step ${INIT} start 2>&1
+echo "pwned=$([ -e /tmp/pwned ] && echo yes || echo no) backups=$(ls /etc/ | grep -c '^igmpproxy.conf.bak-')"
+`);
+      expect(s[0]!.code).toBe(1);
+      const lines = s[0]!.output.split('\n');
+      expect(lines.filter((l) => l.includes('MAX') || l.includes('IGMPTTL'))).toEqual([line]);
+      expect(s[0]!.output).toContain(
+        '/var/ipfire/igmpproxy/settings gives no valid configuration; /etc/igmpproxy.conf was not changed.',
+      );
+      expect(stdout).toContain('pwned=no backups=0');
+      expect((await a.read('/etc/igmpproxy.conf')).toString()).toBe(CONFIG);
+    } finally {
+      await a.run('rm -f /var/ipfire/igmpproxy/settings /tmp/pwned');
+    }
+  });
+
   it.each([
     ['a command in a value', 'UPSTREAM=ipp6up0\nALTNETS=10.0.0.0/8$(touch /tmp/pwned)\n'],
     ['a second keyword in an interface', "UPSTREAM='ipp6up0 downstream'\n"],
