@@ -382,6 +382,10 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
     expect(saved).toEqual([
       'ALTNETS=217.0.0.0/16,193.158.35.0/24',
       'DOWNSTREAM=green0,blue0',
+      'IGMPTTL=1',
+      'MAXGROUPS=2048',
+      'MAXGROUPSPERHOST=512',
+      'MAXSOURCES=64',
       'MODE=managed',
       'PRESET=legacy',
       'QUICKLEAVE=on',
@@ -401,12 +405,138 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
     expect(check.stdout).toContain('phyint blue0 downstream ratelimit 0 threshold 1');
+    // Limits at their defaults add nothing: the file is one C igmpproxy reads, as before.
+    expect(config).not.toMatch(/maxgroups|maxsources|igmpttl/);
     const backups = server.run(['sh', '-c', 'cat /etc/igmpproxy.conf.bak-*']);
     expect(backups.stdout).toBe(handWritten);
     // The next test starts from the hand-written file again, with no daemon.
     await server.stopDaemonStandIn();
     server.run(['sh', '-c', 'rm -f /etc/igmpproxy.conf.bak-*']);
     await server.write(CONFIG, handWritten!);
+  });
+
+  it('sets a limit in the advanced part: saved in the settings, written into the config, shown by the running daemon', async () => {
+    const handWritten = await server.read(CONFIG);
+    try {
+      await open();
+      // Folded away while every limit is its default, filled in with the defaults.
+      expect(await page.$eval('#igmpproxy-advanced', (d) => (d as HTMLDetailsElement).open)).toBe(false);
+      expect(await page.$eval('#MAXGROUPSPERHOST', (input) => (input as HTMLInputElement).value)).toBe('512');
+      await page.click('#igmpproxy-advanced summary');
+      await page.$eval('#MAXGROUPSPERHOST', (input) => ((input as HTMLInputElement).value = ''));
+      await page.type('#MAXGROUPSPERHOST', '1000');
+      await page.select('#IGMPTTL', 'any');
+      await Promise.all([
+        page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
+        page.click('#igmpproxy-setup input[type=submit]'),
+      ]);
+      await shot('limits-saved');
+      expect(await page.$('.is-error')).toBeNull();
+      const saved = (await server.read(SETTINGS))!.split('\n');
+      expect(saved).toContain('MAXGROUPSPERHOST=1000');
+      expect(saved).toContain('IGMPTTL=any');
+      expect(saved).toContain('MAXGROUPS=2048');
+      // The save started the daemon; the initscript wrote the two changed limits, not the defaults.
+      expect(await server.addonctrlCalls()).toContain('igmpproxy start');
+      const config = (await server.read(CONFIG))!;
+      expect(config).toMatch(/^quickleave\nmaxgroupsperhost 1000\nigmpttl any\nphyint red0\.8 upstream /m);
+      expect(config).not.toMatch(/maxgroups |maxsources/);
+      const check = server.run(['/usr/sbin/igmpproxy', '--check', CONFIG]);
+      expect(check.stderr).toBe('');
+      expect(check.status).toBe(0);
+      // The form shows the saved limits, unfolded as they are no longer all defaults.
+      expect(await page.$eval('#igmpproxy-advanced', (d) => (d as HTMLDetailsElement).open)).toBe(true);
+      expect(await page.$eval('#MAXGROUPSPERHOST', (input) => (input as HTMLInputElement).value)).toBe('1000');
+      expect(await page.$eval('#IGMPTTL', (select) => (select as HTMLSelectElement).value)).toBe('any');
+
+      // The status part shows what the running daemon applies and what each downstream
+      // ignored: a document of the real core (status-sample.ts) given this config's limits and
+      // refusals (the stand-in daemon writes none).
+      const parsed = statusWith([{ host: '192.168.1.10', group: '239.1.1.1' }], [], new Date());
+      const green = parsed.proxy.downstreams[0]!;
+      const document = {
+        ...parsed,
+        proxy: {
+          ...parsed.proxy,
+          limits: { ...parsed.proxy.limits, groupsPerHost: 1000, requireTtlOne: false },
+          downstreams: [
+            { ...green, refused: { ...green.refused, groupsPerHost: 4, ttl: 1, lastHost: '192.168.1.66', lastAt: 1 } },
+          ],
+        },
+      };
+      await server.write('/var/run/igmpproxy.status', JSON.stringify(document));
+      await open();
+      expect(await text('#igmpproxy-limits')).toBe(
+        'Limits the proxy applies: 2048 channel groups per interface, 1000 per receiver, 64 sources per group; ' +
+          'IGMP from receivers with any IP TTL (for receivers that send it wrong).',
+      );
+      expect(await text('#igmpproxy-downstreams')).toMatch(
+        /green0\s.*\(this firewall\)\s+5 \(latest from 192\.168\.1\.66\)/,
+      );
+      await shot('limits-status');
+    } finally {
+      await server.stopDaemonStandIn();
+      await server.remove('/var/run/igmpproxy.status');
+      server.run(['sh', '-c', 'rm -f /etc/igmpproxy.conf.bak-*']);
+      await server.write(CONFIG, handWritten!);
+    }
+  });
+
+  it('refuses a bad limit with the field named; the settings and the config stay byte for byte', async () => {
+    const handWritten = await server.read(CONFIG);
+    // Settings the page saved before (with a limit), and the config made from them.
+    const before =
+      'MODE=managed\nPRESET=legacy\nUPSTREAM=red0.8\nDOWNSTREAM=green0\nALTNETS=217.0.0.0/16\nQUICKLEAVE=on\nMAXGROUPS=4096\nMAXGROUPSPERHOST=512\nMAXSOURCES=64\nIGMPTTL=1\n';
+    await server.write(SETTINGS, before, { owner: 'nobody' });
+    try {
+      await open();
+      expect(await page.$eval('#igmpproxy-advanced', (d) => (d as HTMLDetailsElement).open)).toBe(true);
+      expect(await page.$eval('#MAXGROUPS', (input) => (input as HTMLInputElement).value)).toBe('4096');
+      await page.$eval('#MAXSOURCES', (input) => ((input as HTMLInputElement).value = '1025'));
+      await Promise.all([
+        page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
+        page.click('#igmpproxy-setup input[type=submit]'),
+      ]);
+      await shot('bad-limit');
+      expect(await text('.is-error')).toContain(
+        'Sources per channel group (maxsources): not a whole number from 1 to 1024',
+      );
+      expect(await server.read(SETTINGS)).toBe(before);
+      expect(await server.read(CONFIG)).toBe(handWritten);
+      expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
+      // The admin's input stays to be corrected, in the unfolded advanced part.
+      expect(await page.$eval('#igmpproxy-advanced', (d) => (d as HTMLDetailsElement).open)).toBe(true);
+      expect(await page.$eval('#MAXSOURCES', (input) => (input as HTMLInputElement).value)).toBe('1025');
+    } finally {
+      await server.remove(SETTINGS);
+    }
+  });
+
+  it.each([
+    ['MAXGROUPS', '0', 'Channel groups per downstream interface (maxgroups): not a whole number from 1 to 65536'],
+    ['MAXGROUPS', '65537', 'Channel groups per downstream interface (maxgroups): not a whole number from 1 to 65536'],
+    ['MAXGROUPSPERHOST', '0512', 'Channel groups per receiver (maxgroupsperhost): not a whole number from 1 to 65536'],
+    ['MAXGROUPSPERHOST', '12abc', 'Channel groups per receiver (maxgroupsperhost): not a whole number from 1 to 65536'],
+    ['MAXGROUPSPERHOST', '-1', 'Channel groups per receiver (maxgroupsperhost): not a whole number from 1 to 65536'],
+    // (IPFire's getcgihash trims blanks around a value: "64 " is 64.)
+    ['MAXSOURCES', '6 4', 'Sources per channel group (maxsources): not a whole number from 1 to 1024'],
+    ['MAXSOURCES', '64\nigmpttl any', 'Sources per channel group (maxsources): not a whole number from 1 to 1024'],
+    ['IGMPTTL', '64', 'IGMP from receivers (igmpttl): not one of the offered choices'],
+  ])('refuses the limit %s=%j with the field named and writes nothing', async (field, value, message) => {
+    const fields = {
+      ACTION: 'Save',
+      TOKEN: await token(server),
+      PRESET: 'custom',
+      UPSTREAM: 'red0',
+      DOWNSTREAM: ['green0'],
+      ALTNETS: '10.0.0.0/8',
+      QUICKLEAVE: 'on',
+      [field]: value,
+    };
+    const answer = await post(server, form(fields), `${server.url}/`);
+    expect(answer.text).toContain(`<li>${message}</li>`);
+    expect(await server.read(SETTINGS)).toBeNull();
+    expect((await server.addonctrlCalls()).filter((call) => !call.endsWith(' status'))).toEqual([]);
   });
 
   it('changes nothing on a POST from another site (foreign Referer), but does on the same site', async () => {
@@ -501,7 +631,17 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
 
   it('refuses hostile values and shows them harmlessly', async () => {
     const hostile = `<script>document.body.dataset.wu4='pwned'</script>'"$(reboot)\n${'x'.repeat(5000)}`;
-    for (const field of ['PRESET', 'UPSTREAM', 'DOWNSTREAM', 'ALTNETS', 'QUICKLEAVE']) {
+    for (const field of [
+      'PRESET',
+      'UPSTREAM',
+      'DOWNSTREAM',
+      'ALTNETS',
+      'QUICKLEAVE',
+      'MAXGROUPS',
+      'MAXGROUPSPERHOST',
+      'MAXSOURCES',
+      'IGMPTTL',
+    ]) {
       const fields: Record<string, string> = {
         ACTION: 'Save',
         TOKEN: await token(server),
@@ -529,6 +669,19 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
     expect(await page.evaluate(() => document.body.dataset.wu4)).toBeUndefined();
     expect(await server.read(SETTINGS)).toBeNull();
     await shot('hostile');
+    // A limit field: refused by name, and the value comes back as the field's text only.
+    await page.$eval('#MAXGROUPS', (input, value) => ((input as HTMLInputElement).value = value), hostile);
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: WAIT_MS }),
+      page.click('#igmpproxy-setup input[type=submit]'),
+    ]);
+    expect(await text('.is-error')).toContain('Channel groups per downstream interface (maxgroups)');
+    expect(await page.$eval('#MAXGROUPS', (input) => (input as HTMLInputElement).value)).toBe(
+      hostile.replace('\n', ''),
+    );
+    expect(await page.$('#igmpproxy-advanced script')).toBeNull();
+    expect(await page.evaluate(() => document.body.dataset.wu4)).toBeUndefined();
+    expect(await server.read(SETTINGS)).toBeNull();
   });
 
   it('shows a hand-written configuration read-only, escaped', async () => {
@@ -625,6 +778,7 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
       await shot('german');
       expect(await page.title()).toContain('IGMP-Proxy (IPTV)');
       expect(await text('#igmpproxy-setup')).toContain('Stream-Quellen (altnet)');
+      expect(await text('#igmpproxy-advanced summary')).toBe('Erweitert: Grenzen für die TV-Empfänger');
       expect(await page.$eval(`#cssmenu a[href="${PAGE}"]`, (a) => (a as HTMLElement).innerText.trim())).toBe(
         'IGMP-Proxy (IPTV)',
       );
