@@ -505,13 +505,18 @@ describe('diagnose checks', () => {
     ]);
   });
 
-  it('a configuration the web page made: the fix says to leave the page first, as its initscript rewrites the file', () => {
-    const facts = withRefused(healthy({ config: { ...config(), writtenByWebPage: true } }), { groupsPerHost: 1 });
+  it("a configuration the web page made: the fixes point at the page's limit fields, not at the file it rewrites", () => {
+    const facts = withRefused(healthy({ config: { ...config(), writtenByWebPage: true } }), {
+      groupsPerHost: 1,
+      ttl: 2,
+    });
     const check = problems(facts).find((c) => c.id === 'downstream-limits');
     expect(check?.fix).toBe(
-      "the web page's setup has no field for these settings and rewrites /etc/igmpproxy.conf at every start and reload: " +
-        'to change one, remove /var/ipfire/igmpproxy/settings first; if 192.168.1.66 is a TV that needs more, put a ' +
-        '"maxgroupsperhost" above 512 in /etc/igmpproxy.conf, then /etc/rc.d/init.d/igmpproxy reload; if not, find it by its address',
+      'if 192.168.1.66 is a TV that needs more, set "maxgroupsperhost" above 512 in the web page\'s setup ' +
+        '(Services > IGMP proxy (IPTV), Setup, Advanced) and save; if not, find it by its address; ' +
+        'hosts send IGMP with TTL 1 (RFC 2236, RFC 3376), so this was routed or forged; only if 192.168.1.66 is your ' +
+        'receiver and cannot be fixed, set "igmpttl" to any IP TTL in the web page\'s setup ' +
+        '(Services > IGMP proxy (IPTV), Setup, Advanced) and save',
     );
     // A flood needs no edit: no word about the web page.
     const flood = withRefused(healthy({ config: { ...config(), writtenByWebPage: true } }), { reportRate: 9 });

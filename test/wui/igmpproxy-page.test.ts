@@ -759,8 +759,11 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
       expect(verdicts).toContain(
         'gr<b>en0 ignored IGMP since it came up: 4 joins beyond maxgroupsperhost 512, 1 IGMP with IP TTL not 1; the latest from 192.168.1.66, 7 s ago',
       );
-      expect(verdicts).toContain('remove /var/ipfire/igmpproxy/settings');
-      expect(verdicts).toContain('put a "maxgroupsperhost" above 512 in /etc/igmpproxy.conf');
+      // The page manages this config: the fix names the page's field, not the file.
+      expect(verdicts).toContain(
+        'set "maxgroupsperhost" above 512 in the web page\'s setup (Services > IGMP proxy (IPTV), Setup, Advanced) and save',
+      );
+      expect(verdicts).not.toContain('/etc/igmpproxy.conf');
       expect(await page.$('#igmpproxy-diagnosis b')).toBeNull();
       await shot('diagnosis-limits');
     } finally {

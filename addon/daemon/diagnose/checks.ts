@@ -7,7 +7,6 @@
 import { formatCidr, formatIpv4, makeCidr, parseIpv4 } from '../net/ipv4.ts';
 import { RP_FILTER_STRICT } from '../net/reverse-path.ts';
 import type { StatusDocument } from '../runtime/status.ts';
-import { WEB_PAGE_SETTINGS } from './facts.ts';
 import type { ConfigFacts, Facts, InterfaceFacts } from './facts.ts';
 import { FIREWALL_CHAINS, FIREWALL_HELPER, missingFirewallRules } from './firewall-rules.ts';
 import { reversePathVerdict, streamSources } from './reverse-path.ts';
@@ -412,6 +411,9 @@ export function checkAltnet(facts: Facts, status: StatusDocument, name: string):
 
 type Downstream = StatusDocument['proxy']['downstreams'][number];
 
+/** Where the web page sets the limits (addon/wui/igmpproxy.cgi.mustache, its advanced part). */
+export const WEB_PAGE_LIMITS = "the web page's setup (Services > IGMP proxy (IPTV), Setup, Advanced)";
+
 /** Refusals whose latest is older than this (an hour) are history (ok), not a problem. */
 export const REFUSALS_RECENT_MS = 60 * 60 * 1000;
 type Cause = keyof Omit<Downstream['refused'], 'lastHost' | 'lastAt'>;
@@ -454,16 +456,21 @@ export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocumen
       `nothing refused on ${name} in the last hour; since it came up: ${counted}; the latest from ${host}${ago}`,
       name,
     );
-  const edit = (keyword: string) => `put ${keyword} in ${config.path}, then ${INITSCRIPT} reload`;
+  // The initscript makes a file the web page manages anew from the page's settings at every
+  // start and reload: there the page's field is what to change (its label names the keyword).
+  const edit = (inFile: string, onPage: string) =>
+    config.writtenByWebPage
+      ? `set ${onPage} in ${WEB_PAGE_LIMITS} and save`
+      : `put ${inFile} in ${config.path}, then ${INITSCRIPT} reload`;
   const raise = (keyword: string, now: number) =>
-    `if ${host} is a TV that needs more, ${edit(`a "${keyword}" above ${now}`)}; if not, find it by its address`;
+    `if ${host} is a TV that needs more, ${edit(`a "${keyword}" above ${now}`, `"${keyword}" above ${now}`)}; if not, find it by its address`;
   const fixes: Record<Cause, string> = {
     groupsPerInterface: raise('maxgroups', limits.groupsPerInterface),
     groupsPerHost: raise('maxgroupsperhost', limits.groupsPerHost),
     sourcesPerGroup: raise('maxsources', limits.sourcesPerGroup),
     ttl:
       `hosts send IGMP with TTL 1 (RFC 2236, RFC 3376), so this was routed or forged; only if ${host} is ` +
-      `your receiver and cannot be fixed, ${edit('"igmpttl any"')}`,
+      `your receiver and cannot be fixed, ${edit('"igmpttl any"', '"igmpttl" to any IP TTL')}`,
     reportRate:
       `no TV sends that much IGMP: find the device by its address (ip neigh show ${host} gives its MAC, ` +
       `IPFire's DHCP leases its name) and fix or unplug it; this share per host is fixed`,
@@ -471,11 +478,7 @@ export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocumen
   return problem(
     'downstream-limits',
     `${name} ignored IGMP since it came up: ${counted}; the latest from ${host}${ago}`,
-    // The initscript makes the file anew from the page's settings at every start and reload.
-    (config.writtenByWebPage && causes.some((c) => c !== 'reportRate')
-      ? `the web page's setup has no field for these settings and rewrites ${config.path} at every start and reload: ` +
-        `to change one, remove ${WEB_PAGE_SETTINGS} first; `
-      : '') + causes.map((c) => fixes[c]).join('; '),
+    causes.map((c) => fixes[c]).join('; '),
     name,
   );
 }
