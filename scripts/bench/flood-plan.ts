@@ -52,6 +52,8 @@ export interface FloodCost {
   /** utime and stime over that time; absent when the proxy had exited. */
   readonly userSeconds?: number;
   readonly systemSeconds?: number;
+  /** Voluntary context switches of its main thread: how often its event loop waited and woke. */
+  readonly mainThreadWakeUps?: number;
   /** Datagrams the kernel dropped for the proxy's full raw IGMP socket queue (/proc/net/raw), any host's. */
   readonly socketQueueDrops?: number;
 }
@@ -113,6 +115,15 @@ function cells(set: LatencySet | undefined): string[] {
   ];
 }
 
+function wakeUps(daemon: FloodCost | undefined): string {
+  if (daemon?.mainThreadWakeUps === undefined) return 'n/a times';
+  const rate =
+    daemon.wallSeconds > 0
+      ? ` (${Math.round(daemon.mainThreadWakeUps / daemon.wallSeconds).toLocaleString('en')} a second)`
+      : '';
+  return `${daemon.mainThreadWakeUps.toLocaleString('en')} times${rate}`;
+}
+
 /** The report of one proxy: latencies both ways with the ratio, the proxy's cost, the generator, the verdicts. */
 export function renderFlood(result: FloodBenchResult, markdown: boolean): string {
   if (!result.available) return `${result.label}: not available (${result.reason ?? 'unknown'})`;
@@ -159,6 +170,7 @@ export function renderFlood(result: FloodBenchResult, markdown: boolean): string
     '',
     `The proxy during the flood (${daemon === undefined ? 'n/a' : `${daemon.wallSeconds.toFixed(1)} s`}): RssAnon ` +
       `${mb(daemon?.rssAnonKbBefore)} before, peak ${mb(daemon?.rssAnonKbPeak)} (${daemon?.samples ?? 0} samples); CPU ${cpu}; ` +
+      `its main thread woke ${wakeUps(daemon)}; ` +
       `the kernel dropped ${daemon?.socketQueueDrops?.toLocaleString('en') ?? 'n/a'} datagrams for its full socket queue.`,
     flood === undefined
       ? 'The generator gave no result.'

@@ -16,7 +16,7 @@ import {
 } from '../lab/igmp-flood.ts';
 import { IptvLab } from '../lab/iptv-lab.ts';
 import type { ProxyHandle, TvHandle } from '../lab/iptv-lab.ts';
-import { cpuSplit, parseRawIgmpDrops } from '../lab/proc-stats.ts';
+import { cpuSplit, mainThreadWakeUps, parseRawIgmpDrops } from '../lab/proc-stats.ts';
 import type { ProxyCandidate } from './candidates.ts';
 import { floodVerdicts, latencySet, type FloodBenchResult, type ViewerPass } from './flood-plan.ts';
 import type { BenchOptions } from './options.ts';
@@ -150,6 +150,7 @@ export async function runFloodBench(
       parseRawIgmpDrops(await lab.proxyNamespace.run(['cat', '/proc/net/raw']));
     const dropsBefore = await socketDrops();
     const cpuBefore = cpuSplit(proxy.pid);
+    const wakeUpsBefore = mainThreadWakeUps(proxy.pid);
     const floodStart = monotonicMs();
     const flood = runFlood(
       lab.tvNamespaces[HOSTILE]!,
@@ -168,6 +169,7 @@ export async function runFloodBench(
       }
     }, MEMORY_SAMPLE_MS);
     let cpu: { user: number; system: number } | undefined;
+    let wakeUps: number | undefined;
     let floodEnd = floodStart;
     try {
       await sleep(WARM_UP_MS);
@@ -190,6 +192,8 @@ export async function runFloodBench(
       if (proxy.running) {
         const after = cpuSplit(proxy.pid);
         cpu = { user: after.user - cpuBefore.user, system: after.system - cpuBefore.system };
+        const wakeUpsAfter = mainThreadWakeUps(proxy.pid);
+        if (wakeUpsBefore !== undefined && wakeUpsAfter !== undefined) wakeUps = wakeUpsAfter - wakeUpsBefore;
       }
       clearInterval(sampler);
     }
@@ -200,6 +204,7 @@ export async function runFloodBench(
       samples: memory.length,
       wallSeconds: (floodEnd - floodStart) / 1000,
       ...(cpu === undefined ? {} : { userSeconds: cpu.user, systemSeconds: cpu.system }),
+      ...(wakeUps === undefined ? {} : { mainThreadWakeUps: wakeUps }),
       ...(drops === undefined ? {} : { socketQueueDrops: drops - dropsBefore }),
     };
     result.verdicts = floodVerdicts(result);

@@ -55,6 +55,15 @@ export function parseRawIgmpDrops(procNetRaw: string): number {
     .reduce((sum, fields) => sum + Number(fields[fields.length - 1]), 0);
 }
 
+/**
+ * Voluntary context switches of a process's main thread (/proc/<pid>/task/<pid>/status): for
+ * an event loop, each is one wait for work, so their rate is how often it woke up.
+ */
+export function mainThreadWakeUps(pid: number): number | undefined {
+  const match = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) : undefined;
+}
+
 export function cpuSeconds(pid: number): number {
   return parseCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / clockTicksPerSecond();
 }
