@@ -52,6 +52,8 @@ export interface FloodCost {
   /** utime and stime over that time; absent when the proxy had exited. */
   readonly userSeconds?: number;
   readonly systemSeconds?: number;
+  /** utime + stime of the main thread alone (the event loop; the rest is V8's and libuv's helper threads). */
+  readonly mainThreadCpuSeconds?: number;
   /** Voluntary context switches of its main thread: how often its event loop waited and woke. */
   readonly mainThreadWakeUps?: number;
   /** Datagrams the kernel dropped for the proxy's full raw IGMP socket queue (/proc/net/raw), any host's. */
@@ -165,7 +167,8 @@ export function renderFlood(result: FloodBenchResult, markdown: boolean): string
   const cpu =
     daemon?.userSeconds === undefined || daemon.systemSeconds === undefined
       ? 'n/a'
-      : `${(daemon.userSeconds + daemon.systemSeconds).toFixed(1)} s (user ${daemon.userSeconds.toFixed(1)} s, kernel ${daemon.systemSeconds.toFixed(1)} s)`;
+      : `${(daemon.userSeconds + daemon.systemSeconds).toFixed(1)} s (user ${daemon.userSeconds.toFixed(1)} s, kernel ${daemon.systemSeconds.toFixed(1)} s` +
+        `${daemon.mainThreadCpuSeconds === undefined ? '' : `; main thread ${daemon.mainThreadCpuSeconds.toFixed(1)} s`})`;
   lines.push(
     '',
     `The proxy during the flood (${daemon === undefined ? 'n/a' : `${daemon.wallSeconds.toFixed(1)} s`}): RssAnon ` +

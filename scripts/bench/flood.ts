@@ -16,7 +16,7 @@ import {
 } from '../lab/igmp-flood.ts';
 import { IptvLab } from '../lab/iptv-lab.ts';
 import type { ProxyHandle, TvHandle } from '../lab/iptv-lab.ts';
-import { cpuSplit, mainThreadWakeUps, parseRawIgmpDrops } from '../lab/proc-stats.ts';
+import { cpuSplit, mainThreadCpuSeconds, mainThreadWakeUps, parseRawIgmpDrops } from '../lab/proc-stats.ts';
 import type { ProxyCandidate } from './candidates.ts';
 import { floodVerdicts, latencySet, type FloodBenchResult, type ViewerPass } from './flood-plan.ts';
 import type { BenchOptions } from './options.ts';
@@ -151,6 +151,7 @@ export async function runFloodBench(
     const dropsBefore = await socketDrops();
     const cpuBefore = cpuSplit(proxy.pid);
     const wakeUpsBefore = mainThreadWakeUps(proxy.pid);
+    const mainCpuBefore = mainThreadCpuSeconds(proxy.pid);
     const floodStart = monotonicMs();
     const flood = runFlood(
       lab.tvNamespaces[HOSTILE]!,
@@ -170,6 +171,7 @@ export async function runFloodBench(
     }, MEMORY_SAMPLE_MS);
     let cpu: { user: number; system: number } | undefined;
     let wakeUps: number | undefined;
+    let mainCpu: number | undefined;
     let floodEnd = floodStart;
     try {
       await sleep(WARM_UP_MS);
@@ -192,6 +194,7 @@ export async function runFloodBench(
       if (proxy.running) {
         const after = cpuSplit(proxy.pid);
         cpu = { user: after.user - cpuBefore.user, system: after.system - cpuBefore.system };
+        mainCpu = mainThreadCpuSeconds(proxy.pid) - mainCpuBefore;
         const wakeUpsAfter = mainThreadWakeUps(proxy.pid);
         if (wakeUpsBefore !== undefined && wakeUpsAfter !== undefined) wakeUps = wakeUpsAfter - wakeUpsBefore;
       }
@@ -205,6 +208,7 @@ export async function runFloodBench(
       wallSeconds: (floodEnd - floodStart) / 1000,
       ...(cpu === undefined ? {} : { userSeconds: cpu.user, systemSeconds: cpu.system }),
       ...(wakeUps === undefined ? {} : { mainThreadWakeUps: wakeUps }),
+      ...(mainCpu === undefined ? {} : { mainThreadCpuSeconds: mainCpu }),
       ...(drops === undefined ? {} : { socketQueueDrops: drops - dropsBefore }),
     };
     result.verdicts = floodVerdicts(result);

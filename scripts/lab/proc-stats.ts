@@ -64,6 +64,11 @@ export function mainThreadWakeUps(pid: number): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** utime + stime of a process's main thread alone (/proc/<pid>/task/<pid>/stat): the event loop, without helper threads. */
+export function mainThreadCpuSeconds(pid: number): number {
+  return parseCpuTicks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')) / clockTicksPerSecond();
+}
+
 export function cpuSeconds(pid: number): number {
   return parseCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / clockTicksPerSecond();
 }

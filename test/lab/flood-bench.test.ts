@@ -61,6 +61,7 @@ describe('flood report', () => {
       systemSeconds: 4,
       socketQueueDrops: 5_125,
       mainThreadWakeUps: 60_500,
+      mainThreadCpuSeconds: 31,
     },
     verdicts: [],
     failures: [],
@@ -75,7 +76,7 @@ describe('flood report', () => {
       expect(text).toContain('2.50x');
       expect(text).toContain('1 (+2 missed)');
       expect(text).toContain(
-        'during the flood (60.5 s): RssAnon 15.0 MB before, peak 24.0 MB (240 samples); CPU 34.3 s (user 30.3 s, kernel 4.0 s); ' +
+        'during the flood (60.5 s): RssAnon 15.0 MB before, peak 24.0 MB (240 samples); CPU 34.3 s (user 30.3 s, kernel 4.0 s; main thread 31.0 s); ' +
           'its main thread woke 60,500 times (1,000 a second); the kernel dropped 5,125 datagrams',
       );
       expect(text).toContain('123,600 reports (1,236 with 1,000 sources) at 2,060 a second');
