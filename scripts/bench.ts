@@ -536,8 +536,10 @@ async function main(options: BenchOptions): Promise<number> {
   const markdown = [
     `# igmpproxy benchmark, ${json.date}`,
     '',
-    `Lab kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
-      `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`,
+    runLab
+      ? `Lab kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
+        `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`
+      : `${json.machine.cpus} CPUs; only ${options.only ?? 'some parts'} (--only).`,
     '',
     ...results.map(
       (result) =>
@@ -556,8 +558,7 @@ async function main(options: BenchOptions): Promise<number> {
       ...result.notes.map((note) => `- ${result.id}: ${note}`),
     ]),
     '',
-    METHOD.join(' '),
-    '',
+    ...(runLab ? [METHOD.join(' '), ''] : []),
     ...(flood === undefined ? [] : floodMarkdown(flood, !canRoute)),
   ].join('\n');
   writeFileSync(markdownPath, markdown);
