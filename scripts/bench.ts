@@ -18,6 +18,8 @@ import { measureStartup, renderStartup, type StartupRow } from './bench/startup.
 import { measureMemory, renderMemory, type MemoryResult } from './bench/memory.ts';
 import { runSoak, SOAK_PREFIX } from './bench/soak.ts';
 import { renderSoak, type SoakResult } from './bench/soak-plan.ts';
+import { FLOOD_PREFIX, runFloodBench } from './bench/flood.ts';
+import { renderFlood, type FloodBenchResult } from './bench/flood-plan.ts';
 import { hostCanRouteMulticast } from './vm/kernel.ts';
 import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
 import { errorMessage } from '../addon/daemon/error-message.ts';
@@ -48,6 +50,17 @@ const SOAK_METHOD =
   '/proc/PID/status and CPU (utime+stime) from /proc/PID/stat of the proxy at start, every 5 minutes and at the end; ' +
   "load 1 min is the lab machine's. Gap: the longest time between two packets of the held channel (lab clock, in the TV), " +
   'counting a silence still going on at the end. A zap fails when its first packet has not come within 5 s.';
+
+const FLOOD_METHOD =
+  'Flood: each proxy in a fresh IPTV lab with two TVs, quickleave on, the provider streaming each joined group once a ' +
+  'second (its first packet at once on the join). The other TV (tv0) joins fresh channels (join -> first packet, lab ' +
+  'clock in the TV) and zaps (leave A + join B -> first packet of B), first unloaded, then from 3 s into a 60 s flood ' +
+  'from tv1, a hostile LAN host (scripts/lab/igmp-flood.c, sendmmsg): valid IGMPv3 reports with TTL 1 and Router ' +
+  'Alert, joins of 100,000 distinct groups (then refreshes), every 100th an ALLOW with 1,000 sources, 10,000 a second ' +
+  "natively and 2,000 in the TCG-emulated VM (where the lab runs ~8x slower: the hostile-LAN test's rates). A change " +
+  'whose first packet has not come within 5 s is missed; a missed one fails the verdict. RssAnon (/proc/PID/status) ' +
+  "sampled every 250 ms from the flood's start to its end, CPU (utime+stime) over the same time. The exit status " +
+  "counts our daemon's verdicts only: C igmpproxy has no limits and is the reference, not the subject.";
 
 /** A command line for people: paths inside the repository relative to it. */
 function shown(command: readonly string[]): string {
@@ -194,6 +207,145 @@ async function runSoakInVm(options: BenchOptions): Promise<SoakRun> {
   }
 }
 
+/** The 1-minute load average of this machine, sampled every minute while `run` goes on. */
+async function withHostLoad<T>(
+  run: () => Promise<T>,
+): Promise<{ value: T; hostLoad: NonNullable<SoakRun['hostLoad']> }> {
+  const loads: number[] = [];
+  const sampleLoad = (): number => loads.push(os.loadavg()[0] as number);
+  sampleLoad();
+  const timer = setInterval(sampleLoad, 60_000);
+  let value: T;
+  try {
+    value = await run();
+  } finally {
+    clearInterval(timer);
+  }
+  sampleLoad();
+  return {
+    value,
+    hostLoad: {
+      min: Math.min(...loads),
+      max: Math.max(...loads),
+      mean: loads.reduce((a, b) => a + b, 0) / loads.length,
+      samples: loads.length,
+    },
+  };
+}
+
+/** The flood section's results, where it ran, and how loaded the machine was meanwhile. */
+interface FloodRun {
+  readonly results: FloodBenchResult[];
+  readonly kernel: string;
+  readonly failure: string;
+  readonly hostLoad: NonNullable<SoakRun['hostLoad']>;
+}
+
+async function runFloodHere(options: BenchOptions): Promise<FloodRun> {
+  const { value: results, hostLoad } = await withHostLoad(async () => {
+    const results: FloodBenchResult[] = [];
+    for (const id of options.proxies) {
+      const candidate = resolveCandidate(id, options.verboseProxy);
+      console.log(
+        `${id}: ${candidate.available ? `${candidate.label}: ${shown(candidate.command)} CONFIG` : `not available (${candidate.reason})`}`,
+      );
+      results.push(await runFloodBench(candidate, options, (line) => console.log(line)));
+    }
+    return results;
+  });
+  return {
+    results,
+    kernel: process.env.IGMPPROXY_TEST_KERNEL ?? `${os.release()} on this machine (native)`,
+    failure: '',
+    hostLoad,
+  };
+}
+
+/** The flood in the test VM (this kernel cannot route multicast); the guest writes its results to the share. */
+async function runFloodInVm(options: BenchOptions): Promise<FloodRun> {
+  const shareDir = path.join(repositoryRoot, '.cache', 'bench-vm');
+  console.log('bench: this kernel cannot route multicast: the flood runs in the test VM (scripts/vm/)');
+  const { value: vm, hostLoad } = await withHostLoad(() =>
+    runInVm({
+      argv: [
+        process.execPath,
+        path.join(repositoryRoot, 'scripts', 'bench.ts'),
+        ...process.argv.slice(2),
+        '--only',
+        'flood',
+        '--out',
+        GUEST_SHARE,
+      ],
+      cwd: repositoryRoot,
+      shareDir,
+      timeoutMs: (options.timeLimitSeconds + 300) * 1000,
+    }),
+  );
+  try {
+    const guest = JSON.parse(readFileSync(path.join(shareDir, 'bench-results.json'), 'utf8')) as {
+      flood?: FloodBenchResult[];
+      floodMachine?: { kernel: string };
+    };
+    if (!Array.isArray(guest.flood) || guest.floodMachine === undefined) throw new Error('no flood results');
+    return {
+      results: guest.flood,
+      kernel: guest.floodMachine.kernel,
+      failure: vm.status === null ? vm.failure : '',
+      hostLoad,
+    };
+  } catch {
+    return {
+      results: [],
+      kernel: describeVm(vm),
+      failure: vm.failure || `the flood in the VM wrote no results (exit status ${vm.status})`,
+      hostLoad,
+    };
+  }
+}
+
+function describeHostLoad(hostLoad: NonNullable<SoakRun['hostLoad']>, inVm: boolean): string {
+  return (
+    `Load of the machine ${inVm ? 'running the VM' : 'running the lab'} (${os.cpus().length} CPUs, 1-minute average, ` +
+    `sampled every minute): min ${hostLoad.min.toFixed(2)}, mean ${hostLoad.mean.toFixed(2)}, max ${hostLoad.max.toFixed(2)}.`
+  );
+}
+
+/** Our daemon met every flood verdict (C igmpproxy is reported, not judged). */
+function floodMet(run: FloodRun): boolean {
+  return (
+    run.failure === '' &&
+    run.results.every(
+      (result) =>
+        result.id !== 'ours' ||
+        !result.available ||
+        (result.failures.length === 0 && result.verdicts.every((verdict) => verdict.verdict === 'met')),
+    )
+  );
+}
+
+function floodMarkdown(flood: FloodRun, inVm: boolean): string[] {
+  return [
+    '## Flood',
+    '',
+    `Lab kernel ${flood.kernel}.`,
+    '',
+    describeHostLoad(flood.hostLoad, inVm),
+    ...(flood.failure === '' ? [] : ['', `FAILED the flood: ${flood.failure}`]),
+    ...flood.results.flatMap((result) => [
+      '',
+      `### ${result.label}`,
+      '',
+      renderFlood(result, true),
+      ...(result.failures.length + result.notes.length > 0 ? [''] : []),
+      ...result.failures.map((failure) => `- FAILED ${failure}`),
+      ...result.notes.map((note) => `- ${note}`),
+    ]),
+    '',
+    FLOOD_METHOD,
+    '',
+  ];
+}
+
 async function soakMain(options: BenchOptions, minutes: number): Promise<number> {
   const inVm = !hostCanRouteMulticast();
   if (!inVm) {
@@ -273,11 +425,18 @@ async function soakMain(options: BenchOptions, minutes: number): Promise<number>
 async function main(options: BenchOptions): Promise<number> {
   if (options.soakMinutes !== undefined) return soakMain(options, options.soakMinutes);
   const runLab = options.only === undefined || options.only === 'lab';
-  const inVm = runLab && !hostCanRouteMulticast();
-  const support = checkNetnsSupport(LAB_PREFIX);
-  if (runLab && !inVm && !support.available) {
-    console.error(`bench: cannot build the lab: ${support.reason}`);
-    return 1;
+  const runFlood = options.only === undefined || options.only === 'flood';
+  const canRoute = hostCanRouteMulticast();
+  const inVm = runLab && !canRoute;
+  for (const [wanted, prefix] of [
+    [runLab, LAB_PREFIX],
+    [runFlood, FLOOD_PREFIX],
+  ] as const) {
+    const support = checkNetnsSupport(prefix);
+    if (wanted && canRoute && !support.available) {
+      console.error(`bench: cannot build the lab: ${support.reason}`);
+      return 1;
+    }
   }
   // Start-up first, always on this machine (a one-shot command needs no multicast routing,
   // and emulation would only measure the emulator): the lab leaves nothing behind, but
@@ -296,6 +455,12 @@ async function main(options: BenchOptions): Promise<number> {
     : inVm
       ? await runLabInVm(options)
       : await runLabHere(options);
+  // The flood last: the other sections never run beside a flooded daemon.
+  const flood: FloodRun | undefined = !runFlood
+    ? undefined
+    : canRoute
+      ? await runFloodHere(options)
+      : await runFloodInVm(options);
   const results = lab.results;
   const c = results.find((result) => result.id === 'c');
   const ours = results.find((result) => result.id === 'ours');
@@ -329,6 +494,16 @@ async function main(options: BenchOptions): Promise<number> {
     for (const note of result.notes) lines.push(`${result.id}: ${note}`);
   }
   if (runLab) lines.push('', ...METHOD);
+  if (flood !== undefined) {
+    lines.push('', `Flood, lab kernel: ${flood.kernel}.`, describeHostLoad(flood.hostLoad, !canRoute));
+    if (flood.failure !== '') lines.push(`bench: FAILED the flood: ${flood.failure}`);
+    for (const result of flood.results) {
+      lines.push('', `${result.id}: ${result.label}`, renderFlood(result, false));
+      for (const failure of result.failures) lines.push(`${result.id}: FAILED ${failure}`);
+      for (const note of result.notes) lines.push(`${result.id}: ${note}`);
+    }
+    lines.push('', FLOOD_METHOD);
+  }
   console.log(lines.join('\n'));
 
   mkdirSync(options.outDir, { recursive: true });
@@ -346,6 +521,14 @@ async function main(options: BenchOptions): Promise<number> {
     comparison: rows,
     startup,
     memory,
+    ...(flood === undefined
+      ? {}
+      : {
+          flood: flood.results,
+          floodMachine: { kernel: flood.kernel, hostLoad: flood.hostLoad },
+          floodMethod: FLOOD_METHOD,
+          ...(flood.failure === '' ? {} : { floodFailure: flood.failure }),
+        }),
   };
   const jsonPath = path.join(options.outDir, 'bench-results.json');
   const markdownPath = path.join(options.outDir, 'bench-results.md');
@@ -353,8 +536,10 @@ async function main(options: BenchOptions): Promise<number> {
   const markdown = [
     `# igmpproxy benchmark, ${json.date}`,
     '',
-    `Lab kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
-      `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`,
+    runLab
+      ? `Lab kernel ${json.machine.kernel}, ${json.machine.cpus} CPUs. ${options.joins} joins, ${options.zaps} zaps, ` +
+        `${options.manyGroups} groups, ${options.windowSeconds} s windows, provider querier IGMPv${options.ispVersion}.`
+      : `${json.machine.cpus} CPUs; only ${options.only ?? 'some parts'} (--only).`,
     '',
     ...results.map(
       (result) =>
@@ -373,12 +558,16 @@ async function main(options: BenchOptions): Promise<number> {
       ...result.notes.map((note) => `- ${result.id}: ${note}`),
     ]),
     '',
-    METHOD.join(' '),
-    '',
+    ...(runLab ? [METHOD.join(' '), ''] : []),
+    ...(flood === undefined ? [] : floodMarkdown(flood, !canRoute)),
   ].join('\n');
   writeFileSync(markdownPath, markdown);
   console.log(`\nwrote ${jsonPath} and ${markdownPath}`);
-  return lab.failure !== '' || results.some((result) => result.failures.length > 0) ? 2 : 0;
+  return lab.failure !== '' ||
+    results.some((result) => result.failures.length > 0) ||
+    (flood !== undefined && !floodMet(flood))
+    ? 2
+    : 0;
 }
 
 let options: BenchOptions;

@@ -47,7 +47,7 @@ const MIN_ITERATION_MS = REPORTS_PER_ITERATION * REPORT_REFILL_MS;
 
 /** The pause after a loop iteration that began at `startedAt`: at least `pauseMs`, and long
  * enough that the iteration lasts MIN_ITERATION_MS. */
-async function endIteration(startedAt: number, pauseMs: number): Promise<void> {
+export async function endIteration(startedAt: number, pauseMs: number): Promise<void> {
   await sleep(Math.max(pauseMs, startedAt + MIN_ITERATION_MS - Date.now()));
 }
 

@@ -5,7 +5,7 @@ import { buildIgmp, parseIgmp } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { groupStatements, LinkMemberships } from '../../scripts/lab/isp-memberships.ts';
 import { malformedIgmpPayloads } from '../../scripts/lab/malformed-igmp.ts';
-import { parseCpuTicks, parseStatusKb } from '../../scripts/lab/proc-stats.ts';
+import { parseCpuSplit, parseCpuTicks, parseRawIgmpDrops, parseStatusKb } from '../../scripts/lab/proc-stats.ts';
 import {
   decodeStreamPacket,
   encodeStreamPacket,
@@ -131,5 +131,22 @@ describe('/proc parsers', () => {
     const status = 'Name:\tigmpproxy\nVmRSS:\t    1480 kB\nRssAnon:\t     116 kB\nRssFile:\t    1364 kB\n';
     expect(parseStatusKb(status, 'RssAnon')).toBe(116);
     expect(parseStatusKb(status, 'RssShmem')).toBeUndefined();
+  });
+
+  test('user and kernel CPU seconds apart, from stat (100 ticks a second)', () => {
+    const stat = '4242 (igmp (x) proxy) S 1 4242 4242 0 -1 4194560 300 0 0 0 250 75 0 0 20 0 1 0 100 0 0';
+    expect(parseCpuSplit(stat)).toEqual({ user: 2.5, system: 0.75 });
+    expect(() => parseCpuSplit('1 (x) S')).toThrow(/malformed/);
+  });
+
+  test("raw socket drops: the last column of /proc/net/raw's IGMP sockets (protocol 2) only", () => {
+    const raw = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+      '    2: 00000000:0002 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1234 2 0000000000000000 5125',
+      '    1: 00000000:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1235 2 0000000000000000 99',
+      '    3: 00000000:0002 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1236 2 0000000000000000 7',
+      '',
+    ].join('\n');
+    expect(parseRawIgmpDrops(raw)).toBe(5132);
   });
 });

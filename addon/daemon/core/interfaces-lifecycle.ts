@@ -20,7 +20,8 @@ import { Querier } from './querier.ts';
 import { UpstreamHost } from './upstream.ts';
 import type { RouteTable } from './routes.ts';
 import { HostReportRate } from './host-report-rate.ts';
-import { HOST_REPORT_BURST, HOST_REPORT_REFILL_MS } from './settings.ts';
+import { HOST_REPORT_BURST, HOST_REPORT_REFILL_MS, REPEATED_LOG_INTERVAL_MS } from './settings.ts';
+import { LogThrottle } from './log-throttle.ts';
 
 export interface Downstream {
   readonly kind: 'downstream';
@@ -31,6 +32,8 @@ export interface Downstream {
   readonly refused: Record<RefusalCounter, number>;
   /** Each host's share of the datagrams the daemon looks at (host-report-rate.ts). */
   readonly reportRate: HostReportRate;
+  /** When each host's datagrams dropped unread for its share were last logged (once a minute per host). */
+  readonly droppedUnreadLog: LogThrottle<Ipv4>;
   lastRefusal: { readonly host: Ipv4; readonly at: number } | undefined;
 }
 
@@ -187,6 +190,7 @@ export class ProxiedInterfaces {
       membership,
       refused,
       reportRate,
+      droppedUnreadLog: new LogThrottle<Ipv4>(REPEATED_LOG_INTERVAL_MS),
       lastRefusal: undefined,
     };
     holder.d = downstream;

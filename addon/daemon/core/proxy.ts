@@ -148,7 +148,7 @@ export class IgmpProxyCore {
     // Counted like the other refusals; the line is built only when the throttle lets it out.
     downstream.refused.reportRate++;
     downstream.lastRefusal = { host: source, at: now };
-    if (!this.logThrottle.admit(`rate ${ifname} ${source}`, now)) return [];
+    if (!downstream.droppedUnreadLog.admit(source, now)) return [];
     return [
       {
         type: 'log',
