@@ -14,6 +14,7 @@ import {
   MAX_GROUPS_LIMIT,
   MAX_SOURCES_LIMIT,
 } from '../addon/daemon/config/parser.ts';
+import { HOST_REPORT_BURST, HOST_REPORT_REFILL_MS } from '../addon/daemon/core/settings.ts';
 
 /** The repository root (build/repository.ts), under the name the render tests use. */
 export const REPO_ROOT = REPOSITORY_ROOT;
@@ -123,11 +124,19 @@ export const LIMIT_VALUES: TemplateValues = {
   maxSourcesLimit: String(MAX_SOURCES_LIMIT),
 };
 
-/** The view every template sees: the layout, the limits, version and release. */
+/** Each LAN host's IGMP share as the daemon takes it (settings.ts), for the firewall helper's
+ * kernel-side copy: the rate in whole reports a second, rounded up (never below the daemon's). */
+export const HOST_SHARE_VALUES: TemplateValues = {
+  hostShareRate: String(Math.ceil(1000 / HOST_REPORT_REFILL_MS)),
+  hostShareBurst: String(HOST_REPORT_BURST),
+};
+
+/** The view every template sees: the layout, the limits, the host share, version and release. */
 export function templateValues(pkg: PackageInfo, layout: InstallLayout = LAYOUT): TemplateValues {
   const values: Record<string, string> = {
     ...layout,
     ...LIMIT_VALUES,
+    ...HOST_SHARE_VALUES,
     version: pkg.version,
     release: String(pkg.release),
   };

@@ -12,6 +12,7 @@ import { NetnsLab, type ExecResult, type Netns } from '../../scripts/lab/netns.t
 import { realDaemonShellCommand } from '../helpers/real-daemon.ts';
 import { REPO_ROOT } from '../../build/render.ts';
 import { applianceSupport, PREFIX } from './support.ts';
+import { hostShareRule, hostShareTable } from './host-share.ts';
 
 const support = applianceSupport();
 
@@ -113,8 +114,11 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     `-A IGMPPROXY_IN -d 224.0.0.0/4 -i ${UP_PLAIN} -j ACCEPT`,
     `-A IGMPPROXY_IN -i ${UP_DOLLAR} -p igmp -j ACCEPT`,
     `-A IGMPPROXY_IN -d 224.0.0.0/4 -i ${UP_DOLLAR} -j ACCEPT`,
-    // The receivers' reports: IPFire's POLICYIN accepts only GREEN and BLUE.
+    // The receivers' reports: IPFire's POLICYIN accepts only GREEN and BLUE; each host's
+    // share of them only (xt_hashlimit, one table per downstream), dropped before the accept.
+    hostShareRule(DOWN_PLAIN),
     `-A IGMPPROXY_IN -i ${DOWN_PLAIN} -p igmp -j ACCEPT`,
+    hostShareRule(DOWN_GLOB),
     `-A IGMPPROXY_IN -i ${DOWN_GLOB} -p igmp -j ACCEPT`,
     `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_PLAIN} -o ${DOWN_PLAIN} -j ACCEPT`,
     `-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ${UP_PLAIN} -o ${DOWN_GLOB} -j ACCEPT`,
@@ -165,6 +169,10 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
     for (const rule of expectedRules) expect(now.split('\n'), rule).toContain(rule);
     expect(now).toBe(expectedSnapshot());
     expect(now).not.toContain('ipp6off');
+    // One hashlimit table per downstream, named from its interface name.
+    expect((await ns.run(['ls', '/proc/net/ipt_hashlimit'])).trim().split('\n').sort()).toEqual(
+      [hostShareTable(DOWN_PLAIN), hostShareTable(DOWN_GLOB)].sort(),
+    );
   });
 
   it('start twice, reload and refresh leave the same rules, once', async () => {
@@ -196,6 +204,8 @@ describe.skipIf(!support.available)(`firewall helper with real iptables ${suppor
   it('stop restores the exact initial state, and stop again is no error', async () => {
     await mustHelper('stop');
     expect(await snapshot()).toBe(initial);
+    // The kernel drops a hashlimit table with its last rule.
+    expect((await ns.run(['ls', '/proc/net/ipt_hashlimit'])).trim()).toBe('');
     await mustHelper('stop');
     expect(await snapshot()).toBe(initial);
     const status = await runHelper('status');
