@@ -153,6 +153,12 @@ function upstream(overrides: Partial<InterfaceFacts> = {}): InterfaceFacts {
   };
 }
 
+/** The firewall helper's per-host IGMP share on green0, as `iptables -S` prints it. */
+const GREEN_SHARE =
+  '-A IGMPPROXY_IN -i green0 -p igmp -m hashlimit --hashlimit-above 100/sec --hashlimit-burst 600 ' +
+  '--hashlimit-mode srcip --hashlimit-name igmp_0d0b4c4c --hashlimit-htable-size 1024 --hashlimit-htable-max 4096 ' +
+  '--hashlimit-htable-expire 300000 -j DROP';
+
 const FIREWALL = [
   '-P INPUT ACCEPT',
   '-N IPTVINPUT',
@@ -166,6 +172,7 @@ const FIREWALL = [
   '-A CUSTOMOUTPUT -j IGMPPROXY_OUT',
   '-A IGMPPROXY_IN -i red0.8 -p igmp -j ACCEPT',
   '-A IGMPPROXY_IN -i red0.8 -d 224.0.0.0/4 -j ACCEPT',
+  GREEN_SHARE,
   '-A IGMPPROXY_IN -i green0 -p igmp -j ACCEPT',
   '-A IGMPPROXY_FWD -i red0.8 -o green0 -d 224.0.0.0/4 -j ACCEPT',
   '-A IGMPPROXY_OUT -o red0.8 -d 224.0.0.0/4 -p igmp -j ACCEPT',
@@ -436,6 +443,39 @@ describe('diagnose checks', () => {
       'firewall',
       /the jump IPTVFORWARD -> IGMPPROXY_FWD/,
       /\/usr\/lib\/igmpproxy\/firewall reload/,
+    ],
+    [
+      "a downstream's per-host IGMP share missing (a helper from before it)",
+      (f) => ({ ...f, firewall: { ok: true, value: FIREWALL.replace(GREEN_SHARE, '') } }),
+      'firewall',
+      /^missing: IGMPPROXY_IN: the per-host IGMP share on green0, before its accept$/,
+      /^\/usr\/lib\/igmpproxy\/firewall reload$/,
+    ],
+    [
+      "the share after the downstream's accept (it would never drop anything)",
+      (f) => ({
+        ...f,
+        firewall: {
+          ok: true,
+          value: FIREWALL.replace(`${GREEN_SHARE}\n`, '').replace(
+            '-A IGMPPROXY_FWD',
+            `${GREEN_SHARE}\n-A IGMPPROXY_FWD`,
+          ),
+        },
+      }),
+      'firewall',
+      /^missing: IGMPPROXY_IN: the per-host IGMP share on green0, before its accept$/,
+      /firewall reload/,
+    ],
+    [
+      "a downstream's IGMP accept missing",
+      (f) => ({
+        ...f,
+        firewall: { ok: true, value: FIREWALL.replace('-A IGMPPROXY_IN -i green0 -p igmp -j ACCEPT', '') },
+      }),
+      'firewall',
+      /^missing: IGMPPROXY_IN: IGMP in on green0$/,
+      /firewall reload/,
     ],
     [
       'IPFire firewall not running',

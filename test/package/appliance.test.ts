@@ -14,6 +14,7 @@ import { NetnsLab } from '../../scripts/lab/netns.ts';
 import { AS_NOBODY, Appliance, buildStandinPackage, FIXTURES, WAIT_FOR_PIDFILE } from './appliance.ts';
 import { applianceSupport, PREFIX, renderedHookBlock } from './support.ts';
 import { ADDONCTRL } from '../helpers/addonctrl.ts';
+import { hostShareRule } from './host-share.ts';
 
 const support = applianceSupport();
 const FIREWALL_LOCAL = '/etc/sysconfig/firewall.local';
@@ -401,6 +402,7 @@ describe.skipIf(!support.available)(
           '-N IGMPPROXY_IN',
           '-A IGMPPROXY_IN -i red0.8 -p igmp -j ACCEPT',
           '-A IGMPPROXY_IN -d 224.0.0.0/4 -i red0.8 -j ACCEPT',
+          hostShareRule('green0'),
           '-A IGMPPROXY_IN -i green0 -p igmp -j ACCEPT',
           '-N IGMPPROXY_FWD',
           '-A IGMPPROXY_FWD -d 224.0.0.0/4 -i red0.8 -o green0 -j ACCEPT',
@@ -414,7 +416,7 @@ describe.skipIf(!support.available)(
       // IPFire reloads firewall.local after rule changes: still once.
       await inside(a, `${FIREWALL_LOCAL} reload; ${FIREWALL_LOCAL} reload`);
       expect(await inside(a, 'iptables -S IPTVINPUT | grep -c IGMPPROXY_IN; iptables -S IGMPPROXY_IN | wc -l')).toBe(
-        '1\n4\n',
+        '1\n5\n',
       );
       await pakfire(a, 'uninstall');
       expect(await inside(a, 'iptables -S')).toBe(initial);

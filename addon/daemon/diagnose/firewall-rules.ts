@@ -65,6 +65,22 @@ export function missingFirewallRules(
         option(rule.words, '-j') === 'ACCEPT' &&
         Object.entries(wanted).every(([name, value]) => option(rule.words, name) === value),
     );
+  for (const down of downstreams) {
+    const igmpIn = (rule: Rule) =>
+      rule.chain === c.input && option(rule.words, '-i') === down && option(rule.words, '-p') === 'igmp';
+    const accept = rules.findIndex((rule) => igmpIn(rule) && option(rule.words, '-j') === 'ACCEPT');
+    // The per-host share (firewall-helper.mustache): a hashlimit DROP by source address, before the accept.
+    const share = rules.findIndex(
+      (rule) =>
+        igmpIn(rule) &&
+        option(rule.words, '-j') === 'DROP' &&
+        option(rule.words, '-m') === 'hashlimit' &&
+        option(rule.words, '--hashlimit-mode') === 'srcip',
+    );
+    if (accept < 0) missing.push(`${c.input}: IGMP in on ${down}`);
+    else if (share < 0 || share > accept)
+      missing.push(`${c.input}: the per-host IGMP share on ${down}, before its accept`);
+  }
   for (const up of upstreams) {
     if (!accepts(c.input, { '-i': up, '-p': 'igmp' })) missing.push(`${c.input}: IGMP in on ${up}`);
     for (const down of downstreams) {
