@@ -6,6 +6,10 @@
 // the proxy's RssAnon is sampled every 250 ms and its CPU seconds over the flood are taken.
 // The provider streams each joined group once a second, its first packet at once on the
 // join: the hostile host's groups must not drown the emulated VM in forwarding work.
+// Ours runs behind the add-on's firewall rules (scripts/lab/addon-firewall.ts), as shipped:
+// the kernel drops each host's IGMP beyond its share before the daemon's socket queue. The C
+// igmpproxy runs without them, as IPFire ships it.
+import { AddonFirewall, type ShareCounters } from '../lab/addon-firewall.ts';
 import { monotonicMs } from '../lab/clock.ts';
 import {
   floodGenerator,
@@ -111,6 +115,7 @@ export async function runFloodBench(
     return result;
   }
   const generator = floodGenerator();
+  let firewall: AddonFirewall | undefined;
   const lab = await IptvLab.create({
     prefix: FLOOD_PREFIX,
     ispVersion: options.ispVersion,
@@ -131,6 +136,16 @@ export async function runFloodBench(
       result.reason = `it did not start: ${errorMessage(error).replace(/\s+/g, ' ').slice(0, 400)}`;
       return result;
     }
+    if (candidate.id === 'ours') {
+      const flags = candidate.command.indexOf('-d');
+      firewall = await AddonFirewall.apply(
+        lab.proxyNamespace,
+        flags < 0 ? candidate.command : candidate.command.slice(0, flags),
+        proxy.configPath,
+      );
+    }
+    const shareCounters = async (): Promise<ShareCounters | undefined> =>
+      firewall?.shareCounters(lab.interfaces.bridge);
     await generator;
     await sleep(SETTLE_MS);
     const tv = lab.tv(VIEWER);
@@ -149,6 +164,7 @@ export async function runFloodBench(
     const socketDrops = async (): Promise<number> =>
       parseRawIgmpDrops(await lab.proxyNamespace.run(['cat', '/proc/net/raw']));
     const dropsBefore = await socketDrops();
+    const shareBefore = await shareCounters();
     const cpuBefore = cpuSplit(proxy.pid);
     const wakeUpsBefore = mainThreadWakeUps(proxy.pid);
     const mainCpuBefore = mainThreadCpuSeconds(proxy.pid);
@@ -201,6 +217,13 @@ export async function runFloodBench(
       clearInterval(sampler);
     }
     const drops = await socketDrops().catch(() => undefined);
+    const shareAfter = await shareCounters().catch(() => undefined);
+    if (shareBefore !== undefined && shareAfter !== undefined) {
+      result.notes.push(
+        `the add-on's firewall rules in place: over the flood the kernel dropped ${shareAfter.dropped - shareBefore.dropped} ` +
+          `IGMP datagrams beyond a host's share and let ${shareAfter.accepted - shareBefore.accepted} in (both TVs)`,
+      );
+    }
     result.daemon = {
       rssAnonKbBefore,
       ...(memory.length > 0 ? { rssAnonKbPeak: Math.max(...memory) } : {}),
@@ -228,5 +251,6 @@ export async function runFloodBench(
     return result;
   } finally {
     await lab.dispose();
+    await firewall?.dispose();
   }
 }
