@@ -220,8 +220,8 @@ export async function runFloodBench(
     const shareAfter = await shareCounters().catch(() => undefined);
     if (shareBefore !== undefined && shareAfter !== undefined) {
       result.notes.push(
-        `the add-on's firewall rules in place: over the flood the kernel dropped ${shareAfter.dropped - shareBefore.dropped} ` +
-          `IGMP datagrams beyond a host's share and let ${shareAfter.accepted - shareBefore.accepted} in (both TVs)`,
+        `the add-on's firewall rules in place: over the flood the kernel dropped ${(shareAfter.dropped - shareBefore.dropped).toLocaleString('en-US')} ` +
+          `IGMP datagrams beyond a host's share and let ${(shareAfter.accepted - shareBefore.accepted).toLocaleString('en-US')} in (both TVs)`,
       );
     }
     result.daemon = {
