@@ -13,7 +13,7 @@ import { HOST_SHARE_VALUES, LAYOUT, readPackageInfo, renderScripts } from '../..
 import { runFlood, type FloodPlan } from '../../scripts/lab/igmp-flood.ts';
 import { NetnsLab, waitUntil, type Netns } from '../../scripts/lab/netns.ts';
 import { realDaemonShellCommand } from '../helpers/real-daemon.ts';
-import { hostShareRule, hostShareTable } from './host-share.ts';
+import { HOST_TABLE, hostShareRule, hostShareTable } from './host-share.ts';
 import { applianceSupport } from './support.ts';
 
 const support = applianceSupport();
@@ -28,8 +28,7 @@ const FLOOD_RATE_PER_S = 20_000;
 const NEIGHBOUR_REPORTS = 50;
 const FLOOD_TIMEOUT_MS = 30_000;
 const PATH_READY_TIMEOUT_MS = 10_000;
-/** The helper's bound on one downstream's table (HOST_TABLE_MAX in firewall-helper.mustache). */
-const TABLE_MAX = 4096;
+const TABLE_MAX = HOST_TABLE.max;
 /** The first forged source: 10.77.16.0 onwards, inside the hosts' /16, outside their addresses. */
 const FORGED_BASE = (10 << 24) | (77 << 16) | (16 << 8);
 const FORGED_LATE = '10.77.250.1';
