@@ -16,6 +16,7 @@ import { NetnsLab } from '../../scripts/lab/netns.ts';
 import { Appliance, buildStandinPackage } from './appliance.ts';
 import { applianceSupport, PREFIX } from './support.ts';
 import { REPO_ROOT } from '../../build/render.ts';
+import { hostShareRule } from './host-share.ts';
 
 const support = applianceSupport();
 
@@ -401,6 +402,7 @@ iptables -D INPUT -j IPTVINPUT; iptables -X IPTVINPUT; iptables -D FORWARD -j IP
         '-N IGMPPROXY_IN',
         '-A IGMPPROXY_IN -i ipp6up0 -p igmp -j ACCEPT',
         '-A IGMPPROXY_IN -d 224.0.0.0/4 -i ipp6up0 -j ACCEPT',
+        hostShareRule('ipp6dn0'),
         '-A IGMPPROXY_IN -i ipp6dn0 -p igmp -j ACCEPT',
         '-N IGMPPROXY_FWD',
         '-A IGMPPROXY_FWD -d 224.0.0.0/4 -i ipp6up0 -o ipp6dn0 -j ACCEPT',
