@@ -83,12 +83,22 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  *   V8's memory-reducing full GC itself (runtime/memory-release.ts), what the memory reducer
  *   would do but without waking an idle daemon: 500 groups 14.1 -> 11.2-11.5 MB. Nothing
  *   but the daemon's own code runs in the process, so the function exposes nothing.
+ * - --no-sparkplug: no baseline (non-optimizing) machine code; a function runs in the
+ *   interpreter until Maglev or TurboFan compile it, if it gets hot. Sparkplug compiled
+ *   most of what the first traffic ran: the memory probe's single binary at 500 groups
+ *   (steps 0,500, --smaps, two runs each): V8 code range 528 -> 212 kB resident, code space
+ *   used 501 -> 189 kB, trusted space used 1370 -> 1285 kB; RssAnon steady 13.0 / 12.9 ->
+ *   12.7 / 12.5 MB. Time per zap (zap-probe.ts, 40 zaps/s, native) p50 0.15-0.32 ms with
+ *   and without it, within run-to-run noise: the hot path is Maglev/TurboFan code either
+ *   way. Earlier rounds measured it as "1 MB or less" and kept it out, before the
+ *   quiet-time GC made the smaller figures visible.
  */
 export const SEA_V8_FLAGS: readonly string[] = [
   '--no-memory-reducer',
   '--max-semi-space-size=1',
   '--no-concurrent-recompilation',
   '--expose-gc',
+  '--no-sparkplug',
 ];
 
 /**
