@@ -6,7 +6,9 @@
 // GROWTH_BYTES since start-up or the last collection (a burst of joins, not the query
 // rounds every 125 s or a zap: an emulated VM showed such a GC costing nearly a second of
 // CPU), and then malloc_trim. Start-up's garbage is collected as start-up's last step.
-// Memory probe, native, 500 groups: RssAnon 14.1 -> 11.7-12.1 MB.
+// Memory probe, native, 500 groups: RssAnon 14.1 -> 11.7-12.1 MB. A daemon that is never
+// quiet is checked every QUIET_MS too: collected after BUSY_GROWTH_BYTES (a flood), or after
+// GROWTH_BYTES at most once per BUSY_SLOW_INTERVAL_MS (TVs zapping without pause).
 import { getHeapSpaceStatistics } from 'node:v8';
 
 /** Longer than the pauses of someone zapping through channels: the GC never sits in a zap. */
