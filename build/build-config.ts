@@ -83,22 +83,19 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  *   V8's memory-reducing full GC itself (runtime/memory-release.ts), what the memory reducer
  *   would do but without waking an idle daemon: 500 groups 14.1 -> 11.2-11.5 MB. Nothing
  *   but the daemon's own code runs in the process, so the function exposes nothing.
- * - --no-sparkplug: no baseline (non-optimizing) machine code; a function runs in the
- *   interpreter until Maglev or TurboFan compile it, if it gets hot. Sparkplug compiled
- *   most of what the first traffic ran: the memory probe's single binary at 500 groups
- *   (steps 0,500, --smaps, two runs each): V8 code range 528 -> 212 kB resident, code space
- *   used 501 -> 189 kB, trusted space used 1370 -> 1285 kB; RssAnon steady 13.0 / 12.9 ->
- *   12.7 / 12.5 MB. Time per zap (zap-probe.ts, 40 zaps/s, native) p50 0.15-0.32 ms with
- *   and without it, within run-to-run noise: the hot path is Maglev/TurboFan code either
- *   way. Earlier rounds measured it as "1 MB or less" and kept it out, before the
- *   quiet-time GC made the smaller figures visible.
+ * Measured and not kept: --no-sparkplug (no baseline machine code; a function stays in the
+ * interpreter until Maglev or TurboFan compile it). The memory probe's single binary at 500
+ * groups: V8 code range 528 -> 212 kB resident, RssAnon steady 12.9 -> 12.4 MB (three runs
+ * each, native); time per zap on the stand-in shim unchanged. But the emulated lab (qemu TCG,
+ * one run, `--only lab`) had ours at 1.22x / 1.21x / 1.75x of C for report / join / zap ->
+ * first packet (0.57x / 0.64x / 0.52x in the README's run without it) and 0.06 s CPU in the
+ * idle window: interpreted code costs most where the machine is slow.
  */
 export const SEA_V8_FLAGS: readonly string[] = [
   '--no-memory-reducer',
   '--max-semi-space-size=1',
   '--no-concurrent-recompilation',
   '--expose-gc',
-  '--no-sparkplug',
 ];
 
 /**
