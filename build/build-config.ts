@@ -85,7 +85,7 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  *   but the daemon's own code runs in the process, so the function exposes nothing.
  * Measured and not kept: --no-sparkplug (no baseline machine code; a function stays in the
  * interpreter until Maglev or TurboFan compile it). The memory probe's single binary at 500
- * groups: V8 code range 528 -> 212 kB resident, RssAnon steady 12.9 -> 12.4 MB (three runs
+ * groups: V8 code range 528 -> 212 kB resident, RssAnon steady 12.6-12.7 -> 12.1-12.2 MB (three runs
  * each, native); time per zap on the stand-in shim unchanged. But the emulated lab (qemu TCG,
  * one run, `--only lab`) had ours at 1.22x / 1.21x / 1.75x of C for report / join / zap ->
  * first packet (0.57x / 0.64x / 0.52x in the README's run without it) and 0.06 s CPU in the
