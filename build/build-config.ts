@@ -88,8 +88,9 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  * groups: V8 code range 528 -> 212 kB resident, RssAnon steady 12.6-12.7 -> 12.1-12.2 MB (three runs
  * each, native); time per zap on the stand-in shim unchanged. But the emulated lab (qemu TCG,
  * one run, `--only lab`) had ours at 1.22x / 1.21x / 1.75x of C for report / join / zap ->
- * first packet (0.57x / 0.64x / 0.52x in the README's run without it) and 0.06 s CPU in the
- * idle window: interpreted code costs most where the machine is slow.
+ * first packet (22.8 / 36.7 / 57.4 ms) and 0.06 s CPU in the idle window; the same lab run
+ * right after without it: 0.64x / 0.85x / 0.75x (10.7 / 24.0 / 27.2 ms), 0.02 s. Interpreted
+ * code costs most where the machine is slow.
  */
 export const SEA_V8_FLAGS: readonly string[] = [
   '--no-memory-reducer',
