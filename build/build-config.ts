@@ -83,6 +83,14 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  *   V8's memory-reducing full GC itself (runtime/memory-release.ts), what the memory reducer
  *   would do but without waking an idle daemon: 500 groups 14.1 -> 11.2-11.5 MB. Nothing
  *   but the daemon's own code runs in the process, so the function exposes nothing.
+ * Measured and not kept: --no-sparkplug (no baseline machine code; a function stays in the
+ * interpreter until Maglev or TurboFan compile it). The memory probe's single binary at 500
+ * groups: V8 code range 528 -> 212 kB resident, RssAnon steady 12.6-12.7 -> 12.1-12.2 MB (three runs
+ * each, native); time per zap on the stand-in shim unchanged. But the emulated lab (qemu TCG,
+ * one run, `--only lab`) had ours at 1.22x / 1.21x / 1.75x of C for report / join / zap ->
+ * first packet (22.8 / 36.7 / 57.4 ms) and 0.06 s CPU in the idle window; the same lab run
+ * right after without it: 0.64x / 0.85x / 0.75x (10.7 / 24.0 / 27.2 ms), 0.02 s. Interpreted
+ * code costs most where the machine is slow.
  */
 export const SEA_V8_FLAGS: readonly string[] = [
   '--no-memory-reducer',

@@ -5,6 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import {
   BUSY_GROWTH_BYTES,
+  BUSY_SLOW_INTERVAL_MS,
   GROWTH_BYTES,
   MemoryRelease,
   QUIET_MS,
@@ -90,6 +91,52 @@ describe('MemoryRelease', () => {
     expect(collections).toBeGreaterThanOrEqual(Math.floor((60_000 * 200) / BUSY_GROWTH_BYTES) - 1);
     expect(collections).toBeLessThanOrEqual(60_000 / QUIET_MS);
     expect(calls.filter((call) => call === 'trim').length).toBe(collections);
+  });
+
+  test('a daemon that is never quiet but grows slowly (zapping TVs) is collected at GROWTH_BYTES, at most once per BUSY_SLOW_INTERVAL_MS', () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.started();
+    calls.length = 0;
+    const gcTimes: number[] = [];
+    // A zap every 500 ms for 10 minutes, each leaving 2 kB in the old generation: 2.4 MB in all,
+    // never BUSY_GROWTH_BYTES, never a quiet moment.
+    for (let t = 500; t <= 600_000; t += 500) {
+      at(t);
+      release.activity();
+      grow(2_048);
+      const before = calls.length;
+      runUntil(t);
+      if (calls.slice(before).includes('gc')) gcTimes.push(t);
+    }
+    // GROWTH_BYTES takes 256 s to grow here: two collections, each right after it was reached.
+    expect(gcTimes).toHaveLength(2);
+    expect(gcTimes[0]).toBeGreaterThanOrEqual((GROWTH_BYTES / 2_048) * 500);
+    expect(gcTimes[0]).toBeLessThanOrEqual((GROWTH_BYTES / 2_048) * 500 + QUIET_MS);
+    expect(calls.filter((call) => call === 'trim').length).toBe(2);
+  });
+
+  test('fast growth while busy waits for no interval; slow growth waits BUSY_SLOW_INTERVAL_MS after the last collection', () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.started();
+    calls.length = 0;
+    let t = 0;
+    const busyUntil = (end: number, growPerStep: number): void => {
+      for (; t < end; t += 100) {
+        at(t);
+        release.activity();
+        grow(growPerStep);
+        runUntil(t);
+      }
+    };
+    busyUntil(10_000, 0);
+    grow(BUSY_GROWTH_BYTES); // a flood's burst: collected at the next check
+    busyUntil(20_000, 0);
+    expect(calls).toEqual(['gc', 'trim']);
+    grow(GROWTH_BYTES); // then slow growth: not before BUSY_SLOW_INTERVAL_MS after that collection
+    busyUntil(10_000 + BUSY_SLOW_INTERVAL_MS - QUIET_MS, 0);
+    expect(calls).toEqual(['gc', 'trim']);
+    busyUntil(10_000 + BUSY_SLOW_INTERVAL_MS + QUIET_MS, 0);
+    expect(calls).toEqual(['gc', 'trim', 'gc', 'trim']);
   });
 
   test('start-up ends with a GC and a trim, and growth counts from there', () => {

@@ -6,7 +6,9 @@
 // GROWTH_BYTES since start-up or the last collection (a burst of joins, not the query
 // rounds every 125 s or a zap: an emulated VM showed such a GC costing nearly a second of
 // CPU), and then malloc_trim. Start-up's garbage is collected as start-up's last step.
-// Memory probe, native, 500 groups: RssAnon 14.1 -> 11.7-12.1 MB.
+// Memory probe, native, 500 groups: RssAnon 14.1 -> 11.7-12.1 MB. A daemon that is never
+// quiet is checked every QUIET_MS too: collected after BUSY_GROWTH_BYTES (a flood), or after
+// GROWTH_BYTES at most once per BUSY_SLOW_INTERVAL_MS (TVs zapping without pause).
 import { getHeapSpaceStatistics } from 'node:v8';
 
 /** Longer than the pauses of someone zapping through channels: the GC never sits in a zap. */
@@ -18,6 +20,15 @@ export const GROWTH_BYTES = 1024 * 1024;
  * zapping without pause): the heap stays bounded, at the cost of one full GC per QUIET_MS at
  * most, and only while the flood keeps filling it. */
 export const BUSY_GROWTH_BYTES = 4 * 1024 * 1024;
+/**
+ * A daemon that is never quiet but grows slowly (TVs zapping every second) is collected at
+ * GROWTH_BYTES too, at most once per this interval: each zap leaves ~2 kB of short-lived
+ * objects in the old generation (they outlive two scavenges), which nothing else collects,
+ * since V8's own old-generation limit sits far above a proxy's heap. With only
+ * BUSY_GROWTH_BYTES the soak's RssAnon rose in a 4-5 MB step before the first collection
+ * (issue 14, part 4).
+ */
+export const BUSY_SLOW_INTERVAL_MS = 60_000;
 
 export interface MemoryReleaseDeps {
   /** Monotonic ms. */
@@ -38,6 +49,8 @@ export class MemoryRelease {
   private pending = false;
   /** Committed heap at the first quiet moment, then after each collection. */
   private heapBaseline: number | undefined;
+  /** When the heap was last collected (or the baseline taken): paces the slow busy collections. */
+  private collectedAt = 0;
 
   constructor(deps: MemoryReleaseDeps) {
     this.deps = deps;
@@ -49,6 +62,7 @@ export class MemoryRelease {
     if (collect !== undefined) {
       collect();
       this.heapBaseline = this.deps.heapBytes();
+      this.collectedAt = this.deps.now();
     }
     this.deps.trimMalloc();
   }
@@ -65,8 +79,11 @@ export class MemoryRelease {
     const quietFor = this.deps.now() - this.lastActivity;
     if (quietFor < QUIET_MS) {
       // Still busy (under a flood: one check per QUIET_MS): collect now only if the heap grew
-      // a lot since a baseline was taken.
-      if (this.heapBaseline !== undefined && this.collectIfGrown(BUSY_GROWTH_BYTES)) this.deps.trimMalloc();
+      // a lot since a baseline was taken, or grew slowly and the last collection is a while ago.
+      const slowDue = this.deps.now() - this.collectedAt >= BUSY_SLOW_INTERVAL_MS;
+      if (this.heapBaseline !== undefined && this.collectIfGrown(slowDue ? GROWTH_BYTES : BUSY_GROWTH_BYTES)) {
+        this.deps.trimMalloc();
+      }
       this.deps.schedule(() => this.check(), QUIET_MS - quietFor);
       return;
     }
@@ -82,11 +99,13 @@ export class MemoryRelease {
     const heap = this.deps.heapBytes();
     if (this.heapBaseline === undefined) {
       this.heapBaseline = heap;
+      this.collectedAt = this.deps.now();
       return false;
     }
     if (heap < this.heapBaseline + growth) return false;
     collect();
     this.heapBaseline = this.deps.heapBytes();
+    this.collectedAt = this.deps.now();
     return true;
   }
 }
