@@ -5,6 +5,8 @@ import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { findCIgmpproxy } from '../lab/c-igmpproxy.ts';
 import { pinnedNode, PROXY_TEMP_DIR_TOKEN, repositoryRoot } from '../lab/iptv-lab.ts';
+import type { IptvLab, ProxyHandle } from '../lab/iptv-lab.ts';
+import { errorMessage } from '../../addon/daemon/error-message.ts';
 import type { ProxyId } from './options.ts';
 
 export interface ProxyCandidate {
@@ -56,4 +58,27 @@ export function resolveCandidate(id: ProxyId, verbose: boolean): ProxyCandidate 
     command: [pinnedNode, OURS_ENTRY, ...flags, ...ownFiles],
     available: true,
   };
+}
+
+/**
+ * Starts a candidate in a bench lab the way every section does (the lab's config with
+ * quickleave on, half a second to come up). A candidate that does not start marks the
+ * section's result unavailable with the reason, and the section gives up (undefined).
+ */
+export async function startCandidate(
+  lab: IptvLab,
+  candidate: ProxyCandidate,
+  result: { available: boolean; reason?: string },
+): Promise<ProxyHandle | undefined> {
+  try {
+    return await lab.startProxy({
+      command: candidate.command,
+      config: lab.proxyConfig({ quickleave: true }),
+      startupGraceMs: 500,
+    });
+  } catch (error) {
+    result.available = false;
+    result.reason = `it did not start: ${errorMessage(error).replace(/\s+/g, ' ').slice(0, 400)}`;
+    return undefined;
+  }
 }

@@ -19,9 +19,9 @@ import {
   runFlood,
 } from '../lab/igmp-flood.ts';
 import { IptvLab } from '../lab/iptv-lab.ts';
-import type { ProxyHandle, TvHandle } from '../lab/iptv-lab.ts';
+import type { TvHandle } from '../lab/iptv-lab.ts';
 import { cpuSplit, mainThreadCpuSeconds, mainThreadWakeUps, parseRawIgmpDrops } from '../lab/proc-stats.ts';
-import type { ProxyCandidate } from './candidates.ts';
+import { startCandidate, type ProxyCandidate } from './candidates.ts';
 import { floodVerdicts, latencySet, type FloodBenchResult, type ViewerPass } from './flood-plan.ts';
 import type { BenchOptions } from './options.ts';
 import { benchGroup, endIteration } from './scenarios.ts';
@@ -124,18 +124,8 @@ export async function runFloodBench(
     packetIntervalMs: 1_000,
   });
   try {
-    let proxy: ProxyHandle;
-    try {
-      proxy = await lab.startProxy({
-        command: candidate.command,
-        config: lab.proxyConfig({ quickleave: true }),
-        startupGraceMs: 500,
-      });
-    } catch (error) {
-      result.available = false;
-      result.reason = `it did not start: ${errorMessage(error).replace(/\s+/g, ' ').slice(0, 400)}`;
-      return result;
-    }
+    const proxy = await startCandidate(lab, candidate, result);
+    if (!proxy) return result;
     if (candidate.id === 'ours') {
       const flags = candidate.command.indexOf('-d');
       firewall = await AddonFirewall.apply(

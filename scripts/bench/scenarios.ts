@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { IptvLab } from '../lab/iptv-lab.ts';
 import type { ProxyHandle, TvHandle } from '../lab/iptv-lab.ts';
 import type { LabEvent } from '../lab/program-client.ts';
-import type { ProxyCandidate } from './candidates.ts';
+import { startCandidate, type ProxyCandidate } from './candidates.ts';
 import type { BenchOptions } from './options.ts';
 import type { ProxyResult } from './results.ts';
 import { summarize } from './stats.ts';
@@ -134,18 +134,9 @@ export async function runProxySuite(
     packetIntervalMs: 10,
   });
   try {
-    let proxy: ProxyHandle;
-    try {
-      proxy = await lab.startProxy({
-        command: candidate.command,
-        config: lab.proxyConfig({ quickleave: true }),
-        startupGraceMs: 500,
-      });
-    } catch (error) {
-      result.available = false;
-      result.reason = `it did not start: ${errorMessage(error).replace(/\s+/g, ' ').slice(0, 400)}`;
-      return result;
-    }
+    const first = await startCandidate(lab, candidate, result);
+    if (!first) return result;
+    let proxy: ProxyHandle = first;
     await sleep(SETTLE_MS);
     const attempt = async (scenario: string, run: () => Promise<void>): Promise<void> => {
       if (!proxy.running) {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import { monotonicMs } from '../lab/clock.ts';
 import { IptvLab } from '../lab/iptv-lab.ts';
 import type { ProxyHandle, TvHandle } from '../lab/iptv-lab.ts';
-import type { ProxyCandidate } from './candidates.ts';
+import { startCandidate, type ProxyCandidate } from './candidates.ts';
 import { benchGroup } from './scenarios.ts';
 import {
   formatOffset,
@@ -71,18 +71,8 @@ export async function runSoak(
   }
   const lab = await IptvLab.create({ prefix: SOAK_PREFIX, ispVersion, tvClients: 3, packetIntervalMs: 10 });
   try {
-    let proxy: ProxyHandle;
-    try {
-      proxy = await lab.startProxy({
-        command: candidate.command,
-        config: lab.proxyConfig({ quickleave: true }),
-        startupGraceMs: 500,
-      });
-    } catch (error) {
-      result.available = false;
-      result.reason = `it did not start: ${errorMessage(error).replace(/\s+/g, ' ').slice(0, 400)}`;
-      return result;
-    }
+    const proxy = await startCandidate(lab, candidate, result);
+    if (!proxy) return result;
     await sleep(SETTLE_MS);
     const [held, ...zappers] = [lab.tv(0), lab.tv(1), lab.tv(2)] as [TvHandle, TvHandle, TvHandle];
     try {
