@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
-import { PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
-import { buildIgmp, buildIpv4Packet, IPPROTO_IGMP } from '../../addon/daemon/igmp/index.ts';
+import { hostReportDatagram, PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
+import type { IgmpMessage } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 
 const ip = (text: string): number => parseIpv4(text) as number;
@@ -27,21 +27,11 @@ const BIG_SOURCES = 1_000;
 /** What igmp-flood.c sends: TTL 1, Router Alert, one record. */
 function report(host: number, group: number, sources: number): Buffer {
   const list = Array.from({ length: sources }, (_, index) => ip('10.0.0.0') + index);
-  const payload = buildIgmp({
+  const message: IgmpMessage = {
     type: 'v3-report',
     records: [{ recordType: sources > 0 ? 'allow' : 'to-exclude', group, sources: list }],
-  });
-  return Buffer.from(
-    buildIpv4Packet({
-      source: host,
-      destination: ip('224.0.0.22'),
-      ttl: 1,
-      tos: 0xc0,
-      protocol: IPPROTO_IGMP,
-      routerAlert: true,
-      payload,
-    }),
-  );
+  };
+  return hostReportDatagram(host, message);
 }
 
 async function main(): Promise<void> {

@@ -9,6 +9,8 @@ import { makeBatch } from '../../addon/daemon/kernel/shim.ts';
 import type { IgmpShim, ReceiveBatchCallback, ReceiveCallback } from '../../addon/daemon/kernel/shim.ts';
 import type { KernelInterface } from '../../addon/daemon/kernel/interfaces.ts';
 import { Logger } from '../../addon/daemon/log/logger.ts';
+import { buildIgmp, buildIpv4Packet, IPPROTO_IGMP } from '../../addon/daemon/igmp/index.ts';
+import type { IgmpMessage } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { Daemon } from '../../addon/daemon/runtime/daemon.ts';
 
@@ -112,4 +114,19 @@ export function startProbeDaemon(dir: string, configText: string, real?: Process
     ],
   });
   return { daemon, stand };
+}
+
+/** An IGMP message from a LAN host as Linux sends it (TTL 1, Router Alert, to 224.0.0.22), as the probes feed it. */
+export function hostReportDatagram(host: number, message: IgmpMessage): Buffer {
+  return Buffer.from(
+    buildIpv4Packet({
+      source: host,
+      destination: parseIpv4('224.0.0.22') as number,
+      ttl: 1,
+      tos: 0xc0,
+      protocol: IPPROTO_IGMP,
+      routerAlert: true,
+      payload: buildIgmp(message),
+    }),
+  );
 }

@@ -13,10 +13,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
-import { buildIgmp, buildIpv4Packet, IPPROTO_IGMP } from '../../addon/daemon/igmp/index.ts';
+import type { IgmpMessage } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { anonymousByKind, rssAnonKb } from './smaps-kinds.ts';
-import { PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
+import { hostReportDatagram, PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
 import type { ProcessShim } from './stand-in-shim.ts';
 
 const ip = (text: string): number => parseIpv4(text) as number;
@@ -29,18 +29,8 @@ const option = (name: string, fallback: number): number =>
 
 /** An IGMPv3 report of one record as a Linux host sends it: TTL 1, Router Alert. */
 function report(host: number, group: number, recordType: 'to-exclude' | 'to-include'): Buffer {
-  const payload = buildIgmp({ type: 'v3-report', records: [{ recordType, group, sources: [] }] });
-  return Buffer.from(
-    buildIpv4Packet({
-      source: host,
-      destination: ip('224.0.0.22'),
-      ttl: 1,
-      tos: 0xc0,
-      protocol: IPPROTO_IGMP,
-      routerAlert: true,
-      payload,
-    }),
-  );
+  const message: IgmpMessage = { type: 'v3-report', records: [{ recordType, group, sources: [] }] };
+  return hostReportDatagram(host, message);
 }
 
 /** A NOCACHE upcall (struct igmpmsg) for (source, group) on vif 0. */
