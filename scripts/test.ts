@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { release } from 'node:os';
 import path from 'node:path';
-import { countsOf, type Counts } from './test-results.ts';
+import { countsOf, failuresOf, type Counts } from './test-results.ts';
 import { hostCanRouteMulticast } from './vm/kernel.ts';
 import { describeVm, GUEST_SHARE, runInVm } from './vm/vm.ts';
 import { errorMessage } from '../addon/daemon/error-message.ts';
@@ -44,6 +44,7 @@ const add = (c: Counts): void => {
   totals.skipped += c.skipped;
 };
 let status = 0;
+const reports: string[] = [];
 
 if (hostCanRouteMulticast()) {
   console.log(`test: this kernel (${release()}) routes multicast: every suite runs on this machine (native)`);
@@ -56,6 +57,7 @@ if (hostCanRouteMulticast()) {
   );
   status = run.status ?? 1;
   add(countsOf(json, 'vitest'));
+  reports.push(json);
   phase('all suites', started);
 } else {
   console.log(
@@ -68,6 +70,7 @@ if (hostCanRouteMulticast()) {
   });
   status = run.status ?? 1;
   add(countsOf(json, 'vitest on this machine'));
+  reports.push(json);
   phase('suites on this machine', started);
 
   started = Date.now();
@@ -90,6 +93,7 @@ if (hostCanRouteMulticast()) {
     );
     if (result.status !== 0) status = status || 1;
     add(countsOf(path.join(shareDir, vmJson), 'vitest in the VM'));
+    reports.push(path.join(shareDir, vmJson));
   } catch (error) {
     console.error(`test: cannot run the test VM: ${errorMessage(error)}`);
     status = status || 1;
@@ -98,6 +102,8 @@ if (hostCanRouteMulticast()) {
   phase('multicast-routing suites in the VM', started);
 }
 
+// What failed, again at the end: a long log's tail is often all that is kept of it.
+for (const failure of reports.flatMap((report) => failuresOf(report, root))) console.log(`test: FAILED ${failure}`);
 // The plain closing line CI reads.
 console.log(`Tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exitCode = status;

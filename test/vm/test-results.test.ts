@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { countsOf } from '../../scripts/test-results.ts';
+import { countsOf, failuresOf } from '../../scripts/test-results.ts';
 
 describe('countsOf', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'test-results-'));
@@ -41,5 +41,41 @@ describe('countsOf', () => {
     expect(countsOf(path.join(dir, 'none.json'), 'vitest in the VM')).toEqual({ passed: 0, failed: 1, skipped: 0 });
     expect(error).toHaveBeenCalledWith(expect.stringContaining('vitest in the VM wrote no results'));
     error.mockRestore();
+  });
+
+  it('names each failed test and each file that died in set-up, one line each, colours stripped', () => {
+    const file = report('failures.json', {
+      ...base,
+      numFailedTests: 1,
+      testResults: [
+        {
+          name: path.join(dir, 'test/a.test.ts'),
+          status: 'failed',
+          assertionResults: [
+            { status: 'passed', fullName: 'a works' },
+            {
+              status: 'failed',
+              fullName: 'a > counts',
+              failureMessages: ['AssertionError: \x1b[31mexpected 3 to be 4\x1b[39m\n    at x.ts:1:1'],
+            },
+          ],
+        },
+        {
+          name: path.join(dir, 'test/b.test.ts'),
+          status: 'failed',
+          message: 'Error: hook timed out\nstack',
+          assertionResults: [{ status: 'skipped', fullName: 'b' }],
+        },
+        { name: path.join(dir, 'test/c.test.ts'), status: 'passed', assertionResults: [] },
+      ],
+    });
+    expect(failuresOf(file, dir)).toEqual([
+      'test/a.test.ts > a > counts: AssertionError: expected 3 to be 4',
+      'test/b.test.ts: Error: hook timed out',
+    ]);
+  });
+
+  it('names nothing for a missing report (its count already says it failed)', () => {
+    expect(failuresOf(path.join(dir, 'none.json'), dir)).toEqual([]);
   });
 });
