@@ -1,6 +1,7 @@
 // The one build configuration. Version and release come from package.json (fields
 // `version` and `ipfire.release`); everything else that pins the output is here.
 import { readPackageManifest, REPOSITORY_ROOT } from './repository.ts';
+import { SEMI_SPACE_MB } from '../addon/daemon/runtime/memory-release.ts';
 
 /** Target architectures, spelled as IPFire spells them. */
 export type Arch = 'x86_64' | 'aarch64';
@@ -94,7 +95,7 @@ export const BLOB_GENERATION_RANDOM_SEED = 0x49_47_4d_50; // "IGMP"
  */
 export const SEA_V8_FLAGS: readonly string[] = [
   '--no-memory-reducer',
-  '--max-semi-space-size=1',
+  `--max-semi-space-size=${SEMI_SPACE_MB}`,
   '--no-concurrent-recompilation',
   '--expose-gc',
 ];

@@ -38,8 +38,8 @@ const STARTUP_METHOD =
   'options whose script writes one line and exits: no Node single binary starts faster on this machine.';
 
 const MEMORY_METHOD =
-  "Memory: the daemon's own code (config, core, codec, executor, status) built into a single binary with the " +
-  "daemon's baked-in options, on a stand-in shim instead of a kernel (scripts/bench/memory-probe.ts); one TV joins " +
+  "Memory: the daemon's own code (config, core, codec, executor, status) with the Node modules its start-up loads and " +
+  "the CLI code it carries unrun, built into a single binary with the daemon's baked-in options, on a stand-in shim instead of a kernel (scripts/bench/memory-probe.ts); one TV joins " +
   'the groups through IGMPv3 reports and each group gets its upcall and route. RssAnon 10 s after the joins (steady: past the paced reports and the memory release once quiet) ' +
   'and after a forced full GC. The lab rows above are the real binary on a real kernel.';
 

@@ -1,6 +1,7 @@
 // When the daemon gives memory back: only once it has been quiet for QUIET_MS (never in
-// the middle of a burst or a zap), never while idle, a GC only when the heap grew by
-// GROWTH_BYTES since the first quiet moment or the last GC, malloc_trim every time. That malloc_trim really
+// the middle of a burst or a zap), never while idle, a GC only when RssAnon grew by
+// GROWTH_BYTES (beyond the young generation's regrowth) since the first quiet moment or the
+// last GC, malloc_trim every time. That malloc_trim really
 // releases memory is proven in test/kernel/shim.test.ts; the figures are the memory probe's.
 import { describe, expect, test } from 'vitest';
 import {
@@ -9,21 +10,40 @@ import {
   GROWTH_BYTES,
   MemoryRelease,
   QUIET_MS,
+  YOUNG_REGROWTH_BYTES,
   memoryReducingGc,
+  residentAnonymousBytes,
 } from '../../addon/daemon/runtime/memory-release.ts';
+import { readFileSync } from 'node:fs';
 
+/**
+ * RssAnon as the daemon has it: the rest (grown by `grow`, never shrunk: what the tests grow
+ * stays alive) plus V8's young generation, one semi-space after a memory-reducing GC and two
+ * again from the next allocation on, here any activity.
+ */
 function harness(collect = true) {
   let clock = 0;
-  let heap = 10 * GROWTH_BYTES;
+  let old = 10 * GROWTH_BYTES;
+  let young = 2 * YOUNG_REGROWTH_BYTES;
   const calls: string[] = [];
   const timers: { at: number; run: () => void }[] = [];
   const release = new MemoryRelease({
     now: () => clock,
     schedule: (run, ms) => void timers.push({ at: clock + ms, run }),
-    heapBytes: () => heap,
-    collectGarbage: collect ? () => void calls.push('gc') : undefined,
+    residentBytes: () => old + young,
+    collectGarbage: collect
+      ? () => {
+          calls.push('gc');
+          young = YOUNG_REGROWTH_BYTES;
+        }
+      : undefined,
     trimMalloc: () => void calls.push('trim'),
   });
+  const activity = release.activity.bind(release);
+  release.activity = () => {
+    young = 2 * YOUNG_REGROWTH_BYTES;
+    activity();
+  };
   /** Advances the clock to `to`, firing due timers in order. */
   const runUntil = (to: number): void => {
     for (;;) {
@@ -36,7 +56,7 @@ function harness(collect = true) {
     }
     clock = to;
   };
-  return { release, calls, timers, runUntil, at: (t: number) => (clock = t), grow: (bytes: number) => (heap += bytes) };
+  return { release, calls, timers, runUntil, at: (t: number) => (clock = t), grow: (bytes: number) => (old += bytes) };
 }
 
 describe('MemoryRelease', () => {
@@ -171,6 +191,30 @@ describe('MemoryRelease', () => {
     expect(calls).toEqual(['trim', 'trim', 'gc', 'trim', 'trim']);
   });
 
+  test("the young generation's regrowth after a collection is not growth: no second GC for it", () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.started();
+    // A zap after start-up: the young generation takes its second semi-space back.
+    at(1_000);
+    release.activity();
+    runUntil(1_000 + QUIET_MS);
+    expect(calls).toEqual(['gc', 'trim', 'trim']);
+    // Busy for minutes without growing: no collection either.
+    for (let t = 10_000; t <= 10_000 + 3 * BUSY_SLOW_INTERVAL_MS; t += 500) {
+      at(t);
+      release.activity();
+      runUntil(t);
+    }
+    runUntil(20_000 + 3 * BUSY_SLOW_INTERVAL_MS);
+    expect(calls.filter((call) => call === 'gc')).toHaveLength(1);
+    // The old generation growing by GROWTH_BYTES is.
+    at(400_000);
+    grow(GROWTH_BYTES);
+    release.activity();
+    runUntil(400_000 + QUIET_MS);
+    expect(calls.filter((call) => call === 'gc')).toHaveLength(2);
+  });
+
   test('without a gc function (outside the single binary) it only trims', () => {
     const { release, calls, runUntil } = harness(false);
     release.activity();
@@ -192,5 +236,17 @@ describe('memoryReducingGc', () => {
     } finally {
       (globalThis as { gc?: unknown }).gc = saved;
     }
+  });
+});
+
+describe('residentAnonymousBytes', () => {
+  test("is this process's RssAnon from /proc/self/status, in bytes", () => {
+    const kb = () => Number(/^RssAnon:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    const before = kb();
+    const bytes = residentAnonymousBytes();
+    const after = kb();
+    expect(bytes % 1024).toBe(0);
+    expect(bytes / 1024).toBeGreaterThanOrEqual(Math.min(before, after));
+    expect(bytes / 1024).toBeLessThanOrEqual(Math.max(before, after));
   });
 });

@@ -1,8 +1,9 @@
 // Reads igmpproxy.conf from disk and parses it. The only I/O of the config module: every
 // failure (missing file, directory, FIFO, oversized, unreadable) becomes a diagnostic.
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+// Through node:fs's callbacks, not node:fs/promises: that module brings Node's streams and
+// readline with it (~0.4 MB of heap for the daemon's lifetime, for one small file).
+import { close, constants, fstat, open, read } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { parseConfig } from './parser.ts';
 import type { ConfigResult } from './types.ts';
 import { errorMessage } from '../error-message.ts';
@@ -53,12 +54,17 @@ function fileKind(stats: {
   return 'not a regular file';
 }
 
+/** A node:fs callback call as a promise (util.promisify's job, in four lines). */
+function call<T>(start: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))));
+}
+
 /** Reads at most `limit` bytes; the file may grow while being read. */
-async function readBounded(handle: FileHandle, limit: number): Promise<Buffer> {
+async function readBounded(fd: number, limit: number): Promise<Buffer> {
   const buffer = Buffer.alloc(limit);
   let filled = 0;
   while (filled < limit) {
-    const { bytesRead } = await handle.read(buffer, filled, limit - filled, filled);
+    const bytesRead = await call<number>((done) => read(fd, buffer, filled, limit - filled, filled, done));
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
@@ -69,18 +75,18 @@ const sizeMessage = (bytes: string) =>
   `the config file is ${bytes} bytes; igmpproxy.conf is limited to ${MAX_CONFIG_FILE_BYTES} bytes (256 KiB)`;
 
 export async function loadConfigFile(path: string): Promise<ConfigResult> {
-  let handle: FileHandle;
+  let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    fd = await call<number>((done) => open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY, done));
   } catch (error) {
     return failure(path, describeOpenError(error));
   }
   try {
-    const stats = await handle.stat();
+    const stats = await call<Stats>((done) => fstat(fd, done));
     if (!stats.isFile()) return failure(path, `the config path is ${fileKind(stats)}, not a regular file`);
     if (stats.size > MAX_CONFIG_FILE_BYTES) return failure(path, sizeMessage(String(stats.size)));
-    const bytes = await readBounded(handle, MAX_CONFIG_FILE_BYTES + 1);
+    const bytes = await readBounded(fd, MAX_CONFIG_FILE_BYTES + 1);
     if (bytes.length > MAX_CONFIG_FILE_BYTES) return failure(path, sizeMessage(`more than ${MAX_CONFIG_FILE_BYTES}`));
     // Invalid UTF-8 becomes U+FFFD: harmless in comments, reported where it hits a token.
     const text = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(bytes);
@@ -88,6 +94,6 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
   } catch (error) {
     return failure(path, describeOpenError(error));
   } finally {
-    await handle.close().catch(() => undefined);
+    await call<void>((done) => close(fd, (error) => done(error, undefined))).catch(() => undefined);
   }
 }

@@ -7,7 +7,6 @@
 // has receivers does the stall alarm read the kernel's packet counters once a second.
 // The status file is rewritten when the core's state changed (debounced: status-publisher.ts),
 // so readers without root (the web page) see receivers come and go; SIGUSR1 also writes it.
-import { performance } from 'node:perf_hooks';
 import { classifyRawDatagram } from '../igmp/upcall.ts';
 import { describeIgmp } from '../igmp/describe.ts';
 import { formatIpv4 } from '../net/ipv4.ts';
@@ -30,12 +29,13 @@ import { readRpFilter, writeRpFilter } from '../kernel/rp-filter-sysctl.ts';
 import type { Logger } from '../log/logger.ts';
 import { activeRoles, expandDefaultDown } from './interface-roles.ts';
 import { RpFilterGuard } from './rp-filter-guard.ts';
-import { MemoryRelease, memoryReducingGc, oldGenerationBytes } from './memory-release.ts';
+import { MemoryRelease, memoryReducingGc, residentAnonymousBytes } from './memory-release.ts';
 import { StallMonitor } from './stall-monitor.ts';
 import { buildStatus, summarizeStatus, writeStatusFile } from './status.ts';
 import type { StatusDocument } from './status.ts';
 import { StatusPublisher } from './status-publisher.ts';
 import { errorMessage } from '../error-message.ts';
+import { monotonicMs } from './monotonic-clock.ts';
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -92,11 +92,11 @@ export class Daemon {
     this.effectiveConfig = options.config;
     this.socket = socket;
     this.vifs = new VifTable((name, value) => socket.setOption(name, value));
-    this.proxy = new IgmpProxyCore(options.config, { now: () => performance.now(), random: Math.random });
+    this.proxy = new IgmpProxyCore(options.config, { now: monotonicMs, random: Math.random });
     this.memoryRelease = new MemoryRelease({
-      now: () => performance.now(),
+      now: monotonicMs,
       schedule: (callback, ms) => void setTimeout(callback, ms).unref(),
-      heapBytes: oldGenerationBytes,
+      residentBytes: residentAnonymousBytes,
       collectGarbage: memoryReducingGc(),
       trimMalloc: () => options.shim.trimMalloc(),
     });
@@ -108,7 +108,7 @@ export class Daemon {
     });
     this.stalls = new StallMonitor(
       {
-        now: () => performance.now(),
+        now: monotonicMs,
         routes: () => this.proxy.routesWithReceivers(),
         readCounters: () => readMulticastRoutingStats().routes,
         upstream: (name) => {
@@ -121,7 +121,7 @@ export class Daemon {
             carrier: hasCarrier(name),
             lastQueryHeardAt: activity?.lastQueryHeardAt,
             queryIntervalMs: activity?.queryIntervalMs ?? 125_000,
-            upSince: this.upSince.get(name) ?? performance.now(),
+            upSince: this.upSince.get(name) ?? monotonicMs(),
           };
         },
         log: (level, message) => this.log.log(level, message),
@@ -142,7 +142,7 @@ export class Daemon {
       options.config.rpFilter,
     );
     this.publisher = new StatusPublisher({
-      now: () => performance.now(),
+      now: monotonicMs,
       setTimer: (callback, delayMs) => setTimeout(callback, delayMs),
       clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
       write: () => this.writeStatus(this.currentStatus()),
@@ -252,7 +252,7 @@ export class Daemon {
     }
     this.active.set(iface.name, { kernel: iface, phyint });
     this.nameByIfindex.set(iface.ifindex, iface.name);
-    this.upSince.set(iface.name, performance.now());
+    this.upSince.set(iface.name, monotonicMs());
     this.log.notice(
       `${iface.name} is ${phyint.role} (ifindex ${iface.ifindex}, vif ${this.vifs.vifOf(iface.name)}, ` +
         `${iface.address ? `${formatIpv4(iface.address)}/${iface.prefixLength}` : 'no IPv4 address'})`,
@@ -360,7 +360,7 @@ export class Daemon {
     this.timer = undefined;
     this.timerDeadline = deadline;
     if (deadline === undefined) return;
-    const delay = Math.max(0, Math.ceil(deadline - performance.now()));
+    const delay = Math.max(0, Math.ceil(deadline - monotonicMs()));
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.timerDeadline = undefined;

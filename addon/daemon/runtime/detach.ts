@@ -2,11 +2,11 @@
 // as a new session leader and waits until that copy says start-up succeeded (or failed) on a
 // pipe (fd 3). Only then does it exit — 0 on success — so an initscript's loadproc sees the
 // real outcome, as with C igmpproxy's fork-after-init.
+// The background copy's side, its report on the pipe, is readiness.ts: this module (and
+// node:child_process with it) is loaded only by the foreground process.
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { DAEMON_CHILD_FLAG } from './daemon-child-flag.ts';
-
-const READINESS_FD = 3;
+import { READINESS_FD } from './readiness.ts';
 
 /** Environment for our own copy: nothing that could change how the runtime loads code. */
 export function cleanEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -72,20 +72,5 @@ export function startInBackground(isSea: boolean, timeoutMs = 30_000): Promise<n
         50,
       );
     });
-  });
-}
-
-/** In the background copy: tell the waiting foreground process how start-up went. */
-export function reportStartup(outcome: { ok: true } | { ok: false; message: string }): Promise<void> {
-  return new Promise((resolve) => {
-    let stream: NodeJS.WritableStream;
-    try {
-      stream = createWriteStream('', { fd: READINESS_FD });
-    } catch {
-      resolve();
-      return;
-    }
-    stream.on('error', () => resolve());
-    stream.end(outcome.ok ? 'ready\n' : `${outcome.message}\n`, () => resolve());
   });
 }

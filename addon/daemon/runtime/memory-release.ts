@@ -2,19 +2,21 @@
 // its memory reducer (it woke an idle daemon every 8 s), so after a burst of joins its heap
 // kept the pages the burst filled, half empty, and glibc kept the free memory in the middle
 // of its heap (V8's compiler zones, Node's buffers). QUIET_MS after the last thing the daemon
-// did, it runs one memory-reducing full GC, only when V8's committed old generation grew by
-// GROWTH_BYTES since start-up or the last collection (a burst of joins, not the query
-// rounds every 125 s or a zap: an emulated VM showed such a GC costing nearly a second of
-// CPU), and then malloc_trim. Start-up's garbage is collected as start-up's last step.
-// Memory probe, native, 500 groups: RssAnon 14.1 -> 11.7-12.1 MB. A daemon that is never
-// quiet is checked every QUIET_MS too: collected after BUSY_GROWTH_BYTES (a flood), or after
+// did, it runs one memory-reducing full GC and malloc_trim, only when the process's resident
+// anonymous memory (RssAnon, what the issue measures) grew by GROWTH_BYTES since start-up or
+// the last collection: a burst of joins, not the query rounds every 125 s or a zap (an
+// emulated VM showed such a GC costing nearly a second of CPU); otherwise malloc_trim alone.
+// Start-up's garbage is collected as start-up's last step. A daemon that is never quiet is
+// checked every QUIET_MS too: collected after BUSY_GROWTH_BYTES (a flood), or after
 // GROWTH_BYTES at most once per BUSY_SLOW_INTERVAL_MS (TVs zapping without pause).
-import { getHeapSpaceStatistics } from 'node:v8';
+// Growth is RssAnon rather than V8's committed heap: 100 joins left 3.7 MB more RssAnon
+// (new code, compiler zones, the young generation) but only 0.5 MB more committed heap, and a
+// collection then took RssAnon back by 2.3 MB (memory probe, native).
+import { readFileSync } from 'node:fs';
 
 /** Longer than the pauses of someone zapping through channels: the GC never sits in a zap. */
 export const QUIET_MS = 5_000;
-/** Growth of the committed old generation (every space but the young one, whose size swings
- * by 1 MB on its own) that makes a collection worth it: 500 joins grow it by ~2 MB. */
+/** Growth of RssAnon (beyond YOUNG_REGROWTH_BYTES) that makes a collection worth it. */
 export const GROWTH_BYTES = 1024 * 1024;
 /** Growth collected even while the daemon never goes quiet (a hostile host flooding it, TVs
  * zapping without pause): the heap stays bounded, at the cost of one full GC per QUIET_MS at
@@ -29,14 +31,25 @@ export const BUSY_GROWTH_BYTES = 4 * 1024 * 1024;
  * (issue 14, part 4).
  */
 export const BUSY_SLOW_INTERVAL_MS = 60_000;
+/** The young generation's semi-space size in MB, which build-config.ts bakes into the single
+ * binary (--max-semi-space-size): 1 MB semi-spaces hold a proxy's short-lived objects. */
+export const SEMI_SPACE_MB = 1;
+/**
+ * V8's memory-reducing GC leaves the young generation one semi-space; the next scavenge (the
+ * next burst of allocation, however small) commits the second again. Measured on the pinned
+ * Node with the binary's flags: new_space 1024 kB after the GC, 2048 kB after any scavenge,
+ * never more. So a baseline taken right after a collection includes that regrowth: it is
+ * nothing a second collection would give back for long.
+ */
+export const YOUNG_REGROWTH_BYTES = SEMI_SPACE_MB * 1024 * 1024;
 
 export interface MemoryReleaseDeps {
   /** Monotonic ms. */
   now(): number;
   /** Runs `callback` once after `ms`; must not keep the process alive. */
   schedule(callback: () => void, ms: number): void;
-  /** V8's committed heap size (bytes) without the young generation. */
-  heapBytes(): number;
+  /** The process's resident anonymous memory (bytes). */
+  residentBytes(): number;
   /** A full, memory-reducing GC; undefined where the runtime offers none (outside the single binary). */
   readonly collectGarbage: (() => void) | undefined;
   /** malloc_trim(0). */
@@ -47,8 +60,8 @@ export class MemoryRelease {
   private readonly deps: MemoryReleaseDeps;
   private lastActivity = 0;
   private pending = false;
-  /** Committed heap at the first quiet moment, then after each collection. */
-  private heapBaseline: number | undefined;
+  /** RssAnon at the first quiet moment, then after each collection (plus the young regrowth). */
+  private baseline: number | undefined;
   /** When the heap was last collected (or the baseline taken): paces the slow busy collections. */
   private collectedAt = 0;
 
@@ -58,13 +71,8 @@ export class MemoryRelease {
 
   /** Start-up is done (still part of start-up, not idle): its garbage goes at once. */
   started(): void {
-    const collect = this.deps.collectGarbage;
-    if (collect !== undefined) {
-      collect();
-      this.heapBaseline = this.deps.heapBytes();
-      this.collectedAt = this.deps.now();
-    }
-    this.deps.trimMalloc();
+    if (this.deps.collectGarbage !== undefined) this.collect(this.deps.collectGarbage);
+    else this.deps.trimMalloc();
   }
 
   /** The daemon handled something (a datagram, a timer). Cheap: a flood calls it per packet. */
@@ -81,40 +89,51 @@ export class MemoryRelease {
       // Still busy (under a flood: one check per QUIET_MS): collect now only if the heap grew
       // a lot since a baseline was taken, or grew slowly and the last collection is a while ago.
       const slowDue = this.deps.now() - this.collectedAt >= BUSY_SLOW_INTERVAL_MS;
-      if (this.heapBaseline !== undefined && this.collectIfGrown(slowDue ? GROWTH_BYTES : BUSY_GROWTH_BYTES)) {
-        this.deps.trimMalloc();
-      }
+      if (this.baseline !== undefined) this.collectIfGrown(slowDue ? GROWTH_BYTES : BUSY_GROWTH_BYTES);
       this.deps.schedule(() => this.check(), QUIET_MS - quietFor);
       return;
     }
     this.pending = false;
-    this.collectIfGrown(GROWTH_BYTES);
-    this.deps.trimMalloc();
+    if (!this.collectIfGrown(GROWTH_BYTES)) this.deps.trimMalloc();
   }
 
-  /** A memory-reducing GC when the committed heap grew by `growth` since the baseline. */
+  /** A collection (GC and trim) when RssAnon grew by `growth` since the baseline. */
   private collectIfGrown(growth: number): boolean {
     const collect = this.deps.collectGarbage;
     if (collect === undefined) return false;
-    const heap = this.deps.heapBytes();
-    if (this.heapBaseline === undefined) {
-      this.heapBaseline = heap;
+    const resident = this.deps.residentBytes();
+    if (this.baseline === undefined) {
+      this.baseline = resident;
       this.collectedAt = this.deps.now();
       return false;
     }
-    if (heap < this.heapBaseline + growth) return false;
-    collect();
-    this.heapBaseline = this.deps.heapBytes();
-    this.collectedAt = this.deps.now();
+    if (resident < this.baseline + growth) return false;
+    this.collect(collect);
     return true;
+  }
+
+  /** GC, then malloc_trim (the GC frees malloc'd memory too), then the new baseline. */
+  private collect(collect: () => void): void {
+    collect();
+    this.deps.trimMalloc();
+    this.baseline = this.deps.residentBytes() + YOUNG_REGROWTH_BYTES;
+    this.collectedAt = this.deps.now();
   }
 }
 
-/** V8's committed heap without the young generation (new_space). */
-export function oldGenerationBytes(): number {
-  let bytes = 0;
-  for (const space of getHeapSpaceStatistics()) if (space.space_name !== 'new_space') bytes += space.space_size;
-  return bytes;
+/**
+ * RssAnon from /proc/self/status (a 1.5 kB read, once per QUIET_MS at most); the whole RSS
+ * where that cannot be read. (Not node:v8's heap statistics: node:v8 loads Node's stream
+ * modules with it, 0.35-0.4 MB of RssAnon for the daemon's lifetime.)
+ */
+export function residentAnonymousBytes(): number {
+  try {
+    const kb = /^RssAnon:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'latin1'))?.[1];
+    if (kb !== undefined) return Number(kb) * 1024;
+  } catch {
+    // Below.
+  }
+  return process.memoryUsage.rss();
 }
 
 /**

@@ -13,7 +13,7 @@ import type { IgmpShim } from '../kernel/shim.ts';
 import { isSingleBinary } from '../single-binary.ts';
 import { VERSION } from '../version.ts';
 import { Daemon } from './daemon.ts';
-import { reportStartup } from './detach.ts';
+import { reportStartup } from './readiness.ts';
 import { DEFAULT_PIDFILE, PidfileInUseError, removePidfile, writePidfile } from './pidfile.ts';
 import { reportStartupFailure } from './startup-failure.ts';
 import { DEFAULT_STATUS_FILE } from './status.ts';

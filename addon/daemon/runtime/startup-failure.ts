@@ -5,12 +5,11 @@
 // Deliberately not through the Logger: until the shim is loaded the logger has no sinks,
 // and with -d its only sink is stderr, so a failure logged there was lost — `igmpproxy -d`
 // exited 1 printing nothing when the shim could not be loaded.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { IgmpShim } from '../kernel/shim.ts';
 import { sanitizeLogText } from '../log/logger.ts';
 import { SyslogSink } from '../log/syslog-sink.ts';
-import { reportStartup } from './detach.ts';
+import { reportStartup } from './readiness.ts';
 
 /** util-linux logger(1), for syslog without the shim (IPFire: /usr/bin/logger). */
 const LOGGER_PROGRAMS = ['/usr/bin/logger', '/bin/logger'];
@@ -44,6 +43,8 @@ function toSyslog(message: string, shim: IgmpShim | undefined): void {
   const program = LOGGER_PROGRAMS.find((file) => existsSync(file));
   if (program === undefined) return;
   // An argument vector, no shell: the message may hold anything from the configuration.
+  // node:child_process is loaded only here: a daemon that started never needs it (~0.5 MB).
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
   spawnSync(program, ['-t', `igmpproxy[${process.pid}]`, '-p', 'daemon.err', '--', sanitizeLogText(message)], {
     stdio: 'ignore',
     env: { LC_ALL: 'C' },

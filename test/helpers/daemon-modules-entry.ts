@@ -1,0 +1,44 @@
+// Bundled and run by test/runtime/loaded-modules.test.ts: the daemon's start-up modules (as
+// the single binary's process loads them), then the Daemon itself on the bench's stand-in
+// shim through a TV's join, its kernel upcall, a status dump and a reload; prints the Node
+// modules loaded as JSON on stdout, through fs (a console on a pipe would load net and stream).
+import { mkdtempSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import '../../addon/daemon/cli/commands.ts';
+import '../../addon/daemon/runtime/run.ts';
+import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
+import { hostReportDatagram, PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from '../../scripts/bench/stand-in-shim.ts';
+
+const ip = (text: string): number => parseIpv4(text) as number;
+
+function upcall(source: number, group: number): Buffer {
+  const bytes = Buffer.alloc(28);
+  bytes.writeUInt8(0x45, 0);
+  bytes.writeUInt8(1, 8); // IGMPMSG_NOCACHE
+  bytes.writeUInt32BE(source >>> 0, 12);
+  bytes.writeUInt32BE(group >>> 0, 16);
+  return bytes;
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'daemon-modules-'));
+const config =
+  'phyint up0 upstream ratelimit 0 threshold 1\n  altnet 0.0.0.0/0\nphyint lan0 downstream ratelimit 0 threshold 1\n';
+const { daemon, stand } = startProbeDaemon(dir, config);
+const group = ip('239.1.2.3');
+stand.deliver(
+  hostReportDatagram(ip('192.168.1.20'), {
+    type: 'v3-report',
+    records: [{ recordType: 'to-exclude', group, sources: [] }],
+  }),
+  PROBE_DOWNSTREAM_IFINDEX,
+  ip('192.168.1.20'),
+);
+stand.deliver(upcall(ip('100.64.0.9'), group), 0, 0);
+daemon.dumpStatus();
+void daemon.reload().then(() => {
+  daemon.stop();
+  rmSync(dir, { recursive: true, force: true });
+  const loaded = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
+  writeSync(1, JSON.stringify(loaded.filter((name) => name.startsWith('NativeModule ')).map((name) => name.slice(13))));
+});
