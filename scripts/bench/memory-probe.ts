@@ -30,7 +30,7 @@ import { QUIET_MS } from '../../addon/daemon/runtime/memory-release.ts';
 import { encodeIgmpDatagrams } from '../../addon/daemon/kernel/executor.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { anonymousByKind, rssAnonKb } from './smaps-kinds.ts';
-import { PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
+import { nocacheUpcall, PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
 import type { ProcessShim } from './stand-in-shim.ts';
 
 // The single binary has --expose-gc (build-config.ts); from source it is switched on here.
@@ -50,18 +50,6 @@ const LAN = PROBE_DOWNSTREAM_IFINDEX;
 function group(index: number): string {
   const n = index + 1;
   return `239.30.${(n >> 8) & 0xff}.${n & 0xff}`;
-}
-
-/** A NOCACHE upcall (struct igmpmsg) for (source, group) on vif. */
-function upcall(vif: number, source: number, target: number): Uint8Array {
-  const bytes = Buffer.alloc(28);
-  bytes.writeUInt8(0x45, 0);
-  bytes.writeUInt8(1, 8); // IGMPMSG_NOCACHE
-  bytes.writeUInt8(0, 9); // im_mbz
-  bytes.writeUInt8(vif, 10);
-  bytes.writeUInt32BE(source >>> 0, 12);
-  bytes.writeUInt32BE(target >>> 0, 16);
-  return bytes;
 }
 
 function join(index: number): Uint8Array {
@@ -118,7 +106,7 @@ async function main(): Promise<void> {
   for (const target of steps) {
     for (; joined < target; joined++) {
       stand.deliver(join(joined), LAN, ip('192.168.1.20'));
-      stand.deliver(upcall(0, ip('100.64.0.9'), ip(group(joined))), 0, 0);
+      stand.deliver(nocacheUpcall(ip('100.64.0.9'), ip(group(joined))), 0, 0);
       if (joined % 50 === 49) await sleep(1);
     }
     await sleep(STEADY_AFTER_MS);

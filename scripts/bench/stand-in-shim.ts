@@ -130,3 +130,14 @@ export function hostReportDatagram(host: number, message: IgmpMessage): Buffer {
     }),
   );
 }
+
+/** A NOCACHE upcall (struct igmpmsg) for (source, group) on vif 0, as the kernel queues it on
+ * the multicast routing socket when a packet without a route arrives: what the probes feed. */
+export function nocacheUpcall(source: number, group: number): Buffer {
+  const bytes = Buffer.alloc(28);
+  bytes.writeUInt8(0x45, 0);
+  bytes.writeUInt8(1, 8); // IGMPMSG_NOCACHE; im_mbz and im_vif (0) stay zero
+  bytes.writeUInt32BE(source >>> 0, 12);
+  bytes.writeUInt32BE(group >>> 0, 16);
+  return bytes;
+}

@@ -16,7 +16,7 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type { IgmpMessage } from '../../addon/daemon/igmp/index.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import { anonymousByKind, rssAnonKb } from './smaps-kinds.ts';
-import { hostReportDatagram, PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
+import { hostReportDatagram, nocacheUpcall, PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from './stand-in-shim.ts';
 import type { ProcessShim } from './stand-in-shim.ts';
 
 const ip = (text: string): number => parseIpv4(text) as number;
@@ -31,16 +31,6 @@ const option = (name: string, fallback: number): number =>
 function report(host: number, group: number, recordType: 'to-exclude' | 'to-include'): Buffer {
   const message: IgmpMessage = { type: 'v3-report', records: [{ recordType, group, sources: [] }] };
   return hostReportDatagram(host, message);
-}
-
-/** A NOCACHE upcall (struct igmpmsg) for (source, group) on vif 0. */
-function upcall(source: number, group: number): Buffer {
-  const bytes = Buffer.alloc(28);
-  bytes.writeUInt8(0x45, 0);
-  bytes.writeUInt8(1, 8);
-  bytes.writeUInt32BE(source >>> 0, 12);
-  bytes.writeUInt32BE(group >>> 0, 16);
-  return bytes;
 }
 
 function heapLine(): string {
@@ -123,7 +113,7 @@ async function main(): Promise<void> {
     at: 0,
   }));
   stand.deliver(report(ip('192.168.1.20'), held, 'to-exclude'), LAN, ip('192.168.1.20'));
-  stand.deliver(upcall(PROVIDER_SOURCE, held), 0, 0);
+  stand.deliver(nocacheUpcall(PROVIDER_SOURCE, held), 0, 0);
   const profiler = process.argv.includes('--allocations') ? await startAllocationSampling() : undefined;
   const start = performance.now();
   let zaps = 0;
@@ -155,7 +145,7 @@ async function main(): Promise<void> {
     for (let copy = 0; copy < 2; copy++) {
       stand.deliver(leave, LAN, tv.host);
       stand.deliver(join, LAN, tv.host);
-      if (copy === 0) stand.deliver(upcall(PROVIDER_SOURCE, to), 0, 0);
+      if (copy === 0) stand.deliver(nocacheUpcall(PROVIDER_SOURCE, to), 0, 0);
     }
     zapMs.push(performance.now() - began);
     zaps++;

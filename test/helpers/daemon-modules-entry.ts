@@ -8,18 +8,14 @@ import path from 'node:path';
 import '../../addon/daemon/cli/commands.ts';
 import '../../addon/daemon/runtime/run.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
-import { hostReportDatagram, PROBE_DOWNSTREAM_IFINDEX, startProbeDaemon } from '../../scripts/bench/stand-in-shim.ts';
+import {
+  hostReportDatagram,
+  nocacheUpcall,
+  PROBE_DOWNSTREAM_IFINDEX,
+  startProbeDaemon,
+} from '../../scripts/bench/stand-in-shim.ts';
 
 const ip = (text: string): number => parseIpv4(text) as number;
-
-function upcall(source: number, group: number): Buffer {
-  const bytes = Buffer.alloc(28);
-  bytes.writeUInt8(0x45, 0);
-  bytes.writeUInt8(1, 8); // IGMPMSG_NOCACHE
-  bytes.writeUInt32BE(source >>> 0, 12);
-  bytes.writeUInt32BE(group >>> 0, 16);
-  return bytes;
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'daemon-modules-'));
 const config =
@@ -34,7 +30,7 @@ stand.deliver(
   PROBE_DOWNSTREAM_IFINDEX,
   ip('192.168.1.20'),
 );
-stand.deliver(upcall(ip('100.64.0.9'), group), 0, 0);
+stand.deliver(nocacheUpcall(ip('100.64.0.9'), group), 0, 0);
 daemon.dumpStatus();
 void daemon.reload().then(() => {
   daemon.stop();
