@@ -45,9 +45,17 @@ describe.skipIf(missing !== undefined)("the web page shows a real daemon's chann
   let page: Page;
   let dir = '';
 
+  // From the cells' nodes, a <br> as a line break, not innerText (see igmpproxy-page.test.ts).
   const rows = (): Promise<Rows> =>
     page.$$eval('#igmpproxy-groups tbody tr', (trs) =>
-      trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((td) => td.innerText.trim())),
+      trs.map((tr) =>
+        [...(tr as HTMLTableRowElement).cells].map((td) =>
+          [...td.childNodes]
+            .map((node) => (node.nodeName === 'BR' ? '\n' : (node.textContent ?? '')))
+            .join('')
+            .trim(),
+        ),
+      ),
     );
   const readings = (): Promise<number> =>
     page.$eval('#igmpproxy-groups', (table) => Number((table as HTMLElement).dataset.readings ?? 0));
