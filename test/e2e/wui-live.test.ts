@@ -18,7 +18,7 @@ import { checkNetnsSupport } from '../../scripts/lab/netns.ts';
 import { scaled } from '../../scripts/lab/slowdown.ts';
 import { IptvLab, labNode, repositoryRoot, tvAddress } from '../../scripts/lab/iptv-lab.ts';
 import type { ProxyHandle } from '../../scripts/lab/iptv-lab.ts';
-import { startIpfireWui, wuiPrerequisitesMissing, type WuiServer } from '../helpers/ipfire-wui.ts';
+import { groupTableRows, startIpfireWui, wuiPrerequisitesMissing, type WuiServer } from '../helpers/ipfire-wui.ts';
 
 const PREFIX = 'wl';
 const CHANNEL_A = '239.77.5.1';
@@ -45,18 +45,7 @@ describe.skipIf(missing !== undefined)("the web page shows a real daemon's chann
   let page: Page;
   let dir = '';
 
-  // From the cells' nodes, a <br> as a line break, not innerText (see igmpproxy-page.test.ts).
-  const rows = (): Promise<Rows> =>
-    page.$$eval('#igmpproxy-groups tbody tr', (trs) =>
-      trs.map((tr) =>
-        [...(tr as HTMLTableRowElement).cells].map((td) =>
-          [...td.childNodes]
-            .map((node) => (node.nodeName === 'BR' ? '\n' : (node.textContent ?? '')))
-            .join('')
-            .trim(),
-        ),
-      ),
-    );
+  const rows = (): Promise<Rows> => groupTableRows(page);
   const readings = (): Promise<number> =>
     page.$eval('#igmpproxy-groups', (table) => Number((table as HTMLElement).dataset.readings ?? 0));
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });

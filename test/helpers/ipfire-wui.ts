@@ -30,6 +30,7 @@ import { metaFile } from '../../build/package.ts';
 import { readPackageInfo, renderScripts, REPO_ROOT } from '../../build/render.ts';
 import { ADDONCTRL, addonctrlPrerequisiteMissing, buildAddonctrl } from './addonctrl.ts';
 import { APPLIANCE_REAL_DAEMON_DIR, realDaemonShellCommand } from './real-daemon.ts';
+import type { Page } from 'puppeteer-core';
 
 export const WUI_FIXTURES = path.join(REPO_ROOT, 'test/fixtures/ipfire-wui');
 const OVERLAID = ['etc', 'var', 'srv', 'opt', 'usr', 'run'] as const;
@@ -479,4 +480,23 @@ export async function startIpfireWui(settings: IpfireSettings = {}, live?: LiveD
     await cleanup();
     throw error;
   }
+}
+
+/**
+ * The add-on page's groups table, its body rows as cell texts, a <br> (between receivers)
+ * read as a line break. From the cells' nodes, not innerText: innerText depends on the
+ * page's layout and once in CI returned two receivers without their line break, as
+ * textContent does (cause not found).
+ */
+export function groupTableRows(page: Page): Promise<string[][]> {
+  return page.$$eval('#igmpproxy-groups tbody tr', (trs) =>
+    trs.map((tr) =>
+      [...(tr as HTMLTableRowElement).cells].map((td) =>
+        [...td.childNodes]
+          .map((node) => (node.nodeName === 'BR' ? '\n' : (node.textContent ?? '')))
+          .join('')
+          .trim(),
+      ),
+    ),
+  );
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../build/render.ts';
-import { startIpfireWui, wuiPrerequisitesMissing, type WuiServer } from '../helpers/ipfire-wui.ts';
+import { groupTableRows, startIpfireWui, wuiPrerequisitesMissing, type WuiServer } from '../helpers/ipfire-wui.ts';
 import { checkDownstreamLimits } from '../../addon/daemon/diagnose/checks.ts';
 import { formatJson } from '../../addon/daemon/diagnose/format.ts';
 import { statusWith } from './status-sample.ts';
@@ -103,22 +103,6 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
   };
   const text = (selector: string): Promise<string> =>
     page.$eval(selector, (element) => (element as HTMLElement).innerText);
-  /**
-   * The groups table's rows as cell texts, a <br> (between receivers) read as a line break.
-   * From the cells' nodes, not innerText: innerText depends on the page's layout and once in
-   * CI returned two receivers without their line break, as textContent does (cause not found).
-   */
-  const groupRows = (): Promise<string[][]> =>
-    page.$$eval('#igmpproxy-groups tbody tr', (trs) =>
-      trs.map((tr) =>
-        [...(tr as HTMLTableRowElement).cells].map((td) =>
-          [...td.childNodes]
-            .map((node) => (node.nodeName === 'BR' ? '\n' : (node.textContent ?? '')))
-            .join('')
-            .trim(),
-        ),
-      ),
-    );
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
@@ -205,7 +189,7 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
       await page.evaluate(() => ((window as unknown as { wu4Marker: number }).wu4Marker = 42));
       expect(await text('#igmpproxy-service')).toMatch(/RUNNING/i);
       expect(await text('#igmpproxy-uptime')).toMatch(/^\d+d \d\d:\d\d:\d\d$/);
-      const rows = await groupRows();
+      const rows = await groupTableRows(page);
       expect(rows).toEqual([
         [
           '239.35.10.4',
@@ -250,7 +234,7 @@ describe.skipIf(missing !== undefined)("the igmpproxy page in IPFire's web UI", 
         () => document.querySelector('#igmpproxy-groups tbody')?.textContent?.includes('239.35.10.8'),
         { timeout: WAIT_MS },
       );
-      const updated = await groupRows();
+      const updated = await groupTableRows(page);
       // (6316000 - 1316000) bytes * 8 / 5 s = 8 Mbit/s, from two readings of the same page (the
       // document's counters: this kernel has none; test/e2e/wui-live.test.ts reads the kernel's).
       expect(updated).toEqual([
