@@ -19,7 +19,7 @@ function file(name: string, content: string | Buffer): string {
 describe('loadConfigFile', () => {
   it('reads and parses a file, diagnostics name the path', async () => {
     const path = file('ok.conf', `${VALID_BASE}phyint eth2 downstream altnet 10.1.2.3/8\n`);
-    const result = await loadConfigFile(path);
+    const result = loadConfigFile(path);
     expect(summarise(expectOk(result))[2]).toBe('eth2 downstream rl=0 th=1 altnet=10.0.0.0/8');
     expect(lines(result.warnings)[0]).toMatch(new RegExp(`^${path}:3:31: warning: `));
     expect(isDeepFrozen(result)).toBe(true);
@@ -27,7 +27,7 @@ describe('loadConfigFile', () => {
 
   it('a missing file', async () => {
     const path = join(directory, 'missing.conf');
-    expect(lines(errorsOf(await loadConfigFile(path)))).toEqual([
+    expect(lines(errorsOf(loadConfigFile(path)))).toEqual([
       `${path}:1:1: error: cannot read the config file: it does not exist`,
     ]);
   });
@@ -35,7 +35,7 @@ describe('loadConfigFile', () => {
   it('a directory', async () => {
     const path = join(directory, 'dir.conf');
     mkdirSync(path);
-    expect(lines(errorsOf(await loadConfigFile(path)))).toEqual([
+    expect(lines(errorsOf(loadConfigFile(path)))).toEqual([
       `${path}:1:1: error: the config path is a directory, not a regular file`,
     ]);
   });
@@ -44,13 +44,13 @@ describe('loadConfigFile', () => {
     const path = join(directory, 'fifo.conf');
     const made = spawnSync('mkfifo', [path]);
     expect(made.status).toBe(0);
-    expect(lines(errorsOf(await loadConfigFile(path)))).toEqual([
+    expect(lines(errorsOf(loadConfigFile(path)))).toEqual([
       `${path}:1:1: error: the config path is a FIFO, not a regular file`,
     ]);
   });
 
   it('a device such as /dev/zero is refused', async () => {
-    expect(lines(errorsOf(await loadConfigFile('/dev/zero')))).toEqual([
+    expect(lines(errorsOf(loadConfigFile('/dev/zero')))).toEqual([
       '/dev/zero:1:1: error: the config path is a device, not a regular file',
     ]);
   });
@@ -58,7 +58,7 @@ describe('loadConfigFile', () => {
   it('a 10 MB file is refused by size, quickly', async () => {
     const path = file('huge.conf', Buffer.alloc(10 * 1024 * 1024, 'phyint x0 downstream\n'));
     const started = performance.now();
-    expect(lines(errorsOf(await loadConfigFile(path)))).toEqual([
+    expect(lines(errorsOf(loadConfigFile(path)))).toEqual([
       `${path}:1:1: error: the config file is ${10 * 1024 * 1024} bytes; igmpproxy.conf is limited to ${MAX_CONFIG_FILE_BYTES} bytes (256 KiB)`,
     ]);
     expect(performance.now() - started).toBeLessThan(200);
@@ -67,7 +67,7 @@ describe('loadConfigFile', () => {
   it('a file of exactly the limit is read and parsed', async () => {
     const body = `${VALID_BASE}#`;
     const path = file('limit.conf', body + 'x'.repeat(MAX_CONFIG_FILE_BYTES - body.length));
-    expectOk(await loadConfigFile(path));
+    expectOk(loadConfigFile(path));
   });
 
   it('invalid UTF-8 in a comment is harmless; in a token it is an error at its position', async () => {
@@ -75,19 +75,19 @@ describe('loadConfigFile', () => {
       'latin1-comment.conf',
       Buffer.concat([Buffer.from('# Gr'), Buffer.from([0xfc, 0xdf]), Buffer.from(`e\n${VALID_BASE}`)]),
     );
-    expectOk(await loadConfigFile(comment));
+    expectOk(loadConfigFile(comment));
     const token = file(
       'latin1-token.conf',
       Buffer.concat([Buffer.from(VALID_BASE), Buffer.from('phyint gr'), Buffer.from([0xfc]), Buffer.from('n\n')]),
     );
-    expect(lines(errorsOf(await loadConfigFile(token)))).toEqual([
+    expect(lines(errorsOf(loadConfigFile(token)))).toEqual([
       `${token}:3:8: error: this word contains bytes that are not valid UTF-8; save the file as UTF-8`,
     ]);
   });
 
   it('a UTF-8 byte order mark is skipped', async () => {
     const path = file('bom.conf', `\ufeff${VALID_BASE}`);
-    const result = await loadConfigFile(path);
+    const result = loadConfigFile(path);
     expect(summarise(expectOk(result))).toEqual(['eth0 upstream rl=0 th=1', 'eth1 downstream rl=0 th=1']);
     expect(result.warnings).toEqual([]);
   });
@@ -95,7 +95,7 @@ describe('loadConfigFile', () => {
   it.skipIf(process.getuid?.() === 0)('an unreadable file (only testable without root)', async () => {
     const path = file('secret.conf', VALID_BASE);
     chmodSync(path, 0o000);
-    expect(lines(errorsOf(await loadConfigFile(path)))).toEqual([
+    expect(lines(errorsOf(loadConfigFile(path)))).toEqual([
       `${path}:1:1: error: cannot read the config file: permission denied`,
     ]);
   });

@@ -95,7 +95,7 @@ describe('seed configs from the IPFire how-to', () => {
 
 describe('installed template addon/etc/igmpproxy.conf', () => {
   it('loads from disk without errors or warnings and means MagentaTV on VLAN 8', async () => {
-    const result = await loadConfigFile(TEMPLATE);
+    const result = loadConfigFile(TEMPLATE);
     const config = expectOk(result);
     expect(lines(result.warnings)).toEqual([]);
     expect(config.quickLeave).toBe(true);

@@ -1,8 +1,9 @@
 // Bundled and run by test/runtime/loaded-modules.test.ts: the daemon's start-up modules (as
 // the single binary's process loads them), then the Daemon itself on the bench's stand-in
 // shim through a TV's join, its kernel upcall, a status dump and a reload; prints the Node
-// modules loaded as JSON on stdout, through fs (a console on a pipe would load net and stream).
-import { mkdtempSync, rmSync, writeSync } from 'node:fs';
+// modules loaded and the process's threads as JSON on stdout, through fs (a console on a pipe
+// would load net and stream).
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import '../../addon/daemon/cli/commands.ts';
@@ -36,5 +37,9 @@ void daemon.reload().then(() => {
   daemon.stop();
   rmSync(dir, { recursive: true, force: true });
   const loaded = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
-  writeSync(1, JSON.stringify(loaded.filter((name) => name.startsWith('NativeModule ')).map((name) => name.slice(13))));
+  const modules = loaded.filter((name) => name.startsWith('NativeModule ')).map((name) => name.slice(13));
+  const threads = readdirSync('/proc/self/task').map((task) =>
+    readFileSync(`/proc/self/task/${task}/comm`, 'latin1').trim(),
+  );
+  writeSync(1, JSON.stringify({ modules, threads }));
 });

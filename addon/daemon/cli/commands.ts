@@ -31,7 +31,7 @@ export function selfTestAssets(name: string): number {
 
 export async function runCommand(command: ConfigCommand, context: CommandContext): Promise<number> {
   if (command.kind === 'run') return run(command, context);
-  const result = await loadConfigFile(command.configPath);
+  const result = loadConfigFile(command.configPath);
   for (const warning of result.warnings) process.stderr.write(`${formatDiagnostic(warning)}\n`);
   if (!result.ok) {
     for (const error of result.errors) process.stderr.write(`${formatDiagnostic(error)}\n`);
@@ -75,7 +75,7 @@ async function startDaemon(
   const { daemonChild, ignoredEnvironment } = context;
   if (process.getuid?.() !== 0)
     return fail(['igmpproxy: must be run as root (it programs the kernel multicast routing table)']);
-  const loaded = await loadConfigFile(command.configPath);
+  const loaded = loadConfigFile(command.configPath);
   if (!loaded.ok) {
     return fail([...loaded.errors, ...loaded.warnings].map(formatDiagnostic));
   }

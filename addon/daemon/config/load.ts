@@ -1,9 +1,11 @@
 // Reads igmpproxy.conf from disk and parses it. The only I/O of the config module: every
 // failure (missing file, directory, FIFO, oversized, unreadable) becomes a diagnostic.
-// Through node:fs's callbacks, not node:fs/promises: that module brings Node's streams and
-// readline with it (~0.4 MB of heap for the daemon's lifetime, for one small file).
-import { close, constants, fstat, open, read } from 'node:fs';
-import type { Stats } from 'node:fs';
+// Synchronous: a few KiB from a local disk, read at start-up and on SIGHUP. node:fs/promises
+// would bring Node's streams and readline (~0.4 MB of heap for the daemon's lifetime), and
+// any asynchronous fs call starts libuv's pool of four threads, which the daemon needs for
+// nothing else. O_NONBLOCK keeps the open from waiting on a FIFO, the size check and the
+// bounded read from reading forever.
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parseConfig } from './parser.ts';
 import type { ConfigResult } from './types.ts';
 import { errorMessage } from '../error-message.ts';
@@ -54,17 +56,12 @@ function fileKind(stats: {
   return 'not a regular file';
 }
 
-/** A node:fs callback call as a promise (util.promisify's job, in four lines). */
-function call<T>(start: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => start((error, value) => (error ? reject(error) : resolve(value))));
-}
-
 /** Reads at most `limit` bytes; the file may grow while being read. */
-async function readBounded(fd: number, limit: number): Promise<Buffer> {
+function readBounded(fd: number, limit: number): Buffer {
   const buffer = Buffer.alloc(limit);
   let filled = 0;
   while (filled < limit) {
-    const bytesRead = await call<number>((done) => read(fd, buffer, filled, limit - filled, filled, done));
+    const bytesRead = readSync(fd, buffer, filled, limit - filled, filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
@@ -74,19 +71,19 @@ async function readBounded(fd: number, limit: number): Promise<Buffer> {
 const sizeMessage = (bytes: string) =>
   `the config file is ${bytes} bytes; igmpproxy.conf is limited to ${MAX_CONFIG_FILE_BYTES} bytes (256 KiB)`;
 
-export async function loadConfigFile(path: string): Promise<ConfigResult> {
+export function loadConfigFile(path: string): ConfigResult {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
-    fd = await call<number>((done) => open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY, done));
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (error) {
     return failure(path, describeOpenError(error));
   }
   try {
-    const stats = await call<Stats>((done) => fstat(fd, done));
+    const stats = fstatSync(fd);
     if (!stats.isFile()) return failure(path, `the config path is ${fileKind(stats)}, not a regular file`);
     if (stats.size > MAX_CONFIG_FILE_BYTES) return failure(path, sizeMessage(String(stats.size)));
-    const bytes = await readBounded(fd, MAX_CONFIG_FILE_BYTES + 1);
+    const bytes = readBounded(fd, MAX_CONFIG_FILE_BYTES + 1);
     if (bytes.length > MAX_CONFIG_FILE_BYTES) return failure(path, sizeMessage(`more than ${MAX_CONFIG_FILE_BYTES}`));
     // Invalid UTF-8 becomes U+FFFD: harmless in comments, reported where it hits a token.
     const text = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true }).decode(bytes);
@@ -94,6 +91,10 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
   } catch (error) {
     return failure(path, describeOpenError(error));
   } finally {
-    await call<void>((done) => close(fd, (error) => done(error, undefined))).catch(() => undefined);
+    try {
+      closeSync(fd);
+    } catch {
+      // Nothing was written: a failed close loses nothing.
+    }
   }
 }

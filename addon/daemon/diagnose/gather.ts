@@ -147,7 +147,7 @@ async function askRoutesBack(
 
 async function readConfig(configPath: string): Promise<ConfigFacts> {
   const file = path.resolve(configPath);
-  const result = await loadConfigFile(file);
+  const result = loadConfigFile(file);
   let modifiedAtMs: number | undefined;
   try {
     modifiedAtMs = statSync(file).mtimeMs;

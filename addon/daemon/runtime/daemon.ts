@@ -374,7 +374,7 @@ export class Daemon {
   reload(): Promise<void> {
     if (this.reloading) return this.reloading.then(() => this.reload());
     this.reloading = (async () => {
-      const result = await loadConfigFile(this.options.configFile);
+      const result = loadConfigFile(this.options.configFile);
       if (this.stopped) return;
       if (!result.ok) {
         for (const error of result.errors) this.log.error(formatDiagnostic(error));

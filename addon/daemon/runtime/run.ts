@@ -146,6 +146,6 @@ export async function runDaemon(options: RunOptions): Promise<number> {
   // blocked; with the listener in place, let it through.
   shim.unblockSignal(constants.signals.SIGUSR1);
   logger.notice('started');
-  if (options.daemonChild) void reportStartup({ ok: true });
+  if (options.daemonChild) reportStartup({ ok: true });
   return finished;
 }

@@ -29,7 +29,7 @@ export interface StartupFailureContext {
 export async function reportStartupFailure(lines: readonly string[], context: StartupFailureContext): Promise<void> {
   for (const line of lines) toSyslog(line.startsWith(PREFIX) ? line.slice(PREFIX.length) : line, context.shim);
   const text = lines.join('\n');
-  if (context.daemonChild) await reportStartup({ ok: false, message: text });
+  if (context.daemonChild) reportStartup({ ok: false, message: text });
   else process.stderr.write(`${text}\n`);
 }
 
