@@ -4,6 +4,7 @@
 # (IPFire-like mounts are the tests' business), runs /vmshare/command.sh, writes its exit
 # status to /vmshare/status and powers off. No status file means the guest died first.
 share=/vmshare
+echo "test VM: stage 2 starts"
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -18,6 +19,12 @@ ip link set lo up
 hostname testvm
 # The serial console would turn every \n into \r\n.
 stty -onlcr 2>/dev/null
+
+# From here the console carries the command's output: only the kernel's emergencies may
+# interleave (the boot ran at loglevel 4, see qemu.ts). Then the marker the host's boot
+# watchdog waits for (COMMAND_STARTS_MARKER in boot-watch.ts), alone on its line.
+echo 1 > /proc/sys/kernel/printk
+echo "test VM: the command starts"
 
 # Through a pipe, as on CI: the console is a terminal, and programs that see one draw
 # progress screens instead of lines.

@@ -1,6 +1,7 @@
 // One real boot of the test VM: the guest kernel routes multicast, the command, its
 // arguments and environment arrive unchanged, its exit status and share files come back,
-// and its writes to the machine's root stay in the guest's throwaway overlay.
+// its writes to the machine's root stay in the guest's throwaway overlay, and the boot
+// reaches the command the first time without its progress lines in the command's output.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,6 +44,10 @@ describe('the test VM', () => {
     expect(lines).toContain('mroute=yes');
     expect(lines).toContain("it's|two words|");
     expect(lines).toContain(`slowdown=${result.slowdown} extra=a b`);
+    // The boot's progress lines are held back (shown only when a boot fails); one boot.
+    expect(console).not.toContain('test VM:');
+    expect(result.boots).toBe(1);
+    expect(result.bootSeconds).toBeGreaterThan(0);
     expect(readFileSync(path.join(share, 'out.txt'), 'utf8')).toBe('from-guest\n');
     expect(existsSync(probeFile)).toBe(false);
     expect(describeVm(result)).toMatch(
