@@ -18,8 +18,8 @@ const ROUTING_PROJECT = 'multicast-routing';
 const VM_TIMEOUT_MS = 50 * 60_000;
 /**
  * The VM's boot watchdog: vitest's first line must come within this of qemu's start, or
- * the VM is killed and booted once more. Measured here (TCG, host load ~2): 34 s; 300 s
- * is about nine times that. One CI run's VM printed nothing for 33 minutes instead.
+ * the VM is killed and booted once more. Measured here (TCG, shared 2-core host): 16-34 s
+ * (four runs); 300 s is about nine times the slowest. One CI run's VM printed nothing for 33 minutes instead.
  */
 const VM_FIRST_OUTPUT_DEADLINE_MS = 300_000;
 const root = process.cwd();

@@ -63,8 +63,8 @@ export interface VmRun {
 
 /**
  * The default watchdog deadline for the stage-2 marker. Measured here (TCG, 2 vCPUs,
- * host load ~2): 12-18 s from qemu's start to the marker; 180 s is ten times that, room for
- * a host several times as loaded.
+ * shared 2-core host): 10-17 s from qemu's start to the marker (six boots); 180 s is ten
+ * times the slowest, room for a host several times as loaded.
  */
 export const BOOT_DEADLINE_MS = 180_000;
 /** How many of the boot's last console lines to show when it fails. */
