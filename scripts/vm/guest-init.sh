@@ -5,6 +5,9 @@
 # share, and hands over to stage 2, which lives in that share.
 /bin/busybox --install -s /bin
 export PATH=/bin
+# Progress lines: the host keeps the console up to the command and shows it when the boot
+# fails or stalls (scripts/vm/boot-watch.ts), so a hang names its step.
+echo "test VM: stage 1 (initramfs) starts"
 
 fail() {
   echo "test VM stage 1: $*" >&2
@@ -18,6 +21,7 @@ mount -t devtmpfs devtmpfs /dev
 for module in /modules/*.ko; do
   insmod "$module" || fail "insmod $module failed"
 done
+echo "test VM: stage 1: modules loaded, mounting the machine's root (9p)"
 # The lower layer never changes while the VM runs: cache=loose saves 9p round trips.
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose host /lower ||
   fail "cannot mount the machine's root (9p tag host)"
@@ -28,6 +32,7 @@ mount -t overlay overlay -o lowerdir=/lower,upperdir=/overlay/upper,workdir=/ove
 mkdir -p /newroot/vmshare
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share /newroot/vmshare ||
   fail "cannot mount the result share (9p tag share)"
+echo "test VM: stage 1: root and share mounted, switching to stage 2"
 mount --move /dev /newroot/dev
 umount /proc
 exec switch_root /newroot /bin/sh /vmshare/stage2.sh

@@ -97,7 +97,7 @@ describe('the qemu command line', () => {
   it('emulates the virt board with the PL011 console and the given root for aarch64', () => {
     const args = qemuArguments({ ...machine, arch: 'aarch64', rootDir: '/cache/root' });
     expect(args.join(' ')).toContain('-M virt -accel tcg,thread=multi -cpu max');
-    expect(args).toContain('console=ttyAMA0 loglevel=1 panic=-1');
+    expect(args).toContain('console=ttyAMA0 loglevel=4 panic=-1');
     expect(args).toContain(
       'local,path=/cache/root,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap',
     );
@@ -106,7 +106,7 @@ describe('the qemu command line', () => {
   it('keeps the x86_64 machine as it was by default', () => {
     const args = qemuArguments(machine);
     expect(args).not.toContain('-M');
-    expect(args).toContain('console=ttyS0 loglevel=1 panic=-1');
+    expect(args).toContain('console=ttyS0 loglevel=4 panic=-1 no_timer_check');
     expect(args).toContain('local,path=/,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap');
   });
 });
