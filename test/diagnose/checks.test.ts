@@ -527,6 +527,31 @@ describe('diagnose checks', () => {
     expect(check.fix).toMatch(fix);
   });
 
+  it("the helper's rules for a downstream with an address: the lan table's per-network rules first, then the catch-all: ok", () => {
+    const lanShare = (network: string) =>
+      GREEN_SHARE.replace('-A IGMPPROXY_IN -i green0', `-A IGMPPROXY_IN -s ${network} -i green0`)
+        .replace('igmp_0d0b4c4c', 'igmp_5a1e0c2d')
+        .replace(
+          '--hashlimit-htable-size 1024 --hashlimit-htable-max 4096',
+          '--hashlimit-htable-size 33 --hashlimit-htable-max 257',
+        );
+    const lanRules = ['0.0.0.0/32', '192.168.1.0/24'].flatMap((network) => [
+      lanShare(network),
+      `-A IGMPPROXY_IN -s ${network} -i green0 -p igmp -j ACCEPT`,
+    ]);
+    const value = FIREWALL.replace(GREEN_SHARE, [...lanRules, GREEN_SHARE].join('\n'));
+    expect(value).toContain('-A IGMPPROXY_IN -s 192.168.1.0/24 -i green0 -p igmp -m hashlimit');
+    expect(problems(healthy({ firewall: { ok: true, value } }))).toEqual([]);
+    // Its accepts before any share rule: the share is missing.
+    const unshared = FIREWALL.replace(
+      GREEN_SHARE,
+      [...lanRules.filter((rule) => rule.endsWith('ACCEPT')), GREEN_SHARE].join('\n'),
+    );
+    expect(problems(healthy({ firewall: { ok: true, value: unshared } })).map((check) => check.message)).toEqual([
+      'missing: IGMPPROXY_IN: the per-host IGMP share on green0, before its accept',
+    ]);
+  });
+
   it('refusals the core counted: each cause with its count, the latest host, one fix per cause', () => {
     const counted = status({ globals: 'maxgroupsperhost 1', refusals: true });
     const found = problems(healthy({ daemon: { ...healthy().daemon, status: { ok: true, value: counted } } }));

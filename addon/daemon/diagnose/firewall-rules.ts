@@ -69,7 +69,9 @@ export function missingFirewallRules(
     const igmpIn = (rule: Rule) =>
       rule.chain === c.input && option(rule.words, '-i') === down && option(rule.words, '-p') === 'igmp';
     const accept = rules.findIndex((rule) => igmpIn(rule) && option(rule.words, '-j') === 'ACCEPT');
-    // The per-host share (firewall-helper.mustache): a hashlimit DROP by source address, before the accept.
+    // The per-host share (firewall-helper.mustache): a hashlimit DROP by source address before the
+    // first accept (the lan table's for the downstream's own networks, or the catch-all's alone
+    // when it had no address).
     const share = rules.findIndex(
       (rule) =>
         igmpIn(rule) &&
