@@ -74,13 +74,30 @@ describe('igmpproxy CLI', () => {
     expect(down).toMatchObject({ code: 0, stdout: 'green0\n' });
     // Both roles from one run (the firewall helper's reload runs the binary once); disabled left out.
     const all = igmpproxy(['--list-interfaces', 'all', seedVlan8]);
-    expect(all).toMatchObject({ code: 0, stdout: 'upstream red0.8\ndownstream green0\n' });
+    expect(all).toMatchObject({
+      code: 0,
+      stdout: 'upstream red0.8\ndownstream green0\naltnet 192.168.40.200/32 green0\n',
+    });
     const bad = path.join(dir, 'bad2.conf');
     writeFileSync(bad, 'phyint eth0 downstream\n');
     const invalid = igmpproxy(['--list-interfaces', 'upstream', bad]);
     expect(invalid.code).toBe(1);
     expect(invalid.stdout).toBe('');
     expect(igmpproxy(['--list-interfaces', 'all', bad])).toMatchObject({ code: 1, stdout: '' });
+  });
+
+  it("--list-interfaces all also lists each downstream's altnets (the firewall helper's per-host share), no upstream's", () => {
+    const file = path.join(dir, 'altnets.conf');
+    writeFileSync(
+      file,
+      'phyint red0 upstream\n  altnet 217.0.0.0/16\nphyint green0 downstream\n  altnet 10.9.8.7/24\n  altnet 172.16.0.9\nphyint blue0 downstream\n',
+    );
+    expect(igmpproxy(['--list-interfaces', 'all', file])).toMatchObject({
+      code: 0,
+      stdout:
+        'upstream red0\ndownstream green0\ndownstream blue0\naltnet 10.9.8.0/24 green0\naltnet 172.16.0.9/32 green0\n',
+    });
+    expect(igmpproxy(['--list-interfaces', 'downstream', file])).toMatchObject({ code: 0, stdout: 'green0\nblue0\n' });
   });
 
   it.skipIf(process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0)(

@@ -159,7 +159,19 @@ const GREEN_SHARE =
   '--hashlimit-mode srcip --hashlimit-name igmp_0d0b4c4c --hashlimit-htable-size 1024 --hashlimit-htable-max 4096 ' +
   '--hashlimit-htable-expire 300000 -j DROP';
 
-const FIREWALL = [
+/** green0's own networks in its lan table (the helper's rules for a downstream with an address). */
+const GREEN_LAN_RULES = ['0.0.0.0/32', '192.168.1.0/24'].flatMap((network) => [
+  GREEN_SHARE.replace('-A IGMPPROXY_IN -i green0', `-A IGMPPROXY_IN -s ${network} -i green0`)
+    .replace('igmp_0d0b4c4c', 'igmp_5a1e0c2d')
+    .replace(
+      '--hashlimit-htable-size 1024 --hashlimit-htable-max 4096',
+      '--hashlimit-htable-size 33 --hashlimit-htable-max 257',
+    ),
+  `-A IGMPPROXY_IN -s ${network} -i green0 -p igmp -j ACCEPT`,
+]);
+
+/** The rules of a helper from before the lan table (or made before green0 had its address). */
+const SINGLE_TABLE_FIREWALL = [
   '-P INPUT ACCEPT',
   '-N IPTVINPUT',
   '-N IPTVFORWARD',
@@ -177,6 +189,8 @@ const FIREWALL = [
   '-A IGMPPROXY_FWD -i red0.8 -o green0 -d 224.0.0.0/4 -j ACCEPT',
   '-A IGMPPROXY_OUT -o red0.8 -d 224.0.0.0/4 -p igmp -j ACCEPT',
 ].join('\n');
+
+const FIREWALL = SINGLE_TABLE_FIREWALL.replace(GREEN_SHARE, [...GREEN_LAN_RULES, GREEN_SHARE].join('\n'));
 
 function healthy(overrides: Partial<Facts> = {}): Facts {
   return {
@@ -446,7 +460,7 @@ describe('diagnose checks', () => {
     ],
     [
       "a downstream's per-host IGMP share missing (a helper from before it)",
-      (f) => ({ ...f, firewall: { ok: true, value: FIREWALL.replace(GREEN_SHARE, '') } }),
+      (f) => ({ ...f, firewall: { ok: true, value: SINGLE_TABLE_FIREWALL.replace(GREEN_SHARE, '') } }),
       'firewall',
       /^missing: IGMPPROXY_IN: the per-host IGMP share on green0, before its accept$/,
       /^\/usr\/lib\/igmpproxy\/firewall reload$/,
@@ -457,7 +471,7 @@ describe('diagnose checks', () => {
         ...f,
         firewall: {
           ok: true,
-          value: FIREWALL.replace(`${GREEN_SHARE}\n`, '').replace(
+          value: SINGLE_TABLE_FIREWALL.replace(`${GREEN_SHARE}\n`, '').replace(
             '-A IGMPPROXY_FWD',
             `${GREEN_SHARE}\n-A IGMPPROXY_FWD`,
           ),
@@ -468,10 +482,20 @@ describe('diagnose checks', () => {
       /firewall reload/,
     ],
     [
+      "rules made before the downstream's address (or by a helper from before the lan table): its hosts in the table forged addresses fill",
+      (f) => ({ ...f, firewall: { ok: true, value: SINGLE_TABLE_FIREWALL } }),
+      'firewall',
+      /^missing: IGMPPROXY_IN: green0's subnet 192\.168\.1\.0\/24 in its own per-host table \(the rules predate its address\)$/,
+      /^\/usr\/lib\/igmpproxy\/firewall reload$/,
+    ],
+    [
       "a downstream's IGMP accept missing",
       (f) => ({
         ...f,
-        firewall: { ok: true, value: FIREWALL.replace('-A IGMPPROXY_IN -i green0 -p igmp -j ACCEPT', '') },
+        firewall: {
+          ok: true,
+          value: SINGLE_TABLE_FIREWALL.replace('-A IGMPPROXY_IN -i green0 -p igmp -j ACCEPT', ''),
+        },
       }),
       'firewall',
       /^missing: IGMPPROXY_IN: IGMP in on green0$/,
@@ -525,6 +549,19 @@ describe('diagnose checks', () => {
     const check = found.find((entry) => entry.id === id)!;
     expect(check.message).toMatch(message);
     expect(check.fix).toMatch(fix);
+  });
+
+  it("the helper's rules for a downstream with an address: its networks' rules first, then the catch-all: ok", () => {
+    expect(FIREWALL).toContain('-A IGMPPROXY_IN -s 192.168.1.0/24 -i green0 -p igmp -m hashlimit');
+    expect(problems(healthy())).toEqual([]);
+    // Its networks' accepts before any share rule: the share is missing.
+    const unshared = SINGLE_TABLE_FIREWALL.replace(
+      GREEN_SHARE,
+      [...GREEN_LAN_RULES.filter((rule) => rule.endsWith('ACCEPT')), GREEN_SHARE].join('\n'),
+    );
+    expect(problems(healthy({ firewall: { ok: true, value: unshared } })).map((check) => check.message)).toEqual([
+      'missing: IGMPPROXY_IN: the per-host IGMP share on green0, before its accept',
+    ]);
   });
 
   it('refusals the core counted: each cause with its count, the latest host, one fix per cause', () => {

@@ -1,8 +1,10 @@
 // The firewall helper's per-host IGMP share, enforced by the real kernel: a router namespace
 // with IPFire's IPTV chains and the helper's rules (rendered as the package renders them, the
-// interface list from the real daemon), its downstream a bridge with two LAN hosts. One host
-// floods valid IGMPv3 reports (scripts/lab/igmp-flood.c), the other then sends a few; the
-// rules' packet counters and the hashlimit table in /proc say what the kernel let through.
+// interface list from the real daemon), its downstream a bridge with three LAN hosts. One host
+// floods valid IGMPv3 reports (scripts/lab/igmp-flood.c), another then sends a few; the
+// first then forges thousands of source addresses, inside the subnet and outside it, and the
+// third, a TV switched on afterwards, sends its first reports. The rules' packet counters and
+// the hashlimit tables in /proc say what the kernel let through.
 // The router joins 224.0.0.22 on the bridge (an address with autojoin) so the reports reach
 // INPUT as they do on a router running the daemon; nothing reads them.
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -13,7 +15,7 @@ import { HOST_SHARE_VALUES, LAYOUT, readPackageInfo, renderScripts } from '../..
 import { runFlood, type FloodPlan } from '../../scripts/lab/igmp-flood.ts';
 import { NetnsLab, waitUntil, type Netns } from '../../scripts/lab/netns.ts';
 import { realDaemonShellCommand } from '../helpers/real-daemon.ts';
-import { HOST_TABLE, hostShareRule, hostShareTable } from './host-share.ts';
+import { HOST_TABLE, downstreamShareRules, hostShareTable, lanShareTable, lanTableMax } from './host-share.ts';
 import { applianceSupport } from './support.ts';
 
 const support = applianceSupport();
@@ -21,6 +23,9 @@ const support = applianceSupport();
 const DOWNSTREAM = 'hlbr0';
 const FLOODER = { ifname: 'hla0', address: '10.77.0.2' };
 const NEIGHBOUR = { ifname: 'hlb0', address: '10.77.0.3' };
+/** Switched on after the forging: an address no rule has seen. */
+const NEW_TV = { ifname: 'hlc0', address: '10.77.250.1' };
+const SUBNET_PREFIX = 16;
 const BURST = Number(HOST_SHARE_VALUES.hostShareBurst);
 const RATE_PER_S = Number(HOST_SHARE_VALUES.hostShareRate);
 const FLOOD_REPORTS = 3_000;
@@ -28,10 +33,16 @@ const FLOOD_RATE_PER_S = 20_000;
 const NEIGHBOUR_REPORTS = 50;
 const FLOOD_TIMEOUT_MS = 30_000;
 const PATH_READY_TIMEOUT_MS = 10_000;
-const TABLE_MAX = HOST_TABLE.max;
-/** The first forged source: 10.77.16.0 onwards, inside the hosts' /16, outside their addresses. */
-const FORGED_BASE = (10 << 24) | (77 << 16) | (16 << 8);
-const FORGED_LATE = '10.77.250.1';
+/** The downstream's own networks, as the rules name them: the unnumbered host's and the subnet. */
+const LAN_NETWORKS = ['0.0.0.0/32', `10.77.0.0/${SUBNET_PREFIX}`];
+const LAN_TABLE = lanShareTable(DOWNSTREAM, lanTableMax([32, SUBNET_PREFIX]));
+/** Forged sources inside the subnet: 10.77.64.0 onwards (within 10.77.64.0/18, outside the hosts'). */
+const FORGED_INSIDE = { first: (10 << 24) | (77 << 16) | (64 << 8), net: '10.77.64.0/18' };
+/** Forged sources outside it: 172.16.0.0 onwards (within 172.16.0.0/16). */
+const FORGED_OUTSIDE = { first: ((172 << 24) | (16 << 16)) >>> 0, net: '172.16.0.0/16' };
+/** More of each than the catch-all table holds (the one table before the lan table existed). */
+const FORGED_COUNT = HOST_TABLE.max + 500;
+const NEW_TV_REPORTS = 10;
 
 // One IGMPv3 report (a join of 239.77.0.1, IP TTL 1) from each of COUNT source addresses
 // from FIRST on (as a 32-bit number), out of IFNAME: a host forging addresses. Paced in small
@@ -83,6 +94,7 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
   let router: Netns;
   let flooder: Netns;
   let neighbour: Netns;
+  let newTv: Netns;
   let work = '';
   let helper = '';
   let pathEnv = '';
@@ -108,16 +120,22 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
     router = await lab.createNamespace('rtr');
     flooder = await lab.createNamespace('flood');
     neighbour = await lab.createNamespace('tv');
+    newTv = await lab.createNamespace('newtv');
     for (const [host, peer, port] of [
       [flooder, FLOODER, 'hlra'],
       [neighbour, NEIGHBOUR, 'hlrb'],
+      [newTv, NEW_TV, 'hlrc'],
     ] as const) {
       await lab.connect(host, peer.ifname, router, port);
-      await host.addAddress(peer.ifname, `${peer.address}/16`);
+      await host.addAddress(peer.ifname, `${peer.address}/${SUBNET_PREFIX}`);
       await host.up(peer.ifname);
     }
-    await router.bridge(DOWNSTREAM, ['hlra', 'hlrb']);
-    await router.addAddress(DOWNSTREAM, '10.77.0.1/16');
+    await router.bridge(DOWNSTREAM, ['hlra', 'hlrb', 'hlrc']);
+    await router.addAddress(DOWNSTREAM, `10.77.0.1/${SUBNET_PREFIX}`);
+    // IPFire's rp_filter=1 would drop the sources forged outside the subnet in routing, before
+    // any rule; off, they reach the rules, which must hold without it (a user may relax it).
+    await router.sysctl('net.ipv4.conf.all.rp_filter', 0);
+    await router.sysctl(`net.ipv4.conf.${DOWNSTREAM}.rp_filter`, 0);
     await router.ip('address', 'add', '224.0.0.22/32', 'dev', DOWNSTREAM, 'autojoin');
     // The router's own report of that group would loop back into the counters.
     await router.sysctl('net.ipv4.igmp_link_local_mcast_reports', 0);
@@ -141,25 +159,44 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  /** Packets counted by the downstream's share DROP rule and its ACCEPT rule. */
+  /** Packets counted by the downstream's share DROP rules and its ACCEPT rules (all of its sources). */
   async function counters(): Promise<Counters> {
     const listing = await router.run(['iptables-legacy', '-L', 'IGMPPROXY_IN', '-v', '-x', '-n']);
     const count = (target: string) => {
       const rows = listing
         .split('\n')
         .map((line) => line.trim().split(/\s+/))
-        .filter((words) => words[2] === target && words.includes(DOWNSTREAM));
-      if (rows.length !== 1) throw new Error(`expected one ${target} rule for ${DOWNSTREAM}:\n${listing}`);
-      return Number(rows[0]![0]);
+        .filter((words) => words[2] === target && words[5] === DOWNSTREAM);
+      if (rows.length === 0) throw new Error(`no ${target} rule for ${DOWNSTREAM}:\n${listing}`);
+      return rows.reduce((total, words) => total + Number(words[0]), 0);
     };
     return { dropped: count('DROP'), accepted: count('ACCEPT') };
   }
 
-  it('the rule is in place, before the accept', async () => {
+  /** Packets from `source` (an address or network) seen entering IPTVINPUT, by a counting rule of this test's, first in it. */
+  async function seenAtInput(source: string): Promise<number> {
+    const rows = (await router.run(['iptables-legacy', '-L', 'IPTVINPUT', '-v', '-x', '-n']))
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((words) => words[6] === source); // pkts bytes prot opt in out source: no target
+    if (rows.length !== 1) throw new Error(`no counting rule for ${source} in IPTVINPUT`);
+    return Number(rows[0]![0]);
+  }
+
+  /** The source addresses a hashlimit table tracks now. */
+  async function tableSources(table: string): Promise<string[]> {
+    const lines = (await router.run(['cat', `/proc/net/ipt_hashlimit/${table}`])).trim().split('\n');
+    return lines.filter((line) => line !== '').map((line) => line.split(/\s+/)[1]!.split(':')[0]!);
+  }
+
+  it("the rules are in place: the downstream's own networks in the lan table, then everything else", async () => {
     const rules = (await router.run(['iptables-legacy', '-S', 'IGMPPROXY_IN'])).split('\n');
-    const share = rules.indexOf(hostShareRule(DOWNSTREAM));
-    expect(share).toBeGreaterThan(0);
-    expect(rules[share + 1]).toBe(`-A IGMPPROXY_IN -i ${DOWNSTREAM} -p igmp -j ACCEPT`);
+    const first = rules.findIndex((rule) => rule.includes(` -i ${DOWNSTREAM} `));
+    expect(first).toBeGreaterThan(0);
+    const expected = downstreamShareRules(DOWNSTREAM, LAN_NETWORKS);
+    expect(rules.slice(first, first + expected.length)).toEqual(expected);
+    // Sized for every address of the /16 and 0.0.0.0.
+    expect(expected[0]).toContain(' --hashlimit-htable-max 65537 ');
   });
 
   /** Every veth end up with carrier and both bridge ports forwarding: until the kernel's link
@@ -172,7 +209,8 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
     return (
       (await operUp(flooder, FLOODER.ifname)) &&
       (await operUp(neighbour, NEIGHBOUR.ifname)) &&
-      ports.filter((port) => port.state === 'forwarding').length === 2
+      (await operUp(newTv, NEW_TV.ifname)) &&
+      ports.filter((port) => port.state === 'forwarding').length === 3
     );
   }
 
@@ -217,50 +255,64 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
     expect(afterTv.accepted - afterFlood.accepted).toBe(NEIGHBOUR_REPORTS);
     expect(afterTv.dropped - afterFlood.dropped).toBe(0);
 
-    // One entry per source address, in the downstream's own table (the router's own report
-    // of 224.0.0.22, looped back, has one too).
-    const table = await router.run(['cat', `/proc/net/ipt_hashlimit/${hostShareTable(DOWNSTREAM)}`]);
-    expect(table).toContain(` ${FLOODER.address}:0->`);
-    expect(table).toContain(` ${NEIGHBOUR.address}:0->`);
+    // One entry per source address, in the downstream's lan table; the other is empty.
+    expect(await tableSources(LAN_TABLE)).toEqual(expect.arrayContaining([FLOODER.address, NEIGHBOUR.address]));
+    expect(await tableSources(hostShareTable(DOWNSTREAM))).toEqual([]);
   });
 
-  it('a host forging more addresses than the table holds: new ones dropped, known hosts keep their share', async () => {
-    const tableEntries = async () =>
-      (await router.run(['cat', `/proc/net/ipt_hashlimit/${hostShareTable(DOWNSTREAM)}`])).trim().split('\n').length;
-    const known = await tableEntries();
-    const forged = TABLE_MAX - known + 100;
-    const sent = await flooder.run(['python3', '-c', FORGER, FLOODER.ifname, String(FORGED_BASE), String(forged)]);
-    expect(Number(sent)).toBe(forged);
-    // The table stops at its bound (entries expire only 5 minutes after their host's last report).
-    await waitUntil(async () => (await tableEntries()) >= TABLE_MAX, SETTLE_TIMEOUT_MS, 'a full table').catch(
-      () => undefined,
-    );
-    expect(await tableEntries()).toBe(TABLE_MAX);
+  it('a host forging thousands of addresses, inside the subnet and outside: a TV switched on afterwards gets every report through', async () => {
+    for (const source of [FORGED_INSIDE.net, FORGED_OUTSIDE.net, NEW_TV.address]) {
+      await router.run(['iptables-legacy', '-I', 'IPTVINPUT', '-s', source, '-p', 'igmp']);
+    }
+    // The forger: one report from each of FORGED_COUNT addresses inside the subnet, then as many outside it.
+    for (const forged of [FORGED_INSIDE, FORGED_OUTSIDE]) {
+      const sent = await flooder.run([
+        'python3',
+        '-c',
+        FORGER,
+        FLOODER.ifname,
+        String(forged.first),
+        String(FORGED_COUNT),
+      ]);
+      expect(Number(sent)).toBe(FORGED_COUNT);
+      // Every one reached the rules (none lost on the way: the tables below are the rules' doing).
+      await waitUntil(
+        async () => (await seenAtInput(forged.net)) >= FORGED_COUNT,
+        SETTLE_TIMEOUT_MS,
+        `the reports forged from ${forged.net} at INPUT`,
+      ).catch(() => undefined);
+      expect(await seenAtInput(forged.net)).toBe(FORGED_COUNT);
+    }
 
-    // A report from yet another address reaches INPUT (a counting rule of this test's, first
-    // in IPTVINPUT) and is dropped by the share rule though no counter of ours moves: xt_hashlimit
-    // drops what it cannot track.
-    await router.run(['iptables-legacy', '-I', 'IPTVINPUT', '-s', FORGED_LATE, '-p', 'igmp']);
+    // The TV switched on now: each of its reports passes (once the old rules' one table was
+    // full, xt_hashlimit dropped IGMP from every address it did not know yet).
     const before = await counters();
-    const late = (10 << 24) | (77 << 16) | (250 << 8) | 1;
-    expect(await flooder.run(['python3', '-c', FORGER, FLOODER.ifname, String(late), '1'])).toBe('1\n');
-    const lateAtInput = async () => {
-      const line = (await router.run(['iptables-legacy', '-L', 'IPTVINPUT', '-v', '-x', '-n']))
-        .split('\n')
-        .find((row) => row.includes(FORGED_LATE));
-      return Number(line?.trim().split(/\s+/)[0]);
-    };
-    await waitUntil(async () => (await lateAtInput()) >= 1, SETTLE_TIMEOUT_MS, 'the late report at INPUT').catch(
-      () => undefined,
-    );
-    expect(await lateAtInput()).toBe(1);
-    expect(await counters()).toEqual(before);
+    const tv = await runFlood(newTv, reports(NEW_TV.ifname, NEW_TV_REPORTS, 1_000), FLOOD_TIMEOUT_MS);
+    expect(tv.sent).toBe(NEW_TV_REPORTS);
+    const after = await countersAfter(before, tv.sent);
+    expect(await seenAtInput(NEW_TV.address)).toBe(NEW_TV_REPORTS);
+    expect(after.accepted - before.accepted).toBe(NEW_TV_REPORTS);
+    expect(after.dropped).toBe(before.dropped);
 
-    // The TV already in the table keeps its share.
-    const tv = await runFlood(neighbour, reports(NEIGHBOUR.ifname, 10, 1_000), FLOOD_TIMEOUT_MS);
-    const afterTv = await countersAfter(before, tv.sent);
-    expect(afterTv.accepted - before.accepted).toBe(tv.sent);
-    expect(afterTv.dropped).toBe(before.dropped);
+    // The lan table holds the forged subnet addresses, more than the old bound, and the TV; the
+    // outside ones filled only the catch-all table, which stops at its bound.
+    const lan = await tableSources(LAN_TABLE);
+    expect(lan).toContain(NEW_TV.address);
+    expect(lan.filter((address) => address.startsWith('10.77.') && Number(address.split('.')[2]) >= 64)).toHaveLength(
+      FORGED_COUNT + 1,
+    );
+    expect(lan.length).toBeGreaterThan(HOST_TABLE.max);
+    expect(lan.filter((address) => address.startsWith('172.16.'))).toEqual([]);
+    const other = await tableSources(hostShareTable(DOWNSTREAM));
+    expect(other.length).toBe(HOST_TABLE.max);
+    expect(other.every((address) => address.startsWith('172.16.'))).toBe(true);
+
+    // The TVs already known keep their share too.
+    const known = await counters();
+    const tv2 = await runFlood(neighbour, reports(NEIGHBOUR.ifname, 10, 1_000), FLOOD_TIMEOUT_MS);
+    const afterKnown = await countersAfter(known, tv2.sent);
+    expect(afterKnown.accepted - known.accepted).toBe(tv2.sent);
+    expect(afterKnown.dropped).toBe(known.dropped);
   });
 
   it('stop removes the rules and the table with them', async () => {

@@ -5,11 +5,10 @@ import type { LogVerbosity } from '../log/logger.ts';
 import type { DaemonArguments } from '../runtime/run.ts';
 import type { LanZone as SetupLan } from '../setup/plan.ts';
 import type { ProviderName as SetupProvider } from '../setup/providers.ts';
-
-export type { LogVerbosity };
-
 /** `all` prints "ROLE NAME" lines: both roles from one run (the firewall helper's reload). */
-export type ListRole = 'upstream' | 'downstream' | 'all';
+import type { ListRole } from '../config/describe.ts';
+
+export type { LogVerbosity, ListRole };
 
 export type Command =
   | { readonly kind: 'help' }
@@ -56,7 +55,8 @@ export const USAGE = `Usage: igmpproxy [-h] [-n] [-d] [-v [-v]] <configfile>
                       configuration and warnings; exit 1 on errors.
    --list-interfaces  Print the upstream or downstream interface names of a
                       valid configuration, one per line (for scripts);
-                      'all': both, as "upstream NAME" / "downstream NAME".
+                      'all': both, as "upstream NAME" / "downstream NAME",
+                      and each downstream altnet as "altnet CIDR NAME".
    --version          Print the version and exit.
    --pidfile FILE     Pidfile (default /var/run/igmpproxy.pid).
    --status-file FILE Where SIGUSR1 writes the state as JSON

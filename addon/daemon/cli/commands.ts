@@ -7,7 +7,7 @@
 import { embeddedAssetSha256, isSingleBinary } from '../single-binary.ts';
 import type { Command } from './args.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { describeConfig } from '../config/describe.ts';
+import { describeConfig, listInterfaces } from '../config/describe.ts';
 import { formatDiagnostic } from '../config/types.ts';
 import { expandDefaultDown } from '../runtime/interface-roles.ts';
 import { readInterfaces } from '../kernel/interfaces.ts';
@@ -42,10 +42,7 @@ export async function runCommand(command: ConfigCommand, context: CommandContext
   } else {
     // With defaultdown, the interfaces present now that it makes downstream are listed too.
     const config = result.config.defaultDown ? expandDefaultDown(result.config, readInterfaces()) : result.config;
-    for (const phyint of config.interfaces) {
-      if (command.role === 'all' && phyint.role !== 'disabled') process.stdout.write(`${phyint.role} ${phyint.name}\n`);
-      else if (phyint.role === command.role) process.stdout.write(`${phyint.name}\n`);
-    }
+    process.stdout.write(listInterfaces(config, command.role));
   }
   return 0;
 }

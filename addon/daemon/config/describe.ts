@@ -4,6 +4,30 @@
 import { formatCidr } from '../net/ipv4.ts';
 import type { DaemonConfig, PhyintConfig } from './types.ts';
 
+/** Which interfaces `igmpproxy --list-interfaces ROLE` prints. */
+export type ListRole = 'upstream' | 'downstream' | 'all';
+
+/**
+ * `igmpproxy --list-interfaces ROLE`, for scripts: one name a line for one role; for 'all',
+ * "upstream NAME" and "downstream NAME" lines (disabled ones left out) and "altnet CIDR NAME"
+ * for each altnet of a downstream (the receivers outside its subnet: the firewall helper
+ * gives them a per-host share like the subnet's; the name last, as it may hold spaces).
+ */
+export function listInterfaces(config: DaemonConfig, role: ListRole): string {
+  const lines: string[] = [];
+  for (const phyint of config.interfaces) {
+    if (role === 'all' && phyint.role !== 'disabled') lines.push(`${phyint.role} ${phyint.name}`);
+    else if (phyint.role === role) lines.push(phyint.name);
+  }
+  if (role === 'all') {
+    for (const phyint of config.interfaces) {
+      if (phyint.role !== 'downstream') continue;
+      for (const altnet of phyint.altnets) lines.push(`altnet ${formatCidr(altnet)} ${phyint.name}`);
+    }
+  }
+  return lines.map((line) => `${line}\n`).join('');
+}
+
 function describePhyint(phyint: PhyintConfig): string[] {
   const lines = [`phyint ${phyint.name} ${phyint.role} ratelimit ${phyint.rateLimit} threshold ${phyint.threshold}`];
   for (const altnet of phyint.altnets) lines.push(`    altnet ${formatCidr(altnet)}`);

@@ -483,6 +483,17 @@ export function checkDownstreamLimits(config: ConfigFacts, status: StatusDocumen
   );
 }
 
+/** Each downstream's subnet as the running daemon has it ("A.B.C.D/P"); none without an address. */
+function downstreamSubnets(status: StatusDocument | undefined): Map<string, string> {
+  const subnets = new Map<string, string>();
+  for (const down of status?.proxy.downstreams ?? []) {
+    const address = parseIpv4(down.address);
+    if (address === undefined || address === 0 || down.prefixLength <= 0) continue;
+    subnets.set(down.name, formatCidr(makeCidr(address, down.prefixLength)));
+  }
+  return subnets;
+}
+
 export function checkFirewall(facts: Facts): Check {
   if (!facts.firewall.ok) {
     return problem(
@@ -494,7 +505,7 @@ export function checkFirewall(facts: Facts): Check {
   const status = facts.daemon.status?.ok ? facts.daemon.status.value : undefined;
   const ups = upstreamNames(facts, status);
   const downs = downstreamNames(facts, status);
-  const missing = missingFirewallRules(facts.firewall.value, ups, downs);
+  const missing = missingFirewallRules(facts.firewall.value, ups, downs, downstreamSubnets(status));
   if (missing.length > 0) {
     const firewallDown = missing.some((m) => m.startsWith("IPFire's chain"));
     return problem(

@@ -38,11 +38,16 @@ function option(words: readonly string[], name: string): string | undefined {
   return index >= 0 ? words[index + 1] : undefined;
 }
 
-/** What is missing, as short phrases; empty: everything the configuration needs is there. */
+/**
+ * What is missing, as short phrases; empty: everything the configuration needs is there.
+ * `subnets`: each downstream's subnet now ("A.B.C.D/P", as the daemon has it), which the
+ * helper puts in the downstream's own per-host table when it makes the rules.
+ */
 export function missingFirewallRules(
   text: string,
   upstreams: readonly string[],
   downstreams: readonly string[],
+  subnets: ReadonlyMap<string, string> = new Map(),
 ): string[] {
   const { chains, rules } = parseRules(text);
   const c = FIREWALL_CHAINS;
@@ -69,7 +74,9 @@ export function missingFirewallRules(
     const igmpIn = (rule: Rule) =>
       rule.chain === c.input && option(rule.words, '-i') === down && option(rule.words, '-p') === 'igmp';
     const accept = rules.findIndex((rule) => igmpIn(rule) && option(rule.words, '-j') === 'ACCEPT');
-    // The per-host share (firewall-helper.mustache): a hashlimit DROP by source address, before the accept.
+    // The per-host share (firewall-helper.mustache): a hashlimit DROP by source address before the
+    // first accept (the lan table's for the downstream's own networks, or the catch-all's alone
+    // when it had no address).
     const share = rules.findIndex(
       (rule) =>
         igmpIn(rule) &&
@@ -77,9 +84,23 @@ export function missingFirewallRules(
         option(rule.words, '-m') === 'hashlimit' &&
         option(rule.words, '--hashlimit-mode') === 'srcip',
     );
+    // The subnet in the downstream's own table: rules made before its address (or by a helper
+    // from before that table) leave its hosts in the bounded table forged addresses can fill.
+    const subnet = subnets.get(down);
+    const subnetShared =
+      subnet !== undefined &&
+      rules.some(
+        (rule) =>
+          igmpIn(rule) &&
+          option(rule.words, '-s') === subnet &&
+          option(rule.words, '-j') === 'DROP' &&
+          option(rule.words, '--hashlimit-mode') === 'srcip',
+      );
     if (accept < 0) missing.push(`${c.input}: IGMP in on ${down}`);
     else if (share < 0 || share > accept)
       missing.push(`${c.input}: the per-host IGMP share on ${down}, before its accept`);
+    else if (subnet !== undefined && !subnetShared)
+      missing.push(`${c.input}: ${down}'s subnet ${subnet} in its own per-host table (the rules predate its address)`);
   }
   for (const up of upstreams) {
     if (!accepts(c.input, { '-i': up, '-p': 'igmp' })) missing.push(`${c.input}: IGMP in on ${up}`);
