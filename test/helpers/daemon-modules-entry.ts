@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import '../../addon/daemon/cli/commands.ts';
 import '../../addon/daemon/runtime/run.ts';
+import { Logger, StderrSink } from '../../addon/daemon/log/logger.ts';
 import { parseIpv4 } from '../../addon/daemon/net/ipv4.ts';
 import {
   hostReportDatagram,
@@ -33,6 +34,8 @@ stand.deliver(
 );
 stand.deliver(nocacheUpcall(ip('100.64.0.9'), group), 0, 0);
 daemon.dumpStatus();
+// -d's log on stderr, a pipe here as under a supervisor or the bench's lab.
+new Logger([new StderrSink()], 0).warning('a line on stderr');
 void daemon.reload().then(() => {
   daemon.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 // RssAnon, node:v8 0.35-0.4 MB, node:fs/promises and the performance global ~0.2-0.4 MB each
 // (they load Node's streams, readline, perf hooks). The daemon used them all for things it
 // rarely or never does in a running daemon. This test bundles the daemon's start-up modules
-// and a run of the Daemon (join, upcall, status, reload) as the single binary's script is
+// and a run of the Daemon (join, upcall, status, reload, a -d log line on a stderr pipe) as the single binary's script is
 // bundled, runs it on the pinned Node, and names every module it loads beyond what an empty
 // script loads: only `os` and `sea` may be among them. It also checks that no asynchronous
 // fs call started libuv's pool of four threads (`libuv-worker`): the daemon reads its few
