@@ -16,6 +16,7 @@ import type { LabEvent } from '../lab/program-client.ts';
 import { startCandidate, type ProxyCandidate } from './candidates.ts';
 import type { BenchOptions } from './options.ts';
 import type { ProxyResult } from './results.ts';
+import { anonymousByKind } from './smaps-kinds.ts';
 import { summarize } from './stats.ts';
 import { errorMessage } from '../../addon/daemon/error-message.ts';
 import { REPORT_REFILL_MS } from '../../addon/daemon/core/settings.ts';
@@ -156,6 +157,7 @@ export async function runProxySuite(
     await attempt('idle', async () => {
       deadline.require(options.windowSeconds * 1000 + 5_000, 'idle');
       result.metrics.rssAnonKbIdle = proxy.rssAnonKb();
+      result.notes.push(`RssAnon idle by kind of mapping (kB): ${smapsOf(proxy)}`);
       const before = proxy.cpuSeconds();
       await sleep(options.windowSeconds * 1000);
       result.metrics.cpuIdleSeconds = proxy.cpuSeconds() - before;
@@ -378,6 +380,7 @@ async function measureManyGroups(
     if (running) {
       result.metrics.cpuManyGroupsSeconds = proxy.cpuSeconds() - cpuBefore;
       result.metrics.rssAnonKbManyGroups = proxy.rssAnonKb();
+      result.notes.push(`RssAnon at ${options.manyGroups} groups by kind of mapping (kB): ${smapsOf(proxy)}`);
     }
     result.metrics.manyGroupsWindowSeconds = (Date.now() - started) / 1000;
     const stats = await tv.stats();
@@ -437,5 +440,14 @@ async function measureLeaveWithoutQuickleave(
       `no quickleave: ${outcomes.length - samples.length} of ${outcomes.length} leaves never reached the isp within ` +
         `${NO_QUICKLEAVE_LIMIT_MS / 1000} s`,
     );
+  }
+}
+
+/** Where the proxy's RssAnon is (smaps-kinds.ts), or why it cannot be read. */
+function smapsOf(proxy: ProxyHandle): string {
+  try {
+    return anonymousByKind(proxy.pid);
+  } catch (error) {
+    return `not readable: ${errorMessage(error)}`;
   }
 }

@@ -1,5 +1,6 @@
-// The bench probes' readings of their own process: RssAnon, and RssAnon by kind of mapping.
-import { readFileSync } from 'node:fs';
+// The bench probes' readings of their own process (or, for the lab, the proxy's): RssAnon,
+// and RssAnon by kind of mapping.
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /** This process's RssAnon (kB), from /proc/self/status. */
 export function rssAnonKb(): number {
@@ -11,11 +12,12 @@ export function rssAnonKb(): number {
  * chunks), its code range (the one executable anonymous mapping), glibc's heap (brk) and
  * thread arenas (64 MB-aligned), thread stacks, the binary's own data and bss, the rest.
  */
-export function anonymousByKind(): string {
+export function anonymousByKind(pid: number | 'self' = 'self'): string {
+  const executable = pid === 'self' ? process.execPath : readlinkSync(`/proc/${pid}/exe`);
   const kb = new Map<string, number>();
   let kind = '';
   let previousFile = '';
-  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (header) {
       const start = BigInt(`0x${header[1]}`);
@@ -26,7 +28,7 @@ export function anonymousByKind(): string {
           ? 'malloc heap'
           : name === '[stack]'
             ? 'main stack'
-            : name === process.execPath || (name === '' && previousFile === process.execPath)
+            : name === executable || (name === '' && previousFile === executable)
               ? 'binary data'
               : name !== ''
                 ? 'libraries'
