@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 /**
  * RssAnon as the daemon has it: the rest (grown by `grow`, never shrunk: what the tests grow
  * stays alive) plus V8's young generation, one semi-space after a memory-reducing GC and two
- * again from the next allocation on, here any activity.
+ * again from the next allocation on, here any activity or periodic work.
  */
 function harness(collect = true) {
   let clock = 0;
@@ -43,6 +43,11 @@ function harness(collect = true) {
   release.activity = () => {
     young = 2 * YOUNG_REGROWTH_BYTES;
     activity();
+  };
+  const periodicWork = release.periodicWork.bind(release);
+  release.periodicWork = () => {
+    young = 2 * YOUNG_REGROWTH_BYTES; // it allocates as well
+    periodicWork();
   };
   /** Advances the clock to `to`, firing due timers in order. */
   const runUntil = (to: number): void => {
@@ -248,5 +253,46 @@ describe('residentAnonymousBytes', () => {
     expect(bytes % 1024).toBe(0);
     expect(bytes / 1024).toBeGreaterThanOrEqual(Math.min(before, after));
     expect(bytes / 1024).toBeLessThanOrEqual(Math.max(before, after));
+  });
+});
+
+describe('MemoryRelease.periodicWork', () => {
+  test('work that is not activity (the stall alarm each second) keeps the checks coming: its garbage is collected at GROWTH_BYTES, the first right after', () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.started();
+    calls.length = 0;
+    const gcTimes: number[] = [];
+    // 500 streams flowing, no IGMP: a counter read each second leaving 70 kB that survives.
+    for (let t = 1_000; t <= 120_000; t += 1_000) {
+      at(t);
+      release.periodicWork();
+      grow(70_000);
+      const before = calls.length;
+      runUntil(t);
+      if (calls.slice(before).includes('gc')) gcTimes.push(t);
+    }
+    // GROWTH_BYTES (1 MB) takes 15 s of it: collections, none later than a check after it.
+    expect(gcTimes.length).toBeGreaterThanOrEqual(Math.floor((120_000 * 70) / GROWTH_BYTES / 2));
+    expect(gcTimes[0]).toBeLessThanOrEqual(Math.ceil(GROWTH_BYTES / 70_000) * 1_000 + QUIET_MS);
+    expect(calls.filter((call) => call === 'trim').length).toBeGreaterThanOrEqual(gcTimes.length);
+  });
+
+  test("does not count as activity: a burst's quiet-time collection comes QUIET_MS after the burst, not after the last sample", () => {
+    const { release, calls, runUntil, at, grow } = harness();
+    release.started();
+    calls.length = 0;
+    release.activity();
+    grow(2 * GROWTH_BYTES);
+    for (let t = 1_000; t <= QUIET_MS; t += 1_000) {
+      at(t);
+      release.periodicWork();
+      runUntil(t);
+    }
+    expect(calls).toEqual(['gc', 'trim']);
+  });
+
+  test('idle without it: nothing is scheduled', () => {
+    const { timers } = harness();
+    expect(timers).toHaveLength(0);
   });
 });

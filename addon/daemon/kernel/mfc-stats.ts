@@ -121,6 +121,11 @@ export function parseVifStats(text: string): VifStats[] {
   return result;
 }
 
+/** Reads the routes' table alone (the stall alarm's once-a-second read); missing reads as empty. */
+export function readMulticastRoutes(procNet = '/proc/net'): MfcEntry[] {
+  return parseMfcCache(readOrEmpty(`${procNet}/ip_mr_cache`));
+}
+
 /** Reads both tables; a missing file (no CONFIG_IP_MROUTE) reads as empty. */
 export function readMulticastRoutingStats(procNet = '/proc/net'): { routes: MfcEntry[]; vifs: VifStats[] } {
   return {

@@ -22,7 +22,7 @@ import { VifTable } from '../kernel/vif-table.ts';
 import { createEffectExecutor } from '../kernel/executor.ts';
 import { hasCarrier, readInterfaces, readSysInterfaces, watchInterfaces } from '../kernel/interfaces.ts';
 import type { InterfaceWatcher, KernelInterface } from '../kernel/interfaces.ts';
-import { readMulticastRoutingStats } from '../kernel/mfc-stats.ts';
+import { readMulticastRoutes, readMulticastRoutingStats } from '../kernel/mfc-stats.ts';
 import { setMulticastFlag } from '../kernel/link-flags.ts';
 import { lookupRoute } from '../kernel/route-lookup.ts';
 import { readRpFilter, writeRpFilter } from '../kernel/rp-filter-sysctl.ts';
@@ -110,7 +110,12 @@ export class Daemon {
       {
         now: monotonicMs,
         routes: () => this.proxy.routesWithReceivers(),
-        readCounters: () => readMulticastRoutingStats().routes,
+        readCounters: () => {
+          // Each read allocates (500 routes: tens of kB a second that outlive the young
+          // generation); not activity, but the memory release must look at it.
+          this.memoryRelease.periodicWork();
+          return readMulticastRoutes();
+        },
         upstream: (name) => {
           const current = this.active.get(name);
           const activity = this.proxy.upstreamQuerierActivity(name);
