@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { LAYOUT, readPackageInfo, renderScripts } from '../../build/render.ts';
-import type { Netns } from './netns.ts';
+import type { ExecResult, Netns } from './netns.ts';
 
 const LEGACY_IPTABLES = '/usr/sbin/xtables-legacy-multi';
 const IPFIRE_HOOKS = [
@@ -41,6 +41,17 @@ export class AddonFirewall {
 
   /** Hooks, helper, `helper start`; `daemon` is the argument vector of the daemon (--list-interfaces is appended). */
   static async apply(namespace: Netns, daemon: readonly string[], configPath: string): Promise<AddonFirewall> {
+    const firewall = await AddonFirewall.install(namespace, daemon, configPath);
+    const started = await firewall.helper('start');
+    if (started.code !== 0) {
+      await firewall.dispose();
+      throw new Error(`the firewall helper failed: ${started.stderr.trim()}`);
+    }
+    return firewall;
+  }
+
+  /** Hooks and helper, nothing started: for tests that drive the helper themselves (helper()). */
+  static async install(namespace: Netns, daemon: readonly string[], configPath: string): Promise<AddonFirewall> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'addon-firewall-'));
     try {
       const bin = path.join(dir, 'bin');
@@ -54,15 +65,18 @@ export class AddonFirewall {
       const rendered = await renderScripts(await readPackageInfo(), { ...LAYOUT, daemon: wrapper, config: configPath });
       const script = rendered.payload.find((file) => file.path === LAYOUT.firewallHelper.slice(1));
       if (!script) throw new Error('no firewall helper rendered');
-      const helper = path.join(dir, 'firewall');
-      await writeFile(helper, script.content, { mode: 0o755 });
-      const started = await namespace.exec(['env', '-i', `PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, helper, 'start']);
-      if (started.code !== 0) throw new Error(`the firewall helper failed: ${started.stderr.trim()}`);
+      await writeFile(path.join(dir, 'firewall'), script.content, { mode: 0o755 });
       return new AddonFirewall(namespace, dir, iptables);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
+  }
+
+  /** Runs the helper (start, reload, refresh, stop) in the namespace with a clean environment. */
+  helper(action: string): Promise<ExecResult> {
+    const pathVariable = `PATH=${path.join(this.dir, 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin`;
+    return this.namespace.exec(['env', '-i', pathVariable, path.join(this.dir, 'firewall'), action]);
   }
 
   /** The counters of `downstream`'s share DROP and IGMP ACCEPT rules in the helper's input chain. */

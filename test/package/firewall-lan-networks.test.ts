@@ -4,13 +4,13 @@
 // point-to-point address's peer), each altnet, each once, the table sized to hold every
 // address in them up to a /16 and 0.0.0.0; a downstream with no address and no altnet keeps
 // only the catch-all table; an address added later counts from the next reload.
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAYOUT, readPackageInfo, renderScripts } from '../../build/render.ts';
+import { AddonFirewall } from '../../scripts/lab/addon-firewall.ts';
 import { NetnsLab, type Netns } from '../../scripts/lab/netns.ts';
-import { realDaemonShellCommand } from '../helpers/real-daemon.ts';
+import { realDaemonCommand } from '../helpers/real-daemon.ts';
 import { downstreamShareRules, hostShareTable, LAN_TABLE_CAP, lanShareTable, lanTableMax } from './host-share.ts';
 import { applianceSupport } from './support.ts';
 
@@ -40,50 +40,30 @@ describe.skipIf(!support.available)(`the firewall helper's lan networks ${suppor
   const lab = new NetnsLab('fg');
   let ns: Netns;
   let work = '';
-  let helper = '';
-  let pathEnv = '';
+  let firewall: AddonFirewall | undefined;
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'fg-lan-'));
     const config = path.join(work, 'igmpproxy.conf');
     await writeFile(config, CONFIG);
-    const daemon = path.join(work, 'igmpproxy');
-    await writeFile(daemon, `#!/bin/bash\nexec ${realDaemonShellCommand()} "$@"\n`);
-    await chmod(daemon, 0o755);
-    const rendered = await renderScripts(await readPackageInfo(), { ...LAYOUT, daemon, config });
-    const script = rendered.payload.find((file) => file.path === 'usr/lib/igmpproxy/firewall');
-    if (!script) throw new Error('no firewall helper rendered');
-    helper = path.join(work, 'firewall');
-    await writeFile(helper, script.content, { mode: 0o755 });
-    await mkdir(path.join(work, 'bin'));
-    await symlink('/usr/sbin/xtables-legacy-multi', path.join(work, 'bin/iptables'));
-    await symlink('/usr/sbin/xtables-legacy-multi', path.join(work, 'bin/iptables-restore'));
-    pathEnv = `PATH=${path.join(work, 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin`;
-
     ns = await lab.createNamespace('lan');
     for (const ifname of [SEVERAL, WIDE, BARE]) await ns.ip('link', 'add', ifname, 'type', 'bridge');
     for (const cidr of ['192.168.7.1/24', '10.1.2.1/30', '10.1.2.2/30']) await ns.addAddress(SEVERAL, cidr);
     await ns.ip('-4', 'address', 'add', '10.9.9.1', 'peer', '10.9.9.2/32', 'dev', SEVERAL);
     await ns.addAddress(WIDE, '10.0.0.1/15');
-    for (const args of [
-      ['-N', 'IPTVINPUT'],
-      ['-A', 'INPUT', '-j', 'IPTVINPUT'],
-      ['-N', 'IPTVFORWARD'],
-      ['-A', 'FORWARD', '-j', 'IPTVFORWARD'],
-      ['-N', 'CUSTOMOUTPUT'],
-      ['-A', 'OUTPUT', '-j', 'CUSTOMOUTPUT'],
-    ]) {
-      await ns.run(['iptables-legacy', ...args]);
-    }
+    // IPFire's hook chains, legacy iptables, the helper as the package renders it.
+    firewall = await AddonFirewall.install(ns, realDaemonCommand(), config);
   });
 
   afterAll(async () => {
+    await firewall?.dispose();
     await lab.cleanup();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
   async function helperMust(command: string): Promise<void> {
-    const result = await ns.exec(['env', '-i', pathEnv, helper, command]);
+    if (firewall === undefined) throw new Error('no firewall helper');
+    const result = await firewall.helper(command);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toBe('');
   }

@@ -7,14 +7,15 @@
 // the hashlimit tables in /proc say what the kernel let through.
 // The router joins 224.0.0.22 on the bridge (an address with autojoin) so the reports reach
 // INPUT as they do on a router running the daemon; nothing reads them.
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOST_SHARE_VALUES, LAYOUT, readPackageInfo, renderScripts } from '../../build/render.ts';
+import { HOST_SHARE_VALUES } from '../../build/render.ts';
+import { AddonFirewall } from '../../scripts/lab/addon-firewall.ts';
 import { runFlood, type FloodPlan } from '../../scripts/lab/igmp-flood.ts';
 import { NetnsLab, waitUntil, type Netns } from '../../scripts/lab/netns.ts';
-import { realDaemonShellCommand } from '../helpers/real-daemon.ts';
+import { realDaemonCommand } from '../helpers/real-daemon.ts';
 import { HOST_TABLE, downstreamShareRules, hostShareTable, lanShareTable, lanTableMax } from './host-share.ts';
 import { applianceSupport } from './support.ts';
 
@@ -96,26 +97,12 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
   let neighbour: Netns;
   let newTv: Netns;
   let work = '';
-  let helper = '';
-  let pathEnv = '';
+  let firewall: AddonFirewall | undefined;
 
   beforeAll(async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'hl-share-'));
     const config = path.join(work, 'igmpproxy.conf');
     await writeFile(config, `phyint hlup0 upstream\nphyint ${DOWNSTREAM} downstream\n`);
-    const daemon = path.join(work, 'igmpproxy');
-    await writeFile(daemon, `#!/bin/bash\nexec ${realDaemonShellCommand()} "$@"\n`);
-    await chmod(daemon, 0o755);
-    const rendered = await renderScripts(await readPackageInfo(), { ...LAYOUT, daemon, config });
-    const script = rendered.payload.find((file) => file.path === 'usr/lib/igmpproxy/firewall');
-    if (!script) throw new Error('no firewall helper rendered');
-    helper = path.join(work, 'firewall');
-    await writeFile(helper, script.content, { mode: 0o755 });
-    // IPFire's legacy iptables, as test/package/firewall.test.ts uses it.
-    await mkdir(path.join(work, 'bin'));
-    await symlink('/usr/sbin/xtables-legacy-multi', path.join(work, 'bin/iptables'));
-    await symlink('/usr/sbin/xtables-legacy-multi', path.join(work, 'bin/iptables-restore'));
-    pathEnv = `PATH=${path.join(work, 'bin')}:/usr/sbin:/usr/bin:/sbin:/bin`;
 
     router = await lab.createNamespace('rtr');
     flooder = await lab.createNamespace('flood');
@@ -139,25 +126,23 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
     await router.ip('address', 'add', '224.0.0.22/32', 'dev', DOWNSTREAM, 'autojoin');
     // The router's own report of that group would loop back into the counters.
     await router.sysctl('net.ipv4.igmp_link_local_mcast_reports', 0);
-    for (const args of [
-      ['-N', 'IPTVINPUT'],
-      ['-A', 'INPUT', '-j', 'IPTVINPUT'],
-      ['-N', 'IPTVFORWARD'],
-      ['-A', 'FORWARD', '-j', 'IPTVFORWARD'],
-      ['-N', 'CUSTOMOUTPUT'],
-      ['-A', 'OUTPUT', '-j', 'CUSTOMOUTPUT'],
-    ]) {
-      await router.run(['iptables-legacy', ...args]);
-    }
-    const start = await router.exec(['env', '-i', pathEnv, helper, 'start']);
+    // IPFire's hook chains, legacy iptables, the helper as the package renders it.
+    firewall = await AddonFirewall.install(router, realDaemonCommand(), config);
+    const start = await firewall.helper('start');
     expect(start.code, start.stderr).toBe(0);
     await waitUntil(pathReady, PATH_READY_TIMEOUT_MS, 'the bridge ports to forward');
   });
 
   afterAll(async () => {
+    await firewall?.dispose();
     await lab.cleanup();
     if (work) await rm(work, { recursive: true, force: true });
   });
+
+  function firewallHelper(action: string): ReturnType<AddonFirewall['helper']> {
+    if (firewall === undefined) throw new Error('no firewall helper');
+    return firewall.helper(action);
+  }
 
   /** Packets counted by the downstream's share DROP rules and its ACCEPT rules (all of its sources). */
   async function counters(): Promise<Counters> {
@@ -316,7 +301,7 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
   });
 
   it('stop removes the rules and the table with them', async () => {
-    const stop = await router.exec(['env', '-i', pathEnv, helper, 'stop']);
+    const stop = await firewallHelper('stop');
     expect(stop.code, stop.stderr).toBe(0);
     expect(await router.run(['iptables-legacy', '-S'])).not.toContain('hashlimit');
     expect((await router.run(['ls', '/proc/net/ipt_hashlimit'])).trim()).toBe('');
