@@ -79,7 +79,11 @@ export class AddonFirewall {
     return this.namespace.exec(['env', '-i', pathVariable, path.join(this.dir, 'firewall'), action]);
   }
 
-  /** The counters of `downstream`'s share DROP and IGMP ACCEPT rules in the helper's input chain. */
+  /**
+   * The packets of `downstream`'s share DROP and IGMP ACCEPT rules in the helper's input
+   * chain, summed over the rule pairs it has (one per own network and one for every other
+   * source: initscripts/firewall-helper.mustache).
+   */
   async shareCounters(downstream: string): Promise<ShareCounters> {
     const listing = await this.namespace.run([this.iptables, '-w', '-L', LAYOUT.chainIn, '-v', '-x', '-n']);
     const count = (target: string): number => {
@@ -87,8 +91,8 @@ export class AddonFirewall {
         .split('\n')
         .map((line) => line.trim().split(/\s+/))
         .filter((words) => words[2] === target && words[5] === downstream);
-      if (rows.length !== 1) throw new Error(`expected one ${target} rule for ${downstream} in:\n${listing}`);
-      return Number(rows[0]![0]);
+      if (rows.length === 0) throw new Error(`no ${target} rule for ${downstream} in:\n${listing}`);
+      return rows.reduce((total, words) => total + Number(words[0]), 0);
     };
     return { dropped: count('DROP'), accepted: count('ACCEPT') };
   }

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_SHARE_VALUES } from '../../build/render.ts';
-import { AddonFirewall } from '../../scripts/lab/addon-firewall.ts';
+import { AddonFirewall, type ShareCounters } from '../../scripts/lab/addon-firewall.ts';
 import { runFlood, type FloodPlan } from '../../scripts/lab/igmp-flood.ts';
 import { NetnsLab, waitUntil, type Netns } from '../../scripts/lab/netns.ts';
 import { realDaemonCommand } from '../helpers/real-daemon.ts';
@@ -85,11 +85,6 @@ function reports(ifname: string, count: number, ratePerSecond: number): FloodPla
   };
 }
 
-interface Counters {
-  readonly dropped: number;
-  readonly accepted: number;
-}
-
 describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support.reason}`, () => {
   const lab = new NetnsLab('hl');
   let router: Netns;
@@ -145,17 +140,9 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
   }
 
   /** Packets counted by the downstream's share DROP rules and its ACCEPT rules (all of its sources). */
-  async function counters(): Promise<Counters> {
-    const listing = await router.run(['iptables-legacy', '-L', 'IGMPPROXY_IN', '-v', '-x', '-n']);
-    const count = (target: string) => {
-      const rows = listing
-        .split('\n')
-        .map((line) => line.trim().split(/\s+/))
-        .filter((words) => words[2] === target && words[5] === DOWNSTREAM);
-      if (rows.length === 0) throw new Error(`no ${target} rule for ${DOWNSTREAM}:\n${listing}`);
-      return rows.reduce((total, words) => total + Number(words[0]), 0);
-    };
-    return { dropped: count('DROP'), accepted: count('ACCEPT') };
+  function counters(): Promise<ShareCounters> {
+    if (firewall === undefined) throw new Error('no firewall helper');
+    return firewall.shareCounters(DOWNSTREAM);
   }
 
   /** Packets from `source` (an address or network) seen entering IPTVINPUT, by a counting rule of this test's, first in it. */
@@ -201,7 +188,7 @@ describe.skipIf(!support.available)(`per-host IGMP share in the kernel ${support
 
   /** The counters once they account for `total` more packets than `from` (a sender's last
    * packets may still be queued in the kernel when it exits), or as they are after the wait. */
-  async function countersAfter(from: Counters, total: number): Promise<Counters> {
+  async function countersAfter(from: ShareCounters, total: number): Promise<ShareCounters> {
     let now = await counters();
     const arrived = () => now.accepted - from.accepted + now.dropped - from.dropped >= total;
     await waitUntil(
